@@ -1,0 +1,19 @@
+import type { ServiceStarter } from '../runtime/service.ts';
+import { startOrdersService } from '../../services/orders/main.ts';
+
+/**
+ * Every service `orderpilot run` can start, in start order (consumers before the gateway that feeds
+ * them). Later services register here.
+ */
+export const SERVICES: ReadonlyArray<{ name: string; start: ServiceStarter }> = [
+  { name: 'orders', start: (deps) => startOrdersService(deps) },
+];
+
+export function selectServices(names: readonly string[]): Array<{ name: string; start: ServiceStarter }> {
+  if (names.length === 0) return [...SERVICES];
+  const unknown = names.filter((n) => !SERVICES.some((s) => s.name === n));
+  if (unknown.length > 0) {
+    throw new Error(`unknown service(s): ${unknown.join(', ')}. Known: ${SERVICES.map((s) => s.name).join(', ')}`);
+  }
+  return SERVICES.filter((s) => names.includes(s.name));
+}

@@ -1,0 +1,159 @@
+/**
+ * The one typed configuration of orderpilot: environment variables in, one frozen object out.
+ * Every value is checked at start; a bad value stops the process with an error naming the variable
+ * (fail fast beats a service that half-works).
+ */
+
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface AdminToken {
+  readonly name: string;
+  readonly token: string;
+}
+
+export interface Config {
+  /** Postgres URL; undefined means "use the local server if it answers, else embedded Postgres". */
+  readonly databaseUrl: string | undefined;
+  /** NATS URL; undefined means "nats://127.0.0.1:4222 if it answers, else nats-server from the PATH". */
+  readonly natsUrl: string | undefined;
+  /** Prefix of every stream, consumer and subject: isolates deployments and test runs on one server. */
+  readonly natsPrefix: string;
+  readonly port: number;
+  readonly host: string;
+  readonly logLevel: string;
+  readonly adminTokens: readonly AdminToken[];
+  readonly stripeWebhookSecrets: readonly string[];
+  readonly payuSecondKey: string | undefined;
+  readonly fakturowniaUrl: string | undefined;
+  readonly fakturowniaApiToken: string | undefined;
+  readonly warehouseUrl: string | undefined;
+  readonly warehouseApiKey: string | undefined;
+  readonly warehouseWebhookSecret: string | undefined;
+  readonly smtpUrl: string | undefined;
+  readonly mailFrom: string;
+  readonly adminEmail: string | undefined;
+  readonly adminWebhookUrl: string | undefined;
+  readonly inspect: boolean;
+  /** Order event partitions: each has one active consumer, so an order's events apply in publish order. */
+  readonly orderPartitions: number;
+  /** How long an order may stay unpaid before it is cancelled (a Postgres timer). */
+  readonly paymentTimeoutMs: number;
+  /** Deliveries of one message before it is dead-lettered. */
+  readonly maxDeliver: number;
+  /** JetStream ack wait: an unacked message is redelivered after this. */
+  readonly ackWaitMs: number;
+  /** JetStream duplicate window for message-id de-duplication. */
+  readonly duplicateWindowMs: number;
+  /** Outbox relay poll interval (LISTEN/NOTIFY wakes it sooner). */
+  readonly outboxPollMs: number;
+  /** Where `orderpilot demo` keeps embedded Postgres and NATS data. */
+  readonly dataDir: string;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function str(env: Env, name: string): string | undefined {
+  const v = env[name];
+  return v === undefined || v.trim() === '' ? undefined : v.trim();
+}
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = str(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^-?\d+$/.test(raw)) throw new ConfigError(name, `expected an integer, got "${raw}"`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(name, `expected ${min}..${max}, got ${n}`);
+  return n;
+}
+
+function url(env: Env, name: string, protocols: readonly string[]): string | undefined {
+  const raw = str(env, name);
+  if (raw === undefined) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(name, `not a valid URL: "${raw}"`);
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(name, `expected a ${protocols.join(' or ')} URL, got "${parsed.protocol}"`);
+  }
+  return raw;
+}
+
+function bool(env: Env, name: string): boolean {
+  const raw = str(env, name);
+  if (raw === undefined) return false;
+  if (['1', 'true', 'yes', 'on'].includes(raw.toLowerCase())) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw.toLowerCase())) return false;
+  throw new ConfigError(name, `expected 1/0, true/false, yes/no or on/off, got "${raw}"`);
+}
+
+/** Parses `name:token,name:token`. */
+export function parseAdminTokens(raw: string | undefined, variable = 'ADMIN_TOKENS'): AdminToken[] {
+  if (raw === undefined || raw.trim() === '') return [];
+  return raw.split(',').map((pair) => {
+    const i = pair.indexOf(':');
+    const name = i > 0 ? pair.slice(0, i).trim() : '';
+    const token = i > 0 ? pair.slice(i + 1).trim() : '';
+    if (!/^[\w.@-]+$/.test(name) || token.length < 16) {
+      throw new ConfigError(variable, 'expected comma-separated name:token pairs, tokens of at least 16 characters');
+    }
+    return Object.freeze({ name, token });
+  });
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const prefix = str(env, 'NATS_PREFIX') ?? 'orderpilot';
+  if (!/^[A-Za-z][A-Za-z0-9_-]{0,40}$/.test(prefix)) {
+    throw new ConfigError('NATS_PREFIX', 'letters, digits, "_" and "-" only, starting with a letter (max 41)');
+  }
+  const stripe = (str(env, 'STRIPE_WEBHOOK_SECRET') ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  for (const s of stripe) {
+    if (!s.startsWith('whsec_')) throw new ConfigError('STRIPE_WEBHOOK_SECRET', 'each secret must start with "whsec_"');
+  }
+  const config: Config = {
+    databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
+    natsUrl: url(env, 'NATS_URL', ['nats:', 'tls:']),
+    natsPrefix: prefix,
+    port: int(env, 'PORT', 3000, 0, 65535),
+    host: str(env, 'HOST') ?? '127.0.0.1',
+    logLevel: str(env, 'LOG_LEVEL') ?? 'info',
+    adminTokens: Object.freeze(parseAdminTokens(str(env, 'ADMIN_TOKENS'))),
+    stripeWebhookSecrets: Object.freeze(stripe),
+    payuSecondKey: str(env, 'PAYU_SECOND_KEY'),
+    fakturowniaUrl: url(env, 'FAKTUROWNIA_URL', ['http:', 'https:']),
+    fakturowniaApiToken: str(env, 'FAKTUROWNIA_API_TOKEN'),
+    warehouseUrl: url(env, 'WAREHOUSE_URL', ['http:', 'https:']),
+    warehouseApiKey: str(env, 'WAREHOUSE_API_KEY'),
+    warehouseWebhookSecret: str(env, 'WAREHOUSE_WEBHOOK_SECRET'),
+    smtpUrl: url(env, 'SMTP_URL', ['smtp:', 'smtps:']),
+    mailFrom: str(env, 'MAIL_FROM') ?? 'orderpilot <orders@localhost>',
+    adminEmail: str(env, 'ADMIN_EMAIL'),
+    adminWebhookUrl: url(env, 'ADMIN_WEBHOOK_URL', ['http:', 'https:']),
+    inspect: bool(env, 'ORDERPILOT_INSPECT'),
+    orderPartitions: int(env, 'ORDER_PARTITIONS', 16, 1, 256),
+    paymentTimeoutMs: int(env, 'PAYMENT_TIMEOUT_MS', 72 * 3600_000, 1, 365 * 24 * 3600_000),
+    maxDeliver: int(env, 'MAX_DELIVER', 8, 1, 1000),
+    ackWaitMs: int(env, 'ACK_WAIT_MS', 30_000, 500, 3600_000),
+    duplicateWindowMs: int(env, 'DUPLICATE_WINDOW_MS', 10 * 60_000, 1000, 24 * 3600_000),
+    outboxPollMs: int(env, 'OUTBOX_POLL_MS', 1000, 10, 60_000),
+    dataDir: str(env, 'ORDERPILOT_DATA_DIR') ?? '.data',
+  };
+  if (config.ackWaitMs > config.duplicateWindowMs) {
+    throw new ConfigError('ACK_WAIT_MS', 'must not exceed DUPLICATE_WINDOW_MS');
+  }
+  return Object.freeze(config);
+}

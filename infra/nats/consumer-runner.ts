@@ -1,0 +1,131 @@
+import { jetstream, type JsMsg, type ConsumerMessages } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { decodeEnvelope, isOrderpilotError, type Envelope } from '../../services/contracts/index.ts';
+import { isRetryableDbError, type Sql } from '../db/postgres.ts';
+import { recordDeadLetter } from '../db/dead-letters.ts';
+import type { Logger } from '../logger.ts';
+
+export interface MessageContext {
+  subject: string;
+  /** 1 on first delivery. */
+  deliveryCount: number;
+  /** True on the consumer's last allowed delivery: a handler may report a final failure now. */
+  lastAttempt: boolean;
+  msg: JsMsg;
+}
+
+export type EnvelopeHandler = (env: Envelope, ctx: MessageContext) => Promise<void>;
+
+export interface ConsumerRunnerOptions {
+  nc: NatsConnection;
+  sql: Sql;
+  logger: Logger;
+  stream: string;
+  consumer: string;
+  handler: EnvelopeHandler;
+  /** Deliveries before a retryable failure is dead-lettered. */
+  maxDeliver: number;
+  /** Messages processed at once by this process (1 keeps order). */
+  concurrency: number;
+  /** Delay before redelivery after a retryable failure; default exponential with jitter, max 30 s. */
+  backoffMs?: (deliveryCount: number, err: unknown) => number;
+  /** JetStream ack wait; long handlers signal `working()` at half of it. */
+  ackWaitMs: number;
+}
+
+export interface RunningConsumer {
+  /** Stops pulling, waits for in-flight messages to finish and be acked. */
+  stop(): Promise<void>;
+  readonly done: Promise<void>;
+}
+
+export function defaultBackoff(deliveryCount: number): number {
+  const base = Math.min(30_000, 200 * 2 ** Math.max(0, deliveryCount - 1));
+  return Math.round(base / 2 + Math.random() * (base / 2));
+}
+
+/** Classifies an error as retryable by its code (never its message). */
+export function isRetryable(err: unknown): boolean {
+  if (isOrderpilotError(err)) return err.retryable;
+  return isRetryableDbError(err);
+}
+
+/**
+ * Pulls from one durable consumer and runs the handler per message with these delivery semantics
+ * (see nats.js `jsmsg.ts`):
+ * - success → `ack()` (after the handler's transaction has committed);
+ * - retryable failure → `nak(delay)`, so JetStream redelivers after the backoff;
+ * - permanent failure, a malformed message or the last allowed delivery → a `dead_letters` row, then
+ *   `term()` so the server never redelivers it. Nothing is dropped silently.
+ */
+export async function runConsumer(o: ConsumerRunnerOptions): Promise<RunningConsumer> {
+  const js = jetstream(o.nc);
+  const consumer = await js.consumers.get(o.stream, o.consumer);
+  const messages: ConsumerMessages = await consumer.consume({ max_messages: Math.max(1, Math.min(o.concurrency * 2, 256)) });
+  const log = o.logger.child({ consumer: o.consumer });
+  const inflight = new Set<Promise<void>>();
+  let stopping = false;
+
+  const handleOne = async (m: JsMsg): Promise<void> => {
+    const deliveryCount = m.info.deliveryCount;
+    const ctx: MessageContext = { subject: m.subject, deliveryCount, lastAttempt: deliveryCount >= o.maxDeliver, msg: m };
+    const keepAlive = setInterval(() => m.working(), Math.max(250, Math.floor(o.ackWaitMs / 2)));
+    let env: Envelope | undefined;
+    try {
+      env = decodeEnvelope(m.data);
+      await o.handler(env, ctx);
+      m.ack();
+    } catch (err) {
+      const retryable = isRetryable(err);
+      const code = isOrderpilotError(err) ? err.code : retryable ? 'DB_UNAVAILABLE' : 'INTERNAL';
+      const message = err instanceof Error ? err.message : String(err);
+      if (retryable && deliveryCount < o.maxDeliver) {
+        const delay = isOrderpilotError(err) && err.retryAfterMs !== undefined ? err.retryAfterMs : (o.backoffMs ?? defaultBackoff)(deliveryCount, err);
+        log.warn({ code, err: message, deliveryCount, delay, subject: m.subject }, 'retryable failure; will redeliver');
+        m.nak(delay);
+        return;
+      }
+      log.error({ code, err: message, deliveryCount, subject: m.subject, messageId: env?.id }, retryable ? 'retries exhausted; dead-lettered' : 'permanent failure; dead-lettered');
+      try {
+        await recordDeadLetter(o.sql, {
+          consumer: o.consumer,
+          stream: o.stream,
+          subject: m.subject,
+          messageId: env?.id ?? null,
+          orderId: env?.orderId ?? null,
+          data: new TextDecoder().decode(m.data),
+          errorCode: retryable ? 'RETRIES_EXHAUSTED' : code,
+          errorMessage: message,
+          deliveries: deliveryCount,
+        });
+        m.term(code);
+      } catch (dlErr) {
+        // Could not even record it: leave it to redelivery rather than lose it.
+        log.error({ err: dlErr instanceof Error ? dlErr.message : String(dlErr) }, 'dead letter not recorded; will redeliver');
+        m.nak(defaultBackoff(deliveryCount));
+      }
+    } finally {
+      clearInterval(keepAlive);
+    }
+  };
+
+  const done = (async () => {
+    for await (const m of messages) {
+      if (stopping) break;
+      const p = handleOne(m).finally(() => inflight.delete(p));
+      inflight.add(p);
+      if (inflight.size >= o.concurrency) await Promise.race(inflight);
+    }
+    await Promise.allSettled([...inflight]);
+  })();
+
+  return {
+    done,
+    async stop() {
+      stopping = true;
+      await messages.close().catch(() => {});
+      await done.catch(() => {});
+      await Promise.allSettled([...inflight]);
+    },
+  };
+}

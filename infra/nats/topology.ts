@@ -1,0 +1,148 @@
+import { nanos } from '@nats-io/nats-core';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  DiscardPolicy,
+  jetstreamManager,
+  JetStreamApiError,
+  RetentionPolicy,
+  StorageType,
+  type ConsumerConfig,
+  type StreamConfig,
+} from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { COMMAND_SERVICES, type Names } from '../../services/contracts/index.ts';
+import type { Logger } from '../logger.ts';
+
+export interface TopologyOptions {
+  ackWaitMs: number;
+  duplicateWindowMs: number;
+  /** Server-side redelivery cap; consumers dead-letter by themselves before this (see maxDeliver). */
+  maxDeliver: number;
+}
+
+type StreamSpec = Pick<StreamConfig, 'name' | 'subjects' | 'retention' | 'max_age' | 'duplicate_window'>;
+type ConsumerSpec = { stream: string } & Pick<
+  ConsumerConfig,
+  'durable_name' | 'filter_subject' | 'ack_wait' | 'max_deliver' | 'max_ack_pending' | 'ack_policy' | 'deliver_policy'
+>;
+
+/**
+ * Every stream and durable consumer orderpilot uses, as data. Works on nats-server 2.9: one filter
+ * subject per consumer, work-queue streams with disjoint consumer filters, no per-message TTL.
+ *
+ * - order events: one work-queue stream; one consumer per partition with max_ack_pending 1, so each
+ *   partition has exactly one message in flight across all host instances (publish order kept).
+ * - commands: one work-queue stream and one shared consumer per service (order does not matter,
+ *   every handler is idempotent; many messages in flight).
+ * - events: a limits stream for fan-out facts (console live updates); readers use ordered consumers.
+ */
+export function topology(names: Names, opts: TopologyOptions): { streams: StreamSpec[]; consumers: ConsumerSpec[] } {
+  const dup = nanos(opts.duplicateWindowMs);
+  const ackWait = nanos(opts.ackWaitMs);
+  // The server cap sits above the consumers' own limit so the consumer always sees the last delivery.
+  const serverMaxDeliver = opts.maxDeliver + 2;
+  const streams: StreamSpec[] = [
+    {
+      name: names.streams.orderEvents,
+      subjects: [names.subjects.orderEventsAll],
+      retention: RetentionPolicy.Workqueue,
+      max_age: 0,
+      duplicate_window: dup,
+    },
+    ...COMMAND_SERVICES.map((s) => ({
+      name: names.streams.command(s),
+      subjects: [names.subjects.commandsOf(s)],
+      retention: RetentionPolicy.Workqueue,
+      max_age: 0,
+      duplicate_window: dup,
+    })),
+    {
+      name: names.streams.events,
+      subjects: [names.subjects.eventsAll],
+      retention: RetentionPolicy.Limits,
+      max_age: nanos(24 * 3600_000),
+      duplicate_window: dup,
+    },
+  ];
+  const consumers: ConsumerSpec[] = [
+    ...Array.from({ length: names.partitions }, (_, p) => ({
+      stream: names.streams.orderEvents,
+      durable_name: names.consumers.orderPartition(p),
+      filter_subject: names.subjects.orderPartition(p),
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: ackWait,
+      max_deliver: serverMaxDeliver,
+      max_ack_pending: 1,
+    })),
+    ...COMMAND_SERVICES.map((s) => ({
+      stream: names.streams.command(s),
+      durable_name: names.consumers.command(s),
+      filter_subject: names.subjects.commandsOf(s),
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: ackWait,
+      max_deliver: serverMaxDeliver,
+      max_ack_pending: 1000,
+    })),
+  ];
+  return { streams, consumers };
+}
+
+function isNotFound(err: unknown): boolean {
+  return err instanceof JetStreamApiError && (err.code === 10059 || err.code === 10014);
+}
+
+/** Creates or updates every stream and consumer. Idempotent; safe from several processes at once. */
+export async function ensureTopology(nc: NatsConnection, names: Names, opts: TopologyOptions, logger?: Logger): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  const { streams, consumers } = topology(names, opts);
+  for (const s of streams) {
+    const cfg = { ...s, storage: StorageType.File, discard: DiscardPolicy.Old };
+    try {
+      await jsm.streams.info(s.name);
+      await jsm.streams.update(s.name, { subjects: cfg.subjects, max_age: cfg.max_age, duplicate_window: cfg.duplicate_window });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      try {
+        await jsm.streams.add(cfg);
+        logger?.info({ stream: s.name }, 'stream created');
+      } catch (addErr) {
+        // Another process created it between our info and add.
+        await jsm.streams.info(s.name).catch(() => {
+          throw addErr;
+        });
+      }
+    }
+  }
+  for (const { stream, ...c } of consumers) {
+    const name = c.durable_name as string;
+    try {
+      await jsm.consumers.info(stream, name);
+      await jsm.consumers.update(stream, name, {
+        ack_wait: c.ack_wait,
+        max_deliver: c.max_deliver,
+        max_ack_pending: c.max_ack_pending,
+      });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      try {
+        await jsm.consumers.add(stream, c as ConsumerConfig);
+        logger?.info({ stream, consumer: name }, 'consumer created');
+      } catch (addErr) {
+        await jsm.consumers.info(stream, name).catch(() => {
+          throw addErr;
+        });
+      }
+    }
+  }
+}
+
+/** Deletes every stream of a prefix (tests clean up after themselves with this). */
+export async function deleteTopology(nc: NatsConnection, names: Names): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  for (const s of topology(names, { ackWaitMs: 1000, duplicateWindowMs: 1000, maxDeliver: 1 }).streams) {
+    await jsm.streams.delete(s.name).catch(() => false);
+  }
+}

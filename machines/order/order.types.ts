@@ -1,0 +1,206 @@
+/**
+ * Types of the order statechart: the order data it is created with, its context and every event it
+ * understands. The one place these are declared; the wire contracts (services/contracts) validate
+ * payloads against schemas that must match these types.
+ */
+
+export type Language = 'pl' | 'en';
+
+export interface Address {
+  name: string;
+  line1: string;
+  line2?: string;
+  city: string;
+  postalCode: string;
+  /** ISO 3166-1 alpha-2 */
+  country: string;
+  phone?: string;
+}
+
+export interface Customer {
+  email: string;
+  name: string;
+  company?: string;
+  /** Tax id (NIP for Polish companies). */
+  taxId?: string;
+}
+
+export interface OrderLine {
+  sku: string;
+  name: string;
+  quantity: number;
+  /** Gross unit price in minor units (e.g. grosze, cents). */
+  unitPrice: number;
+  /** VAT rate in percent, e.g. 23. */
+  taxRate: number;
+}
+
+/** The shop's order as orderpilot keeps it (amounts in integer minor units). */
+export interface OrderData {
+  orderId: string;
+  externalId: string;
+  /** ISO 4217 */
+  currency: string;
+  language: Language;
+  customer: Customer;
+  billingAddress: Address;
+  shippingAddress: Address;
+  lines: OrderLine[];
+  shippingPrice: number;
+  total: number;
+  placedAt: string;
+}
+
+export interface Payment {
+  provider: string;
+  paymentId: string;
+  amount: number;
+  currency: string;
+  confirmedAt: string;
+}
+
+export interface DocumentInfo {
+  providerId: string;
+  number: string;
+  issueDate: string;
+  provider: string;
+}
+
+export interface Failure {
+  code: string;
+  message: string;
+  at: string;
+}
+
+/** Why an order is held: a reason code (e.g. OUT_OF_STOCK, LOST, WAREHOUSE_UNREACHABLE) and a message. */
+export interface Hold {
+  code: string;
+  message: string;
+  since: string;
+}
+
+export interface OrderContext {
+  order: OrderData;
+  payment: Payment | null;
+  paymentFailures: number;
+  document: DocumentInfo | null;
+  documentEmailedAt: string | null;
+  documentFailure: Failure | null;
+  documentRequests: number;
+  shipmentId: string | null;
+  trackingNumber: string | null;
+  carrier: string | null;
+  warehouseSubmissions: number;
+  hold: Hold | null;
+  /** Every hold the order has had, newest last (the current one included). */
+  holdCount: number;
+  cancellation: { reason: string; note: string | null; by: string | null } | null;
+  lastAdminNote: { note: string; by: string | null; at: string } | null;
+}
+
+/** Fields the host adds to every event: when it happened and, for admin events, who sent it. */
+interface EventMeta {
+  /** ISO time the event occurred (the envelope's occurredAt). */
+  at: string;
+  /** Who caused it (admin name, provider, "system"). */
+  actor?: string;
+}
+
+export type PaymentConfirmed = EventMeta & {
+  type: 'PAYMENT_CONFIRMED';
+  provider: string;
+  paymentId: string;
+  amount: number;
+  currency: string;
+};
+export type PaymentFailed = EventMeta & { type: 'PAYMENT_FAILED'; provider: string; reason: string };
+export type PaymentTimeout = EventMeta & { type: 'PAYMENT_TIMEOUT' };
+export type DocumentIssued = EventMeta & {
+  type: 'DOCUMENT_ISSUED';
+  providerId: string;
+  number: string;
+  issueDate: string;
+  provider: string;
+};
+export type DocumentEmailed = EventMeta & { type: 'DOCUMENT_EMAILED'; to: string; messageId: string };
+export type DocumentFailed = EventMeta & { type: 'DOCUMENT_FAILED'; code: string; message: string };
+export type ShipmentAccepted = EventMeta & { type: 'SHIPMENT_ACCEPTED'; shipmentId: string };
+export type ShipmentRejected = EventMeta & { type: 'SHIPMENT_REJECTED'; code: string; message: string };
+export type HandedToCarrier = EventMeta & {
+  type: 'HANDED_TO_CARRIER';
+  trackingNumber: string;
+  carrier: string | null;
+};
+export type Delivered = EventMeta & { type: 'DELIVERED' };
+/** A warehouse status that needs a human: DELIVERY_FAILED, RETURNED, LOST, ON_HOLD, CANCELLED. */
+export type ShipmentProblem = EventMeta & { type: 'SHIPMENT_PROBLEM'; code: string; message: string };
+export type Release = EventMeta & { type: 'RELEASE'; note: string };
+export type Cancel = EventMeta & { type: 'CANCEL'; note?: string };
+export type IssueDocument = EventMeta & { type: 'ISSUE_DOCUMENT'; note?: string };
+export type RetryDocument = EventMeta & { type: 'RETRY_DOCUMENT'; note?: string };
+export type MarkShipped = EventMeta & {
+  type: 'MARK_SHIPPED';
+  trackingNumber: string;
+  carrier?: string;
+  note?: string;
+};
+
+export type OrderEvent =
+  | PaymentConfirmed
+  | PaymentFailed
+  | PaymentTimeout
+  | DocumentIssued
+  | DocumentEmailed
+  | DocumentFailed
+  | ShipmentAccepted
+  | ShipmentRejected
+  | HandedToCarrier
+  | Delivered
+  | ShipmentProblem
+  | Release
+  | Cancel
+  | IssueDocument
+  | RetryDocument
+  | MarkShipped;
+
+export type OrderEventType = OrderEvent['type'];
+
+/** Events an admin may send (through the admin API / console). */
+export const ADMIN_EVENT_TYPES = ['RELEASE', 'CANCEL', 'ISSUE_DOCUMENT', 'RETRY_DOCUMENT', 'MARK_SHIPPED'] as const;
+export type AdminEventType = (typeof ADMIN_EVENT_TYPES)[number];
+
+export const ORDER_EVENT_TYPES = [
+  'PAYMENT_CONFIRMED',
+  'PAYMENT_FAILED',
+  'PAYMENT_TIMEOUT',
+  'DOCUMENT_ISSUED',
+  'DOCUMENT_EMAILED',
+  'DOCUMENT_FAILED',
+  'SHIPMENT_ACCEPTED',
+  'SHIPMENT_REJECTED',
+  'HANDED_TO_CARRIER',
+  'DELIVERED',
+  'SHIPMENT_PROBLEM',
+  ...ADMIN_EVENT_TYPES,
+] as const satisfies readonly OrderEventType[];
+
+/** The summary state stored in `orders.state` and shown to people. */
+export type OrderStatus = 'pending' | 'paid' | 'processing' | 'inShipment' | 'held' | 'closed' | 'cancelled';
+export const ORDER_STATUSES: readonly OrderStatus[] = ['pending', 'paid', 'processing', 'inShipment', 'held', 'closed', 'cancelled'];
+export type DocumentStatus = 'none' | 'requested' | 'issued' | 'emailed' | 'failed';
+
+/** Named side effects the machine asks for; the host turns them into outbox rows or timers. */
+export type OrderEffect =
+  | { type: 'schedulePaymentTimeout' }
+  | { type: 'cancelPaymentTimeout' }
+  | { type: 'requestDocument'; params: { reason: 'payment' | 'admin' } }
+  | { type: 'emailDocument' }
+  | { type: 'submitToWarehouse'; params: { reason: 'payment' | 'release' } }
+  | { type: 'notifyAdmin'; params: AdminNotice };
+
+export interface AdminNotice {
+  kind: string;
+  severity: 'info' | 'warning' | 'critical';
+  code: string;
+  message: string;
+}

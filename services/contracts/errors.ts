@@ -1,0 +1,72 @@
+/**
+ * The one error taxonomy of orderpilot. Code branches on `code` and `retryable`, never on message
+ * text. The gateway maps codes to HTTP statuses in one error handler (`httpStatus`).
+ */
+
+interface ErrorSpec {
+  readonly retryable: boolean;
+  readonly httpStatus: number;
+}
+
+export const ERROR_CODES = {
+  // transient
+  DB_UNAVAILABLE: { retryable: true, httpStatus: 503 },
+  DB_CONFLICT: { retryable: true, httpStatus: 503 },
+  NATS_UNAVAILABLE: { retryable: true, httpStatus: 503 },
+  PROVIDER_TIMEOUT: { retryable: true, httpStatus: 504 },
+  PROVIDER_UNAVAILABLE: { retryable: true, httpStatus: 502 },
+  PROVIDER_RATE_LIMITED: { retryable: true, httpStatus: 503 },
+  SMTP_UNAVAILABLE: { retryable: true, httpStatus: 503 },
+  // permanent
+  VALIDATION_FAILED: { retryable: false, httpStatus: 422 },
+  MALFORMED_MESSAGE: { retryable: false, httpStatus: 400 },
+  MALFORMED_JSON: { retryable: false, httpStatus: 400 },
+  BODY_TOO_LARGE: { retryable: false, httpStatus: 413 },
+  UNKNOWN_ORDER: { retryable: false, httpStatus: 404 },
+  UNKNOWN_MACHINE_VERSION: { retryable: false, httpStatus: 500 },
+  ORDER_CONFLICT: { retryable: false, httpStatus: 409 },
+  EVENT_NOT_ALLOWED: { retryable: false, httpStatus: 409 },
+  SIGNATURE_INVALID: { retryable: false, httpStatus: 400 },
+  UNAUTHENTICATED: { retryable: false, httpStatus: 401 },
+  FORBIDDEN: { retryable: false, httpStatus: 403 },
+  NOT_FOUND: { retryable: false, httpStatus: 404 },
+  PAYMENT_MISMATCH: { retryable: false, httpStatus: 422 },
+  INVOICE_BUYER_TAX_ID_INVALID: { retryable: false, httpStatus: 422 },
+  INVOICE_BUYER_DATA_MISSING: { retryable: false, httpStatus: 422 },
+  INVOICE_REJECTED: { retryable: false, httpStatus: 422 },
+  RETRIES_EXHAUSTED: { retryable: false, httpStatus: 503 },
+  WAREHOUSE_UNREACHABLE: { retryable: false, httpStatus: 503 },
+  ADDRESS_INVALID: { retryable: false, httpStatus: 422 },
+  OUT_OF_STOCK: { retryable: false, httpStatus: 422 },
+  SKU_UNKNOWN: { retryable: false, httpStatus: 422 },
+  REJECTED: { retryable: false, httpStatus: 422 },
+  MAIL_REJECTED: { retryable: false, httpStatus: 422 },
+  INTERNAL: { retryable: false, httpStatus: 500 },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** An error with a code from the taxonomy; `retryable` comes from the code unless overridden. */
+export class OrderpilotError extends Error {
+  readonly retryable: boolean;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: unknown,
+    opts: { retryable?: boolean; cause?: unknown; retryAfterMs?: number } = {},
+  ) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'OrderpilotError';
+    this.retryable = opts.retryable ?? ERROR_CODES[code].retryable;
+    this.retryAfterMs = opts.retryAfterMs;
+  }
+  readonly retryAfterMs: number | undefined;
+}
+
+export function isOrderpilotError(err: unknown): err is OrderpilotError {
+  return err instanceof OrderpilotError;
+}
+
+export function httpStatusOf(code: ErrorCode): number {
+  return ERROR_CODES[code].httpStatus;
+}

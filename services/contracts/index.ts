@@ -1,0 +1,4 @@
+export * from './errors.ts';
+export * from './subjects.ts';
+export * from './envelope.ts';
+export * from './schemas.ts';

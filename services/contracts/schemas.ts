@@ -1,0 +1,145 @@
+import Type, { type Static, type TSchema } from 'typebox';
+import { Compile } from 'typebox/compile';
+import type {
+  AdminNotice,
+  DocumentInfo,
+  OrderData,
+  OrderEvent,
+  OrderEventType,
+} from '../../machines/order/index.ts';
+import { OrderpilotError } from './errors.ts';
+
+/** Payload schemas for every message on NATS. HTTP routes reuse the same TypeBox schemas. */
+
+const Str = (max = 500) => Type.String({ minLength: 1, maxLength: max });
+const Minor = Type.Integer({ minimum: 0, maximum: 1_000_000_000_00 });
+
+export const AddressSchema = Type.Object({
+  name: Str(200),
+  line1: Str(200),
+  line2: Type.Optional(Type.String({ maxLength: 200 })),
+  city: Str(100),
+  postalCode: Str(20),
+  country: Type.String({ pattern: '^[A-Z]{2}$' }),
+  phone: Type.Optional(Type.String({ maxLength: 40 })),
+});
+
+export const CustomerSchema = Type.Object({
+  email: Type.String({ format: 'email', maxLength: 254 }),
+  name: Str(200),
+  company: Type.Optional(Type.String({ maxLength: 200 })),
+  taxId: Type.Optional(Type.String({ maxLength: 40 })),
+});
+
+export const OrderLineSchema = Type.Object({
+  sku: Str(100),
+  name: Str(300),
+  quantity: Type.Integer({ minimum: 1, maximum: 100000 }),
+  unitPrice: Minor,
+  taxRate: Type.Number({ minimum: 0, maximum: 100 }),
+});
+
+export const OrderDataSchema = Type.Object({
+  orderId: Str(128),
+  externalId: Str(128),
+  currency: Type.String({ pattern: '^[A-Z]{3}$' }),
+  language: Type.Union([Type.Literal('pl'), Type.Literal('en')]),
+  customer: CustomerSchema,
+  billingAddress: AddressSchema,
+  shippingAddress: AddressSchema,
+  lines: Type.Array(OrderLineSchema, { minItems: 1, maxItems: 500 }),
+  shippingPrice: Minor,
+  total: Minor,
+  placedAt: Str(40),
+});
+
+const DocumentInfoSchema = Type.Object({
+  providerId: Str(200),
+  number: Str(200),
+  issueDate: Str(40),
+  provider: Str(100),
+});
+
+/** Payloads of the events into the order actor, keyed by type (the machine event minus type/at/actor). */
+export const ORDER_EVENT_PAYLOADS = {
+  ORDER_PLACED: Type.Object({ order: OrderDataSchema }),
+  PAYMENT_CONFIRMED: Type.Object({ provider: Str(50), paymentId: Str(200), amount: Minor, currency: Type.String({ pattern: '^[A-Za-z]{3}$' }) }),
+  PAYMENT_FAILED: Type.Object({ provider: Str(50), reason: Type.String({ maxLength: 1000 }) }),
+  PAYMENT_TIMEOUT: Type.Object({}),
+  DOCUMENT_ISSUED: DocumentInfoSchema,
+  DOCUMENT_EMAILED: Type.Object({ to: Str(254), messageId: Str(500) }),
+  DOCUMENT_FAILED: Type.Object({ code: Str(100), message: Type.String({ maxLength: 2000 }) }),
+  SHIPMENT_ACCEPTED: Type.Object({ shipmentId: Str(200) }),
+  SHIPMENT_REJECTED: Type.Object({ code: Str(100), message: Type.String({ maxLength: 2000 }) }),
+  HANDED_TO_CARRIER: Type.Object({ trackingNumber: Str(200), carrier: Type.Union([Type.String({ maxLength: 100 }), Type.Null()]) }),
+  DELIVERED: Type.Object({}),
+  SHIPMENT_PROBLEM: Type.Object({ code: Str(100), message: Type.String({ maxLength: 2000 }) }),
+  RELEASE: Type.Object({ note: Str(2000) }),
+  CANCEL: Type.Object({ note: Type.Optional(Type.String({ maxLength: 2000 })) }),
+  ISSUE_DOCUMENT: Type.Object({ note: Type.Optional(Type.String({ maxLength: 2000 })) }),
+  RETRY_DOCUMENT: Type.Object({ note: Type.Optional(Type.String({ maxLength: 2000 })) }),
+  MARK_SHIPPED: Type.Object({
+    trackingNumber: Str(200),
+    carrier: Type.Optional(Type.String({ maxLength: 100 })),
+    note: Type.Optional(Type.String({ maxLength: 2000 })),
+  }),
+} as const satisfies Record<OrderEventType | 'ORDER_PLACED', TSchema>;
+
+export type OrderMessageType = keyof typeof ORDER_EVENT_PAYLOADS;
+export type OrderEventPayload<T extends OrderEventType> = Omit<Extract<OrderEvent, { type: T }>, 'type' | 'at' | 'actor'>;
+export type OrderPlacedPayload = { order: OrderData };
+
+/** Command payloads, keyed like `COMMANDS` in subjects.ts. */
+export const COMMAND_PAYLOADS = {
+  issueDocument: Type.Object({
+    order: OrderDataSchema,
+    reason: Type.Union([Type.Literal('payment'), Type.Literal('admin')]),
+    /** The document the order already has, if any: then the service only reports it again. */
+    document: Type.Union([DocumentInfoSchema, Type.Null()]),
+  }),
+  sendDocument: Type.Object({ order: OrderDataSchema, document: DocumentInfoSchema }),
+  submitShipment: Type.Object({
+    order: OrderDataSchema,
+    reason: Type.Union([Type.Literal('payment'), Type.Literal('release')]),
+    shipmentId: Type.Union([Type.String(), Type.Null()]),
+  }),
+  /** A warehouse status webhook, already stored in webhook_inbox by the gateway. */
+  warehouseStatus: Type.Object({ webhookId: Type.String(), body: Type.Unknown() }),
+  notify: Type.Object({
+    kind: Str(100),
+    severity: Type.Union([Type.Literal('info'), Type.Literal('warning'), Type.Literal('critical')]),
+    code: Str(100),
+    message: Type.String({ maxLength: 4000 }),
+    orderId: Type.Union([Type.String(), Type.Null()]),
+    externalId: Type.Union([Type.String(), Type.Null()]),
+  }),
+} as const;
+
+export type IssueDocumentCommand = Static<typeof COMMAND_PAYLOADS.issueDocument>;
+export type SendDocumentCommand = Static<typeof COMMAND_PAYLOADS.sendDocument>;
+export type SubmitShipmentCommand = Static<typeof COMMAND_PAYLOADS.submitShipment>;
+export type WarehouseStatusCommand = Static<typeof COMMAND_PAYLOADS.warehouseStatus>;
+export type NotifyCommand = Static<typeof COMMAND_PAYLOADS.notify>;
+
+// Compile-time checks that the wire schemas and the machine's types agree.
+type Assert<T extends true> = T;
+export type _OrderDataMatches = Assert<Static<typeof OrderDataSchema> extends OrderData ? true : false>;
+export type _DocumentMatches = Assert<Static<typeof DocumentInfoSchema> extends DocumentInfo ? true : false>;
+export type _NoticeMatches = Assert<Omit<NotifyCommand, 'orderId' | 'externalId'> extends AdminNotice ? true : false>;
+
+const compiled = new Map<TSchema, ReturnType<typeof Compile>>();
+
+/**
+ * Validates `value` against `schema`; throws VALIDATION_FAILED (permanent) naming each bad field.
+ * Compiled validators are cached per schema.
+ */
+export function validate<S extends TSchema>(schema: S, value: unknown, what = 'payload'): Static<S> {
+  let check = compiled.get(schema);
+  if (check === undefined) {
+    check = Compile(schema);
+    compiled.set(schema, check);
+  }
+  if (check.Check(value)) return value as Static<S>;
+  const problems = [...check.Errors(value)].slice(0, 10).map((e) => `${e.instancePath || '/'} ${e.message}`);
+  throw new OrderpilotError('VALIDATION_FAILED', `${what} is invalid: ${problems.join('; ')}`, { problems });
+}

@@ -1,0 +1,62 @@
+/**
+ * Every NATS name orderpilot uses, derived from one prefix (`NATS_PREFIX`). No other module writes a
+ * subject, stream or consumer name as a string literal.
+ */
+
+/** Commands, one work-queue stream per service; subjects are disjoint. */
+export const COMMANDS = {
+  issueDocument: { service: 'invoicing', name: 'issue-document' },
+  sendDocument: { service: 'mail', name: 'send-document' },
+  submitShipment: { service: 'logistics', name: 'submit-shipment' },
+  warehouseStatus: { service: 'logistics', name: 'warehouse-status' },
+  notify: { service: 'notify', name: 'notify' },
+} as const;
+export type CommandKey = keyof typeof COMMANDS;
+export type CommandService = (typeof COMMANDS)[CommandKey]['service'];
+export const COMMAND_SERVICES: readonly CommandService[] = ['invoicing', 'mail', 'logistics', 'notify'];
+
+/** FNV-1a: a stable, fast hash so every process maps an order to the same partition. */
+export function partitionOf(orderId: string, partitions: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < orderId.length; i++) {
+    h ^= orderId.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % partitions;
+}
+
+/** A NATS subject token may not contain '.', '*', '>' or whitespace. */
+export function isSubjectToken(s: string): boolean {
+  return s.length > 0 && s.length <= 128 && !/[.*>\s]/.test(s);
+}
+
+export type Names = ReturnType<typeof natsNames>;
+
+export function natsNames(prefix: string, partitions: number) {
+  const streamPrefix = prefix.replace(/[^A-Za-z0-9_-]/g, '_');
+  return {
+    prefix,
+    partitions,
+    streams: {
+      orderEvents: `${streamPrefix}_ORDER_EVENTS`,
+      events: `${streamPrefix}_EVENTS`,
+      command: (service: CommandService) => `${streamPrefix}_${service.toUpperCase()}_CMD`,
+    },
+    consumers: {
+      orderPartition: (p: number) => `${streamPrefix}_orders_p${p}`,
+      command: (service: CommandService) => `${streamPrefix}_${service}`,
+    },
+    subjects: {
+      /** `<prefix>.order.evt.<partition>.<orderId>`: events into the order actor. */
+      orderEvent: (orderId: string) => `${prefix}.order.evt.${partitionOf(orderId, partitions)}.${orderId}`,
+      orderEventsAll: `${prefix}.order.evt.>`,
+      orderPartition: (p: number) => `${prefix}.order.evt.${p}.>`,
+      command: (key: CommandKey) => `${prefix}.${COMMANDS[key].service}.cmd.${COMMANDS[key].name}`,
+      commandsOf: (service: CommandService) => `${prefix}.${service}.cmd.>`,
+      /** Fan-out facts for whoever listens (console live updates, notifications). */
+      orderChanged: (orderId: string) => `${prefix}.evt.order.changed.${orderId}`,
+      orderChangedAll: `${prefix}.evt.order.changed.>`,
+      eventsAll: `${prefix}.evt.>`,
+    },
+  };
+}

@@ -1,0 +1,64 @@
+import { runConsumer, type RunningConsumer } from '../../infra/nats/consumer-runner.ts';
+import type { RunningService, ServiceDeps } from '../../infra/runtime/service.ts';
+import { orderStatus } from '../../machines/order/index.ts';
+import { createOrderHost, type TransitionReport } from './order-host.ts';
+import { startOutboxRelay } from './outbox-relay.ts';
+
+export interface OrdersServiceOptions {
+  /** Extra observers of committed transitions (the Stately inspector, metrics). */
+  onTransition?: (r: TransitionReport) => void;
+  /** Run the outbox relay / timer leader candidate in this process (default true). */
+  relay?: boolean;
+}
+
+/**
+ * The order actor host: one consumer per order-event partition (one message in flight per
+ * partition across all instances), plus the outbox relay candidate.
+ */
+export async function startOrdersService(deps: ServiceDeps, opts: OrdersServiceOptions = {}): Promise<RunningService> {
+  const { config, names, nc } = deps;
+  const logger = deps.logger.child({ service: 'orders' });
+  const encoder = new TextEncoder();
+  const host = createOrderHost({
+    sql: deps.sql,
+    names,
+    logger,
+    paymentTimeoutMs: config.paymentTimeoutMs,
+    onTransition: (r) => {
+      if (r.to !== null && r.outcome !== 'ignored') {
+        // A hint for live views; the database stays the truth, so a lost hint costs only freshness.
+        nc.publish(names.subjects.orderChanged(r.orderId), encoder.encode(JSON.stringify({ orderId: r.orderId, state: orderStatus(r.to), type: r.event.type })));
+      }
+      opts.onTransition?.(r);
+    },
+  });
+  const consumers: RunningConsumer[] = [];
+  for (let p = 0; p < names.partitions; p++) {
+    const consumer = names.consumers.orderPartition(p);
+    consumers.push(
+      await runConsumer({
+        nc,
+        sql: deps.sql,
+        logger,
+        stream: names.streams.orderEvents,
+        consumer,
+        concurrency: 1,
+        maxDeliver: config.maxDeliver,
+        ackWaitMs: config.ackWaitMs,
+        handler: async (env, ctx) => {
+          await host.handle(env, ctx.subject);
+        },
+      }),
+    );
+  }
+  const relay = opts.relay === false ? null : await startOutboxRelay({ sql: deps.sql, nc, logger, pollMs: config.outboxPollMs });
+  logger.info({ partitions: names.partitions }, 'orders service started');
+  return {
+    name: 'orders',
+    async stop() {
+      await Promise.all(consumers.map((c) => c.stop()));
+      await relay?.stop();
+      logger.info('orders service stopped');
+    },
+  };
+}

@@ -1,0 +1,91 @@
+import type { OrderSnapshot } from '../../machines/order/index.ts';
+import type { OrderEffect } from '../../machines/order/index.ts';
+import {
+  makeEnvelope,
+  type CommandKey,
+  type Envelope,
+  type IssueDocumentCommand,
+  type Names,
+  type NotifyCommand,
+  type SendDocumentCommand,
+  type SubmitShipmentCommand,
+} from '../contracts/index.ts';
+
+/** What the host writes for the machine's named actions: outbox messages and timer changes. */
+export interface EffectPlan {
+  outbox: Array<{ subject: string; envelope: Envelope }>;
+  timers: Array<{ kind: 'payment-timeout'; fireAt: Date; subject: string; envelope: Envelope }>;
+  cancelTimers: Array<'payment-timeout'>;
+}
+
+export interface EffectInput {
+  names: Names;
+  snapshot: OrderSnapshot;
+  /** The actions `transition()` returned (the named ones are effects; others are ignored). */
+  actions: ReadonlyArray<{ type: string; params?: unknown }>;
+  cause: Envelope;
+  now: Date;
+  paymentTimeoutMs: number;
+}
+
+/**
+ * Pure mapping from the machine's named actions to outbox rows and timers. The host never calls a
+ * provider: a command lands in the outbox in the same transaction as the state change.
+ */
+export function planEffects(i: EffectInput): EffectPlan {
+  const plan: EffectPlan = { outbox: [], timers: [], cancelTimers: [] };
+  const ctx = i.snapshot.context;
+  const orderId = ctx.order.orderId;
+  const command = <P>(key: CommandKey, type: string, payload: P) =>
+    plan.outbox.push({
+      subject: i.names.subjects.command(key),
+      envelope: makeEnvelope({ type, orderId, payload, cause: i.cause }),
+    });
+  for (const a of i.actions as ReadonlyArray<OrderEffect | { type: string }>) {
+    const effect = a as OrderEffect;
+    switch (effect.type) {
+      case 'schedulePaymentTimeout':
+        plan.timers.push({
+          kind: 'payment-timeout',
+          fireAt: new Date(i.now.getTime() + i.paymentTimeoutMs),
+          subject: i.names.subjects.orderEvent(orderId),
+          envelope: makeEnvelope({
+            id: `timer:payment-timeout:${orderId}`,
+            type: 'PAYMENT_TIMEOUT',
+            orderId,
+            payload: {},
+            cause: i.cause,
+            actor: 'system',
+          }),
+        });
+        break;
+      case 'cancelPaymentTimeout':
+        plan.cancelTimers.push('payment-timeout');
+        break;
+      case 'requestDocument':
+        command<IssueDocumentCommand>('issueDocument', 'issue-document', {
+          order: ctx.order,
+          reason: effect.params.reason,
+          document: ctx.document,
+        });
+        break;
+      case 'emailDocument':
+        if (ctx.document) command<SendDocumentCommand>('sendDocument', 'send-document', { order: ctx.order, document: ctx.document });
+        break;
+      case 'submitToWarehouse':
+        command<SubmitShipmentCommand>('submitShipment', 'submit-shipment', {
+          order: ctx.order,
+          reason: effect.params.reason,
+          shipmentId: ctx.shipmentId,
+        });
+        break;
+      case 'notifyAdmin':
+        command<NotifyCommand>('notify', 'notify', { ...effect.params, orderId, externalId: ctx.order.externalId });
+        break;
+      default:
+        // xstate built-ins (assign, raise, …) are already applied to the snapshot.
+        break;
+    }
+  }
+  return plan;
+}

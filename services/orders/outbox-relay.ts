@@ -1,0 +1,167 @@
+import { jetstream } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { encodeEnvelope, type Envelope } from '../contracts/index.ts';
+import type { Sql } from '../../infra/db/postgres.ts';
+import type { Logger } from '../../infra/logger.ts';
+
+/** Advisory lock key of the relay leader (one active relay per database keeps per-order order). */
+const RELAY_LOCK = 7_400_123_002;
+
+export interface OutboxRelayOptions {
+  sql: Sql;
+  nc: NatsConnection;
+  logger: Logger;
+  pollMs: number;
+  batchSize?: number;
+  /** Sent outbox rows and inbox rows older than this are deleted (default 7 days). */
+  retentionMs?: number;
+}
+
+export interface OutboxRelay {
+  stop(): Promise<void>;
+  /** Resolves when this instance holds the leader lock (tests use it). */
+  readonly leader: Promise<void>;
+}
+
+interface OutboxRow {
+  seq: string;
+  id: string;
+  subject: string;
+  envelope: Envelope;
+}
+
+/**
+ * Publishes outbox rows to JetStream in `seq` order with the row id as message id, then marks them
+ * sent. Also fires due timers (moves them into the outbox in one statement). One leader at a time
+ * (Postgres advisory lock); other instances stand by and take over when the leader's session ends.
+ * Wakes on `NOTIFY outbox` after a commit, and polls as a fallback.
+ */
+export async function startOutboxRelay(o: OutboxRelayOptions): Promise<OutboxRelay> {
+  const js = jetstream(o.nc);
+  const log = o.logger.child({ service: 'outbox-relay' });
+  const batchSize = o.batchSize ?? 500;
+  const retentionMs = o.retentionMs ?? 7 * 24 * 3600_000;
+  let stopped = false;
+  let wake: (() => void) | null = null;
+  let pendingWake = false;
+  const signal = () => {
+    pendingWake = true;
+    wake?.();
+  };
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      if (pendingWake || stopped) return resolve();
+      const t = setTimeout(() => {
+        wake = null;
+        resolve();
+      }, ms);
+      wake = () => {
+        clearTimeout(t);
+        wake = null;
+        resolve();
+      };
+    });
+
+  const listener = await o.sql.listen('outbox', signal);
+  let resolveLeader!: () => void;
+  const leader = new Promise<void>((r) => (resolveLeader = r));
+
+  async function fireTimers(): Promise<number> {
+    const fired = await o.sql`
+      with due as (
+        delete from timers where id in (
+          select id from timers where fire_at <= now() order by fire_at limit ${batchSize} for update skip locked)
+        returning id, order_id, subject, envelope)
+      insert into outbox (id, order_id, subject, envelope)
+      select id || ':' || extract(epoch from now())::bigint, order_id, subject,
+             jsonb_set(envelope, '{occurredAt}', to_jsonb(to_char(now() at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')))
+      from due`;
+    return fired.count;
+  }
+
+  async function publishBatch(): Promise<number> {
+    const rows = await o.sql<OutboxRow[]>`
+      select seq, id, subject, envelope from outbox where sent_at is null order by seq limit ${batchSize}`;
+    if (rows.length === 0) return 0;
+    // One connection keeps publish order; awaiting all at once pipelines the acks.
+    const results = await Promise.allSettled(
+      rows.map((r) => js.publish(r.subject, encodeEnvelope({ ...r.envelope, id: r.id }), { msgID: r.id })),
+    );
+    const firstFailure = results.findIndex((r) => r.status === 'rejected');
+    const sent = firstFailure === -1 ? rows : rows.slice(0, firstFailure);
+    if (sent.length > 0) {
+      await o.sql`update outbox set sent_at = now() where seq = any(${sent.map((r) => r.seq)}::bigint[])`;
+    }
+    if (firstFailure !== -1) {
+      const reason = (results[firstFailure] as PromiseRejectedResult).reason;
+      // Later rows may have been published too; the stream's duplicate window drops them on retry.
+      throw reason instanceof Error ? reason : new Error(String(reason));
+    }
+    return sent.length;
+  }
+
+  let lastCleanup = 0;
+  async function cleanup(): Promise<void> {
+    if (Date.now() - lastCleanup < 10 * 60_000) return;
+    lastCleanup = Date.now();
+    const before = new Date(Date.now() - retentionMs);
+    await o.sql`delete from outbox where sent_at is not null and sent_at < ${before}`;
+    await o.sql`delete from processed_messages where processed_at < ${before}`;
+  }
+
+  const loop = (async () => {
+    while (!stopped) {
+      // Leadership lives on one reserved connection: if it dies, the lock goes with it.
+      let conn: Awaited<ReturnType<Sql['reserve']>> | null = null;
+      try {
+        conn = await o.sql.reserve();
+        const [got] = await conn<{ ok: boolean }[]>`select pg_try_advisory_lock(${RELAY_LOCK}) as ok`;
+        if (!got?.ok) {
+          conn.release();
+          conn = null;
+          await sleep(o.pollMs);
+          pendingWake = false;
+          continue;
+        }
+        log.info('outbox relay is leader');
+        resolveLeader();
+        let failures = 0;
+        while (!stopped) {
+          pendingWake = false;
+          try {
+            await fireTimers();
+            let n = await publishBatch();
+            while (n === batchSize && !stopped) n = await publishBatch();
+            await cleanup();
+            failures = 0;
+          } catch (err) {
+            failures++;
+            log.warn({ err: err instanceof Error ? err.message : String(err), failures }, 'outbox publish failed; will retry');
+            await new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** Math.min(failures, 6))));
+            continue;
+          }
+          // Check the lock connection is alive (a broken session has lost the lock).
+          await conn`select 1`;
+          await sleep(o.pollMs);
+        }
+        await conn`select pg_advisory_unlock(${RELAY_LOCK})`.catch(() => {});
+        conn.release();
+        conn = null;
+      } catch (err) {
+        log.warn({ err: err instanceof Error ? err.message : String(err) }, 'outbox relay lost its connection; retrying');
+        conn?.release();
+        await new Promise((r) => setTimeout(r, o.pollMs));
+      }
+    }
+  })();
+
+  return {
+    leader,
+    async stop() {
+      stopped = true;
+      wake?.();
+      await loop;
+      await listener.unlisten().catch(() => {});
+    },
+  };
+}
