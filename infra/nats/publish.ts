@@ -1,0 +1,37 @@
+import { jetstream } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import {
+  encodeEnvelope,
+  makeEnvelope,
+  type CommandKey,
+  type Envelope,
+  type Names,
+  type NewEnvelope,
+  type OrderMessageType,
+} from '../../services/contracts/index.ts';
+
+/**
+ * Publishes an envelope to JetStream with `env.id` as the message id: a republish of the same id
+ * within the stream's duplicate window is dropped by the server. Resolves once the stream stored it.
+ */
+export async function publishEnvelope(nc: NatsConnection, subject: string, env: Envelope): Promise<void> {
+  await jetstream(nc).publish(subject, encodeEnvelope(env), { msgID: env.id });
+}
+
+/** Publishes an event into the order actor (the order's partition subject). Use a stable `id` for idempotency. */
+export async function publishOrderEvent<P>(
+  nc: NatsConnection,
+  names: Names,
+  e: Omit<NewEnvelope<P>, 'orderId' | 'type'> & { type: OrderMessageType; orderId: string },
+): Promise<Envelope<P>> {
+  const env = makeEnvelope(e);
+  await publishEnvelope(nc, names.subjects.orderEvent(e.orderId), env);
+  return env;
+}
+
+/** Publishes a command to one service's work queue. */
+export async function publishCommand<P>(nc: NatsConnection, names: Names, key: CommandKey, e: NewEnvelope<P>): Promise<Envelope<P>> {
+  const env = makeEnvelope(e);
+  await publishEnvelope(nc, names.subjects.command(key), env);
+  return env;
+}
