@@ -1,0 +1,33 @@
+import nodemailer, { type Transporter } from 'nodemailer';
+
+export type MailTransport = Transporter;
+
+/**
+ * One nodemailer transport from `SMTP_URL` (smtp:// or smtps://). Pooled; callers own it and must
+ * `close()` it on shutdown. Timeouts are short so a dead SMTP server is a fast, retryable failure.
+ */
+export function createMailTransport(smtpUrl: string): MailTransport {
+  const u = new URL(smtpUrl);
+  return nodemailer.createTransport({
+    host: u.hostname,
+    port: Number(u.port || (u.protocol === 'smtps:' ? 465 : 25)),
+    secure: u.protocol === 'smtps:',
+    auth: u.username ? { user: decodeURIComponent(u.username), pass: decodeURIComponent(u.password) } : undefined,
+    // Loopback sandboxes and dev catchers speak plain SMTP; real servers upgrade with STARTTLS.
+    ignoreTLS: u.searchParams.get('ignoreTLS') === 'true',
+    tls: { rejectUnauthorized: u.searchParams.get('rejectUnauthorized') !== 'false' },
+    pool: true,
+    maxConnections: 5,
+    connectionTimeout: 5000,
+    greetingTimeout: 5000,
+    socketTimeout: 15000,
+  });
+}
+
+/** SMTP failures worth retrying: connection problems and 4xx replies. */
+export function isRetryableSmtpError(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const e = err as { code?: unknown; responseCode?: unknown };
+  if (typeof e.responseCode === 'number') return e.responseCode >= 400 && e.responseCode < 500;
+  return typeof e.code === 'string' && ['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'ECONNREFUSED', 'ECONNRESET', 'EDNS'].includes(e.code);
+}

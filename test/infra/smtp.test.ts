@@ -1,0 +1,38 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMailTransport, isRetryableSmtpError } from '../../infra/smtp.ts';
+import { startSmtpSink, type SmtpSink } from '../../infra/sandbox/smtp-sink.ts';
+
+let sink: SmtpSink;
+beforeAll(async () => {
+  sink = await startSmtpSink();
+});
+afterAll(async () => {
+  await sink.close();
+});
+
+describe('SMTP transport and sink (real SMTP on loopback)', () => {
+  it('delivers a mail with an attachment that the sink parses', async () => {
+    const transport = createMailTransport(sink.url);
+    await transport.sendMail({
+      from: 'shop@example.com',
+      to: 'jan@example.com',
+      subject: 'Faktura FV/1/11/2026',
+      text: 'W załączniku faktura.',
+      attachments: [{ filename: 'FV-1.pdf', content: Buffer.from('%PDF-1.4 test'), contentType: 'application/pdf' }],
+    });
+    transport.close();
+    expect(sink.mails).toHaveLength(1);
+    expect(sink.mails[0]).toMatchObject({ to: ['jan@example.com'], subject: 'Faktura FV/1/11/2026' });
+    expect(sink.mails[0]?.attachments[0]?.content.subarray(0, 5).toString()).toBe('%PDF-');
+  });
+
+  it('reports a down server as a retryable failure', async () => {
+    sink.setDown(true);
+    const transport = createMailTransport(sink.url);
+    const err = await transport.sendMail({ from: 'a@example.com', to: 'b@example.com', subject: 'x', text: 'y' }).catch((e: unknown) => e);
+    transport.close();
+    sink.setDown(false);
+    expect(err).toBeInstanceOf(Error);
+    expect(isRetryableSmtpError(err)).toBe(true);
+  });
+});
