@@ -1,0 +1,239 @@
+import { describe, expect, it } from 'vitest';
+import { initialTransition, transition } from 'xstate';
+import {
+  ADMIN_EVENT_TYPES,
+  ORDER_EVENT_TYPES,
+  allowedAdminEvents,
+  documentStatus,
+  orderMachine,
+  orderStatus,
+  restoreOrderSnapshot,
+  type OrderData,
+  type OrderEvent,
+  type OrderSnapshot,
+} from './index.ts';
+
+const at = '2026-11-28T10:00:00.000Z';
+const order: OrderData = {
+  orderId: 'ord_1',
+  externalId: 'SHOP-1',
+  currency: 'PLN',
+  language: 'pl',
+  customer: { email: 'jan@example.com', name: 'Jan' },
+  billingAddress: { name: 'Jan', line1: 'Prosta 1', city: 'Warszawa', postalCode: '00-001', country: 'PL' },
+  shippingAddress: { name: 'Jan', line1: 'Prosta 1', city: 'Warszawa', postalCode: '00-001', country: 'PL' },
+  lines: [{ sku: 'A', name: 'Kubek', quantity: 1, unitPrice: 5000, taxRate: 23 }],
+  shippingPrice: 1500,
+  total: 6500,
+  placedAt: at,
+};
+
+const ev = {
+  PAYMENT_CONFIRMED: { type: 'PAYMENT_CONFIRMED', provider: 'stripe', paymentId: 'pi_1', amount: 6500, currency: 'PLN', at },
+  PAYMENT_FAILED: { type: 'PAYMENT_FAILED', provider: 'stripe', reason: 'card declined', at },
+  PAYMENT_TIMEOUT: { type: 'PAYMENT_TIMEOUT', at },
+  DOCUMENT_ISSUED: { type: 'DOCUMENT_ISSUED', providerId: '77', number: 'FV/1/11/2026', issueDate: '2026-11-28', provider: 'fakturownia', at },
+  DOCUMENT_EMAILED: { type: 'DOCUMENT_EMAILED', to: 'jan@example.com', messageId: '<m1>', at },
+  DOCUMENT_FAILED: { type: 'DOCUMENT_FAILED', code: 'INVOICE_BUYER_TAX_ID_INVALID', message: 'bad NIP', at },
+  SHIPMENT_ACCEPTED: { type: 'SHIPMENT_ACCEPTED', shipmentId: 'sh_1', at },
+  SHIPMENT_REJECTED: { type: 'SHIPMENT_REJECTED', code: 'OUT_OF_STOCK', message: 'SKU A out of stock', at },
+  HANDED_TO_CARRIER: { type: 'HANDED_TO_CARRIER', trackingNumber: 'TRK1', carrier: 'DPD', at },
+  DELIVERED: { type: 'DELIVERED', at },
+  SHIPMENT_PROBLEM: { type: 'SHIPMENT_PROBLEM', code: 'LOST', message: 'parcel lost', at },
+  RELEASE: { type: 'RELEASE', note: 'restocked', actor: 'anna', at },
+  CANCEL: { type: 'CANCEL', note: 'customer asked', actor: 'anna', at },
+  ISSUE_DOCUMENT: { type: 'ISSUE_DOCUMENT', note: 'NIP fixed', actor: 'anna', at },
+  RETRY_DOCUMENT: { type: 'RETRY_DOCUMENT', actor: 'anna', at },
+  MARK_SHIPPED: { type: 'MARK_SHIPPED', trackingNumber: 'MANUAL-1', carrier: 'InPost', note: 'sent by hand', actor: 'anna', at },
+} satisfies { [K in OrderEvent['type']]: Extract<OrderEvent, { type: K }> };
+
+function start(): OrderSnapshot {
+  return initialTransition(orderMachine, { order })[0];
+}
+
+/** Applies events in order through a JSON round trip each time, as the host does. */
+function run(...events: OrderEvent[]): { snap: OrderSnapshot; effects: string[] } {
+  let snap = start();
+  const effects: string[] = [];
+  for (const e of events) {
+    const restored = restoreOrderSnapshot(JSON.parse(JSON.stringify(snap)) as { value: OrderSnapshot['value']; context: unknown });
+    const [next, actions] = transition(orderMachine, restored, e);
+    effects.push(...actions.map((a) => a.type));
+    snap = next;
+  }
+  return { snap, effects };
+}
+
+const status = (s: OrderSnapshot) => orderStatus(s.value);
+
+describe('order machine: pending', () => {
+  it('starts pending and schedules the payment timeout', () => {
+    const [snap, actions] = initialTransition(orderMachine, { order });
+    expect(snap.value).toBe('pending');
+    expect(actions.map((a) => a.type)).toEqual(['schedulePaymentTimeout']);
+  });
+
+  it('a matching payment moves through paid into processing and starts both processes', () => {
+    const { snap, effects } = run(ev.PAYMENT_CONFIRMED);
+    expect(snap.value).toEqual({ processing: { fulfilment: 'submitting', document: 'requested' } });
+    expect(status(snap)).toBe('processing');
+    expect(effects).toEqual(['cancelPaymentTimeout', 'submitToWarehouse', 'requestDocument']);
+    expect(snap.context.payment).toMatchObject({ paymentId: 'pi_1', amount: 6500 });
+  });
+
+  it('a payment of the wrong amount or currency is not a payment: stays pending, admin notified', () => {
+    for (const wrong of [{ amount: 6499 }, { currency: 'EUR' }]) {
+      const { snap, effects } = run({ ...ev.PAYMENT_CONFIRMED, ...wrong });
+      expect(snap.value).toBe('pending');
+      expect(effects).toEqual(['notifyAdmin']);
+    }
+  });
+
+  it('a failed payment is counted and the order stays pending', () => {
+    const { snap } = run(ev.PAYMENT_FAILED, ev.PAYMENT_FAILED);
+    expect(snap.value).toBe('pending');
+    expect(snap.context.paymentFailures).toBe(2);
+  });
+
+  it('the payment timeout and an admin cancel both cancel it', () => {
+    expect(run(ev.PAYMENT_TIMEOUT).snap.context.cancellation).toMatchObject({ reason: 'PAYMENT_TIMEOUT' });
+    const cancelled = run(ev.CANCEL);
+    expect(cancelled.snap.value).toBe('cancelled');
+    expect(cancelled.effects).toEqual(['cancelPaymentTimeout']);
+    expect(cancelled.snap.context.cancellation).toEqual({ reason: 'ADMIN_CANCEL', note: 'customer asked', by: 'anna' });
+  });
+
+  it('a payment after cancellation is ignored as a transition but tells an admin', () => {
+    const { snap, effects } = run(ev.CANCEL, ev.PAYMENT_CONFIRMED);
+    expect(snap.value).toBe('cancelled');
+    expect(effects.at(-1)).toBe('notifyAdmin');
+  });
+});
+
+describe('order machine: fulfilment region', () => {
+  it('happy path: accepted → inShipment (tracking saved) → closed', () => {
+    const { snap } = run(ev.PAYMENT_CONFIRMED, ev.SHIPMENT_ACCEPTED, ev.HANDED_TO_CARRIER, ev.DELIVERED);
+    expect(status(snap)).toBe('closed');
+    expect(snap.context).toMatchObject({ shipmentId: 'sh_1', trackingNumber: 'TRK1', carrier: 'DPD' });
+  });
+
+  it('DELIVERED before HANDED_TO_CARRIER still closes the order', () => {
+    expect(status(run(ev.PAYMENT_CONFIRMED, ev.SHIPMENT_ACCEPTED, ev.DELIVERED).snap)).toBe('closed');
+  });
+
+  it('a rejection holds with the reason and notifies an admin', () => {
+    const { snap, effects } = run(ev.PAYMENT_CONFIRMED, ev.SHIPMENT_REJECTED);
+    expect(status(snap)).toBe('held');
+    expect(snap.context.hold).toEqual({ code: 'OUT_OF_STOCK', message: 'SKU A out of stock', since: at });
+    expect(effects.at(-1)).toBe('notifyAdmin');
+  });
+
+  it('RETURNED / LOST problems in shipment hold the order', () => {
+    const { snap } = run(ev.PAYMENT_CONFIRMED, ev.SHIPMENT_ACCEPTED, ev.HANDED_TO_CARRIER, ev.SHIPMENT_PROBLEM);
+    expect(status(snap)).toBe('held');
+    expect(snap.context.hold?.code).toBe('LOST');
+  });
+
+  it('RELEASE needs a note, keeps it, and resubmits to the warehouse', () => {
+    const held = run(ev.PAYMENT_CONFIRMED, ev.SHIPMENT_REJECTED).snap;
+    expect(held.can({ type: 'RELEASE', note: '  ', at })).toBe(false);
+    const [next, actions] = transition(orderMachine, held, ev.RELEASE);
+    expect(status(next)).toBe('processing');
+    expect(next.context.hold).toBeNull();
+    expect(next.context.lastAdminNote).toEqual({ note: 'restocked', by: 'anna', at });
+    expect(actions.map((a) => [a.type, a.params])).toEqual([['submitToWarehouse', { reason: 'release' }]]);
+  });
+
+  it('MARK_SHIPPED needs a tracking number and moves a held order into shipment', () => {
+    const held = run(ev.PAYMENT_CONFIRMED, ev.SHIPMENT_REJECTED).snap;
+    expect(held.can({ ...ev.MARK_SHIPPED, trackingNumber: ' ' })).toBe(false);
+    const [next] = transition(orderMachine, held, ev.MARK_SHIPPED);
+    expect(status(next)).toBe('inShipment');
+    expect(next.context.trackingNumber).toBe('MANUAL-1');
+  });
+
+  it('CANCEL cancels a held order', () => {
+    expect(status(run(ev.PAYMENT_CONFIRMED, ev.SHIPMENT_REJECTED, ev.CANCEL).snap)).toBe('cancelled');
+  });
+});
+
+describe('order machine: document region (parallel to fulfilment)', () => {
+  it('requested → issued (saved) → emailed', () => {
+    const { snap, effects } = run(ev.PAYMENT_CONFIRMED, ev.DOCUMENT_ISSUED, ev.DOCUMENT_EMAILED);
+    expect(documentStatus(snap.value)).toBe('emailed');
+    expect(snap.context.document).toEqual({ providerId: '77', number: 'FV/1/11/2026', issueDate: '2026-11-28', provider: 'fakturownia' });
+    expect(effects).toContain('emailDocument');
+  });
+
+  it('a failed document notifies an admin and never stops fulfilment', () => {
+    const { snap, effects } = run(ev.PAYMENT_CONFIRMED, ev.DOCUMENT_FAILED, ev.SHIPMENT_ACCEPTED, ev.HANDED_TO_CARRIER, ev.DELIVERED);
+    expect(documentStatus(snap.value)).toBe('failed');
+    expect(status(snap)).toBe('closed');
+    expect(effects).toContain('notifyAdmin');
+    expect(snap.context.documentFailure?.code).toBe('INVOICE_BUYER_TAX_ID_INVALID');
+  });
+
+  it('ISSUE_DOCUMENT goes back to requested (even after the order closed)', () => {
+    const closedFailed = run(ev.PAYMENT_CONFIRMED, ev.DOCUMENT_FAILED, ev.SHIPMENT_ACCEPTED, ev.DELIVERED).snap;
+    const [next, actions] = transition(orderMachine, closedFailed, ev.ISSUE_DOCUMENT);
+    expect(documentStatus(next.value)).toBe('requested');
+    expect(status(next)).toBe('closed');
+    expect(actions.map((a) => [a.type, a.params])).toEqual([['requestDocument', { reason: 'admin' }]]);
+  });
+
+  it('RETRY_DOCUMENT retries only the e-mail when the document exists', () => {
+    const mailFailed = run(ev.PAYMENT_CONFIRMED, ev.DOCUMENT_ISSUED, ev.DOCUMENT_FAILED).snap;
+    const [next, actions] = transition(orderMachine, mailFailed, ev.RETRY_DOCUMENT);
+    expect(documentStatus(next.value)).toBe('issued');
+    expect(actions.map((a) => a.type)).toEqual(['emailDocument']);
+    const issueFailed = run(ev.PAYMENT_CONFIRMED, ev.DOCUMENT_FAILED).snap;
+    expect(documentStatus(transition(orderMachine, issueFailed, ev.RETRY_DOCUMENT)[0].value)).toBe('requested');
+  });
+
+  it('a late DOCUMENT_ISSUED after a failure still saves the document', () => {
+    const { snap } = run(ev.PAYMENT_CONFIRMED, ev.DOCUMENT_FAILED, ev.DOCUMENT_ISSUED);
+    expect(documentStatus(snap.value)).toBe('issued');
+    expect(snap.context.documentFailure).toBeNull();
+  });
+});
+
+describe('order machine: ignored events in every state', () => {
+  const states: Record<string, OrderEvent[]> = {
+    pending: [],
+    processing: [ev.PAYMENT_CONFIRMED],
+    accepted: [ev.PAYMENT_CONFIRMED, ev.SHIPMENT_ACCEPTED],
+    inShipment: [ev.PAYMENT_CONFIRMED, ev.SHIPMENT_ACCEPTED, ev.HANDED_TO_CARRIER],
+    held: [ev.PAYMENT_CONFIRMED, ev.SHIPMENT_REJECTED],
+    closed: [ev.PAYMENT_CONFIRMED, ev.SHIPMENT_ACCEPTED, ev.HANDED_TO_CARRIER, ev.DELIVERED, ev.DOCUMENT_ISSUED, ev.DOCUMENT_EMAILED],
+    cancelled: [ev.CANCEL],
+  };
+  // What each state accepts; everything else must be ignored (no state change, no effects).
+  const accepted: Record<string, string[]> = {
+    pending: ['PAYMENT_CONFIRMED', 'PAYMENT_FAILED', 'PAYMENT_TIMEOUT', 'CANCEL'],
+    processing: ['SHIPMENT_ACCEPTED', 'SHIPMENT_REJECTED', 'HANDED_TO_CARRIER', 'DELIVERED', 'DOCUMENT_ISSUED', 'DOCUMENT_FAILED'],
+    accepted: ['HANDED_TO_CARRIER', 'DELIVERED', 'SHIPMENT_PROBLEM', 'SHIPMENT_REJECTED', 'DOCUMENT_ISSUED', 'DOCUMENT_FAILED'],
+    inShipment: ['DELIVERED', 'SHIPMENT_PROBLEM', 'DOCUMENT_ISSUED', 'DOCUMENT_FAILED'],
+    held: ['RELEASE', 'MARK_SHIPPED', 'CANCEL', 'DOCUMENT_ISSUED', 'DOCUMENT_FAILED'],
+    closed: [],
+    cancelled: ['PAYMENT_CONFIRMED'],
+  };
+  for (const [name, path] of Object.entries(states)) {
+    it(`${name}: accepts exactly ${accepted[name]?.join(', ') || 'nothing'}`, () => {
+      const snap = run(...path).snap;
+      const acceptedNow = ORDER_EVENT_TYPES.filter((type) => snap.can(ev[type]));
+      expect(acceptedNow.sort()).toEqual([...(accepted[name] ?? [])].sort());
+      for (const type of ORDER_EVENT_TYPES.filter((t) => !acceptedNow.includes(t))) {
+        const [next, actions] = transition(orderMachine, snap, ev[type]);
+        expect(next.value).toEqual(snap.value);
+        expect(actions).toEqual([]);
+      }
+    });
+  }
+
+  it('allowedAdminEvents asks the machine', () => {
+    expect(allowedAdminEvents(start())).toEqual(['CANCEL']);
+    expect(allowedAdminEvents(run(ev.PAYMENT_CONFIRMED, ev.SHIPMENT_REJECTED).snap)).toEqual(['RELEASE', 'CANCEL', 'MARK_SHIPPED']);
+    expect(allowedAdminEvents(run(ev.PAYMENT_CONFIRMED, ev.DOCUMENT_FAILED).snap)).toEqual(['ISSUE_DOCUMENT', 'RETRY_DOCUMENT']);
+    expect(ADMIN_EVENT_TYPES).toHaveLength(5);
+  });
+});
