@@ -98,7 +98,8 @@ export async function runConsumer(o: ConsumerRunnerOptions): Promise<RunningCons
           errorMessage: message,
           deliveries: deliveryCount,
         });
-        m.term(code);
+        // No reason argument: nats-server 2.9 does not understand `+TERM <reason>` and would redeliver.
+        m.term();
       } catch (dlErr) {
         // Could not even record it: leave it to redelivery rather than lose it.
         log.error({ err: dlErr instanceof Error ? dlErr.message : String(dlErr) }, 'dead letter not recorded; will redeliver');
