@@ -39,6 +39,8 @@ export const ERROR_CODES = {
   ADDRESS_INVALID: { retryable: false, httpStatus: 422 },
   OUT_OF_STOCK: { retryable: false, httpStatus: 422 },
   SKU_UNKNOWN: { retryable: false, httpStatus: 422 },
+  /** The warehouse answered something our contract does not allow (401, 400, a malformed body). */
+  WAREHOUSE_ERROR: { retryable: false, httpStatus: 502 },
   REJECTED: { retryable: false, httpStatus: 422 },
   MAIL_REJECTED: { retryable: false, httpStatus: 422 },
   INTERNAL: { retryable: false, httpStatus: 500 },

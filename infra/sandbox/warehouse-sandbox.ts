@@ -1,0 +1,533 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { pathToFileURL } from 'node:url';
+import { Compile } from 'typebox/compile';
+import {
+  ShipmentRequestSchema,
+  signWarehouseBody,
+  WAREHOUSE_SIGNATURE_HEADER,
+  type ShipmentRequest,
+  type WarehouseRejectionCode,
+  type WarehouseStatus,
+  type WarehouseWebhook,
+} from '../../services/contracts/index.ts';
+import { createLogger, type Logger } from '../logger.ts';
+
+/**
+ * A sandbox warehouse: a real HTTP server on loopback that implements our warehouse contract
+ * (README, "Logistics"). It accepts shipments (idempotent by reference), walks each one through
+ * its statuses on a timer and sends HMAC-signed status webhooks to the gateway. Faults are injected
+ * by configuration: rejection rate per code, timeouts, lost responses, 5xx, duplicate and reordered
+ * webhooks, problem statuses. Used by the demo and the tests; runs standalone too:
+ *
+ *   WAREHOUSE_WEBHOOK_SECRET=s3cret WAREHOUSE_WEBHOOK_URL=http://127.0.0.1:3000/webhooks/warehouse \
+ *     npx tsx infra/sandbox/warehouse-sandbox.ts
+ */
+
+export type ProblemStatus = 'DELIVERY_FAILED' | 'RETURNED' | 'LOST' | 'ON_HOLD' | 'CANCELLED';
+
+/** What happens to one reference (decided at its first submit). */
+export interface WarehouseFaultPlan {
+  /** Submits are answered `422 { code }`… */
+  reject?: WarehouseRejectionCode;
+  /** …this many times (default: every time). */
+  rejectTimes?: number;
+  /** The first N submits hang without an answer (no shipment created): the client times out. */
+  timeouts?: number;
+  /** The first N submits create the shipment, then the connection is dropped before the answer. */
+  lostResponses?: number;
+  /** The first N submits are answered 503. */
+  serverErrors?: number;
+  /** Every webhook is sent twice (same eventId). */
+  duplicateWebhooks?: boolean;
+  /** DELIVERED is sent before HANDED_TO_CARRIER. */
+  reorderWebhooks?: boolean;
+  /** The walk ends in this problem status instead of DELIVERED. */
+  problem?: ProblemStatus;
+  /** The walk stops after this status (tests: a shipment that stays put). */
+  stopAfter?: WarehouseStatus;
+}
+
+export type FaultKind =
+  | WarehouseRejectionCode
+  | ProblemStatus
+  | 'timeout'
+  | 'lostResponse'
+  | 'serverError'
+  | 'duplicateWebhooks'
+  | 'reorderWebhooks';
+
+export interface WarehouseSandboxOptions {
+  port?: number;
+  host?: string;
+  /** When set, requests need `Authorization: Bearer <apiKey>`. */
+  apiKey?: string | undefined;
+  /** Where status webhooks go (`http://gateway/webhooks/warehouse`); settable later with setWebhookUrl. */
+  webhookUrl?: string | undefined;
+  webhookSecret: string;
+  /** Time between two statuses of a shipment (default 1000 ms). */
+  stepMs?: number;
+  /** Probability per new reference of each fault (checked in declaration order, at most one applies). */
+  faults?: Partial<Record<FaultKind, number>>;
+  /** Deterministic plan per reference (wins over `faults`). */
+  plan?: (reference: string) => WarehouseFaultPlan | undefined;
+  /** PRNG seed for `faults` (default 1). */
+  seed?: number;
+  /** Attempts to deliver one webhook (the gateway down, 5xx) before giving up (default 8). */
+  webhookAttempts?: number;
+  logger?: Logger;
+}
+
+export interface SandboxShipment {
+  shipmentId: string;
+  reference: string;
+  status: WarehouseStatus;
+  trackingNumber: string | null;
+  carrier: string | null;
+  request: ShipmentRequest;
+  createdAt: string;
+}
+
+/** One webhook send (a duplicate is a second entry with the same eventId). */
+export interface SentWebhook {
+  eventId: string;
+  reference: string;
+  shipmentId: string;
+  status: string;
+  body: string;
+  /** HTTP status of the last attempt, or null when the gateway never answered. */
+  httpStatus: number | null;
+  attempts: number;
+  delivered: boolean;
+}
+
+export interface WarehouseSandbox {
+  readonly url: string;
+  readonly port: number;
+  readonly shipments: ReadonlyMap<string, SandboxShipment>;
+  /** Submit requests received per reference (including rejected, hung and lost ones). */
+  readonly submits: ReadonlyMap<string, number>;
+  readonly webhooks: readonly SentWebhook[];
+  shipmentByReference(reference: string): SandboxShipment | undefined;
+  setWebhookUrl(url: string): void;
+  /** Sets the plan of a reference before its first submit (tests). */
+  setPlan(reference: string, plan: WarehouseFaultPlan): void;
+  /** Signs and sends one webhook body now (tests: unknown references, duplicates by hand). */
+  sendWebhook(body: WarehouseWebhook, opts?: { signature?: string }): Promise<SentWebhook>;
+  /** Resolves when every walk has finished and no webhook is in flight. */
+  idle(timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+const WALK: readonly WarehouseStatus[] = ['ACCEPTED', 'PICKING', 'PACKED', 'HANDED_TO_CARRIER', 'IN_TRANSIT', 'DELIVERED'];
+const CARRIERS = ['DPD', 'InPost', 'DHL', 'GLS'];
+const FAULT_ORDER: readonly FaultKind[] = [
+  'ADDRESS_INVALID',
+  'OUT_OF_STOCK',
+  'SKU_UNKNOWN',
+  'REJECTED',
+  'timeout',
+  'lostResponse',
+  'serverError',
+  'duplicateWebhooks',
+  'reorderWebhooks',
+  'DELIVERY_FAILED',
+  'RETURNED',
+  'LOST',
+  'ON_HOLD',
+  'CANCELLED',
+];
+
+/** mulberry32: a tiny seeded PRNG so a fault mix is reproducible. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function planOf(kind: FaultKind): WarehouseFaultPlan {
+  switch (kind) {
+    case 'ADDRESS_INVALID':
+    case 'OUT_OF_STOCK':
+    case 'SKU_UNKNOWN':
+    case 'REJECTED':
+      return { reject: kind };
+    case 'timeout':
+      return { timeouts: 1 };
+    case 'lostResponse':
+      return { lostResponses: 1 };
+    case 'serverError':
+      return { serverErrors: 2 };
+    case 'duplicateWebhooks':
+      return { duplicateWebhooks: true };
+    case 'reorderWebhooks':
+      return { reorderWebhooks: true };
+    default:
+      return { problem: kind };
+  }
+}
+
+const REJECT_MESSAGES: Record<WarehouseRejectionCode, string> = {
+  ADDRESS_INVALID: 'The shipping address cannot be delivered to',
+  OUT_OF_STOCK: 'Not enough stock for one or more items',
+  SKU_UNKNOWN: 'One or more SKUs are unknown to the warehouse',
+  REJECTED: 'The warehouse declined the shipment',
+};
+
+/** The statuses a shipment walks through under its plan, in the order the webhooks are sent. */
+export function walkOf(plan: WarehouseFaultPlan): WarehouseStatus[] {
+  let walk: WarehouseStatus[] = [...WALK];
+  if (plan.problem === 'ON_HOLD' || plan.problem === 'CANCELLED') walk = ['ACCEPTED', 'PICKING', plan.problem];
+  else if (plan.problem !== undefined) walk = [...WALK.slice(0, 5), plan.problem];
+  if (plan.stopAfter !== undefined) {
+    const i = walk.indexOf(plan.stopAfter);
+    if (i >= 0) walk = walk.slice(0, i + 1);
+  }
+  return walk;
+}
+
+export async function startWarehouseSandbox(o: WarehouseSandboxOptions): Promise<WarehouseSandbox> {
+  const logger = (o.logger ?? createLogger({ name: 'warehouse-sandbox' })).child({ sandbox: 'warehouse' });
+  const stepMs = o.stepMs ?? 1000;
+  const webhookAttempts = o.webhookAttempts ?? 8;
+  const random = prng(o.seed ?? 1);
+  const checkRequest = Compile(ShipmentRequestSchema);
+  let webhookUrl = o.webhookUrl;
+  let closed = false;
+
+  const shipments = new Map<string, SandboxShipment>();
+  const byReference = new Map<string, SandboxShipment>();
+  const submits = new Map<string, number>();
+  const plans = new Map<string, WarehouseFaultPlan>();
+  const webhooks: SentWebhook[] = [];
+  const timers = new Set<NodeJS.Timeout>();
+  const sockets = new Set<Socket>();
+  let activeWalks = 0;
+  let inflight = 0;
+  let idleWaiters: Array<() => void> = [];
+
+  const checkIdle = () => {
+    if (activeWalks === 0 && inflight === 0) {
+      const w = idleWaiters;
+      idleWaiters = [];
+      for (const r of w) r();
+    }
+  };
+
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        timers.delete(t);
+        resolve();
+      }, ms);
+      timers.add(t);
+    });
+
+  function planFor(reference: string): WarehouseFaultPlan {
+    let plan = plans.get(reference);
+    if (plan !== undefined) return plan;
+    plan = o.plan?.(reference);
+    if (plan === undefined) {
+      plan = {};
+      const r = random();
+      let acc = 0;
+      for (const kind of FAULT_ORDER) {
+        acc += o.faults?.[kind] ?? 0;
+        if (r < acc) {
+          plan = planOf(kind);
+          break;
+        }
+      }
+    }
+    plans.set(reference, plan);
+    return plan;
+  }
+
+  async function deliver(body: string, meta: Omit<SentWebhook, 'body' | 'httpStatus' | 'attempts' | 'delivered'>, signature?: string): Promise<SentWebhook> {
+    const sent: SentWebhook = { ...meta, body, httpStatus: null, attempts: 0, delivered: false };
+    webhooks.push(sent);
+    inflight++;
+    try {
+      while (sent.attempts < webhookAttempts && !closed) {
+        sent.attempts++;
+        if (webhookUrl === undefined) {
+          logger.warn({ eventId: meta.eventId }, 'no webhook URL configured; webhook not sent');
+          break;
+        }
+        try {
+          const res = await fetch(webhookUrl, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', [WAREHOUSE_SIGNATURE_HEADER]: signature ?? signWarehouseBody(o.webhookSecret, body) },
+            body,
+            signal: AbortSignal.timeout(10_000),
+          });
+          await res.arrayBuffer().catch(() => undefined);
+          sent.httpStatus = res.status;
+          // A 4xx will not get better by retrying (bad signature, malformed): like a real provider, stop.
+          if (res.ok || (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429)) {
+            sent.delivered = res.ok;
+            break;
+          }
+        } catch (err) {
+          logger.debug({ eventId: meta.eventId, err: err instanceof Error ? err.message : String(err) }, 'webhook delivery failed');
+        }
+        await sleep(Math.min(5_000, 100 * 2 ** (sent.attempts - 1)));
+      }
+      if (!sent.delivered) logger.warn({ eventId: meta.eventId, httpStatus: sent.httpStatus, attempts: sent.attempts }, 'webhook not delivered');
+      return sent;
+    } finally {
+      inflight--;
+      checkIdle();
+    }
+  }
+
+  function webhookBody(s: SandboxShipment, status: WarehouseStatus, n: number): WarehouseWebhook {
+    const body: WarehouseWebhook = {
+      eventId: `evt_${s.shipmentId}_${n}`,
+      shipmentId: s.shipmentId,
+      reference: s.reference,
+      status,
+      occurredAt: new Date().toISOString(),
+    };
+    if (status === 'HANDED_TO_CARRIER' || status === 'IN_TRANSIT' || status === 'DELIVERED' || status === 'DELIVERY_FAILED' || status === 'RETURNED' || status === 'LOST') {
+      body.trackingNumber = s.trackingNumber;
+      body.carrier = s.carrier;
+    }
+    if (status === 'DELIVERY_FAILED') body.reason = 'Recipient not at home, three attempts';
+    if (status === 'RETURNED') body.reason = 'Returned to sender';
+    if (status === 'LOST') body.reason = 'Carrier reports the parcel lost';
+    if (status === 'ON_HOLD') body.reason = 'Held at the warehouse: customs documents missing';
+    if (status === 'CANCELLED') body.reason = 'Cancelled by the warehouse';
+    return body;
+  }
+
+  /** Walks one shipment through its statuses, one step per `stepMs`, sending a webhook per status. */
+  async function walk(s: SandboxShipment, plan: WarehouseFaultPlan): Promise<void> {
+    activeWalks++;
+    try {
+      const statuses = walkOf(plan);
+      const bodies = statuses.map((status, i) => ({ status, body: webhookBody(s, status, i + 1) }));
+      // Reordered: DELIVERED's webhook goes out before HANDED_TO_CARRIER's.
+      const order = [...bodies];
+      if (plan.reorderWebhooks) {
+        const h = order.findIndex((b) => b.status === 'HANDED_TO_CARRIER');
+        const d = order.findIndex((b) => b.status === 'DELIVERED');
+        if (h >= 0 && d >= 0) {
+          const [handed] = order.splice(h, 1);
+          if (handed) order.splice(d, 0, handed);
+        }
+      }
+      for (const { status, body } of order) {
+        await sleep(stepMs);
+        if (closed) return;
+        // The shipment's own state moves forward even when webhooks are reordered.
+        const idx = statuses.indexOf(status);
+        if (idx >= statuses.indexOf(s.status)) s.status = status;
+        body.occurredAt = new Date().toISOString();
+        const raw = JSON.stringify(body);
+        const meta = { eventId: body.eventId, reference: s.reference, shipmentId: s.shipmentId, status };
+        const sends = [deliver(raw, meta)];
+        if (plan.duplicateWebhooks) sends.push(deliver(raw, meta));
+        await Promise.all(sends);
+      }
+    } finally {
+      activeWalks--;
+      checkIdle();
+    }
+  }
+
+  function json(res: ServerResponse, status: number, body: unknown): void {
+    const text = JSON.stringify(body);
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  }
+
+  function view(s: SandboxShipment) {
+    return { shipmentId: s.shipmentId, reference: s.reference, status: s.status, trackingNumber: s.trackingNumber, carrier: s.carrier };
+  }
+
+  async function readBody(req: IncomingMessage): Promise<string> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const c of req) {
+      const b = c as Buffer;
+      size += b.length;
+      if (size > 1_000_000) throw new Error('body too large');
+      chunks.push(b);
+    }
+    return Buffer.concat(chunks).toString('utf8');
+  }
+
+  async function onSubmit(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(await readBody(req));
+    } catch {
+      return json(res, 400, { code: 'MALFORMED', message: 'body is not JSON' });
+    }
+    if (!checkRequest.Check(parsed)) {
+      const first = [...checkRequest.Errors(parsed)][0];
+      return json(res, 400, { code: 'MALFORMED', message: `${first?.instancePath || '/'} ${first?.message ?? 'invalid'}` });
+    }
+    const request = parsed as ShipmentRequest;
+    const reference = request.reference;
+    const n = (submits.get(reference) ?? 0) + 1;
+    submits.set(reference, n);
+    const plan = planFor(reference);
+    const existing = byReference.get(reference);
+    if (existing) return json(res, 200, view(existing));
+    if (n <= (plan.timeouts ?? 0)) {
+      logger.debug({ reference }, 'fault: submit hangs');
+      return; // never answered; the socket is destroyed on close or by the client's timeout
+    }
+    if (n <= (plan.timeouts ?? 0) + (plan.serverErrors ?? 0)) return json(res, 503, { code: 'UNAVAILABLE', message: 'warehouse temporarily unavailable' });
+    if (plan.reject !== undefined && n <= (plan.timeouts ?? 0) + (plan.serverErrors ?? 0) + (plan.rejectTimes ?? Number.POSITIVE_INFINITY)) {
+      return json(res, 422, { code: plan.reject, message: REJECT_MESSAGES[plan.reject] });
+    }
+    if (request.items.length === 0) return json(res, 422, { code: 'REJECTED', message: 'a shipment needs at least one item' });
+    const a = request.address;
+    if (a.line1.trim() === '' || a.city.trim() === '' || a.postalCode.trim() === '' || !/^[A-Z]{2}$/.test(a.country)) {
+      return json(res, 422, { code: 'ADDRESS_INVALID', message: 'line1, city, postalCode and a 2-letter country are required' });
+    }
+    const shipmentId = `shp_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
+    const s: SandboxShipment = {
+      shipmentId,
+      reference,
+      status: 'ACCEPTED',
+      trackingNumber: `TRK${shipmentId.slice(4, 14).toUpperCase()}`,
+      carrier: CARRIERS[Math.floor(random() * CARRIERS.length)] ?? 'DPD',
+      request,
+      createdAt: new Date().toISOString(),
+    };
+    shipments.set(shipmentId, s);
+    byReference.set(reference, s);
+    void walk(s, plan);
+    if (n <= (plan.timeouts ?? 0) + (plan.lostResponses ?? 0)) {
+      logger.debug({ reference }, 'fault: shipment created, response lost');
+      req.socket.destroy();
+      return;
+    }
+    return json(res, 201, view(s));
+  }
+
+  const server = createServer((req, res) => {
+    const u = new URL(req.url ?? '/', 'http://sandbox');
+    if (o.apiKey !== undefined && req.headers['authorization'] !== `Bearer ${o.apiKey}`) {
+      return json(res, 401, { code: 'UNAUTHORIZED', message: 'missing or wrong API key' });
+    }
+    if (req.method === 'POST' && u.pathname === '/shipments') {
+      onSubmit(req, res).catch((err: unknown) => {
+        if (!res.headersSent) json(res, 500, { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) });
+      });
+      return;
+    }
+    if (req.method === 'GET' && u.pathname === '/shipments') {
+      const reference = u.searchParams.get('reference');
+      if (reference === null) return json(res, 400, { code: 'MALFORMED', message: 'reference is required' });
+      const s = byReference.get(reference);
+      return json(res, 200, { shipments: s ? [view(s)] : [] });
+    }
+    const m = /^\/shipments\/([^/]+)$/.exec(u.pathname);
+    if (req.method === 'GET' && m) {
+      const s = shipments.get(decodeURIComponent(m[1] ?? ''));
+      return s ? json(res, 200, view(s)) : json(res, 404, { code: 'NOT_FOUND', message: 'no such shipment' });
+    }
+    return json(res, 404, { code: 'NOT_FOUND', message: `no route ${req.method} ${u.pathname}` });
+  });
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port ?? 0, o.host ?? '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${o.host ?? '127.0.0.1'}:${port}`;
+  logger.info({ url, webhookUrl, stepMs }, 'sandbox warehouse listening');
+
+  return {
+    url,
+    port,
+    shipments,
+    submits,
+    webhooks,
+    shipmentByReference: (r) => byReference.get(r),
+    setWebhookUrl(u) {
+      webhookUrl = u;
+    },
+    setPlan(reference, plan) {
+      plans.set(reference, plan);
+    },
+    sendWebhook(body, opts = {}) {
+      return deliver(JSON.stringify(body), { eventId: body.eventId, reference: body.reference, shipmentId: body.shipmentId, status: body.status }, opts.signature);
+    },
+    idle(timeoutMs = 60_000) {
+      return new Promise<void>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`sandbox warehouse not idle after ${timeoutMs} ms (${activeWalks} walks, ${inflight} webhooks in flight)`)), timeoutMs);
+        idleWaiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+        checkIdle();
+      });
+    },
+    async close() {
+      closed = true;
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      activeWalks = 0;
+      checkIdle();
+    },
+  };
+}
+
+/** Standalone: configuration from the environment, Ctrl-C stops it. */
+async function main(): Promise<void> {
+  const env = process.env;
+  const secret = env['WAREHOUSE_WEBHOOK_SECRET'];
+  const logger = createLogger({ name: 'warehouse-sandbox', level: env['LOG_LEVEL'] ?? 'info' });
+  if (secret === undefined || secret === '') {
+    logger.error('WAREHOUSE_WEBHOOK_SECRET is required (the gateway verifies webhooks with it)');
+    process.exit(1);
+  }
+  const num = (name: string, fallback: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n < 0) {
+      logger.error({ variable: name, value: raw }, 'expected a non-negative number');
+      process.exit(1);
+    }
+    return n;
+  };
+  const rate = num('WAREHOUSE_SANDBOX_FAULT_RATE', 0);
+  const each = rate / FAULT_ORDER.length;
+  const sandbox = await startWarehouseSandbox({
+    port: num('WAREHOUSE_SANDBOX_PORT', 4100),
+    apiKey: env['WAREHOUSE_API_KEY'] || undefined,
+    webhookUrl: env['WAREHOUSE_WEBHOOK_URL'] ?? 'http://127.0.0.1:3000/webhooks/warehouse',
+    webhookSecret: secret,
+    stepMs: num('WAREHOUSE_SANDBOX_STEP_MS', 2000),
+    faults: Object.fromEntries(FAULT_ORDER.map((k) => [k, each])),
+    seed: num('WAREHOUSE_SANDBOX_SEED', 1),
+    logger,
+  });
+  const stop = () => {
+    void sandbox.close().then(() => process.exit(0));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  void main();
+}
