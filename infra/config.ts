@@ -43,6 +43,12 @@ export interface Config {
   readonly adminEmail: string | undefined;
   readonly adminWebhookUrl: string | undefined;
   readonly inspect: boolean;
+  /** Port of the local Stately inspector bridge (WebSocket + page) when `inspect` is on. */
+  readonly inspectPort: number;
+  /** Admin notifications wait for this much quiet before going out, so a burst becomes one digest. */
+  readonly notifyDigestWindowMs: number;
+  /** …but never wait longer than this after the oldest pending one. */
+  readonly notifyDigestMaxWaitMs: number;
   /** Order event partitions: each has one active consumer, so an order's events apply in publish order. */
   readonly orderPartitions: number;
   /** How long an order may stay unpaid before it is cancelled (a Postgres timer). */
@@ -57,6 +63,28 @@ export interface Config {
   readonly outboxPollMs: number;
   /** Where `orderpilot demo` keeps embedded Postgres and NATS data. */
   readonly dataDir: string;
+  /** Attempts to issue one sales document before DOCUMENT_FAILED RETRIES_EXHAUSTED. */
+  readonly invoicingMaxAttempts: number;
+  /** First retry delay of the invoicing service; doubles per attempt, with jitter. */
+  readonly invoicingRetryBaseMs: number;
+  /** Issue commands handled at once per invoicing process (hides provider latency). */
+  readonly invoicingConcurrency: number;
+  /** Timeout of one request to the invoicing system. */
+  readonly fakturowniaTimeoutMs: number;
+  /** Attempts to e-mail one document before DOCUMENT_FAILED RETRIES_EXHAUSTED. */
+  readonly mailMaxAttempts: number;
+  /** First retry delay of the mailer; doubles per attempt, with jitter. */
+  readonly mailRetryBaseMs: number;
+  /** Mail commands handled at once per mailer process. */
+  readonly mailConcurrency: number;
+  /** Attempts to hand one shipment to the warehouse before SHIPMENT_REJECTED WAREHOUSE_UNREACHABLE. */
+  readonly logisticsMaxAttempts: number;
+  /** First retry delay of the logistics service; doubles per attempt, with jitter. */
+  readonly logisticsRetryBaseMs: number;
+  /** Logistics commands handled at once per logistics process. */
+  readonly logisticsConcurrency: number;
+  /** Timeout of one request to the warehouse. */
+  readonly warehouseTimeoutMs: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -144,6 +172,9 @@ export function loadConfig(env: Env = process.env): Config {
     adminEmail: str(env, 'ADMIN_EMAIL'),
     adminWebhookUrl: url(env, 'ADMIN_WEBHOOK_URL', ['http:', 'https:']),
     inspect: bool(env, 'ORDERPILOT_INSPECT'),
+    inspectPort: int(env, 'ORDERPILOT_INSPECT_PORT', 8080, 1, 65535),
+    notifyDigestWindowMs: int(env, 'NOTIFY_DIGEST_WINDOW_MS', 10_000, 0, 3600_000),
+    notifyDigestMaxWaitMs: int(env, 'NOTIFY_DIGEST_MAX_WAIT_MS', 60_000, 0, 24 * 3600_000),
     orderPartitions: int(env, 'ORDER_PARTITIONS', 16, 1, 256),
     paymentTimeoutMs: int(env, 'PAYMENT_TIMEOUT_MS', 72 * 3600_000, 1, 365 * 24 * 3600_000),
     maxDeliver: int(env, 'MAX_DELIVER', 8, 1, 1000),
@@ -151,7 +182,23 @@ export function loadConfig(env: Env = process.env): Config {
     duplicateWindowMs: int(env, 'DUPLICATE_WINDOW_MS', 10 * 60_000, 1000, 24 * 3600_000),
     outboxPollMs: int(env, 'OUTBOX_POLL_MS', 1000, 10, 60_000),
     dataDir: str(env, 'ORDERPILOT_DATA_DIR') ?? '.data',
+    invoicingMaxAttempts: int(env, 'INVOICING_MAX_ATTEMPTS', 8, 1, 100),
+    invoicingRetryBaseMs: int(env, 'INVOICING_RETRY_BASE_MS', 30_000, 1, 3600_000),
+    invoicingConcurrency: int(env, 'INVOICING_CONCURRENCY', 64, 1, 256),
+    fakturowniaTimeoutMs: int(env, 'FAKTUROWNIA_TIMEOUT_MS', 15_000, 100, 300_000),
+    mailMaxAttempts: int(env, 'MAIL_MAX_ATTEMPTS', 8, 1, 100),
+    mailRetryBaseMs: int(env, 'MAIL_RETRY_BASE_MS', 30_000, 1, 3600_000),
+    mailConcurrency: int(env, 'MAIL_CONCURRENCY', 8, 1, 256),
+    logisticsMaxAttempts: int(env, 'LOGISTICS_MAX_ATTEMPTS', 8, 1, 100),
+    logisticsRetryBaseMs: int(env, 'LOGISTICS_RETRY_BASE_MS', 5_000, 1, 3600_000),
+    logisticsConcurrency: int(env, 'LOGISTICS_CONCURRENCY', 32, 1, 256),
+    warehouseTimeoutMs: int(env, 'WAREHOUSE_TIMEOUT_MS', 10_000, 50, 300_000),
   };
+  // The command consumers' server-side cap is MAX_DELIVER + 2 (infra/nats/topology.ts): more attempts
+  // than that would never be delivered, and the final DOCUMENT_FAILED would never be reported.
+  for (const [variable, attempts] of [['INVOICING_MAX_ATTEMPTS', config.invoicingMaxAttempts], ['MAIL_MAX_ATTEMPTS', config.mailMaxAttempts], ['LOGISTICS_MAX_ATTEMPTS', config.logisticsMaxAttempts]] as const) {
+    if (attempts > config.maxDeliver + 2) throw new ConfigError(variable, `must not exceed MAX_DELIVER + 2 (${config.maxDeliver + 2})`);
+  }
   if (config.ackWaitMs > config.duplicateWindowMs) {
     throw new ConfigError('ACK_WAIT_MS', 'must not exceed DUPLICATE_WINDOW_MS');
   }

@@ -1,5 +1,6 @@
 import type { ServiceStarter } from '../runtime/service.ts';
 import { startOrdersService } from '../../services/orders/main.ts';
+import { startNotificationsService } from '../../services/notifications/main.ts';
 
 /**
  * Every service `orderpilot run` can start, in start order (consumers before the gateway that feeds
@@ -7,6 +8,7 @@ import { startOrdersService } from '../../services/orders/main.ts';
  */
 export const SERVICES: ReadonlyArray<{ name: string; start: ServiceStarter }> = [
   { name: 'orders', start: (deps) => startOrdersService(deps) },
+  { name: 'notifications', start: (deps) => startNotificationsService(deps) },
 ];
 
 export function selectServices(names: readonly string[]): Array<{ name: string; start: ServiceStarter }> {
