@@ -22,6 +22,7 @@ export const ERROR_CODES = {
   MALFORMED_MESSAGE: { retryable: false, httpStatus: 400 },
   MALFORMED_JSON: { retryable: false, httpStatus: 400 },
   BODY_TOO_LARGE: { retryable: false, httpStatus: 413 },
+  UNSUPPORTED_MEDIA_TYPE: { retryable: false, httpStatus: 415 },
   UNKNOWN_ORDER: { retryable: false, httpStatus: 404 },
   UNKNOWN_MACHINE_VERSION: { retryable: false, httpStatus: 500 },
   ORDER_CONFLICT: { retryable: false, httpStatus: 409 },
@@ -34,13 +35,15 @@ export const ERROR_CODES = {
   INVOICE_BUYER_TAX_ID_INVALID: { retryable: false, httpStatus: 422 },
   INVOICE_BUYER_DATA_MISSING: { retryable: false, httpStatus: 422 },
   INVOICE_REJECTED: { retryable: false, httpStatus: 422 },
+  /** The invoicing system already has a document for this order id (oid_unique): look it up. */
+  INVOICE_ALREADY_EXISTS: { retryable: false, httpStatus: 409 },
   RETRIES_EXHAUSTED: { retryable: false, httpStatus: 503 },
   WAREHOUSE_UNREACHABLE: { retryable: false, httpStatus: 503 },
+  /** The warehouse answered something our contract does not allow (401, 400, a malformed body). */
+  WAREHOUSE_ERROR: { retryable: false, httpStatus: 502 },
   ADDRESS_INVALID: { retryable: false, httpStatus: 422 },
   OUT_OF_STOCK: { retryable: false, httpStatus: 422 },
   SKU_UNKNOWN: { retryable: false, httpStatus: 422 },
-  /** The warehouse answered something our contract does not allow (401, 400, a malformed body). */
-  WAREHOUSE_ERROR: { retryable: false, httpStatus: 502 },
   REJECTED: { retryable: false, httpStatus: 422 },
   MAIL_REJECTED: { retryable: false, httpStatus: 422 },
   INTERNAL: { retryable: false, httpStatus: 500 },

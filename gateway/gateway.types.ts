@@ -1,0 +1,17 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { ServiceDeps } from '../infra/runtime/service.ts';
+import type { GatewayMetrics } from './metrics.ts';
+import type { WebhookInbox } from './webhooks/webhook-inbox.ts';
+
+/** What the gateway needs: the process's connections and config (same as every service). */
+export type GatewayDeps = ServiceDeps;
+
+/** What every route plugin receives as its options. */
+export interface GatewayContext {
+  deps: GatewayDeps;
+  inbox: WebhookInbox;
+  metrics: GatewayMetrics;
+}
+
+/** A route plugin: one area of the HTTP surface (`gateway/routes/*.route.ts`). */
+export type GatewayRoute = FastifyPluginAsync<GatewayContext>;
