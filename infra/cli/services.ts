@@ -1,5 +1,7 @@
 import type { ServiceStarter } from '../runtime/service.ts';
 import { startOrdersService } from '../../services/orders/main.ts';
+import { startInvoicingService } from '../../services/invoicing/main.ts';
+import { startMailerService } from '../../services/mailer/main.ts';
 import { startNotificationsService } from '../../services/notifications/main.ts';
 
 /**
@@ -8,6 +10,8 @@ import { startNotificationsService } from '../../services/notifications/main.ts'
  */
 export const SERVICES: ReadonlyArray<{ name: string; start: ServiceStarter }> = [
   { name: 'orders', start: (deps) => startOrdersService(deps) },
+  { name: 'invoicing', start: (deps) => startInvoicingService(deps) },
+  { name: 'mailer', start: (deps) => startMailerService(deps) },
   { name: 'notifications', start: (deps) => startNotificationsService(deps) },
 ];
 

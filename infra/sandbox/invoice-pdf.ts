@@ -1,0 +1,56 @@
+import { existsSync } from 'node:fs';
+import PDFDocument from 'pdfkit';
+
+/** What the sandbox prints on a sales document. Amounts are exact decimal strings. */
+export interface PdfInvoice {
+  number: string;
+  issueDate: string;
+  sellDate: string;
+  currency: string;
+  seller: { name: string; taxNo: string; street: string; city: string };
+  buyer: { name: string; taxNo: string | null; street: string; postCode: string; city: string; country: string; email: string };
+  positions: Array<{ name: string; quantity: number; tax: string; net: string; gross: string }>;
+  totals: { net: string; tax: string; gross: string };
+  oid: string | null;
+}
+
+// A Unicode font so Polish letters (ą, ł, ż) print; Helvetica (WinAnsi) is the fallback elsewhere.
+const UNICODE_FONTS = ['/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf', '/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf', '/Library/Fonts/Arial Unicode.ttf'];
+const UNICODE_FONT = UNICODE_FONTS.find((f) => existsSync(f));
+
+/** Renders a real, single-page PDF (buyer, seller, lines, totals) with pdfkit. */
+export function renderInvoicePdf(inv: PdfInvoice): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const doc = new PDFDocument({ size: 'A4', margin: 50, info: { Title: `Faktura ${inv.number}`, Producer: 'orderpilot invoicing sandbox' } });
+    const chunks: Buffer[] = [];
+    doc.on('data', (c: Buffer) => chunks.push(c));
+    doc.on('end', () => resolve(Buffer.concat(chunks)));
+    doc.on('error', reject);
+    if (UNICODE_FONT) doc.font(UNICODE_FONT);
+    doc.fontSize(18).text(`Faktura VAT ${inv.number}`);
+    doc.fontSize(9).text(`Data wystawienia / issue date: ${inv.issueDate}    Data sprzedaży / sell date: ${inv.sellDate}`);
+    if (inv.oid) doc.text(`Zamówienie / order: ${inv.oid}`);
+    doc.moveDown();
+    const top = doc.y;
+    doc.fontSize(10).text('Sprzedawca / seller', 50, top).fontSize(9);
+    doc.text(inv.seller.name).text(`NIP ${inv.seller.taxNo}`).text(inv.seller.street).text(inv.seller.city);
+    doc.fontSize(10).text('Nabywca / buyer', 300, top).fontSize(9);
+    doc.text(inv.buyer.name, 300).text(inv.buyer.taxNo ? `NIP ${inv.buyer.taxNo}` : '', 300);
+    doc.text(inv.buyer.street, 300).text(`${inv.buyer.postCode} ${inv.buyer.city}, ${inv.buyer.country}`, 300).text(inv.buyer.email, 300);
+    doc.moveDown(2);
+    const cols = [50, 260, 310, 360, 440];
+    let y = Math.max(doc.y, top + 90);
+    const row = (cells: string[]) => {
+      cells.forEach((c, i) => doc.text(c, cols[i] ?? 50, y, { width: (cols[i + 1] ?? 545) - (cols[i] ?? 50) - 5 }));
+      y = doc.y + 4;
+    };
+    doc.fontSize(9);
+    row(['Nazwa / item', 'Ilość', 'VAT', `Netto (${inv.currency})`, `Brutto (${inv.currency})`]);
+    for (const p of inv.positions) row([p.name, String(p.quantity), p.tax, p.net, p.gross]);
+    y += 6;
+    row(['Razem / total', '', '', inv.totals.net, inv.totals.gross]);
+    row([`w tym VAT / VAT: ${inv.totals.tax} ${inv.currency}`, '', '', '', '']);
+    doc.fontSize(11).text(`Do zapłaty / total due: ${inv.totals.gross} ${inv.currency} (zapłacono / paid)`, 50, y + 10);
+    doc.end();
+  });
+}

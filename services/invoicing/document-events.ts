@@ -1,0 +1,49 @@
+import { createHash } from 'node:crypto';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { DocumentInfo } from '../../machines/order/index.ts';
+import { publishOrderEvent } from '../../infra/nats/publish.ts';
+import { OrderpilotError, type Envelope, type Names, type OrderEventPayload } from '../contracts/index.ts';
+
+/**
+ * A message id that is the same every time the same command is handled again (a redelivery, a
+ * second instance), so JetStream drops the republish; a *new* command (an admin's re-request) gets a
+ * new id, so its answer is never mistaken for a duplicate.
+ */
+export function stableMessageId(kind: string, ...parts: string[]): string {
+  const id = [kind, ...parts].join(':');
+  return id.length <= 200 ? id : `${kind}:${createHash('sha256').update(parts.join('\u0000')).digest('hex')}`;
+}
+
+/** How the invoicing service and the mailer report back to the order actor (they never write order state). */
+export interface DocumentEvents {
+  issued(cause: Envelope, orderId: string, doc: DocumentInfo): Promise<void>;
+  failed(cause: Envelope, orderId: string, code: string, message: string): Promise<void>;
+  emailed(cause: Envelope, orderId: string, to: string, messageId: string): Promise<void>;
+}
+
+export function createDocumentEvents(nc: NatsConnection, names: Names, actor: string): DocumentEvents {
+  const publish = async <P>(type: 'DOCUMENT_ISSUED' | 'DOCUMENT_FAILED' | 'DOCUMENT_EMAILED', id: string, cause: Envelope, orderId: string, payload: P) => {
+    try {
+      await publishOrderEvent<P>(nc, names, { type, orderId, id, payload, cause, actor });
+    } catch (err) {
+      // Not reported yet: retry the command (the provider is asked nothing new; see the handlers).
+      throw new OrderpilotError('NATS_UNAVAILABLE', `could not publish ${type} for order ${orderId}: ${err instanceof Error ? err.message : String(err)}`, undefined, { cause: err });
+    }
+  };
+  return {
+    issued: (cause, orderId, doc) =>
+      publish<OrderEventPayload<'DOCUMENT_ISSUED'>>('DOCUMENT_ISSUED', stableMessageId('document-issued', orderId, doc.providerId, cause.id), cause, orderId, {
+        providerId: doc.providerId,
+        number: doc.number,
+        issueDate: doc.issueDate,
+        provider: doc.provider,
+      }),
+    failed: (cause, orderId, code, message) =>
+      publish<OrderEventPayload<'DOCUMENT_FAILED'>>('DOCUMENT_FAILED', stableMessageId('document-failed', orderId, cause.id), cause, orderId, {
+        code,
+        message: message.slice(0, 2000),
+      }),
+    emailed: (cause, orderId, to, messageId) =>
+      publish<OrderEventPayload<'DOCUMENT_EMAILED'>>('DOCUMENT_EMAILED', stableMessageId('document-emailed', orderId, cause.id), cause, orderId, { to, messageId }),
+  };
+}

@@ -1,0 +1,57 @@
+import type { DocumentInfo } from '../../machines/order/index.ts';
+import type { Sql } from '../../infra/db/postgres.ts';
+
+/**
+ * The invoicing service's own bookkeeping (`documents`): which document each order got. Not order
+ * state (the order actor records DOCUMENT_ISSUED); it lets a repeated command answer without asking
+ * the invoicing system, and shows admins what was issued and what failed.
+ */
+export interface DocumentStore {
+  /** The issued document of an order, if this service recorded one. */
+  issuedFor(orderId: string): Promise<DocumentInfo | null>;
+  /**
+   * Records the issued document. The first one recorded for an order wins (a second answer for the
+   * same order cannot replace it); returns the document that is on record.
+   */
+  saveIssued(orderId: string, doc: DocumentInfo): Promise<DocumentInfo>;
+  /** Records a failure, unless the order already has an issued document. */
+  saveFailed(orderId: string, provider: string, code: string, message: string): Promise<void>;
+}
+
+interface Row {
+  provider: string;
+  provider_id: string;
+  number: string;
+  issue_date: string;
+}
+
+const toDoc = (r: Row): DocumentInfo => ({ providerId: r.provider_id, number: r.number, issueDate: r.issue_date, provider: r.provider });
+
+export function createDocumentStore(sql: Sql): DocumentStore {
+  return {
+    async issuedFor(orderId) {
+      const [row] = await sql<Row[]>`select provider, provider_id, number, issue_date::text as issue_date
+        from documents where order_id = ${orderId} and status = 'issued'`;
+      return row ? toDoc(row) : null;
+    },
+    async saveIssued(orderId, doc) {
+      const [row] = await sql<Row[]>`insert into documents (order_id, provider, provider_id, number, issue_date, status)
+        values (${orderId}, ${doc.provider}, ${doc.providerId}, ${doc.number}, ${doc.issueDate}, 'issued')
+        on conflict (order_id) do update set provider = excluded.provider, provider_id = excluded.provider_id,
+          number = excluded.number, issue_date = excluded.issue_date, status = 'issued',
+          error_code = null, error_message = null, updated_at = now()
+          where documents.status <> 'issued'
+        returning provider, provider_id, number, issue_date::text as issue_date`;
+      if (row) return toDoc(row);
+      const existing = await this.issuedFor(orderId);
+      return existing ?? doc;
+    },
+    async saveFailed(orderId, provider, code, message) {
+      await sql`insert into documents (order_id, provider, status, error_code, error_message)
+        values (${orderId}, ${provider}, 'failed', ${code}, ${message.slice(0, 2000)})
+        on conflict (order_id) do update set error_code = excluded.error_code, error_message = excluded.error_message,
+          status = 'failed', updated_at = now()
+          where documents.status <> 'issued'`;
+    },
+  };
+}

@@ -1,0 +1,96 @@
+import type { DocumentInfo } from '../../machines/order/index.ts';
+import { isRetryable, type EnvelopeHandler } from '../../infra/nats/consumer-runner.ts';
+import type { Logger } from '../../infra/logger.ts';
+import { COMMAND_PAYLOADS, isOrderpilotError, OrderpilotError, validate, type IssueDocumentCommand } from '../contracts/index.ts';
+import type { DocumentEvents } from './document-events.ts';
+import type { DocumentStore } from './document.store.ts';
+import type { InvoicingProvider } from './invoicing.port.ts';
+import { precheckOrderForInvoice } from './nip.ts';
+
+export interface IssueDocumentHooks {
+  /**
+   * Called right after the invoicing system answered with a document, before it is saved or
+   * reported. Tests use it to kill the process at the worst moment; production leaves it unset.
+   */
+  afterProviderAnswer?: (orderId: string, doc: DocumentInfo) => void | Promise<void>;
+}
+
+export interface IssueDocumentDeps {
+  provider: InvoicingProvider;
+  store: DocumentStore;
+  events: DocumentEvents;
+  logger: Logger;
+  hooks?: IssueDocumentHooks;
+}
+
+/**
+ * Handles `issue-document` commands, idempotently (any number of deliveries and instances give one
+ * document per order):
+ * 1. the command says the order already has a document → report it again, stop;
+ * 2. this service recorded one for the order → report it, stop;
+ * 3. local pre-check (NIP checksum, buyer data, totals) → a permanent failure costs no round trip;
+ * 4. ask the invoicing system for a document with this order id (issued, answer lost) → report it;
+ * 5. only then issue it (`oid_unique`: a concurrent twin is refused and then found by step 4 again);
+ * 6. save it in `documents`, report DOCUMENT_ISSUED.
+ * A retryable failure throws (the runner naks with backoff) until the last attempt, which reports
+ * DOCUMENT_FAILED RETRIES_EXHAUSTED and acks; a permanent one reports DOCUMENT_FAILED with its code
+ * and the provider's message at once.
+ */
+export function createIssueDocumentHandler(deps: IssueDocumentDeps): EnvelopeHandler {
+  const { provider, store, events } = deps;
+  return async (env, ctx) => {
+    let cmd: IssueDocumentCommand;
+    try {
+      cmd = validate(COMMAND_PAYLOADS.issueDocument, env.payload, 'issue-document command');
+    } catch (err) {
+      if (env.orderId === null || !isOrderpilotError(err)) throw err;
+      deps.logger.error({ orderId: env.orderId, messageId: env.id, err: err.message }, 'invalid issue-document command');
+      await events.failed(env, env.orderId, err.code, err.message);
+      return;
+    }
+    const orderId = cmd.order.orderId;
+    const log = deps.logger.child({ orderId, messageId: env.id, delivery: ctx.deliveryCount });
+    if (cmd.document !== null) {
+      log.info({ number: cmd.document.number }, 'order already has its document; reporting it again');
+      await events.issued(env, orderId, cmd.document);
+      return;
+    }
+    try {
+      const recorded = await store.issuedFor(orderId);
+      if (recorded) {
+        log.info({ number: recorded.number }, 'document already recorded; reporting it again');
+        await events.issued(env, orderId, recorded);
+        return;
+      }
+      precheckOrderForInvoice(cmd.order);
+      let doc = await provider.findByOrder(orderId);
+      let how: 'found' | 'issued' = 'found';
+      if (doc === null) {
+        try {
+          doc = await provider.issue(cmd.order);
+          how = 'issued';
+        } catch (err) {
+          if (!isOrderpilotError(err) || err.code !== 'INVOICE_ALREADY_EXISTS') throw err;
+          // Another delivery or instance issued it a moment ago: take that one.
+          doc = await provider.findByOrder(orderId);
+          if (doc === null) {
+            throw new OrderpilotError('PROVIDER_UNAVAILABLE', `invoicing system refused a second document for order ${orderId} but does not list the first one yet`, undefined, { cause: err });
+          }
+        }
+      }
+      await deps.hooks?.afterProviderAnswer?.(orderId, doc);
+      const saved = await store.saveIssued(orderId, doc);
+      await events.issued(env, orderId, saved);
+      log.info({ number: saved.number, providerId: saved.providerId, how }, how === 'issued' ? 'document issued' : 'document found at the invoicing system');
+    } catch (err) {
+      const retryable = isRetryable(err);
+      const message = err instanceof Error ? err.message : String(err);
+      if (retryable && !ctx.lastAttempt) throw err;
+      const code = retryable ? 'RETRIES_EXHAUSTED' : isOrderpilotError(err) ? err.code : 'INTERNAL';
+      const text = retryable ? `gave up after ${ctx.deliveryCount} attempts; last error: ${message}` : message;
+      await store.saveFailed(orderId, provider.name, code, text).catch((e: unknown) => log.error({ err: e instanceof Error ? e.message : String(e) }, 'could not record the failure in documents'));
+      await events.failed(env, orderId, code, text);
+      log.warn({ code, err: message }, 'document failed; reported DOCUMENT_FAILED');
+    }
+  };
+}

@@ -1,0 +1,39 @@
+import { OrderpilotError } from '../contracts/index.ts';
+
+/** ISO 4217 currencies whose minor unit is not 1/100. Everything else has two decimals. */
+const EXPONENTS: Readonly<Record<string, number>> = {
+  BIF: 0, CLP: 0, DJF: 0, GNF: 0, ISK: 0, JPY: 0, KMF: 0, KRW: 0, PYG: 0, RWF: 0, UGX: 0, VND: 0, VUV: 0, XAF: 0, XOF: 0, XPF: 0,
+  BHD: 3, IQD: 3, JOD: 3, KWD: 3, LYD: 3, OMR: 3, TND: 3,
+};
+
+export function currencyExponent(currency: string): number {
+  return EXPONENTS[currency.toUpperCase()] ?? 2;
+}
+
+/**
+ * Integer minor units → exact decimal string (`1999, 'PLN'` → `"19.99"`). Pure string arithmetic on
+ * an integer: no binary floating point, so 0.1 + 0.2 can never turn into 0.30000000000000004.
+ */
+export function minorToDecimal(minor: number, currency: string): string {
+  if (!Number.isSafeInteger(minor)) {
+    throw new OrderpilotError('VALIDATION_FAILED', `amount ${minor} is not an integer number of minor units`);
+  }
+  const exp = currencyExponent(currency);
+  const digits = String(Math.abs(minor)).padStart(exp + 1, '0');
+  const whole = digits.slice(0, digits.length - exp);
+  const frac = digits.slice(digits.length - exp);
+  return `${minor < 0 ? '-' : ''}${whole}${exp > 0 ? `.${frac}` : ''}`;
+}
+
+/** Exact decimal string → integer minor units (`"19.99"` → 1999); rejects more decimals than the currency has. */
+export function decimalToMinor(decimal: string | number, currency: string): number {
+  const s = String(decimal).trim().replace(',', '.');
+  const m = /^(-)?(\d+)(?:\.(\d+))?$/.exec(s);
+  if (!m) throw new OrderpilotError('VALIDATION_FAILED', `"${s}" is not a decimal amount`);
+  const exp = currencyExponent(currency);
+  const frac = (m[3] ?? '').replace(/0+$/, '');
+  if (frac.length > exp) throw new OrderpilotError('VALIDATION_FAILED', `"${s}" has more than ${exp} decimals for ${currency}`);
+  const n = Number(`${m[2]}${frac.padEnd(exp, '0')}`);
+  if (!Number.isSafeInteger(n)) throw new OrderpilotError('VALIDATION_FAILED', `"${s}" is too large`);
+  return m[1] ? -n : n;
+}

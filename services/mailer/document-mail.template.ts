@@ -1,0 +1,59 @@
+import type { DocumentInfo, Language, OrderData } from '../../machines/order/index.ts';
+import { minorToDecimal } from '../invoicing/money.ts';
+
+export interface RenderedMail {
+  subject: string;
+  text: string;
+  html: string;
+  /** File name of the PDF attachment (the number with `/` made safe). */
+  filename: string;
+}
+
+const escapeHtml = (s: string): string =>
+  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
+
+interface Vars {
+  name: string;
+  number: string;
+  issueDate: string;
+  externalId: string;
+  amount: string;
+}
+
+const TEMPLATES: Record<Language, { subject: (v: Vars) => string; lines: (v: Vars) => string[] }> = {
+  pl: {
+    subject: (v) => `Faktura ${v.number} do zamówienia ${v.externalId}`,
+    lines: (v) => [
+      `Dzień dobry ${v.name},`,
+      `w załączniku przesyłamy fakturę ${v.number} z dnia ${v.issueDate} do zamówienia ${v.externalId} na kwotę ${v.amount}.`,
+      'Dziękujemy za zakupy!',
+    ],
+  },
+  en: {
+    subject: (v) => `Invoice ${v.number} for order ${v.externalId}`,
+    lines: (v) => [
+      `Hello ${v.name},`,
+      `please find attached invoice ${v.number} of ${v.issueDate} for your order ${v.externalId}, amounting to ${v.amount}.`,
+      'Thank you for shopping with us!',
+    ],
+  },
+};
+
+/** The customer's document e-mail in the order's language (Polish or English); pure. */
+export function renderDocumentMail(order: OrderData, doc: DocumentInfo): RenderedMail {
+  const t = TEMPLATES[order.language] ?? TEMPLATES.en;
+  const v: Vars = {
+    name: order.customer.name,
+    number: doc.number,
+    issueDate: doc.issueDate,
+    externalId: order.externalId,
+    amount: `${minorToDecimal(order.total, order.currency)} ${order.currency}`,
+  };
+  const lines = t.lines(v);
+  return {
+    subject: t.subject(v),
+    text: `${lines.join('\n\n')}\n`,
+    html: `<!doctype html><html lang="${order.language}"><body>${lines.map((l) => `<p>${escapeHtml(l)}</p>`).join('')}</body></html>`,
+    filename: `${doc.number.replace(/[^\w.-]+/g, '-')}.pdf`,
+  };
+}

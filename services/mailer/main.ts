@@ -1,0 +1,58 @@
+import { ConfigError } from '../../infra/config.ts';
+import { runConsumer } from '../../infra/nats/consumer-runner.ts';
+import type { RunningService, ServiceDeps } from '../../infra/runtime/service.ts';
+import { createMailTransport } from '../../infra/smtp.ts';
+import { createDocumentEvents } from '../invoicing/document-events.ts';
+import type { InvoicingProvider } from '../invoicing/invoicing.port.ts';
+import { invoicingProviderFromConfig } from '../invoicing/main.ts';
+import { exponentialBackoff } from '../invoicing/retry.ts';
+import { createMailDeliveryStore } from './mail-delivery.store.ts';
+import { createSendDocumentHandler } from './send-document.handler.ts';
+
+export interface MailerServiceOptions {
+  /** Where PDFs come from; default: the Fakturownia adapter from config. */
+  provider?: InvoicingProvider;
+}
+
+/**
+ * The mailer: consumes `send-document` commands from the mail queue, e-mails the document's PDF to
+ * the customer through SMTP (`SMTP_URL`, `MAIL_FROM`) once per document, reports DOCUMENT_EMAILED.
+ */
+export async function startMailerService(deps: ServiceDeps, opts: MailerServiceOptions = {}): Promise<RunningService> {
+  const { config, names, nc } = deps;
+  const logger = deps.logger.child({ service: 'mailer' });
+  if (!config.smtpUrl) throw new ConfigError('SMTP_URL', 'required by the mailer (e.g. smtp://user:pass@mail.example.com:587)');
+  const provider = opts.provider ?? invoicingProviderFromConfig(config);
+  const transport = createMailTransport(config.smtpUrl);
+  const consumer = await runConsumer({
+    nc,
+    sql: deps.sql,
+    logger,
+    stream: names.streams.command('mail'),
+    consumer: names.consumers.command('mail'),
+    handler: createSendDocumentHandler({
+      provider,
+      transport,
+      mailFrom: config.mailFrom,
+      store: createMailDeliveryStore(deps.sql),
+      events: createDocumentEvents(nc, names, 'mailer'),
+      logger,
+    }),
+    maxDeliver: config.mailMaxAttempts,
+    concurrency: config.mailConcurrency,
+    backoffMs: exponentialBackoff(config.mailRetryBaseMs),
+    ackWaitMs: config.ackWaitMs,
+  }).catch((err: unknown) => {
+    transport.close();
+    throw err;
+  });
+  logger.info({ maxAttempts: config.mailMaxAttempts }, 'mailer service started');
+  return {
+    name: 'mailer',
+    async stop() {
+      await consumer.stop();
+      transport.close();
+      logger.info('mailer service stopped');
+    },
+  };
+}

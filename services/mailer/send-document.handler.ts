@@ -1,0 +1,99 @@
+import { createHash } from 'node:crypto';
+import { isRetryable, type EnvelopeHandler } from '../../infra/nats/consumer-runner.ts';
+import type { Logger } from '../../infra/logger.ts';
+import { isRetryableSmtpError, type MailTransport } from '../../infra/smtp.ts';
+import { COMMAND_PAYLOADS, isOrderpilotError, OrderpilotError, validate, type SendDocumentCommand } from '../contracts/index.ts';
+import type { DocumentEvents } from '../invoicing/document-events.ts';
+import type { InvoicingProvider } from '../invoicing/invoicing.port.ts';
+import { renderDocumentMail } from './document-mail.template.ts';
+import type { MailDeliveryStore } from './mail-delivery.store.ts';
+
+export interface SendDocumentDeps {
+  provider: InvoicingProvider;
+  transport: MailTransport;
+  mailFrom: string;
+  store: MailDeliveryStore;
+  events: DocumentEvents;
+  logger: Logger;
+}
+
+/** SMTP errors carry `responseCode` / `response` / `code` (nodemailer); classify them once, by code. */
+function smtpError(err: unknown): OrderpilotError {
+  const e = (typeof err === 'object' && err !== null ? err : {}) as { response?: unknown; message?: unknown; responseCode?: unknown };
+  const detail = typeof e.response === 'string' ? e.response : typeof e.message === 'string' ? e.message : String(err);
+  return isRetryableSmtpError(err)
+    ? new OrderpilotError('SMTP_UNAVAILABLE', `SMTP: ${detail}`, undefined, { cause: err })
+    : new OrderpilotError('MAIL_REJECTED', `SMTP rejected the mail: ${detail}`, { responseCode: e.responseCode }, { cause: err });
+}
+
+/**
+ * Handles `send-document`: fetch the PDF from the invoicing system, send it to the customer in the
+ * order's language, once per document (`mail_deliveries` keyed by the document), then report
+ * DOCUMENT_EMAILED. A transient SMTP or provider failure throws (the runner naks with backoff) until
+ * the last attempt, which reports DOCUMENT_FAILED RETRIES_EXHAUSTED; a permanent one (MAIL_REJECTED,
+ * …) reports DOCUMENT_FAILED at once.
+ */
+export function createSendDocumentHandler(deps: SendDocumentDeps): EnvelopeHandler {
+  const { store, events } = deps;
+  return async (env, ctx) => {
+    let cmd: SendDocumentCommand;
+    try {
+      cmd = validate(COMMAND_PAYLOADS.sendDocument, env.payload, 'send-document command');
+    } catch (err) {
+      if (env.orderId === null || !isOrderpilotError(err)) throw err;
+      deps.logger.error({ orderId: env.orderId, messageId: env.id, err: err.message }, 'invalid send-document command');
+      await events.failed(env, env.orderId, err.code, err.message);
+      return;
+    }
+    const { order, document } = cmd;
+    const orderId = order.orderId;
+    const key = `document:${document.provider}:${document.providerId}`;
+    const to = order.customer.email;
+    const log = deps.logger.child({ orderId, number: document.number, messageId: env.id, delivery: ctx.deliveryCount });
+    let claimed = false;
+    try {
+      const claim = await store.claim(key, orderId, to);
+      if (claim.kind === 'sent') {
+        log.info('document e-mail already sent; reporting it again');
+        await events.emailed(env, orderId, claim.recipient, claim.messageId);
+        return;
+      }
+      if (claim.kind === 'busy') {
+        // Another instance is sending this very e-mail now; it reports. Check back later.
+        if (ctx.lastAttempt) return;
+        throw new OrderpilotError('DB_CONFLICT', `e-mail of document ${document.number} is being sent by another instance`, undefined, { retryAfterMs: 5000 });
+      }
+      claimed = true;
+      const pdf = await deps.provider.downloadPdf(document.providerId);
+      const mail = renderDocumentMail(order, document);
+      // The same Message-ID for the same document: should a send ever repeat, mail clients fold it.
+      const messageId = `<document-${createHash('sha256').update(key).digest('hex').slice(0, 32)}@orderpilot>`;
+      try {
+        await deps.transport.sendMail({
+          from: deps.mailFrom,
+          to: { name: order.customer.name, address: to },
+          subject: mail.subject,
+          text: mail.text,
+          html: mail.html,
+          messageId,
+          attachments: [{ filename: mail.filename, content: pdf, contentType: 'application/pdf' }],
+        });
+      } catch (err) {
+        throw smtpError(err);
+      }
+      await store.markSent(key, messageId);
+      claimed = false;
+      await events.emailed(env, orderId, to, messageId);
+      log.info({ to }, 'document e-mailed');
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      if (claimed) await store.release(key, message).catch((e: unknown) => log.error({ err: e instanceof Error ? e.message : String(e) }, 'could not release the mail claim'));
+      const retryable = isRetryable(err);
+      if (retryable && !ctx.lastAttempt) throw err;
+      const code = retryable ? 'RETRIES_EXHAUSTED' : isOrderpilotError(err) ? err.code : 'INTERNAL';
+      const text = retryable ? `e-mail to ${to} not sent after ${ctx.deliveryCount} attempts; last error: ${message}` : message;
+      await events.failed(env, orderId, code, text);
+      log.warn({ code, err: message }, 'document e-mail failed; reported DOCUMENT_FAILED');
+    }
+  };
+}
