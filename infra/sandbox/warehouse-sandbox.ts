@@ -39,6 +39,10 @@ export interface WarehouseFaultPlan {
   lostResponses?: number;
   /** The first N submits are answered 503. */
   serverErrors?: number;
+  /** The first N look-ups (`GET /shipments?reference=`) are answered 503. */
+  lookupErrors?: number;
+  /** The shipment waits after creation until `resume(reference)` (tests: control when statuses flow). */
+  paused?: boolean;
   /** Every webhook is sent twice (same eventId). */
   duplicateWebhooks?: boolean;
   /** DELIVERED is sent before HANDED_TO_CARRIER. */
@@ -108,11 +112,15 @@ export interface WarehouseSandbox {
   readonly shipments: ReadonlyMap<string, SandboxShipment>;
   /** Submit requests received per reference (including rejected, hung and lost ones). */
   readonly submits: ReadonlyMap<string, number>;
+  /** Shipments created per reference (the contract makes this at most 1). */
+  readonly created: ReadonlyMap<string, number>;
   readonly webhooks: readonly SentWebhook[];
   shipmentByReference(reference: string): SandboxShipment | undefined;
   setWebhookUrl(url: string): void;
-  /** Sets the plan of a reference before its first submit (tests). */
+  /** Sets (or replaces) the plan of a reference; a running walk keeps the plan it started with. */
   setPlan(reference: string, plan: WarehouseFaultPlan): void;
+  /** Lets a paused shipment walk on. */
+  resume(reference: string): void;
   /** Signs and sends one webhook body now (tests: unknown references, duplicates by hand). */
   sendWebhook(body: WarehouseWebhook, opts?: { signature?: string }): Promise<SentWebhook>;
   /** Resolves when every walk has finished and no webhook is in flight. */
@@ -204,6 +212,9 @@ export async function startWarehouseSandbox(o: WarehouseSandboxOptions): Promise
   const shipments = new Map<string, SandboxShipment>();
   const byReference = new Map<string, SandboxShipment>();
   const submits = new Map<string, number>();
+  const created = new Map<string, number>();
+  const lookups = new Map<string, number>();
+  const paused = new Map<string, () => void>();
   const plans = new Map<string, WarehouseFaultPlan>();
   const webhooks: SentWebhook[] = [];
   const timers = new Set<NodeJS.Timeout>();
@@ -323,6 +334,10 @@ export async function startWarehouseSandbox(o: WarehouseSandboxOptions): Promise
           if (handed) order.splice(d, 0, handed);
         }
       }
+      if (plan.paused) {
+        await new Promise<void>((resolve) => paused.set(s.reference, resolve));
+        paused.delete(s.reference);
+      }
       for (const { status, body } of order) {
         await sleep(stepMs);
         if (closed) return;
@@ -407,6 +422,7 @@ export async function startWarehouseSandbox(o: WarehouseSandboxOptions): Promise
     };
     shipments.set(shipmentId, s);
     byReference.set(reference, s);
+    created.set(reference, (created.get(reference) ?? 0) + 1);
     void walk(s, plan);
     if (n <= (plan.timeouts ?? 0) + (plan.lostResponses ?? 0)) {
       logger.debug({ reference }, 'fault: shipment created, response lost');
@@ -430,6 +446,9 @@ export async function startWarehouseSandbox(o: WarehouseSandboxOptions): Promise
     if (req.method === 'GET' && u.pathname === '/shipments') {
       const reference = u.searchParams.get('reference');
       if (reference === null) return json(res, 400, { code: 'MALFORMED', message: 'reference is required' });
+      const n = (lookups.get(reference) ?? 0) + 1;
+      lookups.set(reference, n);
+      if (n <= (planFor(reference).lookupErrors ?? 0)) return json(res, 503, { code: 'UNAVAILABLE', message: 'warehouse temporarily unavailable' });
       const s = byReference.get(reference);
       return json(res, 200, { shipments: s ? [view(s)] : [] });
     }
@@ -457,6 +476,7 @@ export async function startWarehouseSandbox(o: WarehouseSandboxOptions): Promise
     port,
     shipments,
     submits,
+    created,
     webhooks,
     shipmentByReference: (r) => byReference.get(r),
     setWebhookUrl(u) {
@@ -464,6 +484,9 @@ export async function startWarehouseSandbox(o: WarehouseSandboxOptions): Promise
     },
     setPlan(reference, plan) {
       plans.set(reference, plan);
+    },
+    resume(reference) {
+      paused.get(reference)?.();
     },
     sendWebhook(body, opts = {}) {
       return deliver(JSON.stringify(body), { eventId: body.eventId, reference: body.reference, shipmentId: body.shipmentId, status: body.status }, opts.signature);
@@ -480,6 +503,7 @@ export async function startWarehouseSandbox(o: WarehouseSandboxOptions): Promise
     },
     async close() {
       closed = true;
+      for (const r of paused.values()) r();
       for (const t of timers) clearTimeout(t);
       timers.clear();
       for (const s of sockets) s.destroy();

@@ -121,6 +121,20 @@ describe('order machine: fulfilment region', () => {
     expect(status(run(ev.PAYMENT_CONFIRMED, ev.SHIPMENT_ACCEPTED, ev.DELIVERED).snap)).toBe('closed');
   });
 
+  it('a late HANDED_TO_CARRIER after DELIVERED keeps its tracking number (no effects)', () => {
+    const closed = run(ev.PAYMENT_CONFIRMED, ev.SHIPMENT_ACCEPTED, ev.DELIVERED).snap;
+    const [next, actions] = transition(orderMachine, closed, ev.HANDED_TO_CARRIER);
+    expect(status(next)).toBe('closed');
+    expect(next.context).toMatchObject({ trackingNumber: 'TRK1', carrier: 'DPD' });
+    expect(actions.filter((a) => a.type !== 'xstate.assign')).toEqual([]);
+  });
+
+  it('a warehouse problem that overtakes the submit answer holds the order', () => {
+    const { snap } = run(ev.PAYMENT_CONFIRMED, ev.SHIPMENT_PROBLEM);
+    expect(status(snap)).toBe('held');
+    expect(snap.context.hold?.code).toBe('LOST');
+  });
+
   it('a rejection holds with the reason and notifies an admin', () => {
     const { snap, effects } = run(ev.PAYMENT_CONFIRMED, ev.SHIPMENT_REJECTED);
     expect(status(snap)).toBe('held');
@@ -210,7 +224,7 @@ describe('order machine: ignored events in every state', () => {
   // What each state accepts; everything else must be ignored (no state change, no effects).
   const accepted: Record<string, string[]> = {
     pending: ['PAYMENT_CONFIRMED', 'PAYMENT_FAILED', 'PAYMENT_TIMEOUT', 'CANCEL'],
-    processing: ['SHIPMENT_ACCEPTED', 'SHIPMENT_REJECTED', 'HANDED_TO_CARRIER', 'DELIVERED', 'DOCUMENT_ISSUED', 'DOCUMENT_FAILED'],
+    processing: ['SHIPMENT_ACCEPTED', 'SHIPMENT_REJECTED', 'SHIPMENT_PROBLEM', 'HANDED_TO_CARRIER', 'DELIVERED', 'DOCUMENT_ISSUED', 'DOCUMENT_FAILED'],
     accepted: ['HANDED_TO_CARRIER', 'DELIVERED', 'SHIPMENT_PROBLEM', 'SHIPMENT_REJECTED', 'DOCUMENT_ISSUED', 'DOCUMENT_FAILED'],
     inShipment: ['DELIVERED', 'SHIPMENT_PROBLEM', 'DOCUMENT_ISSUED', 'DOCUMENT_FAILED'],
     held: ['RELEASE', 'MARK_SHIPPED', 'CANCEL', 'DOCUMENT_ISSUED', 'DOCUMENT_FAILED'],

@@ -65,6 +65,7 @@ export const orderMachine = setup({
     hasTrackingNumber: ({ event }) =>
       event.type === 'MARK_SHIPPED' && event.trackingNumber.trim() !== '',
     hasDocument: ({ context }) => context.document !== null,
+    trackingUnknown: ({ context }) => context.trackingNumber === null,
   },
 }).createMachine({
   id: 'order',
@@ -154,6 +155,8 @@ export const orderMachine = setup({
                   actions: assign({ shipmentId: ({ event }) => event.shipmentId }),
                 },
                 SHIPMENT_REJECTED: { target: 'held', actions: 'holdFromEvent' },
+                // Disorder: a warehouse status may overtake the submit's own answer.
+                SHIPMENT_PROBLEM: { target: 'held', actions: 'holdFromEvent' },
                 HANDED_TO_CARRIER: { target: 'inShipment', actions: 'saveTracking' },
                 DELIVERED: 'closed',
               },
@@ -215,7 +218,12 @@ export const orderMachine = setup({
                 },
               },
             },
-            closed: {},
+            closed: {
+              on: {
+                // Disorder: DELIVERED overtook HANDED_TO_CARRIER; keep the tracking number it brings.
+                HANDED_TO_CARRIER: { guard: 'trackingUnknown', actions: 'saveTracking' },
+              },
+            },
           },
         },
         document: {
