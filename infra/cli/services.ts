@@ -9,7 +9,7 @@ import { startNotificationsService } from '../../services/notifications/main.ts'
  * them). Later services register here.
  */
 export const SERVICES: ReadonlyArray<{ name: string; start: ServiceStarter }> = [
-  { name: 'orders', start: (deps) => startOrdersService(deps) },
+  { name: 'orders', start: (deps) => (deps.config.inspect ? startInspectedOrdersService(deps, startOrdersService) : startOrdersService(deps)) },
   { name: 'invoicing', start: (deps) => startInvoicingService(deps) },
   { name: 'mailer', start: (deps) => startMailerService(deps) },
   { name: 'notifications', start: (deps) => startNotificationsService(deps) },
