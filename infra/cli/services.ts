@@ -3,6 +3,7 @@ import { startOrdersService } from '../../services/orders/main.ts';
 import { startInvoicingService } from '../../services/invoicing/main.ts';
 import { startMailerService } from '../../services/mailer/main.ts';
 import { startNotificationsService } from '../../services/notifications/main.ts';
+import { startInspectedOrdersService } from '../../services/orders/inspector.ts';
 
 /**
  * Every service `orderpilot run` can start, in start order (consumers before the gateway that feeds
