@@ -8,6 +8,11 @@ import { createGatewayMetrics, type GatewayMetrics } from './metrics.ts';
 import { BODY_LIMIT, installJsonParser } from './raw-body.ts';
 import { createWebhookInbox } from './webhooks/webhook-inbox.ts';
 import { healthRoute } from './routes/health.route.ts';
+import { ordersRoute } from './routes/orders.route.ts';
+import { stripeWebhookRoute } from './routes/stripe-webhook.route.ts';
+import { payuWebhookRoute } from './routes/payu-webhook.route.ts';
+import { adminOrdersRoute } from './routes/admin-orders.route.ts';
+import { adminWebhooksRoute } from './routes/admin-webhooks.route.ts';
 
 /**
  * Every area of the HTTP surface, one plugin each. To add one: write `gateway/routes/<area>.route.ts`
@@ -15,6 +20,11 @@ import { healthRoute } from './routes/health.route.ts';
  */
 export const GATEWAY_ROUTES: readonly GatewayRoute[] = [
   healthRoute,
+  ordersRoute,
+  stripeWebhookRoute,
+  payuWebhookRoute,
+  adminOrdersRoute,
+  adminWebhooksRoute,
 ];
 
 export interface GatewayOptions {

@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { ServiceDeps } from '../infra/runtime/service.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import type { WebhookInbox } from './webhooks/webhook-inbox.ts';
@@ -13,5 +13,5 @@ export interface GatewayContext {
   metrics: GatewayMetrics;
 }
 
-/** A route plugin: one area of the HTTP surface (`gateway/routes/*.route.ts`). */
-export type GatewayRoute = FastifyPluginAsync<GatewayContext>;
+/** A route plugin: one area of the HTTP surface (`gateway/routes/*.route.ts`); TypeBox schemas type its requests. */
+export type GatewayRoute = FastifyPluginAsyncTypebox<GatewayContext>;

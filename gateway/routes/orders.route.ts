@@ -1,0 +1,116 @@
+import { createHash, randomUUID } from 'node:crypto';
+import Type, { type Static } from 'typebox';
+import { Value } from 'typebox/value';
+import { publishOrderEvent } from '../../infra/nats/publish.ts';
+import type { Language, OrderData } from '../../machines/order/index.ts';
+import { AddressSchema, CustomerSchema, OrderLineSchema, OrderpilotError, type OrderPlacedPayload } from '../../services/contracts/index.ts';
+import type { GatewayRoute } from '../gateway.types.ts';
+
+/** The shop's order as it arrives on `POST /orders` (orderId, placedAt and the default language are ours). */
+export const OrderIntakeSchema = Type.Object({
+  externalId: Type.String({ minLength: 1, maxLength: 128, description: "The shop's order number: the idempotency key" }),
+  currency: Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217' }),
+  language: Type.Optional(Type.Union([Type.Literal('pl'), Type.Literal('en')], { description: "default 'pl' when shipping to PL, else 'en'" })),
+  customer: CustomerSchema,
+  billingAddress: AddressSchema,
+  shippingAddress: AddressSchema,
+  lines: Type.Array(OrderLineSchema, { minItems: 1, maxItems: 500 }),
+  shippingPrice: Type.Integer({ minimum: 0, maximum: 1_000_000_000_00, description: 'minor units' }),
+  total: Type.Integer({ minimum: 0, maximum: 1_000_000_000_00, description: 'minor units; lines + shipping' }),
+});
+export type OrderIntake = Static<typeof OrderIntakeSchema>;
+
+const AcceptedSchema = Type.Object({ orderId: Type.String(), externalId: Type.String(), state: Type.Literal('pending') });
+
+/** JSON with sorted keys, so the same order with keys in another order hashes the same. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .filter((k) => o[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+export function defaultLanguage(country: string): Language {
+  return country === 'PL' ? 'pl' : 'en';
+}
+
+/**
+ * `POST /orders`: validates, records the externalId once (order_intake), publishes ORDER_PLACED with
+ * the stable id `order-placed:<orderId>` and answers 202. The same externalId with the same body →
+ * the same answer (and a republish, de-duplicated downstream, in case the first one was cut short);
+ * with another body → 409.
+ */
+export const ordersRoute: GatewayRoute = async (app, ctx) => {
+  const { sql, nc, names } = ctx.deps;
+
+  async function publish(order: OrderData): Promise<void> {
+    try {
+      const env = await publishOrderEvent<OrderPlacedPayload>(nc, names, {
+        type: 'ORDER_PLACED',
+        orderId: order.orderId,
+        id: `order-placed:${order.orderId}`,
+        actor: 'shop',
+        occurredAt: order.placedAt,
+        payload: { order },
+      });
+      ctx.metrics.published.inc({ type: env.type });
+    } catch (err) {
+      throw new OrderpilotError('NATS_UNAVAILABLE', 'order recorded but not yet forwarded; send it again', undefined, { cause: err, retryAfterMs: 1000 });
+    }
+    await sql`update order_intake set published_at = now() where order_id = ${order.orderId} and published_at is null`;
+  }
+
+  app.post(
+    '/orders',
+    {
+      schema: {
+        summary: 'Hand over a new order',
+        tags: ['orders'],
+        body: OrderIntakeSchema,
+        response: { 202: AcceptedSchema },
+      },
+    },
+    async (request, reply) => {
+      // Only the fields we know travel on (extra fields would otherwise change nothing but the hash).
+      const intake = Value.Clean(OrderIntakeSchema, structuredClone(request.body)) as OrderIntake;
+      const sum = intake.lines.reduce((s, l) => s + l.quantity * l.unitPrice, 0) + intake.shippingPrice;
+      if (sum !== intake.total) {
+        throw new OrderpilotError('VALIDATION_FAILED', `invalid request: body.total must equal the lines plus shippingPrice (${sum}), got ${intake.total}`, {
+          fields: [{ field: 'body.total', message: `must equal the lines plus shippingPrice (${sum})` }],
+        });
+      }
+      const language = intake.language ?? defaultLanguage(intake.shippingAddress.country);
+      const bodyHash = createHash('sha256').update(canonical({ ...intake, language })).digest('hex');
+      const orderId = `ord_${randomUUID()}`;
+      const placedAt = new Date().toISOString();
+      const order: OrderData = { ...intake, orderId, language, placedAt };
+      const inserted = await sql<{ order_id: string }[]>`
+        insert into order_intake (external_id, order_id, body_hash, total, currency, order_data, created_at)
+        values (${intake.externalId}, ${orderId}, ${bodyHash}, ${intake.total}, ${intake.currency}, ${sql.json(order as never)}, ${placedAt})
+        on conflict (external_id) do nothing
+        returning order_id`;
+      if (inserted.length === 1) {
+        await publish(order);
+        request.log.info({ orderId, externalId: intake.externalId, total: intake.total, currency: intake.currency }, 'order accepted');
+        return reply.code(202).send({ orderId, externalId: intake.externalId, state: 'pending' as const });
+      }
+      const [existing] = await sql<{ order_id: string; body_hash: string; order_data: OrderData; published_at: Date | null }[]>`
+        select order_id, body_hash, order_data, published_at from order_intake where external_id = ${intake.externalId}`;
+      if (!existing) throw new OrderpilotError('DB_CONFLICT', 'order intake row vanished; send it again', undefined, { retryable: true });
+      if (existing.body_hash !== bodyHash) {
+        throw new OrderpilotError('ORDER_CONFLICT', `externalId ${intake.externalId} was already used for a different order (${existing.order_id})`, {
+          orderId: existing.order_id,
+        });
+      }
+      if (existing.published_at === null) await publish(existing.order_data);
+      request.log.info({ orderId: existing.order_id, externalId: intake.externalId }, 'order repeated: same answer');
+      return reply.code(202).send({ orderId: existing.order_id, externalId: intake.externalId, state: 'pending' as const });
+    },
+  );
+};

@@ -1,0 +1,112 @@
+import type { Sql } from '../../infra/db/postgres.ts';
+import { COMMANDS, type Names, type NotifyCommand, type OrderEventPayload } from '../../services/contracts/index.ts';
+import type { ProviderEvent } from './payment.types.ts';
+import type { WebhookDecision, WebhookMessage } from './webhook-inbox.ts';
+
+export interface KnownOrder {
+  orderId: string;
+  externalId: string;
+  total: number;
+  currency: string;
+}
+
+const CACHE_MAX = 10_000;
+
+/**
+ * Turns a verified provider event into the inbox decision: finds the order (our id or the shop's
+ * externalId; the gateway's intake table first, then the orders table for orders placed another
+ * way), checks amount and currency, and names the messages to publish.
+ */
+export function createPaymentMatcher(deps: { sql: Sql; names: Names }) {
+  const { sql, names } = deps;
+  // Order id, externalId, total and currency never change once placed, so found orders may be cached.
+  const cache = new Map<string, KnownOrder>();
+
+  async function findOrder(ref: string): Promise<KnownOrder | null> {
+    const hit = cache.get(ref);
+    if (hit) return hit;
+    const rows = await sql<{ order_id: string; external_id: string; total: string; currency: string }[]>`
+      (select order_id, external_id, total::text as total, currency from order_intake where order_id = ${ref} or external_id = ${ref} limit 1)
+      union all
+      (select id, external_id, snapshot->'context'->'order'->>'total', snapshot->'context'->'order'->>'currency'
+         from orders where id = ${ref} or external_id = ${ref} limit 1)
+      limit 1`;
+    const row = rows[0];
+    if (!row) return null;
+    const found: KnownOrder = { orderId: row.order_id, externalId: row.external_id, total: Number(row.total), currency: row.currency };
+    if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value as string);
+    cache.set(ref, found);
+    return found;
+  }
+
+  function notify(dedupeKey: string, n: NotifyCommand): WebhookMessage {
+    return { id: `${dedupeKey}:notify`, subject: names.subjects.command('notify'), type: COMMANDS.notify.name, orderId: n.orderId, payload: n };
+  }
+
+  async function decide(provider: string, label: string, dedupeKey: string, e: ProviderEvent): Promise<WebhookDecision> {
+    const n = e.notice;
+    const base = { dedupeKey, signature: 'valid' as const, eventType: e.eventType, externalRef: n.ref };
+    if (n.kind === 'ignored') return { ...base, verdict: 'recorded', detail: n.reason };
+    const order = n.ref === null ? null : await findOrder(n.ref);
+    const what = `${label} event ${e.eventId} (${e.eventType})`;
+    if (order === null) {
+      const detail = n.ref === null ? `${what} names no order` : `${what} refers to unknown order "${n.ref}"`;
+      return {
+        ...base,
+        verdict: 'unmatched',
+        detail,
+        messages: (webhookId) => [
+          notify(dedupeKey, {
+            kind: 'payment',
+            severity: n.kind === 'confirmed' ? 'critical' : 'warning',
+            code: 'UNKNOWN_ORDER',
+            message: `${detail}; stored as webhook ${webhookId}, replay it once the order exists.`,
+            orderId: null,
+            externalId: n.ref,
+          }),
+        ],
+      };
+    }
+    if (n.kind === 'failed') {
+      const payload: OrderEventPayload<'PAYMENT_FAILED'> = { provider, reason: n.reason.slice(0, 1000) };
+      return {
+        ...base,
+        verdict: 'accepted',
+        orderId: order.orderId,
+        detail: `payment failed: ${n.reason}`,
+        messages: () => [{ subject: names.subjects.orderEvent(order.orderId), type: 'PAYMENT_FAILED', orderId: order.orderId, payload, actor: provider }],
+      };
+    }
+    if (n.amount !== order.total || n.currency !== order.currency) {
+      const detail = `${what} paid ${n.amount} ${n.currency} but order ${order.externalId} is ${order.total} ${order.currency}`;
+      return {
+        ...base,
+        verdict: 'mismatch',
+        orderId: order.orderId,
+        detail,
+        messages: (webhookId) => [
+          notify(dedupeKey, {
+            kind: 'payment',
+            severity: 'critical',
+            code: 'PAYMENT_MISMATCH',
+            message: `${detail}; not treated as a payment (webhook ${webhookId}).`,
+            orderId: order.orderId,
+            externalId: order.externalId,
+          }),
+        ],
+      };
+    }
+    const payload: OrderEventPayload<'PAYMENT_CONFIRMED'> = { provider, paymentId: n.paymentId.slice(0, 200), amount: n.amount, currency: n.currency };
+    return {
+      ...base,
+      verdict: 'accepted',
+      orderId: order.orderId,
+      detail: `payment ${n.paymentId} confirmed`,
+      messages: () => [{ subject: names.subjects.orderEvent(order.orderId), type: 'PAYMENT_CONFIRMED', orderId: order.orderId, payload, actor: provider }],
+    };
+  }
+
+  return { decide, findOrder };
+}
+
+export type PaymentMatcher = ReturnType<typeof createPaymentMatcher>;
