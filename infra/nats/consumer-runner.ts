@@ -61,7 +61,8 @@ export function isRetryable(err: unknown): boolean {
 export async function runConsumer(o: ConsumerRunnerOptions): Promise<RunningConsumer> {
   const js = jetstream(o.nc);
   const consumer = await js.consumers.get(o.stream, o.consumer);
-  const messages: ConsumerMessages = await consumer.consume({ max_messages: Math.max(1, Math.min(o.concurrency * 2, 256)) });
+  // A deep pull keeps a request open at the server; max_ack_pending (not this buffer) bounds what is in flight.
+  const messages: ConsumerMessages = await consumer.consume({ max_messages: Math.max(64, Math.min(o.concurrency * 2, 512)) });
   const log = o.logger.child({ consumer: o.consumer });
   const inflight = new Set<Promise<void>>();
   let stopping = false;

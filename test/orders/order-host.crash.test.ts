@@ -64,7 +64,7 @@ describe('order host under crashes (real child processes, SIGKILL)', () => {
     await lock`select 1 from orders where id = ${order.orderId} for update`;
     const paid = await publishOrderEvent(t.nc, t.names, order.orderId, 'PAYMENT_CONFIRMED', { provider: 'stripe', paymentId: 'pi', amount: 6500, currency: 'PLN' });
     await eventually(
-      async () => (await t.sql`select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like 'update orders%'`).length > 0,
+      async () => (await t.sql`select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like '%update orders set%'`).length > 0,
       'host blocked inside its transaction',
     );
     await host.kill('SIGKILL');
@@ -120,5 +120,5 @@ describe('order host under crashes (real child processes, SIGKILL)', () => {
       where order_id = any(${orders.map((o) => o.orderId)}) group by order_id`;
     expect(outbox).toHaveLength(500);
     expect(outbox.every((r) => r['n'] === 2 && r['subjects'] === 2)).toBe(true);
-  });
+  }, 180_000);
 });

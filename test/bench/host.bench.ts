@@ -1,0 +1,132 @@
+/**
+ * `npm run bench:host` — order events through the real host (Postgres + NATS) vs the bare write
+ * transaction issued directly with postgres.js at the same concurrency.
+ *   BENCH_ORDERS (default 2000) orders × 5 events each.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { makeEnvelope } from '../../services/contracts/index.ts';
+import { publishEnvelope } from '../../infra/nats/publish.ts';
+import { startOrdersService } from '../../services/orders/main.ts';
+import { loadForEvent, writeOrderEvent } from '../../services/orders/order-store.ts';
+import type { StateValue } from 'xstate';
+import { sampleOrder } from '../support/orders.ts';
+import { createBenchEnv, peakRssMiB, percentile } from './bench-env.ts';
+
+const ORDERS = Number(process.env['BENCH_ORDERS'] ?? 2000);
+const SEQUENCE = ['ORDER_PLACED', 'PAYMENT_FAILED', 'PAYMENT_CONFIRMED', 'SHIPMENT_ACCEPTED', 'HANDED_TO_CARRIER'] as const;
+
+async function main(): Promise<void> {
+  const b = await createBenchEnv();
+  const partitions = b.config.orderPartitions;
+  const published = new Map<string, number>();
+  const latencies: number[] = [];
+  let committed = 0;
+  let lastCommit = 0;
+  let resolveDone!: () => void;
+  const done = new Promise<void>((r) => (resolveDone = r));
+  const total = ORDERS * SEQUENCE.length;
+  const svc = await startOrdersService(b, {
+    onTransition: (r) => {
+      const t0 = published.get(r.event.id);
+      if (t0 !== undefined) latencies.push(performance.now() - t0);
+      committed++;
+      lastCommit = performance.now();
+      if (committed === total) resolveDone();
+    },
+  });
+
+  const orders = Array.from({ length: ORDERS }, () => sampleOrder());
+  const payload = (o: ReturnType<typeof sampleOrder>, type: (typeof SEQUENCE)[number]): unknown =>
+    ({
+      ORDER_PLACED: { order: o },
+      PAYMENT_FAILED: { provider: 'payu', reason: 'declined' },
+      PAYMENT_CONFIRMED: { provider: 'payu', paymentId: `p-${o.orderId}`, amount: o.total, currency: o.currency },
+      SHIPMENT_ACCEPTED: { shipmentId: `sh-${o.orderId}` },
+      HANDED_TO_CARRIER: { trackingNumber: `T-${o.orderId}`, carrier: 'DPD' },
+    })[type];
+
+  const cpu0 = process.cpuUsage();
+  const start = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 64 }, async () => {
+      while (next < orders.length) {
+        const o = orders[next++] as ReturnType<typeof sampleOrder>;
+        for (const type of SEQUENCE) {
+          const env = makeEnvelope({ type, orderId: o.orderId, payload: payload(o, type) });
+          published.set(env.id, performance.now());
+          await publishEnvelope(b.nc, b.names.subjects.orderEvent(o.orderId), env);
+        }
+      }
+    }),
+  );
+  await done;
+  const hostSeconds = (lastCommit - start) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  await svc.stop();
+  const hostRate = total / hostSeconds;
+  latencies.sort((a, c) => a - c);
+
+  // The bare ceiling: the same statements the host issues (services/orders/order-store.ts: read
+  // row + inbox check, then one write of snapshot + history + outbox + inbox) at the same
+  // concurrency (one in flight per partition) — without NATS, XState or validation.
+  const [sample] = await b.sql<{ snapshot: { value: StateValue; context: unknown } }[]>`select snapshot from orders limit 1`;
+  if (!sample) throw new Error('no order to copy');
+  const bareIds = Array.from({ length: partitions * 50 }, () => `bare_${randomUUID()}`);
+  await b.sql`insert into orders ${b.sql(
+    bareIds.map((id) => ({ id, external_id: id, state: 'processing', state_value: b.sql.json(sample.snapshot.value as never), snapshot: b.sql.json(sample.snapshot as never), machine_version: 'bench', version: 1, customer_email: 'x@example.com' })),
+  )}`;
+  const bareTotal = total;
+  let bareNext = 0;
+  const bareStart = performance.now();
+  await Promise.all(
+    Array.from({ length: partitions }, async (_, worker) => {
+      while (bareNext < bareTotal) {
+        bareNext++;
+        const id = bareIds[(worker * 50 + (bareNext % 50)) % bareIds.length] as string;
+        const env = makeEnvelope({ type: 'PAYMENT_CONFIRMED', orderId: id, payload: { amount: 1 } });
+        const { order } = await loadForEvent(b.sql, 'bare', env.id, id);
+        await writeOrderEvent(b.sql, {
+          consumer: 'bare',
+          orderId: id,
+          history: { messageId: env.id, type: env.type, source: 'bare', outcome: 'applied', fromState: 'pending', toState: 'processing', fromValue: sample.snapshot.value, toValue: sample.snapshot.value, payload: env.payload, actor: null, note: null, occurredAt: env.occurredAt },
+          effects: { outbox: [{ subject: 'bare', envelope: env }], timers: [], cancelTimers: [] },
+          row: { kind: 'update', expectedVersion: order?.version ?? 0, state: { state: 'processing', documentState: 'requested', stateValue: sample.snapshot.value, snapshot: sample.snapshot, machineVersion: 'bench', holdCode: null } },
+        });
+      }
+    }),
+  );
+  const bareRate = bareTotal / ((performance.now() - bareStart) / 1000);
+
+  const result = {
+    mode: 'host',
+    orders: ORDERS,
+    transitions: total,
+    partitions,
+    hostTransitionsPerSec: Math.round(hostRate),
+    publishToCommitMs: { p50: +percentile(latencies, 50).toFixed(1), p99: +percentile(latencies, 99).toFixed(1) },
+    bareTransactionsPerSec: Math.round(bareRate),
+    ratio: +(hostRate / bareRate).toFixed(2),
+    cpuSecondsPerTransition: +((cpu.user + cpu.system) / 1e6 / total).toFixed(5),
+    peakRssMiB: peakRssMiB(),
+    at: new Date().toISOString(),
+  };
+  await mkdir('bench-results', { recursive: true });
+  await writeFile(`bench-results/host-${Date.now()}.json`, JSON.stringify(result, null, 2));
+  process.stdout.write(
+    [
+      `host: ${result.hostTransitionsPerSec} transitions/s (${total} events, ${partitions} partitions)`,
+      `publish→commit latency: p50 ${result.publishToCommitMs.p50} ms, p99 ${result.publishToCommitMs.p99} ms`,
+      `bare postgres.js write transaction at concurrency ${partitions}: ${result.bareTransactionsPerSec} tx/s`,
+      `ratio host / bare: ${result.ratio}   peak RSS: ${result.peakRssMiB} MiB   CPU: ${result.cpuSecondsPerTransition} s/transition`,
+      '',
+    ].join('\n'),
+  );
+  await b.cleanup();
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});
