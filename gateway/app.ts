@@ -7,6 +7,7 @@ import type { GatewayContext, GatewayDeps, GatewayRoute } from './gateway.types.
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.ts';
 import { BODY_LIMIT, installJsonParser } from './raw-body.ts';
 import { createWebhookInbox } from './webhooks/webhook-inbox.ts';
+import { warehouseWebhookRoute } from './routes/warehouse-webhook.route.ts';
 import { healthRoute } from './routes/health.route.ts';
 import { ordersRoute } from './routes/orders.route.ts';
 import { stripeWebhookRoute } from './routes/stripe-webhook.route.ts';
@@ -19,6 +20,7 @@ import { adminWebhooksRoute } from './routes/admin-webhooks.route.ts';
  * exporting a `GatewayRoute`, and add it to this list (one line).
  */
 export const GATEWAY_ROUTES: readonly GatewayRoute[] = [
+  warehouseWebhookRoute,
   healthRoute,
   ordersRoute,
   stripeWebhookRoute,

@@ -3,6 +3,7 @@ import { startOrdersService } from '../../services/orders/main.ts';
 import { startInvoicingService } from '../../services/invoicing/main.ts';
 import { startMailerService } from '../../services/mailer/main.ts';
 import { startNotificationsService } from '../../services/notifications/main.ts';
+import { startLogisticsService } from '../../services/logistics/main.ts';
 import { startInspectedOrdersService } from '../../services/orders/inspector.ts';
 
 /**
@@ -14,6 +15,7 @@ export const SERVICES: ReadonlyArray<{ name: string; start: ServiceStarter }> = 
   { name: 'invoicing', start: (deps) => startInvoicingService(deps) },
   { name: 'mailer', start: (deps) => startMailerService(deps) },
   { name: 'notifications', start: (deps) => startNotificationsService(deps) },
+  { name: 'logistics', start: (deps) => startLogisticsService(deps) },
 ];
 
 export function selectServices(names: readonly string[]): Array<{ name: string; start: ServiceStarter }> {
