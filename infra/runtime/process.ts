@@ -75,6 +75,7 @@ export async function startRuntime(opts: StartOptions): Promise<Runtime> {
     await runtime.shutdown('start failed');
     throw err;
   }
+  logger.info({ services: services.map((s) => s.name), natsPrefix: config.natsPrefix }, 'orderpilot running');
   if (opts.handleSignals !== false) {
     const onSignal = (sig: string) => {
       void runtime.shutdown(sig).then(() => process.exit(0));

@@ -14,9 +14,16 @@ export interface Child {
 
 /**
  * Starts a TypeScript entry point (relative to the repo root) in a real child process through tsx
- * and waits until it prints "ready". Used to SIGKILL services at chosen moments.
+ * and waits until its output matches `ready` (a line "ready" by default). Used to kill services at
+ * chosen moments.
  */
-export async function startChild(script: string, args: string[], env: Record<string, string>, readyTimeoutMs = 30_000): Promise<Child> {
+export async function startChild(
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+  readyTimeoutMs = 30_000,
+  ready: RegExp = /^ready$/m,
+): Promise<Child> {
   const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, script), ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
@@ -31,7 +38,7 @@ export async function startChild(script: string, args: string[], env: Record<str
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${script} not ready in ${readyTimeoutMs} ms:\n${out}`)), readyTimeoutMs);
     const onData = () => {
-      if (out.includes('ready\n')) {
+      if (ready.test(out)) {
         clearTimeout(timer);
         resolve();
       }
