@@ -81,6 +81,10 @@ export interface WarehouseSandboxOptions {
   /** Attempts to deliver one webhook (the gateway down, 5xx) before giving up (default 8). */
   webhookAttempts?: number;
   logger?: Logger;
+  /** Shipments from before a restart (the demo keeps them in Postgres); unfinished walks go on from their status. */
+  initialShipments?: ReadonlyArray<{ shipment: SandboxShipment; plan: WarehouseFaultPlan }>;
+  /** Awaited after a shipment is created (before the answer) and after each status change, so it survives a restart. */
+  persist?: (shipment: SandboxShipment, plan: WarehouseFaultPlan) => Promise<void>;
 }
 
 export interface SandboxShipment {
@@ -114,6 +118,8 @@ export interface WarehouseSandbox {
   readonly submits: ReadonlyMap<string, number>;
   /** Shipments created per reference (the contract makes this at most 1). */
   readonly created: ReadonlyMap<string, number>;
+  /** The plan each reference got (from `plan`, `setPlan` or the random `faults`). */
+  readonly plans: ReadonlyMap<string, WarehouseFaultPlan>;
   readonly webhooks: readonly SentWebhook[];
   shipmentByReference(reference: string): SandboxShipment | undefined;
   setWebhookUrl(url: string): void;
@@ -318,12 +324,22 @@ export async function startWarehouseSandbox(o: WarehouseSandboxOptions): Promise
     return body;
   }
 
-  /** Walks one shipment through its statuses, one step per `stepMs`, sending a webhook per status. */
-  async function walk(s: SandboxShipment, plan: WarehouseFaultPlan): Promise<void> {
+  async function save(s: SandboxShipment, plan: WarehouseFaultPlan): Promise<void> {
+    if (!o.persist) return;
+    await o.persist(s, plan).catch((err: unknown) => logger.error({ reference: s.reference, err: err instanceof Error ? err.message : String(err) }, 'could not persist shipment'));
+  }
+
+  /**
+   * Walks one shipment through its statuses, one step per `stepMs`, sending a webhook per status.
+   * `resumeFrom` (after a restart): start at that status again (its webhook may not have gone out;
+   * the same eventId makes a repeat harmless).
+   */
+  async function walk(s: SandboxShipment, plan: WarehouseFaultPlan, resumeFrom?: WarehouseStatus): Promise<void> {
     activeWalks++;
     try {
       const statuses = walkOf(plan);
-      const bodies = statuses.map((status, i) => ({ status, body: webhookBody(s, status, i + 1) }));
+      const from = resumeFrom === undefined ? 0 : Math.max(0, statuses.indexOf(resumeFrom));
+      const bodies = statuses.map((status, i) => ({ status, body: webhookBody(s, status, i + 1) })).filter((b) => statuses.indexOf(b.status) >= from);
       // Reordered: DELIVERED's webhook goes out before HANDED_TO_CARRIER's.
       const order = [...bodies];
       if (plan.reorderWebhooks) {
@@ -334,7 +350,7 @@ export async function startWarehouseSandbox(o: WarehouseSandboxOptions): Promise
           if (handed) order.splice(d, 0, handed);
         }
       }
-      if (plan.paused) {
+      if (plan.paused && resumeFrom === undefined) {
         await new Promise<void>((resolve) => paused.set(s.reference, resolve));
         paused.delete(s.reference);
       }
@@ -344,6 +360,7 @@ export async function startWarehouseSandbox(o: WarehouseSandboxOptions): Promise
         // The shipment's own state moves forward even when webhooks are reordered.
         const idx = statuses.indexOf(status);
         if (idx >= statuses.indexOf(s.status)) s.status = status;
+        await save(s, plan);
         body.occurredAt = new Date().toISOString();
         const raw = JSON.stringify(body);
         const meta = { eventId: body.eventId, reference: s.reference, shipmentId: s.shipmentId, status };
@@ -423,6 +440,18 @@ export async function startWarehouseSandbox(o: WarehouseSandboxOptions): Promise
     shipments.set(shipmentId, s);
     byReference.set(reference, s);
     created.set(reference, (created.get(reference) ?? 0) + 1);
+    if (o.persist) {
+      try {
+        await o.persist(s, plan);
+      } catch (err) {
+        // Not durable: forget it and answer 503, so the client's retry creates it again.
+        shipments.delete(shipmentId);
+        byReference.delete(reference);
+        created.set(reference, (created.get(reference) ?? 1) - 1);
+        logger.error({ reference, err: err instanceof Error ? err.message : String(err) }, 'could not persist shipment');
+        return json(res, 503, { code: 'UNAVAILABLE', message: 'warehouse temporarily unavailable' });
+      }
+    }
     void walk(s, plan);
     if (n <= (plan.timeouts ?? 0) + (plan.lostResponses ?? 0)) {
       logger.debug({ reference }, 'fault: shipment created, response lost');
@@ -469,6 +498,15 @@ export async function startWarehouseSandbox(o: WarehouseSandboxOptions): Promise
   });
   const port = (server.address() as AddressInfo).port;
   const url = `http://${o.host ?? '127.0.0.1'}:${port}`;
+  for (const { shipment, plan } of o.initialShipments ?? []) {
+    shipments.set(shipment.shipmentId, shipment);
+    byReference.set(shipment.reference, shipment);
+    created.set(shipment.reference, 1);
+    submits.set(shipment.reference, 1);
+    plans.set(shipment.reference, plan);
+    const statuses = walkOf(plan);
+    if (statuses.indexOf(shipment.status) < statuses.length - 1) void walk(shipment, plan, shipment.status);
+  }
   logger.info({ url, webhookUrl, stepMs }, 'sandbox warehouse listening');
 
   return {
@@ -477,6 +515,7 @@ export async function startWarehouseSandbox(o: WarehouseSandboxOptions): Promise
     shipments,
     submits,
     created,
+    plans,
     webhooks,
     shipmentByReference: (r) => byReference.get(r),
     setWebhookUrl(u) {
