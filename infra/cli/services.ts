@@ -5,6 +5,7 @@ import { startMailerService } from '../../services/mailer/main.ts';
 import { startNotificationsService } from '../../services/notifications/main.ts';
 import { startLogisticsService } from '../../services/logistics/main.ts';
 import { startInspectedOrdersService } from '../../services/orders/inspector.ts';
+import { startGatewayService } from '../../gateway/main.ts';
 
 /**
  * Every service `orderpilot run` can start, in start order (consumers before the gateway that feeds
@@ -16,6 +17,7 @@ export const SERVICES: ReadonlyArray<{ name: string; start: ServiceStarter }> = 
   { name: 'mailer', start: (deps) => startMailerService(deps) },
   { name: 'notifications', start: (deps) => startNotificationsService(deps) },
   { name: 'logistics', start: (deps) => startLogisticsService(deps) },
+  { name: 'gateway', start: (deps) => startGatewayService(deps) },
 ];
 
 export function selectServices(names: readonly string[]): Array<{ name: string; start: ServiceStarter }> {
