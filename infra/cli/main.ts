@@ -3,7 +3,10 @@ import { ConfigError, loadConfig } from '../config.ts';
 import { createSql } from '../db/postgres.ts';
 import { migrate } from '../db/migrate.ts';
 import { createLogger } from '../logger.ts';
-import { DEFAULT_DATABASE_URL } from '../runtime/local-services.ts';
+import { jetstream } from '@nats-io/jetstream';
+import { listDeadLetters, replayDeadLetter } from '../db/dead-letters.ts';
+import { connectNats } from '../nats/connection.ts';
+import { DEFAULT_DATABASE_URL, DEFAULT_NATS_URL } from '../runtime/local-services.ts';
 import { startRuntime } from '../runtime/process.ts';
 import { selectServices, SERVICES } from './services.ts';
 
@@ -13,13 +16,16 @@ Usage:
   orderpilot run [service…]   start the named services (default: all) against DATABASE_URL / NATS_URL
   orderpilot demo             everything in one process on embedded defaults (npm start)
   orderpilot migrate          apply database migrations and exit
+  orderpilot dead-letters     list dead letters not replayed yet (--all: every one)
+  orderpilot replay <id> [--as name]
+                              put a dead letter back on its subject (after fixing its cause)
   orderpilot help
 
 Services: ${SERVICES.map((s) => s.name).join(', ')}
 Configuration comes from the environment; see README.md.`;
 
 async function main(argv: string[]): Promise<void> {
-  const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { help: { type: 'boolean', short: 'h' } } });
+  const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { help: { type: 'boolean', short: 'h' }, all: { type: 'boolean' }, as: { type: 'string' } } });
   const [command = 'help', ...rest] = positionals;
   if (values.help || command === 'help') {
     process.stdout.write(`${HELP}\n`);
@@ -33,6 +39,32 @@ async function main(argv: string[]): Promise<void> {
       try {
         const applied = await migrate(sql, logger);
         logger.info({ applied }, applied.length ? 'migrations applied' : 'database is up to date');
+      } finally {
+        await sql.end({ timeout: 5 });
+      }
+      return;
+    }
+    case 'dead-letters':
+    case 'replay': {
+      const sql = createSql(config.databaseUrl ?? DEFAULT_DATABASE_URL, { max: 2 });
+      try {
+        if (command === 'dead-letters') {
+          for (const d of await listDeadLetters(sql, { open: !values.all, limit: 200 })) {
+            process.stdout.write(`${d.id}\t${d.created_at.toISOString()}\t${d.consumer}\t${d.error_code}\t${d.order_id ?? '-'}\t${d.error_message}${d.replayed_at ? `\t(replayed by ${d.replayed_by})` : ''}\n`);
+          }
+          return;
+        }
+        const id = rest[0];
+        if (!id || !/^\d+$/.test(id)) throw new Error('usage: orderpilot replay <dead-letter id> [--as name]');
+        const nc = await connectNats(config.natsUrl ?? DEFAULT_NATS_URL, 'orderpilot-cli');
+        try {
+          const js = jetstream(nc);
+          const row = await replayDeadLetter(sql, async (subject, data, msgID) => void (await js.publish(subject, data, { msgID })), id, values.as ?? process.env['USER'] ?? 'cli');
+          if (!row) throw new Error(`no dead letter ${id}`);
+          process.stdout.write(`replayed dead letter ${id} to ${row.subject}\n`);
+        } finally {
+          await nc.drain();
+        }
       } finally {
         await sql.end({ timeout: 5 });
       }

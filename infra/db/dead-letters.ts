@@ -19,3 +19,48 @@ export async function recordDeadLetter(sql: Sql, d: DeadLetter): Promise<void> {
     values (${d.consumer}, ${d.stream}, ${d.subject}, ${d.messageId}, ${d.orderId}, ${d.data},
             ${d.errorCode}, ${d.errorMessage.slice(0, 4000)}, ${d.deliveries})`;
 }
+
+export interface DeadLetterRow {
+  id: string;
+  consumer: string;
+  subject: string;
+  message_id: string | null;
+  order_id: string | null;
+  error_code: string;
+  error_message: string;
+  deliveries: number;
+  created_at: Date;
+  replayed_at: Date | null;
+  replayed_by: string | null;
+}
+
+/** Dead letters, newest first; `open` only those not replayed yet. */
+export async function listDeadLetters(sql: Sql, opts: { open?: boolean; limit?: number } = {}): Promise<DeadLetterRow[]> {
+  const limit = Math.min(Math.max(opts.limit ?? 50, 1), 500);
+  return sql<DeadLetterRow[]>`
+    select id::text, consumer, subject, message_id, order_id, error_code, error_message, deliveries, created_at, replayed_at, replayed_by
+    from dead_letters ${opts.open ? sql`where replayed_at is null` : sql``}
+    order by id desc limit ${limit}`;
+}
+
+/**
+ * Puts a dead letter back on its subject (after the cause was fixed) and marks it replayed by
+ * `actor`. The JetStream message id gets a replay suffix so the stream's duplicate window does not
+ * drop it; the envelope keeps its id, so a consumer that did process it still sees a duplicate.
+ */
+export async function replayDeadLetter(
+  sql: Sql,
+  publish: (subject: string, data: Uint8Array, msgId: string) => Promise<void>,
+  id: string,
+  actor: string,
+): Promise<DeadLetterRow | null> {
+  const [row] = await sql<Array<DeadLetterRow & { data: string }>>`
+    select id::text, consumer, subject, message_id, order_id, data, error_code, error_message, deliveries, created_at, replayed_at, replayed_by
+    from dead_letters where id = ${id}`;
+  if (!row) return null;
+  await publish(row.subject, new TextEncoder().encode(row.data), `${row.message_id ?? `dead-letter-${row.id}`}:replay:${row.id}:${Date.now()}`);
+  const [updated] = await sql<DeadLetterRow[]>`
+    update dead_letters set replayed_at = now(), replayed_by = ${actor} where id = ${id}
+    returning id::text, consumer, subject, message_id, order_id, error_code, error_message, deliveries, created_at, replayed_at, replayed_by`;
+  return updated ?? null;
+}

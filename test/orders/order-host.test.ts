@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { encodeEnvelope, makeEnvelope } from '../../services/contracts/index.ts';
+import { listDeadLetters, replayDeadLetter } from '../../infra/db/dead-letters.ts';
 import { startOrdersService } from '../../services/orders/main.ts';
 import type { RunningService } from '../../infra/runtime/service.ts';
 import { createTestContext, eventually, type TestContext } from '../support/context.ts';
@@ -101,5 +102,21 @@ describe('order actor host: duplicates and bad input', () => {
       return r.length ? r : undefined;
     }, 'dead letter');
     expect(row?.['error_code']).toBe('UNKNOWN_ORDER');
+  });
+
+  it('a dead letter replayed after its cause is fixed is applied once', async () => {
+    const order = sampleOrder();
+    const early = await publishOrderEvent(t.nc, t.names, order.orderId, 'PAYMENT_FAILED', { provider: 'payu', reason: 'declined' });
+    const [dead] = await eventually(async () => {
+      const r = await t.sql<{ id: string }[]>`select id::text from dead_letters where message_id = ${early.id}`;
+      return r.length ? r : undefined;
+    }, 'dead letter');
+    await publishOrderEvent(t.nc, t.names, order.orderId, 'ORDER_PLACED', { order });
+    await eventually(async () => (await orderState(t.sql, order.orderId)) === 'pending', 'order placed');
+    const js = jetstream(t.nc);
+    const replayed = await replayDeadLetter(t.sql, async (subject, data, msgID) => void (await js.publish(subject, data, { msgID })), dead?.id ?? '', 'anna');
+    expect(replayed).toMatchObject({ replayed_by: 'anna' });
+    await eventually(async () => (await t.sql`select 1 from order_history where message_id = ${early.id} and outcome = 'applied'`).length === 1, 'replayed event applied');
+    expect((await listDeadLetters(t.sql, { open: true })).map((d) => d.id)).not.toContain(dead?.id);
   });
 });
