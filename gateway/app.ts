@@ -14,6 +14,8 @@ import { stripeWebhookRoute } from './routes/stripe-webhook.route.ts';
 import { payuWebhookRoute } from './routes/payu-webhook.route.ts';
 import { adminOrdersRoute } from './routes/admin-orders.route.ts';
 import { adminWebhooksRoute } from './routes/admin-webhooks.route.ts';
+import { notificationsRoute } from './routes/notifications.route.ts';
+import { consoleRoute } from './console/console.route.ts';
 
 /**
  * Every area of the HTTP surface, one plugin each. To add one: write `gateway/routes/<area>.route.ts`
@@ -27,6 +29,8 @@ export const GATEWAY_ROUTES: readonly GatewayRoute[] = [
   payuWebhookRoute,
   adminOrdersRoute,
   adminWebhooksRoute,
+  notificationsRoute,
+  consoleRoute,
 ];
 
 export interface GatewayOptions {

@@ -1,0 +1,107 @@
+import type { FastifyInstance } from 'fastify';
+import type { StateValue } from 'xstate';
+import type { AdminEventType, DocumentInfo, Failure, Hold, OrderContext } from '../../machines/order/index.ts';
+
+/**
+ * The console is a client of the admin API (`/admin/api/orders…`): it asks the same routes, with
+ * the signed-in admin's own token, so listing, loading, the "allowed now" check and publishing an
+ * admin event have one implementation. Requests are injected in-process (no socket).
+ */
+
+export interface OrderListItem {
+  id: string;
+  externalId: string;
+  state: string;
+  documentState: string;
+  customerEmail: string;
+  holdCode: string | null;
+  total: number;
+  currency: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface OrderHistoryEntry {
+  id: string;
+  messageId: string;
+  type: string;
+  source: string;
+  outcome: string;
+  from: string | null;
+  to: string | null;
+  payload: unknown;
+  actor: string | null;
+  note: string | null;
+  occurredAt: string;
+  at: string;
+}
+
+export interface OrderDetail {
+  id: string;
+  externalId: string;
+  state: string;
+  documentState: string;
+  value: StateValue;
+  createdAt: string;
+  updatedAt: string;
+  hold: Hold | null;
+  document: DocumentInfo | null;
+  documentFailure: Failure | null;
+  documentEmailedAt: string | null;
+  tracking: { shipmentId: string | null; trackingNumber: string | null; carrier: string | null };
+  payment: OrderContext['payment'];
+  cancellation: OrderContext['cancellation'];
+  lastAdminNote: OrderContext['lastAdminNote'];
+  context: OrderContext;
+  history: OrderHistoryEntry[];
+  allowedEvents: AdminEventType[];
+}
+
+export interface ApiError {
+  status: number;
+  code: string;
+  message: string;
+}
+
+export type ApiResult<T> = { ok: true; value: T } | { ok: false; error: ApiError };
+
+export interface AdminEventInput {
+  type: AdminEventType;
+  note?: string;
+  trackingNumber?: string;
+  carrier?: string;
+}
+
+function errorOf(status: number, body: string): ApiError {
+  try {
+    const b = JSON.parse(body) as { code?: unknown; message?: unknown; error?: { code?: unknown; message?: unknown } };
+    const e = b.error ?? b;
+    return { status, code: typeof e.code === 'string' ? e.code : String(status), message: typeof e.message === 'string' ? e.message : body.slice(0, 300) };
+  } catch {
+    return { status, code: String(status), message: body.slice(0, 300) };
+  }
+}
+
+export function createAdminApiClient(app: FastifyInstance, token: string) {
+  const headers = { authorization: `Bearer ${token}` };
+  async function call<T>(method: 'GET' | 'POST', url: string, payload?: unknown, extra: Record<string, string> = {}): Promise<ApiResult<T>> {
+    const res = await app.inject({ method, url, headers: { ...headers, ...extra }, ...(payload === undefined ? {} : { payload: payload as Record<string, unknown> }) });
+    if (res.statusCode >= 200 && res.statusCode < 300) return { ok: true, value: res.json<T>() };
+    return { ok: false, error: errorOf(res.statusCode, res.body) };
+  }
+  return {
+    listOrders(q: { state?: string; q?: string; limit?: number; cursor?: string }) {
+      const params = new URLSearchParams();
+      for (const [k, v] of Object.entries(q)) if (v !== undefined && v !== '') params.set(k, String(v));
+      return call<{ items: OrderListItem[]; nextCursor: string | null }>('GET', `/admin/api/orders?${params.toString()}`);
+    },
+    getOrder(id: string) {
+      return call<OrderDetail>('GET', `/admin/api/orders/${encodeURIComponent(id)}`);
+    },
+    sendEvent(id: string, e: AdminEventInput, idempotencyKey?: string) {
+      return call<{ accepted: boolean; messageId: string }>('POST', `/admin/api/orders/${encodeURIComponent(id)}/events`, e, idempotencyKey ? { 'idempotency-key': idempotencyKey } : {});
+    },
+  };
+}
+
+export type AdminApiClient = ReturnType<typeof createAdminApiClient>;

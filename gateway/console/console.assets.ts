@@ -1,0 +1,105 @@
+/**
+ * The console's stylesheet and script, served by the gateway itself (no CDN: the machines have no
+ * internet). Small enough to live as strings; the page works without the script except for live
+ * updates.
+ */
+
+export const CONSOLE_CSS = `
+:root { --fg:#1d2330; --muted:#6b7280; --line:#d8dde6; --bg:#f6f7f9; --accent:#2456d3; --warn:#b45309; --crit:#b91c1c; --ok:#15803d; }
+* { box-sizing: border-box; }
+body { margin:0; font:14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color:var(--fg); background:var(--bg); }
+header.top { display:flex; gap:1.5rem; align-items:center; padding:.6rem 1.2rem; background:#111827; color:#fff; }
+header.top a { color:#e5e7eb; text-decoration:none; }
+header.top a.here { color:#fff; font-weight:600; border-bottom:2px solid #60a5fa; }
+header.top .who { margin-left:auto; color:#9ca3af; }
+header.top form { display:inline; }
+main { padding:1rem 1.2rem 3rem; max-width:1400px; }
+h1 { font-size:1.3rem; margin:.2rem 0 1rem; } h2 { font-size:1.05rem; margin:1.4rem 0 .5rem; }
+table { border-collapse:collapse; width:100%; background:#fff; border:1px solid var(--line); }
+th, td { text-align:left; padding:.35rem .55rem; border-bottom:1px solid var(--line); vertical-align:top; }
+th { background:#eef1f5; font-weight:600; font-size:.85rem; }
+.badge { display:inline-block; padding:.05rem .45rem; border-radius:.6rem; font-size:.8rem; background:#e5e7eb; }
+.badge.held, .badge.failed, .badge.critical { background:#fee2e2; color:var(--crit); }
+.badge.warning { background:#fef3c7; color:var(--warn); }
+.badge.closed, .badge.emailed, .badge.sent { background:#dcfce7; color:var(--ok); }
+.badge.cancelled { background:#e5e7eb; color:var(--muted); }
+.muted { color:var(--muted); } .mono { font-family: ui-monospace, monospace; font-size:.85rem; }
+.flash { padding:.5rem .8rem; border-radius:.3rem; margin-bottom:1rem; background:#dbeafe; }
+.flash.error { background:#fee2e2; color:var(--crit); }
+.cards { display:flex; gap:.8rem; flex-wrap:wrap; margin-bottom:1rem; }
+.card { background:#fff; border:1px solid var(--line); border-radius:.4rem; padding:.6rem .9rem; min-width:8rem; }
+.card b { display:block; font-size:1.4rem; }
+.card a { text-decoration:none; color:inherit; }
+form.inline { display:inline; }
+.actions form { display:flex; gap:.4rem; align-items:center; margin:.4rem 0; flex-wrap:wrap; }
+input[type=text], input[type=search], input[type=date], input[type=password], textarea, select { font:inherit; padding:.3rem .4rem; border:1px solid var(--line); border-radius:.25rem; }
+button { font:inherit; padding:.3rem .8rem; border-radius:.25rem; border:1px solid #1e40af; background:var(--accent); color:#fff; cursor:pointer; }
+button.secondary { background:#fff; color:var(--fg); border-color:var(--line); }
+button.danger { background:var(--crit); border-color:#7f1d1d; }
+.grid { display:grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap:1.2rem; }
+@media (max-width: 1000px) { .grid { grid-template-columns: 1fr; } }
+dl.facts { display:grid; grid-template-columns: 10rem 1fr; gap:.2rem .8rem; background:#fff; border:1px solid var(--line); padding:.7rem; margin:0; }
+dl.facts dt { color:var(--muted); }
+.timeline li { margin:.25rem 0; } .timeline { padding-left:1.1rem; }
+.timeline .raw { white-space:pre-wrap; word-break:break-all; background:#f3f4f6; padding:.3rem; margin:.2rem 0; max-height:12rem; overflow:auto; }
+.toggle a { padding:.15rem .6rem; border:1px solid var(--line); border-radius:.25rem; text-decoration:none; color:var(--fg); background:#fff; }
+.toggle a.on { background:var(--accent); color:#fff; border-color:var(--accent); }
+.statechart { font-size:.8rem; overflow:auto; }
+.st { border:1.5px solid #9ca3af; border-radius:.5rem; padding:.3rem .45rem; margin:.3rem; background:#fff; min-width:9rem; }
+.st-compound > .children, .st-parallel > .children { display:flex; flex-wrap:wrap; align-items:flex-start; }
+.st-parallel > .children.regions > .st { border-style:dashed; flex:1 1 0; }
+.st.active { border-color:var(--accent); box-shadow:0 0 0 2px #93c5fd; }
+.st.active > .st-head .st-name { color:var(--accent); }
+.st.active.st-atomic { background:#dbeafe; }
+.st.initial > .st-head::before { content:"● "; color:var(--muted); }
+.st-head { font-weight:600; }
+.st-kind { font-weight:400; color:var(--muted); }
+.st .count { float:right; background:#111827; color:#fff; border-radius:.6rem; padding:0 .4rem; font-weight:400; }
+.st .fx { color:#7c3aed; } .st ul.trs { margin:.15rem 0; padding-left:1rem; }
+.st .ev { font-family: ui-monospace, monospace; } .st .guard { color:var(--warn); } .st .internal { color:var(--muted); }
+.login { max-width:26rem; margin:5rem auto; background:#fff; border:1px solid var(--line); padding:1.5rem; border-radius:.5rem; }
+.login input { width:100%; margin:.5rem 0 1rem; }
+.live-dot { display:inline-block; width:.55rem; height:.55rem; border-radius:50%; background:#9ca3af; margin-right:.3rem; }
+.live-dot.on { background:#22c55e; }
+`;
+
+export const CONSOLE_JS = `
+(function () {
+  var body = document.body;
+  var url = body.getAttribute('data-live');
+  var dot = document.getElementById('live-dot');
+  if (!url || !window.EventSource) return;
+  var timer = null, busy = false, again = false;
+  function keep() {
+    var checked = {}, values = {};
+    document.querySelectorAll('#live input[type=checkbox]').forEach(function (c) { if (c.checked) checked[c.name + '=' + c.value] = true; });
+    document.querySelectorAll('#live textarea, #live input[type=text]').forEach(function (i) { if (i.value && i.name) values[i.closest('form') ? i.closest('form').getAttribute('data-key') + ':' + i.name : i.name] = i.value; });
+    return { checked: checked, values: values };
+  }
+  function restore(k) {
+    document.querySelectorAll('#live input[type=checkbox]').forEach(function (c) { if (k.checked[c.name + '=' + c.value]) c.checked = true; });
+    document.querySelectorAll('#live textarea, #live input[type=text]').forEach(function (i) { var key = (i.closest('form') ? i.closest('form').getAttribute('data-key') + ':' : '') + i.name; if (k.values[key] !== undefined) i.value = k.values[key]; });
+  }
+  function refresh() {
+    if (busy) { again = true; return; }
+    busy = true;
+    fetch(location.href, { headers: { 'x-console-partial': '1' }, credentials: 'same-origin' })
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (text) {
+        if (text === null) return;
+        var live = document.getElementById('live');
+        var k = keep();
+        live.innerHTML = text;
+        restore(k);
+        body.setAttribute('data-refreshed', String(Date.now()));
+      })
+      .catch(function () {})
+      .then(function () { busy = false; if (again) { again = false; refresh(); } });
+  }
+  var es = new EventSource(url);
+  // Whatever changed between rendering this page and (re)connecting was not heard: catch up once.
+  es.addEventListener('open', function () { if (dot) dot.classList.add('on'); refresh(); });
+  es.addEventListener('error', function () { if (dot) dot.classList.remove('on'); });
+  es.addEventListener('changed', function () { clearTimeout(timer); timer = setTimeout(refresh, 150); });
+})();
+`;

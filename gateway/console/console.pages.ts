@@ -1,0 +1,278 @@
+import { ORDER_STATUSES, orderMachine, type AdminEventType } from '../../machines/order/index.ts';
+import type { WarehouseLogEntry, WarehouseTimelineEntry } from '../../services/logistics/warehouse-timeline.ts';
+import type { StoredWebhook } from '../webhooks/webhook-inbox.ts';
+import type { NotificationView } from '../routes/notifications.queries.ts';
+import type { OrderDetail, OrderHistoryEntry, OrderListItem } from './admin-api.client.ts';
+import type { FailedDocument, HeldOrder } from './attention.queries.ts';
+import { age, html, raw, when, type Html } from './html.ts';
+import { statechartView } from './statechart.view.ts';
+
+/** The console's pages, as pure functions of their data (the route fetches, these render). */
+
+export interface PageFrame {
+  title: string;
+  admin: string;
+  csrf: string;
+  nav: 'attention' | 'orders' | 'machines' | 'notifications' | 'order';
+  /** SSE URL the page listens to for live updates. */
+  live: string | null;
+  flash?: { kind: 'info' | 'error'; text: string } | null;
+  openNotifications?: number;
+}
+
+export function layout(f: PageFrame, body: Html): Html {
+  const link = (href: string, label: string, key: PageFrame['nav']) => html`<a href="${href}" class="${f.nav === key ? 'here' : ''}">${label}</a>`;
+  return html`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${f.title} · orderpilot admin</title><link rel="stylesheet" href="/admin/assets/console.css"></head>
+<body data-live="${f.live ?? ''}">
+<header class="top"><strong>orderpilot</strong>
+${link('/admin', 'Needs attention', 'attention')}
+${link('/admin/orders', 'Orders', 'orders')}
+${link('/admin/notifications', `Notifications${f.openNotifications ? ` (${f.openNotifications})` : ''}`, 'notifications')}
+${link('/admin/machines', 'Machines', 'machines')}
+<span class="who"><span id="live-dot" class="live-dot" title="live updates"></span>${f.admin}
+<form method="post" action="/admin/logout" class="inline"><input type="hidden" name="_csrf" value="${f.csrf}"><button class="secondary" type="submit">Sign out</button></form></span>
+</header>
+<main id="live">${f.flash ? html`<div class="flash ${f.flash.kind}" role="status">${f.flash.text}</div>` : ''}${body}</main>
+<script src="/admin/assets/console.js" defer></script>
+</body></html>`;
+}
+
+export function loginPage(error: string | null, next: string): Html {
+  return html`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Sign in · orderpilot admin</title><link rel="stylesheet" href="/admin/assets/console.css"></head>
+<body><form class="login" method="post" action="/admin/login">
+<h1>orderpilot admin</h1>
+${error ? html`<div class="flash error" role="alert">${error}</div>` : ''}
+<label for="token">Admin token</label>
+<input id="token" name="token" type="password" autocomplete="current-password" required autofocus>
+<input type="hidden" name="next" value="${next}">
+<button type="submit">Sign in</button>
+<p class="muted">Tokens are configured in <code>ADMIN_TOKENS</code> (name:token).</p>
+</form></body></html>`;
+}
+
+const badge = (s: string | null | undefined) => (s ? html`<span class="badge ${s}">${s}</span>` : '');
+const orderLink = (id: string, label: string) => html`<a href="/admin/orders/${encodeURIComponent(id)}">${label}</a>`;
+const csrfField = (csrf: string) => html`<input type="hidden" name="_csrf" value="${csrf}">`;
+const money = (minor: number, currency: string) => `${(minor / 100).toFixed(2)} ${currency}`;
+
+function warehouseLine(e: WarehouseTimelineEntry | undefined): Html {
+  if (!e) return html`<span class="muted">—</span>`;
+  return html`<span title="${e.occurredAt}">${e.kind}${e.status ? ` ${e.status}` : ''}${e.summary ? `: ${e.summary}` : ''}</span> <span class="muted">(${age(e.occurredAt)} ago)</span>`;
+}
+
+export function notificationsTable(list: readonly NotificationView[], csrf: string, opts: { ack: boolean; back: string }): Html {
+  if (list.length === 0) return html`<p class="muted">No notifications.</p>`;
+  return html`<form method="post" action="/admin/notifications/ack" data-key="ack">
+${csrfField(csrf)}<input type="hidden" name="back" value="${opts.back}">
+<table class="notifications"><thead><tr>${opts.ack ? html`<th></th>` : ''}<th>Severity</th><th>Kind / code</th><th>Order</th><th>Message</th><th>Raised</th><th>Delivery</th>${opts.ack ? '' : html`<th>Acknowledged</th>`}</tr></thead><tbody>
+${list.map(
+  (n) => html`<tr data-notification="${n.id}">
+${opts.ack ? html`<td><input type="checkbox" name="ids" value="${n.id}" aria-label="select notification ${n.id}"></td>` : ''}
+<td>${badge(n.severity)}</td><td>${n.kind}<br><span class="mono">${n.code}</span></td>
+<td>${n.orderId ? orderLink(n.orderId, n.externalId ?? n.orderId) : '—'}</td>
+<td>${n.message}${n.occurrences > 1 ? html` <span class="badge">×${n.occurrences}</span>` : ''}</td>
+<td title="${n.createdAt}">${age(n.createdAt)} ago</td>
+<td>${Object.entries(n.delivery).map(([ch, st]) => html`${ch}: ${badge(st)} `)}${Object.keys(n.delivery).length === 0 ? html`<span class="muted">stored only</span>` : ''}</td>
+${opts.ack ? '' : html`<td>${n.acknowledgedBy ? `${n.acknowledgedBy}, ${when(n.acknowledgedAt)}` : '—'}</td>`}
+</tr>`,
+)}
+</tbody></table>
+${opts.ack ? html`<p><button type="submit" name="action" value="selected">Acknowledge selected</button> <button class="secondary" type="submit" name="action" value="all">Acknowledge all shown</button>${list.map((n) => html`<input type="hidden" name="shown" value="${n.id}">`)}</p>` : ''}
+</form>`;
+}
+
+export function attentionPage(d: {
+  csrf: string;
+  held: ReadonlyArray<HeldOrder & { lastWarehouse: WarehouseTimelineEntry | undefined }>;
+  failedDocs: readonly FailedDocument[];
+  notifications: readonly NotificationView[];
+  counts: Record<string, number>;
+}): Html {
+  return html`<h1>Needs attention</h1>
+<div class="cards">
+${ORDER_STATUSES.map((s) => html`<div class="card" data-count-state="${s}"><a href="/admin/orders?state=${s}"><b>${d.counts[s] ?? 0}</b>${s}</a></div>`)}
+<div class="card"><a href="/admin/notifications"><b>${d.notifications.length}</b>open notifications</a></div>
+</div>
+<h2>Held orders (${d.held.length})</h2>
+${
+  d.held.length === 0
+    ? html`<p class="muted">No held orders.</p>`
+    : html`<form method="post" action="/admin/bulk/release" data-key="bulk">
+${csrfField(d.csrf)}
+<table class="held"><thead><tr><th><input type="checkbox" aria-label="select all held" onclick="document.querySelectorAll('table.held input[name=ids]').forEach(c=>c.checked=this.checked)"></th><th>Order</th><th>Reason</th><th>Held for</th><th>Last warehouse message</th></tr></thead><tbody>
+${d.held.map(
+  (o) => html`<tr data-order="${o.id}">
+<td><input type="checkbox" name="ids" value="${o.id}" aria-label="select ${o.externalId}"></td>
+<td>${orderLink(o.id, o.externalId)}${o.holdCount > 1 ? html` <span class="badge warning" title="times held">held ×${o.holdCount}</span>` : ''}</td>
+<td><span class="mono">${o.hold?.code ?? 'HELD'}</span> ${o.hold?.message ?? ''}</td>
+<td title="${o.hold?.since ?? o.updatedAt}">${age(o.hold?.since ?? o.updatedAt)}</td>
+<td>${warehouseLine(o.lastWarehouse)}</td></tr>`,
+)}
+</tbody></table>
+<div class="actions"><label>Note for the release (required) <input type="text" name="note" size="50" required maxlength="2000"></label>
+<button type="submit">Release selected…</button></div>
+</form>`
+}
+<h2>Failed documents (${d.failedDocs.length})</h2>
+${
+  d.failedDocs.length === 0
+    ? html`<p class="muted">No failed documents.</p>`
+    : html`<table class="failed-docs"><thead><tr><th>Order</th><th>Order state</th><th>Failure</th><th>Attempts</th></tr></thead><tbody>
+${d.failedDocs.map((o) => html`<tr data-order="${o.id}"><td>${orderLink(o.id, o.externalId)}</td><td>${badge(o.state)}</td><td><span class="mono">${o.failure?.code ?? ''}</span> ${o.failure?.message ?? ''}</td><td>${o.documentRequests}</td></tr>`)}
+</tbody></table>`
+}
+<h2>Unacknowledged notifications (${d.notifications.length})</h2>
+${notificationsTable(d.notifications, d.csrf, { ack: true, back: '/admin' })}`;
+}
+
+export function bulkConfirmPage(csrf: string, orders: ReadonlyArray<{ id: string; externalId: string; state: string; reason: string }>, note: string): Html {
+  return html`<h1>Release ${orders.length} orders?</h1>
+<p>Each order below gets a RELEASE with the note <q>${note}</q> and is resubmitted to the warehouse.</p>
+<table class="confirm"><thead><tr><th>Order</th><th>State</th><th>Reason</th></tr></thead><tbody>
+${orders.map((o) => html`<tr data-order="${o.id}"><td>${o.externalId}</td><td>${badge(o.state)}</td><td>${o.reason}</td></tr>`)}
+</tbody></table>
+<form method="post" action="/admin/bulk/release" class="actions" data-key="bulk-confirm">
+${csrfField(csrf)}<input type="hidden" name="note" value="${note}"><input type="hidden" name="confirmed" value="1">
+<input type="hidden" name="nonce" value="${crypto.randomUUID()}">
+${orders.map((o) => html`<input type="hidden" name="ids" value="${o.id}">`)}
+<button type="submit">Confirm: release ${orders.length} orders</button> <a href="/admin">Cancel</a>
+</form>`;
+}
+
+export function bulkResultPage(results: ReadonlyArray<{ id: string; externalId: string; ok: boolean; message: string }>): Html {
+  const ok = results.filter((r) => r.ok).length;
+  return html`<h1>Released ${ok} of ${results.length}</h1>
+<table class="bulk-result"><thead><tr><th>Order</th><th>Result</th></tr></thead><tbody>
+${results.map((r) => html`<tr data-order="${r.id}"><td>${orderLink(r.id, r.externalId)}</td><td>${r.ok ? badge('sent') : html`<span class="badge failed">${r.message}</span>`}</td></tr>`)}
+</tbody></table><p><a href="/admin">Back to needs attention</a></p>`;
+}
+
+export function ordersPage(d: {
+  items: readonly OrderListItem[];
+  filter: { q: string; state: string; from: string; to: string };
+  next: string | null;
+}): Html {
+  const f = d.filter;
+  return html`<h1>Orders</h1>
+<form method="get" action="/admin/orders" class="actions" data-key="filter">
+<input type="search" name="q" value="${f.q}" placeholder="external id, e-mail or order id" aria-label="search">
+<select name="state" aria-label="state"><option value="">any state</option>${ORDER_STATUSES.map((s) => html`<option value="${s}" ${s === f.state ? raw('selected') : ''}>${s}</option>`)}</select>
+<label>from <input type="date" name="from" value="${f.from}"></label><label>to <input type="date" name="to" value="${f.to}"></label>
+<button type="submit">Filter</button> <a href="/admin/orders">Clear</a>
+</form>
+${
+  d.items.length === 0
+    ? html`<p class="muted">No orders match.</p>`
+    : html`<table class="orders"><thead><tr><th>Order</th><th>State</th><th>Document</th><th>Customer</th><th>Total</th><th>Placed</th><th>Updated</th></tr></thead><tbody>
+${d.items.map(
+  (o) => html`<tr data-order="${o.id}"><td>${orderLink(o.id, o.externalId)}</td><td>${badge(o.state)}${o.holdCode ? html` <span class="mono">${o.holdCode}</span>` : ''}</td><td>${badge(o.documentState)}</td>
+<td>${o.customerEmail}</td><td>${money(o.total, o.currency)}</td><td>${when(o.createdAt)}</td><td>${age(o.updatedAt)} ago</td></tr>`,
+)}
+</tbody></table>`
+}
+${d.next ? html`<p><a href="${d.next}">Older orders →</a></p>` : ''}`;
+}
+
+export interface TimelineItem {
+  at: string;
+  source: 'order' | 'warehouse' | 'webhook' | 'notification';
+  title: string;
+  detail?: string | null;
+  raw?: string | null;
+}
+
+const ADMIN_ACTION_LABELS: Record<AdminEventType, string> = {
+  RELEASE: 'Release (resubmit to the warehouse)',
+  CANCEL: 'Cancel order',
+  ISSUE_DOCUMENT: 'Issue the document again',
+  RETRY_DOCUMENT: 'Retry the document',
+  MARK_SHIPPED: 'Mark shipped',
+};
+
+function actionForm(orderId: string, type: AdminEventType, csrf: string): Html {
+  const open = html`<form method="post" action="/admin/orders/${encodeURIComponent(orderId)}/events" data-key="${type}" data-action="${type}">
+${csrfField(csrf)}<input type="hidden" name="type" value="${type}"><input type="hidden" name="nonce" value="${crypto.randomUUID()}">`;
+  switch (type) {
+    case 'RELEASE':
+      return html`${open}<input type="text" name="note" required maxlength="2000" size="40" placeholder="note (required)" aria-label="release note"><button type="submit">${ADMIN_ACTION_LABELS[type]}</button></form>`;
+    case 'MARK_SHIPPED':
+      return html`${open}<input type="text" name="trackingNumber" required maxlength="200" placeholder="tracking number" aria-label="tracking number"><input type="text" name="carrier" maxlength="100" placeholder="carrier" aria-label="carrier"><input type="text" name="note" maxlength="2000" placeholder="note" aria-label="note"><button type="submit">${ADMIN_ACTION_LABELS[type]}</button></form>`;
+    case 'CANCEL':
+      return html`${open}<input type="text" name="note" maxlength="2000" size="40" placeholder="why (optional)" aria-label="cancel note"><button class="danger" type="submit" onclick="return confirm('Cancel this order?')">${ADMIN_ACTION_LABELS[type]}</button></form>`;
+    default:
+      return html`${open}<input type="text" name="note" maxlength="2000" size="40" placeholder="note (optional)" aria-label="note"><button type="submit">${ADMIN_ACTION_LABELS[type]}</button></form>`;
+  }
+}
+
+export function historyTitle(h: OrderHistoryEntry): string {
+  const move = h.from && h.to && h.from !== h.to ? ` ${h.from} → ${h.to}` : h.to && !h.from ? ` → ${h.to}` : '';
+  return `${h.type}${move}${h.outcome === 'ignored' ? ' (ignored: not allowed in this state)' : ''}${h.actor ? ` · by ${h.actor}` : ''}`;
+}
+
+export function orderPage(d: {
+  order: OrderDetail;
+  csrf: string;
+  timeline: readonly TimelineItem[];
+  view: 'matters' | 'all';
+  notifications: readonly NotificationView[];
+  pdfUrl: string | null;
+}): Html {
+  const o = d.order;
+  const c = o.context;
+  const base = `/admin/orders/${encodeURIComponent(o.id)}`;
+  return html`<h1>Order ${o.externalId} ${badge(o.state)} <span class="muted">document</span> ${badge(o.documentState)}</h1>
+<div class="grid">
+<section>
+<dl class="facts">
+<dt>Order id</dt><dd class="mono">${o.id}</dd>
+<dt>Customer</dt><dd>${c.order.customer.name} &lt;${c.order.customer.email}&gt;${c.order.customer.company ? ` · ${c.order.customer.company}` : ''}${c.order.customer.taxId ? ` · NIP ${c.order.customer.taxId}` : ''}</dd>
+<dt>Total</dt><dd>${money(c.order.total, c.order.currency)} · ${c.order.lines.length} line(s)</dd>
+<dt>Placed</dt><dd>${when(c.order.placedAt)}</dd>
+<dt>Payment</dt><dd>${c.payment ? `${c.payment.provider} ${c.payment.paymentId}, ${when(c.payment.confirmedAt)}` : 'not confirmed'}</dd>
+${o.hold ? html`<dt>Held</dt><dd class="hold"><span class="mono">${o.hold.code}</span> ${o.hold.message} <span class="muted">(${age(o.hold.since)})</span></dd>` : ''}
+<dt>Document</dt><dd class="document">${
+    o.document
+      ? html`${o.document.number}, issued ${o.document.issueDate} (${o.document.provider})${d.pdfUrl ? html` · <a href="${d.pdfUrl}">PDF</a>` : ''}${o.documentEmailedAt ? html` · e-mailed ${when(o.documentEmailedAt)}` : ''}`
+      : html`<span class="muted">none yet</span>`
+  }</dd>
+${o.documentFailure ? html`<dt>Document failure</dt><dd><span class="mono">${o.documentFailure.code}</span> ${o.documentFailure.message}</dd>` : ''}
+<dt>Tracking</dt><dd class="tracking">${o.tracking.trackingNumber ? `${o.tracking.trackingNumber}${o.tracking.carrier ? ` (${o.tracking.carrier})` : ''}` : '—'}${o.tracking.shipmentId ? html` <span class="muted">shipment ${o.tracking.shipmentId}</span>` : ''}</dd>
+${o.cancellation ? html`<dt>Cancelled</dt><dd>${o.cancellation.reason}${o.cancellation.by ? ` by ${o.cancellation.by}` : ''}${o.cancellation.note ? `: ${o.cancellation.note}` : ''}</dd>` : ''}
+${o.lastAdminNote ? html`<dt>Last admin note</dt><dd>${o.lastAdminNote.note} <span class="muted">— ${o.lastAdminNote.by ?? 'admin'}, ${when(o.lastAdminNote.at)}</span></dd>` : ''}
+</dl>
+<h2>Actions</h2>
+<div class="actions">${o.allowedEvents.length === 0 ? html`<p class="muted">The machine allows no admin action in this state.</p>` : o.allowedEvents.map((t) => actionForm(o.id, t, d.csrf))}</div>
+${d.notifications.length ? html`<h2>Open notifications</h2>${notificationsTable(d.notifications, d.csrf, { ack: true, back: base })}` : ''}
+<h2>Timeline <span class="toggle"><a href="${base}?timeline=matters" class="${d.view === 'matters' ? 'on' : ''}">What matters</a> <a href="${base}?timeline=all" class="${d.view === 'all' ? 'on' : ''}">Everything</a></span></h2>
+<ol class="timeline" data-view="${d.view}">
+${d.timeline.map(
+  (t) => html`<li data-source="${t.source}"><span class="muted" title="${t.at}">${when(t.at)}</span> <span class="badge">${t.source}</span> ${t.title}${t.detail ? html` <span class="muted">— ${t.detail}</span>` : ''}${t.raw ? html`<div class="raw mono">${t.raw}</div>` : ''}</li>`,
+)}
+</ol>
+</section>
+<section>
+<h2>Statechart <span class="muted">(current state highlighted)</span></h2>
+${statechartView(orderMachine, { value: o.value })}
+</section>
+</div>`;
+}
+
+export function machinesPage(machines: ReadonlyArray<{ title: string; view: Html }>): Html {
+  return html`<h1>Machines</h1><p class="muted">Drawn from the machine definitions; the numbers are orders in each state now (live).</p>
+${machines.map((m) => html`<h2>${m.title}</h2>${m.view}`)}`;
+}
+
+export function notificationsPage(d: { list: readonly NotificationView[]; status: 'open' | 'acknowledged' | 'all'; csrf: string }): Html {
+  const tab = (s: typeof d.status, label: string) => html`<a href="/admin/notifications?status=${s}" class="${d.status === s ? 'on' : ''}">${label}</a>`;
+  return html`<h1>Notifications</h1><p class="toggle">${tab('open', 'Open')} ${tab('acknowledged', 'Acknowledged')} ${tab('all', 'All')}</p>
+${notificationsTable(d.list, d.csrf, { ack: d.status === 'open', back: '/admin/notifications' })}`;
+}
+
+export function errorPage(message: string): Html {
+  return html`<h1>Something is not right</h1><div class="flash error" role="alert">${message}</div><p><a href="/admin">Back</a></p>`;
+}
+
+export type { WarehouseLogEntry, StoredWebhook };

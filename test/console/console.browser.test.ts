@@ -1,0 +1,168 @@
+import os from 'node:os';
+import path from 'node:path';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { startGatewayService, type RunningGateway } from '../../gateway/main.ts';
+import { startOrdersService } from '../../services/orders/main.ts';
+import { startNotificationsService } from '../../services/notifications/main.ts';
+import type { RunningService } from '../../infra/runtime/service.ts';
+import { createTestContext, eventually, type TestContext } from '../support/context.ts';
+import { orderState, publishOrderEvent, sampleOrder } from '../support/orders.ts';
+
+const TOKEN = 'alice-console-token-0123456789';
+const ARTIFACTS = path.resolve('test-artifacts');
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+let t: TestContext;
+let orders: RunningService;
+let notifications: RunningService;
+let gw: RunningGateway;
+let browser: BrowserContext;
+let profile: string;
+let page: Page;
+
+beforeAll(async () => {
+  t = await createTestContext({ ADMIN_TOKENS: `alice:${TOKEN}`, PORT: '0', NOTIFY_DIGEST_WINDOW_MS: '200' });
+  orders = await startOrdersService(t);
+  notifications = await startNotificationsService(t, { pollMs: 200 });
+  gw = await startGatewayService(t, { defaultMetrics: false });
+  await mkdir(ARTIFACTS, { recursive: true });
+  profile = await mkdtemp(path.join(os.tmpdir(), 'orderpilot-chromium-'));
+  browser = await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS, viewport: { width: 1400, height: 1000 } });
+  page = browser.pages()[0] ?? (await browser.newPage());
+  page.setDefaultTimeout(20_000);
+});
+afterAll(async () => {
+  await browser?.close();
+  await gw?.stop();
+  await notifications?.stop();
+  await orders?.stop();
+  await t?.cleanup();
+  if (profile) await rm(profile, { recursive: true, force: true });
+});
+
+/** A held order through the real order host: placed, paid, rejected by the warehouse. */
+async function heldOrder(code = 'OUT_OF_STOCK', message = 'SKU-1 not in stock') {
+  const order = sampleOrder();
+  await publishOrderEvent(t.nc, t.names, order.orderId, 'ORDER_PLACED', { order });
+  await publishOrderEvent(t.nc, t.names, order.orderId, 'PAYMENT_CONFIRMED', { provider: 'stripe', paymentId: `pi_${order.orderId}`, amount: order.total, currency: 'PLN' });
+  await publishOrderEvent(t.nc, t.names, order.orderId, 'SHIPMENT_REJECTED', { code, message }, { actor: 'warehouse' });
+  await eventually(async () => (await orderState(t.sql, order.orderId)) === 'held', `order ${order.externalId} held`);
+  return order;
+}
+
+const shot = (name: string) => page.screenshot({ path: path.join(ARTIFACTS, `console-${name}.png`), fullPage: true });
+const activeStates = () => page.locator('.statechart .st.active').evaluateAll((els) => els.map((e) => e.getAttribute('data-state-id')));
+
+describe('admin console in headless Chromium (real gateway, order host, Postgres, NATS)', () => {
+  it('refuses a wrong token and signs in with an admin token kept in an HttpOnly cookie', async () => {
+    await page.goto(`${gw.url}/admin`);
+    expect(new URL(page.url()).pathname).toBe('/admin/login');
+    await page.fill('input[name=token]', 'not-the-token-at-all-0000');
+    await page.click('button[type=submit]');
+    await expect.poll(() => page.locator('.flash.error').textContent()).toContain('not an admin token');
+    await page.fill('input[name=token]', TOKEN);
+    await page.click('button[type=submit]');
+    await page.waitForSelector('h1:has-text("Needs attention")');
+    const cookies = await browser.cookies(`${gw.url}/admin`);
+    expect(cookies.find((c) => c.name === 'orderpilot_admin')).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
+    // Scripts cannot read the session.
+    expect(await page.evaluate(() => document.cookie)).not.toContain('orderpilot_admin');
+  });
+
+  it('shows a held order in "needs attention" with its reason and a notification for it', async () => {
+    const order = await heldOrder('OUT_OF_STOCK', 'SKU-1 not in stock');
+    await eventually(async () => (await t.sql`select 1 from notifications where order_id = ${order.orderId}`).length === 1, 'notification stored');
+    await page.goto(`${gw.url}/admin`);
+    const row = page.locator(`table.held tr[data-order="${order.orderId}"]`);
+    await expect.poll(() => row.textContent()).toContain('OUT_OF_STOCK');
+    expect(await row.textContent()).toContain('SKU-1 not in stock');
+    expect(await row.textContent()).toContain(order.externalId);
+    const note = page.locator('table.notifications tr', { hasText: order.externalId });
+    expect(await note.textContent()).toContain('order.held');
+    expect(await page.locator('[data-count-state="held"] b').textContent()).not.toBe('0');
+    await shot('needs-attention');
+  });
+
+  it('order page: statechart highlights the state, only allowed actions, release with a note updates live', async () => {
+    const order = await heldOrder('ADDRESS_INVALID', 'street missing');
+    await page.goto(`${gw.url}/admin/orders/${order.orderId}`);
+    expect(await activeStates()).toEqual(expect.arrayContaining(['order.processing', 'order.processing.fulfilment.held', 'order.processing.document.requested']));
+    expect(await activeStates()).not.toContain('order.pending');
+    // Allowed now: release, cancel, mark shipped. The document is not failed, so no document actions.
+    const offered = await page.locator('form[data-action]').evaluateAll((els) => els.map((e) => e.getAttribute('data-action')));
+    expect(offered.sort()).toEqual(['CANCEL', 'MARK_SHIPPED', 'RELEASE']);
+    expect(await page.locator('form[data-action="RETRY_DOCUMENT"], form[data-action="ISSUE_DOCUMENT"]').count()).toBe(0);
+    await shot('order-held');
+
+    await page.evaluate(() => Object.assign(window, { beforeRelease: true }));
+    await page.fill('form[data-action="RELEASE"] input[name=note]', 'address fixed with the customer');
+    await page.click('form[data-action="RELEASE"] button[type=submit]');
+    await page.waitForSelector('.flash:has-text("RELEASE sent")');
+    await page.waitForSelector('.statechart .st.active[data-state-id="order.processing.fulfilment.submitting"]');
+    expect(await page.locator('form[data-action="RELEASE"]').count()).toBe(0);
+    expect(await page.locator('.timeline').textContent()).toContain('address fixed with the customer');
+
+    // The warehouse moves on while the admin watches: the page follows without a reload.
+    await page.evaluate(() => Object.assign(window, { noReload: true }));
+    await publishOrderEvent(t.nc, t.names, order.orderId, 'HANDED_TO_CARRIER', { trackingNumber: 'TRK-4242', carrier: 'DPD' }, { actor: 'warehouse' });
+    await page.waitForSelector('.statechart .st.active[data-state-id="order.processing.fulfilment.inShipment"]');
+    expect(await page.locator('dd.tracking').textContent()).toContain('TRK-4242');
+    expect(await page.evaluate(() => (window as unknown as { noReload?: boolean }).noReload)).toBe(true);
+    await shot('order-live');
+  });
+
+  it('timeline toggles between what matters and everything (ignored events, raw payloads)', async () => {
+    const order = await heldOrder();
+    // DELIVERED means nothing to a held order: the machine ignores it, history records it.
+    await publishOrderEvent(t.nc, t.names, order.orderId, 'DELIVERED', {}, { actor: 'warehouse' });
+    await eventually(async () => (await t.sql`select 1 from order_history where order_id = ${order.orderId} and outcome = 'ignored'`).length === 1, 'ignored event recorded');
+    await page.goto(`${gw.url}/admin/orders/${order.orderId}`);
+    expect(await page.locator('.timeline').textContent()).not.toContain('ignored');
+    await page.click('.toggle a:has-text("Everything")');
+    await page.waitForSelector('.timeline[data-view="all"]');
+    expect(await page.locator('.timeline').textContent()).toContain('DELIVERED (ignored');
+    expect(await page.locator('.timeline .raw').count()).toBeGreaterThan(0);
+  });
+
+  it('bulk-releases 3 held orders with one note after a confirmation that lists them', async () => {
+    const three = [await heldOrder(), await heldOrder(), await heldOrder()];
+    await page.goto(`${gw.url}/admin`);
+    for (const o of three) await page.check(`table.held tr[data-order="${o.orderId}"] input[name=ids]`);
+    await page.fill('form[data-key="bulk"] input[name=note]', 'stock arrived');
+    await page.click('form[data-key="bulk"] button[type=submit]');
+    await page.waitForSelector('h1:has-text("Release 3 orders?")');
+    const listed = await page.locator('table.confirm tr[data-order]').evaluateAll((els) => els.map((e) => e.getAttribute('data-order')));
+    expect(listed.sort()).toEqual(three.map((o) => o.orderId).sort());
+    await shot('bulk-confirm');
+    await page.click('form[data-key="bulk-confirm"] button[type=submit]');
+    await page.waitForSelector('h1:has-text("Released 3 of 3")');
+    for (const o of three) await eventually(async () => (await orderState(t.sql, o.orderId)) === 'processing', `${o.externalId} released`);
+    const notes = await t.sql<{ actor: string; note: string }[]>`select actor, note from order_history where type = 'RELEASE' and order_id = any(${three.map((o) => o.orderId)})`;
+    expect(notes).toHaveLength(3);
+    expect(notes.every((n) => n.actor === 'alice' && n.note === 'stock arrived')).toBe(true);
+  });
+
+  it('acknowledges notifications from the console and shows the machines with live counts', async () => {
+    await page.goto(`${gw.url}/admin/notifications`);
+    const before = await page.locator('table.notifications tr[data-notification]').count();
+    expect(before).toBeGreaterThan(0);
+    await page.check('table.notifications tr[data-notification] input[name=ids] >> nth=0');
+    await page.click('button[value=selected]');
+    await page.waitForSelector('.flash:has-text("1 notification(s) acknowledged")');
+    expect(await page.locator('table.notifications tr[data-notification]').count()).toBe(before - 1);
+    await shot('notifications');
+
+    await page.goto(`${gw.url}/admin/machines`);
+    const held = await page.locator('.st[data-state-id="order.processing.fulfilment.held"] > .st-head .count').textContent();
+    const [row] = await t.sql<{ n: number }[]>`select count(*)::int as n from orders where state = 'held'`;
+    expect(Number(held)).toBe(row?.n);
+    await shot('machines');
+  });
+
+  it('refuses a console action without the CSRF token', async () => {
+    const res = await page.request.post(`${gw.url}/admin/notifications/ack`, { form: { ids: '1', back: '/admin' }, maxRedirects: 0 });
+    expect(res.status()).toBe(403);
+  });
+});
