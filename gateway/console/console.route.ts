@@ -5,6 +5,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ADMIN_EVENT_TYPES, type AdminEventType } from '../../machines/order/index.ts';
 import { MACHINES } from '../../infra/tools/machine-graph.ts';
 import { warehouseLog, warehouseTimeline } from '../../services/logistics/warehouse-timeline.ts';
+import { createFakturowniaAdapter } from '../../services/invoicing/fakturownia.adapter.ts';
+import { isOrderpilotError } from '../../services/contracts/index.ts';
 import { matchAdminToken } from '../admin-auth.ts';
 import type { GatewayRoute } from '../gateway.types.ts';
 import { acknowledgeNotifications, countOpenNotifications, listNotifications } from '../routes/notifications.queries.ts';
@@ -66,6 +68,11 @@ export const consoleRoute: GatewayRoute = async (app, ctx) => {
   await app.register(cookie);
   await app.register(formbody);
   const live = createLiveStreams(nc);
+  // The document PDF comes from the invoicing system through its port (the API token never reaches the browser).
+  const invoicing =
+    config.fakturowniaUrl && config.fakturowniaApiToken
+      ? createFakturowniaAdapter({ baseUrl: config.fakturowniaUrl, apiToken: config.fakturowniaApiToken, timeoutMs: config.fakturowniaTimeoutMs })
+      : null;
   app.addHook('preClose', async () => live.closeAll());
 
   app.get('/admin/assets/console.css', { schema: { hide: true } }, async (_req, reply) =>
@@ -253,8 +260,24 @@ export const consoleRoute: GatewayRoute = async (app, ctx) => {
         request,
         reply,
         frame(request, { title: `Order ${order.externalId}`, nav: 'order', live: `/admin/live?order=${encodeURIComponent(order.id)}` }),
-        orderPage({ order, csrf: request.consoleSession?.csrf ?? '', timeline, view, notifications, pdfUrl: null }),
+        orderPage({ order, csrf: request.consoleSession?.csrf ?? '', timeline, view, notifications, pdfUrl: invoicing && order.document ? `/admin/orders/${encodeURIComponent(order.id)}/document.pdf` : null }),
       );
+    });
+
+    authed.get('/admin/orders/:id/document.pdf', { schema: { hide: true } }, async (request, reply) => {
+      const { id } = request.params as { id: string };
+      const res = await api(request).getOrder(id);
+      if (!res.ok) return reply.code(res.error.status).type('text/html; charset=utf-8').send(errorPageFor(request, res.error.message));
+      const doc = res.value.document;
+      if (!doc || !invoicing) return reply.code(404).type('text/html; charset=utf-8').send(errorPageFor(request, 'This order has no document PDF to show.'));
+      try {
+        const pdf = await invoicing.downloadPdf(doc.providerId);
+        const filename = `${doc.number.replace(/[^\w.-]+/g, '_')}.pdf`;
+        return reply.type('application/pdf').header('content-disposition', `inline; filename="${filename}"`).header('cache-control', 'private, no-store').send(pdf);
+      } catch (err) {
+        request.log.warn({ orderId: id, code: isOrderpilotError(err) ? err.code : 'INTERNAL', err: err instanceof Error ? err.message : String(err) }, 'document PDF download failed');
+        return reply.code(502).type('text/html; charset=utf-8').send(errorPageFor(request, 'The invoicing system did not return the PDF; try again shortly.'));
+      }
     });
 
     authed.post('/admin/orders/:id/events', { schema: { hide: true } }, async (request, reply) => {

@@ -6,6 +6,8 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { startGatewayService, type RunningGateway } from '../../gateway/main.ts';
 import { startOrdersService } from '../../services/orders/main.ts';
 import { startNotificationsService } from '../../services/notifications/main.ts';
+import { createFakturowniaAdapter } from '../../services/invoicing/fakturownia.adapter.ts';
+import { startInvoicingSandbox, type InvoicingSandbox } from '../../infra/sandbox/invoicing-sandbox.ts';
 import type { RunningService } from '../../infra/runtime/service.ts';
 import { createTestContext, eventually, type TestContext } from '../support/context.ts';
 import { orderState, publishOrderEvent, sampleOrder } from '../support/orders.ts';
@@ -21,9 +23,11 @@ let gw: RunningGateway;
 let browser: BrowserContext;
 let profile: string;
 let page: Page;
+let invoicingSandbox: InvoicingSandbox;
 
 beforeAll(async () => {
-  t = await createTestContext({ ADMIN_TOKENS: `alice:${TOKEN}`, PORT: '0', NOTIFY_DIGEST_WINDOW_MS: '200' });
+  invoicingSandbox = await startInvoicingSandbox();
+  t = await createTestContext({ ADMIN_TOKENS: `alice:${TOKEN}`, PORT: '0', NOTIFY_DIGEST_WINDOW_MS: '200', FAKTUROWNIA_URL: invoicingSandbox.url, FAKTUROWNIA_API_TOKEN: invoicingSandbox.apiToken });
   orders = await startOrdersService(t);
   notifications = await startNotificationsService(t, { pollMs: 200 });
   gw = await startGatewayService(t, { defaultMetrics: false });
@@ -39,6 +43,7 @@ afterAll(async () => {
   await notifications?.stop();
   await orders?.stop();
   await t?.cleanup();
+  await invoicingSandbox?.close();
   if (profile) await rm(profile, { recursive: true, force: true });
 });
 
@@ -159,6 +164,21 @@ describe('admin console in headless Chromium (real gateway, order host, Postgres
     const [row] = await t.sql<{ n: number }[]>`select count(*)::int as n from orders where state = 'held'`;
     expect(Number(held)).toBe(row?.n);
     await shot('machines');
+  });
+
+  it('shows the document number and date with a PDF link served from the invoicing system', async () => {
+    const order = await heldOrder();
+    // The invoicing service's work, done by hand: issue at the (sandbox) invoicing system, report it.
+    const doc = await createFakturowniaAdapter({ baseUrl: invoicingSandbox.url, apiToken: invoicingSandbox.apiToken, timeoutMs: 5000 }).issue(order);
+    await publishOrderEvent(t.nc, t.names, order.orderId, 'DOCUMENT_ISSUED', doc, { actor: 'invoicing' });
+    await page.goto(`${gw.url}/admin/orders/${order.orderId}`);
+    await page.waitForSelector(`dd.document:has-text("${doc.number}")`);
+    expect(await page.locator('dd.document').textContent()).toContain(doc.issueDate);
+    const href = await page.locator('dd.document a:has-text("PDF")').getAttribute('href');
+    const pdf = await page.request.get(`${gw.url}${href ?? ''}`);
+    expect(pdf.status()).toBe(200);
+    expect(pdf.headers()['content-type']).toBe('application/pdf');
+    expect((await pdf.body()).subarray(0, 5).toString()).toBe('%PDF-');
   });
 
   it('refuses a console action without the CSRF token', async () => {
