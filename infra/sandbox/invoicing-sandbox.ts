@@ -83,6 +83,10 @@ export interface InvoicingSandboxOptions {
   faults?: Partial<InvoicingSandboxFaults>;
   /** Random source for fault injection (tests may make it deterministic). */
   random?: () => number;
+  /** Documents issued before a restart (the demo keeps them in Postgres): numbering continues after them. */
+  initialInvoices?: readonly SandboxInvoice[];
+  /** Awaited after a document is stored and before it is answered, so it survives a restart (demo). */
+  persist?: (invoice: SandboxInvoice) => Promise<void>;
 }
 
 const DEFAULT_FAULTS: InvoicingSandboxFaults = {
@@ -134,6 +138,12 @@ export async function startInvoicingSandbox(opts: InvoicingSandboxOptions = {}):
   const byId = new Map<number, SandboxInvoice>();
   const monthly = new Map<string, number>();
   let nextId = 1000;
+  for (const inv of opts.initialInvoices ?? []) {
+    byId.set(inv.id, inv);
+    nextId = Math.max(nextId, inv.id + 1);
+    const m = /^FV\/(\d+)\/(\d{2})\/(\d{4})$/.exec(inv.number);
+    if (m) monthly.set(`${m[3]}-${m[2]}`, Math.max(monthly.get(`${m[3]}-${m[2]}`) ?? 0, Number(m[1])));
+  }
   const requests: Record<SandboxRoute, number> = { create: 0, list: 0, get: 0, pdf: 0, other: 0 };
   const injected = { errors: 0, timeouts: 0, dropped: 0, rateLimited: 0 };
   const sockets = new Set<Socket>();
@@ -295,6 +305,14 @@ export async function startInvoicingSandbox(opts: InvoicingSandboxOptions = {}):
       }
       const inv = create(body, res);
       if (inv === null) return;
+      if (opts.persist) {
+        try {
+          await opts.persist(inv);
+        } catch (err) {
+          byId.delete(inv.id); // not durable: answer 500 and keep no trace, like a failed insert
+          throw err;
+        }
+      }
       if (faults.dropResponseRate > 0 && random() < faults.dropResponseRate) {
         injected.dropped++;
         req.socket.destroy(); // issued, but the answer is lost

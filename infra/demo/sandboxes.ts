@@ -1,0 +1,80 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from '../logger.ts';
+import { startInvoicingSandbox, type InvoicingSandbox, type InvoicingSandboxFaults } from '../sandbox/invoicing-sandbox.ts';
+import { startSmtpSink, type SmtpSink } from '../sandbox/smtp-sink.ts';
+import { startWarehouseSandbox, type FaultKind, type WarehouseSandbox } from '../sandbox/warehouse-sandbox.ts';
+import type { SandboxStateStore } from './sandbox-state.store.ts';
+
+/** The three sandbox providers on loopback, and the environment that points orderpilot at them. */
+export interface Sandboxes {
+  invoicing: InvoicingSandbox;
+  warehouse: WarehouseSandbox;
+  smtp: SmtpSink;
+  /** FAKTUROWNIA_*, WAREHOUSE_*, SMTP_URL: merge into orderpilot's environment / config. */
+  env: Record<string, string>;
+  close(): Promise<void>;
+}
+
+export interface SandboxesOptions {
+  logger: Logger;
+  /** Keep sandbox state across restarts (the demo); without it the state lives in memory. */
+  store?: SandboxStateStore;
+  /** Secrets shared with orderpilot (generated when absent; the demo keeps them stable across restarts). */
+  invoicingToken?: string;
+  warehouseApiKey?: string;
+  warehouseWebhookSecret?: string;
+  /** Where the warehouse sends status webhooks (settable later: `warehouse.setWebhookUrl`). */
+  webhookUrl?: string;
+  /** Time between two warehouse statuses of a shipment. */
+  stepMs?: number;
+  invoicingFaults?: Partial<InvoicingSandboxFaults>;
+  warehouseFaults?: Partial<Record<FaultKind, number>>;
+  seed?: number;
+  /** Fixed ports (the demo keeps them stable); default ephemeral. */
+  ports?: { invoicing?: number; warehouse?: number; smtp?: number };
+  /** Mails the SMTP sink keeps in memory (oldest dropped first). */
+  maxMails?: number;
+}
+
+export async function startSandboxes(o: SandboxesOptions): Promise<Sandboxes> {
+  const token = o.invoicingToken ?? `sandbox_${randomBytes(12).toString('hex')}`;
+  const apiKey = o.warehouseApiKey ?? `wh_${randomBytes(12).toString('hex')}`;
+  const secret = o.warehouseWebhookSecret ?? `whsec_wh_${randomBytes(16).toString('hex')}`;
+  const store = o.store;
+  const invoicing = await startInvoicingSandbox({
+    apiToken: token,
+    ...(o.ports?.invoicing !== undefined ? { port: o.ports.invoicing } : {}),
+    ...(o.invoicingFaults ? { faults: o.invoicingFaults } : {}),
+    ...(store ? { initialInvoices: await store.invoices(), persist: (inv) => store.saveInvoice(inv) } : {}),
+  });
+  const warehouse = await startWarehouseSandbox({
+    apiKey,
+    webhookSecret: secret,
+    webhookUrl: o.webhookUrl,
+    stepMs: o.stepMs ?? 1000,
+    seed: o.seed ?? (Date.now() & 0xffff),
+    logger: o.logger,
+    ...(o.ports?.warehouse !== undefined ? { port: o.ports.warehouse } : {}),
+    ...(o.warehouseFaults ? { faults: o.warehouseFaults } : {}),
+    ...(store ? { initialShipments: await store.shipments(), persist: (s, plan) => store.saveShipment(s, plan) } : {}),
+  });
+  const smtp = await startSmtpSink({ ...(o.ports?.smtp !== undefined ? { port: o.ports.smtp } : {}), maxMails: o.maxMails ?? 1000 });
+  return {
+    invoicing,
+    warehouse,
+    smtp,
+    env: {
+      FAKTUROWNIA_URL: invoicing.url,
+      FAKTUROWNIA_API_TOKEN: token,
+      WAREHOUSE_URL: warehouse.url,
+      WAREHOUSE_API_KEY: apiKey,
+      WAREHOUSE_WEBHOOK_SECRET: secret,
+      SMTP_URL: smtp.url,
+    },
+    async close() {
+      await warehouse.close();
+      await invoicing.close();
+      await smtp.close();
+    },
+  };
+}
