@@ -80,6 +80,9 @@ export async function buildGateway(deps: GatewayDeps, opts: GatewayOptions = {})
   app.addHook('preClose', async () => {
     closing = true;
   });
+  app.addHook('onClose', async () => {
+    await inbox.flush();
+  });
   app.addHook('onSend', async (_request, reply, payload) => {
     if (closing) reply.header('connection', 'close');
     return payload;

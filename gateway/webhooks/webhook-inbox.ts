@@ -119,6 +119,19 @@ export function invalidDedupeKey(provider: string, body: Buffer): string {
   return `${provider}:invalid:${createHash('sha256').update(body).digest('hex')}`;
 }
 
+interface InboxRow {
+  provider: string;
+  dedupe_key: string;
+  event_type: string | null;
+  signature: SignatureVerdict;
+  verdict: WebhookVerdict;
+  detail: string | null;
+  order_id: string | null;
+  external_ref: string | null;
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
 interface Row {
   id: string;
   provider: string;
@@ -186,6 +199,79 @@ export function createWebhookInbox(deps: WebhookInboxDeps) {
   const log = deps.logger.child({ component: 'webhook-inbox' });
   const processors = new Map<string, WebhookProcessor>();
 
+  // "Published" marks are written in batches off the request path (one UPDATE for many rows): a mark
+  // lost in a crash only means a provider retry publishes the same message ids again (de-duplicated).
+  let pendingMarks: Array<{ id: string; ids: string[] }> = [];
+  let flushTimer: NodeJS.Timeout | null = null;
+  let flushing: Promise<void> = Promise.resolve();
+  function flushMarks(): Promise<void> {
+    if (flushTimer) clearTimeout(flushTimer);
+    flushTimer = null;
+    const batch = pendingMarks;
+    pendingMarks = [];
+    if (batch.length === 0) return flushing;
+    flushing = flushing.then(() =>
+      sql`update webhook_inbox w set published_at = now(), message_ids = v.ids
+          from jsonb_to_recordset(${sql.json(batch)}) as v(id bigint, ids text[])
+          where w.id = v.id and w.published_at is null`.then(
+        () => undefined,
+        (err: unknown) => log.warn({ err: err instanceof Error ? err.message : String(err), rows: batch.length }, 'could not mark webhooks published (a retry republishes them)'),
+      ),
+    );
+    return flushing;
+  }
+  // Inserts are grouped: while a few INSERTs are in flight, new rows wait and go together in the next
+  // multi-row INSERT (one commit, one WAL flush for many webhooks). At low load a row goes at once.
+  const MAX_INSERTS_IN_FLIGHT = 4;
+  const MAX_BATCH = 200;
+  let insertQueue: Array<{ row: InboxRow; resolve: (id: string | null) => void; reject: (err: unknown) => void }> = [];
+  let insertsInFlight = 0;
+  function pumpInserts(): void {
+    while (insertsInFlight < MAX_INSERTS_IN_FLIGHT && insertQueue.length > 0) {
+      const batch = insertQueue.slice(0, MAX_BATCH);
+      insertQueue = insertQueue.slice(MAX_BATCH);
+      insertsInFlight++;
+      void insertBatch(batch).finally(() => {
+        insertsInFlight--;
+        pumpInserts();
+      });
+    }
+  }
+  async function insertBatch(batch: typeof insertQueue): Promise<void> {
+    try {
+      const rows = batch.map((b) => ({ ...b.row, headers: sql.json(b.row.headers) }));
+      const inserted = await sql<{ id: string; dedupe_key: string }[]>`
+        insert into webhook_inbox ${sql(rows as never, 'provider', 'dedupe_key', 'event_type', 'signature', 'verdict', 'detail', 'order_id', 'external_ref', 'headers', 'body')}
+        on conflict (dedupe_key) do nothing
+        returning id, dedupe_key`;
+      // Within one batch a key is inserted once; only its first waiter gets the id.
+      const byKey = new Map(inserted.map((x) => [x.dedupe_key, String(x.id)]));
+      for (const b of batch) {
+        const id = byKey.get(b.row.dedupe_key);
+        byKey.delete(b.row.dedupe_key);
+        b.resolve(id ?? null);
+      }
+    } catch (err) {
+      for (const b of batch) b.reject(err);
+    }
+  }
+  /** Inserts the row unless its dedupe key exists; resolves with the new id, or null for a repeat. */
+  function insertOnce(raw: InboxRow): Promise<string | null> {
+    // Postgres text cannot hold NUL; one such value must not fail the whole batch.
+    const clean = (v: string | null) => (v === null ? null : v.replace(/\u0000/g, ''));
+    const row: InboxRow = { ...raw, event_type: clean(raw.event_type), detail: clean(raw.detail), order_id: clean(raw.order_id), external_ref: clean(raw.external_ref) };
+    return new Promise((resolve, reject) => {
+      insertQueue.push({ row, resolve, reject });
+      pumpInserts();
+    });
+  }
+
+  function markPublished(id: string, ids: string[]): void {
+    pendingMarks.push({ id, ids });
+    if (pendingMarks.length >= 500) void flushMarks();
+    else flushTimer ??= setTimeout(() => void flushMarks(), 20);
+  }
+
   function withIds(dedupeKey: string, messages: WebhookMessage[], suffix = ''): Outgoing[] {
     return messages.map((m, i) => ({
       subject: m.subject,
@@ -218,16 +304,22 @@ export function createWebhookInbox(deps: WebhookInboxDeps) {
    * (same ids) are published again, which JetStream and the consumers de-duplicate.
    * Throws NATS_UNAVAILABLE (503, retryable) when publishing fails: the row stays, a retry completes it.
    */
-  async function receive(r: WebhookReceipt): Promise<ReceiveResult> {
+  async function receive(receipt: WebhookReceipt): Promise<ReceiveResult> {
+    const r: WebhookReceipt = { ...receipt, dedupeKey: receipt.dedupeKey.replace(/\u0000/g, '') };
     const headers = keepHeaders(r.headers);
-    const inserted = await sql<{ id: string }[]>`
-      insert into webhook_inbox (provider, dedupe_key, event_type, signature, verdict, detail, order_id, external_ref, headers, body)
-      values (${r.provider}, ${r.dedupeKey}, ${r.eventType ?? null}, ${r.signature}, ${r.verdict}, ${r.detail ?? null},
-              ${r.orderId ?? null}, ${r.externalRef ?? null}, ${sql.json(headers)}, ${r.body})
-      on conflict (dedupe_key) do nothing
-      returning id`;
-    const first = inserted[0];
-    if (first === undefined) {
+    const insertedId = await insertOnce({
+      provider: r.provider,
+      dedupe_key: r.dedupeKey,
+      event_type: r.eventType ?? null,
+      signature: r.signature,
+      verdict: r.verdict,
+      detail: r.detail ?? null,
+      order_id: r.orderId ?? null,
+      external_ref: r.externalRef ?? null,
+      headers,
+      body: r.body,
+    });
+    if (insertedId === null) {
       const [existing] = await sql<{ id: string; verdict: WebhookVerdict; published_at: Date | null; message_ids: string[] }[]>`
         select id, verdict, published_at, message_ids from webhook_inbox where dedupe_key = ${r.dedupeKey}`;
       if (existing === undefined) throw new OrderpilotError('DB_CONFLICT', 'webhook row vanished during insert', undefined, { retryable: true });
@@ -236,19 +328,18 @@ export function createWebhookInbox(deps: WebhookInboxDeps) {
         // The first attempt stored it but may not have published (crash, NATS down): finish its work.
         const messages = withIds(r.dedupeKey, r.messages(String(existing.id)));
         await publishAll(messages);
-        await sql`update webhook_inbox set published_at = now(), message_ids = ${messages.map((m) => m.envelope.id)}
-                  where id = ${existing.id} and published_at is null`;
+        markPublished(String(existing.id), messages.map((m) => m.envelope.id));
       }
       log.debug({ provider: r.provider, dedupeKey: r.dedupeKey }, 'webhook already stored');
       return { id: String(existing.id), isNew: false, verdict: existing.verdict, messageIds: existing.message_ids };
     }
-    const id = String(first.id);
+    const id = insertedId;
     deps.onReceived?.(r.provider, r.verdict, true);
     const messages = r.verdict === 'invalid' || !r.messages ? [] : withIds(r.dedupeKey, r.messages(id));
     if (messages.length > 0) {
       await publishAll(messages);
       const ids = messages.map((m) => m.envelope.id);
-      await sql`update webhook_inbox set published_at = now(), message_ids = ${ids} where id = ${id}`;
+      markPublished(id, ids);
       log.info({ webhookId: id, provider: r.provider, verdict: r.verdict, eventType: r.eventType, orderId: r.orderId, messageIds: ids }, 'webhook stored and published');
       return { id, isNew: true, verdict: r.verdict, messageIds: ids };
     }
@@ -309,6 +400,8 @@ export function createWebhookInbox(deps: WebhookInboxDeps) {
     get,
     list,
     replay,
+    /** Writes the pending "published" marks (call on shutdown; also runs every 20 ms by itself). */
+    flush: flushMarks,
     /** Lets an admin replay this provider's stored webhooks (the route registers its own processor). */
     registerProcessor(provider: string, processor: WebhookProcessor): void {
       processors.set(provider, processor);
