@@ -21,6 +21,7 @@ export const DEAD_LETTER_INBOX = 'notifications:dead-letters';
 /**
  * Turns new rows of `dead_letters` (written by every consumer when it gives up on a message) into
  * critical notifications. Safe with several instances: the inbox row decides who surfaces a row.
+ * Looks back 6 days: the relay prunes inbox rows after 7, so an old dead letter is never surfaced twice.
  * Returns how many it surfaced.
  */
 export async function surfaceDeadLetters(
@@ -32,7 +33,7 @@ export async function surfaceDeadLetters(
   const rows = await sql<DeadLetterRow[]>`
     select d.id, d.consumer, d.subject, d.message_id, d.order_id, o.external_id, d.error_code, d.error_message, d.deliveries
     from dead_letters d left join orders o on o.id = d.order_id
-    where d.replayed_at is null and d.created_at > now() - interval '7 days'
+    where d.replayed_at is null and d.created_at > now() - interval '6 days'
       and not exists (select 1 from processed_messages p where p.consumer = ${DEAD_LETTER_INBOX} and p.message_id = d.id::text)
     order by d.id limit 200`;
   let surfaced = 0;

@@ -32,7 +32,7 @@ async function startHook(): Promise<Hook> {
   return { url: `http://127.0.0.1:${port}/hook`, bodies, close: () => new Promise((r) => server.close(() => r())) };
 }
 
-const WINDOW_MS = 1500;
+const WINDOW_MS = 2500;
 let t: TestContext;
 let sink: SmtpSink;
 let hook: Hook;
@@ -70,7 +70,7 @@ async function holdOrder(code = 'OUT_OF_STOCK') {
 }
 
 const mailsAbout = (text: string): SunkMail[] => sink.mails.filter((m) => m.text.includes(text) || m.subject.includes(text));
-const settle = () => new Promise((r) => setTimeout(r, WINDOW_MS * 2 + 500));
+const settle = () => new Promise((r) => setTimeout(r, WINDOW_MS + 1500));
 
 async function notificationOf(orderId: string) {
   return eventually(async () => (await listNotifications(t.sql, { status: 'all', orderId }))[0], `notification of ${orderId}`);
