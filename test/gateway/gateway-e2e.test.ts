@@ -63,6 +63,20 @@ describe('gateway end to end over loopback HTTP (real order host, Postgres, NATS
     expect(detail.allowedEvents).not.toContain('RELEASE');
   });
 
+  it('50 concurrent copies of one webhook over HTTP, plus a late repeat → one PAYMENT_CONFIRMED applied', async () => {
+    const o = await place();
+    const e = stripeEvent('payment_intent.succeeded', { id: 'pi_dup', object: 'payment_intent', amount: 6500, amount_received: 6500, currency: 'pln', metadata: { order_id: o.orderId } });
+    const answers = await Promise.all(Array.from({ length: 50 }, () => http('POST', '/webhooks/payments/stripe', e.payload, e.headers)));
+    expect(answers.every((a) => a.status === 200)).toBe(true);
+    expect(answers.filter((a) => a.body.duplicate === false)).toHaveLength(1);
+    await eventually(async () => (await stateOf(o.orderId)) === 'processing', 'order processing');
+    const late = await http('POST', '/webhooks/payments/stripe', e.payload, e.headers);
+    expect(late.body.duplicate).toBe(true);
+    await new Promise((r) => setTimeout(r, 300));
+    const history = (await admin('GET', `/admin/api/orders/${o.orderId}`)).body.history;
+    expect(history.filter((h: { type: string }) => h.type === 'PAYMENT_CONFIRMED')).toHaveLength(1);
+  });
+
   it('admin auth: 401 without a token, 403 with a wrong one, 200 with a right one', async () => {
     expect((await http('GET', '/admin/api/orders')).status).toBe(401);
     expect((await http('GET', '/admin/api/orders', undefined, { authorization: 'Bearer not-a-real-token-000' })).status).toBe(403);
@@ -109,7 +123,8 @@ describe('gateway end to end over loopback HTTP (real order host, Postgres, NATS
 
   it('counts requests, webhook verdicts and published events in /metrics', async () => {
     const m = await fetch(`${gw.url}/metrics`).then((r) => r.text());
-    expect(m).toMatch(/orderpilot_gateway_webhooks_total\{provider="stripe",verdict="accepted",new="true"\} 1/);
+    expect(m).toMatch(/orderpilot_gateway_webhooks_total\{provider="stripe",verdict="accepted",new="true"\} 2/); // two distinct Stripe events above
+    expect(m).toMatch(/orderpilot_gateway_webhooks_total\{provider="stripe",verdict="accepted",new="false"\} 50/);
     expect(m).toMatch(/orderpilot_gateway_events_published_total\{type="ORDER_PLACED"\} \d+/);
     expect(m).toMatch(/orderpilot_gateway_http_requests_total\{method="POST",route="\/orders",status="202"\}/);
   });
