@@ -41,6 +41,8 @@ export interface WarehouseFaultPlan {
   serverErrors?: number;
   /** The first N look-ups (`GET /shipments?reference=`) are answered 503. */
   lookupErrors?: number;
+  /** Every submit answer is delayed this long (a slow warehouse). */
+  delayMs?: number;
   /** The shipment waits after creation until `resume(reference)` (tests: control when statuses flow). */
   paused?: boolean;
   /** Every webhook is sent twice (same eventId). */
@@ -412,6 +414,7 @@ export async function startWarehouseSandbox(o: WarehouseSandboxOptions): Promise
     const n = (submits.get(reference) ?? 0) + 1;
     submits.set(reference, n);
     const plan = planFor(reference);
+    if (plan.delayMs !== undefined) await sleep(plan.delayMs);
     const existing = byReference.get(reference);
     if (existing) return json(res, 200, view(existing));
     if (n <= (plan.timeouts ?? 0)) {

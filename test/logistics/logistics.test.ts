@@ -4,6 +4,7 @@ import { unmatchedWarehouseMessages, warehouseLog, warehouseTimeline } from '../
 import type { WarehouseFaultPlan } from '../../infra/sandbox/warehouse-sandbox.ts';
 import { eventually } from '../support/context.ts';
 import { orderState, publishOrderEvent, sampleOrder } from '../support/orders.ts';
+import { startLogisticsService } from '../../services/logistics/main.ts';
 import { history, notices, placePaidOrder, startLogisticsWorld, waitForState, WEBHOOK_SECRET, type LogisticsWorld } from './world.ts';
 
 let w: LogisticsWorld;
@@ -224,6 +225,17 @@ describe('logistics service (real sandbox warehouse, gateway, Postgres, NATS)', 
     expect(w.sandbox.submits.get(order.orderId)).toBe(2);
   });
 
+  it('MARK_SHIPPED moves a held order on by hand with a tracking number', async () => {
+    const order = sampleOrder();
+    plans.set(order.orderId, { reject: 'ADDRESS_INVALID' });
+    await placePaidOrder(w.t, order);
+    await waitForState(w.t, order.orderId, 'held');
+    await publishOrderEvent(w.t.nc, w.t.names, order.orderId, 'MARK_SHIPPED', { trackingNumber: 'HAND-123', carrier: 'Poczta', note: 'sent from the shop' }, { actor: 'alice' });
+    await waitForState(w.t, order.orderId, 'inShipment');
+    expect(await snapshotContext(order.orderId)).toMatchObject({ trackingNumber: 'HAND-123', carrier: 'Poczta', hold: null, lastAdminNote: { note: 'sent from the shop', by: 'alice' } });
+    expect(w.sandbox.created.get(order.orderId)).toBeUndefined();
+  });
+
   it('release when the warehouse already has the shipment re-reads its state and catches up', async () => {
     const order = sampleOrder();
     // The submit creates the shipment but its answer is lost, and every look-up fails: held UNREACHABLE.
@@ -247,5 +259,21 @@ describe('logistics service (real sandbox warehouse, gateway, Postgres, NATS)', 
     const timeline = await warehouseTimeline(w.t.sql, order.orderId);
     expect(timeline.map((e) => e.kind)).toEqual(['rejected', 'webhook', 'webhook', 're-read']);
     expect(timeline.at(-1)?.summary).toContain('DELIVERED');
+  });
+
+  it('stop() finishes the submit in flight: reported and acked, not submitted again', async () => {
+    const order = sampleOrder();
+    plans.set(order.orderId, { delayMs: 250, stopAfter: 'ACCEPTED' }); // below WAREHOUSE_TIMEOUT_MS (400)
+    await placePaidOrder(w.t, order);
+    await eventually(async () => w.sandbox.submits.get(order.orderId) === 1, 'submit in flight');
+    const running = w.logistics.splice(0, w.logistics.length);
+    await Promise.all(running.map((s) => s.stop()));
+    // Stopped: the in-flight submit finished and reported before stop() resolved.
+    await eventually(async () => (await history(w.t, order.orderId)).some((e) => e.type === 'SHIPMENT_ACCEPTED'), 'accepted reported');
+    w.logistics.push(await startLogisticsService(w.t));
+    await new Promise((r) => setTimeout(r, 500));
+    expect(w.sandbox.submits.get(order.orderId)).toBe(1);
+    expect(w.sandbox.created.get(order.orderId)).toBe(1);
+    expect(await w.t.sql`select 1 from dead_letters`).toHaveLength(0);
   });
 });

@@ -20,6 +20,8 @@ export interface LogisticsWorld {
   sandbox: WarehouseSandbox;
   gateway: FastifyInstance;
   gatewayUrl: string;
+  /** The running logistics instances (tests may stop one and start another). */
+  logistics: RunningService[];
   stop(): Promise<void>;
 }
 
@@ -45,17 +47,20 @@ export async function startLogisticsWorld(
   await gateway.listen({ port: 0, host: '127.0.0.1' });
   const gatewayUrl = `http://127.0.0.1:${(gateway.server.address() as AddressInfo).port}`;
   sandbox.setWebhookUrl(`${gatewayUrl}/webhooks/warehouse`);
-  const services: RunningService[] = [await startOrdersService(t)];
-  for (let i = 0; i < (opts.logisticsInstances ?? 1); i++) services.push(await startLogisticsService(t));
+  const orders = await startOrdersService(t);
+  const logistics: RunningService[] = [];
+  for (let i = 0; i < (opts.logisticsInstances ?? 1); i++) logistics.push(await startLogisticsService(t));
   return {
     t,
     sandbox,
     gateway,
     gatewayUrl,
+    logistics,
     async stop() {
       await sandbox.close();
       await gateway.close();
-      for (const s of services.reverse()) await s.stop();
+      for (const s of logistics) await s.stop();
+      await orders.stop();
       await t.cleanup();
     },
   };
