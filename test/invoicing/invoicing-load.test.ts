@@ -16,17 +16,24 @@ let sink: SmtpSink;
 const services: RunningService[] = [];
 
 beforeAll(async () => {
-  // 20% of requests fail: 8% 503, 2% never answered, and 10% of creates issue the document but lose the answer.
+  // A generous retry budget (12 attempts from 100 ms, doubling) and moderate concurrency, so a busy
+  // CI machine's slow answers (client timeouts on top of the injected faults) never exhaust it.
+  // 20% of requests fail: 8% 503, 2% never answered, 10% of creates issue the document but lose the answer.
   sandbox = await startInvoicingSandbox({ faults: { errorRate: 0.08, timeoutRate: 0.02, dropResponseRate: 0.1 } });
   sink = await startSmtpSink();
   t = await createTestContext({
     FAKTUROWNIA_URL: sandbox.url,
     FAKTUROWNIA_API_TOKEN: sandbox.apiToken,
-    FAKTUROWNIA_TIMEOUT_MS: '500',
-    INVOICING_MAX_ATTEMPTS: '10',
-    INVOICING_RETRY_BASE_MS: '50',
+    FAKTUROWNIA_TIMEOUT_MS: '2000',
+    MAX_DELIVER: '12',
+    INVOICING_MAX_ATTEMPTS: '12',
+    INVOICING_CONCURRENCY: '16',
+    INVOICING_RETRY_BASE_MS: '100',
     SMTP_URL: sink.url,
+    MAIL_MAX_ATTEMPTS: '12',
     MAIL_RETRY_BASE_MS: '100',
+    MAIL_CONCURRENCY: '16',
+    ORDER_PARTITIONS: '16',
     LOG_LEVEL: 'error',
   });
   services.push(await startOrdersService(t), await startInvoicingService(t), await startInvoicingService(t), await startMailerService(t));
@@ -44,9 +51,12 @@ describe('200 orders at once through the sandbox with 20% injected faults', () =
     await Promise.all(orders.map((o) => placeAndPay(t.nc, t.names, o)));
     const ids = orders.map((o) => o.orderId);
     await eventually(async () => {
-      const [r] = await t.sql<{ n: number }[]>`select count(*)::int as n from orders where id = any(${ids}) and document_state = 'emailed'`;
+      const [r] = await t.sql<{ n: number }[]>`select count(*)::int as n from orders where id = any(${ids}) and document_state in ('emailed', 'failed')`;
       return r?.n === ORDERS;
-    }, `${ORDERS} documents e-mailed`, 90_000, 250);
+    }, `${ORDERS} documents e-mailed or failed`, 140_000, 250);
+    // None failed (a failure here names its code, e.g. RETRIES_EXHAUSTED on a starved machine).
+    const failed = await t.sql`select id, snapshot->'context'->'documentFailure' as failure from orders where id = any(${ids}) and document_state = 'failed'`;
+    expect(failed).toEqual([]);
     const injected = sandbox.injected;
     expect(injected.errors + injected.timeouts + injected.dropped).toBeGreaterThan(ORDERS * 0.1);
     const perOrder = new Map<string, number>();
@@ -59,5 +69,5 @@ describe('200 orders at once through the sandbox with 20% injected faults', () =
     expect(sink.mails).toHaveLength(ORDERS);
     expect([...mails.values()].every((n) => n === 1)).toBe(true);
     expect(await t.sql`select 1 from dead_letters`).toHaveLength(0);
-  });
+  }, 150_000);
 });
