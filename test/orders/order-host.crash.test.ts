@@ -68,6 +68,11 @@ describe('order host under crashes (real child processes, SIGKILL)', () => {
       'host blocked inside its transaction',
     );
     await host.kill('SIGKILL');
+    // A backend waiting on a lock does not notice its client died; it would run the statement to its
+    // end once the lock is free. End the dead client's sessions the way Postgres does when it sees
+    // the broken connection (client_connection_check_interval), so the write is really lost.
+    await t.sql`select pg_terminate_backend(pid) from pg_stat_activity
+      where datname = current_database() and wait_event_type = 'Lock' and query like '%update orders set%'`;
     await lock`rollback`;
     lock.release();
     expect(await orderState(t.sql, order.orderId)).toBe('pending');
