@@ -34,7 +34,7 @@ export async function startMailerService(deps: ServiceDeps, opts: MailerServiceO
       provider,
       transport,
       mailFrom: config.mailFrom,
-      store: createMailDeliveryStore(deps.sql),
+      store: createMailDeliveryStore(deps.sql, Math.ceil(config.mailClaimLeaseMs / 1000)),
       events: createDocumentEvents(nc, names, 'mailer'),
       logger,
     }),

@@ -59,9 +59,11 @@ export function createSendDocumentHandler(deps: SendDocumentDeps): EnvelopeHandl
         return;
       }
       if (claim.kind === 'busy') {
-        // Another instance is sending this very e-mail now; it reports. Check back later.
+        // Another instance is sending this very e-mail now; it reports. Check back when its claim
+        // expires (it may have crashed mid-send): a fixed short delay would spend every attempt
+        // before the lease ends and the e-mail would never be sent.
         if (ctx.lastAttempt) return;
-        throw new OrderpilotError('DB_CONFLICT', `e-mail of document ${document.number} is being sent by another instance`, undefined, { retryAfterMs: 5000 });
+        throw new OrderpilotError('DB_CONFLICT', `e-mail of document ${document.number} is being sent by another instance`, undefined, { retryAfterMs: Math.max(1000, claim.leaseLeftMs + 500) });
       }
       claimed = true;
       const pdf = await deps.provider.downloadPdf(document.providerId);

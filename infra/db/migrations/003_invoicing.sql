@@ -18,12 +18,13 @@ create unique index documents_provider_doc_idx on documents (provider, provider_
 create index documents_status_idx on documents (status, updated_at desc);
 
 -- One row per document e-mail. `sent` rows make a redelivered or repeated send command a no-op;
--- a `sending` row is a claim (claimed_at) so two instances never send the same document at once.
+-- a `sending` row is a claim (claimed_at) so two instances never send the same document at once;
+-- `failed` means the last attempt failed and the e-mail may be tried again.
 create table mail_deliveries (
   idempotency_key text primary key,       -- document:<provider>:<provider_id>
   order_id        text not null,
   recipient       text not null,
-  status          text not null,          -- sending | sent
+  status          text not null,          -- sending (claimed) | sent | failed (last attempt failed)
   message_id      text,                   -- the SMTP Message-ID of the sent mail
   attempts        integer not null default 0,
   claimed_at      timestamptz,
