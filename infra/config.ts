@@ -77,6 +77,8 @@ export interface Config {
   readonly mailRetryBaseMs: number;
   /** Mail commands handled at once per mailer process. */
   readonly mailConcurrency: number;
+  /** How long one instance's claim to send a document's e-mail blocks the others (a crashed sender's claim expires). */
+  readonly mailClaimLeaseMs: number;
   /** Attempts to hand one shipment to the warehouse before SHIPMENT_REJECTED WAREHOUSE_UNREACHABLE. */
   readonly logisticsMaxAttempts: number;
   /** First retry delay of the logistics service; doubles per attempt, with jitter. */
@@ -189,6 +191,7 @@ export function loadConfig(env: Env = process.env): Config {
     mailMaxAttempts: int(env, 'MAIL_MAX_ATTEMPTS', 8, 1, 100),
     mailRetryBaseMs: int(env, 'MAIL_RETRY_BASE_MS', 30_000, 1, 3600_000),
     mailConcurrency: int(env, 'MAIL_CONCURRENCY', 8, 1, 256),
+    mailClaimLeaseMs: int(env, 'MAIL_CLAIM_LEASE_MS', 300_000, 1000, 24 * 3600_000),
     logisticsMaxAttempts: int(env, 'LOGISTICS_MAX_ATTEMPTS', 8, 1, 100),
     logisticsRetryBaseMs: int(env, 'LOGISTICS_RETRY_BASE_MS', 5_000, 1, 3600_000),
     logisticsConcurrency: int(env, 'LOGISTICS_CONCURRENCY', 32, 1, 256),

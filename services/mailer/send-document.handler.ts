@@ -83,8 +83,21 @@ export function createSendDocumentHandler(deps: SendDocumentDeps): EnvelopeHandl
       } catch (err) {
         throw smtpError(err);
       }
-      await store.markSent(key, messageId);
       claimed = false;
+      // The mail is out: from here on nothing may make a retry send it again. Record it (a few tries:
+      // a lost record would only cost a second mail after the claim lease), then report it.
+      for (let i = 0; ; i++) {
+        try {
+          await store.markSent(key, messageId);
+          break;
+        } catch (err) {
+          if (i >= 2) {
+            log.error({ err: err instanceof Error ? err.message : String(err) }, 'e-mail sent but not recorded in mail_deliveries');
+            break;
+          }
+          await new Promise((r) => setTimeout(r, 200 * (i + 1)));
+        }
+      }
       await events.emailed(env, orderId, to, messageId);
       log.info({ to }, 'document e-mailed');
     } catch (err) {

@@ -1,0 +1,378 @@
+/**
+ * The chaos run: N orders through the full system — several real orderpilot processes per service,
+ * a NATS server of its own, the sandbox providers, the demo shop — while a monkey SIGKILLs and
+ * restarts processes, restarts NATS, injects provider faults; the shop and the sandbox warehouse add
+ * duplicate and reordered webhooks and lost responses. Then it waits for the system to settle and
+ * checks that nothing was lost or done twice. Used by `npm run chaos` (long) and
+ * test/chaos/chaos.test.ts (short, part of `npm test`).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import postgres from 'postgres';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { loadConfig } from '../../infra/config.ts';
+import { createSql, type Sql } from '../../infra/db/postgres.ts';
+import { migrate } from '../../infra/db/migrate.ts';
+import type { Logger } from '../../infra/logger.ts';
+import { connectNats, type NatsConnection } from '../../infra/nats/connection.ts';
+import { ensureTopology, topology } from '../../infra/nats/topology.ts';
+import { freePort, startNatsServer } from '../../infra/runtime/local-services.ts';
+import { startDemoShop, type PlacedOrder, type Trouble } from '../../infra/demo/demo-shop.ts';
+import { startSandboxes, type Sandboxes } from '../../infra/demo/sandboxes.ts';
+import { natsNames } from '../../services/contracts/index.ts';
+import { startChild, type Child } from '../support/processes.ts';
+import { startGatewayBalancer } from './gateway-balancer.ts';
+
+export interface ChaosOptions {
+  /** A Postgres URL whose server may get a new database (dropped at the end unless `keep`). */
+  baseDatabaseUrl: string;
+  orders: number;
+  /** Orders per second the shop places and pays. */
+  rate: number;
+  /** Process groups: each entry is one process running these services (`[]` = all). */
+  processes: string[][];
+  /** Mean time between two monkey actions. */
+  monkeyEveryMs: number;
+  /** The monkey goes on after the shop is done until it did this many things (short runs). */
+  minActions?: number;
+  /** Restart the NATS server now and then (it is our own, never the machine's). */
+  restartNats: boolean;
+  /** How long the system may take to settle after the last order was paid. */
+  settleTimeoutMs: number;
+  logger: Logger;
+  keep?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+export interface ChaosReport {
+  orders: number;
+  seconds: number;
+  actions: Record<string, number>;
+  states: Record<string, number>;
+  checks: Check[];
+  ok: boolean;
+}
+
+const TROUBLE = { badNip: 0.05, outOfStock: 0.04, badAddress: 0.03, lostResponse: 0.08, paymentFailed: 0.05, unpaid: 0.03 };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Proc {
+  services: string[];
+  env: Record<string, string>;
+  child: Child | null;
+  gatewayUrl: string | null;
+}
+
+export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
+  const log = o.log ?? ((l: string) => o.logger.info(l));
+  const t0 = Date.now();
+  const suffix = `${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
+  const dbName = `op_chaos_${suffix}`;
+  const admin = postgres(o.baseDatabaseUrl, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`create database ${dbName}`);
+  await admin.end();
+  const u = new URL(o.baseDatabaseUrl);
+  u.pathname = `/${dbName}`;
+  const databaseUrl = u.toString();
+
+  const natsDir = await mkdtemp(path.join(os.tmpdir(), 'orderpilot-chaos-nats-'));
+  const natsPort = await freePort();
+  let nats = await startNatsServer(natsDir, o.logger, natsPort);
+  const natsUrl = nats.url;
+  const prefix = `chaos_${suffix}`;
+  const actions: Record<string, number> = {};
+  const count = (a: string) => (actions[a] = (actions[a] ?? 0) + 1);
+
+  let sandboxes: Sandboxes | null = null;
+  const procs: Proc[] = [];
+  let sql: Sql | null = null;
+  let nc: NatsConnection | null = null;
+  let monkeyOn = false;
+  let monkey: Promise<void> = Promise.resolve();
+  const balancer = await startGatewayBalancer(() => procs.filter((p) => p.child && p.gatewayUrl).map((p) => p.gatewayUrl as string));
+  try {
+    sandboxes = await startSandboxes({
+      logger: o.logger,
+      stepMs: 40,
+      webhookUrl: `${balancer.url}/webhooks/warehouse`,
+      maxMails: Number.POSITIVE_INFINITY,
+      // Background noise all run long; the monkey adds bursts.
+      invoicingFaults: { errorRate: 0.05, dropResponseRate: 0.05, timeoutRate: 0.02, rateLimitRate: 0.02 },
+      warehouseFaults: { lostResponse: 0.05, timeout: 0.03, serverError: 0.04, duplicateWebhooks: 0.1, reorderWebhooks: 0.1, DELIVERY_FAILED: 0.02, LOST: 0.01 },
+    });
+    const stripeSecret = `whsec_chaos_${randomBytes(12).toString('hex')}`;
+    const baseEnv: Record<string, string> = {
+      ...sandboxes.env,
+      DATABASE_URL: databaseUrl,
+      NATS_URL: natsUrl,
+      NATS_PREFIX: prefix,
+      STRIPE_WEBHOOK_SECRET: stripeSecret,
+      ADMIN_TOKENS: `chaos:${randomBytes(16).toString('hex')}`,
+      ADMIN_EMAIL: 'admin@shop.example',
+      ORDER_PARTITIONS: '8',
+      ACK_WAIT_MS: '5000',
+      OUTBOX_POLL_MS: '200',
+      MAX_DELIVER: '20',
+      PAYMENT_TIMEOUT_MS: '15000',
+      INVOICING_RETRY_BASE_MS: '150',
+      MAIL_RETRY_BASE_MS: '150',
+      LOGISTICS_RETRY_BASE_MS: '150',
+      INVOICING_MAX_ATTEMPTS: '20',
+      MAIL_MAX_ATTEMPTS: '20',
+      LOGISTICS_MAX_ATTEMPTS: '20',
+      FAKTUROWNIA_TIMEOUT_MS: '1500',
+      WAREHOUSE_TIMEOUT_MS: '1500',
+      MAIL_CLAIM_LEASE_MS: '5000',
+      NOTIFY_DIGEST_WINDOW_MS: '500',
+      NOTIFY_DIGEST_MAX_WAIT_MS: '2000',
+      LOG_LEVEL: process.env['CHAOS_LOG_LEVEL'] ?? 'error',
+    };
+    const config = loadConfig(baseEnv);
+    sql = createSql(databaseUrl, { max: 5, name: 'chaos' });
+    await migrate(sql);
+    nc = await connectNats(natsUrl, 'chaos-driver');
+    const names = natsNames(prefix, config.orderPartitions);
+    const topo = { ackWaitMs: config.ackWaitMs, duplicateWindowMs: config.duplicateWindowMs, maxDeliver: config.maxDeliver };
+    await ensureTopology(nc, names, topo);
+
+    for (const services of o.processes) {
+      const runsGateway = services.length === 0 || services.includes('gateway');
+      const port = runsGateway ? await freePort() : 0;
+      procs.push({ services, env: { ...baseEnv, PORT: String(port) }, child: null, gatewayUrl: runsGateway ? `http://127.0.0.1:${port}` : null });
+    }
+    const start = async (p: Proc) => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          p.child = await startChild('test/chaos/service-child.ts', p.services, p.env, 60_000);
+          return;
+        } catch (err) {
+          // NATS may be restarting right now; a real supervisor would try again too.
+          if (attempt >= 5) throw err;
+          await sleep(500);
+        }
+      }
+    };
+    await Promise.all(procs.map(start));
+    log(`chaos: ${procs.length} processes up (${o.processes.map((s) => (s.length ? s.join('+') : 'all')).join(', ')}), NATS ${natsUrl}, database ${dbName}`);
+
+    // The monkey: one random fault at a time, until the shop is done.
+    monkeyOn = true;
+    const sb = sandboxes;
+    const forced = o.restartNats ? [0, 0.6, 0] : [0, 0];
+    const restarts = new Set<Promise<void>>();
+    let shopDone = false;
+    const total = () => Object.values(actions).reduce((a, b) => a + b, 0);
+    monkey = (async () => {
+      while (monkeyOn && !(shopDone && total() >= (o.minActions ?? 0))) {
+        await sleep(o.monkeyEveryMs * (0.5 + Math.random()));
+        // The first actions are fixed (a kill, a NATS restart, another kill), so even a short run has them.
+        const r = forced.shift() ?? Math.random();
+        if (r < 0.55) {
+          const victim = procs[Math.floor(Math.random() * procs.length)];
+          if (!victim?.child) continue;
+          count('sigkill');
+          await victim.child.kill('SIGKILL');
+          victim.child = null;
+          // Restarted in the background (a process manager would): the monkey goes on meanwhile.
+          const restart: Promise<void> = sleep(200 + Math.random() * 800)
+            .then(() => start(victim))
+            .finally(() => restarts.delete(restart));
+          restarts.add(restart);
+        } else if (r < 0.65 && o.restartNats) {
+          count('nats-restart');
+          await nats.stop();
+          await sleep(300 + Math.random() * 700);
+          nats = await startNatsServer(natsDir, o.logger, natsPort);
+        } else if (r < 0.8) {
+          count('invoicing-fault-burst');
+          sb.invoicing.configure({ errorRate: 0.5, timeoutRate: 0.1, dropResponseRate: 0.2 });
+          await sleep(1500);
+          sb.invoicing.configure({ errorRate: 0.05, timeoutRate: 0.02, dropResponseRate: 0.05 });
+        } else if (r < 0.9) {
+          count('smtp-down');
+          sb.smtp.setDown(true);
+          await sleep(1500);
+          sb.smtp.setDown(false);
+        } else {
+          count('invoicing-fail-next');
+          sb.invoicing.configure({ failNext: 10 });
+        }
+      }
+    })();
+
+    const warehouse = sb.warehouse;
+    const paidEvents = new Map<string, string>();
+    const shop = startDemoShop({
+      gatewayUrl: balancer.url,
+      stripeSecret,
+      ratePerSecond: o.rate,
+      maxOrders: o.orders,
+      trouble: TROUBLE,
+      payAfterMs: 50,
+      logger: o.logger,
+      onPlaced: (p) => {
+        if (p.trouble === 'outOfStock') warehouse.setPlan(p.orderId, { reject: 'OUT_OF_STOCK' });
+        if (p.trouble === 'badAddress') warehouse.setPlan(p.orderId, { reject: 'ADDRESS_INVALID' });
+      },
+      onPaid: (p, eventId) => paidEvents.set(p.orderId, eventId),
+    });
+    await shop.done;
+    shopDone = true;
+    await monkey;
+    monkeyOn = false;
+    while (restarts.size > 0) await Promise.allSettled([...restarts]);
+    sb.invoicing.configure({ errorRate: 0, timeoutRate: 0, dropResponseRate: 0, rateLimitRate: 0, failNext: 0 });
+    sb.smtp.setDown(false);
+    await Promise.all(procs.filter((p) => !p.child).map(start));
+    log(`chaos: shop done (${shop.stats.placed} placed, ${shop.stats.paid} paid, ${shop.stats.errors} errors) after ${((Date.now() - t0) / 1000).toFixed(1)} s; monkey: ${JSON.stringify(actions)}; settling…`);
+
+    // Settle: every order final, every document settled, nothing unsent or un-acked.
+    const db = sql;
+    const jsm = await jetstreamManager(nc);
+    const consumers = topology(names, topo).consumers;
+    const pendingMessages = async (): Promise<number> => {
+      let n = 0;
+      for (const c of consumers) {
+        const info = await jsm.consumers.info(c.stream, c.durable_name ?? '');
+        n += info.num_pending + info.num_ack_pending;
+      }
+      return n;
+    };
+    const unsettled = async () => {
+      const [r] = await db<{ open: number; docs: number; unsent: number }[]>`
+        select (select count(*)::int from orders where state not in ('closed', 'cancelled', 'held')) as open,
+               (select count(*)::int from orders where state <> 'cancelled' and document_state in ('requested', 'issued')) as docs,
+               (select count(*)::int from outbox where sent_at is null) as unsent`;
+      return r ?? { open: -1, docs: -1, unsent: -1 };
+    };
+    const deadline = Date.now() + o.settleTimeoutMs;
+    let last = { open: -1, docs: -1, unsent: -1, pending: -1 };
+    for (;;) {
+      const u = await unsettled();
+      const pending = await pendingMessages().catch(() => -1);
+      const idle = await sb.warehouse.idle(100).then(() => true, () => false);
+      last = { ...u, pending };
+      if (u.open === 0 && u.docs === 0 && u.unsent === 0 && pending === 0 && idle) break;
+      if (Date.now() > deadline) break;
+      await sleep(500);
+    }
+    // A last look after a quiet moment: nothing may arrive late.
+    await sleep(1500);
+    const checks = await verify({ sql: db, sandboxes: sb, orders: shop.orders, paidEvents, pending: await pendingMessages().catch(() => -1) });
+    const states = Object.fromEntries((await db<{ state: string; n: number }[]>`select state, count(*)::int as n from orders group by 1 order by 1`).map((r) => [r.state, r.n]));
+    if (!checks.every((c) => c.ok)) log(`chaos: last settle probe ${JSON.stringify(last)}`);
+    return { orders: shop.orders.length, seconds: (Date.now() - t0) / 1000, actions, states, checks, ok: checks.every((c) => c.ok) };
+  } finally {
+    monkeyOn = false;
+    await monkey.catch(() => {});
+    await Promise.all(procs.map((p) => p.child?.kill('SIGTERM').catch(() => {})));
+    await balancer.close();
+    await sandboxes?.close();
+    await nc?.close().catch(() => {});
+    await sql?.end({ timeout: 5 }).catch(() => {});
+    await nats.stop();
+    await rm(natsDir, { recursive: true, force: true }).catch(() => {});
+    if (!o.keep) {
+      const a = postgres(o.baseDatabaseUrl, { max: 1, onnotice: () => {} });
+      await a.unsafe(`drop database if exists ${dbName} with (force)`).catch(() => {});
+      await a.end();
+    }
+  }
+}
+
+async function verify(v: { sql: Sql; sandboxes: Sandboxes; orders: readonly PlacedOrder[]; paidEvents: Map<string, string>; pending: number }): Promise<Check[]> {
+  const { sql, sandboxes } = v;
+  const checks: Check[] = [];
+  const check = (name: string, bad: string[], total: number) =>
+    checks.push({ name, ok: bad.length === 0, detail: bad.length === 0 ? `${total} checked` : `${bad.length} of ${total} wrong, e.g. ${bad.slice(0, 5).join('; ')}` });
+
+  const rows = await sql<{ id: string; state: string; document_state: string; hold_code: string | null; paid: boolean }[]>`
+    select o.id, o.state, o.document_state, o.hold_code,
+           exists (select 1 from order_history h where h.order_id = o.id and h.type = 'PAYMENT_CONFIRMED' and h.outcome = 'applied') as paid
+      from orders o`;
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  const trouble = new Map<string, Trouble>(v.orders.map((o) => [o.orderId, o.trouble]));
+
+  check('every order the shop placed exists', v.orders.filter((o) => !byId.has(o.orderId)).map((o) => o.orderId), v.orders.length);
+  check(
+    'every order is closed, cancelled or held (with a reason)',
+    rows.filter((r) => !(r.state === 'closed' || r.state === 'cancelled' || (r.state === 'held' && r.hold_code))).map((r) => `${r.id} ${r.state}`),
+    rows.length,
+  );
+
+  const invoicesByOid = new Map<string, number[]>();
+  for (const inv of sandboxes.invoicing.invoices()) if (inv.oid) invoicesByOid.set(inv.oid, [...(invoicesByOid.get(inv.oid) ?? []), inv.id]);
+  const docs = new Map(
+    (await sql<{ order_id: string; status: string; provider_id: string | null; number: string | null }[]>`select order_id, status, provider_id, number from documents`).map((d) => [d.order_id, d]),
+  );
+  const paid = rows.filter((r) => r.paid);
+  const docBad: string[] = [];
+  for (const r of paid) {
+    const ids = invoicesByOid.get(r.id) ?? [];
+    const d = docs.get(r.id);
+    if (trouble.get(r.id) === 'badNip') {
+      if (ids.length !== 0 || r.document_state !== 'failed') docBad.push(`${r.id} (bad NIP): ${ids.length} at sandbox, document ${r.document_state}`);
+      continue;
+    }
+    if (ids.length !== 1) docBad.push(`${r.id}: ${ids.length} documents at the sandbox`);
+    else if (!d || d.status !== 'issued' || d.provider_id !== String(ids[0])) docBad.push(`${r.id}: order has ${d ? `${d.status} ${d.provider_id}` : 'no document'}, sandbox ${ids[0]}`);
+    else if (r.document_state !== 'emailed') docBad.push(`${r.id}: document ${r.document_state}, not emailed`);
+  }
+  for (const oid of invoicesByOid.keys()) if (!byId.get(oid)?.paid) docBad.push(`${oid}: sandbox document for an unpaid order`);
+  check('exactly one document per paid order, at the sandbox and on the order', docBad, paid.length);
+
+  const mails = new Map<string, number>();
+  for (const m of sandboxes.smtp.mails) {
+    const id = m.headers['message-id'] ?? '';
+    if (id.includes('document-')) mails.set(id, (mails.get(id) ?? 0) + 1);
+  }
+  const delivered = await sql<{ message_id: string }[]>`select message_id from mail_deliveries where status = 'sent'`;
+  const mailBad = [...mails.entries()].filter(([, n]) => n > 1).map(([id, n]) => `${id} × ${n}`);
+  for (const d of delivered) if (!mails.has(d.message_id)) mailBad.push(`${d.message_id} marked sent but never received`);
+  check('at most one customer e-mail per document (and every sent one arrived)', mailBad, delivered.length);
+
+  const shipBad: string[] = [];
+  for (const r of rows) {
+    const created = sandboxes.warehouse.created.get(r.id) ?? 0;
+    const t = trouble.get(r.id);
+    const rejected = t === 'outOfStock' || t === 'badAddress';
+    if (created > 1) shipBad.push(`${r.id}: ${created} shipments`);
+    else if (r.paid && !rejected && created !== 1) shipBad.push(`${r.id}: ${created} shipments (${r.state})`);
+    else if (rejected && created !== 0) shipBad.push(`${r.id}: rejected, yet ${created} shipments`);
+  }
+  check('one shipment per order at the warehouse', shipBad, rows.length);
+
+  const inbox = new Set((await sql<{ dedupe_key: string }[]>`select dedupe_key from webhook_inbox`).map((r) => r.dedupe_key));
+  const hookBad: string[] = [];
+  for (const w of sandboxes.warehouse.webhooks) {
+    if (!w.delivered) hookBad.push(`warehouse ${w.eventId} never delivered (HTTP ${w.httpStatus ?? 'none'}, ${w.attempts} attempts)`);
+    else if (!inbox.has(`warehouse:${w.eventId}`)) hookBad.push(`warehouse ${w.eventId} accepted but not in the inbox`);
+  }
+  for (const [orderId, eventId] of v.paidEvents) if (!inbox.has(`stripe:${eventId}`)) hookBad.push(`stripe ${eventId} (${orderId}) not in the inbox`);
+  check('every webhook the sandboxes sent is in the inbox', hookBad, sandboxes.warehouse.webhooks.length + v.paidEvents.size);
+
+  const [o] = await sql<{ unsent: number; dead: number }[]>`select (select count(*)::int from outbox where sent_at is null) as unsent, (select count(*)::int from dead_letters) as dead`;
+  checks.push({ name: 'no outbox row unsent', ok: o?.unsent === 0, detail: `${o?.unsent ?? '?'} unsent` });
+  checks.push({ name: 'no message stuck un-acked or pending', ok: v.pending === 0, detail: `${v.pending} pending or un-acked across all consumers` });
+  const dead = await sql<{ consumer: string; error_code: string; error_message: string; deliveries: number }[]>`
+    select consumer, error_code, left(error_message, 160) as error_message, deliveries from dead_letters order by id limit 5`;
+  checks.push({ name: 'no dead letters', ok: o?.dead === 0, detail: `${o?.dead ?? '?'} dead-lettered${dead.map((d) => `; ${d.consumer} ${d.error_code} after ${d.deliveries}: ${d.error_message}`).join('')}` });
+  return checks;
+}
+
+export function formatReport(r: ChaosReport): string {
+  const lines = [
+    `chaos: ${r.orders} orders in ${r.seconds.toFixed(1)} s; faults ${JSON.stringify(r.actions)}; states ${JSON.stringify(r.states)}`,
+    ...r.checks.map((c) => `  ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`),
+    r.ok ? 'chaos: nothing lost, nothing done twice' : 'chaos: FAILED',
+  ];
+  return lines.join('\n');
+}
