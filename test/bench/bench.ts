@@ -1,0 +1,273 @@
+/**
+ * `npm run bench` — end to end: orders placed (POST /orders) → paid (signed Stripe webhooks) →
+ * document issued, saved, e-mailed → warehouse accepted → handed to carrier → delivered → closed,
+ * through one real orderpilot process (every service, `orderpilot run`), with the sandbox providers
+ * at zero latency in this process. Measures, side by side:
+ *   1. throughput: BENCH_ORDERS (default 2000) orders as fast as the system takes them
+ *      (BENCH_CONCURRENCY shoppers, default 64): orders/s and transitions/s to closed;
+ *   2. latency at a steady BENCH_RATE (default 50) orders/s for BENCH_LATENCY_ORDERS (default 1000):
+ *      p50/p95/p99 from the payment webhook to `processing` and to `closed`;
+ *   3. the bare Postgres ceiling: the same order write transactions (services/orders/order-store.ts)
+ *      issued directly, as many as phase 1 committed, at the same concurrency: the result is a ratio;
+ *   plus the orderpilot process's peak RSS (with BENCH_FILL, default 100000, extra orders in the
+ *   database) and CPU seconds per order. Results: bench-results/e2e-<time>.json and a table.
+ *
+ * Other modes: `npm run bench -- --host | --gateway | --invoicing` run the component benches.
+ */
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { StateValue } from 'xstate';
+import { buildShopOrder, postUntilAccepted, stripePaymentEvent } from '../../infra/demo/demo-shop.ts';
+import { startSandboxes } from '../../infra/demo/sandboxes.ts';
+import { freePort } from '../../infra/runtime/local-services.ts';
+import { makeEnvelope } from '../../services/contracts/index.ts';
+import { loadForEvent, writeOrderEvent } from '../../services/orders/order-store.ts';
+import { startChild } from '../support/processes.ts';
+import { createBenchEnv, percentile, type BenchEnv } from './bench-env.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const num = (name: string, fallback: number): number => {
+  const raw = process.env[name];
+  const n = raw === undefined || raw === '' ? fallback : Number(raw);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${name}: expected a non-negative number, got "${raw}"`);
+  return n;
+};
+
+/** `--host`, `--gateway`, `--invoicing`: the component benches, when they exist. */
+async function runComponent(flag: string): Promise<number> {
+  const file = path.join(ROOT, 'test/bench', `${flag}.bench.ts`);
+  if (!existsSync(file)) {
+    process.stderr.write(`bench: test/bench/${flag}.bench.ts does not exist (yet)\n`);
+    return 2;
+  }
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', file], { cwd: ROOT, stdio: 'inherit' });
+    child.once('exit', (code) => resolve(code ?? 1));
+  });
+}
+
+/** Peak RSS (MiB) and CPU seconds of another process, from /proc (Linux). */
+function procStats(pid: number): { peakRssMiB: number; cpuSeconds: number } {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const hwm = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]); // utime + stime (fields 14 and 15)
+    return { peakRssMiB: Math.round(hwm / 1024), cpuSeconds: ticks / 100 };
+  } catch {
+    return { peakRssMiB: NaN, cpuSeconds: NaN };
+  }
+}
+
+interface Timed {
+  orderId: string;
+  paidAt: number;
+}
+
+/** One order: placed, then paid with a signed webhook; resolves with the moment the webhook was sent. */
+async function placeAndPay(gatewayUrl: string, secret: string): Promise<Timed> {
+  const order = buildShopOrder('none');
+  const placed = await postUntilAccepted(`${gatewayUrl}/orders`, JSON.stringify(order), { 'content-type': 'application/json' });
+  const orderId = (placed.json as { orderId: string }).orderId;
+  const ev = stripePaymentEvent(secret, orderId, order.total, order.currency);
+  const paidAt = Date.now();
+  await postUntilAccepted(`${gatewayUrl}/webhooks/payments/stripe`, ev.body, ev.headers);
+  return { orderId, paidAt };
+}
+
+async function waitClosed(b: BenchEnv, ids: readonly string[], timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const [r] = await b.sql<{ n: number; last: Date | null }[]>`
+      select count(*)::int as n, max(updated_at) as last from orders where id = any(${ids as string[]}) and state = 'closed'`;
+    if ((r?.n ?? 0) >= ids.length) return r?.last?.getTime() ?? Date.now();
+    if (Date.now() > deadline) throw new Error(`only ${r?.n ?? 0} of ${ids.length} orders closed after ${timeoutMs} ms`);
+    await new Promise((res) => setTimeout(res, 100));
+  }
+}
+
+/** The bare ceiling: the host's read + write statements for `transitions` events, at `concurrency`. */
+async function bareCeiling(b: BenchEnv, transitions: number, concurrency: number): Promise<number> {
+  const [sample] = await b.sql<{ snapshot: { value: StateValue; context: unknown } }[]>`select snapshot from orders where state = 'closed' limit 1`;
+  if (!sample) throw new Error('no order to copy');
+  const ids = Array.from({ length: concurrency * 20 }, () => `bare_${randomUUID()}`);
+  await b.sql`insert into orders ${b.sql(
+    ids.map((id) => ({ id, external_id: id, state: 'processing', state_value: b.sql.json(sample.snapshot.value as never), snapshot: b.sql.json(sample.snapshot as never), machine_version: 'bench', version: 1, customer_email: 'x@example.com' })),
+  )}`;
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, worker) => {
+      while (next < transitions) {
+        next++;
+        const id = ids[(worker * 20 + (next % 20)) % ids.length] as string;
+        const env = makeEnvelope({ type: 'PAYMENT_CONFIRMED', orderId: id, payload: { amount: 1 } });
+        const { order } = await loadForEvent(b.sql, 'bare', env.id, id);
+        await writeOrderEvent(b.sql, {
+          consumer: 'bare',
+          orderId: id,
+          history: { messageId: env.id, type: env.type, source: 'bare', outcome: 'applied', fromState: 'pending', toState: 'processing', fromValue: sample.snapshot.value, toValue: sample.snapshot.value, payload: env.payload, actor: null, note: null, occurredAt: env.occurredAt },
+          effects: { outbox: [{ subject: 'bare', envelope: env }], timers: [], cancelTimers: [] },
+          row: { kind: 'update', expectedVersion: order?.version ?? 0, state: { state: 'processing', documentState: 'requested', stateValue: sample.snapshot.value, snapshot: sample.snapshot, machineVersion: 'bench', holdCode: null } },
+        });
+      }
+    }),
+  );
+  return (performance.now() - t0) / 1000;
+}
+
+async function e2e(): Promise<void> {
+  const ORDERS = num('BENCH_ORDERS', 2000);
+  const CONCURRENCY = num('BENCH_CONCURRENCY', 64);
+  const RATE = num('BENCH_RATE', 50);
+  const LATENCY_ORDERS = num('BENCH_LATENCY_ORDERS', 1000);
+  const FILL = num('BENCH_FILL', 100_000);
+  const b = await createBenchEnv();
+  const sandboxes = await startSandboxes({ logger: b.logger, stepMs: 0, maxMails: 10 });
+  const port = await freePort();
+  const gatewayUrl = `http://127.0.0.1:${port}`;
+  sandboxes.warehouse.setWebhookUrl(`${gatewayUrl}/webhooks/warehouse`);
+  const secret = `whsec_bench_${randomUUID().replace(/-/g, '')}`;
+  const env = {
+    ...b.env,
+    ...sandboxes.env,
+    PORT: String(port),
+    STRIPE_WEBHOOK_SECRET: secret,
+    ADMIN_TOKENS: `bench:${randomUUID()}`,
+    LOG_LEVEL: 'error',
+    NOTIFY_DIGEST_WINDOW_MS: '1000',
+  };
+  const child = await startChild('test/chaos/service-child.ts', [], env, 60_000);
+  const pid = child.proc.pid ?? 0;
+  const load0 = os.loadavg()[0] ?? 0;
+  try {
+    // Warm-up (JIT, pools, connections), not measured.
+    await Promise.all(Array.from({ length: 20 }, () => placeAndPay(gatewayUrl, secret)).map(async (p) => waitClosed(b, [(await p).orderId], 60_000)));
+    const cpu0 = procStats(pid).cpuSeconds;
+    const [h0] = await b.sql<{ n: number }[]>`select count(*)::int as n from order_history where outcome in ('created', 'applied')`;
+
+    // 1. Throughput.
+    process.stdout.write(`bench: ${ORDERS} orders, ${CONCURRENCY} shoppers…\n`);
+    const t0 = Date.now();
+    const ids: string[] = [];
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (next < ORDERS) {
+          next++;
+          ids.push((await placeAndPay(gatewayUrl, secret)).orderId);
+        }
+      }),
+    );
+    const tLast = await waitClosed(b, ids, 600_000);
+    const seconds = (tLast - t0) / 1000;
+    const [h1] = await b.sql<{ n: number }[]>`select count(*)::int as n from order_history where outcome in ('created', 'applied')`;
+    const transitions = (h1?.n ?? 0) - (h0?.n ?? 0);
+    const cpuPerOrder = (procStats(pid).cpuSeconds - cpu0) / ORDERS;
+
+    // 3. The bare ceiling for the same number of write transactions.
+    const bareSeconds = await bareCeiling(b, transitions, b.config.orderPartitions);
+
+    // Fill the database (copies of a closed order) so the latency run sees a big orders table.
+    if (FILL > 0) {
+      process.stdout.write(`bench: adding ${FILL} closed orders to the database…\n`);
+      await b.sql`
+        insert into orders (id, external_id, state, document_state, state_value, snapshot, machine_version, version, customer_email, created_at, updated_at)
+        select 'fill_' || g || '_' || o.id, 'fill_' || g || '_' || o.external_id, o.state, o.document_state, o.state_value, o.snapshot, o.machine_version, o.version, o.customer_email, o.created_at, o.updated_at
+          from generate_series(1, ${FILL}) g, (select * from orders where state = 'closed' and id like 'ord_%' limit 1) o`;
+      await b.sql`analyze orders`;
+    }
+
+    // 2. Latency at a steady rate.
+    process.stdout.write(`bench: ${LATENCY_ORDERS} orders at ${RATE}/s for latency…\n`);
+    const timed: Timed[] = [];
+    const inflight: Array<Promise<void>> = [];
+    const start = performance.now();
+    for (let i = 0; i < LATENCY_ORDERS; i++) {
+      const due = start + (i * 1000) / RATE;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      inflight.push(placeAndPay(gatewayUrl, secret).then((t) => void timed.push(t)));
+    }
+    await Promise.all(inflight);
+    await waitClosed(b, timed.map((t) => t.orderId), 600_000);
+    const rows = await b.sql<{ order_id: string; type: string; to_state: string; at: Date }[]>`
+      select order_id, type, to_state, at from order_history
+       where order_id = any(${timed.map((t) => t.orderId)}) and outcome = 'applied'
+         and (type = 'PAYMENT_CONFIRMED' or to_state = 'closed')`;
+    const paidAt = new Map(timed.map((t) => [t.orderId, t.paidAt]));
+    const toProcessing: number[] = [];
+    const toClosed: number[] = [];
+    for (const r of rows) {
+      const t = paidAt.get(r.order_id);
+      if (t === undefined) continue;
+      if (r.type === 'PAYMENT_CONFIRMED') toProcessing.push(r.at.getTime() - t);
+      else if (r.to_state === 'closed') toClosed.push(r.at.getTime() - t);
+    }
+    toProcessing.sort((x, y) => x - y);
+    toClosed.sort((x, y) => x - y);
+    const stats = procStats(pid);
+    const pct = (a: number[]) => ({ p50: percentile(a, 50), p95: percentile(a, 95), p99: percentile(a, 99) });
+    const result = {
+      mode: 'e2e',
+      orders: ORDERS,
+      concurrency: CONCURRENCY,
+      seconds: +seconds.toFixed(2),
+      ordersPerSec: +(ORDERS / seconds).toFixed(1),
+      transitionsPerSec: Math.round(transitions / seconds),
+      transitionsPerOrder: +(transitions / ORDERS).toFixed(2),
+      bare: { transactions: transitions, seconds: +bareSeconds.toFixed(2), ordersPerSec: +(ORDERS / bareSeconds).toFixed(1), transactionsPerSec: Math.round(transitions / bareSeconds) },
+      ratio: +(bareSeconds / seconds).toFixed(3),
+      latency: { rate: RATE, orders: LATENCY_ORDERS, paymentToProcessingMs: pct(toProcessing), paymentToClosedMs: pct(toClosed) },
+      process: { peakRssMiB: stats.peakRssMiB, cpuSecondsPerOrder: +cpuPerOrder.toFixed(4), ordersInDatabase: ORDERS + LATENCY_ORDERS + FILL + 20 },
+      machine: { cpus: os.cpus().length, loadAvg1mAtStart: +load0.toFixed(2), loadAvg1mAtEnd: +(os.loadavg()[0] ?? 0).toFixed(2) },
+      at: new Date().toISOString(),
+    };
+    await mkdir(path.join(ROOT, 'bench-results'), { recursive: true });
+    const file = path.join(ROOT, 'bench-results', `e2e-${Date.now()}.json`);
+    await writeFile(file, `${JSON.stringify(result, null, 2)}\n`);
+    const l = result.latency;
+    process.stdout.write(
+      [
+        '',
+        `| measure | value | target |`,
+        `| --- | --- | --- |`,
+        `| orders/s end to end (${ORDERS} orders, ${CONCURRENCY} shoppers) | ${result.ordersPerSec} | ≥ 100 |`,
+        `| transitions/s | ${result.transitionsPerSec} (${result.transitionsPerOrder} per order) | |`,
+        `| bare Postgres, same write transactions | ${result.bare.ordersPerSec} orders/s (${result.bare.transactionsPerSec} tx/s); ratio e2e/bare ${result.ratio} | |`,
+        `| payment → processing at ${RATE}/s, p50/p95/p99 ms | ${l.paymentToProcessingMs.p50} / ${l.paymentToProcessingMs.p95} / ${l.paymentToProcessingMs.p99} | p99 < 100 |`,
+        `| payment → closed at ${RATE}/s, p50/p95/p99 ms | ${l.paymentToClosedMs.p50} / ${l.paymentToClosedMs.p95} / ${l.paymentToClosedMs.p99} | |`,
+        `| orderpilot peak RSS (${result.process.ordersInDatabase} orders in the database) | ${stats.peakRssMiB} MiB | < 400 |`,
+        `| CPU seconds per order (orderpilot process) | ${result.process.cpuSecondsPerOrder} | |`,
+        `| machine | ${result.machine.cpus} CPUs, load ${result.machine.loadAvg1mAtStart} → ${result.machine.loadAvg1mAtEnd} | |`,
+        '',
+        `written to ${path.relative(ROOT, file)}`,
+        '',
+      ].join('\n'),
+    );
+  } finally {
+    await child.kill('SIGTERM');
+    await sandboxes.close();
+    await b.cleanup();
+  }
+}
+
+const flag = process.argv.slice(2).find((a) => a.startsWith('--'))?.slice(2);
+if (flag !== undefined && flag !== 'e2e') {
+  if (!['host', 'gateway', 'invoicing'].includes(flag)) {
+    process.stderr.write(`bench: unknown mode --${flag}; use --e2e (default), --host, --gateway or --invoicing\n`);
+    process.exit(2);
+  }
+  process.exitCode = await runComponent(flag);
+} else {
+  await e2e().catch((err: unknown) => {
+    process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exitCode = 1;
+  });
+}
