@@ -210,10 +210,13 @@ export function createWebhookInbox(deps: WebhookInboxDeps) {
     const batch = pendingMarks;
     pendingMarks = [];
     if (batch.length === 0) return flushing;
+    // `id = any(...)` keeps this an index lookup (a join against a set-returning function may not).
+    const ids = batch.map((m) => m.id);
+    const byId = Object.fromEntries(batch.map((m) => [m.id, m.ids]));
     flushing = flushing.then(() =>
-      sql`update webhook_inbox w set published_at = now(), message_ids = v.ids
-          from jsonb_to_recordset(${sql.json(batch)}) as v(id bigint, ids text[])
-          where w.id = v.id and w.published_at is null`.then(
+      sql`update webhook_inbox w set published_at = now(),
+            message_ids = array(select jsonb_array_elements_text(${sql.json(byId)}::jsonb -> (w.id::text)))
+          where w.id = any(${ids}::bigint[]) and w.published_at is null`.then(
         () => undefined,
         (err: unknown) => log.warn({ err: err instanceof Error ? err.message : String(err), rows: batch.length }, 'could not mark webhooks published (a retry republishes them)'),
       ),

@@ -154,16 +154,16 @@ async function main(): Promise<void> {
   const max = Math.max(...LEVELS);
   rows.push(await run('healthz (ceiling)', max, { requests: [{ method: 'GET', path: '/healthz' }] }));
 
-  // Every 2xx webhook must be stored and published once.
+  // Graceful stop first (it writes the pending "published" marks), then check: every 2xx webhook
+  // must be stored and published once.
+  child.kill('SIGTERM');
+  await exited;
   const [stored] = await b.sql<{ n: string }[]>`select count(*)::text as n from webhook_inbox where verdict = 'accepted' and published_at is not null`;
   const jsm = await jetstreamManager(b.nc);
   const info = await jsm.streams.info(b.names.streams.orderEvents);
   const okWebhooks = rows.filter((r) => r.step.startsWith('stripe')).reduce((s, r) => s + r.ok, 0);
   const summary = { storedAccepted: Number(stored?.n ?? 0), publishedEvents: info.state.messages, okResponsesMeasured: okWebhooks };
   console.log(JSON.stringify(summary));
-
-  child.kill('SIGTERM');
-  await exited;
   await b.cleanup();
 
   const out = path.resolve('.data/bench');

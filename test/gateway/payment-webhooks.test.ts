@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { buildGateway } from '../../gateway/app.ts';
-import { createTestContext, type TestContext } from '../support/context.ts';
+import { createTestContext, eventually, type TestContext } from '../support/context.ts';
 import { ALICE, GATEWAY_ENV, intakeBody, paidSession, payuNotification, STRIPE_OLD_SECRET, stripeEvent, streamMessages } from './gateway-helpers.ts';
 
 let t: TestContext;
@@ -49,9 +49,13 @@ describe('Stripe webhooks', () => {
       expect(ev).toHaveLength(1);
       expect(ev[0]?.env).toMatchObject({ actor: 'stripe', payload: { provider: 'stripe', amount: 6500, currency: 'PLN' } });
     }
-    const stored = await t.sql`select verdict, signature, order_id, body from webhook_inbox where order_id = ${a.orderId}`;
+    const stored = await eventually(async () => {
+      const rows = await t.sql`select verdict, signature, dedupe_key, message_ids, published_at from webhook_inbox where order_id = ${a.orderId}`;
+      return rows[0]?.['published_at'] ? rows : undefined;
+    }, 'webhook marked published');
     expect(stored).toHaveLength(1);
     expect(stored[0]).toMatchObject({ verdict: 'accepted', signature: 'valid' });
+    expect(stored[0]?.['message_ids']).toEqual([stored[0]?.['dedupe_key']]);
   });
 
   it('maps failures to PAYMENT_FAILED and records other types without an event', async () => {
