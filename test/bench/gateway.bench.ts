@@ -5,6 +5,7 @@
  * the ceiling; the 500/s step is paced evenly by this script (open loop). Every webhook has a fresh event id for a known order, so each one is verified, stored
  * in webhook_inbox and published as PAYMENT_CONFIRMED (checked at the end).
  *   BENCH_SECONDS (default 10) per step; BENCH_CONCURRENCY (default 10,50,100,200).
+ *   Also `npm run bench -- --gateway`. Results: bench-results/gateway-<time>.json and a table.
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -166,10 +167,10 @@ async function main(): Promise<void> {
   console.log(JSON.stringify(summary));
   await b.cleanup();
 
-  const out = path.resolve('.data/bench');
+  const out = path.resolve('bench-results');
   await mkdir(out, { recursive: true });
   const report = { at: new Date().toISOString(), seconds: SECONDS, cpus: (await import('node:os')).cpus().length, rows, summary };
-  await writeFile(path.join(out, 'gateway.json'), JSON.stringify(report, null, 2));
+  await writeFile(path.join(out, `gateway-${report.at.replace(/[:.]/g, '-')}.json`), JSON.stringify(report, null, 2));
   console.table(rows);
 }
 
