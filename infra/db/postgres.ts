@@ -15,6 +15,8 @@ export interface SqlOptions {
 export function createSql(url: string, opts: SqlOptions = {}): Sql {
   return postgres(url, {
     max: opts.max ?? 10,
+    // Idle connections go back to the server: many small processes share its max_connections.
+    idle_timeout: 20,
     onnotice: () => {},
     connection: { application_name: opts.name ?? 'orderpilot' },
     // Our jsonb columns hold JSON values; bigint ids come back as strings.
