@@ -61,6 +61,8 @@ export interface Config {
   readonly duplicateWindowMs: number;
   /** Outbox relay poll interval (LISTEN/NOTIFY wakes it sooner). */
   readonly outboxPollMs: number;
+  /** Postgres connections per orderpilot process (mind max_connections when running many processes). */
+  readonly databasePoolMax: number;
   /** Where `orderpilot demo` keeps embedded Postgres and NATS data. */
   readonly dataDir: string;
   /** Attempts to issue one sales document before DOCUMENT_FAILED RETRIES_EXHAUSTED. */
@@ -183,6 +185,7 @@ export function loadConfig(env: Env = process.env): Config {
     ackWaitMs: int(env, 'ACK_WAIT_MS', 30_000, 500, 3600_000),
     duplicateWindowMs: int(env, 'DUPLICATE_WINDOW_MS', 10 * 60_000, 1000, 24 * 3600_000),
     outboxPollMs: int(env, 'OUTBOX_POLL_MS', 1000, 10, 60_000),
+    databasePoolMax: int(env, 'DATABASE_POOL_MAX', 20, 2, 1000),
     dataDir: str(env, 'ORDERPILOT_DATA_DIR') ?? '.data',
     invoicingMaxAttempts: int(env, 'INVOICING_MAX_ATTEMPTS', 8, 1, 100),
     invoicingRetryBaseMs: int(env, 'INVOICING_RETRY_BASE_MS', 30_000, 1, 3600_000),

@@ -32,6 +32,8 @@ export interface SandboxesOptions {
   seed?: number;
   /** Fixed ports (the demo keeps them stable); default ephemeral. */
   ports?: { invoicing?: number; warehouse?: number; smtp?: number };
+  /** Attempts the warehouse makes to deliver one webhook (default 8, backoff up to 5 s). */
+  webhookAttempts?: number;
   /** Mails the SMTP sink keeps in memory (oldest dropped first). */
   maxMails?: number;
 }
@@ -52,6 +54,7 @@ export async function startSandboxes(o: SandboxesOptions): Promise<Sandboxes> {
     webhookSecret: secret,
     webhookUrl: o.webhookUrl,
     stepMs: o.stepMs ?? 1000,
+    ...(o.webhookAttempts !== undefined ? { webhookAttempts: o.webhookAttempts } : {}),
     seed: o.seed ?? (Date.now() & 0xffff),
     logger: o.logger,
     ...(o.ports?.warehouse !== undefined ? { port: o.ports.warehouse } : {}),

@@ -44,9 +44,16 @@ export function defaultBackoff(deliveryCount: number): number {
   return Math.round(base / 2 + Math.random() * (base / 2));
 }
 
-/** Classifies an error as retryable by its code (never its message). */
+/**
+ * NATS client errors that mean "the server is away for a moment" (a restart, a reconnect in progress):
+ * a handler that publishes its result then must be retried, not dead-lettered. By class name.
+ */
+const TRANSIENT_NATS_ERRORS = new Set(['TimeoutError', 'NoResponders', 'ConnectionError', 'ClosedConnectionError', 'DrainingConnectionError', 'RequestError', 'JetStreamNotEnabled', 'JetStreamStatusError']);
+
+/** Classifies an error as retryable by its code or class (never its message). */
 export function isRetryable(err: unknown): boolean {
   if (isOrderpilotError(err)) return err.retryable;
+  if (err instanceof Error && TRANSIENT_NATS_ERRORS.has(err.name)) return true;
   return isRetryableDbError(err);
 }
 

@@ -41,7 +41,7 @@ export async function startRuntime(opts: StartOptions): Promise<Runtime> {
     if (!(await natsAnswers(natsUrl))) throw new Error(`NATS does not answer at NATS_URL (${natsUrl}). Set NATS_URL, or use "orderpilot demo" to start nats-server from the PATH.`);
   }
   const effective: Config = Object.freeze({ ...config, databaseUrl, natsUrl });
-  const sql: Sql = createSql(databaseUrl, { max: 20, name: 'orderpilot' });
+  const sql: Sql = createSql(databaseUrl, { max: config.databasePoolMax, name: 'orderpilot' });
   await migrate(sql, logger);
   const nc: NatsConnection = await connectNats(natsUrl, `orderpilot-${process.pid}`, logger);
   const names: Names = natsNames(config.natsPrefix, config.orderPartitions);

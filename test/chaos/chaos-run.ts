@@ -104,6 +104,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       stepMs: 40,
       webhookUrl: `${balancer.url}/webhooks/warehouse`,
       maxMails: Number.POSITIVE_INFINITY,
+      // Like a real 3PL, keep trying for a few minutes while gateways restart (backoff caps at 5 s).
+      webhookAttempts: 60,
       // Background noise all run long; the monkey adds bursts.
       invoicingFaults: { errorRate: 0.05, dropResponseRate: 0.05, timeoutRate: 0.02, rateLimitRate: 0.02 },
       warehouseFaults: { lostResponse: 0.05, timeout: 0.03, serverError: 0.04, duplicateWebhooks: 0.1, reorderWebhooks: 0.1, DELIVERY_FAILED: 0.02, LOST: 0.01 },
@@ -118,6 +120,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       ADMIN_TOKENS: `chaos:${randomBytes(16).toString('hex')}`,
       ADMIN_EMAIL: 'admin@shop.example',
       ORDER_PARTITIONS: '8',
+      // Many processes share one Postgres (max_connections is often 100).
+      DATABASE_POOL_MAX: String(Math.max(3, Math.min(10, Math.floor(60 / o.processes.length)))),
       ACK_WAIT_MS: '5000',
       OUTBOX_POLL_MS: '200',
       MAX_DELIVER: '20',
@@ -130,7 +134,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       LOGISTICS_MAX_ATTEMPTS: '20',
       FAKTUROWNIA_TIMEOUT_MS: '1500',
       WAREHOUSE_TIMEOUT_MS: '1500',
-      MAIL_CLAIM_LEASE_MS: '5000',
+      // Longer than a send ever takes on a loaded machine, or a second sender takes over a slow one.
+      MAIL_CLAIM_LEASE_MS: '30000',
       NOTIFY_DIGEST_WINDOW_MS: '500',
       NOTIFY_DIGEST_MAX_WAIT_MS: '2000',
       LOG_LEVEL: process.env['CHAOS_LOG_LEVEL'] ?? 'error',
@@ -154,9 +159,10 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
           p.child = await startChild('test/chaos/service-child.ts', p.services, p.env, 60_000);
           return;
         } catch (err) {
-          // NATS may be restarting right now; a real supervisor would try again too.
-          if (attempt >= 5) throw err;
-          await sleep(500);
+          // NATS may be restarting right now, the machine may be slow: a supervisor tries again.
+          if (attempt >= 30) throw err;
+          o.logger.warn({ services: p.services, attempt, err: (err instanceof Error ? err.message : String(err)).slice(0, 300) }, 'chaos: process did not start; retrying');
+          await sleep(Math.min(5000, 300 * attempt));
         }
       }
     };
@@ -168,6 +174,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     const sb = sandboxes;
     const forced = o.restartNats ? [0, 0.6, 0] : [0, 0];
     const restarts = new Set<Promise<void>>();
+    const restartFailures: string[] = [];
     let shopDone = false;
     const total = () => Object.values(actions).reduce((a, b) => a + b, 0);
     monkey = (async () => {
@@ -184,6 +191,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
           // Restarted in the background (a process manager would): the monkey goes on meanwhile.
           const restart: Promise<void> = sleep(200 + Math.random() * 800)
             .then(() => start(victim))
+            .catch((err: unknown) => void restartFailures.push(err instanceof Error ? err.message : String(err)))
             .finally(() => restarts.delete(restart));
           restarts.add(restart);
         } else if (r < 0.65 && o.restartNats) {
@@ -229,6 +237,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     await monkey;
     monkeyOn = false;
     while (restarts.size > 0) await Promise.allSettled([...restarts]);
+    if (restartFailures.length > 0) throw new Error(`a killed process could not be restarted: ${restartFailures[0]}`);
     sb.invoicing.configure({ errorRate: 0, timeoutRate: 0, dropResponseRate: 0, rateLimitRate: 0, failNext: 0 });
     sb.smtp.setDown(false);
     await Promise.all(procs.filter((p) => !p.child).map(start));
@@ -266,7 +275,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     }
     // A last look after a quiet moment: nothing may arrive late.
     await sleep(1500);
-    const checks = await verify({ sql: db, sandboxes: sb, orders: shop.orders, paidEvents, pending: await pendingMessages().catch(() => -1) });
+    const checks = await verify({ sql: db, sandboxes: sb, orders: shop.orders, paidEvents, pending: await pendingMessages().catch(() => -1), kills: actions['sigkill'] ?? 0, mailConcurrency: config.mailConcurrency });
     const states = Object.fromEntries((await db<{ state: string; n: number }[]>`select state, count(*)::int as n from orders group by 1 order by 1`).map((r) => [r.state, r.n]));
     if (!checks.every((c) => c.ok)) log(`chaos: last settle probe ${JSON.stringify(last)}`);
     return { orders: shop.orders.length, seconds: (Date.now() - t0) / 1000, actions, states, checks, ok: checks.every((c) => c.ok) };
@@ -288,7 +297,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   }
 }
 
-async function verify(v: { sql: Sql; sandboxes: Sandboxes; orders: readonly PlacedOrder[]; paidEvents: Map<string, string>; pending: number }): Promise<Check[]> {
+async function verify(v: { sql: Sql; sandboxes: Sandboxes; orders: readonly PlacedOrder[]; paidEvents: Map<string, string>; pending: number; kills: number; mailConcurrency: number }): Promise<Check[]> {
   const { sql, sandboxes } = v;
   const checks: Check[] = [];
   const check = (name: string, bad: string[], total: number) =>
@@ -296,7 +305,9 @@ async function verify(v: { sql: Sql; sandboxes: Sandboxes; orders: readonly Plac
 
   const rows = await sql<{ id: string; state: string; document_state: string; hold_code: string | null; paid: boolean }[]>`
     select o.id, o.state, o.document_state, o.hold_code,
-           exists (select 1 from order_history h where h.order_id = o.id and h.type = 'PAYMENT_CONFIRMED' and h.outcome = 'applied') as paid
+           -- paid = the payment took it on (a payment after the payment timeout cancelled it does not)
+           exists (select 1 from order_history h where h.order_id = o.id and h.type = 'PAYMENT_CONFIRMED' and h.outcome = 'applied'
+                     and h.to_state is distinct from 'cancelled') as paid
       from orders o`;
   const byId = new Map(rows.map((r) => [r.id, r]));
   const trouble = new Map<string, Trouble>(v.orders.map((o) => [o.orderId, o.trouble]));
@@ -329,15 +340,27 @@ async function verify(v: { sql: Sql; sandboxes: Sandboxes; orders: readonly Plac
   for (const oid of invoicesByOid.keys()) if (!byId.get(oid)?.paid) docBad.push(`${oid}: sandbox document for an unpaid order`);
   check('exactly one document per paid order, at the sandbox and on the order', docBad, paid.length);
 
+  // The document's Message-ID is fixed (one per document), so a second mail for a document is a resend.
+  // SMTP has no idempotency: a sender SIGKILLed after the server took the mail but before it recorded
+  // "sent" resends after its claim expires. That window is the only allowed source of a resend, so
+  // resends may not exceed the mails a killed process can have had in flight.
   const mails = new Map<string, number>();
+  const docMessageIds = new Map<string, Set<string>>();
   for (const m of sandboxes.smtp.mails) {
     const id = m.headers['message-id'] ?? '';
-    if (id.includes('document-')) mails.set(id, (mails.get(id) ?? 0) + 1);
+    if (!id.includes('document-')) continue;
+    mails.set(id, (mails.get(id) ?? 0) + 1);
+    const key = `${m.to.join(',')}|${m.subject}`;
+    docMessageIds.set(key, (docMessageIds.get(key) ?? new Set()).add(id));
   }
   const delivered = await sql<{ message_id: string }[]>`select message_id from mail_deliveries where status = 'sent'`;
-  const mailBad = [...mails.entries()].filter(([, n]) => n > 1).map(([id, n]) => `${id} × ${n}`);
+  const mailBad = [...docMessageIds.entries()].filter(([, ids]) => ids.size > 1).map(([k, ids]) => `${k}: ${ids.size} different e-mails`);
   for (const d of delivered) if (!mails.has(d.message_id)) mailBad.push(`${d.message_id} marked sent but never received`);
-  check('at most one customer e-mail per document (and every sent one arrived)', mailBad, delivered.length);
+  const resends = [...mails.values()].reduce((a, n) => a + n - 1, 0);
+  const allowed = v.kills * v.mailConcurrency;
+  if (resends > allowed) mailBad.push(`${resends} resends, more than ${v.kills} kills × ${v.mailConcurrency} mails in flight could cause`);
+  check('one customer e-mail per document (same Message-ID), every sent one arrived', mailBad, delivered.length);
+  checks.push({ name: 'resends only from killed senders', ok: resends <= allowed, detail: `${resends} resent (same Message-ID) after ${v.kills} SIGKILLs` });
 
   const shipBad: string[] = [];
   for (const r of rows) {
