@@ -53,9 +53,12 @@ export function natsNames(prefix: string, partitions: number) {
       orderPartition: (p: number) => `${prefix}.order.evt.${p}.>`,
       command: (key: CommandKey) => `${prefix}.${COMMANDS[key].service}.cmd.${COMMANDS[key].name}`,
       commandsOf: (service: CommandService) => `${prefix}.${service}.cmd.>`,
-      /** Fan-out facts for whoever listens (console live updates, notifications). */
-      orderChanged: (orderId: string) => `${prefix}.evt.order.changed.${orderId}`,
-      orderChangedAll: `${prefix}.evt.order.changed.>`,
+      /**
+       * Live hints for open consoles: plain NATS, deliberately outside every stream (a hint is worth
+       * nothing later, and persisting one per transition would cost JetStream work on the hot path).
+       */
+      orderChanged: (orderId: string) => `${prefix}.live.order.changed.${orderId}`,
+      orderChangedAll: `${prefix}.live.order.changed.>`,
       eventsAll: `${prefix}.evt.>`,
     },
   };

@@ -134,13 +134,14 @@ export function createOrderHost(deps: OrderHostDeps) {
       }
       const current = restoreOrderSnapshot(row.snapshot);
       const event = { ...payload, type: env.type, at: env.occurredAt, ...(env.actor ? { actor: env.actor } : {}) } as OrderEvent;
-      if (!current.can(event)) {
+      const [next, actions] = transition(orderMachine, current, event);
+      // XState returns the very same snapshot when no transition is enabled for the event.
+      if (next === current && actions.length === 0) {
         if (await writeOrderEvent(deps.sql, { consumer, orderId, history: history('ignored', current.value, current.value), effects: noEffects, row: { kind: 'touch', expectedVersion: row.version } })) {
           report = { orderId, event: env, outcome: 'ignored', from: current.value, to: current.value, snapshot: current };
         }
         continue;
       }
-      const [next, actions] = transition(orderMachine, current, event);
       const effects = planEffects({ names: deps.names, snapshot: next, actions, cause: env, now: now(), paymentTimeoutMs: deps.paymentTimeoutMs });
       const ok = await writeOrderEvent(deps.sql, {
         consumer,

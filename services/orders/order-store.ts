@@ -93,10 +93,9 @@ export async function writeOrderEvent(sql: Sql, w: OrderWrite): Promise<boolean>
   } else {
     target = sql`update orders set version = version + 1 where id = ${w.orderId} and version = ${w.row.expectedVersion} returning id`;
   }
-  const outbox = w.effects.outbox.map((o) => ({ id: o.envelope.id, subject: o.subject, envelope: o.envelope }));
-  const timers = w.effects.timers.map((t) => ({ id: t.envelope.id, kind: t.kind, fire_at: t.fireAt.toISOString(), subject: t.subject, envelope: t.envelope }));
-  const [result] = await sql<Array<{ written: number }>>`
-    with target as (${target}),
+  // Most events have no effects: only the CTEs that have work are part of the statement (each
+  // shape is its own prepared statement), which keeps the common statement small for Postgres.
+  let ctes = sql`target as (${target}),
     inbox as (
       insert into processed_messages (consumer, message_id) select ${w.consumer}, ${h.messageId} from target on conflict do nothing returning 1),
     history as (
@@ -104,23 +103,34 @@ export async function writeOrderEvent(sql: Sql, w: OrderWrite): Promise<boolean>
       select ${w.orderId}, ${h.messageId}, ${h.type}, ${h.source}, ${h.outcome}, ${h.fromState}, ${h.toState},
              ${h.fromValue === null ? null : json(h.fromValue)}::jsonb, ${h.toValue === null ? null : json(h.toValue)}::jsonb,
              ${json(h.payload)}::jsonb, ${h.actor}, ${h.note}, ${h.occurredAt}::timestamptz
-      from target returning 1),
-    cancelled_timers as (
-      delete from timers where order_id = ${w.orderId} and kind = any(${w.effects.cancelTimers}::text[]) and exists (select 1 from target) returning 1),
-    new_timers as (
+      from target returning 1)`;
+  if (w.effects.cancelTimers.length > 0) {
+    ctes = sql`${ctes}, cancelled_timers as (
+      delete from timers where order_id = ${w.orderId} and kind = any(${w.effects.cancelTimers}::text[]) and exists (select 1 from target) returning 1)`;
+  }
+  if (w.effects.timers.length > 0) {
+    const timers = w.effects.timers.map((t) => ({ id: t.envelope.id, kind: t.kind, fire_at: t.fireAt.toISOString(), subject: t.subject, envelope: t.envelope }));
+    ctes = sql`${ctes}, new_timers as (
       insert into timers (id, order_id, kind, fire_at, subject, envelope)
       select r.id, ${w.orderId}, r.kind, r.fire_at, r.subject, r.envelope
       from target, jsonb_to_recordset(${json(timers)}::jsonb) as r(id text, kind text, fire_at timestamptz, subject text, envelope jsonb)
       on conflict (order_id, kind) do update set fire_at = excluded.fire_at, envelope = excluded.envelope, subject = excluded.subject
-      returning 1),
-    new_outbox as (
+      returning 1)`;
+  }
+  let wake = sql``;
+  if (w.effects.outbox.length > 0) {
+    const outbox = w.effects.outbox.map((o) => ({ id: o.envelope.id, subject: o.subject, envelope: o.envelope }));
+    ctes = sql`${ctes}, new_outbox as (
       insert into outbox (id, order_id, subject, envelope)
       select r.id, ${w.orderId}, r.subject, r.envelope
       from target, jsonb_to_recordset(${json(outbox)}::jsonb) as r(id text, subject text, envelope jsonb)
       returning 1),
-    wake as (select pg_notify('outbox', '') from target where ${outbox.length > 0})
-    select (select count(*) from target)::int as written,
-           (select count(*) from inbox) + (select count(*) from history) + (select count(*) from cancelled_timers)
-             + (select count(*) from new_timers) + (select count(*) from new_outbox) + (select count(*) from wake) as side`;
+    wake as (select pg_notify('outbox', '') from target)`;
+    // A CTE that only reads runs only when referenced.
+    wake = sql`, (select count(*) from wake) as woke`;
+  }
+  const [result] = await sql<Array<{ written: number }>>`
+    with ${ctes}
+    select (select count(*) from target)::int as written ${wake}`;
   return (result?.written ?? 0) === 1;
 }

@@ -46,6 +46,10 @@ export async function createBenchEnv(overrides: Record<string, string> = {}): Pr
     NATS_URL: local.natsUrl,
     NATS_PREFIX: `bench_${suffix}`,
     LOG_LEVEL: 'warn',
+    // Tuning knobs pass through, so a bench can be run with other partition counts etc.
+    ...Object.fromEntries(
+      ['ORDER_PARTITIONS', 'ACK_WAIT_MS', 'OUTBOX_POLL_MS', 'DATABASE_POOL_MAX'].flatMap((k) => (process.env[k] ? [[k, process.env[k] as string]] : [])),
+    ),
     ...overrides,
   };
   const config = loadConfig(env);
