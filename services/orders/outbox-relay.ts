@@ -101,6 +101,7 @@ export async function startOutboxRelay(o: OutboxRelayOptions): Promise<OutboxRel
   }
 
   let lastCleanup = 0;
+  let lastTimerCheck = 0;
   async function cleanup(): Promise<void> {
     if (Date.now() - lastCleanup < 10 * 60_000) return;
     lastCleanup = Date.now();
@@ -129,7 +130,11 @@ export async function startOutboxRelay(o: OutboxRelayOptions): Promise<OutboxRel
         while (!stopped) {
           pendingWake = false;
           try {
-            await fireTimers();
+            // Timers are due on the clock, not on commits: check them once per poll interval.
+            if (Date.now() - lastTimerCheck >= o.pollMs) {
+              lastTimerCheck = Date.now();
+              await fireTimers();
+            }
             let n = await publishBatch();
             while (n === batchSize && !stopped) n = await publishBatch();
             await cleanup();
