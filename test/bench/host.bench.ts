@@ -7,6 +7,7 @@
  *   phase 3: the bare statements at the same concurrency.
  */
 import { randomUUID } from 'node:crypto';
+import os from 'node:os';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { makeEnvelope } from '../../services/contracts/index.ts';
 import { publishEnvelope } from '../../infra/nats/publish.ts';
@@ -93,36 +94,53 @@ async function main(): Promise<void> {
   await svc.stop();
   latencies.sort((a, c) => a - c);
 
-  // The bare ceiling: the same statements the host issues (services/orders/order-store.ts: read
-  // row + inbox check, then one write of snapshot + history + outbox + inbox) at the same
-  // concurrency (one in flight per partition) — without NATS, XState or validation.
+  // Bare ceilings at the same concurrency (one in flight per partition), without NATS, XState or
+  // validation, on copies of a real order row:
+  //  1. the host's own statements (services/orders/order-store.ts: read row + inbox check, then one
+  //     write of snapshot + history + outbox + inbox) — the strict comparison;
+  //  2. the textbook transaction the issue names: BEGIN; read row; update snapshot; insert history;
+  //     insert outbox; insert inbox; COMMIT, one statement after another.
   const [sample] = await b.sql<{ snapshot: { value: StateValue; context: unknown } }[]>`select snapshot from orders limit 1`;
   if (!sample) throw new Error('no order to copy');
   const bareIds = Array.from({ length: partitions * 50 }, () => `bare_${randomUUID()}`);
   await b.sql`insert into orders ${b.sql(
     bareIds.map((id) => ({ id, external_id: id, state: 'processing', state_value: b.sql.json(sample.snapshot.value as never), snapshot: b.sql.json(sample.snapshot as never), machine_version: 'bench', version: 1, customer_email: 'x@example.com' })),
   )}`;
-  const bareTotal = total;
-  let bareNext = 0;
-  const bareStart = performance.now();
-  await Promise.all(
-    Array.from({ length: partitions }, async (_, worker) => {
-      while (bareNext < bareTotal) {
-        bareNext++;
-        const id = bareIds[(worker * 50 + (bareNext % 50)) % bareIds.length] as string;
-        const env = makeEnvelope({ type: 'PAYMENT_CONFIRMED', orderId: id, payload: { amount: 1 } });
-        const { order } = await loadForEvent(b.sql, 'bare', env.id, id);
-        await writeOrderEvent(b.sql, {
-          consumer: 'bare',
-          orderId: id,
-          history: { messageId: env.id, type: env.type, source: 'bare', outcome: 'applied', fromState: 'pending', toState: 'processing', fromValue: sample.snapshot.value, toValue: sample.snapshot.value, payload: env.payload, actor: null, note: null, occurredAt: env.occurredAt },
-          effects: { outbox: [{ subject: 'bare', envelope: env }], timers: [], cancelTimers: [] },
-          row: { kind: 'update', expectedVersion: order?.version ?? 0, state: { state: 'processing', documentState: 'requested', stateValue: sample.snapshot.value, snapshot: sample.snapshot, machineVersion: 'bench', holdCode: null } },
-        });
-      }
-    }),
-  );
-  const bareRate = bareTotal / ((performance.now() - bareStart) / 1000);
+  const runBare = async (once: (id: string, env: ReturnType<typeof makeEnvelope>) => Promise<void>): Promise<number> => {
+    let issued = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: partitions }, async (_, worker) => {
+        // Each worker owns its own rows, as a partition owns its orders.
+        for (let i = 0; issued < total; i++) {
+          issued++;
+          const id = bareIds[worker * 50 + (i % 50)] as string;
+          await once(id, makeEnvelope({ type: 'PAYMENT_CONFIRMED', orderId: id, payload: { amount: 1 } }));
+        }
+      }),
+    );
+    return total / ((performance.now() - t0) / 1000);
+  };
+  const sameStatementsRate = await runBare(async (id, env) => {
+    const { order } = await loadForEvent(b.sql, 'bare', env.id, id);
+    await writeOrderEvent(b.sql, {
+      consumer: 'bare',
+      orderId: id,
+      history: { messageId: env.id, type: env.type, source: 'bare', outcome: 'applied', fromState: 'pending', toState: 'processing', fromValue: sample.snapshot.value, toValue: sample.snapshot.value, payload: env.payload, actor: null, note: null, occurredAt: env.occurredAt },
+      effects: { outbox: [{ subject: 'bare', envelope: env }], timers: [], cancelTimers: [] },
+      row: { kind: 'update', expectedVersion: order?.version ?? 0, state: { state: 'processing', documentState: 'requested', stateValue: sample.snapshot.value, snapshot: sample.snapshot, machineVersion: 'bench', holdCode: null } },
+    });
+  });
+  const textbookRate = await runBare(async (id, env) => {
+    await b.sql.begin(async (tx) => {
+      const [row] = await tx<{ version: number }[]>`select snapshot, version from orders where id = ${id}`;
+      await tx`update orders set snapshot = ${tx.json(sample.snapshot as never)}, state_value = ${tx.json(sample.snapshot.value as never)}, version = version + 1, updated_at = now() where id = ${id} and version = ${row?.version ?? 0}`;
+      await tx`insert into order_history (order_id, message_id, type, source, outcome, from_state, to_state, from_value, to_value, payload, occurred_at)
+        values (${id}, ${env.id}, ${env.type}, 'bare', 'applied', 'pending', 'processing', ${tx.json(sample.snapshot.value as never)}, ${tx.json(sample.snapshot.value as never)}, ${tx.json(env.payload as never)}, ${env.occurredAt})`;
+      await tx`insert into outbox (id, order_id, subject, envelope) values (${`${env.id}:tb`}, ${id}, 'bare', ${tx.json(env as never)})`;
+      await tx`insert into processed_messages (consumer, message_id) values ('bare-tb', ${env.id})`;
+    });
+  });
 
   const result = {
     mode: 'host',
@@ -131,8 +149,11 @@ async function main(): Promise<void> {
     partitions,
     hostTransitionsPerSec: Math.round(hostRate),
     publishToCommitMs: { rate: LATENCY_RATE, p50: +percentile(latencies, 50).toFixed(1), p99: +percentile(latencies, 99).toFixed(1) },
-    bareTransactionsPerSec: Math.round(bareRate),
-    ratio: +(hostRate / bareRate).toFixed(2),
+    bareSameStatementsPerSec: Math.round(sameStatementsRate),
+    ratioToSameStatements: +(hostRate / sameStatementsRate).toFixed(2),
+    bareTextbookTransactionsPerSec: Math.round(textbookRate),
+    ratioToTextbookTransaction: +(hostRate / textbookRate).toFixed(2),
+    loadAverage: os.loadavg().map((l) => +l.toFixed(2)),
     cpuSecondsPerTransition: +((cpu.user + cpu.system) / 1e6 / total).toFixed(5),
     peakRssMiB: peakRssMiB(),
     at: new Date().toISOString(),
@@ -143,8 +164,9 @@ async function main(): Promise<void> {
     [
       `host: ${result.hostTransitionsPerSec} transitions/s (${total} events, ${partitions} partitions)`,
       `publish→commit latency at ${LATENCY_RATE} events/s: p50 ${result.publishToCommitMs.p50} ms, p99 ${result.publishToCommitMs.p99} ms`,
-      `bare postgres.js write transaction at concurrency ${partitions}: ${result.bareTransactionsPerSec} tx/s`,
-      `ratio host / bare: ${result.ratio}   peak RSS: ${result.peakRssMiB} MiB   CPU: ${result.cpuSecondsPerTransition} s/transition`,
+      `bare, the host's own statements at concurrency ${partitions}: ${result.bareSameStatementsPerSec}/s → ratio ${result.ratioToSameStatements}`,
+      `bare, textbook 5-statement transaction at concurrency ${partitions}: ${result.bareTextbookTransactionsPerSec}/s → ratio ${result.ratioToTextbookTransaction}`,
+      `peak RSS: ${result.peakRssMiB} MiB   CPU: ${result.cpuSecondsPerTransition} s/transition   load average: ${result.loadAverage.join(' ')}`,
       '',
     ].join('\n'),
   );
