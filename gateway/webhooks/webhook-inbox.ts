@@ -132,18 +132,8 @@ interface InboxRow {
   body: Buffer;
 }
 
-interface Row {
+interface Row extends InboxRow {
   id: string;
-  provider: string;
-  dedupe_key: string;
-  event_type: string | null;
-  signature: SignatureVerdict;
-  verdict: WebhookVerdict;
-  detail: string | null;
-  order_id: string | null;
-  external_ref: string | null;
-  headers: Record<string, string>;
-  body: Buffer;
   message_ids: string[];
   received_at: Date;
   published_at: Date | null;

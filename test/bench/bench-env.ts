@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
@@ -9,7 +9,9 @@ import { createLogger, type Logger } from '../../infra/logger.ts';
 import { connectNats, type NatsConnection } from '../../infra/nats/connection.ts';
 import { deleteTopology, ensureTopology } from '../../infra/nats/topology.ts';
 import { ensureLocalServices } from '../../infra/runtime/local-services.ts';
-import { natsNames, type Names } from '../../services/contracts/index.ts';
+import type { StateValue } from 'xstate';
+import { makeEnvelope, natsNames, type Envelope, type Names } from '../../services/contracts/index.ts';
+import { loadForEvent, writeOrderEvent } from '../../services/orders/order-store.ts';
 
 export interface BenchEnv {
   config: Config;
@@ -87,4 +89,49 @@ export function percentile(sorted: number[], p: number): number {
 /** Peak resident set size of this process so far, in MiB. */
 export function peakRssMiB(): number {
   return Math.round(process.resourceUsage().maxRSS / 1024);
+}
+
+type StoredSnapshot = { value: StateValue; context: unknown };
+
+/**
+ * The bare Postgres ceiling both benches compare with: copies of a real order row, then `total`
+ * events' worth of the host's own statements (services/orders/order-store.ts: read row + inbox
+ * check, one write of snapshot + history + outbox + inbox) at `concurrency` — no NATS, no XState,
+ * no validation. `once` may replace the statements (e.g. a textbook multi-statement transaction).
+ * Returns the seconds it took.
+ */
+export async function runBareCeiling(
+  sql: Sql,
+  opts: { total: number; concurrency: number; sample: StoredSnapshot; once?: (id: string, env: Envelope) => Promise<void> },
+): Promise<number> {
+  const { sample, concurrency, total } = opts;
+  const rowsPerWorker = 20;
+  const ids = Array.from({ length: concurrency * rowsPerWorker }, () => `bare_${randomUUID()}`);
+  await sql`insert into orders ${sql(
+    ids.map((id) => ({ id, external_id: id, state: 'processing', state_value: sql.json(sample.value as never), snapshot: sql.json(sample as never), machine_version: 'bench', version: 1, customer_email: 'x@example.com' })),
+  )}`;
+  const hostStatements = async (id: string, env: Envelope): Promise<void> => {
+    const { order } = await loadForEvent(sql, 'bare', env.id, id);
+    await writeOrderEvent(sql, {
+      consumer: 'bare',
+      orderId: id,
+      history: { messageId: env.id, type: env.type, source: 'bare', outcome: 'applied', fromState: 'pending', toState: 'processing', fromValue: sample.value, toValue: sample.value, payload: env.payload, actor: null, note: null, occurredAt: env.occurredAt },
+      effects: { outbox: [{ subject: 'bare', envelope: env }], timers: [], cancelTimers: [] },
+      row: { kind: 'update', expectedVersion: order?.version ?? 0, state: { state: 'processing', documentState: 'requested', stateValue: sample.value, snapshot: sample, machineVersion: 'bench', holdCode: null } },
+    });
+  };
+  const once = opts.once ?? hostStatements;
+  let issued = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, worker) => {
+      // Each worker owns its rows, as a partition owns its orders.
+      for (let i = 0; issued < total; i++) {
+        issued++;
+        const id = ids[worker * rowsPerWorker + (i % rowsPerWorker)] as string;
+        await once(id, makeEnvelope({ type: 'PAYMENT_CONFIRMED', orderId: id, payload: { amount: 1 } }));
+      }
+    }),
+  );
+  return (performance.now() - t0) / 1000;
 }

@@ -25,10 +25,8 @@ import type { StateValue } from 'xstate';
 import { buildShopOrder, postUntilAccepted, stripePaymentEvent } from '../../infra/demo/demo-shop.ts';
 import { startSandboxes } from '../../infra/demo/sandboxes.ts';
 import { freePort } from '../../infra/runtime/local-services.ts';
-import { makeEnvelope } from '../../services/contracts/index.ts';
-import { loadForEvent, writeOrderEvent } from '../../services/orders/order-store.ts';
 import { startChild } from '../support/processes.ts';
-import { createBenchEnv, percentile, type BenchEnv } from './bench-env.ts';
+import { createBenchEnv, percentile, runBareCeiling, type BenchEnv } from './bench-env.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const num = (name: string, fallback: number): number => {
@@ -96,30 +94,7 @@ async function waitClosed(b: BenchEnv, ids: readonly string[], timeoutMs: number
 async function bareCeiling(b: BenchEnv, transitions: number, concurrency: number): Promise<number> {
   const [sample] = await b.sql<{ snapshot: { value: StateValue; context: unknown } }[]>`select snapshot from orders where state = 'closed' limit 1`;
   if (!sample) throw new Error('no order to copy');
-  const ids = Array.from({ length: concurrency * 20 }, () => `bare_${randomUUID()}`);
-  await b.sql`insert into orders ${b.sql(
-    ids.map((id) => ({ id, external_id: id, state: 'processing', state_value: b.sql.json(sample.snapshot.value as never), snapshot: b.sql.json(sample.snapshot as never), machine_version: 'bench', version: 1, customer_email: 'x@example.com' })),
-  )}`;
-  let next = 0;
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async (_, worker) => {
-      while (next < transitions) {
-        next++;
-        const id = ids[(worker * 20 + (next % 20)) % ids.length] as string;
-        const env = makeEnvelope({ type: 'PAYMENT_CONFIRMED', orderId: id, payload: { amount: 1 } });
-        const { order } = await loadForEvent(b.sql, 'bare', env.id, id);
-        await writeOrderEvent(b.sql, {
-          consumer: 'bare',
-          orderId: id,
-          history: { messageId: env.id, type: env.type, source: 'bare', outcome: 'applied', fromState: 'pending', toState: 'processing', fromValue: sample.snapshot.value, toValue: sample.snapshot.value, payload: env.payload, actor: null, note: null, occurredAt: env.occurredAt },
-          effects: { outbox: [{ subject: 'bare', envelope: env }], timers: [], cancelTimers: [] },
-          row: { kind: 'update', expectedVersion: order?.version ?? 0, state: { state: 'processing', documentState: 'requested', stateValue: sample.snapshot.value, snapshot: sample.snapshot, machineVersion: 'bench', holdCode: null } },
-        });
-      }
-    }),
-  );
-  return (performance.now() - t0) / 1000;
+  return runBareCeiling(b.sql, { total: transitions, concurrency, sample: sample.snapshot });
 }
 
 async function e2e(): Promise<void> {

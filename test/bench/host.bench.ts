@@ -6,16 +6,14 @@
  *            publish → committed latency;
  *   phase 3: the bare statements at the same concurrency.
  */
-import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { makeEnvelope } from '../../services/contracts/index.ts';
 import { publishEnvelope } from '../../infra/nats/publish.ts';
 import { startOrdersService } from '../../services/orders/main.ts';
-import { loadForEvent, writeOrderEvent } from '../../services/orders/order-store.ts';
 import type { StateValue } from 'xstate';
 import { sampleOrder } from '../support/orders.ts';
-import { createBenchEnv, peakRssMiB, percentile } from './bench-env.ts';
+import { createBenchEnv, peakRssMiB, percentile, runBareCeiling } from './bench-env.ts';
 
 const ORDERS = Number(process.env['BENCH_ORDERS'] ?? 2000);
 const LATENCY_ORDERS = Number(process.env['BENCH_LATENCY_ORDERS'] ?? 300);
@@ -102,45 +100,23 @@ async function main(): Promise<void> {
   //     insert outbox; insert inbox; COMMIT, one statement after another.
   const [sample] = await b.sql<{ snapshot: { value: StateValue; context: unknown } }[]>`select snapshot from orders limit 1`;
   if (!sample) throw new Error('no order to copy');
-  const bareIds = Array.from({ length: partitions * 50 }, () => `bare_${randomUUID()}`);
-  await b.sql`insert into orders ${b.sql(
-    bareIds.map((id) => ({ id, external_id: id, state: 'processing', state_value: b.sql.json(sample.snapshot.value as never), snapshot: b.sql.json(sample.snapshot as never), machine_version: 'bench', version: 1, customer_email: 'x@example.com' })),
-  )}`;
-  const runBare = async (once: (id: string, env: ReturnType<typeof makeEnvelope>) => Promise<void>): Promise<number> => {
-    let issued = 0;
-    const t0 = performance.now();
-    await Promise.all(
-      Array.from({ length: partitions }, async (_, worker) => {
-        // Each worker owns its own rows, as a partition owns its orders.
-        for (let i = 0; issued < total; i++) {
-          issued++;
-          const id = bareIds[worker * 50 + (i % 50)] as string;
-          await once(id, makeEnvelope({ type: 'PAYMENT_CONFIRMED', orderId: id, payload: { amount: 1 } }));
-        }
-      }),
-    );
-    return total / ((performance.now() - t0) / 1000);
-  };
-  const sameStatementsRate = await runBare(async (id, env) => {
-    const { order } = await loadForEvent(b.sql, 'bare', env.id, id);
-    await writeOrderEvent(b.sql, {
-      consumer: 'bare',
-      orderId: id,
-      history: { messageId: env.id, type: env.type, source: 'bare', outcome: 'applied', fromState: 'pending', toState: 'processing', fromValue: sample.snapshot.value, toValue: sample.snapshot.value, payload: env.payload, actor: null, note: null, occurredAt: env.occurredAt },
-      effects: { outbox: [{ subject: 'bare', envelope: env }], timers: [], cancelTimers: [] },
-      row: { kind: 'update', expectedVersion: order?.version ?? 0, state: { state: 'processing', documentState: 'requested', stateValue: sample.snapshot.value, snapshot: sample.snapshot, machineVersion: 'bench', holdCode: null } },
-    });
-  });
-  const textbookRate = await runBare(async (id, env) => {
-    await b.sql.begin(async (tx) => {
-      const [row] = await tx<{ version: number }[]>`select snapshot, version from orders where id = ${id}`;
-      await tx`update orders set snapshot = ${tx.json(sample.snapshot as never)}, state_value = ${tx.json(sample.snapshot.value as never)}, version = version + 1, updated_at = now() where id = ${id} and version = ${row?.version ?? 0}`;
-      await tx`insert into order_history (order_id, message_id, type, source, outcome, from_state, to_state, from_value, to_value, payload, occurred_at)
-        values (${id}, ${env.id}, ${env.type}, 'bare', 'applied', 'pending', 'processing', ${tx.json(sample.snapshot.value as never)}, ${tx.json(sample.snapshot.value as never)}, ${tx.json(env.payload as never)}, ${env.occurredAt})`;
-      await tx`insert into outbox (id, order_id, subject, envelope) values (${`${env.id}:tb`}, ${id}, 'bare', ${tx.json(env as never)})`;
-      await tx`insert into processed_messages (consumer, message_id) values ('bare-tb', ${env.id})`;
-    });
-  });
+  const sameStatementsRate = total / (await runBareCeiling(b.sql, { total, concurrency: partitions, sample: sample.snapshot }));
+  const textbookRate =
+    total /
+    (await runBareCeiling(b.sql, {
+      total,
+      concurrency: partitions,
+      sample: sample.snapshot,
+      once: (id, env) =>
+        b.sql.begin(async (tx) => {
+          const [row] = await tx<{ version: number }[]>`select snapshot, version from orders where id = ${id}`;
+          await tx`update orders set snapshot = ${tx.json(sample.snapshot as never)}, state_value = ${tx.json(sample.snapshot.value as never)}, version = version + 1, updated_at = now() where id = ${id} and version = ${row?.version ?? 0}`;
+          await tx`insert into order_history (order_id, message_id, type, source, outcome, from_state, to_state, from_value, to_value, payload, occurred_at)
+            values (${id}, ${env.id}, ${env.type}, 'bare', 'applied', 'pending', 'processing', ${tx.json(sample.snapshot.value as never)}, ${tx.json(sample.snapshot.value as never)}, ${tx.json(env.payload as never)}, ${env.occurredAt})`;
+          await tx`insert into outbox (id, order_id, subject, envelope) values (${`${env.id}:tb`}, ${id}, 'bare', ${tx.json(env as never)})`;
+          await tx`insert into processed_messages (consumer, message_id) values ('bare-tb', ${env.id})`;
+        }),
+    }));
 
   const result = {
     mode: 'host',
