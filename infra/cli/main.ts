@@ -14,6 +14,7 @@ const HELP = `orderpilot — order handling after checkout
 
 Usage:
   orderpilot run [service…]   start the named services (default: all) against DATABASE_URL / NATS_URL
+                              (--inspect: report order transitions to the Stately inspector)
   orderpilot demo             everything in one process on embedded defaults (npm start)
   orderpilot migrate          apply database migrations and exit
   orderpilot dead-letters     list dead letters not replayed yet (--all: every one)
@@ -25,14 +26,18 @@ Services: ${SERVICES.map((s) => s.name).join(', ')}
 Configuration comes from the environment; see README.md.`;
 
 async function main(argv: string[]): Promise<void> {
-  const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { help: { type: 'boolean', short: 'h' }, all: { type: 'boolean' }, as: { type: 'string' } } });
+  const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { help: { type: 'boolean', short: 'h' }, all: { type: 'boolean' }, as: { type: 'string' }, inspect: { type: 'boolean' } } });
   const [command = 'help', ...rest] = positionals;
   if (values.help || command === 'help') {
     process.stdout.write(`${HELP}\n`);
     return;
   }
+  // `--inspect` is ORDERPILOT_INSPECT=1 for this run (the demo's child process inherits it).
+  if (values.inspect) process.env['ORDERPILOT_INSPECT'] = '1';
   const config = loadConfig();
-  const logger = createLogger({ level: config.logLevel });
+  // The demo keeps the terminal readable (its banner, then warnings); LOG_LEVEL=info shows every step.
+  const level = command === 'demo' && !process.env['LOG_LEVEL'] ? 'warn' : config.logLevel;
+  const logger = createLogger({ level });
   switch (command) {
     case 'migrate': {
       const sql = createSql(config.databaseUrl ?? DEFAULT_DATABASE_URL, { max: 1 });

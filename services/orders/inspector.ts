@@ -33,7 +33,7 @@ export function createOrderInspector(o: OrderInspectorOptions): OrderInspector {
   const maxActors = o.maxActors ?? 10_000;
   // Insertion-ordered: the oldest registration is forgotten first (re-registering later is harmless).
   const known = new Set<string>();
-  o.logger.info({ url: `http://localhost:${o.port}` }, 'Stately inspector bridge: open this URL to watch order transitions');
+  o.logger.warn({ url: `http://localhost:${o.port}` }, 'Stately inspector bridge: open this URL to watch order transitions');
 
   return {
     onTransition(r) {
