@@ -19,8 +19,6 @@ export function createSql(url: string, opts: SqlOptions = {}): Sql {
     idle_timeout: 20,
     onnotice: () => {},
     connection: { application_name: opts.name ?? 'orderpilot' },
-    // Our jsonb columns hold JSON values; bigint ids come back as strings.
-    types: {},
   }) as Sql;
 }
 
