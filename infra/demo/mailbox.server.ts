@@ -1,5 +1,5 @@
 import { createServer, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { listenHttp } from '../sandbox/http-listen.ts';
 import type { SmtpSink } from '../sandbox/smtp-sink.ts';
 
 /**
@@ -15,7 +15,6 @@ export interface Mailbox {
 const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
 
 export async function startMailbox(o: { smtp: SmtpSink; port?: number; host?: string }): Promise<Mailbox> {
-  const sockets = new Set<Socket>();
   const page = (res: ServerResponse, status: number, title: string, body: string) => {
     const html = `<!doctype html><html><head><meta charset="utf-8"><title>${esc(title)}</title>
 <style>body{font:14px system-ui,sans-serif;margin:2rem;max-width:70rem}table{border-collapse:collapse;width:100%}td,th{padding:.3rem .6rem;border-bottom:1px solid #ddd;text-align:left}pre{white-space:pre-wrap;background:#f6f6f6;padding:1rem}</style>
@@ -56,21 +55,6 @@ export async function startMailbox(o: { smtp: SmtpSink; port?: number; host?: st
       .join('');
     return page(res, 200, `Demo mailbox (${mails.length})`, `<p>What the SMTP sink received since this demo started (newest first; kept in memory).</p><table><tr><th>time</th><th>to</th><th>subject</th><th>files</th></tr>${rows}</table>`);
   });
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(o.port ?? 0, o.host ?? '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://${o.host ?? '127.0.0.1'}:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-      }),
-  };
+  const { url, close } = await listenHttp(server, o.port, o.host);
+  return { url, close };
 }

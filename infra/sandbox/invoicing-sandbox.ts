@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import { listenHttp } from './http-listen.ts';
 import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -146,7 +146,6 @@ export async function startInvoicingSandbox(opts: InvoicingSandboxOptions = {}):
   }
   const requests: Record<SandboxRoute, number> = { create: 0, list: 0, get: 0, pdf: 0, other: 0 };
   const injected = { errors: 0, timeouts: 0, dropped: 0, rateLimited: 0 };
-  const sockets = new Set<Socket>();
 
   const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
     const data = Buffer.from(JSON.stringify(body));
@@ -357,18 +356,9 @@ export async function startInvoicingSandbox(opts: InvoicingSandboxOptions = {}):
     });
   });
   server.keepAliveTimeout = 30_000;
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
-  });
-  const addr = server.address();
-  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  const { url, port, close } = await listenHttp(server, opts.port, opts.host);
   return {
-    url: `http://${opts.host ?? '127.0.0.1'}:${port}`,
+    url,
     port,
     apiToken,
     requests,
@@ -377,11 +367,7 @@ export async function startInvoicingSandbox(opts: InvoicingSandboxOptions = {}):
     configure(f) {
       faults = { ...faults, ...f };
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-      }),
+    close,
   };
 }
 

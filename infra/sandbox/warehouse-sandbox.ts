@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { listenHttp } from './http-listen.ts';
 import { pathToFileURL } from 'node:url';
 import { Compile } from 'typebox/compile';
 import {
@@ -226,7 +226,6 @@ export async function startWarehouseSandbox(o: WarehouseSandboxOptions): Promise
   const plans = new Map<string, WarehouseFaultPlan>();
   const webhooks: SentWebhook[] = [];
   const timers = new Set<NodeJS.Timeout>();
-  const sockets = new Set<Socket>();
   let activeWalks = 0;
   let inflight = 0;
   let idleWaiters: Array<() => void> = [];
@@ -491,16 +490,8 @@ export async function startWarehouseSandbox(o: WarehouseSandboxOptions): Promise
     }
     return json(res, 404, { code: 'NOT_FOUND', message: `no route ${req.method} ${u.pathname}` });
   });
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(o.port ?? 0, o.host ?? '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  const url = `http://${o.host ?? '127.0.0.1'}:${port}`;
+  const listening = await listenHttp(server, o.port, o.host);
+  const { port, url } = listening;
   for (const { shipment, plan } of o.initialShipments ?? []) {
     shipments.set(shipment.shipmentId, shipment);
     byReference.set(shipment.reference, shipment);
@@ -548,8 +539,7 @@ export async function startWarehouseSandbox(o: WarehouseSandboxOptions): Promise
       for (const r of paused.values()) r();
       for (const t of timers) clearTimeout(t);
       timers.clear();
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await listening.close();
       activeWalks = 0;
       checkIdle();
     },
