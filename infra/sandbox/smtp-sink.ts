@@ -63,8 +63,14 @@ export async function startSmtpSink(opts: { port?: number; maxMails?: number } =
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
+    server.listen(opts.port ?? 0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
+  // A client that dies mid-session (a SIGKILLed mailer) resets its connection: that is the
+  // client's problem, never a reason for the SMTP server (and the process hosting it) to crash.
+  server.on('error', () => {});
   const addr = server.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : 0;
   return {

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMailTransport, isRetryableSmtpError } from '../../infra/smtp.ts';
 import { startSmtpSink, type SmtpSink } from '../../infra/sandbox/smtp-sink.ts';
@@ -24,6 +25,22 @@ describe('SMTP transport and sink (real SMTP on loopback)', () => {
     expect(sink.mails).toHaveLength(1);
     expect(sink.mails[0]).toMatchObject({ to: ['jan@example.com'], subject: 'Faktura FV/1/11/2026' });
     expect(sink.mails[0]?.attachments[0]?.content.subarray(0, 5).toString()).toBe('%PDF-');
+  });
+
+  it('survives a client that resets its connection mid-message (a killed sender) and keeps accepting mail', async () => {
+    const socket = net.connect(sink.port, '127.0.0.1');
+    await new Promise<void>((resolve) => socket.once('data', () => resolve()));
+    socket.write('EHLO killed.example\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\nSubject: half\r\n\r\nhalf a');
+    await new Promise((r) => setTimeout(r, 100));
+    socket.resetAndDestroy();
+    await new Promise((r) => setTimeout(r, 100));
+    const before = sink.mails.length;
+    const transport = createMailTransport(sink.url);
+    await transport.sendMail({ from: 'a@example.com', to: 'b@example.com', subject: 'after the reset', text: 'still here' });
+    transport.close();
+    expect(sink.mails.length).toBe(before + 1);
+    expect(sink.mails.at(-1)?.subject).toBe('after the reset');
+    expect(sink.mails.some((m) => m.subject === 'half')).toBe(false);
   });
 
   it('reports a down server as a retryable failure', async () => {
