@@ -171,6 +171,10 @@ export async function startNatsServer(dir: string, logger: Logger, port?: number
     if ((spawned as NodeJS.ErrnoException).code === 'ENOENT') throw new MissingDependencyError(NATS_INSTALL_HELP);
     throw spawned;
   }
+  // Never leave a nats-server behind when the process that started it ends without stopping it.
+  const onExit = () => child.kill('SIGTERM');
+  process.once('exit', onExit);
+  child.once('exit', () => process.off('exit', onExit));
   const url = `nats://127.0.0.1:${p}`;
   for (let i = 0; i < 100 && !(await natsAnswers(url)); i++) await new Promise((r) => setTimeout(r, 100));
   logger.info({ dir, port: p }, 'nats-server started');

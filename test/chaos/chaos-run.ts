@@ -245,7 +245,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
 
     // Settle: every order final, every document settled, nothing unsent or un-acked.
     const db = sql;
-    const jsm = await jetstreamManager(nc);
+    // NATS may have just been restarted by the monkey: wait for it rather than fail the run.
+    const connected = nc;
+    const jsm = await retry(() => jetstreamManager(connected), 'JetStream manager', 30_000);
     const consumers = topology(names, topo).consumers;
     const pendingMessages = async (): Promise<number> => {
       let n = 0;
@@ -293,6 +295,19 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       const a = postgres(o.baseDatabaseUrl, { max: 1, onnotice: () => {} });
       await a.unsafe(`drop database if exists ${dbName} with (force)`).catch(() => {});
       await a.end();
+    }
+  }
+}
+
+/** Calls `f` until it resolves or `timeoutMs` passes (then throws the last error, naming `what`). */
+async function retry<T>(f: () => Promise<T>, what: string, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await f();
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`${what}: ${err instanceof Error ? err.message : String(err)}`);
+      await new Promise((r) => setTimeout(r, 500));
     }
   }
 }
