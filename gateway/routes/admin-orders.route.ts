@@ -14,6 +14,16 @@ import {
 import { ORDER_EVENT_PAYLOADS, OrderpilotError, validate } from '../../services/contracts/index.ts';
 import { adminAuthHook } from '../admin-auth.ts';
 import type { GatewayRoute } from '../gateway.types.ts';
+import { acknowledgeOrderNotifications } from './notifications.queries.ts';
+
+/** The notification kinds (raised by the order machine) an admin event settles. */
+const RESOLVES: Record<AdminEventType, readonly string[]> = {
+  RELEASE: ['order.held'],
+  MARK_SHIPPED: ['order.held'],
+  CANCEL: ['order.held'],
+  ISSUE_DOCUMENT: ['document.failed'],
+  RETRY_DOCUMENT: ['document.failed'],
+};
 
 const security = [{ adminToken: [] }];
 
@@ -224,7 +234,13 @@ export const adminOrdersRoute: GatewayRoute = async (app, ctx) => {
         throw new OrderpilotError('NATS_UNAVAILABLE', 'could not forward the event; try again', undefined, { cause: err, retryAfterMs: 1000 });
       }
       ctx.metrics.published.inc({ type });
-      request.log.info({ orderId: row.id, type, admin, messageId: id }, 'admin event sent');
+      // The admin has acted on the problem: its notification is done, and if the problem comes back
+      // (a release that fails again) it notifies anew instead of only counting up.
+      const resolved = await acknowledgeOrderNotifications(sql, row.id, admin, RESOLVES[type]).catch((err: unknown) => {
+        request.log.warn({ orderId: row.id, err: err instanceof Error ? err.message : String(err) }, 'could not acknowledge the order notifications');
+        return [];
+      });
+      request.log.info({ orderId: row.id, type, admin, messageId: id, acknowledged: resolved }, 'admin event sent');
       return reply.code(202).send({ accepted: true, orderId: row.id, type, messageId: id, by: admin });
     },
   );

@@ -97,10 +97,15 @@ export async function acknowledgeNotifications(sql: Sql, ids: readonly string[],
   return rows.map((r) => String(r.id));
 }
 
-/** Acknowledges every open notification of one order (e.g. after the admin resolved it). */
-export async function acknowledgeOrderNotifications(sql: Sql, orderId: string, by: string): Promise<string[]> {
+/**
+ * Acknowledges the open notifications of one order, of the given kinds (all kinds when omitted) —
+ * used when an admin acts on the problem, so that the same problem coming back notifies again.
+ */
+export async function acknowledgeOrderNotifications(sql: Sql, orderId: string, by: string, kinds?: readonly string[]): Promise<string[]> {
   const rows = await sql<{ id: string }[]>`
     update notifications set acknowledged_at = now(), acknowledged_by = ${by}
-    where order_id = ${orderId} and acknowledged_at is null returning id`;
+    where order_id = ${orderId} and acknowledged_at is null
+      ${kinds ? sql`and kind = any(${kinds}::text[])` : sql``}
+    returning id`;
   return rows.map((r) => String(r.id));
 }

@@ -6,6 +6,8 @@ import { publishCommand } from '../../infra/nats/publish.ts';
 import type { RunningService } from '../../infra/runtime/service.ts';
 import type { NotifyCommand } from '../../services/contracts/index.ts';
 import { createTestContext, eventually, type TestContext } from '../support/context.ts';
+import { orderState, publishOrderEvent, sampleOrder } from '../support/orders.ts';
+import { startOrdersService } from '../../services/orders/main.ts';
 
 const BOB = { authorization: 'Bearer bob-notifications-token-0123' };
 let t: TestContext;
@@ -52,6 +54,34 @@ describe('notifications admin API', () => {
     expect(open.json<{ items: unknown[] }>().items).toHaveLength(0);
     const acked = await app.inject({ method: 'GET', url: '/admin/api/notifications?status=acknowledged&orderId=a1', headers: BOB });
     expect(acked.json<{ items: unknown[] }>().items).toEqual([expect.objectContaining({ orderId: 'a1', acknowledgedBy: 'bob' })]);
+  });
+
+  it('an admin release settles the hold notification, so the same hold coming back notifies again', async () => {
+    const orders = await startOrdersService(t);
+    try {
+      const order = sampleOrder();
+      const rejected = { code: 'OUT_OF_STOCK', message: 'no mugs' };
+      await publishOrderEvent(t.nc, t.names, order.orderId, 'ORDER_PLACED', { order });
+      await publishOrderEvent(t.nc, t.names, order.orderId, 'PAYMENT_CONFIRMED', { provider: 'payu', paymentId: 'p', amount: order.total, currency: 'PLN' });
+      await publishOrderEvent(t.nc, t.names, order.orderId, 'SHIPMENT_REJECTED', rejected);
+      const openFor = async () =>
+        (await app.inject({ method: 'GET', url: `/admin/api/notifications?orderId=${order.orderId}`, headers: BOB })).json<{ items: Array<{ id: string; kind: string }> }>().items;
+      const [first] = await eventually(async () => ((await openFor()).length === 1 ? openFor() : undefined), 'hold notification');
+      expect(first?.kind).toBe('order.held');
+
+      const release = await app.inject({ method: 'POST', url: `/admin/api/orders/${order.orderId}/events`, headers: BOB, payload: { type: 'RELEASE', note: 'restocked' } });
+      expect(release.statusCode).toBe(202);
+      expect(await openFor()).toEqual([]);
+      const acked = await app.inject({ method: 'GET', url: `/admin/api/notifications?status=acknowledged&orderId=${order.orderId}`, headers: BOB });
+      expect(acked.json<{ items: unknown[] }>().items).toEqual([expect.objectContaining({ id: first?.id, acknowledgedBy: 'bob' })]);
+
+      await eventually(async () => (await orderState(t.sql, order.orderId)) === 'processing', 'released');
+      await publishOrderEvent(t.nc, t.names, order.orderId, 'SHIPMENT_REJECTED', rejected);
+      const [again] = await eventually(async () => ((await openFor()).length === 1 ? openFor() : undefined), 'a new hold notification');
+      expect(again?.id).not.toBe(first?.id);
+    } finally {
+      await orders.stop();
+    }
   });
 
   it('answers bad input with a validation error, not a stack trace', async () => {
