@@ -2,11 +2,11 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
-import { installErrorHandling } from './errors.ts';
+import { installErrorHandling, sendError } from './errors.ts';
 import type { GatewayContext, GatewayDeps, GatewayRoute } from './gateway.types.ts';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.ts';
 import { BODY_LIMIT, installJsonParser } from './raw-body.ts';
-import { createWebhookInbox } from './webhooks/webhook-inbox.ts';
+import { createWebhookInbox, invalidDedupeKey } from './webhooks/webhook-inbox.ts';
 import { warehouseWebhookRoute } from './routes/warehouse-webhook.route.ts';
 import { healthRoute } from './routes/health.route.ts';
 import { ordersRoute } from './routes/orders.route.ts';
@@ -82,6 +82,23 @@ export async function buildGateway(deps: GatewayDeps, opts: GatewayOptions = {})
   });
   app.addHook('onClose', async () => {
     await inbox.flush();
+  });
+  // Webhooks whose body is not JSON are stored raw (provider = the route's last path segment) and
+  // answered 400 before any route logic runs: not processed, but never lost.
+  app.addHook('preHandler', async (request, reply) => {
+    if (request.malformedWebhook === undefined) return;
+    const provider = request.url.split('?')[0]?.split('/').filter(Boolean).at(-1) ?? 'unknown';
+    const body = request.rawBody ?? Buffer.alloc(0);
+    const stored = await inbox.receive({
+      provider,
+      dedupeKey: invalidDedupeKey(provider, body),
+      signature: 'unchecked',
+      verdict: 'malformed',
+      detail: request.malformedWebhook,
+      headers: request.headers,
+      body,
+    });
+    return sendError(reply, 'MALFORMED_JSON', request.malformedWebhook, { webhookId: stored.id });
   });
   app.addHook('onSend', async (_request, reply, payload) => {
     if (closing) reply.header('connection', 'close');

@@ -5,6 +5,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The exact bytes of a JSON request body (signature checks need them), set by the JSON parser. */
     rawBody?: Buffer;
+    /** A webhook body that is not JSON: kept raw so the webhook inbox can store it before the 400. */
+    malformedWebhook?: string;
   }
 }
 
@@ -23,12 +25,22 @@ export function installJsonParser(app: FastifyInstance): void {
     (request: FastifyRequest, body: Buffer | string, done: (err: Error | null, body?: unknown) => void) => {
       const buf = typeof body === 'string' ? Buffer.from(body) : body;
       request.rawBody = buf;
-      if (buf.length === 0) return done(new OrderpilotError('MALFORMED_JSON', 'request body is empty; send JSON'));
+      const problem = buf.length === 0 ? 'request body is empty; send JSON' : null;
+      let parsed: unknown;
       try {
-        done(null, JSON.parse(buf.toString('utf8')));
+        if (problem === null) parsed = JSON.parse(buf.toString('utf8'));
       } catch {
-        done(new OrderpilotError('MALFORMED_JSON', 'request body is not valid JSON'));
+        parsed = undefined;
       }
+      if (problem === null && parsed !== undefined) return done(null, parsed);
+      const message = problem ?? 'request body is not valid JSON';
+      // A webhook is stored raw even when it is not JSON (never lost); the gateway's webhook hook
+      // answers 400 after storing it. Everything else is refused here.
+      if (request.url.startsWith('/webhooks/')) {
+        request.malformedWebhook = message;
+        return done(null, null);
+      }
+      done(new OrderpilotError('MALFORMED_JSON', message));
     },
   );
 }

@@ -36,13 +36,15 @@ interface Outgoing {
   envelope: Envelope;
 }
 
-export type SignatureVerdict = 'valid' | 'invalid';
+/** `unchecked`: the body was not JSON, so no provider's signature check was run on it. */
+export type SignatureVerdict = 'valid' | 'invalid' | 'unchecked';
 /**
  * accepted: led to an event/command; recorded: valid but nothing to do (other event types, pending
- * statuses); invalid: bad signature; unmatched: no such order; mismatch: amount/currency differ.
+ * statuses); invalid: bad signature; unmatched: no such order; mismatch: amount/currency differ;
+ * malformed: the body was not JSON (stored, answered 400).
  */
-export type WebhookVerdict = 'accepted' | 'recorded' | 'invalid' | 'unmatched' | 'mismatch';
-export const WEBHOOK_VERDICTS: readonly WebhookVerdict[] = ['accepted', 'recorded', 'invalid', 'unmatched', 'mismatch'];
+export type WebhookVerdict = 'accepted' | 'recorded' | 'invalid' | 'unmatched' | 'mismatch' | 'malformed';
+export const WEBHOOK_VERDICTS: readonly WebhookVerdict[] = ['accepted', 'recorded', 'invalid', 'unmatched', 'mismatch', 'malformed'];
 
 /** One message a webhook leads to; the inbox wraps it in an envelope (id defaults as described above). */
 export interface WebhookMessage {

@@ -187,6 +187,12 @@ describe('PayU webhooks', () => {
     const bad = await app.inject({ method: 'POST', url: '/webhooks/payments/payu', headers: { 'content-type': 'application/json' }, payload: '{"order":' });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().error.code).toBe('MALFORMED_JSON');
+    // Not processed, but stored raw first (never lost), with nothing published for it.
+    const webhookId = bad.json().error.details.webhookId as string;
+    const stored = await app.inject({ url: `/admin/api/webhooks?verdict=malformed&provider=payu`, headers: ALICE });
+    expect(stored.json().items).toEqual([expect.objectContaining({ id: webhookId, provider: 'payu', verdict: 'malformed', signature: 'unchecked', messageIds: [] })]);
+    const [row] = await t.sql<{ body: Buffer }[]>`select body from webhook_inbox where id = ${webhookId}`;
+    expect(row?.body.toString()).toBe('{"order":');
     const big = await app.inject({ method: 'POST', url: '/webhooks/payments/stripe', headers: { 'content-type': 'application/json' }, payload: `{"pad":"${'x'.repeat(1_100_000)}"}` });
     expect(big.statusCode).toBe(413);
     expect(big.json().error.code).toBe('BODY_TOO_LARGE');
