@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import postgres from 'postgres';
+import { createScratchDatabase, uniqueName } from '../support/world.ts';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { loadConfig } from '../../infra/config.ts';
 import { createSql, type Sql } from '../../infra/db/postgres.ts';
@@ -74,20 +74,14 @@ interface Proc {
 export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const log = o.log ?? ((l: string) => o.logger.info(l));
   const t0 = Date.now();
-  const suffix = `${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
-  const dbName = `op_chaos_${suffix}`;
-  const admin = postgres(o.baseDatabaseUrl, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database ${dbName}`);
-  await admin.end();
-  const u = new URL(o.baseDatabaseUrl);
-  u.pathname = `/${dbName}`;
-  const databaseUrl = u.toString();
+  const db = await createScratchDatabase(o.baseDatabaseUrl, 'op_chaos');
+  const { url: databaseUrl, name: dbName } = db;
 
   const natsDir = await mkdtemp(path.join(os.tmpdir(), 'orderpilot-chaos-nats-'));
   const natsPort = await freePort();
   let nats = await startNatsServer(natsDir, o.logger, natsPort);
   const natsUrl = nats.url;
-  const prefix = `chaos_${suffix}`;
+  const prefix = uniqueName('chaos');
   const actions: Record<string, number> = {};
   const count = (a: string) => (actions[a] = (actions[a] ?? 0) + 1);
 
@@ -291,11 +285,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     await sql?.end({ timeout: 5 }).catch(() => {});
     await nats.stop();
     await rm(natsDir, { recursive: true, force: true }).catch(() => {});
-    if (!o.keep) {
-      const a = postgres(o.baseDatabaseUrl, { max: 1, onnotice: () => {} });
-      await a.unsafe(`drop database if exists ${dbName} with (force)`).catch(() => {});
-      await a.end();
-    }
+    if (!o.keep) await db.drop();
   }
 }
 

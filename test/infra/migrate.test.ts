@@ -1,31 +1,22 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import postgres from 'postgres';
 import { inject } from 'vitest';
 import { createSql, type Sql } from '../../infra/db/postgres.ts';
 import { migrate } from '../../infra/db/migrate.ts';
-import { uniqueName } from '../support/context.ts';
+import { createScratchDatabase } from '../support/world.ts';
 
-const base = () => inject('databaseUrl');
-let dbName: string;
+let db: Awaited<ReturnType<typeof createScratchDatabase>>;
 let sqlA: Sql;
 let sqlB: Sql;
 
 beforeAll(async () => {
-  dbName = uniqueName('op_migrate');
-  const admin = postgres(base(), { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database ${dbName}`);
-  await admin.end();
-  const u = new URL(base());
-  u.pathname = `/${dbName}`;
-  sqlA = createSql(u.toString(), { max: 2 });
-  sqlB = createSql(u.toString(), { max: 2 });
+  db = await createScratchDatabase(inject('databaseUrl'), 'op_migrate');
+  sqlA = createSql(db.url, { max: 2 });
+  sqlB = createSql(db.url, { max: 2 });
 });
 afterAll(async () => {
   await sqlA.end();
   await sqlB.end();
-  const admin = postgres(base(), { max: 1, onnotice: () => {} });
-  await admin.unsafe(`drop database if exists ${dbName} with (force)`);
-  await admin.end();
+  await db.drop();
 });
 
 describe('migrations', () => {
