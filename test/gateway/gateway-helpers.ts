@@ -1,3 +1,4 @@
+import { SAMPLE_ADDRESS } from '../support/orders.ts';
 import { randomUUID } from 'node:crypto';
 import Stripe from 'stripe';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -20,7 +21,7 @@ export const GATEWAY_ENV = {
 
 /** A valid POST /orders body: 2 × 25.00 + 15.00 shipping = 65.00 PLN. */
 export function intakeBody(over: Record<string, unknown> = {}) {
-  const address = { name: 'Jan Kowalski', line1: 'ul. Prosta 1', city: 'Warszawa', postalCode: '00-001', country: 'PL', phone: '+48500100200' };
+  const address = SAMPLE_ADDRESS;
   return {
     externalId: `SHOP-${randomUUID().slice(0, 8)}`,
     currency: 'PLN',

@@ -5,10 +5,13 @@ import type { OrderData } from '../../machines/order/index.ts';
 import { encodeEnvelope, makeEnvelope, type Envelope, type Names } from '../../services/contracts/index.ts';
 import type { Sql } from '../../infra/db/postgres.ts';
 
-/** A valid order (PLN, Polish company with a valid NIP) for tests. */
+/** The address every sample order ships and bills to. */
+export const SAMPLE_ADDRESS = { name: 'Jan Kowalski', line1: 'ul. Prosta 1', city: 'Warszawa', postalCode: '00-001', country: 'PL', phone: '+48500100200' };
+
+/** A valid order (PLN, a private buyer in Warsaw) for tests. */
 export function sampleOrder(over: Partial<OrderData> = {}): OrderData {
   const orderId = over.orderId ?? `ord_${randomUUID()}`;
-  const address = { name: 'Jan Kowalski', line1: 'ul. Prosta 1', city: 'Warszawa', postalCode: '00-001', country: 'PL', phone: '+48500100200' };
+  const address = SAMPLE_ADDRESS;
   return {
     orderId,
     externalId: `EXT-${orderId.slice(-12)}`,
