@@ -6,6 +6,7 @@ import { installErrorHandling, sendError } from './errors.ts';
 import type { GatewayContext, GatewayDeps, GatewayRoute } from './gateway.types.ts';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.ts';
 import { BODY_LIMIT, installJsonParser } from './raw-body.ts';
+import { adminDeadLettersRoute } from './routes/admin-dead-letters.route.ts';
 import { createWebhookInbox, invalidDedupeKey } from './webhooks/webhook-inbox.ts';
 import { warehouseWebhookRoute } from './routes/warehouse-webhook.route.ts';
 import { healthRoute } from './routes/health.route.ts';
@@ -29,6 +30,7 @@ export const GATEWAY_ROUTES: readonly GatewayRoute[] = [
   payuWebhookRoute,
   adminOrdersRoute,
   adminWebhooksRoute,
+  adminDeadLettersRoute,
   notificationsRoute,
   consoleRoute,
 ];

@@ -1,0 +1,47 @@
+import Type from 'typebox';
+import { jetstream } from '@nats-io/jetstream';
+import { listDeadLetters, replayDeadLetter } from '../../infra/db/dead-letters.ts';
+import { OrderpilotError } from '../../services/contracts/index.ts';
+import { adminAuthHook } from '../admin-auth.ts';
+import type { GatewayRoute } from '../gateway.types.ts';
+
+const security = [{ adminToken: [] }];
+const ListQuery = Type.Object({
+  status: Type.Optional(Type.Union([Type.Literal('open'), Type.Literal('all')], { default: 'open' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+});
+const IdParams = Type.Object({ id: Type.String({ pattern: '^\\d{1,18}$' }) });
+
+/**
+ * `/admin/api/dead-letters`: messages a consumer gave up on (the same table and functions as the
+ * `orderpilot dead-letters` / `replay` CLI), and replay once the cause is fixed.
+ */
+export const adminDeadLettersRoute: GatewayRoute = async (app, ctx) => {
+  const { sql, nc } = ctx.deps;
+  app.addHook('onRequest', adminAuthHook(ctx.deps.config.adminTokens));
+
+  app.get(
+    '/admin/api/dead-letters',
+    { schema: { summary: 'Dead letters, newest first (open = not replayed yet)', tags: ['admin'], security, querystring: ListQuery } },
+    async (request) => ({ items: await listDeadLetters(sql, { open: (request.query.status ?? 'open') === 'open', limit: request.query.limit ?? 50 }) }),
+  );
+
+  app.post(
+    '/admin/api/dead-letters/:id/replay',
+    {
+      schema: {
+        summary: 'Put a dead letter back on its subject',
+        description: 'Its consumer sees it again (a consumer that did process it sees a duplicate and changes nothing). Recorded with the admin who replayed it.',
+        tags: ['admin'],
+        security,
+        params: IdParams,
+      },
+    },
+    async (request, reply) => {
+      const js = jetstream(nc);
+      const row = await replayDeadLetter(sql, async (subject, data, msgID) => void (await js.publish(subject, data, { msgID })), request.params.id, request.adminName ?? 'admin');
+      if (!row) throw new OrderpilotError('NOT_FOUND', `no dead letter ${request.params.id}`);
+      return reply.code(202).send(row);
+    },
+  );
+};
