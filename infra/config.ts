@@ -4,6 +4,8 @@
  * (fail fast beats a service that half-works).
  */
 
+import { redactUrl } from './redact.ts';
+
 export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
   constructor(
@@ -114,7 +116,7 @@ function url(env: Env, name: string, protocols: readonly string[]): string | und
   try {
     parsed = new URL(raw);
   } catch {
-    throw new ConfigError(name, `not a valid URL: "${raw}"`);
+    throw new ConfigError(name, `not a valid URL: "${redactUrl(raw)}"`);
   }
   if (!protocols.includes(parsed.protocol)) {
     throw new ConfigError(name, `expected a ${protocols.join(' or ')} URL, got "${parsed.protocol}"`);

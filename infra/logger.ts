@@ -1,12 +1,31 @@
 import { pino, type Logger } from 'pino';
+import { redactText, secretsFromEnv } from './redact.ts';
 
 export type { Logger };
 
-/** One pino logger per process; services take a child (`logger.child({ service })`). */
-export function createLogger(opts: { level?: string; name?: string } = {}): Logger {
+export interface LoggerOptions {
+  level?: string;
+  name?: string;
+  /**
+   * Secret values hidden in every line (default: the secrets found in `process.env`). URL
+   * credentials (`scheme://user:password@`) are hidden in any case.
+   */
+  secrets?: readonly string[];
+}
+
+/**
+ * One pino logger per process; services take a child (`logger.child({ service })`). Every line is
+ * redacted as the last step before it is written (`hooks.streamWrite`), so a secret quoted anywhere
+ * in it — a message, a field, a nested error — is never printed.
+ */
+export function createLogger(opts: LoggerOptions = {}): Logger {
+  const plain = opts.secrets ?? secretsFromEnv(process.env);
+  // A secret with a quote or backslash appears JSON-escaped in the line.
+  const secrets = [...new Set([...plain, ...plain.map((s) => JSON.stringify(s).slice(1, -1))])];
   return pino({
     name: opts.name ?? 'orderpilot',
     level: opts.level ?? process.env['LOG_LEVEL'] ?? 'info',
     base: { pid: process.pid },
+    hooks: { streamWrite: (line) => redactText(line, secrets) },
   });
 }

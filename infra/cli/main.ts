@@ -3,10 +3,11 @@ import { ConfigError, loadConfig } from '../config.ts';
 import { createSql } from '../db/postgres.ts';
 import { migrate } from '../db/migrate.ts';
 import { createLogger } from '../logger.ts';
+import { redactText, redactUrl, secretsFromEnv } from '../redact.ts';
 import { jetstream } from '@nats-io/jetstream';
 import { listDeadLetters, replayDeadLetter } from '../db/dead-letters.ts';
 import { connectNats } from '../nats/connection.ts';
-import { DEFAULT_DATABASE_URL, DEFAULT_NATS_URL } from '../runtime/local-services.ts';
+import { DEFAULT_DATABASE_URL, DEFAULT_NATS_URL, postgresAnswers } from '../runtime/local-services.ts';
 import { startRuntime } from '../runtime/process.ts';
 import { selectServices, SERVICES } from './services.ts';
 
@@ -25,6 +26,13 @@ Usage:
 Services: ${SERVICES.map((s) => s.name).join(', ')}
 Configuration comes from the environment; see README.md.`;
 
+/** The database URL of a one-shot command, once its server answers (a clear message otherwise). */
+async function answeringDatabaseUrl(configured: string | undefined): Promise<string> {
+  const url = configured ?? DEFAULT_DATABASE_URL;
+  if (!(await postgresAnswers(url))) throw new Error(`Postgres does not answer at DATABASE_URL (${redactUrl(url)}). Set DATABASE_URL to a running server.`);
+  return url;
+}
+
 async function main(argv: string[]): Promise<void> {
   const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { help: { type: 'boolean', short: 'h' }, all: { type: 'boolean' }, as: { type: 'string' }, inspect: { type: 'boolean' } } });
   const [command = 'help', ...rest] = positionals;
@@ -40,7 +48,7 @@ async function main(argv: string[]): Promise<void> {
   const logger = createLogger({ level });
   switch (command) {
     case 'migrate': {
-      const sql = createSql(config.databaseUrl ?? DEFAULT_DATABASE_URL, { max: 1 });
+      const sql = createSql(await answeringDatabaseUrl(config.databaseUrl), { max: 1 });
       try {
         const applied = await migrate(sql, logger);
         logger.info({ applied }, applied.length ? 'migrations applied' : 'database is up to date');
@@ -51,7 +59,7 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'dead-letters':
     case 'replay': {
-      const sql = createSql(config.databaseUrl ?? DEFAULT_DATABASE_URL, { max: 2 });
+      const sql = createSql(await answeringDatabaseUrl(config.databaseUrl), { max: 2 });
       try {
         if (command === 'dead-letters') {
           for (const d of await listDeadLetters(sql, { open: !values.all, limit: 200 })) {
@@ -90,10 +98,8 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`orderpilot: configuration error: ${err.message}\n`);
-  } else {
-    process.stderr.write(`orderpilot: ${err instanceof Error ? err.message : String(err)}\n`);
-  }
+  // The last words of a failed start often quote a URL or a driver's message: never a secret in them.
+  const message = redactText(err instanceof Error ? err.message : String(err), secretsFromEnv(process.env));
+  process.stderr.write(err instanceof ConfigError ? `orderpilot: configuration error: ${message}\n` : `orderpilot: ${message}\n`);
   process.exit(1);
 });

@@ -6,6 +6,7 @@ import path from 'node:path';
 import postgres from 'postgres';
 import { connect } from '@nats-io/transport-node';
 import type { Logger } from '../logger.ts';
+import { redactUrl } from '../redact.ts';
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
@@ -95,7 +96,7 @@ export async function ensureLocalServices(opts: {
   let databaseUrl = opts.databaseUrl ?? DEFAULT_DATABASE_URL;
   if (!(await postgresAnswers(databaseUrl))) {
     if (opts.databaseUrl !== undefined) {
-      opts.logger.warn({ databaseUrl: redact(databaseUrl) }, 'DATABASE_URL does not answer; starting embedded Postgres instead');
+      opts.logger.warn({ databaseUrl: redactUrl(databaseUrl) }, 'DATABASE_URL does not answer; starting embedded Postgres instead');
     }
     const pg = await startEmbeddedPostgres(path.resolve(opts.dataDir, 'postgres'), opts.logger);
     databaseUrl = pg.url;
@@ -104,7 +105,7 @@ export async function ensureLocalServices(opts: {
   }
   let natsUrl = opts.natsUrl ?? DEFAULT_NATS_URL;
   if (!(await natsAnswers(natsUrl))) {
-    if (opts.natsUrl !== undefined) opts.logger.warn({ natsUrl }, 'NATS_URL does not answer; starting nats-server instead');
+    if (opts.natsUrl !== undefined) opts.logger.warn({ natsUrl: redactUrl(natsUrl) }, 'NATS_URL does not answer; starting nats-server instead');
     const n = await startNatsServer(path.resolve(opts.dataDir, 'nats'), opts.logger);
     natsUrl = n.url;
     stops.push(n.stop);
@@ -118,10 +119,6 @@ export async function ensureLocalServices(opts: {
       for (const s of stops.reverse()) await s().catch(() => {});
     },
   };
-}
-
-function redact(url: string): string {
-  return url.replace(/\/\/([^:@/]+):[^@/]+@/, '//$1:***@');
 }
 
 export async function startEmbeddedPostgres(dir: string, logger: Logger, port?: number): Promise<{ url: string; stop: () => Promise<void> }> {

@@ -2,6 +2,7 @@ import { loadConfig, type Config } from '../config.ts';
 import { createSql, type Sql } from '../db/postgres.ts';
 import { migrate } from '../db/migrate.ts';
 import { createLogger, type Logger } from '../logger.ts';
+import { redactUrl } from '../redact.ts';
 import { connectNats, type NatsConnection } from '../nats/connection.ts';
 import { ensureTopology } from '../nats/topology.ts';
 import { natsNames, type Names } from '../../services/contracts/index.ts';
@@ -37,8 +38,8 @@ export async function startRuntime(opts: StartOptions): Promise<Runtime> {
     databaseUrl = local.databaseUrl;
     natsUrl = local.natsUrl;
   } else {
-    if (!(await postgresAnswers(databaseUrl))) throw new Error(`Postgres does not answer at DATABASE_URL (${databaseUrl.replace(/:[^:@/]+@/, ':***@')}). Set DATABASE_URL, or use "orderpilot demo" to start an embedded one.`);
-    if (!(await natsAnswers(natsUrl))) throw new Error(`NATS does not answer at NATS_URL (${natsUrl}). Set NATS_URL, or use "orderpilot demo" to start nats-server from the PATH.`);
+    if (!(await postgresAnswers(databaseUrl))) throw new Error(`Postgres does not answer at DATABASE_URL (${redactUrl(databaseUrl)}). Set DATABASE_URL, or use "orderpilot demo" to start an embedded one.`);
+    if (!(await natsAnswers(natsUrl))) throw new Error(`NATS does not answer at NATS_URL (${redactUrl(natsUrl)}). Set NATS_URL, or use "orderpilot demo" to start nats-server from the PATH.`);
   }
   const effective: Config = Object.freeze({ ...config, databaseUrl, natsUrl });
   const sql: Sql = createSql(databaseUrl, { max: config.databasePoolMax, name: 'orderpilot' });
