@@ -190,6 +190,7 @@ const ADMIN_ACTION_LABELS: Record<AdminEventType, string> = {
   ISSUE_DOCUMENT: 'Issue the document again',
   RETRY_DOCUMENT: 'Retry the document',
   MARK_SHIPPED: 'Mark shipped',
+  RESEND_TO_KSEF: 'Resend the document to KSeF',
 };
 
 function actionForm(orderId: string, type: AdminEventType, csrf: string): Html {

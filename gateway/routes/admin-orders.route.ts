@@ -23,6 +23,7 @@ const RESOLVES: Record<AdminEventType, readonly string[]> = {
   CANCEL: ['order.held'],
   ISSUE_DOCUMENT: ['document.failed'],
   RETRY_DOCUMENT: ['document.failed'],
+  RESEND_TO_KSEF: ['document.ksef-rejected'],
 };
 
 const security = [{ adminToken: [] }];

@@ -45,6 +45,10 @@ const ev = {
   ISSUE_DOCUMENT: { type: 'ISSUE_DOCUMENT', note: 'NIP fixed', actor: 'anna', at },
   RETRY_DOCUMENT: { type: 'RETRY_DOCUMENT', actor: 'anna', at },
   MARK_SHIPPED: { type: 'MARK_SHIPPED', trackingNumber: 'MANUAL-1', carrier: 'InPost', note: 'sent by hand', actor: 'anna', at },
+  KSEF_ACCEPTED: { type: 'KSEF_ACCEPTED', ksefNumber: '5260250274-20261128-0A1B2C3D4E5F-AB', verificationLink: 'https://ksef-test.mf.gov.pl/client-app/invoice/5260250274-20261128-0A1B2C3D4E5F-AB', at },
+  KSEF_REJECTED: { type: 'KSEF_REJECTED', code: 'KSEF_REJECTED', errors: ['NIP nabywcy - nie może być puste'], at },
+  KSEF_OFFLINE: { type: 'KSEF_OFFLINE', errors: [], at },
+  RESEND_TO_KSEF: { type: 'RESEND_TO_KSEF', note: 'buyer NIP corrected', actor: 'anna', at },
 } satisfies { [K in OrderEvent['type']]: Extract<OrderEvent, { type: K }> };
 
 function start(): OrderSnapshot {
@@ -211,6 +215,78 @@ describe('order machine: document region (parallel to fulfilment)', () => {
   });
 });
 
+describe('order machine: document region with KSeF', () => {
+  const sent = { ...ev.DOCUMENT_ISSUED, ksef: 'sent' as const };
+
+  it('sent to KSeF → waits (no e-mail) → accepted with number and link → e-mail → emailed', () => {
+    const waiting = run(ev.PAYMENT_CONFIRMED, sent);
+    expect(documentStatus(waiting.snap.value)).toBe('ksefSent');
+    expect(waiting.effects).not.toContain('emailDocument');
+    expect(waiting.snap.context.ksef).toMatchObject({ status: 'sent', number: null, sends: 1 });
+    const { snap, effects } = run(ev.PAYMENT_CONFIRMED, sent, ev.KSEF_ACCEPTED, ev.DOCUMENT_EMAILED);
+    expect(documentStatus(snap.value)).toBe('emailed');
+    expect(effects.filter((e) => e === 'emailDocument')).toHaveLength(1);
+    expect(snap.context.ksef).toMatchObject({ status: 'accepted', number: ev.KSEF_ACCEPTED.ksefNumber, verificationLink: ev.KSEF_ACCEPTED.verificationLink });
+  });
+
+  it('a document outside KSeF is e-mailed at once, as before', () => {
+    const { snap, effects } = run(ev.PAYMENT_CONFIRMED, { ...ev.DOCUMENT_ISSUED, ksef: 'outside' });
+    expect(documentStatus(snap.value)).toBe('issued');
+    expect(effects).toContain('emailDocument');
+    expect(snap.context.ksef).toBeNull();
+  });
+
+  it('rejected → critical notice with the messages, no e-mail; RESEND_TO_KSEF → sent again → accepted → e-mail', () => {
+    const rejected = run(ev.PAYMENT_CONFIRMED, sent, ev.KSEF_REJECTED);
+    expect(documentStatus(rejected.snap.value)).toBe('ksefRejected');
+    expect(rejected.effects).not.toContain('emailDocument');
+    const [, notice] = transition(orderMachine, run(ev.PAYMENT_CONFIRMED, sent).snap, ev.KSEF_REJECTED);
+    expect(notice.map((a) => [a.type, a.params])).toEqual([
+      ['notifyAdmin', expect.objectContaining({ kind: 'document.ksef-rejected', severity: 'critical', code: 'KSEF_REJECTED', message: expect.stringContaining('NIP nabywcy - nie może być puste') })],
+    ]);
+    expect(allowedAdminEvents(rejected.snap)).toEqual(['RESEND_TO_KSEF']);
+    const [resent, actions] = transition(orderMachine, rejected.snap, ev.RESEND_TO_KSEF);
+    expect(documentStatus(resent.value)).toBe('ksefSent');
+    expect(actions.map((a) => a.type)).toEqual(['resendToKsef']);
+    expect(resent.context.ksef).toMatchObject({ status: 'sent', sends: 2, errors: [] });
+    expect(resent.context.lastAdminNote?.note).toBe('buyer NIP corrected');
+    const { snap, effects } = run(ev.PAYMENT_CONFIRMED, sent, ev.KSEF_REJECTED, ev.RESEND_TO_KSEF, ev.KSEF_ACCEPTED);
+    expect(documentStatus(snap.value)).toBe('issued');
+    expect(effects.filter((e) => e === 'emailDocument')).toHaveLength(1);
+  });
+
+  it('offline → warning notice, e-mail still waits; accepted later → e-mail', () => {
+    const [offline, actions] = transition(orderMachine, run(ev.PAYMENT_CONFIRMED, sent).snap, ev.KSEF_OFFLINE);
+    expect(documentStatus(offline.value)).toBe('ksefOffline');
+    expect(actions.map((a) => [a.type, (a.params as { severity?: string } | undefined)?.severity])).toEqual([['notifyAdmin', 'warning']]);
+    const [accepted, later] = transition(orderMachine, offline, ev.KSEF_ACCEPTED);
+    expect(documentStatus(accepted.value)).toBe('issued');
+    expect(later.map((a) => a.type)).toEqual(['emailDocument']);
+  });
+
+  it('a late acceptance after a rejection still counts; repeated verdicts change nothing', () => {
+    const { snap } = run(ev.PAYMENT_CONFIRMED, sent, ev.KSEF_REJECTED, ev.KSEF_ACCEPTED);
+    expect(documentStatus(snap.value)).toBe('issued');
+    const [again, actions] = transition(orderMachine, snap, ev.KSEF_ACCEPTED);
+    expect(again.value).toEqual(snap.value);
+    expect(actions).toEqual([]);
+    expect(transition(orderMachine, snap, ev.KSEF_REJECTED)[1]).toEqual([]);
+  });
+
+  it('RESEND_TO_KSEF is refused unless KSeF rejected the document', () => {
+    expect(run(ev.PAYMENT_CONFIRMED, sent).snap.can(ev.RESEND_TO_KSEF)).toBe(false);
+    expect(run(ev.PAYMENT_CONFIRMED, sent, ev.KSEF_ACCEPTED).snap.can(ev.RESEND_TO_KSEF)).toBe(false);
+  });
+
+  it('a snapshot stored before KSeF support (no ksef field) still restores and moves on', () => {
+    const old = JSON.parse(JSON.stringify(run(ev.PAYMENT_CONFIRMED).snap)) as { value: OrderSnapshot['value']; context: Record<string, unknown> };
+    delete old.context['ksef'];
+    const [next] = transition(orderMachine, restoreOrderSnapshot(old), sent);
+    expect(documentStatus(next.value)).toBe('ksefSent');
+    expect(next.context.ksef?.sends).toBe(1);
+  });
+});
+
 describe('order machine: ignored events in every state', () => {
   const states: Record<string, OrderEvent[]> = {
     pending: [],
@@ -248,6 +324,6 @@ describe('order machine: ignored events in every state', () => {
     expect(allowedAdminEvents(start())).toEqual(['CANCEL']);
     expect(allowedAdminEvents(run(ev.PAYMENT_CONFIRMED, ev.SHIPMENT_REJECTED).snap)).toEqual(['RELEASE', 'CANCEL', 'MARK_SHIPPED']);
     expect(allowedAdminEvents(run(ev.PAYMENT_CONFIRMED, ev.DOCUMENT_FAILED).snap)).toEqual(['ISSUE_DOCUMENT', 'RETRY_DOCUMENT']);
-    expect(ADMIN_EVENT_TYPES).toHaveLength(5);
+    expect(ADMIN_EVENT_TYPES).toContain('RESEND_TO_KSEF');
   });
 });

@@ -25,6 +25,7 @@ export const orderMachine = setup({
     cancelPaymentTimeout: effect,
     requestDocument: (_: unknown, _params: { reason: 'payment' | 'admin' }) => {},
     emailDocument: effect,
+    resendToKsef: effect,
     submitToWarehouse: (_: unknown, _params: { reason: 'payment' | 'release' }) => {},
     notifyAdmin: (_: unknown, _params: AdminNotice) => {},
     holdFromEvent: assign({
@@ -44,6 +45,45 @@ export const orderMachine = setup({
           ? { providerId: event.providerId, number: event.number, issueDate: event.issueDate, provider: event.provider }
           : context.document,
       documentFailure: null,
+    }),
+    ksefSent: assign({
+      ksef: ({ context, event }) => ({
+        status: 'sent' as const,
+        number: null,
+        verificationLink: null,
+        code: null,
+        errors: [],
+        sends: (context.ksef?.sends ?? 0) + 1,
+        since: event.at,
+      }),
+    }),
+    ksefAccepted: assign({
+      ksef: ({ context, event }) =>
+        event.type === 'KSEF_ACCEPTED'
+          ? {
+              status: 'accepted' as const,
+              number: event.ksefNumber,
+              verificationLink: event.verificationLink,
+              code: null,
+              errors: [],
+              sends: context.ksef?.sends ?? 1,
+              since: event.at,
+            }
+          : (context.ksef ?? null),
+    }),
+    ksefNotAccepted: assign({
+      ksef: ({ context, event }) =>
+        event.type === 'KSEF_REJECTED' || event.type === 'KSEF_OFFLINE'
+          ? {
+              status: event.type === 'KSEF_REJECTED' ? ('rejected' as const) : ('offline' as const),
+              number: null,
+              verificationLink: null,
+              code: event.type === 'KSEF_REJECTED' ? event.code : 'KSEF_OFFLINE',
+              errors: event.errors,
+              sends: context.ksef?.sends ?? 1,
+              since: event.at,
+            }
+          : (context.ksef ?? null),
     }),
     documentFailed: assign({
       documentFailure: ({ context, event }) =>
@@ -65,6 +105,7 @@ export const orderMachine = setup({
     hasTrackingNumber: ({ event }) =>
       event.type === 'MARK_SHIPPED' && event.trackingNumber.trim() !== '',
     hasDocument: ({ context }) => context.document !== null,
+    sentToKsef: ({ event }) => event.type === 'DOCUMENT_ISSUED' && event.ksef === 'sent',
     trackingUnknown: ({ context }) => context.trackingNumber === null,
   },
 }).createMachine({
@@ -78,6 +119,7 @@ export const orderMachine = setup({
     documentEmailedAt: null,
     documentFailure: null,
     documentRequests: 0,
+    ksef: null,
     shipmentId: null,
     trackingNumber: null,
     carrier: null,
@@ -103,6 +145,7 @@ export const orderMachine = setup({
                 amount: event.amount,
                 currency: event.currency,
                 confirmedAt: event.at,
+                ...(event.method ? { method: event.method } : {}),
               }),
             }),
           },
@@ -238,8 +281,51 @@ export const orderMachine = setup({
                 },
               ],
               on: {
-                DOCUMENT_ISSUED: { target: 'issued', actions: 'saveDocument' },
+                DOCUMENT_ISSUED: [
+                  // Created and sent to KSeF: it counts as issued only once KSeF gives it a number.
+                  { guard: 'sentToKsef', target: 'ksefSent', actions: ['saveDocument', 'ksefSent'] },
+                  { target: 'issued', actions: 'saveDocument' },
+                ],
                 DOCUMENT_FAILED: { target: 'failed', actions: 'documentFailed' },
+              },
+            },
+            // The invoicing service polls KSeF's verdict and reports it; nothing here blocks.
+            ksefSent: {
+              on: {
+                KSEF_ACCEPTED: { target: 'issued', actions: 'ksefAccepted' },
+                KSEF_REJECTED: { target: 'ksefRejected', actions: 'ksefNotAccepted' },
+                KSEF_OFFLINE: { target: 'ksefOffline', actions: 'ksefNotAccepted' },
+              },
+            },
+            ksefOffline: {
+              entry: {
+                type: 'notifyAdmin',
+                params: ({ context }) => ({
+                  kind: 'document.ksef-offline',
+                  severity: 'warning',
+                  code: 'KSEF_OFFLINE',
+                  message: `Sales document ${context.document?.number ?? ''} for order ${context.order.externalId} was issued offline and waits to be sent to KSeF; the customer e-mail waits for its KSeF number`,
+                }),
+              },
+              on: {
+                KSEF_ACCEPTED: { target: 'issued', actions: 'ksefAccepted' },
+                KSEF_REJECTED: { target: 'ksefRejected', actions: 'ksefNotAccepted' },
+              },
+            },
+            ksefRejected: {
+              entry: {
+                type: 'notifyAdmin',
+                params: ({ context }) => ({
+                  kind: 'document.ksef-rejected',
+                  severity: 'critical',
+                  code: context.ksef?.code ?? 'KSEF_REJECTED',
+                  message: `KSeF did not accept sales document ${context.document?.number ?? ''} for order ${context.order.externalId} (${context.ksef?.code ?? 'KSEF_REJECTED'}): ${(context.ksef?.errors ?? []).join('; ') || 'no message'}. Fix the cause, then resend it to KSeF.`,
+                }),
+              },
+              on: {
+                RESEND_TO_KSEF: { target: 'ksefSent', actions: ['saveAdminNote', 'ksefSent', 'resendToKsef'] },
+                // A late verdict still counts (a status check that failed, then the number arrived).
+                KSEF_ACCEPTED: { target: 'issued', actions: 'ksefAccepted' },
               },
             },
             issued: {

@@ -1,6 +1,6 @@
 import type { SnapshotFrom, StateValue } from 'xstate';
 import { orderMachine } from './order.machine.ts';
-import { ADMIN_EVENT_TYPES, type AdminEventType, type DocumentStatus, type OrderStatus } from './order.types.ts';
+import { ADMIN_EVENT_TYPES, DOCUMENT_STATUSES, type AdminEventType, type DocumentStatus, type OrderStatus } from './order.types.ts';
 
 export type OrderSnapshot = SnapshotFrom<typeof orderMachine>;
 
@@ -34,7 +34,7 @@ export function orderStatus(value: StateValue): OrderStatus {
 
 export function documentStatus(value: StateValue): DocumentStatus {
   const d = region(value, 'document');
-  return d === 'requested' || d === 'issued' || d === 'emailed' || d === 'failed' ? d : 'none';
+  return d !== undefined && (DOCUMENT_STATUSES as readonly string[]).includes(d) ? (d as DocumentStatus) : 'none';
 }
 
 /** Rebuilds a live snapshot from what the host stored (`value` + `context`). */

@@ -57,6 +57,8 @@ export interface Payment {
   amount: number;
   currency: string;
   confirmedAt: string;
+  /** How the customer paid, as the provider said (e.g. `card`, `blik`), when it said so. */
+  method?: string;
 }
 
 export interface DocumentInfo {
@@ -64,6 +66,24 @@ export interface DocumentInfo {
   number: string;
   issueDate: string;
   provider: string;
+}
+
+/**
+ * Where a sales document stands in KSeF (the national e-invoicing system): `sent` (waiting for the
+ * KSeF number), `accepted` (number and verification link), `rejected` (the errors), `offline`
+ * (issued in an offline mode, waiting to be sent).
+ */
+export interface KsefInfo {
+  status: 'sent' | 'accepted' | 'rejected' | 'offline';
+  /** The KSeF number (`gov_id`) once accepted. */
+  number: string | null;
+  verificationLink: string | null;
+  /** Why it is not accepted (rejected / offline): a code and the system's messages. */
+  code: string | null;
+  errors: string[];
+  /** Times it was sent (the first send and every admin resend). */
+  sends: number;
+  since: string;
 }
 
 export interface Failure {
@@ -87,6 +107,11 @@ export interface OrderContext {
   documentEmailedAt: string | null;
   documentFailure: Failure | null;
   documentRequests: number;
+  /**
+   * The document's KSeF stage; null when KSeF is off or the document is outside it. Optional only
+   * because snapshots written before KSeF support lack it (read as null).
+   */
+  ksef?: KsefInfo | null;
   shipmentId: string | null;
   trackingNumber: string | null;
   carrier: string | null;
@@ -112,6 +137,8 @@ export type PaymentConfirmed = EventMeta & {
   paymentId: string;
   amount: number;
   currency: string;
+  /** Payment method as the provider reported it (card, blik, …), if it did. */
+  method?: string;
 };
 export type PaymentFailed = EventMeta & { type: 'PAYMENT_FAILED'; provider: string; reason: string };
 export type PaymentTimeout = EventMeta & { type: 'PAYMENT_TIMEOUT' };
@@ -121,7 +148,17 @@ export type DocumentIssued = EventMeta & {
   number: string;
   issueDate: string;
   provider: string;
+  /** `sent`: the invoicing system sent it to KSeF (its number comes later); absent or `outside`: not for KSeF. */
+  ksef?: 'sent' | 'outside';
 };
+/** KSeF accepted the document and gave it its number. */
+export type KsefAccepted = EventMeta & { type: 'KSEF_ACCEPTED'; ksefNumber: string; verificationLink: string | null };
+/** KSeF (or the invoicing system on its behalf) refused the document, or its fate cannot be learned. */
+export type KsefRejected = EventMeta & { type: 'KSEF_REJECTED'; code: string; errors: string[] };
+/** The document was issued in an offline mode: valid, but still waiting to be sent to KSeF. */
+export type KsefOffline = EventMeta & { type: 'KSEF_OFFLINE'; errors: string[] };
+/** Admin: send the document to KSeF again (after the cause of a rejection was fixed). */
+export type ResendToKsef = EventMeta & { type: 'RESEND_TO_KSEF'; note?: string };
 export type DocumentEmailed = EventMeta & { type: 'DOCUMENT_EMAILED'; to: string; messageId: string };
 export type DocumentFailed = EventMeta & { type: 'DOCUMENT_FAILED'; code: string; message: string };
 export type ShipmentAccepted = EventMeta & { type: 'SHIPMENT_ACCEPTED'; shipmentId: string };
@@ -152,6 +189,10 @@ export type OrderEvent =
   | DocumentIssued
   | DocumentEmailed
   | DocumentFailed
+  | KsefAccepted
+  | KsefRejected
+  | KsefOffline
+  | ResendToKsef
   | ShipmentAccepted
   | ShipmentRejected
   | HandedToCarrier
@@ -166,7 +207,7 @@ export type OrderEvent =
 export type OrderEventType = OrderEvent['type'];
 
 /** Events an admin may send (through the admin API / console). */
-export const ADMIN_EVENT_TYPES = ['RELEASE', 'CANCEL', 'ISSUE_DOCUMENT', 'RETRY_DOCUMENT', 'MARK_SHIPPED'] as const;
+export const ADMIN_EVENT_TYPES = ['RELEASE', 'CANCEL', 'ISSUE_DOCUMENT', 'RETRY_DOCUMENT', 'MARK_SHIPPED', 'RESEND_TO_KSEF'] as const;
 export type AdminEventType = (typeof ADMIN_EVENT_TYPES)[number];
 
 export const ORDER_EVENT_TYPES = [
@@ -176,6 +217,9 @@ export const ORDER_EVENT_TYPES = [
   'DOCUMENT_ISSUED',
   'DOCUMENT_EMAILED',
   'DOCUMENT_FAILED',
+  'KSEF_ACCEPTED',
+  'KSEF_REJECTED',
+  'KSEF_OFFLINE',
   'SHIPMENT_ACCEPTED',
   'SHIPMENT_REJECTED',
   'HANDED_TO_CARRIER',
@@ -187,7 +231,9 @@ export const ORDER_EVENT_TYPES = [
 /** The summary state stored in `orders.state` and shown to people. */
 export type OrderStatus = 'pending' | 'paid' | 'processing' | 'inShipment' | 'held' | 'closed' | 'cancelled';
 export const ORDER_STATUSES: readonly OrderStatus[] = ['pending', 'paid', 'processing', 'inShipment', 'held', 'closed', 'cancelled'];
-export type DocumentStatus = 'none' | 'requested' | 'issued' | 'emailed' | 'failed';
+/** `ksefSent` / `ksefOffline` / `ksefRejected`: created at the invoicing system, not yet accepted by KSeF. */
+export type DocumentStatus = 'none' | 'requested' | 'ksefSent' | 'ksefOffline' | 'ksefRejected' | 'issued' | 'emailed' | 'failed';
+export const DOCUMENT_STATUSES: readonly DocumentStatus[] = ['none', 'requested', 'ksefSent', 'ksefOffline', 'ksefRejected', 'issued', 'emailed', 'failed'];
 
 /** Named side effects the machine asks for; the host turns them into outbox rows or timers. */
 export type OrderEffect =
@@ -195,6 +241,7 @@ export type OrderEffect =
   | { type: 'cancelPaymentTimeout' }
   | { type: 'requestDocument'; params: { reason: 'payment' | 'admin' } }
   | { type: 'emailDocument' }
+  | { type: 'resendToKsef' }
   | { type: 'submitToWarehouse'; params: { reason: 'payment' | 'release' } }
   | { type: 'notifyAdmin'; params: AdminNotice };
 

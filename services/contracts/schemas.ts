@@ -6,6 +6,7 @@ import type {
   OrderData,
   OrderEvent,
   OrderEventType,
+  Payment,
 } from '../../machines/order/index.ts';
 import { OrderpilotError } from './errors.ts';
 
@@ -60,13 +61,35 @@ const DocumentInfoSchema = Type.Object({
   provider: Str(100),
 });
 
+const PaymentSchema = Type.Object({
+  provider: Str(50),
+  paymentId: Str(200),
+  amount: Minor,
+  currency: Str(3),
+  confirmedAt: Str(40),
+  method: Type.Optional(Str(50)),
+});
+
 /** Payloads of the events into the order actor, keyed by type (the machine event minus type/at/actor). */
 export const ORDER_EVENT_PAYLOADS = {
   ORDER_PLACED: Type.Object({ order: OrderDataSchema }),
-  PAYMENT_CONFIRMED: Type.Object({ provider: Str(50), paymentId: Str(200), amount: Minor, currency: Type.String({ pattern: '^[A-Za-z]{3}$' }) }),
+  PAYMENT_CONFIRMED: Type.Object({
+    provider: Str(50),
+    paymentId: Str(200),
+    amount: Minor,
+    currency: Type.String({ pattern: '^[A-Za-z]{3}$' }),
+    method: Type.Optional(Str(50)),
+  }),
   PAYMENT_FAILED: Type.Object({ provider: Str(50), reason: Type.String({ maxLength: 1000 }) }),
   PAYMENT_TIMEOUT: Type.Object({}),
-  DOCUMENT_ISSUED: DocumentInfoSchema,
+  DOCUMENT_ISSUED: Type.Object({
+    ...DocumentInfoSchema.properties,
+    ksef: Type.Optional(Type.Union([Type.Literal('sent'), Type.Literal('outside')])),
+  }),
+  KSEF_ACCEPTED: Type.Object({ ksefNumber: Str(100), verificationLink: Type.Union([Type.String({ maxLength: 1000 }), Type.Null()]) }),
+  KSEF_REJECTED: Type.Object({ code: Str(100), errors: Type.Array(Type.String({ maxLength: 2000 }), { maxItems: 50 }) }),
+  KSEF_OFFLINE: Type.Object({ errors: Type.Array(Type.String({ maxLength: 2000 }), { maxItems: 50 }) }),
+  RESEND_TO_KSEF: Type.Object({ note: Type.Optional(Type.String({ maxLength: 2000 })) }),
   DOCUMENT_EMAILED: Type.Object({ to: Str(254), messageId: Str(500) }),
   DOCUMENT_FAILED: Type.Object({ code: Str(100), message: Type.String({ maxLength: 2000 }) }),
   SHIPMENT_ACCEPTED: Type.Object({ shipmentId: Str(200) }),
@@ -96,8 +119,17 @@ export const COMMAND_PAYLOADS = {
     reason: Type.Union([Type.Literal('payment'), Type.Literal('admin')]),
     /** The document the order already has, if any: then the service only reports it again. */
     document: Type.Union([DocumentInfoSchema, Type.Null()]),
+    /** The confirmed payment: the document is issued as paid (date, method). */
+    payment: Type.Optional(Type.Union([PaymentSchema, Type.Null()])),
   }),
-  sendDocument: Type.Object({ order: OrderDataSchema, document: DocumentInfoSchema }),
+  /** Admin: send an existing document to KSeF again (same idempotent poll path as the first send). */
+  resendToKsef: Type.Object({ order: OrderDataSchema, document: DocumentInfoSchema }),
+  sendDocument: Type.Object({
+    order: OrderDataSchema,
+    document: DocumentInfoSchema,
+    /** The document's KSeF number and verification link, when it went through KSeF. */
+    ksef: Type.Optional(Type.Union([Type.Object({ number: Str(100), verificationLink: Type.Union([Type.String({ maxLength: 1000 }), Type.Null()]) }), Type.Null()])),
+  }),
   submitShipment: Type.Object({
     order: OrderDataSchema,
     reason: Type.Union([Type.Literal('payment'), Type.Literal('release')]),
@@ -117,6 +149,7 @@ export const COMMAND_PAYLOADS = {
 
 export type IssueDocumentCommand = Static<typeof COMMAND_PAYLOADS.issueDocument>;
 export type SendDocumentCommand = Static<typeof COMMAND_PAYLOADS.sendDocument>;
+export type ResendToKsefCommand = Static<typeof COMMAND_PAYLOADS.resendToKsef>;
 export type SubmitShipmentCommand = Static<typeof COMMAND_PAYLOADS.submitShipment>;
 export type WarehouseStatusCommand = Static<typeof COMMAND_PAYLOADS.warehouseStatus>;
 export type NotifyCommand = Static<typeof COMMAND_PAYLOADS.notify>;
@@ -124,6 +157,7 @@ export type NotifyCommand = Static<typeof COMMAND_PAYLOADS.notify>;
 // Compile-time checks that the wire schemas and the machine's types agree.
 type Assert<T extends true> = T;
 export type _OrderDataMatches = Assert<Static<typeof OrderDataSchema> extends OrderData ? true : false>;
+export type _PaymentMatches = Assert<Static<typeof PaymentSchema> extends Payment ? true : false>;
 export type _DocumentMatches = Assert<Static<typeof DocumentInfoSchema> extends DocumentInfo ? true : false>;
 export type _NoticeMatches = Assert<Omit<NotifyCommand, 'orderId' | 'externalId'> extends AdminNotice ? true : false>;
 

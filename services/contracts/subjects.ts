@@ -6,6 +6,7 @@
 /** Commands, one work-queue stream per service; subjects are disjoint. */
 export const COMMANDS = {
   issueDocument: { service: 'invoicing', name: 'issue-document' },
+  resendToKsef: { service: 'invoicing', name: 'resend-to-ksef' },
   sendDocument: { service: 'mail', name: 'send-document' },
   submitShipment: { service: 'logistics', name: 'submit-shipment' },
   warehouseStatus: { service: 'logistics', name: 'warehouse-status' },

@@ -7,6 +7,7 @@ import {
   type IssueDocumentCommand,
   type Names,
   type NotifyCommand,
+  type ResendToKsefCommand,
   type SendDocumentCommand,
   type SubmitShipmentCommand,
 } from '../contracts/index.ts';
@@ -67,11 +68,22 @@ export function planEffects(i: EffectInput): EffectPlan {
           order: ctx.order,
           reason: effect.params.reason,
           document: ctx.document,
+          payment: ctx.payment,
         });
         break;
-      case 'emailDocument':
-        if (ctx.document) command<SendDocumentCommand>('sendDocument', 'send-document', { order: ctx.order, document: ctx.document });
+      case 'resendToKsef':
+        if (ctx.document) command<ResendToKsefCommand>('resendToKsef', 'resend-to-ksef', { order: ctx.order, document: ctx.document });
         break;
+      case 'emailDocument': {
+        if (!ctx.document) break;
+        const k = ctx.ksef ?? null;
+        command<SendDocumentCommand>('sendDocument', 'send-document', {
+          order: ctx.order,
+          document: ctx.document,
+          ksef: k !== null && k.status === 'accepted' && k.number !== null ? { number: k.number, verificationLink: k.verificationLink } : null,
+        });
+        break;
+      }
       case 'submitToWarehouse':
         command<SubmitShipmentCommand>('submitShipment', 'submit-shipment', {
           order: ctx.order,
