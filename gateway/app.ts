@@ -118,7 +118,7 @@ export async function buildGateway(deps: GatewayDeps, opts: GatewayOptions = {})
   await app.register(swagger, {
     openapi: {
       info: { title: 'orderpilot gateway', version: '1', description: 'Order intake, payment webhooks and the admin API.' },
-      components: { securitySchemes: { adminToken: { type: 'http', scheme: 'bearer' } } },
+      components: { securitySchemes: { adminToken: { type: 'http', scheme: 'bearer' }, shopKey: { type: 'http', scheme: 'bearer', description: 'a key from SHOP_KEYS' } } },
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });

@@ -22,6 +22,12 @@ export interface AdminToken {
   readonly token: string;
 }
 
+/** One intake key of a shop (`SHOP_KEYS`); a shop may have several at once (key rotation). */
+export interface ShopKey {
+  readonly shop: string;
+  readonly key: string;
+}
+
 export interface Config {
   /** Postgres URL; undefined means "use the local server if it answers, else embedded Postgres". */
   readonly databaseUrl: string | undefined;
@@ -33,6 +39,8 @@ export interface Config {
   readonly host: string;
   readonly logLevel: string;
   readonly adminTokens: readonly AdminToken[];
+  /** Keys shops present on `POST /orders` (`Authorization: Bearer <key>`); empty = no intake. */
+  readonly shopKeys: readonly ShopKey[];
   readonly stripeWebhookSecrets: readonly string[];
   readonly payuSecondKey: string | undefined;
   readonly fakturowniaUrl: string | undefined;
@@ -146,6 +154,24 @@ export function parseAdminTokens(raw: string | undefined, variable = 'ADMIN_TOKE
   });
 }
 
+/** Parses `shop:key,shop:key` (keys of at least 32 characters; one shop may have several keys). */
+export function parseShopKeys(raw: string | undefined, variable = 'SHOP_KEYS'): ShopKey[] {
+  if (raw === undefined || raw.trim() === '') return [];
+  const owners = new Map<string, string>();
+  return raw.split(',').map((pair) => {
+    const i = pair.indexOf(':');
+    const shop = i > 0 ? pair.slice(0, i).trim() : '';
+    const key = i > 0 ? pair.slice(i + 1).trim() : '';
+    if (!/^[A-Za-z0-9][\w.-]{0,63}$/.test(shop) || key.length < 32 || /\s/.test(key)) {
+      throw new ConfigError(variable, 'expected comma-separated shop:key pairs (shop: letters, digits, "_", "-", "."; keys of at least 32 characters, no spaces)');
+    }
+    const owner = owners.get(key);
+    if (owner !== undefined && owner !== shop) throw new ConfigError(variable, `one key is given to two shops (${owner} and ${shop})`);
+    owners.set(key, shop);
+    return Object.freeze({ shop, key });
+  });
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const prefix = str(env, 'NATS_PREFIX') ?? 'orderpilot';
   if (!/^[A-Za-z][A-Za-z0-9_-]{0,40}$/.test(prefix)) {
@@ -166,6 +192,7 @@ export function loadConfig(env: Env = process.env): Config {
     host: str(env, 'HOST') ?? '127.0.0.1',
     logLevel: str(env, 'LOG_LEVEL') ?? 'info',
     adminTokens: Object.freeze(parseAdminTokens(str(env, 'ADMIN_TOKENS'))),
+    shopKeys: Object.freeze(parseShopKeys(str(env, 'SHOP_KEYS'))),
     stripeWebhookSecrets: Object.freeze(stripe),
     payuSecondKey: str(env, 'PAYU_SECOND_KEY'),
     fakturowniaUrl: url(env, 'FAKTUROWNIA_URL', ['http:', 'https:']),

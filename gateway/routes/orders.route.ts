@@ -5,6 +5,7 @@ import { publishOrderEvent } from '../../infra/nats/publish.ts';
 import type { Language, OrderData } from '../../machines/order/index.ts';
 import { AddressSchema, CustomerSchema, OrderLineSchema, OrderpilotError, type OrderPlacedPayload } from '../../services/contracts/index.ts';
 import type { GatewayRoute } from '../gateway.types.ts';
+import { shopAuthHook } from '../shop-auth.ts';
 
 /** The shop's order as it arrives on `POST /orders` (orderId, placedAt and the default language are ours). */
 export const OrderIntakeSchema = Type.Object({
@@ -41,13 +42,17 @@ export function defaultLanguage(country: string): Language {
 }
 
 /**
- * `POST /orders`: validates, records the externalId once (order_intake), publishes ORDER_PLACED with
- * the stable id `order-placed:<orderId>` and answers 202. The same externalId with the same body →
- * the same answer (and a republish, de-duplicated downstream, in case the first one was cut short);
- * with another body → 409.
+ * `POST /orders`: a shop with a key from SHOP_KEYS (401 otherwise) hands over an order; validates,
+ * records (shop, externalId) once (order_intake), publishes ORDER_PLACED with the stable id
+ * `order-placed:<orderId>` and answers 202. The same shop and externalId with the same body → the
+ * same answer (and a republish, de-duplicated downstream, in case the first one was cut short); with
+ * another body → 409, which names no order (the id belongs to the order placed first). Two shops may
+ * use the same externalId.
  */
 export const ordersRoute: GatewayRoute = async (app, ctx) => {
   const { sql, nc, names } = ctx.deps;
+  if (ctx.deps.config.shopKeys.length === 0) ctx.deps.logger.warn('SHOP_KEYS is empty: POST /orders answers 401 to everyone');
+  app.addHook('onRequest', shopAuthHook(ctx.deps.config.shopKeys));
 
   async function publish(order: OrderData): Promise<void> {
     try {
@@ -72,6 +77,7 @@ export const ordersRoute: GatewayRoute = async (app, ctx) => {
       schema: {
         summary: 'Hand over a new order',
         tags: ['orders'],
+        security: [{ shopKey: [] }],
         body: OrderIntakeSchema,
         response: { 202: AcceptedSchema },
       },
@@ -85,31 +91,32 @@ export const ordersRoute: GatewayRoute = async (app, ctx) => {
           fields: [{ field: 'body.total', message: `must equal the lines plus shippingPrice (${sum})` }],
         });
       }
+      const shop = request.shop;
+      if (shop === undefined) throw new OrderpilotError('UNAUTHENTICATED', 'order intake needs a shop key');
       const language = intake.language ?? defaultLanguage(intake.shippingAddress.country);
       const bodyHash = createHash('sha256').update(canonical({ ...intake, language })).digest('hex');
       const orderId = `ord_${randomUUID()}`;
       const placedAt = new Date().toISOString();
-      const order: OrderData = { ...intake, orderId, language, placedAt };
+      const order: OrderData = { ...intake, shop, orderId, language, placedAt };
       const inserted = await sql<{ order_id: string }[]>`
-        insert into order_intake (external_id, order_id, body_hash, total, currency, order_data, created_at)
-        values (${intake.externalId}, ${orderId}, ${bodyHash}, ${intake.total}, ${intake.currency}, ${sql.json(order as never)}, ${placedAt})
-        on conflict (external_id) do nothing
+        insert into order_intake (shop, external_id, order_id, body_hash, total, currency, order_data, created_at)
+        values (${shop}, ${intake.externalId}, ${orderId}, ${bodyHash}, ${intake.total}, ${intake.currency}, ${sql.json(order as never)}, ${placedAt})
+        on conflict (shop, external_id) do nothing
         returning order_id`;
       if (inserted.length === 1) {
         await publish(order);
-        request.log.info({ orderId, externalId: intake.externalId, total: intake.total, currency: intake.currency }, 'order accepted');
+        request.log.info({ orderId, shop, externalId: intake.externalId, total: intake.total, currency: intake.currency }, 'order accepted');
         return reply.code(202).send({ orderId, externalId: intake.externalId, state: 'pending' as const });
       }
       const [existing] = await sql<{ order_id: string; body_hash: string; order_data: OrderData; published_at: Date | null }[]>`
-        select order_id, body_hash, order_data, published_at from order_intake where external_id = ${intake.externalId}`;
+        select order_id, body_hash, order_data, published_at from order_intake where shop = ${shop} and external_id = ${intake.externalId}`;
       if (!existing) throw new OrderpilotError('DB_CONFLICT', 'order intake row vanished; send it again', undefined, { retryable: true });
       if (existing.body_hash !== bodyHash) {
-        throw new OrderpilotError('ORDER_CONFLICT', `externalId ${intake.externalId} was already used for a different order (${existing.order_id})`, {
-          orderId: existing.order_id,
-        });
+        // The first order's id is not told: the answer must not help anyone probe another order.
+        throw new OrderpilotError('ORDER_CONFLICT', `externalId ${intake.externalId} was already used by this shop for a different order`);
       }
       if (existing.published_at === null) await publish(existing.order_data);
-      request.log.info({ orderId: existing.order_id, externalId: intake.externalId }, 'order repeated: same answer');
+      request.log.info({ orderId: existing.order_id, shop, externalId: intake.externalId }, 'order repeated: same answer');
       return reply.code(202).send({ orderId: existing.order_id, externalId: intake.externalId, state: 'pending' as const });
     },
   );

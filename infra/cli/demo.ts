@@ -41,6 +41,8 @@ function superviseDemo(): Promise<void> {
 /** Secrets the demo generates once and keeps in its data dir, so the next start continues with them. */
 interface DemoSecrets {
   adminToken: string;
+  /** The demo shop's intake key (SHOP_KEYS); added by later versions, so filled in when missing. */
+  shopKey: string;
   stripeSecret: string;
   invoicingToken: string;
   warehouseApiKey: string;
@@ -49,12 +51,17 @@ interface DemoSecrets {
 
 async function loadSecrets(dataDir: string): Promise<DemoSecrets> {
   const file = path.resolve(dataDir, 'demo-secrets.json');
+  const hex = (n: number) => randomBytes(n).toString('hex');
   try {
-    return JSON.parse(await readFile(file, 'utf8')) as DemoSecrets;
+    const kept = JSON.parse(await readFile(file, 'utf8')) as Partial<DemoSecrets>;
+    if (typeof kept.shopKey === 'string') return kept as DemoSecrets;
+    const upgraded = { ...kept, shopKey: `shop_${hex(20)}` } as DemoSecrets;
+    await writeFile(file, `${JSON.stringify(upgraded, null, 2)}\n`, { mode: 0o600 });
+    return upgraded;
   } catch {
-    const hex = (n: number) => randomBytes(n).toString('hex');
     const secrets: DemoSecrets = {
       adminToken: hex(16),
+      shopKey: `shop_${hex(20)}`,
       stripeSecret: `whsec_demo_${hex(16)}`,
       invoicingToken: `sandbox_${hex(12)}`,
       warehouseApiKey: `wh_${hex(12)}`,
@@ -144,6 +151,7 @@ export async function runDemo(opts: { config: Config; logger: Logger }): Promise
       ...sandboxes.env,
       STRIPE_WEBHOOK_SECRET: secrets.stripeSecret,
       ADMIN_TOKENS: `admin:${secrets.adminToken}`,
+      SHOP_KEYS: `demo-shop:${secrets.shopKey}`,
       ADMIN_EMAIL: 'admin@shop.example',
       PAYMENT_TIMEOUT_MS: String(10 * 60_000),
     };
@@ -154,6 +162,8 @@ export async function runDemo(opts: { config: Config; logger: Logger }): Promise
     const config = loadConfig(merged);
     const stripeSecret = config.stripeWebhookSecrets[0] ?? secrets.stripeSecret;
     const admin = config.adminTokens[0] ?? parseAdminTokens(overrides['ADMIN_TOKENS'])[0];
+    // SHOP_KEYS from the environment wins; the demo shop then uses its first key.
+    const shopKey = config.shopKeys[0]?.key ?? secrets.shopKey;
 
     runtime = await startRuntime({ config, logger, services: SERVICES, handleSignals: false });
     const gateway = runtime.services.find((s) => s.name === 'gateway') as { url?: string } | undefined;
@@ -164,6 +174,7 @@ export async function runDemo(opts: { config: Config; logger: Logger }): Promise
       const warehouse = sandboxes.warehouse;
       shop = startDemoShop({
         gatewayUrl,
+        shopKey,
         stripeSecret,
         ratePerSecond: rate,
         logger,

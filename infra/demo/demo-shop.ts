@@ -124,6 +124,11 @@ export function stripePaymentEvent(
   return { eventId, body, headers: { 'content-type': 'application/json', 'stripe-signature': signature } };
 }
 
+/** The headers of `POST /orders` for a shop with this key. */
+export function shopHeaders(shopKey: string): Record<string, string> {
+  return { 'content-type': 'application/json', authorization: `Bearer ${shopKey}` };
+}
+
 /** POSTs JSON until the server answers 2xx (or `attempts` run out); network errors and 5xx are retried. */
 export async function postUntilAccepted(
   url: string,
@@ -157,6 +162,8 @@ export class PermanentHttpError extends Error {
 export interface DemoShopOptions {
   /** Base URL of the gateway (`http://127.0.0.1:3000`), or a function choosing one per request. */
   gatewayUrl: string | (() => string);
+  /** The shop's intake key (one from SHOP_KEYS), sent as `Authorization: Bearer <key>`. */
+  shopKey: string;
   stripeSecret: string;
   /** Orders per second (steady). */
   ratePerSecond: number;
@@ -205,7 +212,7 @@ export function startDemoShop(o: DemoShopOptions): DemoShop {
     stats.byTrouble[trouble] = (stats.byTrouble[trouble] ?? 0) + 1;
     const order = buildShopOrder(trouble, random);
     const lost = trouble === 'lostResponse';
-    const placed = await postUntilAccepted(`${gateway()}/orders`, JSON.stringify(order), { 'content-type': 'application/json' }, { loseFirstAnswer: lost });
+    const placed = await postUntilAccepted(`${gateway()}/orders`, JSON.stringify(order), shopHeaders(o.shopKey), { loseFirstAnswer: lost });
     const orderId = (placed.json as { orderId?: string } | null)?.orderId;
     if (typeof orderId !== 'string') throw new Error(`POST /orders answered without an orderId: ${JSON.stringify(placed.json)}`);
     const p: PlacedOrder = { orderId, externalId: order.externalId, total: order.total, currency: order.currency, trouble };

@@ -38,7 +38,10 @@ export interface OrderLine {
 /** The shop's order as orderpilot keeps it (amounts in integer minor units). */
 export interface OrderData {
   orderId: string;
+  /** The shop's own order number, unique per shop. */
   externalId: string;
+  /** The shop that placed it (its name in SHOP_KEYS); absent on orders placed before shop keys. */
+  shop?: string;
   /** ISO 4217 */
   currency: string;
   language: Language;

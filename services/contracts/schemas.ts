@@ -43,6 +43,7 @@ export const OrderLineSchema = Type.Object({
 export const OrderDataSchema = Type.Object({
   orderId: Str(128),
   externalId: Str(128),
+  shop: Type.Optional(Str(64)),
   currency: Type.String({ pattern: '^[A-Z]{3}$' }),
   language: Type.Union([Type.Literal('pl'), Type.Literal('en')]),
   customer: CustomerSchema,

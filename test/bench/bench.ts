@@ -22,7 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { StateValue } from 'xstate';
-import { buildShopOrder, postUntilAccepted, stripePaymentEvent } from '../../infra/demo/demo-shop.ts';
+import { buildShopOrder, postUntilAccepted, shopHeaders, stripePaymentEvent } from '../../infra/demo/demo-shop.ts';
 import { startSandboxes } from '../../infra/demo/sandboxes.ts';
 import { freePort } from '../../infra/runtime/local-services.ts';
 import { startChild } from '../support/processes.ts';
@@ -69,9 +69,9 @@ interface Timed {
 }
 
 /** One order: placed, then paid with a signed webhook; resolves with the moment the webhook was sent. */
-async function placeAndPay(gatewayUrl: string, secret: string): Promise<Timed> {
+async function placeAndPay(gatewayUrl: string, shopKey: string, secret: string): Promise<Timed> {
   const order = buildShopOrder('none');
-  const placed = await postUntilAccepted(`${gatewayUrl}/orders`, JSON.stringify(order), { 'content-type': 'application/json' });
+  const placed = await postUntilAccepted(`${gatewayUrl}/orders`, JSON.stringify(order), shopHeaders(shopKey));
   const orderId = (placed.json as { orderId: string }).orderId;
   const ev = stripePaymentEvent(secret, orderId, order.total, order.currency);
   const paidAt = Date.now();
@@ -109,12 +109,14 @@ async function e2e(): Promise<void> {
   const gatewayUrl = `http://127.0.0.1:${port}`;
   sandboxes.warehouse.setWebhookUrl(`${gatewayUrl}/webhooks/warehouse`);
   const secret = `whsec_bench_${randomUUID().replace(/-/g, '')}`;
+  const shopKey = `bench-shop-${randomUUID()}`;
   const env = {
     ...b.env,
     ...sandboxes.env,
     PORT: String(port),
     STRIPE_WEBHOOK_SECRET: secret,
     ADMIN_TOKENS: `bench:${randomUUID()}`,
+    SHOP_KEYS: `bench-shop:${shopKey}`,
     LOG_LEVEL: 'error',
     NOTIFY_DIGEST_WINDOW_MS: '1000',
   };
@@ -128,7 +130,7 @@ async function e2e(): Promise<void> {
   const load0 = os.loadavg()[0] ?? 0;
   try {
     // Warm-up (JIT, pools, connections), not measured.
-    await Promise.all(Array.from({ length: 20 }, () => placeAndPay(gatewayUrl, secret)).map(async (p) => waitClosed(b, [(await p).orderId], 60_000)));
+    await Promise.all(Array.from({ length: 20 }, () => placeAndPay(gatewayUrl, shopKey, secret)).map(async (p) => waitClosed(b, [(await p).orderId], 60_000)));
     const cpuOf = () => pids.reduce((sum, p) => sum + procStats(p).cpuSeconds, 0);
     const cpu0 = cpuOf();
     const [h0] = await b.sql<{ n: number }[]>`select count(*)::int as n from order_history where outcome in ('created', 'applied')`;
@@ -142,7 +144,7 @@ async function e2e(): Promise<void> {
       Array.from({ length: CONCURRENCY }, async () => {
         while (next < ORDERS) {
           next++;
-          ids.push((await placeAndPay(gatewayUrl, secret)).orderId);
+          ids.push((await placeAndPay(gatewayUrl, shopKey, secret)).orderId);
         }
       }),
     );
@@ -171,7 +173,7 @@ async function e2e(): Promise<void> {
       const due = start + (i * 1000) / RATE;
       const wait = due - performance.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      inflight.push(placeAndPay(gatewayUrl, secret).then((t) => void timed.push(t)));
+      inflight.push(placeAndPay(gatewayUrl, shopKey, secret).then((t) => void timed.push(t)));
     }
     await Promise.all(inflight);
     await waitClosed(b, timed.map((t) => t.orderId), 600_000);

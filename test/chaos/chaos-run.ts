@@ -105,6 +105,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       warehouseFaults: { lostResponse: 0.05, timeout: 0.03, serverError: 0.04, duplicateWebhooks: 0.1, reorderWebhooks: 0.1, DELIVERY_FAILED: 0.02, LOST: 0.01 },
     });
     const stripeSecret = `whsec_chaos_${randomBytes(12).toString('hex')}`;
+    const shopKey = `chaos-shop-${randomBytes(16).toString('hex')}`;
     const baseEnv: Record<string, string> = {
       ...sandboxes.env,
       DATABASE_URL: databaseUrl,
@@ -112,6 +113,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       NATS_PREFIX: prefix,
       STRIPE_WEBHOOK_SECRET: stripeSecret,
       ADMIN_TOKENS: `chaos:${randomBytes(16).toString('hex')}`,
+      SHOP_KEYS: `chaos-shop:${shopKey}`,
       ADMIN_EMAIL: 'admin@shop.example',
       ORDER_PARTITIONS: '8',
       // Many processes share one Postgres (max_connections is often 100).
@@ -214,6 +216,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     const paidEvents = new Map<string, string>();
     const shop = startDemoShop({
       gatewayUrl: balancer.url,
+      shopKey,
       stripeSecret,
       ratePerSecond: o.rate,
       maxOrders: o.orders,

@@ -3,7 +3,7 @@ import { startGatewayService, type RunningGateway } from '../../gateway/main.ts'
 import { startOrdersService } from '../../services/orders/main.ts';
 import type { RunningService } from '../../infra/runtime/service.ts';
 import { createTestContext, eventually, type TestContext } from '../support/context.ts';
-import { ALICE, GATEWAY_ENV, intakeBody, paidSession, stripeEvent } from './gateway-helpers.ts';
+import { ALICE, GATEWAY_ENV, OTHER_SHOP, SHOP, intakeBody, paidSession, stripeEvent } from './gateway-helpers.ts';
 
 let t: TestContext;
 let gw: RunningGateway;
@@ -38,7 +38,7 @@ async function stateOf(orderId: string): Promise<string | undefined> {
 }
 
 async function place(): Promise<{ orderId: string; externalId: string }> {
-  const r = await http('POST', '/orders', intakeBody());
+  const r = await http('POST', '/orders', intakeBody(), SHOP);
   expect(r.status).toBe(202);
   await eventually(async () => (await stateOf(r.body.orderId)) === 'pending', 'order pending');
   return r.body;
@@ -75,6 +75,18 @@ describe('gateway end to end over loopback HTTP (real order host, Postgres, NATS
     await new Promise((r) => setTimeout(r, 300));
     const history = (await admin('GET', `/admin/api/orders/${o.orderId}`)).body.history;
     expect(history.filter((h: { type: string }) => h.type === 'PAYMENT_CONFIRMED')).toHaveLength(1);
+  });
+
+  it('two shops place one externalId: two orders, each recording its shop', async () => {
+    const body = intakeBody();
+    const a = await http('POST', '/orders', body, SHOP);
+    const b = await http('POST', '/orders', body, OTHER_SHOP);
+    expect([a.status, b.status]).toEqual([202, 202]);
+    await eventually(async () => (await stateOf(a.body.orderId)) === 'pending' && (await stateOf(b.body.orderId)) === 'pending', 'both orders pending');
+    expect(await t.sql`select id, shop from orders where external_id = ${body.externalId} order by shop`).toEqual([
+      { id: a.body.orderId, shop: 'acme' },
+      { id: b.body.orderId, shop: 'other' },
+    ]);
   });
 
   it('admin auth: 401 without a token, 403 with a wrong one, 200 with a right one', async () => {

@@ -12,8 +12,18 @@ export const PAYU_KEY = 'payu-second-key-0123456789abcdef';
 export const ADMIN_TOKENS = 'alice:alice-token-0123456789,bob:bob-token-0123456789ab';
 export const ALICE = { authorization: 'Bearer alice-token-0123456789' };
 
+/** Two shops; acme has two keys at once (rotation). */
+export const ACME_KEY = 'acme-key-0123456789abcdef0123456789';
+export const ACME_NEW_KEY = 'acme-key-rotated-in-0123456789abcdef';
+export const OTHER_SHOP_KEY = 'other-shop-key-0123456789abcdef01234';
+export const SHOP_KEYS = `acme:${ACME_KEY},acme:${ACME_NEW_KEY},other:${OTHER_SHOP_KEY}`;
+/** The headers of shop acme on POST /orders. */
+export const SHOP = { authorization: `Bearer ${ACME_KEY}` };
+export const OTHER_SHOP = { authorization: `Bearer ${OTHER_SHOP_KEY}` };
+
 export const GATEWAY_ENV = {
   ADMIN_TOKENS,
+  SHOP_KEYS,
   STRIPE_WEBHOOK_SECRET: `${STRIPE_SECRET},${STRIPE_OLD_SECRET}`,
   PAYU_SECOND_KEY: PAYU_KEY,
   PORT: '0',

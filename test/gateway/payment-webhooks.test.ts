@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { buildGateway } from '../../gateway/app.ts';
 import { createTestContext, eventually, type TestContext } from '../support/context.ts';
-import { ALICE, GATEWAY_ENV, intakeBody, paidSession, payuNotification, STRIPE_OLD_SECRET, stripeEvent, streamMessages } from './gateway-helpers.ts';
+import { ALICE, GATEWAY_ENV, SHOP, intakeBody, paidSession, payuNotification, STRIPE_OLD_SECRET, stripeEvent, streamMessages } from './gateway-helpers.ts';
 
 let t: TestContext;
 let app: FastifyInstance;
@@ -17,7 +17,7 @@ afterAll(async () => {
 });
 
 async function newOrder(over: Record<string, unknown> = {}): Promise<{ orderId: string; externalId: string }> {
-  const res = await app.inject({ method: 'POST', url: '/orders', payload: intakeBody(over) });
+  const res = await app.inject({ method: 'POST', url: '/orders', headers: SHOP, payload: intakeBody(over) });
   expect(res.statusCode).toBe(202);
   return res.json();
 }
@@ -133,7 +133,7 @@ describe('Stripe webhooks', () => {
     const list = await app.inject({ url: '/admin/api/webhooks?verdict=unmatched', headers: ALICE });
     expect(list.json().items.map((w: { id: string }) => w.id)).toContain(r.json().webhookId);
 
-    const placed = (await app.inject({ method: 'POST', url: '/orders', payload: body })).json();
+    const placed = (await app.inject({ method: 'POST', url: '/orders', headers: SHOP, payload: body })).json();
     const replay = await app.inject({ method: 'POST', url: `/admin/api/webhooks/${r.json().webhookId}/replay`, headers: ALICE });
     expect(replay.statusCode).toBe(202);
     expect(replay.json().webhook).toMatchObject({ verdict: 'accepted', orderId: placed.orderId, replayedBy: 'alice', replayCount: 1 });
