@@ -101,15 +101,19 @@ describe('gateway skeleton', () => {
   it('listens on a real port and stops gracefully, finishing the in-flight request', async () => {
     let release: () => void = () => {};
     const gate = new Promise<void>((r) => (release = r));
+    let entered: () => void = () => {};
+    const arrived = new Promise<void>((r) => (entered = r));
     const slowRoute: GatewayRoute = async (a) => {
       a.get('/probe/slow', async () => {
+        entered();
         await gate;
         return { done: true };
       });
     };
     const gw = await startGatewayService({ ...t, config: { ...t.config, port: 0 } }, { routes: [slowRoute], defaultMetrics: false });
     const inFlight = fetch(`${gw.url}/probe/slow`).then(async (r) => ({ status: r.status, body: await r.json() }));
-    await new Promise((r) => setTimeout(r, 100));
+    // Stop only once the request is inside the handler (a condition, not a guess at how long that takes).
+    await arrived;
     const stopped = gw.stop();
     setTimeout(release, 100);
     await stopped;
