@@ -99,6 +99,14 @@ export interface Config {
   readonly logisticsConcurrency: number;
   /** Timeout of one request to the warehouse. */
   readonly warehouseTimeoutMs: number;
+  /** Retry policies (infra/retry-policy.ts): first delay and longest wait, for the order/notify consumers, per service, for admin notification deliveries. */
+  readonly retryBaseMs: number;
+  readonly retryCapMs: number;
+  readonly invoicingRetryCapMs: number;
+  readonly mailRetryCapMs: number;
+  readonly logisticsRetryCapMs: number;
+  readonly notifyRetryBaseMs: number;
+  readonly notifyRetryCapMs: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -228,6 +236,13 @@ export function loadConfig(env: Env = process.env): Config {
     logisticsRetryBaseMs: int(env, 'LOGISTICS_RETRY_BASE_MS', 5_000, 1, 3600_000),
     logisticsConcurrency: int(env, 'LOGISTICS_CONCURRENCY', 32, 1, 256),
     warehouseTimeoutMs: int(env, 'WAREHOUSE_TIMEOUT_MS', 10_000, 50, 300_000),
+    retryBaseMs: int(env, 'RETRY_BASE_MS', 200, 1, 3600_000),
+    retryCapMs: int(env, 'RETRY_CAP_MS', 30_000, 1, 24 * 3600_000),
+    invoicingRetryCapMs: int(env, 'INVOICING_RETRY_CAP_MS', 6 * 3600_000, 1, 24 * 3600_000),
+    mailRetryCapMs: int(env, 'MAIL_RETRY_CAP_MS', 6 * 3600_000, 1, 24 * 3600_000),
+    logisticsRetryCapMs: int(env, 'LOGISTICS_RETRY_CAP_MS', 300_000, 1, 24 * 3600_000),
+    notifyRetryBaseMs: int(env, 'NOTIFY_RETRY_BASE_MS', 2000, 1, 3600_000),
+    notifyRetryCapMs: int(env, 'NOTIFY_RETRY_CAP_MS', 300_000, 1, 24 * 3600_000),
   };
   // The command consumers' server-side cap is MAX_DELIVER + 2 (infra/nats/topology.ts): more attempts
   // than that would never be delivered, and the final DOCUMENT_FAILED would never be reported.

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { StateValue } from 'xstate';
 import type { AdminEventType, DocumentInfo, Failure, Hold, OrderContext } from '../../machines/order/index.ts';
+import type { OrderHistoryEntry, OrderSummary } from '../../services/orders/index.ts';
 
 /**
  * The console is a client of the admin API (`/admin/api/orders…`): it asks the same routes, with
@@ -8,33 +9,9 @@ import type { AdminEventType, DocumentInfo, Failure, Hold, OrderContext } from '
  * admin event have one implementation. Requests are injected in-process (no socket).
  */
 
-export interface OrderListItem {
-  id: string;
-  externalId: string;
-  state: string;
-  documentState: string;
-  customerEmail: string;
-  holdCode: string | null;
-  total: number;
-  currency: string;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface OrderHistoryEntry {
-  id: string;
-  messageId: string;
-  type: string;
-  source: string;
-  outcome: string;
-  from: string | null;
-  to: string | null;
-  payload: unknown;
-  actor: string | null;
-  note: string | null;
-  occurredAt: string;
-  at: string;
-}
+/** The wire shapes are the orders read model's (`services/orders`), serialized as JSON. */
+export type OrderListItem = OrderSummary;
+export type { OrderHistoryEntry };
 
 export interface OrderDetail {
   id: string;

@@ -1,9 +1,9 @@
 import { ORDER_STATUSES, orderMachine, type AdminEventType } from '../../machines/order/index.ts';
-import type { WarehouseLogEntry, WarehouseTimelineEntry } from '../../services/logistics/warehouse-timeline.ts';
+import type { WarehouseLogEntry, WarehouseTimelineEntry } from '../../services/logistics/index.ts';
 import type { StoredWebhook } from '../webhooks/webhook-inbox.ts';
-import type { NotificationView } from '../routes/notifications.queries.ts';
+import type { NotificationView } from '../../services/notifications/index.ts';
 import type { OrderDetail, OrderHistoryEntry, OrderListItem } from './admin-api.client.ts';
-import type { FailedDocument, HeldOrder } from './attention.queries.ts';
+import type { FailedDocument, HeldOrder } from '../../services/orders/index.ts';
 import { age, html, raw, when, type Html } from './html.ts';
 import { statechartView } from './statechart.view.ts';
 

@@ -3,15 +3,15 @@ import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ADMIN_EVENT_TYPES, type AdminEventType } from '../../machines/order/index.ts';
-import { MACHINES } from '../../infra/tools/machine-graph.ts';
-import { warehouseLog, warehouseTimeline } from '../../services/logistics/warehouse-timeline.ts';
-import { createFakturowniaAdapter } from '../../services/invoicing/fakturownia.adapter.ts';
+import { MACHINES } from '../../machines/machine-graph.ts';
 import { isOrderpilotError } from '../../services/contracts/index.ts';
+import { invoicingProviderFromConfig } from '../../services/invoicing/index.ts';
+import { warehouseLog, warehouseTimeline } from '../../services/logistics/index.ts';
+import { acknowledgeNotifications, countOpenNotifications, listNotifications } from '../../services/notifications/index.ts';
+import { countsPerState, countsPerStateNode, failedDocuments, heldOrders } from '../../services/orders/index.ts';
 import { matchAdminToken } from '../admin-auth.ts';
 import type { GatewayRoute } from '../gateway.types.ts';
-import { acknowledgeNotifications, countOpenNotifications, listNotifications } from '../routes/notifications.queries.ts';
 import { createAdminApiClient, type AdminEventInput, type AdminApiClient, type OrderListItem } from './admin-api.client.ts';
-import { countsPerState, countsPerStateNode, failedDocuments, heldOrders } from './attention.queries.ts';
 import { CONSOLE_CSS, CONSOLE_JS } from './console.assets.ts';
 import {
   attentionPage,
@@ -70,9 +70,7 @@ export const consoleRoute: GatewayRoute = async (app, ctx) => {
   const live = createLiveStreams(nc);
   // The document PDF comes from the invoicing system through its port (the API token never reaches the browser).
   const invoicing =
-    config.fakturowniaUrl && config.fakturowniaApiToken
-      ? createFakturowniaAdapter({ baseUrl: config.fakturowniaUrl, apiToken: config.fakturowniaApiToken, timeoutMs: config.fakturowniaTimeoutMs })
-      : null;
+config.fakturowniaUrl && config.fakturowniaApiToken ? invoicingProviderFromConfig(config) : null;
   app.addHook('preClose', async () => live.closeAll());
 
   app.get('/admin/assets/console.css', { schema: { hide: true } }, async (_req, reply) =>

@@ -1,5 +1,5 @@
 import type { StateValue } from 'xstate';
-import { activeStateIds, machineGraph, type GraphNode, type GraphTransition } from '../../infra/tools/machine-graph.ts';
+import { activeStateIds, machineGraph, type GraphNode, type GraphTransition } from '../../machines/machine-graph.ts';
 import type { AnyStateMachine } from 'xstate';
 import { html, type Html } from './html.ts';
 

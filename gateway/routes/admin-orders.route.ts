@@ -1,20 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import Type from 'typebox';
-import type { StateValue } from 'xstate';
 import { publishOrderEvent } from '../../infra/nats/publish.ts';
-import {
-  ADMIN_EVENT_TYPES,
-  allowedAdminEvents,
-  ORDER_MACHINE_VERSION,
-  ORDER_STATUSES,
-  restoreOrderSnapshot,
-  type AdminEventType,
-  type OrderContext,
-} from '../../machines/order/index.ts';
+import { ADMIN_EVENT_TYPES, ORDER_STATUSES, type AdminEventType } from '../../machines/order/index.ts';
 import { ORDER_EVENT_PAYLOADS, OrderpilotError, validate } from '../../services/contracts/index.ts';
+import { acknowledgeOrderNotifications } from '../../services/notifications/index.ts';
+import { findOrder, listOrders, orderHistory, type OrderCursor, type OrderDetail } from '../../services/orders/index.ts';
 import { adminAuthHook } from '../admin-auth.ts';
 import type { GatewayRoute } from '../gateway.types.ts';
-import { acknowledgeOrderNotifications } from './notifications.queries.ts';
 
 /** The notification kinds (raised by the order machine) an admin event settles. */
 const RESOLVES: Record<AdminEventType, readonly string[]> = {
@@ -44,31 +36,11 @@ const EventBody = Type.Object({
   carrier: Type.Optional(Type.String({ maxLength: 100, description: 'MARK_SHIPPED only' })),
 });
 
-interface OrderRow {
-  id: string;
-  external_id: string;
-  state: string;
-  document_state: string;
-  customer_email: string;
-  hold_code: string | null;
-  snapshot: { value: StateValue; context: OrderContext };
-  machine_version: string;
-  version: number;
-  created_at: Date;
-  updated_at: Date;
-  created_key: string;
-}
-
-interface Cursor {
-  at: string;
-  id: string;
-}
-
-function encodeCursor(c: Cursor): string {
+function encodeCursor(c: OrderCursor): string {
   return Buffer.from(JSON.stringify([c.at, c.id])).toString('base64url');
 }
 
-function decodeCursor(raw: string): Cursor {
+function decodeCursor(raw: string): OrderCursor {
   try {
     const v: unknown = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
     if (Array.isArray(v) && typeof v[0] === 'string' && typeof v[1] === 'string' && !Number.isNaN(Date.parse(v[0]))) return { at: v[0], id: v[1] };
@@ -80,29 +52,15 @@ function decodeCursor(raw: string): Cursor {
   });
 }
 
-function likePattern(q: string): string {
-  return `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-}
-
-/** The admin events the machine accepts now; none when the snapshot is of a machine version we do not run. */
-function allowedFor(row: OrderRow): AdminEventType[] {
-  if (row.machine_version !== ORDER_MACHINE_VERSION) return [];
-  return allowedAdminEvents(restoreOrderSnapshot(row.snapshot));
-}
-
 /** `/admin/api/orders`: list, detail (context, history, allowed events), admin events. */
 export const adminOrdersRoute: GatewayRoute = async (app, ctx) => {
   const { sql, nc, names } = ctx.deps;
   app.addHook('onRequest', adminAuthHook(ctx.deps.config.adminTokens));
 
-  async function load(idOrExternal: string): Promise<OrderRow> {
-    const [row] = await sql<OrderRow[]>`
-      select *, created_at::text as created_key from orders where id = ${idOrExternal}
-      union all
-      select *, created_at::text as created_key from orders where external_id = ${idOrExternal} and id <> ${idOrExternal}
-      limit 1`;
-    if (!row) throw new OrderpilotError('NOT_FOUND', `no order ${idOrExternal}`);
-    return row;
+  async function load(idOrExternal: string): Promise<OrderDetail> {
+    const order = await findOrder(sql, idOrExternal);
+    if (!order) throw new OrderpilotError('NOT_FOUND', `no order ${idOrExternal}`);
+    return order;
   }
 
   app.get(
@@ -111,32 +69,9 @@ export const adminOrdersRoute: GatewayRoute = async (app, ctx) => {
     async (request) => {
       const { state, q, cursor } = request.query;
       const limit = request.query.limit ?? 50;
-      const c = cursor === undefined ? null : decodeCursor(cursor);
-      const rows = await sql<OrderRow[]>`
-        select *, created_at::text as created_key from orders
-        where true
-          ${state ? sql`and state = ${state}` : sql``}
-          ${q ? sql`and (external_id ilike ${likePattern(q)} or customer_email ilike ${likePattern(q.toLowerCase())} or id = ${q})` : sql``}
-          ${c ? sql`and (created_at, id) < (${c.at}::timestamptz, ${c.id})` : sql``}
-        order by created_at desc, id desc
-        limit ${limit + 1}`;
-      const page = rows.slice(0, limit);
-      const last = page[page.length - 1];
-      return {
-        items: page.map((r) => ({
-          id: r.id,
-          externalId: r.external_id,
-          state: r.state,
-          documentState: r.document_state,
-          customerEmail: r.customer_email,
-          holdCode: r.hold_code,
-          total: r.snapshot.context.order.total,
-          currency: r.snapshot.context.order.currency,
-          createdAt: r.created_at.toISOString(),
-          updatedAt: r.updated_at.toISOString(),
-        })),
-        nextCursor: rows.length > limit && last ? encodeCursor({ at: last.created_key, id: last.id }) : null,
-      };
+      const before = cursor === undefined ? null : decodeCursor(cursor);
+      const page = await listOrders(sql, { state, q, limit, before });
+      return { items: page.items, nextCursor: page.next ? encodeCursor(page.next) : null };
     },
   );
 
@@ -144,21 +79,19 @@ export const adminOrdersRoute: GatewayRoute = async (app, ctx) => {
     '/admin/api/orders/:id',
     { schema: { summary: 'One order: state, context, history, allowed admin events', tags: ['admin'], security, params: IdParams } },
     async (request) => {
-      const row = await load(request.params.id);
-      const history = await sql<Record<string, unknown>[]>`
-        select id::text as id, message_id, type, source, outcome, from_state, to_state, to_value, payload, actor, note, occurred_at, at
-        from order_history where order_id = ${row.id} order by id`;
-      const c = row.snapshot.context;
+      const order = await load(request.params.id);
+      const history = await orderHistory(sql, order.id);
+      const c = order.context;
       return {
-        id: row.id,
-        externalId: row.external_id,
-        state: row.state,
-        documentState: row.document_state,
-        value: row.snapshot.value,
-        machineVersion: row.machine_version,
-        version: row.version,
-        createdAt: row.created_at.toISOString(),
-        updatedAt: row.updated_at.toISOString(),
+        id: order.id,
+        externalId: order.externalId,
+        state: order.state,
+        documentState: order.documentState,
+        value: order.value,
+        machineVersion: order.machineVersion,
+        version: order.version,
+        createdAt: order.createdAt,
+        updatedAt: order.updatedAt,
         hold: c.hold,
         document: c.document,
         documentFailure: c.documentFailure,
@@ -168,22 +101,8 @@ export const adminOrdersRoute: GatewayRoute = async (app, ctx) => {
         cancellation: c.cancellation,
         lastAdminNote: c.lastAdminNote,
         context: c,
-        history: history.map((h) => ({
-          id: h['id'],
-          messageId: h['message_id'],
-          type: h['type'],
-          source: h['source'],
-          outcome: h['outcome'],
-          from: h['from_state'],
-          to: h['to_state'],
-          toValue: h['to_value'],
-          payload: h['payload'],
-          actor: h['actor'],
-          note: h['note'],
-          occurredAt: (h['occurred_at'] as Date).toISOString(),
-          at: (h['at'] as Date).toISOString(),
-        })),
-        allowedEvents: allowedFor(row),
+        history,
+        allowedEvents: order.allowedEvents,
       };
     },
   );
@@ -203,7 +122,7 @@ export const adminOrdersRoute: GatewayRoute = async (app, ctx) => {
     async (request, reply) => {
       const row = await load(request.params.id);
       const { type, note, trackingNumber, carrier } = request.body;
-      const allowed = allowedFor(row);
+      const allowed = row.allowedEvents;
       if (!allowed.includes(type)) {
         throw new OrderpilotError('EVENT_NOT_ALLOWED', `${type} is not allowed for order ${row.id} in state ${row.state}; allowed: ${allowed.join(', ') || 'none'}`, {
           state: row.state,

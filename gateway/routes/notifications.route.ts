@@ -1,7 +1,7 @@
 import Type from 'typebox';
+import { acknowledgeNotifications, listNotifications } from '../../services/notifications/index.ts';
 import { adminAuthHook } from '../admin-auth.ts';
 import type { GatewayRoute } from '../gateway.types.ts';
-import { acknowledgeNotifications, listNotifications } from './notifications.queries.ts';
 
 const security = [{ adminToken: [] }];
 const Severity = Type.Union([Type.Literal('info'), Type.Literal('warning'), Type.Literal('critical')]);

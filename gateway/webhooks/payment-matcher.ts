@@ -1,14 +1,10 @@
 import type { Sql } from '../../infra/db/postgres.ts';
 import { COMMANDS, type Names, type NotifyCommand, type OrderEventPayload } from '../../services/contracts/index.ts';
+import { findOrderByReference, type OrderReference } from '../../services/orders/index.ts';
 import type { ProviderEvent } from './payment.types.ts';
 import type { WebhookDecision, WebhookMessage } from './webhook-inbox.ts';
 
-export interface KnownOrder {
-  orderId: string;
-  externalId: string;
-  total: number;
-  currency: string;
-}
+export type KnownOrder = OrderReference;
 
 const CACHE_MAX = 10_000;
 
@@ -25,15 +21,15 @@ export function createPaymentMatcher(deps: { sql: Sql; names: Names }) {
   async function findOrder(ref: string): Promise<KnownOrder | null> {
     const hit = cache.get(ref);
     if (hit) return hit;
-    const rows = await sql<{ order_id: string; external_id: string; total: string; currency: string }[]>`
-      (select order_id, external_id, total::text as total, currency from order_intake where order_id = ${ref} or external_id = ${ref} limit 1)
-      union all
-      (select id, external_id, snapshot->'context'->'order'->>'total', snapshot->'context'->'order'->>'currency'
-         from orders where id = ${ref} or external_id = ${ref} limit 1)
-      limit 1`;
-    const row = rows[0];
-    if (!row) return null;
-    const found: KnownOrder = { orderId: row.order_id, externalId: row.external_id, total: Number(row.total), currency: row.currency };
+    // The gateway's own intake table first (every order placed through POST /orders), then the orders
+    // service's read model for orders placed another way.
+    const [intake] = await sql<{ order_id: string; external_id: string; total: string; currency: string }[]>`
+      select order_id, external_id, total::text as total, currency from order_intake where order_id = ${ref} or external_id = ${ref}
+      order by order_id = ${ref} desc limit 1`;
+    const found: KnownOrder | null = intake
+      ? { orderId: intake.order_id, externalId: intake.external_id, total: Number(intake.total), currency: intake.currency }
+      : await findOrderByReference(sql, ref);
+    if (found === null) return null;
     if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value as string);
     cache.set(ref, found);
     return found;

@@ -4,6 +4,7 @@ import { decodeEnvelope, isOrderpilotError, type Envelope } from '../../services
 import { isRetryableDbError, type Sql } from '../db/postgres.ts';
 import { recordDeadLetter } from '../db/dead-letters.ts';
 import type { Logger } from '../logger.ts';
+import { backoffMs, retryDelayMs, type RetryPolicy } from '../retry-policy.ts';
 
 export interface MessageContext {
   subject: string;
@@ -27,8 +28,8 @@ export interface ConsumerRunnerOptions {
   maxDeliver: number;
   /** Messages processed at once by this process (1 keeps order). */
   concurrency: number;
-  /** Delay before redelivery after a retryable failure; default exponential with jitter, max 30 s. */
-  backoffMs?: (deliveryCount: number, err: unknown) => number;
+  /** Delay before redelivery after a retryable failure (a provider's Retry-After wins); from config. */
+  retry: RetryPolicy;
   /** JetStream ack wait; long handlers signal `working()` at half of it. */
   ackWaitMs: number;
 }
@@ -37,11 +38,6 @@ export interface RunningConsumer {
   /** Stops pulling, waits for in-flight messages to finish and be acked. */
   stop(): Promise<void>;
   readonly done: Promise<void>;
-}
-
-export function defaultBackoff(deliveryCount: number): number {
-  const base = Math.min(30_000, 200 * 2 ** Math.max(0, deliveryCount - 1));
-  return Math.round(base / 2 + Math.random() * (base / 2));
 }
 
 /**
@@ -88,7 +84,7 @@ export async function runConsumer(o: ConsumerRunnerOptions): Promise<RunningCons
       const code = isOrderpilotError(err) ? err.code : retryable ? 'DB_UNAVAILABLE' : 'INTERNAL';
       const message = err instanceof Error ? err.message : String(err);
       if (retryable && deliveryCount < o.maxDeliver) {
-        const delay = isOrderpilotError(err) && err.retryAfterMs !== undefined ? err.retryAfterMs : (o.backoffMs ?? defaultBackoff)(deliveryCount, err);
+        const delay = retryDelayMs(o.retry, deliveryCount, err);
         log.warn({ code, err: message, deliveryCount, delay, subject: m.subject }, 'retryable failure; will redeliver');
         m.nak(delay);
         return;
@@ -111,7 +107,7 @@ export async function runConsumer(o: ConsumerRunnerOptions): Promise<RunningCons
       } catch (dlErr) {
         // Could not even record it: leave it to redelivery rather than lose it.
         log.error({ err: dlErr instanceof Error ? dlErr.message : String(dlErr) }, 'dead letter not recorded; will redeliver');
-        m.nak(defaultBackoff(deliveryCount));
+        m.nak(backoffMs(o.retry, deliveryCount));
       }
     } finally {
       clearInterval(keepAlive);

@@ -7,7 +7,7 @@ import {
   type Envelope,
   type Names,
   type NewEnvelope,
-  type OrderMessageType,
+  type OrderEventMessage,
 } from '../../services/contracts/index.ts';
 
 /**
@@ -22,7 +22,7 @@ export async function publishEnvelope(nc: NatsConnection, subject: string, env: 
 export async function publishOrderEvent<P>(
   nc: NatsConnection,
   names: Names,
-  e: Omit<NewEnvelope<P>, 'orderId' | 'type'> & { type: OrderMessageType; orderId: string },
+  e: OrderEventMessage<P>,
 ): Promise<Envelope<P>> {
   const env = makeEnvelope(e);
   await publishEnvelope(nc, names.subjects.orderEvent(e.orderId), env);

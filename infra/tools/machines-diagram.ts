@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MACHINES, toMermaid } from './machine-graph.ts';
+import { MACHINES, toMermaid } from '../../machines/machine-graph.ts';
 
 /**
  * `npm run machines:diagram`: writes a Mermaid statechart of every machine into docs/ — one `.mmd`

@@ -3,3 +3,5 @@ export * from './subjects.ts';
 export * from './envelope.ts';
 export * from './schemas.ts';
 export * from './warehouse.ts';
+export * from './money.ts';
+export * from './document-events.ts';

@@ -1,7 +1,7 @@
 import type { DocumentInfo, OrderData } from '../../machines/order/index.ts';
 import { OrderpilotError, type ErrorCode } from '../contracts/index.ts';
 import type { InvoicingProvider } from './invoicing.port.ts';
-import { minorToDecimal } from './money.ts';
+import { minorToDecimal } from '../contracts/index.ts';
 import { normalizeNip } from './nip.ts';
 
 export interface FakturowniaOptions {

@@ -1,8 +1,7 @@
 import type { DocumentInfo } from '../../machines/order/index.ts';
 import { isRetryable, type EnvelopeHandler } from '../../infra/nats/consumer-runner.ts';
 import type { Logger } from '../../infra/logger.ts';
-import { COMMAND_PAYLOADS, isOrderpilotError, OrderpilotError, validate, type IssueDocumentCommand } from '../contracts/index.ts';
-import type { DocumentEvents } from './document-events.ts';
+import { COMMAND_PAYLOADS, isOrderpilotError, OrderpilotError, validate, type DocumentEvents, type IssueDocumentCommand } from '../contracts/index.ts';
 import type { DocumentStore } from './document.store.ts';
 import type { InvoicingProvider } from './invoicing.port.ts';
 import { precheckOrderForInvoice } from './nip.ts';

@@ -1,12 +1,13 @@
 import { runConsumer } from '../../infra/nats/consumer-runner.ts';
 import { ConfigError } from '../../infra/config.ts';
 import type { RunningService, ServiceDeps } from '../../infra/runtime/service.ts';
-import { createDocumentEvents } from './document-events.ts';
+import { retryPolicyFromConfig } from '../../infra/retry-policy.ts';
+import { publishOrderEvent } from '../../infra/nats/publish.ts';
+import { createDocumentEvents } from '../contracts/index.ts';
 import { createDocumentStore } from './document.store.ts';
 import { createFakturowniaAdapter } from './fakturownia.adapter.ts';
 import { createIssueDocumentHandler, type IssueDocumentHooks } from './issue-document.handler.ts';
 import type { InvoicingProvider } from './invoicing.port.ts';
-import { exponentialBackoff } from './retry.ts';
 
 export interface InvoicingServiceOptions {
   /** The invoicing system; default: the Fakturownia adapter from FAKTUROWNIA_URL / FAKTUROWNIA_API_TOKEN. */
@@ -33,7 +34,7 @@ export async function startInvoicingService(deps: ServiceDeps, opts: InvoicingSe
   const handler = createIssueDocumentHandler({
     provider,
     store: createDocumentStore(deps.sql),
-    events: createDocumentEvents(nc, names, 'invoicing'),
+    events: createDocumentEvents((m) => publishOrderEvent(nc, names, m), 'invoicing'),
     logger,
     ...(opts.hooks ? { hooks: opts.hooks } : {}),
   });
@@ -46,7 +47,7 @@ export async function startInvoicingService(deps: ServiceDeps, opts: InvoicingSe
     handler,
     maxDeliver: config.invoicingMaxAttempts,
     concurrency: config.invoicingConcurrency,
-    backoffMs: exponentialBackoff(config.invoicingRetryBaseMs),
+    retry: retryPolicyFromConfig(config, 'invoicing'),
     ackWaitMs: config.ackWaitMs,
   });
   logger.info({ provider: provider.name, maxAttempts: config.invoicingMaxAttempts, concurrency: config.invoicingConcurrency }, 'invoicing service started');

@@ -1,6 +1,7 @@
 import { ConfigError } from '../../infra/config.ts';
 import { runConsumer } from '../../infra/nats/consumer-runner.ts';
 import type { RunningService, ServiceDeps } from '../../infra/runtime/service.ts';
+import { retryPolicyFromConfig } from '../../infra/retry-policy.ts';
 import { COMMANDS, OrderpilotError } from '../contracts/index.ts';
 import { createHttpWarehouse } from './http-warehouse.adapter.ts';
 import { createNatsLogisticsOut } from './nats-order-events.adapter.ts';
@@ -12,14 +13,6 @@ import type { WarehousePort } from './warehouse.port.ts';
 export interface LogisticsServiceOptions {
   /** Another warehouse adapter (a real 3PL's); default: our HTTP contract at WAREHOUSE_URL. */
   warehouse?: WarehousePort;
-}
-
-/** Exponential backoff from `base`, capped at 5 minutes, with jitter (half to full delay). */
-export function logisticsBackoff(baseMs: number): (deliveryCount: number) => number {
-  return (deliveryCount) => {
-    const full = Math.min(300_000, baseMs * 2 ** Math.max(0, deliveryCount - 1));
-    return Math.round(full / 2 + Math.random() * (full / 2));
-  };
 }
 
 /**
@@ -54,7 +47,7 @@ export async function startLogisticsService(deps: ServiceDeps, opts: LogisticsSe
     // The handler turns the last transient failure into SHIPMENT_REJECTED WAREHOUSE_UNREACHABLE.
     maxDeliver: config.logisticsMaxAttempts,
     ackWaitMs: config.ackWaitMs,
-    backoffMs: logisticsBackoff(config.logisticsRetryBaseMs),
+    retry: retryPolicyFromConfig(config, 'logistics'),
     handler: async (env, ctx) => {
       if (ctx.subject === submitSubject) return submit(env, ctx);
       if (ctx.subject === statusSubject) return status(env);

@@ -1,5 +1,5 @@
 import type { DocumentInfo, Language, OrderData } from '../../machines/order/index.ts';
-import { minorToDecimal } from '../invoicing/money.ts';
+import { minorToDecimal } from '../contracts/index.ts';
 
 export interface RenderedMail {
   subject: string;

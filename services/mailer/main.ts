@@ -2,10 +2,10 @@ import { ConfigError } from '../../infra/config.ts';
 import { runConsumer } from '../../infra/nats/consumer-runner.ts';
 import type { RunningService, ServiceDeps } from '../../infra/runtime/service.ts';
 import { createMailTransport } from '../../infra/smtp.ts';
-import { createDocumentEvents } from '../invoicing/document-events.ts';
-import type { InvoicingProvider } from '../invoicing/invoicing.port.ts';
-import { invoicingProviderFromConfig } from '../invoicing/main.ts';
-import { exponentialBackoff } from '../invoicing/retry.ts';
+import { retryPolicyFromConfig } from '../../infra/retry-policy.ts';
+import { publishOrderEvent } from '../../infra/nats/publish.ts';
+import { createDocumentEvents } from '../contracts/index.ts';
+import { invoicingProviderFromConfig, type InvoicingProvider } from '../invoicing/index.ts';
 import { createMailDeliveryStore } from './mail-delivery.store.ts';
 import { createSendDocumentHandler } from './send-document.handler.ts';
 
@@ -35,12 +35,12 @@ export async function startMailerService(deps: ServiceDeps, opts: MailerServiceO
       transport,
       mailFrom: config.mailFrom,
       store: createMailDeliveryStore(deps.sql, Math.ceil(config.mailClaimLeaseMs / 1000)),
-      events: createDocumentEvents(nc, names, 'mailer'),
+      events: createDocumentEvents((m) => publishOrderEvent(nc, names, m), 'mailer'),
       logger,
     }),
     maxDeliver: config.mailMaxAttempts,
     concurrency: config.mailConcurrency,
-    backoffMs: exponentialBackoff(config.mailRetryBaseMs),
+    retry: retryPolicyFromConfig(config, 'mail'),
     ackWaitMs: config.ackWaitMs,
   }).catch((err: unknown) => {
     transport.close();

@@ -2,9 +2,8 @@ import { createHash } from 'node:crypto';
 import { isRetryable, type EnvelopeHandler } from '../../infra/nats/consumer-runner.ts';
 import type { Logger } from '../../infra/logger.ts';
 import { isRetryableSmtpError, type MailTransport } from '../../infra/smtp.ts';
-import { COMMAND_PAYLOADS, isOrderpilotError, OrderpilotError, validate, type SendDocumentCommand } from '../contracts/index.ts';
-import type { DocumentEvents } from '../invoicing/document-events.ts';
-import type { InvoicingProvider } from '../invoicing/invoicing.port.ts';
+import { COMMAND_PAYLOADS, isOrderpilotError, OrderpilotError, validate, type DocumentEvents, type SendDocumentCommand } from '../contracts/index.ts';
+import type { InvoicingProvider } from '../invoicing/index.ts';
 import { renderDocumentMail } from './document-mail.template.ts';
 import type { MailDeliveryStore } from './mail-delivery.store.ts';
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { isRetryable } from '../../infra/nats/consumer-runner.ts';
 import type { Logger } from '../../infra/logger.ts';
+import { backoffMs, type RetryPolicy } from '../../infra/retry-policy.ts';
 import type { NotificationChannel } from './channel.port.ts';
 import type { NotificationStore } from './notification.store.ts';
 
@@ -13,6 +14,8 @@ export interface DispatcherOptions {
   /** Longest wait after the oldest pending notification. */
   maxWaitMs: number;
   pollMs: number;
+  /** When a failed delivery is tried again (from config: NOTIFY_RETRY_*). */
+  retry: RetryPolicy;
   /** Attempts per delivery before it is marked failed (default 10). */
   maxAttempts?: number;
   /** Most notifications in one digest (default 500). */
@@ -26,10 +29,6 @@ export interface Dispatcher {
   wake(): void;
   /** Stops polling; a batch being sent finishes and is marked first. */
   stop(): Promise<void>;
-}
-
-function retryDelayMs(attempts: number): number {
-  return Math.min(300_000, 2000 * 2 ** Math.max(0, attempts - 1));
 }
 
 /**
@@ -60,7 +59,7 @@ export function startDispatcher(o: DispatcherOptions): Dispatcher {
         const retryable = isRetryable(err);
         const giveUp = !retryable || batch.attempts >= maxAttempts;
         const message = err instanceof Error ? err.message : String(err);
-        await o.store.markFailed(batch.batchId, message, giveUp, retryDelayMs(batch.attempts));
+        await o.store.markFailed(batch.batchId, message, giveUp, backoffMs(o.retry, batch.attempts));
         if (giveUp) log.error({ channel: channel.name, count: batch.notifications.length, attempts: batch.attempts, err: message }, 'admin notification delivery failed for good');
         else log.warn({ channel: channel.name, count: batch.notifications.length, attempts: batch.attempts, err: message }, 'admin notification delivery failed; will retry');
         return;

@@ -1,5 +1,6 @@
 import { runConsumer } from '../../infra/nats/consumer-runner.ts';
 import type { RunningService, ServiceDeps } from '../../infra/runtime/service.ts';
+import { retryPolicyFromConfig } from '../../infra/retry-policy.ts';
 import type { NotificationChannel } from './channel.port.ts';
 import { surfaceDeadLetters } from './dead-letter.watcher.ts';
 import { startDispatcher } from './digest.dispatcher.ts';
@@ -45,6 +46,7 @@ export async function startNotificationsService(deps: ServiceDeps, opts: Notific
     windowMs: config.notifyDigestWindowMs,
     maxWaitMs: config.notifyDigestMaxWaitMs,
     pollMs,
+    retry: retryPolicyFromConfig(config, 'notify'),
     onTick: async () => {
       await surfaceDeadLetters(sql, store, channelNames, logger);
     },
@@ -60,6 +62,7 @@ export async function startNotificationsService(deps: ServiceDeps, opts: Notific
     concurrency: opts.concurrency ?? 8,
     maxDeliver: config.maxDeliver,
     ackWaitMs: config.ackWaitMs,
+    retry: retryPolicyFromConfig(config, 'consumer'),
     handler: (env) => handle(env),
   });
   logger.info({ channels: channelNames, digestWindowMs: config.notifyDigestWindowMs }, channelNames.length ? 'notifications service started' : 'notifications service started (no ADMIN_EMAIL / ADMIN_WEBHOOK_URL: stored only)');

@@ -1,7 +1,8 @@
 import type { Sql, TxSql } from '../../infra/db/postgres.ts';
 import { dedupeKey, type ChannelName, type NewNotification, type Severity, type StoredNotification } from './notification.types.ts';
 
-interface NotificationRow {
+/** A `notifications` row as the store and the read model (`notification.queries.ts`) select it. */
+export interface NotificationRow {
   id: string;
   kind: string;
   severity: Severity;
@@ -13,7 +14,7 @@ interface NotificationRow {
   created_at: Date;
 }
 
-function toStored(r: NotificationRow): StoredNotification {
+export function toStored(r: NotificationRow): StoredNotification {
   return {
     id: String(r.id),
     kind: r.kind,
@@ -44,7 +45,7 @@ export interface ClaimedBatch {
   attempts: number;
 }
 
-/** Postgres access of the notifications service (the admin API reads the same tables). */
+/** Postgres access of the notifications service (the admin API reads them through `notification.queries.ts`). */
 export function createNotificationStore(sql: Sql) {
   /**
    * Upserts by the dedupe key while unacknowledged, inside the caller's transaction; a new row also

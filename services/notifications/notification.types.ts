@@ -31,6 +31,15 @@ export interface StoredNotification {
   createdAt: string;
 }
 
+/** A notification as the admin API and console show it. */
+export interface NotificationView extends StoredNotification {
+  lastSeenAt: string;
+  acknowledgedAt: string | null;
+  acknowledgedBy: string | null;
+  /** Per channel: pending | sending | sent | failed | skipped; empty when stored only. */
+  delivery: Record<string, string>;
+}
+
 /**
  * The "same problem" key: a problem on an order is its code; a problem without an order is its kind,
  * code and message. While a notification with this key is unacknowledged, repeats only count up.

@@ -1,5 +1,6 @@
 import { runConsumer, type RunningConsumer } from '../../infra/nats/consumer-runner.ts';
 import type { RunningService, ServiceDeps } from '../../infra/runtime/service.ts';
+import { retryPolicyFromConfig } from '../../infra/retry-policy.ts';
 import { orderStatus } from '../../machines/order/index.ts';
 import { createOrderHost, type TransitionReport } from './order-host.ts';
 import { startOutboxRelay } from './outbox-relay.ts';
@@ -45,6 +46,7 @@ export async function startOrdersService(deps: ServiceDeps, opts: OrdersServiceO
         concurrency: 1,
         maxDeliver: config.maxDeliver,
         ackWaitMs: config.ackWaitMs,
+        retry: retryPolicyFromConfig(config, 'consumer'),
         handler: async (env, ctx) => {
           await host.handle(env, ctx.subject);
         },

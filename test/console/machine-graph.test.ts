@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import type { AnyStateNode } from 'xstate';
 import { orderMachine } from '../../machines/order/index.ts';
-import { activeStateIds, allNodes, machineGraph, toMermaid } from '../../infra/tools/machine-graph.ts';
+import { activeStateIds, allNodes, machineGraph, toMermaid } from '../../machines/machine-graph.ts';
 
 function definitionNodes(n: AnyStateNode): AnyStateNode[] {
   return [n, ...Object.values(n.states as Record<string, AnyStateNode>).flatMap(definitionNodes)];

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { decimalToMinor, minorToDecimal } from '../../services/invoicing/money.ts';
+import { decimalToMinor, minorToDecimal } from '../../services/contracts/money.ts';
 import { isValidNip, precheckOrderForInvoice } from '../../services/invoicing/nip.ts';
 import { toFakturowniaInvoice } from '../../services/invoicing/fakturownia.adapter.ts';
-import { exponentialBackoff } from '../../services/invoicing/retry.ts';
+import { exponentialBackoff } from '../../infra/retry-policy.ts';
 import { renderDocumentMail } from '../../services/mailer/document-mail.template.ts';
 import { sampleOrder } from '../support/orders.ts';
 import { OrderpilotError } from '../../services/contracts/index.ts';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signWarehouseBody, WAREHOUSE_REJECTION_CODES } from '../../services/contracts/index.ts';
-import { unmatchedWarehouseMessages, warehouseLog, warehouseTimeline } from '../../services/logistics/warehouse-timeline.ts';
+import { unmatchedWarehouseMessages, warehouseLog, warehouseTimeline } from '../../services/logistics/index.ts';
 import type { WarehouseFaultPlan } from '../../infra/sandbox/warehouse-sandbox.ts';
 import { eventually } from '../support/context.ts';
 import { orderState, publishOrderEvent, sampleOrder } from '../support/orders.ts';

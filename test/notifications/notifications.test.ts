@@ -7,7 +7,7 @@ import { publishCommand, publishEnvelope } from '../../infra/nats/publish.ts';
 import { startSmtpSink, type SmtpSink, type SunkMail } from '../../infra/sandbox/smtp-sink.ts';
 import type { RunningService } from '../../infra/runtime/service.ts';
 import { makeEnvelope, type NotifyCommand } from '../../services/contracts/index.ts';
-import { acknowledgeNotifications, listNotifications } from '../../gateway/routes/notifications.queries.ts';
+import { acknowledgeNotifications, listNotifications } from '../../services/notifications/index.ts';
 import { createTestContext, eventually, type TestContext } from '../support/context.ts';
 import { orderState, publishOrderEvent, sampleOrder } from '../support/orders.ts';
 

@@ -1,4 +1,4 @@
-import { OrderpilotError } from '../contracts/index.ts';
+import { OrderpilotError } from './errors.ts';
 
 /** ISO 4217 currencies whose minor unit is not 1/100. Everything else has two decimals. */
 const EXPONENTS: Readonly<Record<string, number>> = {

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import type { NatsConnection } from '@nats-io/transport-node';
 import type { DocumentInfo } from '../../machines/order/index.ts';
-import { publishOrderEvent } from '../../infra/nats/publish.ts';
-import { OrderpilotError, type Envelope, type Names, type OrderEventPayload } from '../contracts/index.ts';
+import type { Envelope, NewEnvelope } from './envelope.ts';
+import { OrderpilotError } from './errors.ts';
+import type { OrderEventPayload, OrderMessageType } from './schemas.ts';
 
 /**
  * A message id that is the same every time the same command is handled again (a redelivery, a
@@ -14,6 +14,12 @@ export function stableMessageId(kind: string, ...parts: string[]): string {
   return id.length <= 200 ? id : `${kind}:${createHash('sha256').update(parts.join('\u0000')).digest('hex')}`;
 }
 
+/** An event into the order actor, as `infra/nats/publish.ts` `publishOrderEvent` takes it. */
+export type OrderEventMessage<P> = Omit<NewEnvelope<P>, 'orderId' | 'type'> & { type: OrderMessageType; orderId: string };
+
+/** Publishes one order event (the NATS side is injected, so this module stays free of I/O). */
+export type PublishOrderEvent = <P>(message: OrderEventMessage<P>) => Promise<unknown>;
+
 /** How the invoicing service and the mailer report back to the order actor (they never write order state). */
 export interface DocumentEvents {
   issued(cause: Envelope, orderId: string, doc: DocumentInfo): Promise<void>;
@@ -21,10 +27,14 @@ export interface DocumentEvents {
   emailed(cause: Envelope, orderId: string, to: string, messageId: string): Promise<void>;
 }
 
-export function createDocumentEvents(nc: NatsConnection, names: Names, actor: string): DocumentEvents {
+/**
+ * The document events on the wire: stable ids derived from the command, payloads of the order
+ * machine's events. `publish` is `(m) => publishOrderEvent(nc, names, m)` in a service's main.ts.
+ */
+export function createDocumentEvents(publishEvent: PublishOrderEvent, actor: string): DocumentEvents {
   const publish = async <P>(type: 'DOCUMENT_ISSUED' | 'DOCUMENT_FAILED' | 'DOCUMENT_EMAILED', id: string, cause: Envelope, orderId: string, payload: P) => {
     try {
-      await publishOrderEvent<P>(nc, names, { type, orderId, id, payload, cause, actor });
+      await publishEvent<P>({ type, orderId, id, payload, cause, actor });
     } catch (err) {
       // Not reported yet: retry the command (the provider is asked nothing new; see the handlers).
       throw new OrderpilotError('NATS_UNAVAILABLE', `could not publish ${type} for order ${orderId}: ${err instanceof Error ? err.message : String(err)}`, undefined, { cause: err });

@@ -1,43 +1,23 @@
 import type { Sql } from '../../infra/db/postgres.ts';
+import { toStored, type NotificationRow } from './notification.store.ts';
+import type { NotificationView, Severity } from './notification.types.ts';
 
-/** A notification as the admin API and console show it. */
-export interface NotificationView {
-  id: string;
-  kind: string;
-  severity: 'info' | 'warning' | 'critical';
-  code: string;
-  orderId: string | null;
-  externalId: string | null;
-  message: string;
-  occurrences: number;
-  createdAt: string;
-  lastSeenAt: string;
-  acknowledgedAt: string | null;
-  acknowledgedBy: string | null;
-  /** Per channel: pending | sending | sent | failed | skipped; empty when stored only. */
-  delivery: Record<string, string>;
-}
+/**
+ * The notifications read model (and the admins' acknowledgements) for the admin API and console;
+ * the rows are mapped like the service's own (`toStored`).
+ */
 
 export interface NotificationFilter {
   /** 'open' (unacknowledged, the default), 'acknowledged' or 'all'. */
   status?: 'open' | 'acknowledged' | 'all';
   orderId?: string;
-  severity?: 'info' | 'warning' | 'critical';
+  severity?: Severity;
   limit?: number;
   /** Keyset paging: notifications with a smaller id than this. */
   before?: string;
 }
 
-interface Row {
-  id: string;
-  kind: string;
-  severity: NotificationView['severity'];
-  code: string;
-  order_id: string | null;
-  external_id: string | null;
-  message: string;
-  occurrences: number;
-  created_at: Date;
+interface Row extends NotificationRow {
   last_seen_at: Date;
   acknowledged_at: Date | null;
   acknowledged_by: string | null;
@@ -60,15 +40,7 @@ export async function listNotifications(sql: Sql, f: NotificationFilter = {}): P
       ${f.before ? sql`and n.id < ${f.before}` : sql``}
     order by n.id desc limit ${limit}`;
   return rows.map((r) => ({
-    id: String(r.id),
-    kind: r.kind,
-    severity: r.severity,
-    code: r.code,
-    orderId: r.order_id,
-    externalId: r.external_id,
-    message: r.message,
-    occurrences: r.occurrences,
-    createdAt: r.created_at.toISOString(),
+    ...toStored(r),
     lastSeenAt: r.last_seen_at.toISOString(),
     acknowledgedAt: r.acknowledged_at?.toISOString() ?? null,
     acknowledgedBy: r.acknowledged_by,

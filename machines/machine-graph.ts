@@ -1,5 +1,5 @@
 import type { AnyStateMachine, AnyStateNode, StateValue } from 'xstate';
-import { orderMachine } from '../../machines/order/index.ts';
+import { orderMachine } from './order/index.ts';
 
 /**
  * Statecharts as plain graphs, read from the machine definitions themselves (never drawn by hand):

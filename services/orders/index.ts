@@ -1,0 +1,23 @@
+/**
+ * The orders service's entry point: its read model (typed queries over `orders` and
+ * `order_history`) and how to start it. Other services and the gateway import only this file.
+ */
+export {
+  countsPerState,
+  countsPerStateNode,
+  failedDocuments,
+  findOrder,
+  findOrderByReference,
+  heldOrders,
+  listOrders,
+  orderHistory,
+  type FailedDocument,
+  type HeldOrder,
+  type OrderCursor,
+  type OrderDetail,
+  type OrderHistoryEntry,
+  type OrderListFilter,
+  type OrderReference,
+  type OrderSummary,
+} from './order.queries.ts';
+export { startOrdersService } from './main.ts';

@@ -1,0 +1,239 @@
+import type { StateValue } from 'xstate';
+import type { Sql } from '../../infra/db/postgres.ts';
+import { activeStateIds } from '../../machines/machine-graph.ts';
+import {
+  allowedAdminEvents,
+  ORDER_MACHINE_VERSION,
+  restoreOrderSnapshot,
+  type AdminEventType,
+  type Failure,
+  type Hold,
+  type OrderContext,
+  type OrderStatus,
+} from '../../machines/order/index.ts';
+
+/**
+ * The orders read model: what the admin API, the console and the payment webhooks may know about
+ * orders, as typed values. Only this service knows the shape of the stored snapshot (the JSON paths
+ * below); everyone else asks through `services/orders/index.ts`.
+ */
+
+/** One row of the order list. */
+export interface OrderSummary {
+  id: string;
+  externalId: string;
+  state: string;
+  documentState: string;
+  customerEmail: string;
+  holdCode: string | null;
+  total: number;
+  currency: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** Keyset position in the list (newest first by creation time, then id). */
+export interface OrderCursor {
+  /** created_at as Postgres prints it (full precision). */
+  at: string;
+  id: string;
+}
+
+export interface OrderListFilter {
+  state?: OrderStatus | undefined;
+  /** Text search in externalId and customer e-mail, or an exact order id. */
+  q?: string | undefined;
+  limit: number;
+  /** Orders older than this position. */
+  before?: OrderCursor | null | undefined;
+}
+
+/** One order as the admin API shows it: stored state, the machine's context, what an admin may send now. */
+export interface OrderDetail {
+  id: string;
+  externalId: string;
+  state: string;
+  documentState: string;
+  value: StateValue;
+  context: OrderContext;
+  machineVersion: string;
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+  /** The admin events the machine accepts now; none for a snapshot of a machine version we do not run. */
+  allowedEvents: AdminEventType[];
+}
+
+/** One event offered to an order (applied or ignored), oldest first. */
+export interface OrderHistoryEntry {
+  id: string;
+  messageId: string;
+  type: string;
+  source: string;
+  outcome: string;
+  from: string | null;
+  to: string | null;
+  toValue: unknown;
+  payload: unknown;
+  actor: string | null;
+  note: string | null;
+  occurredAt: string;
+  at: string;
+}
+
+/** An order a payment provider refers to (by our id or the shop's externalId). */
+export interface OrderReference {
+  orderId: string;
+  externalId: string;
+  total: number;
+  currency: string;
+}
+
+export interface HeldOrder {
+  id: string;
+  externalId: string;
+  hold: Hold | null;
+  holdCount: number;
+  updatedAt: string;
+}
+
+export interface FailedDocument {
+  id: string;
+  externalId: string;
+  state: string;
+  failure: Failure | null;
+  documentRequests: number;
+}
+
+function likePattern(q: string): string {
+  return `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+/** Orders newest first, filtered; `next` is the position after the page when there are more. */
+export async function listOrders(sql: Sql, f: OrderListFilter): Promise<{ items: OrderSummary[]; next: OrderCursor | null }> {
+  const { state, q, limit, before: c } = f;
+  const rows = await sql<
+    { id: string; external_id: string; state: string; document_state: string; customer_email: string; hold_code: string | null; total: number; currency: string; created_at: Date; updated_at: Date; created_key: string }[]
+  >`
+    select id, external_id, state, document_state, customer_email, hold_code,
+           snapshot->'context'->'order'->'total' as total, snapshot->'context'->'order'->'currency' as currency,
+           created_at, updated_at, created_at::text as created_key
+    from orders
+    where true
+      ${state ? sql`and state = ${state}` : sql``}
+      ${q ? sql`and (external_id ilike ${likePattern(q)} or customer_email ilike ${likePattern(q.toLowerCase())} or id = ${q})` : sql``}
+      ${c ? sql`and (created_at, id) < (${c.at}::timestamptz, ${c.id})` : sql``}
+    order by created_at desc, id desc
+    limit ${limit + 1}`;
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  return {
+    items: page.map((r) => ({
+      id: r.id,
+      externalId: r.external_id,
+      state: r.state,
+      documentState: r.document_state,
+      customerEmail: r.customer_email,
+      holdCode: r.hold_code,
+      total: r.total,
+      currency: r.currency,
+      createdAt: r.created_at.toISOString(),
+      updatedAt: r.updated_at.toISOString(),
+    })),
+    next: rows.length > limit && last ? { at: last.created_key, id: last.id } : null,
+  };
+}
+
+/** One order by our id or the shop's externalId (our id first); null when there is none. */
+export async function findOrder(sql: Sql, idOrExternal: string): Promise<OrderDetail | null> {
+  const [row] = await sql<
+    { id: string; external_id: string; state: string; document_state: string; snapshot: { value: StateValue; context: OrderContext }; machine_version: string; version: number; created_at: Date; updated_at: Date }[]
+  >`
+    select id, external_id, state, document_state, snapshot, machine_version, version, created_at, updated_at from orders where id = ${idOrExternal}
+    union all
+    select id, external_id, state, document_state, snapshot, machine_version, version, created_at, updated_at from orders where external_id = ${idOrExternal} and id <> ${idOrExternal}
+    limit 1`;
+  if (!row) return null;
+  return {
+    id: row.id,
+    externalId: row.external_id,
+    state: row.state,
+    documentState: row.document_state,
+    value: row.snapshot.value,
+    context: row.snapshot.context,
+    machineVersion: row.machine_version,
+    version: row.version,
+    createdAt: row.created_at.toISOString(),
+    updatedAt: row.updated_at.toISOString(),
+    allowedEvents: row.machine_version === ORDER_MACHINE_VERSION ? allowedAdminEvents(restoreOrderSnapshot(row.snapshot)) : [],
+  };
+}
+
+/** Every event offered to the order, oldest first. */
+export async function orderHistory(sql: Sql, orderId: string): Promise<OrderHistoryEntry[]> {
+  const rows = await sql<
+    { id: string; message_id: string; type: string; source: string; outcome: string; from_state: string | null; to_state: string | null; to_value: unknown; payload: unknown; actor: string | null; note: string | null; occurred_at: Date; at: Date }[]
+  >`
+    select id::text as id, message_id, type, source, outcome, from_state, to_state, to_value, payload, actor, note, occurred_at, at
+    from order_history where order_id = ${orderId} order by id`;
+  return rows.map((h) => ({
+    id: h.id,
+    messageId: h.message_id,
+    type: h.type,
+    source: h.source,
+    outcome: h.outcome,
+    from: h.from_state,
+    to: h.to_state,
+    toValue: h.to_value,
+    payload: h.payload,
+    actor: h.actor,
+    note: h.note,
+    occurredAt: h.occurred_at.toISOString(),
+    at: h.at.toISOString(),
+  }));
+}
+
+/**
+ * The order a provider's reference names, with its amount; null when none. Our id wins over the
+ * shop's externalId, so a reference that is one order's id and another's externalId always resolves
+ * to the same order.
+ */
+export async function findOrderByReference(sql: Sql, ref: string): Promise<OrderReference | null> {
+  const [row] = await sql<{ id: string; external_id: string; total: string; currency: string }[]>`
+    select id, external_id, snapshot->'context'->'order'->>'total' as total, snapshot->'context'->'order'->>'currency' as currency
+    from orders where id = ${ref} or external_id = ${ref}
+    order by id = ${ref} desc limit 1`;
+  return row ? { orderId: row.id, externalId: row.external_id, total: Number(row.total), currency: row.currency } : null;
+}
+
+/** Held orders, longest waiting first (the console's "needs attention"). */
+export async function heldOrders(sql: Sql, limit = 200): Promise<HeldOrder[]> {
+  const rows = await sql<{ id: string; external_id: string; hold: Hold | null; hold_count: number | null; updated_at: Date }[]>`
+    select id, external_id, snapshot->'context'->'hold' as hold, (snapshot->'context'->>'holdCount')::int as hold_count, updated_at
+    from orders where state = 'held' order by updated_at asc, id limit ${limit}`;
+  return rows.map((r) => ({ id: r.id, externalId: r.external_id, hold: r.hold, holdCount: r.hold_count ?? 1, updatedAt: r.updated_at.toISOString() }));
+}
+
+/** Orders whose document failed, longest waiting first. */
+export async function failedDocuments(sql: Sql, limit = 200): Promise<FailedDocument[]> {
+  const rows = await sql<{ id: string; external_id: string; state: string; failure: Failure | null; requests: number | null }[]>`
+    select id, external_id, state, snapshot->'context'->'documentFailure' as failure, (snapshot->'context'->>'documentRequests')::int as requests
+    from orders where document_state = 'failed' order by updated_at asc, id limit ${limit}`;
+  return rows.map((r) => ({ id: r.id, externalId: r.external_id, state: r.state, failure: r.failure, documentRequests: r.requests ?? 0 }));
+}
+
+/** Orders per one-word state. */
+export async function countsPerState(sql: Sql): Promise<Record<string, number>> {
+  const rows = await sql<{ state: string; n: number }[]>`select state, count(*)::int as n from orders group by state`;
+  return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+}
+
+/** Orders per state node of the order machine (every active node counts, parallel regions included). */
+export async function countsPerStateNode(sql: Sql, rootId: string): Promise<Map<string, number>> {
+  const rows = await sql<{ value: StateValue; n: number }[]>`select state_value as value, count(*)::int as n from orders group by state_value`;
+  const counts = new Map<string, number>();
+  for (const r of rows) {
+    for (const id of activeStateIds(rootId, r.value)) counts.set(id, (counts.get(id) ?? 0) + r.n);
+  }
+  return counts;
+}
