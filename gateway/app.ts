@@ -17,6 +17,7 @@ import { adminOrdersRoute } from './routes/admin-orders.route.ts';
 import { adminWebhooksRoute } from './routes/admin-webhooks.route.ts';
 import { notificationsRoute } from './routes/notifications.route.ts';
 import { consoleRoute } from './console/console.route.ts';
+import { rootRoute } from './routes/root.route.ts';
 
 /**
  * Every area of the HTTP surface, one plugin each. To add one: write `gateway/routes/<area>.route.ts`
@@ -33,6 +34,7 @@ export const GATEWAY_ROUTES: readonly GatewayRoute[] = [
   adminDeadLettersRoute,
   notificationsRoute,
   consoleRoute,
+  rootRoute,
 ];
 
 export interface GatewayOptions {

@@ -5,19 +5,27 @@ import path from 'node:path';
 import { loadConfig, parseAdminTokens, type Config } from '../config.ts';
 import { createSql } from '../db/postgres.ts';
 import type { Logger } from '../logger.ts';
-import { ensureLocalServices } from '../runtime/local-services.ts';
+import { databaseName, ensureDatabase, withDatabase } from '../db/ensure-database.ts';
+import { DEFAULT_DATABASE_URL, ensureLocalServices } from '../runtime/local-services.ts';
 import { startRuntime, type Runtime } from '../runtime/process.ts';
 import { startDemoShop, type DemoShop } from '../demo/demo-shop.ts';
 import { startMailbox, type Mailbox } from '../demo/mailbox.server.ts';
 import { startSandboxes, type Sandboxes } from '../demo/sandboxes.ts';
 import { createSandboxStateStore } from '../demo/sandbox-state.store.ts';
+import { demoBanner } from '../demo/demo-banner.ts';
 import { SERVICES } from './services.ts';
+
+/** The demo's own database and NATS prefix, so it never writes into what another run uses. */
+export const DEMO_DATABASE = 'orderpilot_demo';
+export const DEMO_NATS_PREFIX = 'orderpilot_demo';
 
 /**
  * Ctrl-C in a terminal signals the whole foreground process group: embedded Postgres and nats-server
  * would shut down at once, under the services that are still finishing their work. So the demo runs
  * in a child with its own process group (and its servers with it), and this process only forwards
  * the signal to it and exits with its code: the child stops the shop, the services, then the servers.
+ * The supervisor also reads the terminal (the child, in a session of its own, does not): each line
+ * (Enter) asks the child to print its banner again (SIGUSR2).
  */
 function superviseDemo(): Promise<void> {
   const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
@@ -25,13 +33,28 @@ function superviseDemo(): Promise<void> {
     stdio: 'inherit',
     env: { ...process.env, ORDERPILOT_DEMO_CHILD: '1' },
   });
+  // One Ctrl-C reaches this process more than once: from the terminal, and relayed by npm (and by
+  // tsx when it runs the CLI) in the same instant. Copies within a second are that one keypress; a
+  // later one is the person's second Ctrl-C, passed on so the child stops at once.
+  let lastForwarded = 0;
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(sig, () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill(sig === 'SIGHUP' ? 'SIGTERM' : sig);
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const now = Date.now();
+      if (now - lastForwarded < 1000) return;
+      lastForwarded = now;
+      child.kill(sig === 'SIGHUP' ? 'SIGTERM' : sig);
     });
   }
+  const onLine = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGUSR2');
+  };
+  process.stdin.on('data', onLine);
+  process.stdin.on('error', () => {});
   return new Promise((resolve) => {
     child.once('exit', (code, signal) => {
+      process.stdin.off('data', onLine);
+      process.stdin.destroy();
       process.exitCode = code ?? (signal ? 1 : 0);
       resolve();
     });
@@ -47,6 +70,8 @@ interface DemoSecrets {
   invoicingToken: string;
   warehouseApiKey: string;
   warehouseWebhookSecret: string;
+  /** Added later: an older secrets file lacks it (then one is made for this run). */
+  payuSecondKey?: string;
 }
 
 async function loadSecrets(dataDir: string): Promise<DemoSecrets> {
@@ -66,6 +91,7 @@ async function loadSecrets(dataDir: string): Promise<DemoSecrets> {
       invoicingToken: `sandbox_${hex(12)}`,
       warehouseApiKey: `wh_${hex(12)}`,
       warehouseWebhookSecret: `whs_${hex(16)}`,
+      payuSecondKey: hex(16),
     };
     await mkdir(path.dirname(file), { recursive: true });
     await writeFile(file, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
@@ -102,18 +128,38 @@ export async function runDemo(opts: { config: Config; logger: Logger }): Promise
     if (process.ppid !== parent) process.kill(process.pid, 'SIGTERM');
   }, 1000);
   orphanWatch.unref();
+  let stopping: Promise<void> | null = null;
+  let banner: string | null = null;
+  // Enter in the terminal (relayed by the supervisor) or `kill -USR2 <pid>`: the banner again, once
+  // warnings have scrolled it away. Installed first: the default action of SIGUSR2 ends a process.
+  process.on('SIGUSR2', () => {
+    if (banner && !stopping) process.stdout.write(banner);
+  });
   const rate = demoNumber(env, 'DEMO_RATE', 1, 0, 1000);
   const stepMs = demoNumber(env, 'DEMO_WAREHOUSE_STEP_MS', 2000, 0, 600_000);
   const mailboxPort = demoNumber(env, 'DEMO_MAILBOX_PORT', 3025, 0, 65535);
 
-  const local = await ensureLocalServices({ databaseUrl: opts.config.databaseUrl, natsUrl: opts.config.natsUrl, dataDir: opts.config.dataDir, logger });
+  // Without DATABASE_URL the demo uses its own database on the local (or embedded) server; a
+  // DATABASE_URL from the environment is used as it is. Either way the database is created if missing.
+  const local = await ensureLocalServices({
+    databaseUrl: opts.config.databaseUrl ?? withDatabase(DEFAULT_DATABASE_URL, DEMO_DATABASE),
+    natsUrl: opts.config.natsUrl,
+    dataDir: opts.config.dataDir,
+    logger,
+  });
+  const databaseUrl = opts.config.databaseUrl === undefined ? withDatabase(local.databaseUrl, DEMO_DATABASE) : local.databaseUrl;
+  try {
+    if (await ensureDatabase(databaseUrl)) logger.info({ database: databaseName(databaseUrl) }, 'demo database created');
+  } catch (err) {
+    await local.stop();
+    throw err;
+  }
   const secrets = await loadSecrets(opts.config.dataDir);
-  const stateSql = createSql(local.databaseUrl, { max: 4, name: 'orderpilot-demo-sandbox' });
+  const stateSql = createSql(databaseUrl, { max: 4, name: 'orderpilot-demo-sandbox' });
   let sandboxes: Sandboxes | null = null;
   let runtime: Runtime | null = null;
   let shop: DemoShop | null = null;
   let mailbox: Mailbox | null = null;
-  let stopping: Promise<void> | null = null;
 
   const stop = (reason: string): Promise<void> => {
     stopping ??= (async () => {
@@ -150,14 +196,16 @@ export async function runDemo(opts: { config: Config; logger: Logger }): Promise
     const overrides: Record<string, string> = {
       ...sandboxes.env,
       STRIPE_WEBHOOK_SECRET: secrets.stripeSecret,
+      PAYU_SECOND_KEY: secrets.payuSecondKey ?? randomBytes(16).toString('hex'),
       ADMIN_TOKENS: `admin:${secrets.adminToken}`,
       SHOP_KEYS: `demo-shop:${secrets.shopKey}`,
       ADMIN_EMAIL: 'admin@shop.example',
       PAYMENT_TIMEOUT_MS: String(10 * 60_000),
+      NATS_PREFIX: DEMO_NATS_PREFIX,
     };
     const merged: Record<string, string | undefined> = { ...overrides };
     for (const [k, v] of Object.entries(env)) if (v !== undefined && v.trim() !== '') merged[k] = v;
-    merged['DATABASE_URL'] = local.databaseUrl;
+    merged['DATABASE_URL'] = databaseUrl;
     merged['NATS_URL'] = local.natsUrl;
     const config = loadConfig(merged);
     const stripeSecret = config.stripeWebhookSecrets[0] ?? secrets.stripeSecret;
@@ -185,28 +233,34 @@ export async function runDemo(opts: { config: Config; logger: Logger }): Promise
       });
     }
 
-    process.stdout.write(
-      [
-        '',
-        'orderpilot demo is running',
-        `  admin console   ${gatewayUrl}/admin    (sign in as "${admin?.name ?? 'admin'}" with the token below)`,
-        `  admin token     ${admin?.token ?? '(ADMIN_TOKENS is set in your environment)'}`,
-        `  API docs        ${gatewayUrl}/docs`,
-        `  demo mailbox    ${mailbox.url}    (mails the SMTP sink received: invoices to customers, admin notices)`,
-        `  demo shop       ${rate > 0 ? `${rate} order(s)/s with a share of trouble (bad NIP, out of stock, bad address, lost responses)` : 'off (DEMO_RATE=0)'}`,
-        `  data            ${path.resolve(config.dataDir)}${local.started.length ? ` (${local.started.join(', ')})` : ''}`,
-        'Ctrl-C stops everything cleanly; `npm start` again continues where it stopped.',
-        '',
-      ].join('\n'),
-    );
+    banner = demoBanner({
+      consoleUrl: `${gatewayUrl}/admin`,
+      adminName: admin?.name ?? 'admin',
+      adminToken: env['ADMIN_TOKENS']?.trim() ? null : (admin?.token ?? null),
+      docsUrl: `${gatewayUrl}/docs`,
+      mailboxUrl: mailbox.url,
+      inspectorUrl: null,
+      statelyInspectorUrl: config.inspect ? `http://localhost:${config.inspectPort}` : null,
+      databaseUrl,
+      natsUrl: local.natsUrl,
+      natsPrefix: config.natsPrefix,
+      shop: rate > 0 ? `${rate} order(s)/s with a share of trouble (bad NIP, out of stock, bad address, lost responses)` : 'off (DEMO_RATE=0)',
+      dataDir: path.resolve(config.dataDir),
+      started: local.started,
+    });
+    process.stdout.write(banner);
   } catch (err) {
     await stop('start failed');
     throw err;
   }
 
   const onSignal = (sig: string) => {
+    process.stdout.write('\nStopping: finishing the orders and messages in flight (Ctrl-C again stops at once)…\n');
     void stop(sig).then(
-      () => process.exit(0),
+      () => {
+        process.stdout.write('orderpilot demo stopped cleanly. Goodbye! `npm start` continues where it stopped.\n');
+        process.exit(0);
+      },
       (err: unknown) => {
         logger.error({ err: err instanceof Error ? err.message : String(err) }, 'demo did not stop cleanly');
         process.exit(1);

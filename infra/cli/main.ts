@@ -45,7 +45,8 @@ async function main(argv: string[]): Promise<void> {
   const config = loadConfig();
   // The demo keeps the terminal readable (its banner, then warnings); LOG_LEVEL=info shows every step.
   const level = command === 'demo' && !process.env['LOG_LEVEL'] ? 'warn' : config.logLevel;
-  const logger = createLogger({ level });
+  // The demo talks to a person in a terminal: readable lines instead of JSON.
+  const logger = createLogger({ level, human: command === 'demo' });
   switch (command) {
     case 'migrate': {
       const sql = createSql(await answeringDatabaseUrl(config.databaseUrl), { max: 1 });
