@@ -99,6 +99,12 @@ async function loadSecrets(dataDir: string): Promise<DemoSecrets> {
   }
 }
 
+function withoutPassword(url: string): string {
+  const u = new URL(url);
+  if (u.password) u.password = '***';
+  return u.toString();
+}
+
 function demoNumber(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name];
   if (raw === undefined || raw.trim() === '') return fallback;
@@ -241,7 +247,9 @@ export async function runDemo(opts: { config: Config; logger: Logger }): Promise
       mailboxUrl: mailbox.url,
       inspectorUrl: null,
       statelyInspectorUrl: config.inspect ? `http://localhost:${config.inspectPort}` : null,
-      databaseUrl,
+      // The demo's own servers in full (their URLs are needed to reach them); a DATABASE_URL from the
+      // environment is the user's own, shown without its password.
+      databaseUrl: opts.config.databaseUrl === undefined ? databaseUrl : withoutPassword(databaseUrl),
       natsUrl: local.natsUrl,
       natsPrefix: config.natsPrefix,
       shop: rate > 0 ? `${rate} order(s)/s with a share of trouble (bad NIP, out of stock, bad address, lost responses)` : 'off (DEMO_RATE=0)',
