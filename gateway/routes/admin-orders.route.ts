@@ -47,9 +47,9 @@ function decodeCursor(raw: string): OrderCursor {
   } catch {
     // fall through
   }
-  throw new OrderpilotError('VALIDATION_FAILED', 'invalid request: querystring.cursor is not a cursor this API gave out', {
+  throw new OrderpilotError('VALIDATION_FAILED', 'invalid request: querystring.cursor is not a cursor this API gave out', { details: {
     fields: [{ field: 'querystring.cursor', message: 'is not a cursor this API gave out' }],
-  });
+  } });
 }
 
 /** `/admin/api/orders`: list, detail (context, history, allowed events), admin events. */
@@ -124,10 +124,10 @@ export const adminOrdersRoute: GatewayRoute = async (app, ctx) => {
       const { type, note, trackingNumber, carrier } = request.body;
       const allowed = row.allowedEvents;
       if (!allowed.includes(type)) {
-        throw new OrderpilotError('EVENT_NOT_ALLOWED', `${type} is not allowed for order ${row.id} in state ${row.state}; allowed: ${allowed.join(', ') || 'none'}`, {
+        throw new OrderpilotError('EVENT_NOT_ALLOWED', `${type} is not allowed for order ${row.id} in state ${row.state}; allowed: ${allowed.join(', ') || 'none'}`, { details: {
           state: row.state,
           allowed,
-        });
+        } });
       }
       const raw: Record<string, unknown> = {};
       if (note !== undefined && note.trim() !== '') raw['note'] = note.trim();
@@ -141,7 +141,7 @@ export const adminOrdersRoute: GatewayRoute = async (app, ctx) => {
       } catch (err) {
         if (err instanceof OrderpilotError) {
           const need = type === 'RELEASE' ? 'body.note is required for RELEASE' : type === 'MARK_SHIPPED' ? 'body.trackingNumber is required for MARK_SHIPPED' : err.message;
-          throw new OrderpilotError('VALIDATION_FAILED', `invalid request: ${need}`, err.details);
+          throw new OrderpilotError('VALIDATION_FAILED', `invalid request: ${need}`, { details: err.details });
         }
         throw err;
       }
@@ -151,7 +151,7 @@ export const adminOrdersRoute: GatewayRoute = async (app, ctx) => {
       try {
         await publishOrderEvent(nc, names, { type, orderId: row.id, id, actor: admin, payload });
       } catch (err) {
-        throw new OrderpilotError('NATS_UNAVAILABLE', 'could not forward the event; try again', undefined, { cause: err, retryAfterMs: 1000 });
+        throw new OrderpilotError('NATS_UNAVAILABLE', 'could not forward the event; try again', { cause: err, retryAfterMs: 1000 });
       }
       ctx.metrics.published.inc({ type });
       // The admin has acted on the problem: its notification is done, and if the problem comes back

@@ -66,7 +66,7 @@ export const ordersRoute: GatewayRoute = async (app, ctx) => {
       });
       ctx.metrics.published.inc({ type: env.type });
     } catch (err) {
-      throw new OrderpilotError('NATS_UNAVAILABLE', 'order recorded but not yet forwarded; send it again', undefined, { cause: err, retryAfterMs: 1000 });
+      throw new OrderpilotError('NATS_UNAVAILABLE', 'order recorded but not yet forwarded; send it again', { cause: err, retryAfterMs: 1000 });
     }
     await sql`update order_intake set published_at = now() where order_id = ${order.orderId} and published_at is null`;
   }
@@ -87,9 +87,9 @@ export const ordersRoute: GatewayRoute = async (app, ctx) => {
       const intake = Value.Clean(OrderIntakeSchema, structuredClone(request.body)) as OrderIntake;
       const sum = intake.lines.reduce((s, l) => s + l.quantity * l.unitPrice, 0) + intake.shippingPrice;
       if (sum !== intake.total) {
-        throw new OrderpilotError('VALIDATION_FAILED', `invalid request: body.total must equal the lines plus shippingPrice (${sum}), got ${intake.total}`, {
+        throw new OrderpilotError('VALIDATION_FAILED', `invalid request: body.total must equal the lines plus shippingPrice (${sum}), got ${intake.total}`, { details: {
           fields: [{ field: 'body.total', message: `must equal the lines plus shippingPrice (${sum})` }],
-        });
+        } });
       }
       const shop = request.shop;
       if (shop === undefined) throw new OrderpilotError('UNAUTHENTICATED', 'order intake needs a shop key');
@@ -110,7 +110,7 @@ export const ordersRoute: GatewayRoute = async (app, ctx) => {
       }
       const [existing] = await sql<{ order_id: string; body_hash: string; order_data: OrderData; published_at: Date | null }[]>`
         select order_id, body_hash, order_data, published_at from order_intake where shop = ${shop} and external_id = ${intake.externalId}`;
-      if (!existing) throw new OrderpilotError('DB_CONFLICT', 'order intake row vanished; send it again', undefined, { retryable: true });
+      if (!existing) throw new OrderpilotError('DB_CONFLICT', 'order intake row vanished; send it again', { retryable: true });
       if (existing.body_hash !== bodyHash) {
         // The first order's id is not told: the answer must not help anyone probe another order.
         throw new OrderpilotError('ORDER_CONFLICT', `externalId ${intake.externalId} was already used by this shop for a different order`);

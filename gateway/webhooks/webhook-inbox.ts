@@ -285,7 +285,7 @@ export function createWebhookInbox(deps: WebhookInboxDeps) {
     try {
       await Promise.all(messages.map((m) => publishEnvelope(nc, m.subject, m.envelope)));
     } catch (err) {
-      throw new OrderpilotError('NATS_UNAVAILABLE', 'could not publish the webhook to NATS; it is stored, retry later', undefined, {
+      throw new OrderpilotError('NATS_UNAVAILABLE', 'could not publish the webhook to NATS; it is stored, retry later', {
         cause: err,
         retryAfterMs: 1000,
       });
@@ -317,7 +317,7 @@ export function createWebhookInbox(deps: WebhookInboxDeps) {
     if (insertedId === null) {
       const [existing] = await sql<{ id: string; verdict: WebhookVerdict; published_at: Date | null; message_ids: string[] }[]>`
         select id, verdict, published_at, message_ids from webhook_inbox where dedupe_key = ${r.dedupeKey}`;
-      if (existing === undefined) throw new OrderpilotError('DB_CONFLICT', 'webhook row vanished during insert', undefined, { retryable: true });
+      if (existing === undefined) throw new OrderpilotError('DB_CONFLICT', 'webhook row vanished during insert', { retryable: true });
       deps.onReceived?.(r.provider, existing.verdict, false);
       if (existing.published_at === null && r.messages && existing.verdict === r.verdict && r.verdict !== 'invalid') {
         // The first attempt stored it but may not have published (crash, NATS down): finish its work.

@@ -37,7 +37,7 @@ export function createDocumentEvents(publishEvent: PublishOrderEvent, actor: str
       await publishEvent<P>({ type, orderId, id, payload, cause, actor });
     } catch (err) {
       // Not reported yet: retry the command (the provider is asked nothing new; see the handlers).
-      throw new OrderpilotError('NATS_UNAVAILABLE', `could not publish ${type} for order ${orderId}: ${err instanceof Error ? err.message : String(err)}`, undefined, { cause: err });
+      throw new OrderpilotError('NATS_UNAVAILABLE', `could not publish ${type} for order ${orderId}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }
   };
   return {

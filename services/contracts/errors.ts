@@ -51,21 +51,33 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
+/** What an error carries besides its code and message. */
+export interface OrderpilotErrorOptions {
+  /** Structured detail for the caller (the HTTP error body's `details`, e.g. the invalid fields). */
+  details?: unknown;
+  /** Overrides the code's class (a 4xx that is worth retrying, a 5xx that is not). */
+  retryable?: boolean;
+  cause?: unknown;
+  /** The provider's Retry-After: the retry waits this long instead of the backoff. */
+  retryAfterMs?: number;
+}
+
 /** An error with a code from the taxonomy; `retryable` comes from the code unless overridden. */
 export class OrderpilotError extends Error {
   readonly retryable: boolean;
+  readonly details: unknown;
+  readonly retryAfterMs: number | undefined;
   constructor(
     readonly code: ErrorCode,
     message: string,
-    readonly details?: unknown,
-    opts: { retryable?: boolean; cause?: unknown; retryAfterMs?: number } = {},
+    opts: OrderpilotErrorOptions = {},
   ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'OrderpilotError';
+    this.details = opts.details;
     this.retryable = opts.retryable ?? ERROR_CODES[code].retryable;
     this.retryAfterMs = opts.retryAfterMs;
   }
-  readonly retryAfterMs: number | undefined;
 }
 
 export function isOrderpilotError(err: unknown): err is OrderpilotError {

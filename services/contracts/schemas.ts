@@ -176,5 +176,5 @@ export function validate<S extends TSchema>(schema: S, value: unknown, what = 'p
   }
   if (check.Check(value)) return value as Static<S>;
   const problems = [...check.Errors(value)].slice(0, 10).map((e) => `${e.instancePath || '/'} ${e.message}`);
-  throw new OrderpilotError('VALIDATION_FAILED', `${what} is invalid: ${problems.join('; ')}`, { problems });
+  throw new OrderpilotError('VALIDATION_FAILED', `${what} is invalid: ${problems.join('; ')}`, { details: { problems } });
 }

@@ -147,9 +147,9 @@ export function createFakturowniaAdapter(o: FakturowniaOptions): InvoicingProvid
         signal: AbortSignal.timeout(o.timeoutMs),
       });
     } catch (err) {
-      if (isTimeout(err)) throw new OrderpilotError('PROVIDER_TIMEOUT', `invoicing system: ${what} timed out after ${o.timeoutMs} ms`, undefined, { cause: err });
+      if (isTimeout(err)) throw new OrderpilotError('PROVIDER_TIMEOUT', `invoicing system: ${what} timed out after ${o.timeoutMs} ms`, { cause: err });
       const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : err instanceof Error ? err.message : String(err);
-      throw new OrderpilotError('PROVIDER_UNAVAILABLE', `invoicing system: ${what} failed: ${cause}`, undefined, { cause: err });
+      throw new OrderpilotError('PROVIDER_UNAVAILABLE', `invoicing system: ${what} failed: ${cause}`, { cause: err });
     }
     if (res.ok) return res;
     const text = await res.text().catch(() => '');
@@ -161,17 +161,17 @@ export function createFakturowniaAdapter(o: FakturowniaOptions): InvoicingProvid
     }
     const retryAfterMs = parseRetryAfter(res.headers.get('retry-after'));
     if (res.status === 429) {
-      throw new OrderpilotError('PROVIDER_RATE_LIMITED', `invoicing system: ${what} rate limited (429)`, undefined, retryAfterMs === undefined ? {} : { retryAfterMs });
+      throw new OrderpilotError('PROVIDER_RATE_LIMITED', `invoicing system: ${what} rate limited (429)`, retryAfterMs === undefined ? {} : { retryAfterMs });
     }
     if (res.status >= 500 || res.status === 408) {
-      throw new OrderpilotError('PROVIDER_UNAVAILABLE', `invoicing system: ${what} answered ${res.status}`, undefined, retryAfterMs === undefined ? {} : { retryAfterMs });
+      throw new OrderpilotError('PROVIDER_UNAVAILABLE', `invoicing system: ${what} answered ${res.status}`, retryAfterMs === undefined ? {} : { retryAfterMs });
     }
     if (res.status === 401 || res.status === 403) {
       throw new OrderpilotError('INVOICE_REJECTED', `invoicing system refused the API token (${res.status}); check FAKTUROWNIA_API_TOKEN`);
     }
     if (res.status === 404) throw new OrderpilotError('NOT_FOUND', `invoicing system: ${what} not found (404)`);
     const { fields, text: message } = providerMessage(parsed);
-    throw new OrderpilotError(rejectionCode(fields), `invoicing system rejected the document (${res.status}): ${message}`.slice(0, 1900), { status: res.status, fields });
+    throw new OrderpilotError(rejectionCode(fields), `invoicing system rejected the document (${res.status}): ${message}`.slice(0, 1900), { details: { status: res.status, fields } });
   }
 
   async function json<T>(res: Response, what: string): Promise<T> {
@@ -179,7 +179,7 @@ export function createFakturowniaAdapter(o: FakturowniaOptions): InvoicingProvid
       return (await res.json()) as T;
     } catch (err) {
       // Cut-off or garbled answer (a dropped connection, a proxy page): worth another attempt.
-      throw new OrderpilotError('PROVIDER_UNAVAILABLE', `invoicing system: unreadable answer to ${what}`, undefined, { cause: err });
+      throw new OrderpilotError('PROVIDER_UNAVAILABLE', `invoicing system: unreadable answer to ${what}`, { cause: err });
     }
   }
 
@@ -218,7 +218,7 @@ export function createFakturowniaAdapter(o: FakturowniaOptions): InvoicingProvid
       try {
         pdf = Buffer.from(await res.arrayBuffer());
       } catch (err) {
-        throw new OrderpilotError('PROVIDER_UNAVAILABLE', `invoicing system: PDF of document ${providerId} was cut off`, undefined, { cause: err });
+        throw new OrderpilotError('PROVIDER_UNAVAILABLE', `invoicing system: PDF of document ${providerId} was cut off`, { cause: err });
       }
       if (pdf.subarray(0, 5).toString('latin1') !== '%PDF-') {
         throw new OrderpilotError('PROVIDER_UNAVAILABLE', `invoicing system: document ${providerId} did not come back as a PDF`);

@@ -73,7 +73,7 @@ export function createIssueDocumentHandler(deps: IssueDocumentDeps): EnvelopeHan
           // Another delivery or instance issued it a moment ago: take that one.
           doc = await provider.findByOrder(orderId);
           if (doc === null) {
-            throw new OrderpilotError('PROVIDER_UNAVAILABLE', `invoicing system refused a second document for order ${orderId} but does not list the first one yet`, undefined, { cause: err });
+            throw new OrderpilotError('PROVIDER_UNAVAILABLE', `invoicing system refused a second document for order ${orderId} but does not list the first one yet`, { cause: err });
           }
         }
       }

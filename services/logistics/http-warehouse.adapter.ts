@@ -100,7 +100,7 @@ export function createHttpWarehouse(o: HttpWarehouseOptions): WarehousePort {
         errorCode: code,
         summary: message,
       });
-      throw new OrderpilotError(code, message, undefined, { cause: err });
+      throw new OrderpilotError(code, message, { cause: err });
     }
     const kept: Record<string, string> = {};
     for (const h of KEPT_RESPONSE_HEADERS) {
@@ -126,16 +126,16 @@ export function createHttpWarehouse(o: HttpWarehouseOptions): WarehousePort {
     }
     if (a.status === 429) {
       const after = retryAfterMs(a.headers);
-      return new OrderpilotError('PROVIDER_RATE_LIMITED', `warehouse rate-limited ${what}`, undefined, after === undefined ? {} : { retryAfterMs: after });
+      return new OrderpilotError('PROVIDER_RATE_LIMITED', `warehouse rate-limited ${what}`, after === undefined ? {} : { retryAfterMs: after });
     }
-    return new OrderpilotError('WAREHOUSE_ERROR', `warehouse answered ${a.status} to ${what}: ${a.text.slice(0, 500)}`, { httpStatus: a.status });
+    return new OrderpilotError('WAREHOUSE_ERROR', `warehouse answered ${a.status} to ${what}: ${a.text.slice(0, 500)}`, { details: { httpStatus: a.status } });
   }
 
   function shipmentFrom(a: Answer, what: string): Shipment {
     try {
       return validate(ShipmentSchema, parseJson(a.text), `warehouse answer to ${what}`);
     } catch (err) {
-      throw new OrderpilotError('WAREHOUSE_ERROR', err instanceof Error ? err.message : String(err), { httpStatus: a.status });
+      throw new OrderpilotError('WAREHOUSE_ERROR', err instanceof Error ? err.message : String(err), { details: { httpStatus: a.status } });
     }
   }
 
@@ -154,8 +154,8 @@ export function createHttpWarehouse(o: HttpWarehouseOptions): WarehousePort {
         } catch {
           // A 422 without our body shape is still a rejection: hold with REJECTED and the raw text.
         }
-        if (isWarehouseRejectionCode(code)) throw new OrderpilotError(code, message, { httpStatus: 422 });
-        throw new OrderpilotError('REJECTED', `${code}: ${message}`, { httpStatus: 422, warehouseCode: code });
+        if (isWarehouseRejectionCode(code)) throw new OrderpilotError(code, message, { details: { httpStatus: 422 } });
+        throw new OrderpilotError('REJECTED', `${code}: ${message}`, { details: { httpStatus: 422, warehouseCode: code } });
       }
       throw failure(a, 'submit');
     },
@@ -168,7 +168,7 @@ export function createHttpWarehouse(o: HttpWarehouseOptions): WarehousePort {
       try {
         list = validate(ShipmentListSchema, parseJson(a.text), 'warehouse look-up answer');
       } catch (err) {
-        throw new OrderpilotError('WAREHOUSE_ERROR', err instanceof Error ? err.message : String(err), { httpStatus: a.status });
+        throw new OrderpilotError('WAREHOUSE_ERROR', err instanceof Error ? err.message : String(err), { details: { httpStatus: a.status } });
       }
       return list.shipments.find((s) => s.reference === undefined || s.reference === reference) ?? null;
     },

@@ -21,8 +21,8 @@ function smtpError(err: unknown): OrderpilotError {
   const e = (typeof err === 'object' && err !== null ? err : {}) as { response?: unknown; message?: unknown; responseCode?: unknown };
   const detail = typeof e.response === 'string' ? e.response : typeof e.message === 'string' ? e.message : String(err);
   return isRetryableSmtpError(err)
-    ? new OrderpilotError('SMTP_UNAVAILABLE', `SMTP: ${detail}`, undefined, { cause: err })
-    : new OrderpilotError('MAIL_REJECTED', `SMTP rejected the mail: ${detail}`, { responseCode: e.responseCode }, { cause: err });
+    ? new OrderpilotError('SMTP_UNAVAILABLE', `SMTP: ${detail}`, { cause: err })
+    : new OrderpilotError('MAIL_REJECTED', `SMTP rejected the mail: ${detail}`, { details: { responseCode: e.responseCode }, cause: err });
 }
 
 /**
@@ -62,7 +62,7 @@ export function createSendDocumentHandler(deps: SendDocumentDeps): EnvelopeHandl
         // expires (it may have crashed mid-send): a fixed short delay would spend every attempt
         // before the lease ends and the e-mail would never be sent.
         if (ctx.lastAttempt) return;
-        throw new OrderpilotError('DB_CONFLICT', `e-mail of document ${document.number} is being sent by another instance`, undefined, { retryAfterMs: Math.max(1000, claim.leaseLeftMs + 500) });
+        throw new OrderpilotError('DB_CONFLICT', `e-mail of document ${document.number} is being sent by another instance`, { retryAfterMs: Math.max(1000, claim.leaseLeftMs + 500) });
       }
       claimed = true;
       const pdf = await deps.provider.downloadPdf(document.providerId);

@@ -26,7 +26,7 @@ export function createEmailChannel(o: EmailChannelOptions): NotificationChannel 
         });
       } catch (err) {
         const retryable = isRetryableSmtpError(err);
-        throw new OrderpilotError(retryable ? 'SMTP_UNAVAILABLE' : 'MAIL_REJECTED', `admin e-mail failed: ${err instanceof Error ? err.message : String(err)}`, undefined, { cause: err });
+        throw new OrderpilotError(retryable ? 'SMTP_UNAVAILABLE' : 'MAIL_REJECTED', `admin e-mail failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
       }
     },
     async close() {

@@ -39,12 +39,12 @@ export function createWebhookChannel(o: WebhookChannelOptions): NotificationChan
           signal: AbortSignal.timeout(o.timeoutMs ?? 5000),
         });
       } catch (err) {
-        throw new OrderpilotError('PROVIDER_UNAVAILABLE', `admin webhook unreachable: ${err instanceof Error ? err.message : String(err)}`, undefined, { cause: err });
+        throw new OrderpilotError('PROVIDER_UNAVAILABLE', `admin webhook unreachable: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
       }
       await res.arrayBuffer().catch(() => undefined);
       if (res.ok) return;
       const retryable = res.status >= 500 || res.status === 429 || res.status === 408;
-      throw new OrderpilotError(retryable ? 'PROVIDER_UNAVAILABLE' : 'REJECTED', `admin webhook answered ${res.status}`, undefined, { retryable });
+      throw new OrderpilotError(retryable ? 'PROVIDER_UNAVAILABLE' : 'REJECTED', `admin webhook answered ${res.status}`, { retryable });
     },
     async close() {},
   };
