@@ -67,7 +67,7 @@ export const consoleRoute: GatewayRoute = async (app, ctx) => {
   const { sql, nc, names, config } = ctx.deps;
   await app.register(cookie);
   await app.register(formbody);
-  const live = createLiveStreams(nc);
+  const live = createLiveStreams(nc, names.subjects.liveListening);
   // The document PDF comes from the invoicing system through its port (the API token never reaches the browser).
   const invoicing =
 config.fakturowniaUrl && config.fakturowniaApiToken ? invoicingProviderFromConfig(config) : null;

@@ -1,14 +1,27 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { LIVE_PRESENCE_MS } from '../../services/contracts/index.ts';
 
 /**
  * Server-sent events for the console: every NATS `orderChanged` hint on a subject becomes a
  * `changed` event (the page then re-fetches itself). Hints are fire-and-forget: the database stays
  * the truth, so a lost hint costs only freshness. Streams end when the client goes or on `closeAll`
- * (the app's preClose), so open streams never hold a shutdown.
+ * (the app's preClose), so open streams never hold a shutdown. While any stream is open the
+ * gateway announces it on `liveListening` (order hosts publish hints only then).
  */
-export function createLiveStreams(nc: NatsConnection) {
+export function createLiveStreams(nc: NatsConnection, listeningSubject: string) {
   const streams = new Set<() => void>();
+  let presence: NodeJS.Timeout | null = null;
+  const announce = () => nc.publish(listeningSubject);
+  const track = () => {
+    if (streams.size > 0 && presence === null) {
+      announce();
+      presence = setInterval(announce, LIVE_PRESENCE_MS);
+    } else if (streams.size === 0 && presence !== null) {
+      clearInterval(presence);
+      presence = null;
+    }
+  };
   return {
     open(subject: string, request: FastifyRequest, reply: FastifyReply): void {
       reply.hijack();
@@ -34,9 +47,11 @@ export function createLiveStreams(nc: NatsConnection) {
         clearInterval(heartbeat);
         sub.unsubscribe();
         streams.delete(end);
+        track();
         res.end();
       };
       streams.add(end);
+      track();
       request.raw.on('close', end);
     },
     get size(): number {

@@ -11,6 +11,8 @@ export async function connectNats(url: string, name: string, logger?: Logger): P
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
     pingInterval: 10_000,
+    // Async stack traces cost an Error (and its stack) per request and publish on the hot path.
+    noAsyncTraces: true,
   });
   if (logger) {
     void (async () => {

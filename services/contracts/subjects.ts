@@ -31,6 +31,9 @@ export function isSubjectToken(s: string): boolean {
   return s.length > 0 && s.length <= 128 && !/[.*>\s]/.test(s);
 }
 
+/** How often a gateway with open live streams says so; an order host stops hinting after three silent periods. */
+export const LIVE_PRESENCE_MS = 5_000;
+
 export type Names = ReturnType<typeof natsNames>;
 
 export function natsNames(prefix: string, partitions: number) {
@@ -60,6 +63,11 @@ export function natsNames(prefix: string, partitions: number) {
        */
       orderChanged: (orderId: string) => `${prefix}.live.order.changed.${orderId}`,
       orderChangedAll: `${prefix}.live.order.changed.>`,
+      /**
+       * "A console is listening": published by a gateway while it has live streams open (at once
+       * on the first, then every LIVE_PRESENCE_MS); order hosts publish hints only while they hear it.
+       */
+      liveListening: `${prefix}.live.listening`,
       eventsAll: `${prefix}.evt.>`,
     },
   };

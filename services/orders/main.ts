@@ -2,6 +2,7 @@ import { runConsumer, type RunningConsumer } from '../../infra/nats/consumer-run
 import type { RunningService, ServiceDeps } from '../../infra/runtime/service.ts';
 import { retryPolicyFromConfig } from '../../infra/retry-policy.ts';
 import { orderStatus } from '../../machines/order/index.ts';
+import { LIVE_PRESENCE_MS } from '../contracts/index.ts';
 import { createOrderHost, type TransitionReport } from './order-host.ts';
 import { startOutboxRelay } from './outbox-relay.ts';
 
@@ -20,13 +21,20 @@ export async function startOrdersService(deps: ServiceDeps, opts: OrdersServiceO
   const { config, names, nc } = deps;
   const logger = deps.logger.child({ service: 'orders' });
   const encoder = new TextEncoder();
+  // Live hints cost a publish per transition: sent only while some console says it is listening.
+  let listenersUntil = 0;
+  const presence = nc.subscribe(names.subjects.liveListening, {
+    callback: () => {
+      listenersUntil = Date.now() + 3 * LIVE_PRESENCE_MS;
+    },
+  });
   const host = createOrderHost({
     sql: deps.sql,
     names,
     logger,
     paymentTimeoutMs: config.paymentTimeoutMs,
     onTransition: (r) => {
-      if (r.to !== null && r.outcome !== 'ignored') {
+      if (r.to !== null && r.outcome !== 'ignored' && Date.now() < listenersUntil) {
         // A hint for live views; the database stays the truth, so a lost hint costs only freshness.
         nc.publish(names.subjects.orderChanged(r.orderId), encoder.encode(JSON.stringify({ orderId: r.orderId, state: orderStatus(r.to), type: r.event.type })));
       }
@@ -59,6 +67,7 @@ export async function startOrdersService(deps: ServiceDeps, opts: OrdersServiceO
     name: 'orders',
     async stop() {
       await Promise.all(consumers.map((c) => c.stop()));
+      presence.unsubscribe();
       await relay?.stop();
       logger.info('orders service stopped');
     },
