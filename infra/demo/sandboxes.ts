@@ -36,6 +36,8 @@ export interface SandboxesOptions {
   webhookAttempts?: number;
   /** Mails the SMTP sink keeps in memory (oldest dropped first). */
   maxMails?: number;
+  /** How much of each mail the SMTP sink parses (`headers` for benches); default `full`. */
+  smtpParse?: 'full' | 'headers';
 }
 
 export async function startSandboxes(o: SandboxesOptions): Promise<Sandboxes> {
@@ -61,7 +63,7 @@ export async function startSandboxes(o: SandboxesOptions): Promise<Sandboxes> {
     ...(o.warehouseFaults ? { faults: o.warehouseFaults } : {}),
     ...(store ? { initialShipments: await store.shipments(), persist: (s, plan) => store.saveShipment(s, plan) } : {}),
   });
-  const smtp = await startSmtpSink({ ...(o.ports?.smtp !== undefined ? { port: o.ports.smtp } : {}), maxMails: o.maxMails ?? 1000 });
+  const smtp = await startSmtpSink({ ...(o.ports?.smtp !== undefined ? { port: o.ports.smtp } : {}), maxMails: o.maxMails ?? 1000, parse: o.smtpParse ?? 'full' });
   return {
     invoicing,
     warehouse,

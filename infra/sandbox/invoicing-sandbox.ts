@@ -251,7 +251,20 @@ export async function startInvoicingSandbox(opts: InvoicingSandboxOptions = {}):
     return inv;
   }
 
+  // A document's PDF never changes once issued: rendered once, on its first download.
+  const pdfs = new Map<number, Promise<Buffer>>();
   function pdfOf(inv: SandboxInvoice): Promise<Buffer> {
+    const cached = pdfs.get(inv.id);
+    if (cached) return cached;
+    const pdf = renderPdf(inv);
+    pdfs.set(inv.id, pdf);
+    pdf.catch(() => pdfs.delete(inv.id));
+    // Keep the most recent documents only (a long demo issues many).
+    if (pdfs.size > 1000) pdfs.delete(pdfs.keys().next().value as number);
+    return pdf;
+  }
+
+  function renderPdf(inv: SandboxInvoice): Promise<Buffer> {
     const doc: PdfInvoice = {
       number: inv.number,
       issueDate: inv.issue_date,

@@ -10,7 +10,8 @@ export interface SunkMail {
   attachments: Array<{ filename: string | undefined; contentType: string; content: Buffer }>;
   headers: Record<string, string>;
   receivedAt: string;
-  raw: ParsedMail;
+  /** The full parse (absent when the sink was started with `parse: 'headers'`). */
+  raw?: ParsedMail;
 }
 
 export interface SmtpSink {
@@ -22,11 +23,28 @@ export interface SmtpSink {
   close(): Promise<void>;
 }
 
+/** The header block of a raw message, unfolded, names lower-cased (first occurrence wins). */
+function headerBlock(raw: string): Record<string, string> {
+  const end = raw.search(/\r?\n\r?\n/);
+  const block = (end < 0 ? raw : raw.slice(0, end)).replace(/\r?\n[ \t]+/g, ' ');
+  const headers: Record<string, string> = {};
+  for (const line of block.split(/\r?\n/)) {
+    const i = line.indexOf(':');
+    if (i <= 0) continue;
+    const name = line.slice(0, i).trim().toLowerCase();
+    if (!(name in headers)) headers[name] = line.slice(i + 1).trim();
+  }
+  return headers;
+}
+
 /**
- * A real SMTP server on loopback that keeps what it receives (parsed with mailparser). Used by the
- * demo (the console shows its mails) and by tests — a real server, never a mock of SMTP.
+ * A real SMTP server on loopback that keeps what it receives. Used by the demo (the console shows
+ * its mails) and by tests — a real server, never a mock of SMTP. `parse: 'full'` (default) parses
+ * each message with mailparser (text, attachments decoded); `parse: 'headers'` keeps only the
+ * header block (subject as sent, possibly RFC 2047-encoded; no body, no attachments), for a bench
+ * that must not spend its CPU decoding PDFs it never looks at.
  */
-export async function startSmtpSink(opts: { port?: number; maxMails?: number } = {}): Promise<SmtpSink> {
+export async function startSmtpSink(opts: { port?: number; maxMails?: number; parse?: 'full' | 'headers' } = {}): Promise<SmtpSink> {
   const mails: SunkMail[] = [];
   let down = false;
   const server = new SMTPServer({
@@ -40,13 +58,34 @@ export async function startSmtpSink(opts: { port?: number; maxMails?: number } =
         stream.on('end', () => callback(err));
         return;
       }
+      const keep = (mail: SunkMail) => {
+        mails.push(mail);
+        if (opts.maxMails !== undefined && mails.length > opts.maxMails) mails.splice(0, mails.length - opts.maxMails);
+      };
+      const envelope = () => ({
+        from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+        to: session.envelope.rcptTo.map((r) => r.address),
+      });
+      if (opts.parse === 'headers') {
+        // Only the first chunks hold the headers; the rest of the message is read and dropped.
+        let head = '';
+        stream.on('data', (c: Buffer) => {
+          if (head.length < 16_384) head += c.toString('latin1');
+        });
+        stream.on('end', () => {
+          const headers = headerBlock(head);
+          keep({ ...envelope(), subject: headers['subject'] ?? '', text: '', html: null, attachments: [], headers, receivedAt: new Date().toISOString() });
+          callback();
+        });
+        stream.on('error', (err: Error) => callback(err));
+        return;
+      }
       simpleParser(stream)
         .then((parsed) => {
           const headers: Record<string, string> = {};
           for (const [k, v] of parsed.headers) headers[k] = typeof v === 'string' ? v : JSON.stringify(v);
-          mails.push({
-            from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
-            to: session.envelope.rcptTo.map((r) => r.address),
+          keep({
+            ...envelope(),
             subject: parsed.subject ?? '',
             text: parsed.text ?? '',
             html: typeof parsed.html === 'string' ? parsed.html : null,
@@ -55,7 +94,6 @@ export async function startSmtpSink(opts: { port?: number; maxMails?: number } =
             receivedAt: new Date().toISOString(),
             raw: parsed,
           });
-          if (opts.maxMails !== undefined && mails.length > opts.maxMails) mails.splice(0, mails.length - opts.maxMails);
           callback();
         })
         .catch((err: Error) => callback(err));

@@ -1,0 +1,116 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { topology } from '../../infra/nats/topology.ts';
+import type { Sql } from '../../infra/db/postgres.ts';
+import type { Names } from '../../services/contracts/index.ts';
+
+/**
+ * Where the machine's CPU, commits and publishes go during a bench phase (Linux /proc): the
+ * orderpilot process(es), this driver process (shoppers + sandboxes), the Postgres backends serving
+ * the bench's database, the nats-server process, and the rest of the machine; plus the database's
+ * commits (`pg_stat_database.xact_commit`) and the JetStream messages stored in the prefix's
+ * streams. Take a snapshot before and after, then `accountDiff`. Same fields as the peer's
+ * `cpu-account.mjs`, so both benches read alike.
+ */
+
+function cpuSecondsOf(pid: number | string): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+function machineSeconds(): { busy: number; all: number } {
+  const v = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = v;
+  const busy = user + nice + system + irq + softirq + steal;
+  return { busy: busy / 100, all: (busy + idle + iowait) / 100 };
+}
+
+/** The nats-server listening on `port` (its command line names the port), if it runs on this machine. */
+function natsServerPid(port: string): string | undefined {
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\u0000');
+      if (!(cmd[0] ?? '').includes('nats-server')) continue;
+      const i = cmd.findIndex((a) => a === '-p' || a === '--port');
+      if ((i >= 0 && cmd[i + 1] === port) || (i < 0 && port === '4222')) return d;
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return undefined;
+}
+
+export interface AccountSnapshot {
+  app: number;
+  driver: number;
+  pg: Record<string, number>;
+  nats: number;
+  machine: { busy: number; all: number };
+  commits: number;
+  published: number;
+}
+
+export interface AccountTarget {
+  sql: Sql;
+  databaseUrl: string;
+  natsUrl: string;
+  nc: NatsConnection;
+  names: Names;
+  appPids: number[];
+}
+
+async function publishedMessages(nc: NatsConnection, names: Names): Promise<number> {
+  const jsm = await jetstreamManager(nc);
+  let n = 0;
+  for (const s of topology(names, { ackWaitMs: 1000, duplicateWindowMs: 1000, maxDeliver: 1 }).streams) {
+    n += (await jsm.streams.info(s.name)).state.last_seq;
+  }
+  return n;
+}
+
+export async function accountSnapshot(t: AccountTarget): Promise<AccountSnapshot> {
+  const dbName = new URL(t.databaseUrl).pathname.slice(1);
+  const pids = await t.sql<{ pid: number }[]>`select pid from pg_stat_activity where datname = ${dbName}`;
+  const [stats] = await t.sql<{ commits: string }[]>`select xact_commit::text as commits from pg_stat_database where datname = ${dbName}`;
+  const natsPid = natsServerPid(new URL(t.natsUrl).port || '4222');
+  const self = process.cpuUsage();
+  return {
+    app: t.appPids.reduce((s, p) => s + cpuSecondsOf(p), 0),
+    driver: (self.user + self.system) / 1e6,
+    pg: Object.fromEntries(pids.map((r) => [String(r.pid), cpuSecondsOf(r.pid)])),
+    nats: natsPid ? cpuSecondsOf(natsPid) : NaN,
+    machine: machineSeconds(),
+    commits: Number(stats?.commits ?? NaN),
+    published: await publishedMessages(t.nc, t.names),
+  };
+}
+
+/** Per order, between two snapshots: CPU ms by component, commits, JetStream messages stored. */
+export function accountDiff(a: AccountSnapshot, b: AccountSnapshot, orders: number) {
+  // Backends present only at the end started during the phase: all their CPU belongs to it.
+  const pg = Object.entries(b.pg).reduce((s, [pid, t]) => s + t - (a.pg[pid] ?? 0), 0);
+  const ms = (x: number) => +((x * 1000) / orders).toFixed(2);
+  const busy = b.machine.busy - a.machine.busy;
+  const all = b.machine.all - a.machine.all;
+  const known = b.app - a.app + (b.driver - a.driver) + pg + (b.nats - a.nats);
+  return {
+    cpuMsPerOrder: {
+      app: ms(b.app - a.app),
+      driver: ms(b.driver - a.driver),
+      postgresBackends: ms(pg),
+      natsServer: ms(b.nats - a.nats),
+      restOfMachine: ms(busy - known),
+      machineBusy: ms(busy),
+      machineUtilisation: +(busy / all).toFixed(2),
+    },
+    postgresCommitsPerOrder: +((b.commits - a.commits) / orders).toFixed(1),
+    jetstreamPublishesPerOrder: +((b.published - a.published) / orders).toFixed(1),
+  };
+}
