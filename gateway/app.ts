@@ -4,6 +4,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
 import { installErrorHandling, sendError } from './errors.ts';
 import type { GatewayContext, GatewayDeps, GatewayRoute } from './gateway.types.ts';
+import { registerBusinessMetrics } from './business-metrics.ts';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.ts';
 import { BODY_LIMIT, installJsonParser } from './raw-body.ts';
 import { adminDeadLettersRoute } from './routes/admin-dead-letters.route.ts';
@@ -56,6 +57,7 @@ declare module 'fastify' {
  */
 export async function buildGateway(deps: GatewayDeps, opts: GatewayOptions = {}): Promise<FastifyInstance> {
   const metrics: GatewayMetrics = createGatewayMetrics({ defaultMetrics: opts.defaultMetrics });
+  registerBusinessMetrics(metrics.registry, deps);
   const inbox = createWebhookInbox({
     sql: deps.sql,
     nc: deps.nc,

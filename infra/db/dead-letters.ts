@@ -64,3 +64,10 @@ export async function replayDeadLetter(
     returning id::text, consumer, subject, message_id, order_id, error_code, error_message, deliveries, created_at, replayed_at, replayed_by`;
   return updated ?? null;
 }
+
+/** Dead letters not replayed yet, per consumer (what `/metrics` shows). */
+export async function countOpenDeadLetters(sql: Sql): Promise<Array<{ consumer: string; count: number }>> {
+  const rows = await sql<Array<{ consumer: string; count: number }>>`
+    select consumer, count(*)::int as count from dead_letters where replayed_at is null group by consumer`;
+  return [...rows];
+}

@@ -146,3 +146,30 @@ export async function deleteTopology(nc: NatsConnection, names: Names): Promise<
     await jsm.streams.delete(s.name).catch(() => false);
   }
 }
+
+/** One durable consumer's backlog: messages not yet delivered, and delivered but not acked. */
+export interface ConsumerBacklog {
+  stream: string;
+  consumer: string;
+  pending: number;
+  ackPending: number;
+  redelivered: number;
+}
+
+/** The backlog of every consumer the topology declares (a missing one is left out). */
+export async function consumerBacklog(nc: NatsConnection, names: Names): Promise<ConsumerBacklog[]> {
+  const jsm = await jetstreamManager(nc);
+  const { consumers } = topology(names, { ackWaitMs: 1000, duplicateWindowMs: 1000, maxDeliver: 1 });
+  const infos = await Promise.all(
+    consumers.map(async (c) => {
+      try {
+        const info = await jsm.consumers.info(c.stream, c.durable_name as string);
+        return { stream: c.stream, consumer: info.name, pending: info.num_pending, ackPending: info.num_ack_pending, redelivered: info.num_redelivered };
+      } catch (err) {
+        if (isNotFound(err)) return null;
+        throw err;
+      }
+    }),
+  );
+  return infos.filter((i): i is ConsumerBacklog => i !== null);
+}

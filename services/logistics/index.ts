@@ -10,4 +10,5 @@ export {
   type WarehouseTimelineEntry,
 } from './warehouse-timeline.ts';
 export type { WarehousePort } from './warehouse.port.ts';
+export { readShipmentOutcomes } from './shipment-metrics.read.ts';
 export { startLogisticsService, type LogisticsServiceOptions } from './main.ts';

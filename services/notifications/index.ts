@@ -10,4 +10,5 @@ export {
   type NotificationFilter,
 } from './notification.queries.ts';
 export type { NotificationView, Severity } from './notification.types.ts';
+export { readOpenNotificationCounts } from './notification-metrics.read.ts';
 export { startNotificationsService, type NotificationsServiceOptions } from './main.ts';

@@ -20,4 +20,5 @@ export {
   type OrderReference,
   type OrderSummary,
 } from './order.queries.ts';
+export { readOrderMetrics, type OrderMetrics } from './order-metrics.read.ts';
 export { startOrdersService } from './main.ts';
