@@ -1,4 +1,5 @@
 import type { Sql } from '../../infra/db/postgres.ts';
+import { paymentMatchesOrder } from '../../machines/order/index.ts';
 import { COMMANDS, type Names, type NotifyCommand, type OrderEventPayload } from '../../services/contracts/index.ts';
 import { findOrderByReference, type OrderReference } from '../../services/orders/index.ts';
 import type { ProviderEvent } from './payment.types.ts';
@@ -11,7 +12,8 @@ const CACHE_MAX = 10_000;
 /**
  * Turns a verified provider event into the inbox decision: finds the order (our id or the shop's
  * externalId; the gateway's intake table first, then the orders table for orders placed another
- * way), checks amount and currency, and names the messages to publish.
+ * way), asks the order's own payment rule (machines/order `paymentMatchesOrder`, the machine's guard)
+ * whether it pays the order, and names the messages to publish.
  */
 export function createPaymentMatcher(deps: { sql: Sql; names: Names }) {
   const { sql, names } = deps;
@@ -73,7 +75,8 @@ export function createPaymentMatcher(deps: { sql: Sql; names: Names }) {
         messages: () => [{ subject: names.subjects.orderEvent(order.orderId), type: 'PAYMENT_FAILED', orderId: order.orderId, payload, actor: provider }],
       };
     }
-    if (n.amount !== order.total || n.currency !== order.currency) {
+    // The order's own rule answers (machines/order): the inbox records that answer as the verdict.
+    if (!paymentMatchesOrder(order, n)) {
       const detail = `${what} paid ${n.amount} ${n.currency} but order ${order.externalId} is ${order.total} ${order.currency}`;
       return {
         ...base,

@@ -1,5 +1,6 @@
 import { assign, setup } from 'xstate';
 import type { AdminNotice, OrderContext, OrderData, OrderEvent } from './order.types.ts';
+import { paymentMatchesOrder } from './order.payment.ts';
 
 /**
  * Bump when a change makes old snapshots unreadable (renamed states, reshaped context). The host
@@ -89,6 +90,10 @@ export const orderMachine = setup({
       documentFailure: ({ context, event }) =>
         event.type === 'DOCUMENT_FAILED' ? { code: event.code, message: event.message, at: event.at } : context.documentFailure,
     }),
+    recordAdminCancel: assign({
+      cancellation: ({ context, event }) =>
+        event.type === 'CANCEL' ? { reason: 'ADMIN_CANCEL' as const, note: event.note ?? null, by: event.actor ?? null } : context.cancellation,
+    }),
     saveAdminNote: assign({
       lastAdminNote: ({ context, event }) =>
         'note' in event && typeof event.note === 'string' && event.note.trim() !== ''
@@ -97,10 +102,7 @@ export const orderMachine = setup({
     }),
   },
   guards: {
-    paymentMatchesOrder: ({ context, event }) =>
-      event.type === 'PAYMENT_CONFIRMED' &&
-      event.amount === context.order.total &&
-      event.currency.toUpperCase() === context.order.currency.toUpperCase(),
+    paymentMatchesOrder: ({ context, event }) => event.type === 'PAYMENT_CONFIRMED' && paymentMatchesOrder(context.order, event),
     hasNote: ({ event }) => 'note' in event && typeof event.note === 'string' && event.note.trim() !== '',
     hasTrackingNumber: ({ event }) =>
       event.type === 'MARK_SHIPPED' && event.trackingNumber.trim() !== '',
@@ -168,12 +170,7 @@ export const orderMachine = setup({
           target: 'cancelled',
           actions: assign({ cancellation: () => ({ reason: 'PAYMENT_TIMEOUT', note: null, by: 'system' }) }),
         },
-        CANCEL: {
-          target: 'cancelled',
-          actions: assign({
-            cancellation: ({ event }) => ({ reason: 'ADMIN_CANCEL', note: event.note ?? null, by: event.actor ?? null }),
-          }),
-        },
+        CANCEL: { target: 'cancelled', actions: 'recordAdminCancel' },
       },
     },
     // Payment confirmed: the moment that starts both the document and the fulfilment process.
@@ -249,16 +246,7 @@ export const orderMachine = setup({
                       event.note ? { note: event.note, by: event.actor ?? null, at: event.at } : null,
                   }),
                 },
-                CANCEL: {
-                  target: '#order.cancelled',
-                  actions: assign({
-                    cancellation: ({ event }) => ({
-                      reason: 'ADMIN_CANCEL',
-                      note: event.note ?? null,
-                      by: event.actor ?? null,
-                    }),
-                  }),
-                },
+                CANCEL: { target: '#order.cancelled', actions: 'recordAdminCancel' },
               },
             },
             closed: {
