@@ -28,6 +28,43 @@ export interface ShopKey {
   readonly key: string;
 }
 
+/** KSeF (Polish national e-invoicing): `off` as before, `demo` (KSeF test environment), `on` (production). */
+export type KsefMode = 'off' | 'demo' | 'on';
+/** Which documents go to KSeF, named like Fakturownia's `gov_auto_send_mode`. */
+export type KsefScope = 'all' | 'all_companies' | 'pl_companies';
+
+/** The seller's data printed on every document (KSeF requires name, tax id and address). */
+export interface SellerConfig {
+  readonly name: string | undefined;
+  readonly taxNo: string | undefined;
+  readonly street: string | undefined;
+  readonly postCode: string | undefined;
+  readonly city: string | undefined;
+  readonly country: string;
+  readonly email: string | undefined;
+  readonly phone: string | undefined;
+  readonly bankAccount: string | undefined;
+}
+
+export interface KsefConfig {
+  readonly mode: KsefMode;
+  readonly scope: KsefScope;
+  /** First wait before asking the invoicing system for KSeF's verdict; doubles per poll, with jitter. */
+  readonly pollBaseMs: number;
+  /** Longest wait between two polls of one document. */
+  readonly pollMaxMs: number;
+  /** How long one instance's claim on a document's poll blocks the others (a killed poller's claim expires). */
+  readonly pollLeaseMs: number;
+  /** Documents polled at once per invoicing process. */
+  readonly pollBatch: number;
+  /** After this long without a verdict the document is reported KSEF_STATUS_UNKNOWN (an admin looks). */
+  readonly giveUpMs: number;
+  /** Times a document is sent again after a KSeF outage (`server_error`) before an admin is told. */
+  readonly outageResends: number;
+  /** A document waiting longer than this for its KSeF number needs attention (console). */
+  readonly attentionMs: number;
+}
+
 export interface Config {
   /** Postgres URL; undefined means "use the local server if it answers, else embedded Postgres". */
   readonly databaseUrl: string | undefined;
@@ -107,6 +144,8 @@ export interface Config {
   readonly logisticsRetryCapMs: number;
   readonly notifyRetryBaseMs: number;
   readonly notifyRetryCapMs: number;
+  readonly seller: SellerConfig;
+  readonly ksef: KsefConfig;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -180,6 +219,45 @@ export function parseShopKeys(raw: string | undefined, variable = 'SHOP_KEYS'): 
   });
 }
 
+function oneOf<T extends string>(env: Env, name: string, values: readonly T[], fallback: T): T {
+  const raw = str(env, name);
+  if (raw === undefined) return fallback;
+  if (!(values as readonly string[]).includes(raw)) throw new ConfigError(name, `expected one of ${values.join(', ')}, got "${raw}"`);
+  return raw as T;
+}
+
+function sellerFrom(env: Env): SellerConfig {
+  const country = str(env, 'SELLER_COUNTRY') ?? 'PL';
+  if (!/^[A-Z]{2}$/.test(country)) throw new ConfigError('SELLER_COUNTRY', `expected an ISO 3166 country code like PL, got "${country}"`);
+  return Object.freeze({
+    name: str(env, 'SELLER_NAME'),
+    taxNo: str(env, 'SELLER_TAX_NO'),
+    street: str(env, 'SELLER_STREET'),
+    postCode: str(env, 'SELLER_POST_CODE'),
+    city: str(env, 'SELLER_CITY'),
+    country,
+    email: str(env, 'SELLER_EMAIL'),
+    phone: str(env, 'SELLER_PHONE'),
+    bankAccount: str(env, 'SELLER_BANK_ACCOUNT'),
+  });
+}
+
+function ksefFrom(env: Env): KsefConfig {
+  const k: KsefConfig = {
+    mode: oneOf(env, 'KSEF_MODE', ['off', 'demo', 'on'] as const, 'off'),
+    scope: oneOf(env, 'KSEF_SCOPE', ['all', 'all_companies', 'pl_companies'] as const, 'all'),
+    pollBaseMs: int(env, 'KSEF_POLL_BASE_MS', 5_000, 10, 3600_000),
+    pollMaxMs: int(env, 'KSEF_POLL_MAX_MS', 300_000, 10, 24 * 3600_000),
+    pollLeaseMs: int(env, 'KSEF_POLL_LEASE_MS', 60_000, 1000, 3600_000),
+    pollBatch: int(env, 'KSEF_POLL_BATCH', 50, 1, 1000),
+    giveUpMs: int(env, 'KSEF_GIVE_UP_MS', 48 * 3600_000, 1000, 30 * 24 * 3600_000),
+    outageResends: int(env, 'KSEF_OUTAGE_RESENDS', 3, 0, 100),
+    attentionMs: int(env, 'KSEF_ATTENTION_MS', 15 * 60_000, 1000, 30 * 24 * 3600_000),
+  };
+  if (k.pollMaxMs < k.pollBaseMs) throw new ConfigError('KSEF_POLL_MAX_MS', 'must not be less than KSEF_POLL_BASE_MS');
+  return Object.freeze(k);
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const prefix = str(env, 'NATS_PREFIX') ?? 'orderpilot';
   if (!/^[A-Za-z][A-Za-z0-9_-]{0,40}$/.test(prefix)) {
@@ -243,6 +321,8 @@ export function loadConfig(env: Env = process.env): Config {
     logisticsRetryCapMs: int(env, 'LOGISTICS_RETRY_CAP_MS', 300_000, 1, 24 * 3600_000),
     notifyRetryBaseMs: int(env, 'NOTIFY_RETRY_BASE_MS', 2000, 1, 3600_000),
     notifyRetryCapMs: int(env, 'NOTIFY_RETRY_CAP_MS', 300_000, 1, 24 * 3600_000),
+    seller: sellerFrom(env),
+    ksef: ksefFrom(env),
   };
   // The command consumers' server-side cap is MAX_DELIVER + 2 (infra/nats/topology.ts): more attempts
   // than that would never be delivered, and the final DOCUMENT_FAILED would never be reported.

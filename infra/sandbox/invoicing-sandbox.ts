@@ -32,7 +32,26 @@ export interface InvoicingSandboxFaults {
   failNext: number;
   /** Reject invalid Polish NIPs with 422 like the real system (default true). */
   rejectBadNip: boolean;
+  /** KSeF: how long a sent document stays `processing` before its verdict (default 300 ms). */
+  ksefProcessingMs: number;
+  /** KSeF: the next N sends are refused (`send_error` with KSeF's messages). */
+  ksefRejectNext: number;
+  /** KSeF: share of sends refused. */
+  ksefRejectRate: number;
+  /** KSeF: the next N sends meet a KSeF outage (`server_error`; Fakturownia does not retry). */
+  ksefServerErrorNext: number;
+  /** KSeF: the next N sends go `offline` first (accepted after another processing delay). */
+  ksefOfflineNext: number;
+  /** KSeF: the next N sends end in `duplicate_error` (KSeF already holds the document; its number is in the message). */
+  ksefDuplicateNext: number;
 }
+
+/**
+ * The account's KSeF integration: `off` (no KSeF: `gov_save_and_send` ends `not_connected`), `demo`
+ * (statuses prefixed `demo_`), `on`. With KSeF on, creates are validated like Fakturownia's
+ * "block invoices that do not meet KSeF" setting (422 naming the fields).
+ */
+export type SandboxKsefMode = 'off' | 'demo' | 'on';
 
 export interface SandboxInvoice {
   id: number;
@@ -57,10 +76,27 @@ export interface SandboxInvoice {
   price_tax: string;
   token: string;
   status: string;
+  paid: string | null;
+  paid_date: string | null;
+  payment_type: string | null;
+  buyer_company: boolean;
+  buyer_tax_no_kind: string;
+  seller_name: string | null;
+  seller_tax_no: string | null;
+  seller_street: string | null;
+  seller_post_code: string | null;
+  seller_city: string | null;
+  gov_status: string | null;
+  gov_id: string | null;
+  gov_send_date: string | null;
+  gov_error_messages: string[] | null;
+  gov_verification_link: string | null;
+  gov_link: string | null;
+  gov_corrected_invoice_number: string | null;
   created_at: string;
 }
 
-export type SandboxRoute = 'create' | 'list' | 'get' | 'pdf' | 'other';
+export type SandboxRoute = 'create' | 'list' | 'get' | 'pdf' | 'ksef' | 'other';
 
 export interface InvoicingSandbox {
   readonly url: string;
@@ -71,6 +107,8 @@ export interface InvoicingSandbox {
   /** Faults applied so far, by kind. */
   readonly injected: { errors: number; timeouts: number; dropped: number; rateLimited: number };
   invoices(): SandboxInvoice[];
+  /** Sends to KSeF so far (gov_save_and_send and send_to_ksef). */
+  ksefSends(): number;
   configure(faults: Partial<InvoicingSandboxFaults>): void;
   close(): Promise<void>;
 }
@@ -87,6 +125,8 @@ export interface InvoicingSandboxOptions {
   initialInvoices?: readonly SandboxInvoice[];
   /** Awaited after a document is stored and before it is answered, so it survives a restart (demo). */
   persist?: (invoice: SandboxInvoice) => Promise<void>;
+  /** The account's KSeF integration (default `off`). */
+  ksef?: SandboxKsefMode;
 }
 
 const DEFAULT_FAULTS: InvoicingSandboxFaults = {
@@ -97,7 +137,20 @@ const DEFAULT_FAULTS: InvoicingSandboxFaults = {
   rateLimitRate: 0,
   failNext: 0,
   rejectBadNip: true,
+  ksefProcessingMs: 300,
+  ksefRejectNext: 0,
+  ksefRejectRate: 0,
+  ksefServerErrorNext: 0,
+  ksefOfflineNext: 0,
+  ksefDuplicateNext: 0,
 };
+
+/** Messages KSeF 2.0 gives for refused documents, as Fakturownia shows them in gov_error_messages. */
+const KSEF_REJECTIONS = [
+  'Błąd weryfikacji semantyki dokumentu faktury: Nieprawidłowy NIP nabywcy (Podmiot2/DaneIdentyfikacyjne/NIP)',
+  'Błąd weryfikacji semantyki dokumentu faktury: Data wystawienia faktury późniejsza niż data przesłania do KSeF',
+  'Błąd weryfikacji semantyki dokumentu faktury: Suma kwot P_13 i P_14 niezgodna z kwotą należności ogółem P_15',
+];
 
 const SELLER = { name: 'orderpilot Sandbox Sp. z o.o.', taxNo: '5260250274', street: 'ul. Testowa 1', city: '00-950 Warszawa' };
 const MAX_BODY = 1024 * 1024;
@@ -128,7 +181,9 @@ function taxRate(t: unknown): number | null {
   return null;
 }
 
-const str = (v: unknown): string => (typeof v === 'string' ? v.trim() : '');
+const str = (v: unknown): string => (typeof v === 'string' ? v.trim() : typeof v === 'number' ? String(v) : '');
+const truthy = (v: unknown): boolean => v === true || v === 1 || v === '1' || v === 'true' || v === 'yes';
+const hex = (n: number): string => randomBytes(n).toString('hex').toUpperCase();
 const isDate = (v: string): boolean => /^\d{4}-\d{2}-\d{2}$/.test(v);
 
 export async function startInvoicingSandbox(opts: InvoicingSandboxOptions = {}): Promise<InvoicingSandbox> {
@@ -144,7 +199,91 @@ export async function startInvoicingSandbox(opts: InvoicingSandboxOptions = {}):
     const m = /^FV\/(\d+)\/(\d{2})\/(\d{4})$/.exec(inv.number);
     if (m) monthly.set(`${m[3]}-${m[2]}`, Math.max(monthly.get(`${m[3]}-${m[2]}`) ?? 0, Number(m[1])));
   }
-  const requests: Record<SandboxRoute, number> = { create: 0, list: 0, get: 0, pdf: 0, other: 0 };
+  const requests: Record<SandboxRoute, number> = { create: 0, list: 0, get: 0, pdf: 0, ksef: 0, other: 0 };
+  const ksefMode: SandboxKsefMode = opts.ksef ?? 'off';
+  const prefix = ksefMode === 'demo' ? 'demo_' : '';
+  /** Pending KSeF work per invoice id: what KSeF will say, and when. */
+  const ksefQueue = new Map<number, { outcome: 'ok' | 'send_error' | 'server_error' | 'offline' | 'duplicate_error'; at: number }>();
+  /** KSeF numbers KSeF holds (gov_id → invoice id), also those only named in a duplicate_error. */
+  const ksefRegistry = new Map<string, number>();
+  const sends = { total: 0 };
+
+  /** Starts a KSeF send (gov_save_and_send or send_to_ksef): `processing` now, the verdict later. */
+  function sendToKsef(inv: SandboxInvoice): void {
+    sends.total++;
+    inv.gov_send_date = new Date().toISOString();
+    if (ksefMode === 'off') {
+      inv.gov_status = 'not_connected';
+      return;
+    }
+    const take = (k: 'ksefRejectNext' | 'ksefServerErrorNext' | 'ksefOfflineNext' | 'ksefDuplicateNext'): boolean => {
+      if (faults[k] <= 0) return false;
+      faults[k]--;
+      return true;
+    };
+    const outcome = take('ksefServerErrorNext') ? 'server_error' : take('ksefRejectNext') || (faults.ksefRejectRate > 0 && random() < faults.ksefRejectRate) ? 'send_error' : take('ksefOfflineNext') ? 'offline' : take('ksefDuplicateNext') ? 'duplicate_error' : 'ok';
+    inv.gov_status = `${prefix}processing`;
+    inv.gov_error_messages = null;
+    ksefQueue.set(inv.id, { outcome, at: Date.now() + faults.ksefProcessingMs });
+  }
+
+  function ksefNumberFor(inv: SandboxInvoice): string {
+    const nip = (inv.seller_tax_no ?? SELLER.taxNo).replace(/\D/g, '').slice(-10);
+    return `${nip}-${inv.issue_date.replace(/-/g, '')}-${hex(6)}-${hex(1)}`;
+  }
+
+  /** Applies a due verdict (status reads see KSeF's progress). */
+  function settleKsef(inv: SandboxInvoice): void {
+    const job = ksefQueue.get(inv.id);
+    if (!job || Date.now() < job.at) return;
+    ksefQueue.delete(inv.id);
+    const host = ksefMode === 'demo' ? 'https://ksef-demo.mf.gov.pl' : 'https://ksef.mf.gov.pl';
+    switch (job.outcome) {
+      case 'ok': {
+        const id = ksefNumberFor(inv);
+        ksefRegistry.set(id, inv.id);
+        Object.assign(inv, { gov_status: `${prefix}ok`, gov_id: id, gov_error_messages: null, gov_verification_link: `${host}/web/verify/${id}/${randomBytes(12).toString('base64url')}`, gov_link: `${host}/invoice/${inv.id}` });
+        return;
+      }
+      case 'offline':
+        // Offline: valid, waiting to be passed to KSeF; it gets there after another delay.
+        inv.gov_status = `${prefix}offline`;
+        ksefQueue.set(inv.id, { outcome: 'ok', at: Date.now() + faults.ksefProcessingMs });
+        return;
+      case 'send_error':
+        inv.gov_status = `${prefix}send_error`;
+        inv.gov_error_messages = [KSEF_REJECTIONS[Math.floor(random() * KSEF_REJECTIONS.length)] ?? 'Błąd weryfikacji semantyki dokumentu faktury'];
+        return;
+      case 'server_error':
+        inv.gov_status = `${prefix}server_error`;
+        inv.gov_error_messages = ['Błąd serwera KSeF (500): usługa chwilowo niedostępna, spróbuj ponownie później'];
+        return;
+      case 'duplicate_error': {
+        // KSeF already holds this document (an earlier send whose answer was lost): it names its number.
+        const id = ksefNumberFor(inv);
+        ksefRegistry.set(id, inv.id);
+        inv.gov_status = `${prefix}duplicate_error`;
+        inv.gov_error_messages = [`Duplikat faktury. Faktura o numerze ${inv.number} została już przyjęta w KSeF pod numerem ${id}`];
+        return;
+      }
+    }
+  }
+
+  /** Fakturownia's KSeF validation (KSeF.md "Nowe wymagane pola", "Ograniczenia długości pól"). */
+  function ksefErrors(i: Record<string, unknown>, errors: Record<string, string[]>): void {
+    for (const f of ['seller_name', 'seller_tax_no', 'seller_street', 'seller_post_code', 'seller_city']) {
+      if (!str(i[f])) errors[f] = ['- nie może być puste'];
+    }
+    const company = truthy(i['buyer_company']);
+    if (company && str(i['buyer_tax_no_kind']) !== 'empty' && !str(i['buyer_tax_no'])) errors['buyer_tax_no'] = ['- nie może być puste'];
+    if (!company && !str(i['buyer_last_name']) && !str(i['buyer_name'])) errors['buyer_last_name'] = ['- nie może być puste'];
+    for (const f of ['buyer_phone', 'seller_phone']) if ([...str(i[f])].length > 16) errors[f] = ['- pole jest za długie (maksymalna ilość znaków: 16)'];
+    for (const f of ['buyer_email', 'seller_email']) if ([...str(i[f])].length > 255) errors[f] = ['- pole jest za długie (maksymalna ilość znaków: 255)'];
+    const positions = Array.isArray(i['positions']) ? (i['positions'] as Array<Record<string, unknown>>) : [];
+    positions.forEach((p, n) => {
+      if ([...str(p?.['name'])].length > 256) errors[`positions[${n}].name`] = ['- pole jest za długie (maksymalna ilość znaków: 256)'];
+    });
+  }
   const injected = { errors: 0, timeouts: 0, dropped: 0, rateLimited: 0 };
 
   const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
@@ -210,6 +349,7 @@ export async function startInvoicingSandbox(opts: InvoicingSandboxOptions = {}):
       net += lineNet;
       positions.push({ name: str(pos['name']), tax: pos['tax'] as string | number, quantity: qty, total_price_gross: fmt(g), total_price_net: fmt(lineNet) });
     });
+    if (ksefMode !== 'off') ksefErrors(i, errors);
     const oid = str(i['oid']) || null;
     if (oid && str(i['oid_unique']) === 'yes' && [...byId.values()].some((x) => x.oid === oid)) errors['oid'] = ['jest już zajęte'];
     const today = new Date().toISOString().slice(0, 10);
@@ -244,7 +384,24 @@ export async function startInvoicingSandbox(opts: InvoicingSandboxOptions = {}):
       price_gross: fmt(gross),
       price_tax: fmt(gross - net),
       token: randomBytes(10).toString('hex'),
-      status: 'issued',
+      status: ['issued', 'sent', 'paid', 'partial', 'rejected'].includes(str(i['status'])) ? str(i['status']) : 'issued',
+      paid: str(i['paid']) || null,
+      paid_date: str(i['paid_date']) || null,
+      payment_type: str(i['payment_type']) || null,
+      buyer_company: truthy(i['buyer_company']),
+      buyer_tax_no_kind: str(i['buyer_tax_no_kind']),
+      seller_name: str(i['seller_name']) || null,
+      seller_tax_no: str(i['seller_tax_no']) || null,
+      seller_street: str(i['seller_street']) || null,
+      seller_post_code: str(i['seller_post_code']) || null,
+      seller_city: str(i['seller_city']) || null,
+      gov_status: null,
+      gov_id: null,
+      gov_send_date: null,
+      gov_error_messages: null,
+      gov_verification_link: null,
+      gov_link: null,
+      gov_corrected_invoice_number: null,
       created_at: new Date().toISOString(),
     };
     byId.set(inv.id, inv);
@@ -283,8 +440,10 @@ export async function startInvoicingSandbox(opts: InvoicingSandboxOptions = {}):
     const url = new URL(req.url ?? '/', 'http://sandbox');
     const method = req.method ?? 'GET';
     const one = /^\/invoices\/(\d+)\.(json|pdf)$/.exec(url.pathname);
+    const attachment = /^\/invoices\/(\d+)\/attachment$/.exec(url.pathname);
+    const file = /^\/ksef-files\/(\d+)\/(gov|gov_upo)\.xml$/.exec(url.pathname);
     const route: SandboxRoute =
-      url.pathname === '/invoices.json' ? (method === 'POST' ? 'create' : 'list') : one ? (one[2] === 'pdf' ? 'pdf' : 'get') : 'other';
+      url.pathname === '/invoices.json' ? (method === 'POST' ? 'create' : 'list') : one ? (one[2] === 'pdf' ? 'pdf' : 'get') : attachment || file ? 'ksef' : 'other';
     requests[route]++;
     if (faults.latencyMs > 0) await new Promise((r) => setTimeout(r, faults.latencyMs));
     if (faults.failNext > 0) {
@@ -317,6 +476,7 @@ export async function startInvoicingSandbox(opts: InvoicingSandboxOptions = {}):
       }
       const inv = create(body, res);
       if (inv === null) return;
+      if (truthy((body as Record<string, unknown>)['gov_save_and_send']) || truthy(url.searchParams.get('gov_save_and_send'))) sendToKsef(inv);
       if (opts.persist) {
         try {
           await opts.persist(inv);
@@ -339,9 +499,36 @@ export async function startInvoicingSandbox(opts: InvoicingSandboxOptions = {}):
     }
     if (route === 'list') {
       const oid = url.searchParams.get('oid');
+      const govId = url.searchParams.get('gov_id');
       const perPage = Math.min(100, Math.max(1, Number(url.searchParams.get('per_page') ?? 25) || 25));
-      const list = [...byId.values()].filter((i) => oid === null || (i.oid ?? '').includes(oid)).slice(0, perPage);
+      for (const i of byId.values()) settleKsef(i);
+      const list = [...byId.values()]
+        .filter((i) => oid === null || (i.oid ?? '').includes(oid))
+        .filter((i) => govId === null || i.gov_id === govId || ksefRegistry.get(govId) === i.id)
+        .slice(0, perPage);
       send(res, 200, list);
+      return;
+    }
+    if (attachment || file) {
+      const inv = byId.get(Number((attachment ?? file)?.[1]));
+      if (inv) settleKsef(inv);
+      const kind = attachment ? url.searchParams.get('kind') : file?.[2];
+      if (!inv || (kind !== 'gov' && kind !== 'gov_upo') || !inv.gov_id || !/ok$/.test(inv.gov_status ?? '')) {
+        send(res, 404, { code: 'error', message: 'Nie znaleziono' });
+        return;
+      }
+      if (attachment) {
+        // KSeF.md: 302 to the file when it is ready.
+        res.writeHead(302, { location: `/ksef-files/${inv.id}/${kind}.xml?api_token=${encodeURIComponent(apiToken)}`, 'content-length': '0' });
+        res.end();
+        return;
+      }
+      const xml =
+        kind === 'gov'
+          ? `<?xml version="1.0" encoding="UTF-8"?>\n<Faktura xmlns="http://crd.gov.pl/wzor/2025/06/25/13775/"><Naglowek><KodFormularza kodSystemowy="FA (3)" wersjaSchemy="1-0E">FA</KodFormularza></Naglowek><Fa><P_1>${inv.issue_date}</P_1><P_2>${inv.number}</P_2><P_15>${inv.price_gross}</P_15></Fa></Faktura>\n`
+          : `<?xml version="1.0" encoding="UTF-8"?>\n<Potwierdzenie xmlns="http://upo.schematy.mf.gov.pl/KSeF/v4-3"><NumerKSeFDokumentu>${inv.gov_id}</NumerKSeFDokumentu><NumerFaktury>${inv.number}</NumerFaktury><DataPrzyjecia>${inv.gov_send_date ?? ''}</DataPrzyjecia></Potwierdzenie>\n`;
+      res.writeHead(200, { 'content-type': 'text/xml; charset=utf-8', 'content-length': String(Buffer.byteLength(xml)) });
+      res.end(xml);
       return;
     }
     if (one) {
@@ -351,6 +538,8 @@ export async function startInvoicingSandbox(opts: InvoicingSandboxOptions = {}):
         return;
       }
       if (one[2] === 'json') {
+        settleKsef(inv);
+        if (truthy(url.searchParams.get('send_to_ksef'))) sendToKsef(inv);
         send(res, 200, inv);
         return;
       }
@@ -376,7 +565,11 @@ export async function startInvoicingSandbox(opts: InvoicingSandboxOptions = {}):
     apiToken,
     requests,
     injected,
-    invoices: () => [...byId.values()],
+    ksefSends: () => sends.total,
+    invoices: () => {
+      for (const i of byId.values()) settleKsef(i);
+      return [...byId.values()];
+    },
     configure(f) {
       faults = { ...faults, ...f };
     },

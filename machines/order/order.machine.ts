@@ -344,8 +344,11 @@ export const orderMachine = setup({
                   { guard: 'hasDocument', target: 'issued', actions: 'saveAdminNote' },
                   { target: 'requested', actions: 'saveAdminNote' },
                 ],
-                // A late answer from the invoicing system still counts.
-                DOCUMENT_ISSUED: { target: 'issued', actions: 'saveDocument' },
+                // A late answer from the invoicing system still counts (and still waits for KSeF).
+                DOCUMENT_ISSUED: [
+                  { guard: 'sentToKsef', target: 'ksefSent', actions: ['saveDocument', 'ksefSent'] },
+                  { target: 'issued', actions: 'saveDocument' },
+                ],
               },
             },
           },

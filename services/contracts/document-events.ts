@@ -21,8 +21,20 @@ export type OrderEventMessage<P> = Omit<NewEnvelope<P>, 'orderId' | 'type'> & { 
 export type PublishOrderEvent = <P>(message: OrderEventMessage<P>) => Promise<unknown>;
 
 /** How the invoicing service and the mailer report back to the order actor (they never write order state). */
+/** KSeF's verdict on a document, as the KSeF poller reports it to the order actor. */
+export type KsefReport =
+  | { type: 'KSEF_ACCEPTED'; ksefNumber: string; verificationLink: string | null }
+  | { type: 'KSEF_REJECTED'; code: string; errors: string[] }
+  | { type: 'KSEF_OFFLINE'; errors: string[] };
+
 export interface DocumentEvents {
-  issued(cause: Envelope, orderId: string, doc: DocumentInfo): Promise<void>;
+  /** `ksef: 'sent'`: the document went to KSeF and counts as issued only once KSeF accepts it. */
+  issued(cause: Envelope, orderId: string, doc: DocumentInfo, ksef?: 'sent' | 'outside'): Promise<void>;
+  /**
+   * KSeF's verdict on send number `send` of a document. The message id is stable per document, send
+   * and verdict, so a poller that dies after publishing and reports again is dropped as a duplicate.
+   */
+  ksef(orderId: string, providerId: string, send: number, report: KsefReport): Promise<void>;
   failed(cause: Envelope, orderId: string, code: string, message: string): Promise<void>;
   emailed(cause: Envelope, orderId: string, to: string, messageId: string): Promise<void>;
 }
@@ -32,7 +44,7 @@ export interface DocumentEvents {
  * machine's events. `publish` is `(m) => publishOrderEvent(nc, names, m)` in a service's main.ts.
  */
 export function createDocumentEvents(publishEvent: PublishOrderEvent, actor: string): DocumentEvents {
-  const publish = async <P>(type: 'DOCUMENT_ISSUED' | 'DOCUMENT_FAILED' | 'DOCUMENT_EMAILED', id: string, cause: Envelope, orderId: string, payload: P) => {
+  const publish = async <P>(type: 'DOCUMENT_ISSUED' | 'DOCUMENT_FAILED' | 'DOCUMENT_EMAILED' | KsefReport['type'], id: string, cause: Envelope | undefined, orderId: string, payload: P) => {
     try {
       await publishEvent<P>({ type, orderId, id, payload, cause, actor });
     } catch (err) {
@@ -41,13 +53,18 @@ export function createDocumentEvents(publishEvent: PublishOrderEvent, actor: str
     }
   };
   return {
-    issued: (cause, orderId, doc) =>
+    issued: (cause, orderId, doc, ksef = 'outside') =>
       publish<OrderEventPayload<'DOCUMENT_ISSUED'>>('DOCUMENT_ISSUED', stableMessageId('document-issued', orderId, doc.providerId, cause.id), cause, orderId, {
         providerId: doc.providerId,
         number: doc.number,
         issueDate: doc.issueDate,
         provider: doc.provider,
+        ksef,
       }),
+    ksef: (orderId, providerId, send, report) => {
+      const { type, ...payload } = report;
+      return publish(type, stableMessageId(type.toLowerCase(), orderId, providerId, String(send)), undefined, orderId, payload);
+    },
     failed: (cause, orderId, code, message) =>
       publish<OrderEventPayload<'DOCUMENT_FAILED'>>('DOCUMENT_FAILED', stableMessageId('document-failed', orderId, cause.id), cause, orderId, {
         code,

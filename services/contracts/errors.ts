@@ -35,6 +35,10 @@ export const ERROR_CODES = {
   INVOICE_BUYER_TAX_ID_INVALID: { retryable: false, httpStatus: 422 },
   INVOICE_BUYER_DATA_MISSING: { retryable: false, httpStatus: 422 },
   INVOICE_REJECTED: { retryable: false, httpStatus: 422 },
+  /** The seller's data KSeF requires is not configured (SELLER_*): the field is named in the message. */
+  INVOICE_SELLER_DATA_MISSING: { retryable: false, httpStatus: 422 },
+  /** A field breaks a KSeF rule (length, format): the field is named in the message. */
+  INVOICE_KSEF_FIELD_INVALID: { retryable: false, httpStatus: 422 },
   /** The invoicing system already has a document for this order id (oid_unique): look it up. */
   INVOICE_ALREADY_EXISTS: { retryable: false, httpStatus: 409 },
   RETRIES_EXHAUSTED: { retryable: false, httpStatus: 503 },

@@ -13,7 +13,7 @@ export interface DocumentStore {
    * Records the issued document. The first one recorded for an order wins (a second answer for the
    * same order cannot replace it); returns the document that is on record.
    */
-  saveIssued(orderId: string, doc: DocumentInfo): Promise<DocumentInfo>;
+  saveIssued(orderId: string, doc: DocumentInfo, opts?: { ksefFirstPollAt?: Date }): Promise<DocumentInfo>;
   /** Records a failure, unless the order already has an issued document. */
   saveFailed(orderId: string, provider: string, code: string, message: string): Promise<void>;
 }
@@ -34,11 +34,18 @@ export function createDocumentStore(sql: Sql): DocumentStore {
         from documents where order_id = ${orderId} and status = 'issued'`;
       return row ? toDoc(row) : null;
     },
-    async saveIssued(orderId, doc) {
-      const [row] = await sql<Row[]>`insert into documents (order_id, provider, provider_id, number, issue_date, status)
-        values (${orderId}, ${doc.provider}, ${doc.providerId}, ${doc.number}, ${doc.issueDate}, 'issued')
+    async saveIssued(orderId, doc, opts = {}) {
+      // Sent to KSeF: the KSeF record starts in the same statement, so no crash leaves a document
+      // that went to KSeF without its poll (the KSeF poller picks it up at ksef_next_poll_at).
+      const poll = opts.ksefFirstPollAt ?? null;
+      const [row] = await sql<Row[]>`insert into documents (order_id, provider, provider_id, number, issue_date, status,
+          ksef_state, ksef_sends, ksef_sent_at, ksef_next_poll_at)
+        values (${orderId}, ${doc.provider}, ${doc.providerId}, ${doc.number}, ${doc.issueDate}, 'issued',
+          ${poll === null ? null : 'processing'}, ${poll === null ? 0 : 1}, ${poll === null ? null : sql`now()`}, ${poll})
         on conflict (order_id) do update set provider = excluded.provider, provider_id = excluded.provider_id,
           number = excluded.number, issue_date = excluded.issue_date, status = 'issued',
+          ksef_state = excluded.ksef_state, ksef_sends = excluded.ksef_sends, ksef_sent_at = excluded.ksef_sent_at,
+          ksef_next_poll_at = excluded.ksef_next_poll_at,
           error_code = null, error_message = null, updated_at = now()
           where documents.status <> 'issued'
         returning provider, provider_id, number, issue_date::text as issue_date`;

@@ -1,6 +1,9 @@
-import type { DocumentInfo, OrderData } from '../../machines/order/index.ts';
-import { OrderpilotError, type ErrorCode } from '../contracts/index.ts';
-import type { InvoicingProvider } from './invoicing.port.ts';
+import type { DocumentInfo, OrderData, Payment } from '../../machines/order/index.ts';
+import type { SellerConfig } from '../../infra/config.ts';
+import { isOrderpilotError, OrderpilotError, type ErrorCode } from '../contracts/index.ts';
+import type { InvoicingProvider, IssueOptions } from './invoicing.port.ts';
+import { buyerTaxNoKind, type BuyerTaxNoKind } from './ksef.rules.ts';
+import type { KsefReading } from './ksef-status.mapping.ts';
 import { minorToDecimal } from '../contracts/index.ts';
 import { normalizeNip } from './nip.ts';
 
@@ -12,9 +15,11 @@ export interface FakturowniaOptions {
   timeoutMs: number;
   /** Today's date in the seller's time zone, `YYYY-MM-DD` (injectable for tests). */
   today?: () => string;
+  /** The seller printed on every document (SELLER_*); unset fields are left to the account's defaults. */
+  seller?: SellerConfig;
 }
 
-/** The subset of a Fakturownia invoice we send (field names as in the public API). */
+/** The subset of a Fakturownia invoice we send (field names as in the public API and its KSeF guide). */
 export interface FakturowniaInvoiceInput {
   kind: 'vat';
   sell_date: string;
@@ -22,14 +27,32 @@ export interface FakturowniaInvoiceInput {
   payment_to: string;
   currency: string;
   lang: string;
+  seller_name?: string;
+  seller_tax_no?: string;
+  seller_street?: string;
+  seller_post_code?: string;
+  seller_city?: string;
+  seller_country?: string;
+  seller_email?: string;
+  seller_phone?: string;
+  seller_bank_account?: string;
   buyer_name: string;
+  buyer_first_name?: string;
+  buyer_last_name?: string;
   buyer_tax_no?: string;
-  buyer_company: '1' | '0';
+  buyer_tax_no_kind?: BuyerTaxNoKind;
+  buyer_company: boolean;
   buyer_email: string;
+  buyer_phone?: string;
   buyer_street: string;
   buyer_city: string;
   buyer_post_code: string;
   buyer_country: string;
+  /** `paid` once the payment is confirmed, so the document needs no follow-up. */
+  status?: 'paid' | 'issued';
+  paid?: string;
+  paid_date?: string;
+  payment_type?: string;
   oid: string;
   oid_unique: 'yes';
   positions: Array<{ name: string; tax: number; total_price_gross: string; quantity: number }>;
@@ -45,12 +68,42 @@ interface FakturowniaInvoice {
 
 const warsawDate = new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Warsaw', year: 'numeric', month: '2-digit', day: '2-digit' });
 export const todayInPoland = (): string => warsawDate.format(new Date());
+/** The calendar day in Poland of an ISO instant (a payment confirmed at 23:30 UTC in winter is paid the next day there). */
+export const dayInPoland = (iso: string): string => warsawDate.format(new Date(iso));
+
+/**
+ * Fakturownia's `payment_type` for a confirmed payment: the provider's method where it names one
+ * Fakturownia knows (card, transfer, PayPal), else the provider itself (`payu` is a Fakturownia
+ * value; others are written as text, which the API accepts).
+ */
+export function paymentTypeOf(p: Payment): string {
+  const method = p.method?.toLowerCase();
+  if (method === 'card' || method === 'transfer' || method === 'paypal' || method === 'cash_on_delivery') return method;
+  const provider = p.provider.toLowerCase();
+  if (provider === 'payu') return 'payu';
+  if (provider === 'stripe') return method ? `Stripe (${method})` : 'card';
+  return method ? `${p.provider} (${method})` : p.provider;
+}
+
+export interface InvoiceMappingOptions {
+  today: string;
+  seller?: SellerConfig | undefined;
+  payment?: Payment | null;
+}
+
+/** "Jan Maria Kowalski" → first "Jan Maria", last "Kowalski"; a single word is both. */
+const splitName = (full: string): { first: string; last: string } => {
+  const parts = full.trim().split(/\s+/);
+  const last = parts[parts.length - 1] ?? '';
+  return { first: parts.length > 1 ? parts.slice(0, -1).join(' ') : last, last };
+};
 
 /**
  * Maps our order to a Fakturownia invoice: one position per line (gross line total from exact minor
  * units) plus shipping, taxed at the highest rate among the lines (shipping follows the goods).
  */
-export function toFakturowniaInvoice(order: OrderData, today: string): FakturowniaInvoiceInput {
+export function toFakturowniaInvoice(order: OrderData, opts: InvoiceMappingOptions): FakturowniaInvoiceInput {
+  const today = opts.today;
   const c = order.customer;
   const a = order.billingAddress;
   const company = c.company?.trim() ?? '';
@@ -78,7 +131,8 @@ export function toFakturowniaInvoice(order: OrderData, today: string): Fakturown
     currency: order.currency,
     lang: order.language,
     buyer_name: company || a.name || c.name,
-    buyer_company: company ? '1' : '0',
+    // Always sent: KSeF's automatic sending and its required fields depend on it.
+    buyer_company: company !== '',
     buyer_email: c.email,
     buyer_street: a.line2 ? `${a.line1}, ${a.line2}` : a.line1,
     buyer_city: a.city,
@@ -88,7 +142,40 @@ export function toFakturowniaInvoice(order: OrderData, today: string): Fakturown
     oid_unique: 'yes',
     positions,
   };
-  if (taxId) invoice.buyer_tax_no = a.country === 'PL' ? normalizeNip(taxId) : taxId;
+  const kind = buyerTaxNoKind(order);
+  if (taxId) invoice.buyer_tax_no = kind === '' ? normalizeNip(taxId) : taxId.replace(/\s/g, '');
+  if (kind !== '') invoice.buyer_tax_no_kind = kind;
+  if (!company) {
+    // A private buyer: KSeF needs the first and last name (Fakturownia builds buyer_name from them).
+    const { first, last } = splitName(a.name || c.name);
+    invoice.buyer_first_name = first;
+    invoice.buyer_last_name = last;
+  }
+  if (a.phone?.trim()) invoice.buyer_phone = a.phone.trim();
+  const s = opts.seller;
+  if (s) {
+    const set = (k: keyof FakturowniaInvoiceInput & `seller_${string}`, v: string | undefined) => {
+      if (v !== undefined && v.trim() !== '') invoice[k] = v.trim();
+    };
+    set('seller_name', s.name);
+    set('seller_tax_no', s.taxNo === undefined ? undefined : normalizeNip(s.taxNo));
+    set('seller_street', s.street);
+    set('seller_post_code', s.postCode);
+    set('seller_city', s.city);
+    set('seller_country', s.country);
+    set('seller_email', s.email);
+    set('seller_phone', s.phone);
+    set('seller_bank_account', s.bankAccount);
+  }
+  const p = opts.payment;
+  if (p) {
+    const paidDate = dayInPoland(p.confirmedAt);
+    invoice.status = 'paid';
+    invoice.paid = minorToDecimal(p.amount, order.currency);
+    invoice.paid_date = paidDate;
+    invoice.payment_to = paidDate;
+    invoice.payment_type = paymentTypeOf(p);
+  }
   return invoice;
 }
 
@@ -118,6 +205,19 @@ function rejectionCode(fields: string[]): ErrorCode {
   if (fields.includes('buyer_tax_no')) return 'INVOICE_BUYER_TAX_ID_INVALID';
   if (fields.some((f) => f.startsWith('buyer_'))) return 'INVOICE_BUYER_DATA_MISSING';
   return 'INVOICE_REJECTED';
+}
+
+/** The `gov_*` fields of an invoice (KSeF.md, "Sprawdzanie statusu wysyłki"). */
+function readKsef(body: unknown): KsefReading {
+  const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+  const text = (v: unknown): string | null => (typeof v === 'string' && v.trim() !== '' ? v.trim() : null);
+  const errors = b['gov_error_messages'];
+  return {
+    govStatus: text(b['gov_status']),
+    ksefNumber: text(b['gov_id']),
+    verificationLink: text(b['gov_verification_link']),
+    errors: Array.isArray(errors) ? errors.map(String) : typeof errors === 'string' && errors !== '' ? [errors] : [],
+  };
 }
 
 function isTimeout(err: unknown): boolean {
@@ -206,11 +306,42 @@ export function createFakturowniaAdapter(o: FakturowniaOptions): InvoicingProvid
       const first = mine[0];
       return first ? toDocument(first) : null;
     },
-    async issue(order) {
-      const res = await request('POST', '/invoices.json', {}, { api_token: o.apiToken, invoice: toFakturowniaInvoice(order, today()) });
+    async issue(order, opts: IssueOptions = { payment: null, sendToKsef: false }) {
+      const invoice = toFakturowniaInvoice(order, { today: today(), seller: o.seller, payment: opts.payment });
+      const res = await request('POST', '/invoices.json', {}, { api_token: o.apiToken, ...(opts.sendToKsef ? { gov_save_and_send: true } : {}), invoice });
       const inv = await json<unknown>(res, 'POST /invoices.json');
       if (!isInvoice(inv)) throw new OrderpilotError('PROVIDER_UNAVAILABLE', 'invoicing system: POST /invoices.json answered without id, number and issue_date');
       return toDocument(inv);
+    },
+    async ksefStatus(providerId) {
+      const res = await request('GET', `/invoices/${encodeURIComponent(providerId)}.json`, {});
+      return readKsef(await json<unknown>(res, 'GET /invoices/{id}.json'));
+    },
+    async sendToKsef(providerId) {
+      // KSeF.md: `GET /invoices/{ID}.json?send_to_ksef=yes` sends an existing document (again).
+      const res = await request('GET', `/invoices/${encodeURIComponent(providerId)}.json`, { send_to_ksef: 'yes' });
+      await res.arrayBuffer().catch(() => undefined);
+    },
+    async findByKsefNumber(ksefNumber) {
+      const res = await request('GET', '/invoices.json', { gov_id: ksefNumber, period: 'all', per_page: '100' });
+      const list = await json<unknown>(res, 'GET /invoices.json?gov_id');
+      if (!Array.isArray(list)) throw new OrderpilotError('PROVIDER_UNAVAILABLE', 'invoicing system: GET /invoices.json did not return a list');
+      return list.filter(isInvoice).map((i) => String(i.id));
+    },
+    async downloadKsefFile(providerId, kind) {
+      let res: Response;
+      try {
+        // A 302 to the file when it is ready (fetch follows it), 404 while there is none.
+        res = await request('GET', `/invoices/${encodeURIComponent(providerId)}/attachment`, { kind });
+      } catch (err) {
+        if (isOrderpilotError(err) && err.code === 'NOT_FOUND') return null;
+        throw err;
+      }
+      try {
+        return Buffer.from(await res.arrayBuffer());
+      } catch (err) {
+        throw new OrderpilotError('PROVIDER_UNAVAILABLE', `invoicing system: KSeF file ${kind} of document ${providerId} was cut off`, { cause: err });
+      }
     },
     async downloadPdf(providerId) {
       const res = await request('GET', `/invoices/${encodeURIComponent(providerId)}.pdf`, {});

@@ -1,4 +1,15 @@
-import type { DocumentInfo, OrderData } from '../../machines/order/index.ts';
+import type { DocumentInfo, OrderData, Payment } from '../../machines/order/index.ts';
+import type { KsefReading } from './ksef-status.mapping.ts';
+
+export interface IssueOptions {
+  /** The confirmed payment: the document is issued paid (status, paid date, method). */
+  payment: Payment | null;
+  /** Ask the invoicing system to send the document to KSeF when it saves it (`gov_save_and_send`). */
+  sendToKsef: boolean;
+}
+
+/** A KSeF file of an accepted document: the invoice XML (`gov`) or the receipt UPO (`gov_upo`). */
+export type KsefFileKind = 'gov' | 'gov_upo';
 
 /**
  * The invoicing system as the invoicing service and the mailer see it. Adapters translate to one
@@ -19,7 +30,15 @@ export interface InvoicingProvider {
    * Issues the sales document for the order, tagged with the order id so the provider refuses a
    * second one (INVOICE_ALREADY_EXISTS).
    */
-  issue(order: OrderData): Promise<DocumentInfo>;
+  issue(order: OrderData, opts?: IssueOptions): Promise<DocumentInfo>;
+  /** The document's KSeF fields (`gov_status`, `gov_id`, …) as the invoicing system has them now. */
+  ksefStatus(providerId: string): Promise<KsefReading>;
+  /** Asks the invoicing system to send an existing document to KSeF (again). */
+  sendToKsef(providerId: string): Promise<void>;
+  /** Provider ids of the documents that carry this KSeF number (exact match). */
+  findByKsefNumber(ksefNumber: string): Promise<string[]>;
+  /** A KSeF file of an accepted document, or null while the invoicing system does not have it (404). */
+  downloadKsefFile(providerId: string, kind: KsefFileKind): Promise<Buffer | null>;
   /** The document's PDF (starts with `%PDF-`). */
   downloadPdf(providerId: string): Promise<Buffer>;
 }

@@ -4,7 +4,10 @@ import type { Logger } from '../../infra/logger.ts';
 import { COMMAND_PAYLOADS, isOrderpilotError, OrderpilotError, validate, type DocumentEvents, type IssueDocumentCommand } from '../contracts/index.ts';
 import type { DocumentStore } from './document.store.ts';
 import type { InvoicingProvider } from './invoicing.port.ts';
+import type { KsefStore } from './ksef.store.ts';
+import { checkOrderForKsef, checkSellerForKsef, inKsefScope } from './ksef.rules.ts';
 import { precheckOrderForInvoice } from './nip.ts';
+import type { KsefConfig, SellerConfig } from '../../infra/config.ts';
 
 export interface IssueDocumentHooks {
   /**
@@ -20,6 +23,8 @@ export interface IssueDocumentDeps {
   events: DocumentEvents;
   logger: Logger;
   hooks?: IssueDocumentHooks;
+  /** KSeF: mode and scope decide whether a document goes to KSeF; the seller is checked against its rules. */
+  ksef: { config: Pick<KsefConfig, 'mode' | 'scope' | 'pollBaseMs'>; seller: SellerConfig; store: KsefStore };
 }
 
 /**
@@ -27,16 +32,20 @@ export interface IssueDocumentDeps {
  * document per order):
  * 1. the command says the order already has a document → report it again, stop;
  * 2. this service recorded one for the order → report it, stop;
- * 3. local pre-check (NIP checksum, buyer data, totals) → a permanent failure costs no round trip;
+ * 3. local pre-check (NIP checksum, buyer data, totals; for KSeF also the seller data and KSeF's
+ *    field rules) → a permanent failure names the field and costs no round trip;
  * 4. ask the invoicing system for a document with this order id (issued, answer lost) → report it;
  * 5. only then issue it (`oid_unique`: a concurrent twin is refused and then found by step 4 again);
- * 6. save it in `documents`, report DOCUMENT_ISSUED.
+ *    With the payment data (paid, date, method) and, when it goes to KSeF, `gov_save_and_send`;
+ * 6. save it in `documents` (with its KSeF record, whose first poll is due shortly), report
+ *    DOCUMENT_ISSUED — `ksef: "sent"` tells the order actor to wait for KSeF's verdict before e-mailing.
  * A retryable failure throws (the runner naks with backoff) until the last attempt, which reports
  * DOCUMENT_FAILED RETRIES_EXHAUSTED and acks; a permanent one reports DOCUMENT_FAILED with its code
  * and the provider's message at once.
  */
 export function createIssueDocumentHandler(deps: IssueDocumentDeps): EnvelopeHandler {
   const { provider, store, events } = deps;
+  const ksefFlag = async (orderId: string): Promise<'sent' | 'outside'> => ((await deps.ksef.store.stateOf(orderId)) === null ? 'outside' : 'sent');
   return async (env, ctx) => {
     let cmd: IssueDocumentCommand;
     try {
@@ -51,22 +60,27 @@ export function createIssueDocumentHandler(deps: IssueDocumentDeps): EnvelopeHan
     const log = deps.logger.child({ orderId, messageId: env.id, delivery: ctx.deliveryCount });
     if (cmd.document !== null) {
       log.info({ number: cmd.document.number }, 'order already has its document; reporting it again');
-      await events.issued(env, orderId, cmd.document);
+      await events.issued(env, orderId, cmd.document, await ksefFlag(orderId));
       return;
     }
     try {
       const recorded = await store.issuedFor(orderId);
       if (recorded) {
         log.info({ number: recorded.number }, 'document already recorded; reporting it again');
-        await events.issued(env, orderId, recorded);
+        await events.issued(env, orderId, recorded, await ksefFlag(orderId));
         return;
       }
       precheckOrderForInvoice(cmd.order);
+      const toKsef = deps.ksef.config.mode !== 'off' && inKsefScope(cmd.order, deps.ksef.config.scope);
+      if (toKsef) {
+        checkSellerForKsef(deps.ksef.seller);
+        checkOrderForKsef(cmd.order);
+      }
       let doc = await provider.findByOrder(orderId);
       let how: 'found' | 'issued' = 'found';
       if (doc === null) {
         try {
-          doc = await provider.issue(cmd.order);
+          doc = await provider.issue(cmd.order, { payment: cmd.payment ?? null, sendToKsef: toKsef });
           how = 'issued';
         } catch (err) {
           if (!isOrderpilotError(err) || err.code !== 'INVOICE_ALREADY_EXISTS') throw err;
@@ -78,9 +92,12 @@ export function createIssueDocumentHandler(deps: IssueDocumentDeps): EnvelopeHan
         }
       }
       await deps.hooks?.afterProviderAnswer?.(orderId, doc);
-      const saved = await store.saveIssued(orderId, doc);
-      await events.issued(env, orderId, saved);
-      log.info({ number: saved.number, providerId: saved.providerId, how }, how === 'issued' ? 'document issued' : 'document found at the invoicing system');
+      // Found (an earlier attempt's answer was lost): that attempt asked for the KSeF send as well; if
+      // it did not happen, the poller sees gov_status null and sends it.
+      const saved = await store.saveIssued(orderId, doc, toKsef ? { ksefFirstPollAt: new Date(Date.now() + deps.ksef.config.pollBaseMs) } : {});
+      const ksef = toKsef ? 'sent' : await ksefFlag(orderId);
+      await events.issued(env, orderId, saved, ksef);
+      log.info({ number: saved.number, providerId: saved.providerId, how, ksef }, how === 'issued' ? 'document issued' : 'document found at the invoicing system');
     } catch (err) {
       const retryable = isRetryable(err);
       const message = err instanceof Error ? err.message : String(err);

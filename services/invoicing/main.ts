@@ -8,18 +8,24 @@ import { createDocumentStore } from './document.store.ts';
 import { createFakturowniaAdapter } from './fakturownia.adapter.ts';
 import { createIssueDocumentHandler, type IssueDocumentHooks } from './issue-document.handler.ts';
 import type { InvoicingProvider } from './invoicing.port.ts';
+import { createKsefStore } from './ksef.store.ts';
+import { startKsefPoller, type KsefPoller, type KsefPollerHooks } from './ksef-poller.ts';
+import { createResendToKsefHandler } from './resend-to-ksef.handler.ts';
+import { checkSellerForKsef } from './ksef.rules.ts';
+import { isOrderpilotError, OrderpilotError } from '../contracts/index.ts';
 
 export interface InvoicingServiceOptions {
   /** The invoicing system; default: the Fakturownia adapter from FAKTUROWNIA_URL / FAKTUROWNIA_API_TOKEN. */
   provider?: InvoicingProvider;
   hooks?: IssueDocumentHooks;
+  ksefHooks?: KsefPollerHooks;
 }
 
 /** The Fakturownia adapter from config; fails fast naming the missing variable. */
 export function invoicingProviderFromConfig(config: ServiceDeps['config']): InvoicingProvider {
   if (!config.fakturowniaUrl) throw new ConfigError('FAKTUROWNIA_URL', 'required by the invoicing service and the mailer (a local sandbox: npm run sandbox:invoicing)');
   if (!config.fakturowniaApiToken) throw new ConfigError('FAKTUROWNIA_API_TOKEN', 'required by the invoicing service and the mailer');
-  return createFakturowniaAdapter({ baseUrl: config.fakturowniaUrl, apiToken: config.fakturowniaApiToken, timeoutMs: config.fakturowniaTimeoutMs });
+  return createFakturowniaAdapter({ baseUrl: config.fakturowniaUrl, apiToken: config.fakturowniaApiToken, timeoutMs: config.fakturowniaTimeoutMs, seller: config.seller });
 }
 
 /**
@@ -31,30 +37,52 @@ export async function startInvoicingService(deps: ServiceDeps, opts: InvoicingSe
   const { config, names, nc } = deps;
   const logger = deps.logger.child({ service: 'invoicing' });
   const provider = opts.provider ?? invoicingProviderFromConfig(config);
-  const handler = createIssueDocumentHandler({
+  const events = createDocumentEvents((m) => publishOrderEvent(nc, names, m), 'invoicing');
+  const ksefStore = createKsefStore(deps.sql);
+  const issue = createIssueDocumentHandler({
     provider,
     store: createDocumentStore(deps.sql),
-    events: createDocumentEvents((m) => publishOrderEvent(nc, names, m), 'invoicing'),
+    events,
     logger,
     ...(opts.hooks ? { hooks: opts.hooks } : {}),
+    ksef: { config: config.ksef, seller: config.seller, store: ksefStore },
   });
+  const resend = createResendToKsefHandler({ provider, store: ksefStore, events, logger, pollBaseMs: config.ksef.pollBaseMs });
+  const issueSubject = names.subjects.command('issueDocument');
+  const resendSubject = names.subjects.command('resendToKsef');
+  if (config.ksef.mode !== 'off') {
+    try {
+      checkSellerForKsef(config.seller);
+    } catch (err) {
+      // Not fatal: documents outside KSeF still go out; each KSeF document fails naming the field.
+      logger.warn({ err: isOrderpilotError(err) ? err.message : String(err) }, 'KSEF_MODE is on but the seller data KSeF requires is incomplete');
+    }
+  }
   const consumer = await runConsumer({
     nc,
     sql: deps.sql,
     logger,
     stream: names.streams.command('invoicing'),
     consumer: names.consumers.command('invoicing'),
-    handler,
+    handler: async (env, ctx) => {
+      if (ctx.subject === issueSubject) return issue(env, ctx);
+      if (ctx.subject === resendSubject) return resend(env, ctx);
+      throw new OrderpilotError('MALFORMED_MESSAGE', `invoicing has no handler for subject ${ctx.subject}`);
+    },
     maxDeliver: config.invoicingMaxAttempts,
     concurrency: config.invoicingConcurrency,
     retry: retryPolicyFromConfig(config, 'invoicing'),
     ackWaitMs: config.ackWaitMs,
   });
-  logger.info({ provider: provider.name, maxAttempts: config.invoicingMaxAttempts, concurrency: config.invoicingConcurrency }, 'invoicing service started');
+  // Documents sent to KSeF are followed whatever KSEF_MODE says now (one sent before a switch to off
+  // still deserves its verdict).
+  const poller: KsefPoller = startKsefPoller({ provider, store: ksefStore, events, logger, config: config.ksef, ...(opts.ksefHooks ? { hooks: opts.ksefHooks } : {}) });
+  logger.info({ provider: provider.name, maxAttempts: config.invoicingMaxAttempts, concurrency: config.invoicingConcurrency, ksefMode: config.ksef.mode, ksefScope: config.ksef.scope }, 'invoicing service started');
   return {
     name: 'invoicing',
     async stop() {
       await consumer.stop();
+      await poller.stop();
       logger.info('invoicing service stopped');
     },
   };

@@ -20,6 +20,17 @@ interface Vars {
   amount: string;
 }
 
+/** The document's KSeF number and verification link, when it went through KSeF. */
+export interface KsefMailInfo {
+  number: string;
+  verificationLink: string | null;
+}
+
+const KSEF_LINES: Record<Language, (k: KsefMailInfo) => string[]> = {
+  pl: (k) => [`Numer KSeF faktury: ${k.number}`, ...(k.verificationLink ? [`Weryfikacja w KSeF: ${k.verificationLink}`] : [])],
+  en: (k) => [`KSeF number of the invoice: ${k.number}`, ...(k.verificationLink ? [`Verify it in KSeF: ${k.verificationLink}`] : [])],
+};
+
 const TEMPLATES: Record<Language, { subject: (v: Vars) => string; lines: (v: Vars) => string[] }> = {
   pl: {
     subject: (v) => `Faktura ${v.number} do zamówienia ${v.externalId}`,
@@ -40,7 +51,7 @@ const TEMPLATES: Record<Language, { subject: (v: Vars) => string; lines: (v: Var
 };
 
 /** The customer's document e-mail in the order's language (Polish or English); pure. */
-export function renderDocumentMail(order: OrderData, doc: DocumentInfo): RenderedMail {
+export function renderDocumentMail(order: OrderData, doc: DocumentInfo, ksef: KsefMailInfo | null = null): RenderedMail {
   const t = TEMPLATES[order.language] ?? TEMPLATES.en;
   const v: Vars = {
     name: order.customer.name,
@@ -49,7 +60,8 @@ export function renderDocumentMail(order: OrderData, doc: DocumentInfo): Rendere
     externalId: order.externalId,
     amount: `${minorToDecimal(order.total, order.currency)} ${order.currency}`,
   };
-  const lines = t.lines(v);
+  const base = t.lines(v);
+  const lines = ksef ? [...base.slice(0, -1), ...(KSEF_LINES[order.language] ?? KSEF_LINES.en)(ksef), ...base.slice(-1)] : base;
   return {
     subject: t.subject(v),
     text: `${lines.join('\n\n')}\n`,

@@ -66,7 +66,7 @@ export function createSendDocumentHandler(deps: SendDocumentDeps): EnvelopeHandl
       }
       claimed = true;
       const pdf = await deps.provider.downloadPdf(document.providerId);
-      const mail = renderDocumentMail(order, document);
+      const mail = renderDocumentMail(order, document, cmd.ksef ?? null);
       // The same Message-ID for the same document: should a send ever repeat, mail clients fold it.
       const messageId = `<document-${createHash('sha256').update(key).digest('hex').slice(0, 32)}@orderpilot>`;
       try {

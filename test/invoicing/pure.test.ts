@@ -71,8 +71,10 @@ describe('Fakturownia invoice mapping', () => {
       total: 30 + 20 + 999,
       customer: { email: 'b@example.com', name: 'Jan', company: 'ACME', taxId: '526-025-02-74' },
     });
-    const inv = toFakturowniaInvoice(order, '2026-03-05');
-    expect(inv).toMatchObject({ kind: 'vat', oid: order.orderId, oid_unique: 'yes', issue_date: '2026-03-05', buyer_name: 'ACME', buyer_tax_no: '5260250274', buyer_company: '1' });
+    const inv = toFakturowniaInvoice(order, { today: '2026-03-05' });
+    expect(inv).toMatchObject({ kind: 'vat', oid: order.orderId, oid_unique: 'yes', issue_date: '2026-03-05', buyer_name: 'ACME', buyer_tax_no: '5260250274', buyer_company: true });
+    expect(inv.buyer_tax_no_kind).toBeUndefined();
+    expect(inv.status).toBeUndefined();
     expect(inv.positions).toEqual([
       { name: 'Dime', tax: 23, total_price_gross: '0.30', quantity: 3 },
       { name: 'Book', tax: 5, total_price_gross: '0.20', quantity: 1 },
