@@ -1,22 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import Type from 'typebox';
+import Type, { type Static } from 'typebox';
 import { publishOrderEvent } from '../../infra/nats/publish.ts';
 import { ADMIN_EVENT_TYPES, ORDER_STATUSES, type AdminEventType } from '../../machines/order/index.ts';
-import { ORDER_EVENT_PAYLOADS, OrderpilotError, validate } from '../../services/contracts/index.ts';
-import { acknowledgeOrderNotifications } from '../../services/notifications/index.ts';
+import { httpStatusOf, isOrderpilotError, ORDER_EVENT_PAYLOADS, OrderpilotError, validate } from '../../services/contracts/index.ts';
 import { findOrder, listOrders, orderHistory, type OrderCursor, type OrderDetail } from '../../services/orders/index.ts';
+import { createAdminIdempotency, IDEMPOTENCY_KEY_PATTERN, type RecordedAnswer } from '../admin-idempotency.ts';
 import { adminAuthHook } from '../admin-auth.ts';
+import { errorBody } from '../errors.ts';
 import type { GatewayRoute } from '../gateway.types.ts';
 
-/** The notification kinds (raised by the order machine) an admin event settles. */
-const RESOLVES: Record<AdminEventType, readonly string[]> = {
-  RELEASE: ['order.held'],
-  MARK_SHIPPED: ['order.held'],
-  CANCEL: ['order.held'],
-  ISSUE_DOCUMENT: ['document.failed'],
-  RETRY_DOCUMENT: ['document.failed'],
-  RESEND_TO_KSEF: ['document.ksef-rejected'],
-};
 
 const security = [{ adminToken: [] }];
 
@@ -55,12 +47,55 @@ function decodeCursor(raw: string): OrderCursor {
 /** `/admin/api/orders`: list, detail (context, history, allowed events), admin events. */
 export const adminOrdersRoute: GatewayRoute = async (app, ctx) => {
   const { sql, nc, names } = ctx.deps;
+  const idempotency = createAdminIdempotency({ sql });
   app.addHook('onRequest', adminAuthHook(ctx.deps.config.adminTokens));
 
   async function load(idOrExternal: string): Promise<OrderDetail> {
     const order = await findOrder(sql, idOrExternal);
     if (!order) throw new OrderpilotError('NOT_FOUND', `no order ${idOrExternal}`);
     return order;
+  }
+
+  /** The event's payload from the request body (422 naming what is missing). */
+  function eventPayload(body: Static<typeof EventBody>): unknown {
+    const { type, note, trackingNumber, carrier } = body;
+    const raw: Record<string, unknown> = {};
+    if (note !== undefined && note.trim() !== '') raw['note'] = note.trim();
+    if (type === 'MARK_SHIPPED') {
+      if (trackingNumber !== undefined) raw['trackingNumber'] = trackingNumber;
+      if (carrier !== undefined) raw['carrier'] = carrier;
+    }
+    try {
+      return validate(ORDER_EVENT_PAYLOADS[type], raw, type);
+    } catch (err) {
+      if (err instanceof OrderpilotError) {
+        const need = type === 'RELEASE' ? 'body.note is required for RELEASE' : type === 'MARK_SHIPPED' ? 'body.trackingNumber is required for MARK_SHIPPED' : err.message;
+        throw new OrderpilotError('VALIDATION_FAILED', `invalid request: ${need}`, { details: err.details });
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Asks the machine whether the event is allowed now (409 with the allowed list otherwise) and
+   * publishes it. Notifications are not settled here: the order host settles them once the event
+   * is actually applied (services/orders), so an event that is dropped or ignored settles nothing.
+   */
+  async function decide(row: OrderDetail, admin: string, type: AdminEventType, payload: unknown, messageId: string): Promise<RecordedAnswer> {
+    const allowed = row.allowedEvents;
+    if (!allowed.includes(type)) {
+      throw new OrderpilotError('EVENT_NOT_ALLOWED', `${type} is not allowed for order ${row.id} in state ${row.state}; allowed: ${allowed.join(', ') || 'none'}`, {
+        details: { state: row.state, allowed },
+      });
+    }
+    try {
+      await publishOrderEvent(nc, names, { type, orderId: row.id, id: messageId, actor: admin, payload });
+    } catch (err) {
+      throw new OrderpilotError('NATS_UNAVAILABLE', 'could not forward the event; try again', { cause: err, retryAfterMs: 1000 });
+    }
+    ctx.metrics.published.inc({ type });
+    ctx.deps.logger.info({ orderId: row.id, type, admin, messageId }, 'admin event sent');
+    return { status: 202, body: JSON.stringify({ accepted: true, orderId: row.id, type, messageId, by: admin }) };
   }
 
   app.get(
@@ -112,7 +147,7 @@ export const adminOrdersRoute: GatewayRoute = async (app, ctx) => {
     {
       schema: {
         summary: 'Send an admin event (RELEASE, CANCEL, ISSUE_DOCUMENT, RETRY_DOCUMENT, MARK_SHIPPED)',
-        description: '202 when the machine allows it now; 409 with the allowed events otherwise. Optional Idempotency-Key header.',
+        description: '202 when the machine allows it now; 409 with the allowed events otherwise. Optional Idempotency-Key header: a repeat gets the first answer again; the same key with another order, type or body is 422 IDEMPOTENCY_KEY_REUSED.',
         tags: ['admin'],
         security,
         params: IdParams,
@@ -121,47 +156,40 @@ export const adminOrdersRoute: GatewayRoute = async (app, ctx) => {
     },
     async (request, reply) => {
       const row = await load(request.params.id);
-      const { type, note, trackingNumber, carrier } = request.body;
-      const allowed = row.allowedEvents;
-      if (!allowed.includes(type)) {
-        throw new OrderpilotError('EVENT_NOT_ALLOWED', `${type} is not allowed for order ${row.id} in state ${row.state}; allowed: ${allowed.join(', ') || 'none'}`, { details: {
-          state: row.state,
-          allowed,
-        } });
+      const admin = request.adminName ?? 'admin';
+      const { type } = request.body;
+      // A body the event cannot carry is refused before any key is spent on it.
+      const payload = eventPayload(request.body);
+      const rawKey = request.headers['idempotency-key'];
+      if (rawKey === undefined) {
+        const answer = await decide(row, admin, type, payload, `admin:${randomUUID()}`);
+        return reply.code(answer.status).type('application/json; charset=utf-8').send(answer.body);
       }
-      const raw: Record<string, unknown> = {};
-      if (note !== undefined && note.trim() !== '') raw['note'] = note.trim();
-      if (type === 'MARK_SHIPPED') {
-        if (trackingNumber !== undefined) raw['trackingNumber'] = trackingNumber;
-        if (carrier !== undefined) raw['carrier'] = carrier;
+      if (typeof rawKey !== 'string' || !IDEMPOTENCY_KEY_PATTERN.test(rawKey)) {
+        const message = 'must be 1–100 letters, digits, "_", ".", ":" or "-"';
+        throw new OrderpilotError('VALIDATION_FAILED', `invalid request: headers.idempotency-key ${message}`, { details: { fields: [{ field: 'headers.idempotency-key', message }] } });
       }
-      let payload: unknown;
+      // The key first, the decision second: every repeat of one request gets the first one's answer,
+      // whatever the order's state is by then (so ten concurrent repeats answer alike).
+      const claim = await idempotency.claim({ admin, key: rawKey, orderId: row.id, eventType: type, body: payload });
+      if (claim.kind === 'repeat') {
+        request.log.info({ orderId: row.id, type, admin, key: rawKey, status: claim.answer.status }, 'admin event repeated: the original answer');
+        return reply.code(claim.answer.status).type('application/json; charset=utf-8').send(claim.answer.body);
+      }
+      let answer: RecordedAnswer;
       try {
-        payload = validate(ORDER_EVENT_PAYLOADS[type], raw, type);
+        answer = await decide(row, admin, type, payload, claim.messageId);
       } catch (err) {
-        if (err instanceof OrderpilotError) {
-          const need = type === 'RELEASE' ? 'body.note is required for RELEASE' : type === 'MARK_SHIPPED' ? 'body.trackingNumber is required for MARK_SHIPPED' : err.message;
-          throw new OrderpilotError('VALIDATION_FAILED', `invalid request: ${need}`, { details: err.details });
+        if (isOrderpilotError(err) && !err.retryable) {
+          await idempotency.answer(admin, rawKey, { status: httpStatusOf(err.code), body: JSON.stringify(errorBody(err.code, err.message, err.details)) });
+        } else {
+          // NATS or Postgres down: nothing was decided, so a retry with this key is tried anew.
+          await idempotency.release(admin, rawKey).catch(() => {});
         }
         throw err;
       }
-      const admin = request.adminName ?? 'admin';
-      const key = request.headers['idempotency-key'];
-      const id = typeof key === 'string' && /^[\w.:-]{1,100}$/.test(key) ? `admin:${admin}:${key}` : `admin:${randomUUID()}`;
-      try {
-        await publishOrderEvent(nc, names, { type, orderId: row.id, id, actor: admin, payload });
-      } catch (err) {
-        throw new OrderpilotError('NATS_UNAVAILABLE', 'could not forward the event; try again', { cause: err, retryAfterMs: 1000 });
-      }
-      ctx.metrics.published.inc({ type });
-      // The admin has acted on the problem: its notification is done, and if the problem comes back
-      // (a release that fails again) it notifies anew instead of only counting up.
-      const resolved = await acknowledgeOrderNotifications(sql, row.id, admin, RESOLVES[type]).catch((err: unknown) => {
-        request.log.warn({ orderId: row.id, err: err instanceof Error ? err.message : String(err) }, 'could not acknowledge the order notifications');
-        return [];
-      });
-      request.log.info({ orderId: row.id, type, admin, messageId: id, acknowledged: resolved }, 'admin event sent');
-      return reply.code(202).send({ accepted: true, orderId: row.id, type, messageId: id, by: admin });
+      await idempotency.answer(admin, rawKey, answer);
+      return reply.code(answer.status).type('application/json; charset=utf-8').send(answer.body);
     },
   );
 };

@@ -27,6 +27,10 @@ export const ERROR_CODES = {
   UNKNOWN_MACHINE_VERSION: { retryable: false, httpStatus: 500 },
   ORDER_CONFLICT: { retryable: false, httpStatus: 409 },
   EVENT_NOT_ALLOWED: { retryable: false, httpStatus: 409 },
+  /** An admin's Idempotency-Key sent again with another order, event type or body. */
+  IDEMPOTENCY_KEY_REUSED: { retryable: false, httpStatus: 422 },
+  /** The first request with this Idempotency-Key has not answered yet. */
+  IDEMPOTENCY_IN_PROGRESS: { retryable: true, httpStatus: 409 },
   SIGNATURE_INVALID: { retryable: false, httpStatus: 400 },
   UNAUTHENTICATED: { retryable: false, httpStatus: 401 },
   FORBIDDEN: { retryable: false, httpStatus: 403 },

@@ -3,6 +3,8 @@ import type { RunningService, ServiceDeps } from '../../infra/runtime/service.ts
 import { retryPolicyFromConfig } from '../../infra/retry-policy.ts';
 import { orderStatus } from '../../machines/order/index.ts';
 import { LIVE_PRESENCE_MS } from '../contracts/index.ts';
+import { acknowledgeOrderNotifications } from '../notifications/index.ts';
+import { createAdminSettlement } from './admin-settlement.ts';
 import { createOrderHost, type TransitionReport } from './order-host.ts';
 import { startOutboxRelay } from './outbox-relay.ts';
 
@@ -28,6 +30,7 @@ export async function startOrdersService(deps: ServiceDeps, opts: OrdersServiceO
       listenersUntil = Date.now() + 3 * LIVE_PRESENCE_MS;
     },
   });
+  const settle = createAdminSettlement({ logger, acknowledge: (orderId, by, kinds) => acknowledgeOrderNotifications(deps.sql, orderId, by, kinds) });
   const host = createOrderHost({
     sql: deps.sql,
     names,
@@ -38,6 +41,7 @@ export async function startOrdersService(deps: ServiceDeps, opts: OrdersServiceO
         // A hint for live views; the database stays the truth, so a lost hint costs only freshness.
         nc.publish(names.subjects.orderChanged(r.orderId), encoder.encode(JSON.stringify({ orderId: r.orderId, state: orderStatus(r.to), type: r.event.type })));
       }
+      settle(r);
       opts.onTransition?.(r);
     },
   });
