@@ -37,3 +37,21 @@ export function decimalToMinor(decimal: string | number, currency: string): numb
   if (!Number.isSafeInteger(n)) throw new OrderpilotError('VALIDATION_FAILED', `"${s}" is too large`);
   return m[1] ? -n : n;
 }
+
+/** The locale that formats amounts for an order's language (`pl` → Polish, anything else → English). */
+export function moneyLocale(language: string): string {
+  return language === 'pl' ? 'pl-PL' : 'en-GB';
+}
+
+/**
+ * Integer minor units → an amount as people read it in `locale`: `30099, 'PLN', 'pl-PL'` →
+ * "300,99 zł", in English "PLN 300.99"; `1999, 'EUR', 'en-GB'` → "€19.99". The exact decimal string
+ * goes to Intl (which formats decimal strings exactly), never a binary float. Separators are the
+ * locale's own (Polish groups thousands with a no-break space: "12 345,60 zł").
+ */
+export function formatMoney(minor: number, currency: string, locale: string): string {
+  const exp = currencyExponent(currency);
+  const format = new Intl.NumberFormat(locale, { style: 'currency', currency, minimumFractionDigits: exp, maximumFractionDigits: exp });
+  // Intl.NumberFormat takes a decimal string as an exact value (ES2023); the cast is for older lib typings.
+  return format.format(minorToDecimal(minor, currency) as unknown as number);
+}

@@ -1,5 +1,5 @@
 import type { DocumentInfo, Language, OrderData } from '../../machines/order/index.ts';
-import { minorToDecimal } from '../contracts/index.ts';
+import { formatMoney, moneyLocale } from '../contracts/index.ts';
 
 export interface RenderedMail {
   subject: string;
@@ -58,7 +58,7 @@ export function renderDocumentMail(order: OrderData, doc: DocumentInfo, ksef: Ks
     number: doc.number,
     issueDate: doc.issueDate,
     externalId: order.externalId,
-    amount: `${minorToDecimal(order.total, order.currency)} ${order.currency}`,
+    amount: formatMoney(order.total, order.currency, moneyLocale(order.language)),
   };
   const base = t.lines(v);
   const lines = ksef ? [...base.slice(0, -1), ...(KSEF_LINES[order.language] ?? KSEF_LINES.en)(ksef), ...base.slice(-1)] : base;

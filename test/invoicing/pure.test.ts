@@ -102,10 +102,20 @@ describe('document mail templates', () => {
     const doc = { providerId: '1', number: 'FV/7/03/2026', issueDate: '2026-03-05', provider: 'fakturownia' };
     const pl = renderDocumentMail(sampleOrder({ externalId: 'SHOP-1' }), doc);
     expect(pl.subject).toBe('Faktura FV/7/03/2026 do zamówienia SHOP-1');
-    expect(pl.text).toContain('65.00 PLN');
+    expect(pl.text).toContain('na kwotę 65,00\u00a0zł.');
+    expect(pl.html).toContain('na kwotę 65,00\u00a0zł.');
     expect(pl.filename).toBe('FV-7-03-2026.pdf');
     const en = renderDocumentMail(sampleOrder({ externalId: 'SHOP-2', language: 'en', customer: { email: 'a@example.com', name: '<Ann>' } }), doc);
     expect(en.subject).toBe('Invoice FV/7/03/2026 for order SHOP-2');
+    expect(en.text).toContain('amounting to PLN\u00a065.00.');
     expect(en.html).toContain('&lt;Ann&gt;');
+  });
+
+  it('writes amounts the way each language does (exactly, from minor units)', () => {
+    const doc = { providerId: '1', number: 'FV/8/03/2026', issueDate: '2026-03-05', provider: 'fakturownia' };
+    const order = sampleOrder({ externalId: 'SHOP-3' });
+    const big = { ...order, total: 1234560, lines: [{ sku: 'X', name: 'X', quantity: 1, unitPrice: 1234560 - order.shippingPrice, taxRate: 23 }] };
+    expect(renderDocumentMail(big, doc).text).toContain('na kwotę 12\u00a0345,60\u00a0zł.');
+    expect(renderDocumentMail({ ...big, language: 'en' }, doc).text).toContain('amounting to PLN\u00a012,345.60.');
   });
 });
