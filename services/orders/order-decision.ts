@@ -137,7 +137,7 @@ export function decideOrderEvent(e: OrderEventInput, loaded: LoadResult, ctx: De
   if (row.machine_version !== ORDER_MACHINE_VERSION) {
     throw new OrderpilotError('UNKNOWN_MACHINE_VERSION', `order ${e.orderId} has snapshot version ${row.machine_version}, host runs ${ORDER_MACHINE_VERSION}`);
   }
-  const current = row.live ?? restoreOrderSnapshot(row.snapshot);
+  const current = restoreOrderSnapshot(row.snapshot);
   const event = { ...e.payload, type: e.type, at: e.env.occurredAt, ...(e.env.actor ? { actor: e.env.actor } : {}) } as OrderEvent;
   const [next, actions] = transition(orderMachine, current, event);
   // XState returns the very same snapshot when no transition is enabled for the event.

@@ -1,24 +1,19 @@
 import type { StateValue } from 'xstate';
-import type { OrderSnapshot } from '../../machines/order/index.ts';
 import type { Sql } from '../../infra/db/postgres.ts';
 import type { EffectPlan } from './order-effects.ts';
 
 /**
- * The order host's statements. A write is a single SQL statement (data-modifying CTEs), so it is
- * atomic without BEGIN/COMMIT round trips — snapshot, history, outbox, timers, inbox row and the
- * relay's NOTIFY commit together or not at all. Every write is conditional on the order row version
- * read before (optimistic concurrency): if someone else changed the order in between, nothing is
- * written and the caller re-reads. The host writes through `writeOrderEvents` (group commit: many
- * orders' events in one statement); `writeOrderEvent` is the one-event form (the bare ceiling the
- * benches compare with).
+ * The order host's two statements. Each event costs one read and ONE write statement: the write is
+ * a single SQL statement (data-modifying CTEs), so it is atomic without BEGIN/COMMIT round trips —
+ * snapshot, history, outbox, timers, inbox row and the relay's NOTIFY commit together or not at
+ * all. Every write is conditional on the order row version read before (optimistic concurrency):
+ * if someone else changed the order in between, nothing is written and the caller re-reads.
  */
 
 export interface StoredOrder {
   snapshot: { value: StateValue; context: unknown };
   machine_version: string;
   version: number;
-  /** The live snapshot, when the host kept it in memory (saves rebuilding it from `snapshot`). */
-  live?: OrderSnapshot;
 }
 
 export interface LoadResult {
@@ -138,112 +133,4 @@ export async function writeOrderEvent(sql: Sql, w: OrderWrite): Promise<boolean>
     with ${ctes}
     select (select count(*) from target)::int as written ${wake}`;
   return (result?.written ?? 0) === 1;
-}
-
-/**
- * Group commit: many events' outcomes (each for a different order) in ONE statement, so one commit
- * and one round trip serve every partition that is waiting. Each order's part is conditional on
- * its own row version AND on its message id not being in the inbox yet, so the caller may decide
- * from a snapshot it kept in memory (no read first): a stale snapshot or a redelivered message
- * writes nothing for that order, and the caller re-reads. Parts are independent — one order's
- * condition failing never stops another's. Returns the order ids that were written.
- */
-export async function writeOrderEvents(sql: Sql, consumer: string, writes: readonly OrderWrite[]): Promise<Set<string>> {
-  const json = (v: unknown) => sql.json(v as never);
-  const input = writes.map((w, n) => {
-    const s = w.row.kind === 'touch' ? null : w.row.state;
-    return {
-      n,
-      id: w.orderId,
-      kind: w.row.kind,
-      expected: w.row.kind === 'create' ? null : w.row.expectedVersion,
-      external_id: w.row.kind === 'create' ? w.row.externalId : null,
-      customer_email: w.row.kind === 'create' ? w.row.customerEmail : null,
-      created_at: w.row.kind === 'create' ? w.row.createdAt : null,
-      state: s?.state ?? null,
-      document_state: s?.documentState ?? null,
-      state_value: s?.stateValue ?? null,
-      snapshot: s?.snapshot ?? null,
-      machine_version: s?.machineVersion ?? null,
-      hold_code: s?.holdCode ?? null,
-      message_id: w.history.messageId,
-    };
-  });
-  const history = writes.map((w, n) => {
-    const h = w.history;
-    return {
-      n,
-      order_id: w.orderId,
-      message_id: h.messageId,
-      type: h.type,
-      source: h.source,
-      outcome: h.outcome,
-      from_state: h.fromState,
-      to_state: h.toState,
-      from_value: h.fromValue,
-      to_value: h.toValue,
-      payload: h.payload,
-      actor: h.actor,
-      note: h.note,
-      occurred_at: h.occurredAt,
-    };
-  });
-  const cancels = writes.flatMap((w) => w.effects.cancelTimers.map((kind) => ({ order_id: w.orderId, kind })));
-  const timers = writes.flatMap((w) =>
-    w.effects.timers.map((t) => ({ id: t.envelope.id, order_id: w.orderId, kind: t.kind, fire_at: t.fireAt.toISOString(), subject: t.subject, envelope: t.envelope })),
-  );
-  let n = 0;
-  const outbox = writes.flatMap((w) => w.effects.outbox.map((o) => ({ n: n++, id: o.envelope.id, order_id: w.orderId, subject: o.subject, envelope: o.envelope })));
-  const rows = await sql<Array<{ written: string[] }>>`
-    with input as (
-      select * from jsonb_to_recordset(${json(input)}::jsonb) as r(
-        n int, id text, kind text, expected int, external_id text, customer_email text, created_at timestamptz, state text,
-        document_state text, state_value jsonb, snapshot jsonb, machine_version text, hold_code text, message_id text)),
-    created as (
-      insert into orders (id, external_id, state, document_state, state_value, snapshot, machine_version, version, customer_email, created_at, updated_at)
-      select id, external_id, state, document_state, state_value, snapshot, machine_version, 1, customer_email, created_at, now()
-      from input where kind = 'create' order by n
-      on conflict (id) do nothing returning id),
-    updated as (
-      update orders o set
-        state = case when i.kind = 'update' then i.state else o.state end,
-        document_state = case when i.kind = 'update' then i.document_state else o.document_state end,
-        state_value = case when i.kind = 'update' then i.state_value else o.state_value end,
-        snapshot = case when i.kind = 'update' then i.snapshot else o.snapshot end,
-        hold_code = case when i.kind = 'update' then i.hold_code else o.hold_code end,
-        updated_at = case when i.kind = 'update' then now() else o.updated_at end,
-        version = o.version + 1
-      from input i
-      where i.kind <> 'create' and o.id = i.id and o.version = i.expected
-        and not exists (select 1 from processed_messages p where p.consumer = ${consumer} and p.message_id = i.message_id)
-      returning o.id),
-    target as (select id from created union all select id from updated),
-    inbox as (
-      insert into processed_messages (consumer, message_id)
-      select ${consumer}, i.message_id from input i join target t on t.id = i.id on conflict do nothing),
-    history as (
-      insert into order_history (order_id, message_id, type, source, outcome, from_state, to_state, from_value, to_value, payload, actor, note, occurred_at)
-      select h.order_id, h.message_id, h.type, h.source, h.outcome, h.from_state, h.to_state, h.from_value, h.to_value, h.payload, h.actor, h.note, h.occurred_at
-      from jsonb_to_recordset(${json(history)}::jsonb) as h(
-        n int, order_id text, message_id text, type text, source text, outcome text, from_state text, to_state text,
-        from_value jsonb, to_value jsonb, payload jsonb, actor text, note text, occurred_at timestamptz)
-      join target t on t.id = h.order_id order by h.n),
-    cancelled_timers as (
-      delete from timers tm using jsonb_to_recordset(${json(cancels)}::jsonb) as c(order_id text, kind text), target t
-      where t.id = c.order_id and tm.order_id = c.order_id and tm.kind = c.kind),
-    new_timers as (
-      insert into timers (id, order_id, kind, fire_at, subject, envelope)
-      select r.id, r.order_id, r.kind, r.fire_at, r.subject, r.envelope
-      from jsonb_to_recordset(${json(timers)}::jsonb) as r(id text, order_id text, kind text, fire_at timestamptz, subject text, envelope jsonb)
-      join target t on t.id = r.order_id
-      on conflict (order_id, kind) do update set fire_at = excluded.fire_at, envelope = excluded.envelope, subject = excluded.subject),
-    new_outbox as (
-      insert into outbox (id, order_id, subject, envelope)
-      select r.id, r.order_id, r.subject, r.envelope
-      from jsonb_to_recordset(${json(outbox)}::jsonb) as r(n int, id text, order_id text, subject text, envelope jsonb)
-      join target t on t.id = r.order_id order by r.n
-      returning 1),
-    wake as (select pg_notify('outbox', '') where exists (select 1 from new_outbox))
-    select coalesce((select array_agg(id) from target), '{}') as written, (select count(*) from wake) as woke`;
-  return new Set(rows[0]?.written ?? []);
 }

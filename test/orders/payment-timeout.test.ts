@@ -5,9 +5,7 @@ import { orderState, publishOrderEvent, sampleOrder } from '../support/orders.ts
 
 let t: TestContext;
 beforeAll(async () => {
-  // Long enough that the paid order is processed and the host stopped before the unpaid order's
-  // timer is due, even on a loaded machine; short enough to wait for after the restart.
-  t = await createTestContext({ PAYMENT_TIMEOUT_MS: '4000' });
+  t = await createTestContext({ PAYMENT_TIMEOUT_MS: '800' });
 });
 afterAll(async () => {
   await t?.cleanup();
