@@ -27,17 +27,10 @@ export interface KsefRow {
 }
 
 /** What one poll (or resend) changed; written in one statement. */
-export interface KsefPatch {
-  state: KsefState;
-  govStatus: string | null;
-  ksefNumber: string | null;
-  link: string | null;
-  code: string | null;
-  errors: string[];
-  outageResends: number;
-  polls: number;
-  verdictAt: Date | null;
-}
+export type KsefPatch = Pick<
+  KsefRow,
+  'state' | 'govStatus' | 'ksefNumber' | 'link' | 'code' | 'errors' | 'outageResends' | 'polls' | 'verdictAt'
+>;
 
 interface Row {
   order_id: string;
