@@ -34,7 +34,7 @@ const ev = {
   PAYMENT_TIMEOUT: { type: 'PAYMENT_TIMEOUT', at },
   DOCUMENT_ISSUED: { type: 'DOCUMENT_ISSUED', providerId: '77', number: 'FV/1/11/2026', issueDate: '2026-11-28', provider: 'fakturownia', at },
   DOCUMENT_EMAILED: { type: 'DOCUMENT_EMAILED', to: 'jan@example.com', messageId: '<m1>', at },
-  DOCUMENT_FAILED: { type: 'DOCUMENT_FAILED', code: 'INVOICE_BUYER_TAX_ID_INVALID', message: 'bad NIP', at },
+  DOCUMENT_FAILED: { type: 'DOCUMENT_FAILED', code: 'INVOICE_BUYER_TAX_ID_INVALID', message: 'bad NIP', stage: 'issue', at },
   SHIPMENT_ACCEPTED: { type: 'SHIPMENT_ACCEPTED', shipmentId: 'sh_1', at },
   SHIPMENT_REJECTED: { type: 'SHIPMENT_REJECTED', code: 'OUT_OF_STOCK', message: 'SKU A out of stock', at },
   HANDED_TO_CARRIER: { type: 'HANDED_TO_CARRIER', trackingNumber: 'TRK1', carrier: 'DPD', at },
@@ -50,6 +50,8 @@ const ev = {
   KSEF_OFFLINE: { type: 'KSEF_OFFLINE', errors: [], at },
   RESEND_TO_KSEF: { type: 'RESEND_TO_KSEF', note: 'buyer NIP corrected', actor: 'anna', at },
 } satisfies { [K in OrderEvent['type']]: Extract<OrderEvent, { type: K }> };
+/** The mailer's failure: the document exists, its e-mail did not go. */
+const MAIL_FAILED: OrderEvent = { type: 'DOCUMENT_FAILED', code: 'MAIL_REJECTED', message: '550 no such user', stage: 'email', at };
 
 function start(): OrderSnapshot {
   return initialTransition(orderMachine, { order })[0];
@@ -200,12 +202,29 @@ describe('order machine: document region (parallel to fulfilment)', () => {
   });
 
   it('RETRY_DOCUMENT retries only the e-mail when the document exists', () => {
-    const mailFailed = run(ev.PAYMENT_CONFIRMED, ev.DOCUMENT_ISSUED, ev.DOCUMENT_FAILED).snap;
+    const mailFailed = run(ev.PAYMENT_CONFIRMED, ev.DOCUMENT_ISSUED, MAIL_FAILED).snap;
     const [next, actions] = transition(orderMachine, mailFailed, ev.RETRY_DOCUMENT);
     expect(documentStatus(next.value)).toBe('issued');
     expect(actions.map((a) => a.type)).toEqual(['emailDocument']);
     const issueFailed = run(ev.PAYMENT_CONFIRMED, ev.DOCUMENT_FAILED).snap;
     expect(documentStatus(transition(orderMachine, issueFailed, ev.RETRY_DOCUMENT)[0].value)).toBe('requested');
+  });
+
+  it('an issued document is undone only by its e-mail failing, never by a late issue failure of a twin command', () => {
+    const issued = run(ev.PAYMENT_CONFIRMED, ev.DOCUMENT_ISSUED).snap;
+    const [same] = transition(orderMachine, issued, ev.DOCUMENT_FAILED);
+    expect(documentStatus(same.value)).toBe('issued');
+    expect(same).toBe(issued);
+    const [mailFailed] = transition(orderMachine, issued, MAIL_FAILED);
+    expect(documentStatus(mailFailed.value)).toBe('failed');
+    expect(mailFailed.context.document?.number).toBe('FV/1/11/2026');
+  });
+
+  it('after a failed e-mail a twin report of the same document changes nothing (no second e-mail)', () => {
+    const mailFailed = run(ev.PAYMENT_CONFIRMED, ev.DOCUMENT_ISSUED, MAIL_FAILED).snap;
+    const [next, actions] = transition(orderMachine, mailFailed, ev.DOCUMENT_ISSUED);
+    expect(next).toBe(mailFailed);
+    expect(actions).toEqual([]);
   });
 
   it('a late DOCUMENT_ISSUED after a failure still saves the document', () => {

@@ -1,4 +1,4 @@
-import { assign, setup } from 'xstate';
+import { and, assign, not, setup } from 'xstate';
 import type { AdminNotice, OrderContext, OrderData, OrderEvent } from './order.types.ts';
 import { paymentMatchesOrder } from './order.payment.ts';
 
@@ -107,6 +107,9 @@ export const orderMachine = setup({
     hasTrackingNumber: ({ event }) =>
       event.type === 'MARK_SHIPPED' && event.trackingNumber.trim() !== '',
     hasDocument: ({ context }) => context.document !== null,
+    // Only the mailer's failure moves an issued document to failed: a late failure of a duplicate
+    // issue command (a twin delivery that gave up) must not undo a document that exists.
+    emailFailed: ({ event }) => event.type === 'DOCUMENT_FAILED' && event.stage === 'email',
     sentToKsef: ({ event }) => event.type === 'DOCUMENT_ISSUED' && event.ksef === 'sent',
     trackingUnknown: ({ context }) => context.trackingNumber === null,
   },
@@ -323,7 +326,7 @@ export const orderMachine = setup({
                   target: 'emailed',
                   actions: assign({ documentEmailedAt: ({ event }) => event.at }),
                 },
-                DOCUMENT_FAILED: { target: 'failed', actions: 'documentFailed' },
+                DOCUMENT_FAILED: { guard: 'emailFailed', target: 'failed', actions: 'documentFailed' },
               },
             },
             emailed: {},
@@ -344,10 +347,12 @@ export const orderMachine = setup({
                   { guard: 'hasDocument', target: 'issued', actions: 'saveAdminNote' },
                   { target: 'requested', actions: 'saveAdminNote' },
                 ],
-                // A late answer from the invoicing system still counts (and still waits for KSeF).
+                // A late answer from the invoicing system still counts (and still waits for KSeF) —
+                // unless the document is known already (its e-mail failed): a twin's report of the
+                // same document must not send the e-mail again behind the admin's back.
                 DOCUMENT_ISSUED: [
-                  { guard: 'sentToKsef', target: 'ksefSent', actions: ['saveDocument', 'ksefSent'] },
-                  { target: 'issued', actions: 'saveDocument' },
+                  { guard: and([not('hasDocument'), 'sentToKsef']), target: 'ksefSent', actions: ['saveDocument', 'ksefSent'] },
+                  { guard: not('hasDocument'), target: 'issued', actions: 'saveDocument' },
                 ],
               },
             },

@@ -163,7 +163,8 @@ export type KsefOffline = EventMeta & { type: 'KSEF_OFFLINE'; errors: string[] }
 /** Admin: send the document to KSeF again (after the cause of a rejection was fixed). */
 export type ResendToKsef = EventMeta & { type: 'RESEND_TO_KSEF'; note?: string };
 export type DocumentEmailed = EventMeta & { type: 'DOCUMENT_EMAILED'; to: string; messageId: string };
-export type DocumentFailed = EventMeta & { type: 'DOCUMENT_FAILED'; code: string; message: string };
+/** `stage`: which step failed — issuing the document (invoicing) or e-mailing it (mailer). */
+export type DocumentFailed = EventMeta & { type: 'DOCUMENT_FAILED'; code: string; message: string; stage?: 'issue' | 'email' };
 export type ShipmentAccepted = EventMeta & { type: 'SHIPMENT_ACCEPTED'; shipmentId: string };
 export type ShipmentRejected = EventMeta & { type: 'SHIPMENT_REJECTED'; code: string; message: string };
 export type HandedToCarrier = EventMeta & {

@@ -43,7 +43,9 @@ export interface DocumentEvents {
  * The document events on the wire: stable ids derived from the command, payloads of the order
  * machine's events. `publish` is `(m) => publishOrderEvent(nc, names, m)` in a service's main.ts.
  */
-export function createDocumentEvents(publishEvent: PublishOrderEvent, actor: string): DocumentEvents {
+export function createDocumentEvents(publishEvent: PublishOrderEvent, actor: 'invoicing' | 'mailer'): DocumentEvents {
+  // The step a failure belongs to: the order keeps an issued document unless its e-mail failed.
+  const stage = actor === 'mailer' ? 'email' : 'issue';
   const publish = async <P>(type: 'DOCUMENT_ISSUED' | 'DOCUMENT_FAILED' | 'DOCUMENT_EMAILED' | KsefReport['type'], id: string, cause: Envelope | undefined, orderId: string, payload: P) => {
     try {
       await publishEvent<P>({ type, orderId, id, payload, cause, actor });
@@ -69,6 +71,7 @@ export function createDocumentEvents(publishEvent: PublishOrderEvent, actor: str
       publish<OrderEventPayload<'DOCUMENT_FAILED'>>('DOCUMENT_FAILED', stableMessageId('document-failed', orderId, cause.id), cause, orderId, {
         code,
         message: message.slice(0, 2000),
+        stage,
       }),
     emailed: (cause, orderId, to, messageId) =>
       publish<OrderEventPayload<'DOCUMENT_EMAILED'>>('DOCUMENT_EMAILED', stableMessageId('document-emailed', orderId, cause.id), cause, orderId, { to, messageId }),

@@ -92,7 +92,12 @@ export const ORDER_EVENT_PAYLOADS = {
   KSEF_OFFLINE: Type.Object({ errors: Type.Array(Type.String({ maxLength: 2000 }), { maxItems: 50 }) }),
   RESEND_TO_KSEF: Type.Object({ note: Type.Optional(Type.String({ maxLength: 2000 })) }),
   DOCUMENT_EMAILED: Type.Object({ to: Str(254), messageId: Str(500) }),
-  DOCUMENT_FAILED: Type.Object({ code: Str(100), message: Type.String({ maxLength: 2000 }) }),
+  DOCUMENT_FAILED: Type.Object({
+    code: Str(100),
+    message: Type.String({ maxLength: 2000 }),
+    // Which step failed: issuing the document (invoicing) or e-mailing it (mailer).
+    stage: Type.Optional(Type.Union([Type.Literal('issue'), Type.Literal('email')])),
+  }),
   SHIPMENT_ACCEPTED: Type.Object({ shipmentId: Str(200) }),
   SHIPMENT_REJECTED: Type.Object({ code: Str(100), message: Type.String({ maxLength: 2000 }) }),
   HANDED_TO_CARRIER: Type.Object({ trackingNumber: Str(200), carrier: Type.Union([Type.String({ maxLength: 100 }), Type.Null()]) }),

@@ -102,6 +102,13 @@ export function createIssueDocumentHandler(deps: IssueDocumentDeps): EnvelopeHan
       const retryable = isRetryable(err);
       const message = err instanceof Error ? err.message : String(err);
       if (retryable && !ctx.lastAttempt) throw err;
+      // A twin delivery or instance may have recorded the document meanwhile: that is the answer.
+      const twin = await store.issuedFor(orderId).catch(() => null);
+      if (twin) {
+        log.info({ number: twin.number, err: message }, 'this attempt failed but the document exists; reporting it');
+        await events.issued(env, orderId, twin, await ksefFlag(orderId));
+        return;
+      }
       const code = retryable ? 'RETRIES_EXHAUSTED' : isOrderpilotError(err) ? err.code : 'INTERNAL';
       const text = retryable ? `gave up after ${ctx.deliveryCount} attempts; last error: ${message}` : message;
       await store.saveFailed(orderId, provider.name, code, text).catch((e: unknown) => log.error({ err: e instanceof Error ? e.message : String(e) }, 'could not record the failure in documents'));
