@@ -1,0 +1,126 @@
+import { ADMIN_EVENT_TYPES, type AdminEventType } from '../../../machines/order/index.ts';
+import { isOrderpilotError } from '../../../services/contracts/index.ts';
+import { invoicingProviderFromConfig } from '../../../services/invoicing/index.ts';
+import { warehouseLog, warehouseTimeline } from '../../../services/logistics/index.ts';
+import { listNotifications } from '../../../services/notifications/index.ts';
+import type { GatewayRoute } from '../../gateway.types.ts';
+import type { AdminEventInput } from '../admin-api.client.ts';
+import { one, type Form } from '../console-form.ts';
+import { adminApi, csrfOf, frame, sendErrorPage, sendPage } from '../console-render.ts';
+import * as views from '../console.pages.ts';
+
+/**
+ * `/admin/orders/:id` — one order: state, document, hold, what is allowed now, the merged timeline
+ * (order history, warehouse messages, and with `?timeline=all` every webhook and raw message); the
+ * document PDF; and the admin events sent from its forms.
+ */
+export const orderPage: GatewayRoute = async (app, ctx) => {
+  const { sql, config } = ctx.deps;
+  // The document PDF comes from the invoicing system through its port (the API token never reaches the browser).
+  const invoicing = config.fakturowniaUrl && config.fakturowniaApiToken ? invoicingProviderFromConfig(config) : null;
+
+  app.get('/admin/orders/:id', { schema: { hide: true } }, async (request, reply) => {
+    const { id } = request.params as { id: string };
+    const view = one((request.query as Form)['timeline']) === 'all' ? 'all' : 'matters';
+    const res = await adminApi(app, request).getOrder(id);
+    if (!res.ok) return sendErrorPage(request, reply, res.error.status, res.error.message);
+    const order = res.value;
+    const [notifications, wh, webhooks] = await Promise.all([
+      listNotifications(sql, { status: 'open', orderId: order.id }),
+      view === 'all' ? warehouseLog(sql, order.id).catch(() => []) : warehouseTimeline(sql, order.id).catch(() => []),
+      view === 'all' ? ctx.inbox.list({ orderId: order.id, limit: 200 }).catch(() => []) : Promise.resolve([]),
+    ]);
+    const timeline: views.TimelineItem[] = [];
+    for (const h of order.history) {
+      if (view === 'matters' && h.outcome === 'ignored') continue;
+      timeline.push({
+        at: h.occurredAt,
+        source: 'order',
+        title: views.historyTitle(h),
+        detail: h.note ?? summarizePayload(h.type, h.payload),
+        raw: view === 'all' ? JSON.stringify(h.payload) : null,
+      });
+    }
+    for (const w of wh) {
+      timeline.push({
+        at: w.occurredAt,
+        source: 'warehouse',
+        title: `${w.direction === 'in' ? '← ' : w.direction === 'out' ? '→ ' : ''}${w.kind}${w.status ? ` ${w.status}` : ''}${w.orderEvent ? ` ⇒ ${w.orderEvent}` : ''}`,
+        detail: [w.errorCode, w.summary].filter(Boolean).join(': ') || null,
+        raw: 'raw' in w && typeof w.raw === 'string' ? w.raw : null,
+      });
+    }
+    for (const wb of webhooks) {
+      timeline.push({
+        at: wb.receivedAt,
+        source: 'webhook',
+        title: `${wb.provider} ${wb.eventType ?? ''} · signature ${wb.signature} · ${wb.verdict}`,
+        detail: wb.detail,
+        raw: wb.body.toString('utf8').slice(0, 20_000),
+      });
+    }
+    timeline.sort((a, b) => a.at.localeCompare(b.at));
+    return sendPage(
+      request,
+      reply,
+      frame(request, { title: `Order ${order.externalId}`, nav: 'order', live: `/admin/live?order=${encodeURIComponent(order.id)}` }),
+      views.orderPage({ order, csrf: csrfOf(request), timeline, view, notifications, pdfUrl: invoicing && order.document ? `/admin/orders/${encodeURIComponent(order.id)}/document.pdf` : null }),
+    );
+  });
+
+  app.get('/admin/orders/:id/document.pdf', { schema: { hide: true } }, async (request, reply) => {
+    const { id } = request.params as { id: string };
+    const res = await adminApi(app, request).getOrder(id);
+    if (!res.ok) return sendErrorPage(request, reply, res.error.status, res.error.message);
+    const doc = res.value.document;
+    if (!doc || !invoicing) return sendErrorPage(request, reply, 404, 'This order has no document PDF to show.');
+    try {
+      const pdf = await invoicing.downloadPdf(doc.providerId);
+      const filename = `${doc.number.replace(/[^\w.-]+/g, '_')}.pdf`;
+      return reply.type('application/pdf').header('content-disposition', `inline; filename="${filename}"`).header('cache-control', 'private, no-store').send(pdf);
+    } catch (err) {
+      request.log.warn({ orderId: id, code: isOrderpilotError(err) ? err.code : 'INTERNAL', err: err instanceof Error ? err.message : String(err) }, 'document PDF download failed');
+      return sendErrorPage(request, reply, 502, 'The invoicing system did not return the PDF; try again shortly.');
+    }
+  });
+
+  app.post('/admin/orders/:id/events', { schema: { hide: true } }, async (request, reply) => {
+    const { id } = request.params as { id: string };
+    const body = (request.body ?? {}) as Form;
+    const type = one(body['type']) as AdminEventType;
+    const back = `/admin/orders/${encodeURIComponent(id)}`;
+    if (!(ADMIN_EVENT_TYPES as readonly string[]).includes(type)) return reply.redirect(`${back}?error=${encodeURIComponent('Unknown action.')}`, 303);
+    const input: AdminEventInput = { type };
+    if (one(body['note'])) input.note = one(body['note']);
+    if (type === 'MARK_SHIPPED') {
+      input.trackingNumber = one(body['trackingNumber']);
+      if (one(body['carrier'])) input.carrier = one(body['carrier']);
+    }
+    if (type === 'RELEASE' && !input.note) return reply.redirect(`${back}?error=${encodeURIComponent('A release needs a note.')}`, 303);
+    if (type === 'MARK_SHIPPED' && !input.trackingNumber) return reply.redirect(`${back}?error=${encodeURIComponent('Marking shipped needs a tracking number.')}`, 303);
+    const nonce = one(body['nonce']);
+    const res = await adminApi(app, request).sendEvent(id, input, /^[\w-]{8,64}$/.test(nonce) ? `console-${nonce}` : undefined);
+    if (!res.ok) return reply.redirect(`${back}?error=${encodeURIComponent(res.error.message)}`, 303);
+    return reply.redirect(`${back}?ok=${encodeURIComponent(`${type} sent; the page updates when the order has changed.`)}`, 303);
+  });
+};
+
+/** One line for a history entry's payload on the timeline. */
+function summarizePayload(type: string, payload: unknown): string | null {
+  if (typeof payload !== 'object' || payload === null) return null;
+  const p = payload as Record<string, unknown>;
+  const s = (k: string) => (typeof p[k] === 'string' || typeof p[k] === 'number' ? String(p[k]) : null);
+  switch (type) {
+    case 'ORDER_PLACED':
+      return null;
+    case 'PAYMENT_CONFIRMED':
+      return `${s('provider')} ${s('paymentId')}: ${s('amount')} ${s('currency')}`;
+    case 'DOCUMENT_ISSUED':
+      return `${s('number')} (${s('issueDate')})`;
+    case 'HANDED_TO_CARRIER':
+    case 'MARK_SHIPPED':
+      return `tracking ${s('trackingNumber')}${s('carrier') ? ` (${s('carrier')})` : ''}`;
+    default:
+      return [s('code'), s('message') ?? s('reason')].filter(Boolean).join(': ') || null;
+  }
+}
