@@ -2,7 +2,8 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
-import { installErrorHandling, sendError } from './errors.ts';
+import { installErrorHandling, sendError, sendErrorFor } from './errors.ts';
+import { findTextProblem, MAX_PARAM_LENGTH } from './hostile-text.ts';
 import type { GatewayContext, GatewayDeps, GatewayRoute } from './gateway.types.ts';
 import { registerBusinessMetrics } from './business-metrics.ts';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.ts';
@@ -74,6 +75,12 @@ export async function buildGateway(deps: GatewayDeps, opts: GatewayOptions = {})
     return503OnClosing: true,
     requestIdHeader: 'x-request-id',
     ajv: { customOptions: { allErrors: false } },
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // A URL the router cannot read: the project's error format, not Fastify's.
+    frameworkErrors: (err, request, reply) => {
+      if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') return sendErrorFor(request, reply, 'URI_TOO_LONG', `a path segment is longer than ${MAX_PARAM_LENGTH} characters`);
+      return sendErrorFor(request, reply, 'TEXT_INVALID', 'the URL is not valid percent-encoded UTF-8');
+    },
   });
   app.decorate('gateway', ctx);
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
@@ -89,10 +96,20 @@ export async function buildGateway(deps: GatewayDeps, opts: GatewayOptions = {})
   app.addHook('onClose', async () => {
     await inbox.flush();
   });
-  // Webhooks whose body is not JSON are stored raw (provider = the route's last path segment) and
-  // answered 400 before any route logic runs: not processed, but never lost.
+  // Text Postgres cannot hold, in the query or the path: 400 before any route logic (JSON bodies are
+  // checked by the parser; form bodies here).
+  app.addHook('preValidation', async (request, reply) => {
+    const problem =
+      findTextProblem(request.query, 'query') ??
+      findTextProblem(request.params, 'params') ??
+      (request.rawBody === undefined && request.body !== undefined ? findTextProblem(request.body, 'body') : null);
+    if (problem !== null) return sendErrorFor(request, reply, 'TEXT_INVALID', `${problem.field} ${problem.message}`);
+  });
+  // Webhooks of a known provider whose body cannot be read are stored raw (provider = the route's
+  // last path segment) and answered 4xx before any route logic runs: not processed, but never lost.
+  // An unknown provider is a 404 and stores nothing.
   app.addHook('preHandler', async (request, reply) => {
-    if (request.malformedWebhook === undefined) return;
+    if (request.malformedWebhook === undefined || request.is404) return;
     const provider = request.url.split('?')[0]?.split('/').filter(Boolean).at(-1) ?? 'unknown';
     const body = request.rawBody ?? Buffer.alloc(0);
     const stored = await inbox.receive({
@@ -100,11 +117,11 @@ export async function buildGateway(deps: GatewayDeps, opts: GatewayOptions = {})
       dedupeKey: invalidDedupeKey(provider, body),
       signature: 'unchecked',
       verdict: 'malformed',
-      detail: request.malformedWebhook,
+      detail: request.malformedWebhook.message,
       headers: request.headers,
       body,
     });
-    return sendError(reply, 'MALFORMED_JSON', request.malformedWebhook, { webhookId: stored.id });
+    return sendError(reply, request.malformedWebhook.code, request.malformedWebhook.message, { webhookId: stored.id });
   });
   app.addHook('onSend', async (_request, reply, payload) => {
     if (closing) reply.header('connection', 'close');

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ERROR_CODES, httpStatusOf, isOrderpilotError, type ErrorCode } from '../services/contracts/index.ts';
 import { isRetryableDbError } from '../infra/db/postgres.ts';
+import { escapeHtml } from './console/html.ts';
 
 /**
  * The gateway's one error handler: every error becomes `{ error: { code, message, details? } }` with
@@ -53,6 +54,22 @@ export function errorBody(code: ErrorCode, message: string, details?: unknown): 
   return details === undefined ? { error: { code, message } } : { error: { code, message, details } };
 }
 
+/** Console pages (not the admin API) answer errors as a small HTML page, everything else as JSON. */
+export function isConsolePath(url: string): boolean {
+  return (url === '/admin' || url.startsWith('/admin/') || url.startsWith('/admin?')) && !url.startsWith('/admin/api');
+}
+
+function errorHtml(status: number, message: string): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>orderpilot — ${status}</title></head><body><h1>Request refused</h1><p>${escapeHtml(message)}</p><p><a href="/admin">Back to the console</a></p></body></html>`;
+}
+
+/** A taxonomy error in the format the requested area speaks: HTML for console pages, JSON elsewhere. */
+export function sendErrorFor(request: FastifyRequest, reply: FastifyReply, code: ErrorCode, message: string, details?: unknown): FastifyReply {
+  const status = httpStatusOf(code);
+  if (isConsolePath(request.url)) return reply.code(status).type('text/html; charset=utf-8').send(errorHtml(status, message));
+  return reply.code(status).send(errorBody(code, message, details));
+}
+
 /** Sends a taxonomy error (for handlers that answer an error without throwing). */
 export function sendError(reply: FastifyReply, code: ErrorCode, message: string, details?: unknown): FastifyReply {
   return reply.code(httpStatusOf(code)).send(errorBody(code, message, details));
@@ -94,12 +111,12 @@ export function installErrorHandling(app: FastifyInstance): void {
       if (status >= 500) request.log.error({ code: err.code, err: err.message }, 'request failed');
       else request.log.info({ code: err.code, msg: err.message }, 'request rejected');
       if (err.retryable && err.retryAfterMs !== undefined) reply.header('retry-after', Math.ceil(err.retryAfterMs / 1000));
-      return reply.code(status).send(errorBody(err.code, err.message, err.details));
+      return sendErrorFor(request, reply, err.code, err.message, err.details);
     }
     const mapped = fromFastify(err);
     if (mapped) {
       request.log.info({ code: mapped.code, msg: mapped.message }, 'request rejected');
-      return reply.code(httpStatusOf(mapped.code)).send(errorBody(mapped.code, mapped.message, mapped.details));
+      return sendErrorFor(request, reply, mapped.code, mapped.message, mapped.details);
     }
     if (isRetryableDbError(err)) {
       request.log.error({ err: err.message, dbCode: err.code }, 'database unavailable');
@@ -109,6 +126,6 @@ export function installErrorHandling(app: FastifyInstance): void {
     return reply.code(500).send(errorBody('INTERNAL', 'internal error'));
   });
   app.setNotFoundHandler((request, reply) => {
-    sendError(reply, 'NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`);
+    sendErrorFor(request, reply, 'NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`);
   });
 }

@@ -1,21 +1,28 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { OrderpilotError } from '../services/contracts/index.ts';
+import { OrderpilotError, type ErrorCode } from '../services/contracts/index.ts';
+import { findTextProblem, jsonCharsetProblem } from './hostile-text.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** The exact bytes of a JSON request body (signature checks need them), set by the JSON parser. */
     rawBody?: Buffer;
-    /** A webhook body that is not JSON: kept raw so the webhook inbox can store it before the 400. */
-    malformedWebhook?: string;
+    /**
+     * A webhook body we cannot read (not JSON, another charset, text Postgres cannot hold, nesting too
+     * deep): kept raw so the webhook inbox can store it before the 4xx.
+     */
+    malformedWebhook?: { code: ErrorCode; message: string };
   }
 }
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
 /** Largest accepted body; bigger → 413 BODY_TOO_LARGE before it is read to the end. */
 export const BODY_LIMIT = 1024 * 1024;
 
 /**
  * Replaces Fastify's JSON parser with one that keeps the raw bytes on `request.rawBody` and answers
- * malformed JSON with 400 MALFORMED_JSON. Other content types → 415.
+ * malformed JSON with 400 MALFORMED_JSON, a charset other than UTF-8 with 415, and text Postgres
+ * cannot hold or nesting beyond MAX_JSON_DEPTH with 400 TEXT_INVALID. Other content types → 415.
  */
 export function installJsonParser(app: FastifyInstance): void {
   app.removeContentTypeParser(['application/json', 'text/plain']);
@@ -25,22 +32,33 @@ export function installJsonParser(app: FastifyInstance): void {
     (request: FastifyRequest, body: Buffer | string, done: (err: Error | null, body?: unknown) => void) => {
       const buf = typeof body === 'string' ? Buffer.from(body) : body;
       request.rawBody = buf;
-      const problem = buf.length === 0 ? 'request body is empty; send JSON' : null;
+      const refuse = (code: ErrorCode, message: string) => {
+        // A webhook is stored raw even when it cannot be read (never lost); the gateway's webhook
+        // hook answers the 4xx after storing it. Everything else is refused here.
+        if (request.url.startsWith('/webhooks/')) {
+          request.malformedWebhook = { code, message };
+          return done(null, null);
+        }
+        done(new OrderpilotError(code, message));
+      };
+      const charset = jsonCharsetProblem(request.headers['content-type']);
+      if (charset !== null) return refuse('UNSUPPORTED_MEDIA_TYPE', charset);
+      if (buf.length === 0) return refuse('MALFORMED_JSON', 'request body is empty; send JSON');
+      let text: string;
+      try {
+        text = UTF8.decode(buf);
+      } catch {
+        return refuse('TEXT_INVALID', 'request body is not valid UTF-8');
+      }
       let parsed: unknown;
       try {
-        if (problem === null) parsed = JSON.parse(buf.toString('utf8'));
+        parsed = JSON.parse(text);
       } catch {
-        parsed = undefined;
+        return refuse('MALFORMED_JSON', 'request body is not valid JSON');
       }
-      if (problem === null && parsed !== undefined) return done(null, parsed);
-      const message = problem ?? 'request body is not valid JSON';
-      // A webhook is stored raw even when it is not JSON (never lost); the gateway's webhook hook
-      // answers 400 after storing it. Everything else is refused here.
-      if (request.url.startsWith('/webhooks/')) {
-        request.malformedWebhook = message;
-        return done(null, null);
-      }
-      done(new OrderpilotError('MALFORMED_JSON', message));
+      const problem = findTextProblem(parsed, 'body');
+      if (problem !== null) return refuse('TEXT_INVALID', `${problem.field} ${problem.message}`);
+      done(null, parsed);
     },
   );
 }

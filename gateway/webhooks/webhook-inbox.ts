@@ -24,6 +24,7 @@
  * Providers register a processor (`inbox.registerProcessor`) so an admin can replay a stored
  * webhook (`POST /admin/api/webhooks/:id/replay`): the processor re-reads the stored bytes.
  */
+import { storableText } from '../hostile-text.ts';
 import { createHash } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { publishEnvelope } from '../../infra/nats/publish.ts';
@@ -112,7 +113,7 @@ export function keepHeaders(headers: Headers): Record<string, string> {
   for (const [k, v] of Object.entries(headers)) {
     const key = k.toLowerCase();
     if (v === undefined || key === 'cookie' || key === 'authorization') continue;
-    out[key] = Array.isArray(v) ? v.join(', ') : v;
+    out[storableText(key)] = storableText(Array.isArray(v) ? v.join(', ') : v);
   }
   return out;
 }
@@ -300,17 +301,19 @@ export function createWebhookInbox(deps: WebhookInboxDeps) {
    * Throws NATS_UNAVAILABLE (503, retryable) when publishing fails: the row stays, a retry completes it.
    */
   async function receive(receipt: WebhookReceipt): Promise<ReceiveResult> {
-    const r: WebhookReceipt = { ...receipt, dedupeKey: receipt.dedupeKey.replace(/\u0000/g, '') };
+    // Text columns hold what Postgres can store; the exact bytes are in `body`.
+    const text = (v: string | null | undefined) => (v === undefined || v === null ? null : storableText(v));
+    const r: WebhookReceipt = { ...receipt, dedupeKey: storableText(receipt.dedupeKey) };
     const headers = keepHeaders(r.headers);
     const insertedId = await insertOnce({
       provider: r.provider,
       dedupe_key: r.dedupeKey,
-      event_type: r.eventType ?? null,
+      event_type: text(r.eventType),
       signature: r.signature,
       verdict: r.verdict,
-      detail: r.detail ?? null,
-      order_id: r.orderId ?? null,
-      external_ref: r.externalRef ?? null,
+      detail: text(r.detail),
+      order_id: text(r.orderId),
+      external_ref: text(r.externalRef),
       headers,
       body: r.body,
     });

@@ -21,6 +21,9 @@ export const ERROR_CODES = {
   VALIDATION_FAILED: { retryable: false, httpStatus: 422 },
   MALFORMED_MESSAGE: { retryable: false, httpStatus: 400 },
   MALFORMED_JSON: { retryable: false, httpStatus: 400 },
+  /** Text that cannot be stored or processed: a NUL, a lone surrogate, nesting beyond the limit, a bad URL. */
+  TEXT_INVALID: { retryable: false, httpStatus: 400 },
+  URI_TOO_LONG: { retryable: false, httpStatus: 414 },
   BODY_TOO_LARGE: { retryable: false, httpStatus: 413 },
   UNSUPPORTED_MEDIA_TYPE: { retryable: false, httpStatus: 415 },
   UNKNOWN_ORDER: { retryable: false, httpStatus: 404 },
