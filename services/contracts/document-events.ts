@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
+import type { Static, TSchema } from 'typebox';
 import type { DocumentInfo } from '../../machines/order/index.ts';
 import type { Envelope, NewEnvelope } from './envelope.ts';
-import { OrderpilotError } from './errors.ts';
-import type { OrderEventPayload, OrderMessageType } from './schemas.ts';
+import { isOrderpilotError, OrderpilotError } from './errors.ts';
+import { validate, type OrderEventPayload, type OrderMessageType } from './schemas.ts';
 
 /**
  * A message id that is the same every time the same command is handled again (a redelivery, a
@@ -76,4 +77,31 @@ export function createDocumentEvents(publishEvent: PublishOrderEvent, actor: 'in
     emailed: (cause, orderId, to, messageId) =>
       publish<OrderEventPayload<'DOCUMENT_EMAILED'>>('DOCUMENT_EMAILED', stableMessageId('document-emailed', orderId, cause.id), cause, orderId, { to, messageId }),
   };
+}
+
+/** The one thing `documentCommandOrReportFailed` logs (a pino logger fits). */
+export interface InvalidCommandLog {
+  error(fields: Record<string, unknown>, message: string): void;
+}
+
+/**
+ * The payload of a document command (`issue-document`, `send-document`), validated; or, when it is
+ * invalid and names an order, `null` after reporting DOCUMENT_FAILED with the validation code to that
+ * order (the caller then acks: redelivering a malformed command cannot fix it). Without an order id
+ * there is no one to report to: the error is thrown, and the runner dead-letters the message.
+ */
+export async function documentCommandOrReportFailed<S extends TSchema>(
+  schema: S,
+  env: Envelope,
+  what: string,
+  deps: { events: DocumentEvents; logger: InvalidCommandLog },
+): Promise<Static<S> | null> {
+  try {
+    return validate(schema, env.payload, what);
+  } catch (err) {
+    if (env.orderId === null || !isOrderpilotError(err)) throw err;
+    deps.logger.error({ orderId: env.orderId, messageId: env.id, err: err.message }, `invalid ${what}`);
+    await deps.events.failed(env, env.orderId, err.code, err.message);
+    return null;
+  }
 }

@@ -1,7 +1,7 @@
 import type { DocumentInfo } from '../../machines/order/index.ts';
 import { isRetryable, type EnvelopeHandler } from '../../infra/nats/consumer-runner.ts';
 import type { Logger } from '../../infra/logger.ts';
-import { COMMAND_PAYLOADS, isOrderpilotError, OrderpilotError, validate, type DocumentEvents, type IssueDocumentCommand } from '../contracts/index.ts';
+import { COMMAND_PAYLOADS, documentCommandOrReportFailed, isOrderpilotError, OrderpilotError, type DocumentEvents, type IssueDocumentCommand } from '../contracts/index.ts';
 import type { DocumentStore } from './document.store.ts';
 import type { InvoicingProvider } from './invoicing.port.ts';
 import type { KsefStore } from './ksef.store.ts';
@@ -47,15 +47,8 @@ export function createIssueDocumentHandler(deps: IssueDocumentDeps): EnvelopeHan
   const { provider, store, events } = deps;
   const ksefFlag = async (orderId: string): Promise<'sent' | 'outside'> => ((await deps.ksef.store.stateOf(orderId)) === null ? 'outside' : 'sent');
   return async (env, ctx) => {
-    let cmd: IssueDocumentCommand;
-    try {
-      cmd = validate(COMMAND_PAYLOADS.issueDocument, env.payload, 'issue-document command');
-    } catch (err) {
-      if (env.orderId === null || !isOrderpilotError(err)) throw err;
-      deps.logger.error({ orderId: env.orderId, messageId: env.id, err: err.message }, 'invalid issue-document command');
-      await events.failed(env, env.orderId, err.code, err.message);
-      return;
-    }
+    const cmd: IssueDocumentCommand | null = await documentCommandOrReportFailed(COMMAND_PAYLOADS.issueDocument, env, 'issue-document command', deps);
+    if (cmd === null) return;
     const orderId = cmd.order.orderId;
     const log = deps.logger.child({ orderId, messageId: env.id, delivery: ctx.deliveryCount });
     if (cmd.document !== null) {

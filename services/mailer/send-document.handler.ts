@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { isRetryable, type EnvelopeHandler } from '../../infra/nats/consumer-runner.ts';
 import type { Logger } from '../../infra/logger.ts';
 import { isRetryableSmtpError, type MailTransport } from '../../infra/smtp.ts';
-import { COMMAND_PAYLOADS, isOrderpilotError, OrderpilotError, validate, type DocumentEvents, type SendDocumentCommand } from '../contracts/index.ts';
+import { COMMAND_PAYLOADS, documentCommandOrReportFailed, isOrderpilotError, OrderpilotError, type DocumentEvents, type SendDocumentCommand } from '../contracts/index.ts';
 import type { InvoicingProvider } from '../invoicing/index.ts';
 import { renderDocumentMail } from './document-mail.template.ts';
 import type { MailDeliveryStore } from './mail-delivery.store.ts';
@@ -35,15 +35,8 @@ function smtpError(err: unknown): OrderpilotError {
 export function createSendDocumentHandler(deps: SendDocumentDeps): EnvelopeHandler {
   const { store, events } = deps;
   return async (env, ctx) => {
-    let cmd: SendDocumentCommand;
-    try {
-      cmd = validate(COMMAND_PAYLOADS.sendDocument, env.payload, 'send-document command');
-    } catch (err) {
-      if (env.orderId === null || !isOrderpilotError(err)) throw err;
-      deps.logger.error({ orderId: env.orderId, messageId: env.id, err: err.message }, 'invalid send-document command');
-      await events.failed(env, env.orderId, err.code, err.message);
-      return;
-    }
+    const cmd: SendDocumentCommand | null = await documentCommandOrReportFailed(COMMAND_PAYLOADS.sendDocument, env, 'send-document command', deps);
+    if (cmd === null) return;
     const { order, document } = cmd;
     const orderId = order.orderId;
     const key = `document:${document.provider}:${document.providerId}`;
