@@ -191,6 +191,10 @@ const ADMIN_ACTION_LABELS: Record<AdminEventType, string> = {
   RETRY_DOCUMENT: 'Retry the document',
   MARK_SHIPPED: 'Mark shipped',
   RESEND_TO_KSEF: 'Resend the document to KSeF',
+  UPDATE_SHIPPING_ADDRESS: 'Correct the shipping address',
+  UPDATE_BUYER: 'Correct the buyer data',
+  ATTACH_DOCUMENT: 'Attach a document issued by hand',
+  RESEND_DOCUMENT_EMAIL: 'E-mail the document again',
 };
 
 function actionForm(orderId: string, type: AdminEventType, csrf: string): Html {

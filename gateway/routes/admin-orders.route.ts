@@ -2,7 +2,17 @@ import { randomUUID } from 'node:crypto';
 import Type, { type Static } from 'typebox';
 import { publishOrderEvent } from '../../infra/nats/publish.ts';
 import { ADMIN_EVENT_TYPES, ORDER_STATUSES, type AdminEventType } from '../../machines/order/index.ts';
-import { httpStatusOf, isOrderpilotError, ORDER_EVENT_PAYLOADS, OrderpilotError, validate } from '../../services/contracts/index.ts';
+import {
+  AddressSchema,
+  BuyerUpdateSchema,
+  httpStatusOf,
+  isOrderpilotError,
+  IsoDate,
+  ORDER_EVENT_PAYLOADS,
+  OrderpilotError,
+  taxIdProblem,
+  validate,
+} from '../../services/contracts/index.ts';
 import { findOrder, listOrders, orderHistory, type OrderCursor, type OrderDetail } from '../../services/orders/index.ts';
 import { createAdminIdempotency, IDEMPOTENCY_KEY_PATTERN, type RecordedAnswer } from '../admin-idempotency.ts';
 import { adminAuthHook } from '../admin-auth.ts';
@@ -21,12 +31,39 @@ const ListQuery = Type.Object({
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128, description: 'order id or the shop externalId' }) });
 
+/**
+ * An admin event. Besides `note`: `trackingNumber`/`carrier` (MARK_SHIPPED), `shippingAddress`
+ * (UPDATE_SHIPPING_ADDRESS, the intake shape), `customer` + optional `billingAddress` (UPDATE_BUYER,
+ * NIP checksum checked), `number`/`issueDate` (ATTACH_DOCUMENT), `email` (RESEND_DOCUMENT_EMAIL).
+ */
 const EventBody = Type.Object({
-  type: Type.Union(ADMIN_EVENT_TYPES.map((t) => Type.Literal(t))),
+  type: Type.Unsafe<AdminEventType>(Type.Union(ADMIN_EVENT_TYPES.map((t) => Type.Literal(t)))),
   note: Type.Optional(Type.String({ maxLength: 2000 })),
   trackingNumber: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'MARK_SHIPPED only' })),
   carrier: Type.Optional(Type.String({ maxLength: 100, description: 'MARK_SHIPPED only' })),
+  shippingAddress: Type.Optional(AddressSchema),
+  customer: Type.Optional(BuyerUpdateSchema),
+  billingAddress: Type.Optional(AddressSchema),
+  number: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'ATTACH_DOCUMENT: the number of the document issued by hand' })),
+  issueDate: Type.Optional(IsoDate),
+  email: Type.Optional(Type.String({ format: 'email', maxLength: 254, description: 'RESEND_DOCUMENT_EMAIL: another recipient (default: the customer)' })),
 });
+
+/** The body fields each event carries besides `note` (the rest are refused as not belonging to it). */
+const EVENT_FIELDS: Partial<Record<AdminEventType, ReadonlyArray<keyof Static<typeof EventBody>>>> = {
+  MARK_SHIPPED: ['trackingNumber', 'carrier'],
+  UPDATE_SHIPPING_ADDRESS: ['shippingAddress'],
+  UPDATE_BUYER: ['customer', 'billingAddress'],
+  ATTACH_DOCUMENT: ['number', 'issueDate'],
+  RESEND_DOCUMENT_EMAIL: ['email'],
+};
+
+/** Events whose note is required (each changes data an admin must explain). */
+const NOTE_REQUIRED: readonly AdminEventType[] = ['RELEASE', 'UPDATE_SHIPPING_ADDRESS', 'UPDATE_BUYER', 'ATTACH_DOCUMENT'];
+
+function fieldError(problems: Array<{ field: string; message: string }>): OrderpilotError {
+  return new OrderpilotError('VALIDATION_FAILED', `invalid request: ${problems.map((p) => `${p.field} ${p.message}`).join('; ')}`, { details: { fields: problems } });
+}
 
 function encodeCursor(c: OrderCursor): string {
   return Buffer.from(JSON.stringify([c.at, c.id])).toString('base64url');
@@ -56,20 +93,46 @@ export const adminOrdersRoute: GatewayRoute = async (app, ctx) => {
     return order;
   }
 
-  /** The event's payload from the request body (422 naming what is missing). */
-  function eventPayload(body: Static<typeof EventBody>): unknown {
-    const { type, note, trackingNumber, carrier } = body;
+  /**
+   * The event's payload from the request body (422 naming each bad or missing field, so a form can
+   * show the message beside it). UPDATE_BUYER is validated like the intake, NIP checksum included.
+   */
+  function eventPayload(body: Static<typeof EventBody>, row: OrderDetail): unknown {
+    const { type, note } = body;
     const raw: Record<string, unknown> = {};
     if (note !== undefined && note.trim() !== '') raw['note'] = note.trim();
-    if (type === 'MARK_SHIPPED') {
-      if (trackingNumber !== undefined) raw['trackingNumber'] = trackingNumber;
-      if (carrier !== undefined) raw['carrier'] = carrier;
+    const problems: Array<{ field: string; message: string }> = [];
+    if (NOTE_REQUIRED.includes(type) && raw['note'] === undefined) problems.push({ field: 'body.note', message: `is required for ${type}` });
+    for (const f of EVENT_FIELDS[type] ?? []) if (body[f] !== undefined) raw[f] = body[f];
+    if (type === 'UPDATE_SHIPPING_ADDRESS' && body.shippingAddress === undefined) problems.push({ field: 'body.shippingAddress', message: 'is required for UPDATE_SHIPPING_ADDRESS' });
+    if (type === 'ATTACH_DOCUMENT') {
+      if (body.number === undefined || body.number.trim() === '') problems.push({ field: 'body.number', message: 'is required for ATTACH_DOCUMENT' });
+      else raw['number'] = body.number.trim();
+      if (body.issueDate === undefined) problems.push({ field: 'body.issueDate', message: 'is required for ATTACH_DOCUMENT' });
     }
+    if (type === 'UPDATE_BUYER') {
+      const c = body.customer;
+      if (c === undefined) problems.push({ field: 'body.customer', message: 'is required for UPDATE_BUYER' });
+      else {
+        const company = c.company?.trim() ?? '';
+        const taxId = c.taxId?.trim() ?? '';
+        const customer: Record<string, string> = { name: c.name.trim() };
+        if (company !== '') customer['company'] = company;
+        if (taxId !== '') customer['taxId'] = taxId;
+        raw['customer'] = customer;
+        if (customer['name'] === '') problems.push({ field: 'body.customer.name', message: 'must not be blank' });
+        if (company !== '' && taxId === '') problems.push({ field: 'body.customer.taxId', message: 'is required for a company (NIP)' });
+        const country = body.billingAddress?.country ?? row.context.order.billingAddress.country;
+        const problem = taxId === '' ? null : taxIdProblem(taxId, country);
+        if (problem !== null) problems.push({ field: 'body.customer.taxId', message: problem.replace(/^buyer tax id "[^"]*" /, '') });
+      }
+    }
+    if (problems.length > 0) throw fieldError(problems);
     try {
       return validate(ORDER_EVENT_PAYLOADS[type], raw, type);
     } catch (err) {
       if (err instanceof OrderpilotError) {
-        const need = type === 'RELEASE' ? 'body.note is required for RELEASE' : type === 'MARK_SHIPPED' ? 'body.trackingNumber is required for MARK_SHIPPED' : err.message;
+        const need = type === 'MARK_SHIPPED' ? 'body.trackingNumber is required for MARK_SHIPPED' : err.message;
         throw new OrderpilotError('VALIDATION_FAILED', `invalid request: ${need}`, { details: err.details });
       }
       throw err;
@@ -146,7 +209,7 @@ export const adminOrdersRoute: GatewayRoute = async (app, ctx) => {
     '/admin/api/orders/:id/events',
     {
       schema: {
-        summary: 'Send an admin event (RELEASE, CANCEL, ISSUE_DOCUMENT, RETRY_DOCUMENT, MARK_SHIPPED)',
+        summary: `Send an admin event (${ADMIN_EVENT_TYPES.join(', ')})`,
         description: '202 when the machine allows it now; 409 with the allowed events otherwise. Optional Idempotency-Key header: a repeat gets the first answer again; the same key with another order, type or body is 422 IDEMPOTENCY_KEY_REUSED.',
         tags: ['admin'],
         security,
@@ -159,7 +222,7 @@ export const adminOrdersRoute: GatewayRoute = async (app, ctx) => {
       const admin = request.adminName ?? 'admin';
       const { type } = request.body;
       // A body the event cannot carry is refused before any key is spent on it.
-      const payload = eventPayload(request.body);
+      const payload = eventPayload(request.body, row);
       const rawKey = request.headers['idempotency-key'];
       if (rawKey === undefined) {
         const answer = await decide(row, admin, type, payload, `admin:${randomUUID()}`);

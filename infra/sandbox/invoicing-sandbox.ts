@@ -12,8 +12,8 @@ import { renderInvoicePdf, type PdfInvoice } from './invoice-pdf.ts';
  *
  * - `POST /invoices.json` `{ api_token, invoice }` → 201 with the invoice; 422 `{ code: "error",
  *   message: { field: ["…"] } }` for bad data, a bad NIP, or a taken `oid` when `oid_unique: "yes"`.
- * - `GET /invoices.json?oid=…&api_token=…` → the invoices whose oid *contains* the value (a search,
- *   like a real list filter; clients must match exactly on their side).
+ * - `GET /invoices.json?oid=…&api_token=…` (or `number=…`) → the invoices whose oid (number)
+ *   *contains* the value (a search, like a real list filter; clients must match exactly on their side).
  * - `GET /invoices/{id}.json`, `GET /invoices/{id}.pdf` (`?api_token=…`).
  */
 
@@ -500,11 +500,13 @@ export async function startInvoicingSandbox(opts: InvoicingSandboxOptions = {}):
     if (route === 'list') {
       const oid = url.searchParams.get('oid');
       const govId = url.searchParams.get('gov_id');
+      const number = url.searchParams.get('number');
       const perPage = Math.min(100, Math.max(1, Number(url.searchParams.get('per_page') ?? 25) || 25));
       for (const i of byId.values()) settleKsef(i);
       const list = [...byId.values()]
         .filter((i) => oid === null || (i.oid ?? '').includes(oid))
         .filter((i) => govId === null || i.gov_id === govId || ksefRegistry.get(govId) === i.id)
+        .filter((i) => number === null || i.number.includes(number))
         .slice(0, perPage);
       send(res, 200, list);
       return;

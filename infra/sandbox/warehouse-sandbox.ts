@@ -429,6 +429,10 @@ export async function startWarehouseSandbox(o: WarehouseSandboxOptions): Promise
     if (a.line1.trim() === '' || a.city.trim() === '' || a.postalCode.trim() === '' || !/^[A-Z]{2}$/.test(a.country)) {
       return json(res, 422, { code: 'ADDRESS_INVALID', message: 'line1, city, postalCode and a 2-letter country are required' });
     }
+    // Like a carrier's address check: a Polish postal code is NN-NNN.
+    if (a.country === 'PL' && !/^\d{2}-\d{3}$/.test(a.postalCode.trim())) {
+      return json(res, 422, { code: 'ADDRESS_INVALID', message: `postal code "${a.postalCode}" is not a Polish postal code (NN-NNN)` });
+    }
     const shipmentId = `shp_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
     const s: SandboxShipment = {
       shipmentId,

@@ -49,6 +49,16 @@ const ev = {
   KSEF_REJECTED: { type: 'KSEF_REJECTED', code: 'KSEF_REJECTED', errors: ['NIP nabywcy - nie może być puste'], at },
   KSEF_OFFLINE: { type: 'KSEF_OFFLINE', errors: [], at },
   RESEND_TO_KSEF: { type: 'RESEND_TO_KSEF', note: 'buyer NIP corrected', actor: 'anna', at },
+  UPDATE_SHIPPING_ADDRESS: {
+    type: 'UPDATE_SHIPPING_ADDRESS',
+    shippingAddress: { name: 'Jan', line1: 'Długa 5', city: 'Kraków', postalCode: '30-001', country: 'PL' },
+    note: 'customer phoned with the right address',
+    actor: 'anna',
+    at,
+  },
+  UPDATE_BUYER: { type: 'UPDATE_BUYER', customer: { name: 'Jan', company: 'ACME sp. z o.o.', taxId: '5260250274' }, note: 'NIP from the customer', actor: 'anna', at },
+  ATTACH_DOCUMENT: { type: 'ATTACH_DOCUMENT', number: 'FV/9/11/2026', issueDate: '2026-11-28', note: 'issued by hand', actor: 'anna', at },
+  RESEND_DOCUMENT_EMAIL: { type: 'RESEND_DOCUMENT_EMAIL', email: 'ksiegowosc@example.com', note: 'to accounting', actor: 'anna', at },
 } satisfies { [K in OrderEvent['type']]: Extract<OrderEvent, { type: K }> };
 /** The mailer's failure: the document exists, its e-mail did not go. */
 const MAIL_FAILED: OrderEvent = { type: 'DOCUMENT_FAILED', code: 'MAIL_REJECTED', message: '550 no such user', stage: 'email', at };
@@ -306,6 +316,123 @@ describe('order machine: document region with KSeF', () => {
   });
 });
 
+describe('order machine: admin repairs (correct the data, then continue)', () => {
+  const paramsOf = (snapBefore: OrderSnapshot, e: OrderEvent) => transition(orderMachine, snapBefore, e)[1];
+
+  it('UPDATE_SHIPPING_ADDRESS on a pending order only replaces the address (nothing has gone out)', () => {
+    const { snap, effects } = run(ev.UPDATE_SHIPPING_ADDRESS);
+    expect(status(snap)).toBe('pending');
+    expect(snap.context.order.shippingAddress.city).toBe('Kraków');
+    expect(snap.context.order.billingAddress.city).toBe('Warszawa');
+    expect(snap.context.lastAdminNote).toMatchObject({ note: 'customer phoned with the right address', by: 'anna' });
+    expect(effects).toEqual([]);
+  });
+
+  it('UPDATE_SHIPPING_ADDRESS on a held order clears the hold and resubmits with the new address (a release)', () => {
+    const held = run(ev.PAYMENT_CONFIRMED, { ...ev.SHIPMENT_REJECTED, code: 'ADDRESS_INVALID', message: 'no such street' }).snap;
+    const actions = paramsOf(held, ev.UPDATE_SHIPPING_ADDRESS);
+    const [next] = transition(orderMachine, held, ev.UPDATE_SHIPPING_ADDRESS);
+    expect(status(next)).toBe('processing');
+    expect(next.context.hold).toBeNull();
+    expect(next.context.order.shippingAddress.line1).toBe('Długa 5');
+    expect(next.context.warehouseSubmissions).toBe(2);
+    expect(actions).toContainEqual(expect.objectContaining({ type: 'submitToWarehouse', params: { reason: 'release' } }));
+  });
+
+  it('UPDATE_SHIPPING_ADDRESS needs a note, and is refused once the warehouse has a shipment or a carrier has the parcel', () => {
+    const held = run(ev.PAYMENT_CONFIRMED, ev.SHIPMENT_REJECTED).snap;
+    expect(held.can({ ...ev.UPDATE_SHIPPING_ADDRESS, note: ' ' })).toBe(false);
+    // Lost in transit: the shipment exists at the warehouse, a new address cannot reach it.
+    expect(run(ev.PAYMENT_CONFIRMED, ev.SHIPMENT_ACCEPTED, ev.HANDED_TO_CARRIER, ev.SHIPMENT_PROBLEM).snap.can(ev.UPDATE_SHIPPING_ADDRESS)).toBe(false);
+    expect(run(ev.PAYMENT_CONFIRMED, ev.SHIPMENT_ACCEPTED, ev.HANDED_TO_CARRIER).snap.can(ev.UPDATE_SHIPPING_ADDRESS)).toBe(false);
+  });
+
+  it('UPDATE_BUYER replaces name, company and tax id (the e-mail stays) and, after a failed document, issues it again', () => {
+    const failed = run(ev.PAYMENT_CONFIRMED, ev.DOCUMENT_FAILED).snap;
+    const [next, actions] = transition(orderMachine, failed, { ...ev.UPDATE_BUYER, billingAddress: { name: 'ACME', line1: 'Firmowa 2', city: 'Łódź', postalCode: '90-001', country: 'PL' } });
+    expect(documentStatus(next.value)).toBe('requested');
+    expect(next.context.order.customer).toEqual({ email: 'jan@example.com', name: 'Jan', company: 'ACME sp. z o.o.', taxId: '5260250274' });
+    expect(next.context.order.billingAddress.city).toBe('Łódź');
+    expect(actions).toContainEqual(expect.objectContaining({ type: 'requestDocument', params: { reason: 'admin' } }));
+    // Leaving company and tax id out removes them (a company corrected to a private buyer).
+    const [privateBuyer] = transition(orderMachine, next, { type: 'UPDATE_BUYER', customer: { name: 'Jan Kowalski' }, note: 'private after all', at });
+    expect(privateBuyer.context.order.customer).toEqual({ email: 'jan@example.com', name: 'Jan Kowalski' });
+    expect(privateBuyer.context.order.billingAddress.city).toBe('Łódź');
+  });
+
+  it('UPDATE_BUYER is refused once the order has a document', () => {
+    expect(run(ev.PAYMENT_CONFIRMED, ev.DOCUMENT_ISSUED).snap.can(ev.UPDATE_BUYER)).toBe(false);
+    expect(run(ev.PAYMENT_CONFIRMED, ev.DOCUMENT_ISSUED, MAIL_FAILED).snap.can(ev.UPDATE_BUYER)).toBe(false);
+    expect(run(ev.CANCEL).snap.can(ev.UPDATE_BUYER)).toBe(false);
+  });
+
+  it('ISSUE_DOCUMENT is offered whenever there is no document: while requested it asks again', () => {
+    const requested = run(ev.PAYMENT_CONFIRMED).snap;
+    const [next, actions] = transition(orderMachine, requested, ev.ISSUE_DOCUMENT);
+    expect(documentStatus(next.value)).toBe('requested');
+    expect(next.context.documentRequests).toBe(2);
+    expect(actions).toContainEqual(expect.objectContaining({ type: 'requestDocument', params: { reason: 'admin' } }));
+    expect(run(ev.PAYMENT_CONFIRMED, ev.DOCUMENT_ISSUED).snap.can(ev.ISSUE_DOCUMENT)).toBe(false);
+    expect(run(ev.PAYMENT_CONFIRMED, ev.DOCUMENT_ISSUED, MAIL_FAILED).snap.can(ev.ISSUE_DOCUMENT)).toBe(false);
+  });
+
+  it('ATTACH_DOCUMENT asks the invoicing service to look it up; found → issued and e-mailed', () => {
+    const failed = run(ev.PAYMENT_CONFIRMED, ev.DOCUMENT_FAILED).snap;
+    const [attaching, actions] = transition(orderMachine, failed, ev.ATTACH_DOCUMENT);
+    expect(documentStatus(attaching.value)).toBe('attaching');
+    expect(actions).toContainEqual(expect.objectContaining({ type: 'verifyDocument', params: { number: 'FV/9/11/2026', issueDate: '2026-11-28' } }));
+    const found = { ...ev.DOCUMENT_ISSUED, providerId: '1234', number: 'FV/9/11/2026' };
+    const [issued, after] = transition(orderMachine, attaching, found);
+    expect(documentStatus(issued.value)).toBe('issued');
+    expect(issued.context.document).toMatchObject({ providerId: '1234', number: 'FV/9/11/2026' });
+    expect(after).toContainEqual(expect.objectContaining({ type: 'emailDocument', params: { to: null, resend: false } }));
+  });
+
+  it('ATTACH_DOCUMENT not found at the invoicing system → recorded as attached, nothing to e-mail; a mismatch → failed', () => {
+    const attaching = run(ev.PAYMENT_CONFIRMED, ev.ATTACH_DOCUMENT).snap;
+    const manual: OrderEvent = { type: 'DOCUMENT_ISSUED', providerId: 'manual:FV/9/11/2026', number: 'FV/9/11/2026', issueDate: '2026-11-28', provider: 'manual', at };
+    const [attached, actions] = transition(orderMachine, attaching, manual);
+    expect(documentStatus(attached.value)).toBe('attached');
+    expect(attached.context.document?.provider).toBe('manual');
+    expect(actions.map((a) => a.type)).not.toContain('emailDocument');
+    expect(allowedAdminEvents(attached)).not.toContain('ATTACH_DOCUMENT');
+    const [failed] = transition(orderMachine, attaching, { type: 'DOCUMENT_FAILED', code: 'DOCUMENT_ATTACH_MISMATCH', message: 'belongs to another order', stage: 'issue', at });
+    expect(documentStatus(failed.value)).toBe('failed');
+    expect(failed.context.documentFailure?.code).toBe('DOCUMENT_ATTACH_MISMATCH');
+  });
+
+  it('RESEND_DOCUMENT_EMAIL after the e-mail went: a new e-mail to the given address, its report recorded', () => {
+    const emailed = run(ev.PAYMENT_CONFIRMED, ev.DOCUMENT_ISSUED, ev.DOCUMENT_EMAILED).snap;
+    const [next, actions] = transition(orderMachine, emailed, ev.RESEND_DOCUMENT_EMAIL);
+    expect(documentStatus(next.value)).toBe('emailed');
+    expect(actions).toContainEqual(expect.objectContaining({ type: 'emailDocument', params: { to: 'ksiegowosc@example.com', resend: true } }));
+    expect(next.context.lastAdminNote?.note).toBe('to accounting');
+    const later = '2026-11-28T11:00:00.000Z';
+    const [reported] = transition(orderMachine, next, { type: 'DOCUMENT_EMAILED', to: 'ksiegowosc@example.com', messageId: '<m2>', resend: true, at: later });
+    expect(reported.context.documentEmailedAt).toBe(later);
+    // A twin report of the first e-mail is still ignored.
+    const [twin, none] = transition(orderMachine, emailed, { ...ev.DOCUMENT_EMAILED, at: later });
+    expect(twin).toBe(emailed);
+    expect(none).toEqual([]);
+  });
+
+  it('RESEND_DOCUMENT_EMAIL after a failed e-mail sends it again to the new address', () => {
+    const failed = run(ev.PAYMENT_CONFIRMED, ev.DOCUMENT_ISSUED, MAIL_FAILED).snap;
+    const [next, actions] = transition(orderMachine, failed, ev.RESEND_DOCUMENT_EMAIL);
+    expect(documentStatus(next.value)).toBe('issued');
+    expect(next.context.documentEmailTo).toBe('ksiegowosc@example.com');
+    expect(actions).toContainEqual(expect.objectContaining({ type: 'emailDocument', params: { to: 'ksiegowosc@example.com', resend: false } }));
+    expect(run(ev.PAYMENT_CONFIRMED).snap.can(ev.RESEND_DOCUMENT_EMAIL)).toBe(false);
+  });
+
+  it('a snapshot stored before the repairs (no documentEmailTo) restores and e-mails to the customer', () => {
+    const old = JSON.parse(JSON.stringify(run(ev.PAYMENT_CONFIRMED).snap)) as { value: OrderSnapshot['value']; context: Record<string, unknown> };
+    delete old.context['documentEmailTo'];
+    const [, actions] = transition(orderMachine, restoreOrderSnapshot(old), ev.DOCUMENT_ISSUED);
+    expect(actions).toContainEqual(expect.objectContaining({ type: 'emailDocument', params: { to: null, resend: false } }));
+  });
+});
+
 describe('order machine: ignored events in every state', () => {
   const states: Record<string, OrderEvent[]> = {
     pending: [],
@@ -317,13 +444,15 @@ describe('order machine: ignored events in every state', () => {
     cancelled: [ev.CANCEL],
   };
   // What each state accepts; everything else must be ignored (no state change, no effects).
+  // While the document is only requested, an admin may ask again, correct the buyer or attach one.
+  const noDocument = ['ISSUE_DOCUMENT', 'UPDATE_BUYER', 'ATTACH_DOCUMENT'];
   const accepted: Record<string, string[]> = {
-    pending: ['PAYMENT_CONFIRMED', 'PAYMENT_FAILED', 'PAYMENT_TIMEOUT', 'CANCEL'],
-    processing: ['SHIPMENT_ACCEPTED', 'SHIPMENT_REJECTED', 'SHIPMENT_PROBLEM', 'HANDED_TO_CARRIER', 'DELIVERED', 'DOCUMENT_ISSUED', 'DOCUMENT_FAILED'],
-    accepted: ['HANDED_TO_CARRIER', 'DELIVERED', 'SHIPMENT_PROBLEM', 'SHIPMENT_REJECTED', 'DOCUMENT_ISSUED', 'DOCUMENT_FAILED'],
-    inShipment: ['DELIVERED', 'SHIPMENT_PROBLEM', 'DOCUMENT_ISSUED', 'DOCUMENT_FAILED'],
-    held: ['RELEASE', 'MARK_SHIPPED', 'CANCEL', 'DOCUMENT_ISSUED', 'DOCUMENT_FAILED'],
-    closed: [],
+    pending: ['PAYMENT_CONFIRMED', 'PAYMENT_FAILED', 'PAYMENT_TIMEOUT', 'CANCEL', 'UPDATE_SHIPPING_ADDRESS', 'UPDATE_BUYER'],
+    processing: ['SHIPMENT_ACCEPTED', 'SHIPMENT_REJECTED', 'SHIPMENT_PROBLEM', 'HANDED_TO_CARRIER', 'DELIVERED', 'DOCUMENT_ISSUED', 'DOCUMENT_FAILED', ...noDocument],
+    accepted: ['HANDED_TO_CARRIER', 'DELIVERED', 'SHIPMENT_PROBLEM', 'SHIPMENT_REJECTED', 'DOCUMENT_ISSUED', 'DOCUMENT_FAILED', ...noDocument],
+    inShipment: ['DELIVERED', 'SHIPMENT_PROBLEM', 'DOCUMENT_ISSUED', 'DOCUMENT_FAILED', ...noDocument],
+    held: ['RELEASE', 'MARK_SHIPPED', 'CANCEL', 'UPDATE_SHIPPING_ADDRESS', 'DOCUMENT_ISSUED', 'DOCUMENT_FAILED', ...noDocument],
+    closed: ['RESEND_DOCUMENT_EMAIL'],
     cancelled: ['PAYMENT_CONFIRMED'],
   };
   for (const [name, path] of Object.entries(states)) {
@@ -340,9 +469,19 @@ describe('order machine: ignored events in every state', () => {
   }
 
   it('allowedAdminEvents asks the machine', () => {
-    expect(allowedAdminEvents(start())).toEqual(['CANCEL']);
-    expect(allowedAdminEvents(run(ev.PAYMENT_CONFIRMED, ev.SHIPMENT_REJECTED).snap)).toEqual(['RELEASE', 'CANCEL', 'MARK_SHIPPED']);
-    expect(allowedAdminEvents(run(ev.PAYMENT_CONFIRMED, ev.DOCUMENT_FAILED).snap)).toEqual(['ISSUE_DOCUMENT', 'RETRY_DOCUMENT']);
+    expect(allowedAdminEvents(start())).toEqual(['CANCEL', 'UPDATE_SHIPPING_ADDRESS', 'UPDATE_BUYER']);
+    expect(allowedAdminEvents(run(ev.PAYMENT_CONFIRMED, ev.SHIPMENT_REJECTED).snap)).toEqual([
+      'RELEASE',
+      'CANCEL',
+      'ISSUE_DOCUMENT',
+      'MARK_SHIPPED',
+      'UPDATE_SHIPPING_ADDRESS',
+      'UPDATE_BUYER',
+      'ATTACH_DOCUMENT',
+    ]);
+    expect(allowedAdminEvents(run(ev.PAYMENT_CONFIRMED, ev.DOCUMENT_FAILED).snap)).toEqual(['ISSUE_DOCUMENT', 'RETRY_DOCUMENT', 'UPDATE_BUYER', 'ATTACH_DOCUMENT']);
+    // The document exists (its e-mail failed): nothing to issue, attach or correct; resend it instead.
+    expect(allowedAdminEvents(run(ev.PAYMENT_CONFIRMED, ev.DOCUMENT_ISSUED, MAIL_FAILED).snap)).toEqual(['RETRY_DOCUMENT', 'RESEND_DOCUMENT_EMAIL']);
     expect(ADMIN_EVENT_TYPES).toContain('RESEND_TO_KSEF');
   });
 });

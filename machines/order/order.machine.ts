@@ -1,5 +1,5 @@
 import { and, assign, not, setup } from 'xstate';
-import type { AdminNotice, OrderContext, OrderData, OrderEvent } from './order.types.ts';
+import type { AdminNotice, EmailDocumentParams, OrderContext, OrderData, OrderEvent } from './order.types.ts';
 import { paymentMatchesOrder } from './order.payment.ts';
 
 /**
@@ -7,6 +7,9 @@ import { paymentMatchesOrder } from './order.payment.ts';
  * refuses snapshots of a version it does not know instead of guessing.
  */
 export const ORDER_MACHINE_VERSION = 'order@1';
+
+/** `DocumentInfo.provider` of a document an admin attached that the invoicing system does not know. */
+export const MANUAL_DOCUMENT_PROVIDER = 'manual';
 
 /** Side effects are declared by name only; the host runs them (as outbox rows or timers). */
 const effect = () => {};
@@ -25,7 +28,8 @@ export const orderMachine = setup({
     schedulePaymentTimeout: effect,
     cancelPaymentTimeout: effect,
     requestDocument: (_: unknown, _params: { reason: 'payment' | 'admin' }) => {},
-    emailDocument: effect,
+    emailDocument: (_: unknown, _params: EmailDocumentParams) => {},
+    verifyDocument: (_: unknown, _params: { number: string; issueDate: string }) => {},
     resendToKsef: effect,
     submitToWarehouse: (_: unknown, _params: { reason: 'payment' | 'release' }) => {},
     notifyAdmin: (_: unknown, _params: AdminNotice) => {},
@@ -94,6 +98,18 @@ export const orderMachine = setup({
       cancellation: ({ context, event }) =>
         event.type === 'CANCEL' ? { reason: 'ADMIN_CANCEL' as const, note: event.note ?? null, by: event.actor ?? null } : context.cancellation,
     }),
+    updateShippingAddress: assign({
+      order: ({ context, event }) => (event.type === 'UPDATE_SHIPPING_ADDRESS' ? { ...context.order, shippingAddress: event.shippingAddress } : context.order),
+    }),
+    updateBuyer: assign({
+      order: ({ context, event }) => {
+        if (event.type !== 'UPDATE_BUYER') return context.order;
+        // The three fields are replaced as given: a company or tax id left out is removed.
+        const { company: _company, taxId: _taxId, ...kept } = context.order.customer;
+        const customer = { ...kept, name: event.customer.name, ...(event.customer.company ? { company: event.customer.company } : {}), ...(event.customer.taxId ? { taxId: event.customer.taxId } : {}) };
+        return { ...context.order, customer, billingAddress: event.billingAddress ?? context.order.billingAddress };
+      },
+    }),
     saveAdminNote: assign({
       lastAdminNote: ({ context, event }) =>
         'note' in event && typeof event.note === 'string' && event.note.trim() !== ''
@@ -112,6 +128,11 @@ export const orderMachine = setup({
     emailFailed: ({ event }) => event.type === 'DOCUMENT_FAILED' && event.stage === 'email',
     sentToKsef: ({ event }) => event.type === 'DOCUMENT_ISSUED' && event.ksef === 'sent',
     trackingUnknown: ({ context }) => context.trackingNumber === null,
+    // The warehouse has no shipment yet (a rejected submit): a new address can still reach it.
+    noShipment: ({ context }) => context.shipmentId === null,
+    // Recorded as the admin gave it: not found at the invoicing system, so there is no PDF to e-mail.
+    manualDocument: ({ event }) => event.type === 'DOCUMENT_ISSUED' && event.provider === MANUAL_DOCUMENT_PROVIDER,
+    adminResendReported: ({ event }) => event.type === 'DOCUMENT_EMAILED' && event.resend === true,
   },
 }).createMachine({
   id: 'order',
@@ -124,6 +145,7 @@ export const orderMachine = setup({
     documentEmailedAt: null,
     documentFailure: null,
     documentRequests: 0,
+    documentEmailTo: null,
     ksef: null,
     shipmentId: null,
     trackingNumber: null,
@@ -174,6 +196,9 @@ export const orderMachine = setup({
           actions: assign({ cancellation: () => ({ reason: 'PAYMENT_TIMEOUT', note: null, by: 'system' }) }),
         },
         CANCEL: { target: 'cancelled', actions: 'recordAdminCancel' },
+        // Nothing has gone out yet: the corrected data is simply what will be used.
+        UPDATE_SHIPPING_ADDRESS: { guard: 'hasNote', actions: ['updateShippingAddress', 'saveAdminNote'] },
+        UPDATE_BUYER: { guard: 'hasNote', actions: ['updateBuyer', 'saveAdminNote'] },
       },
     },
     // Payment confirmed: the moment that starts both the document and the fulfilment process.
@@ -250,6 +275,12 @@ export const orderMachine = setup({
                   }),
                 },
                 CANCEL: { target: '#order.cancelled', actions: 'recordAdminCancel' },
+                // The corrected address goes to the warehouse at once (a release with the new data).
+                UPDATE_SHIPPING_ADDRESS: {
+                  guard: and(['hasNote', 'noShipment']),
+                  target: 'submitting',
+                  actions: ['updateShippingAddress', assign({ hold: null }), 'saveAdminNote'],
+                },
               },
             },
             closed: {
@@ -278,8 +309,25 @@ export const orderMachine = setup({
                   { target: 'issued', actions: 'saveDocument' },
                 ],
                 DOCUMENT_FAILED: { target: 'failed', actions: 'documentFailed' },
+                // "Just in case": ask again (the invoicing service looks the order up first, so a
+                // document issued meanwhile is found, never issued twice).
+                ISSUE_DOCUMENT: { target: 'requested', reenter: true, actions: 'saveAdminNote' },
+                UPDATE_BUYER: { guard: 'hasNote', target: 'requested', reenter: true, actions: ['updateBuyer', 'saveAdminNote'] },
+                ATTACH_DOCUMENT: { guard: 'hasNote', target: 'attaching', actions: ['saveAdminNote', { type: 'verifyDocument', params: ({ event }) => ({ number: event.number, issueDate: event.issueDate }) }] },
               },
             },
+            // A document issued by hand is looked up at the invoicing system before it counts.
+            attaching: {
+              on: {
+                DOCUMENT_ISSUED: [
+                  { guard: 'manualDocument', target: 'attached', actions: 'saveDocument' },
+                  { guard: 'sentToKsef', target: 'ksefSent', actions: ['saveDocument', 'ksefSent'] },
+                  { target: 'issued', actions: 'saveDocument' },
+                ],
+                DOCUMENT_FAILED: { target: 'failed', actions: 'documentFailed' },
+              },
+            },
+            attached: {},
             // The invoicing service polls KSeF's verdict and reports it; nothing here blocks.
             ksefSent: {
               on: {
@@ -320,7 +368,7 @@ export const orderMachine = setup({
               },
             },
             issued: {
-              entry: 'emailDocument',
+              entry: { type: 'emailDocument', params: ({ context }) => ({ to: context.documentEmailTo ?? null, resend: false }) },
               on: {
                 DOCUMENT_EMAILED: {
                   target: 'emailed',
@@ -329,7 +377,14 @@ export const orderMachine = setup({
                 DOCUMENT_FAILED: { guard: 'emailFailed', target: 'failed', actions: 'documentFailed' },
               },
             },
-            emailed: {},
+            emailed: {
+              on: {
+                RESEND_DOCUMENT_EMAIL: {
+                  actions: ['saveAdminNote', { type: 'emailDocument', params: ({ event }) => ({ to: event.email ?? null, resend: true }) }],
+                },
+                DOCUMENT_EMAILED: { guard: 'adminResendReported', actions: assign({ documentEmailedAt: ({ event }) => event.at }) },
+              },
+            },
             failed: {
               entry: {
                 type: 'notifyAdmin',
@@ -341,7 +396,15 @@ export const orderMachine = setup({
                 }),
               },
               on: {
-                ISSUE_DOCUMENT: { target: 'requested', actions: 'saveAdminNote' },
+                ISSUE_DOCUMENT: { guard: not('hasDocument'), target: 'requested', actions: 'saveAdminNote' },
+                UPDATE_BUYER: { guard: and(['hasNote', not('hasDocument')]), target: 'requested', actions: ['updateBuyer', 'saveAdminNote'] },
+                ATTACH_DOCUMENT: { guard: and(['hasNote', not('hasDocument')]), target: 'attaching', actions: ['saveAdminNote', { type: 'verifyDocument', params: ({ event }) => ({ number: event.number, issueDate: event.issueDate }) }] },
+                // The e-mail failed (a wrong address?): send it again, to the address the admin gives.
+                RESEND_DOCUMENT_EMAIL: {
+                  guard: 'hasDocument',
+                  target: 'issued',
+                  actions: ['saveAdminNote', assign({ documentEmailTo: ({ event }) => event.email ?? null })],
+                },
                 RETRY_DOCUMENT: [
                   // The document exists, only its e-mail failed: retry the e-mail.
                   { guard: 'hasDocument', target: 'issued', actions: 'saveAdminNote' },

@@ -1,6 +1,6 @@
 import type { SnapshotFrom, StateValue } from 'xstate';
 import { orderMachine } from './order.machine.ts';
-import { ADMIN_EVENT_TYPES, DOCUMENT_STATUSES, type AdminEventType, type DocumentStatus, type OrderStatus } from './order.types.ts';
+import { ADMIN_EVENT_TYPES, DOCUMENT_STATUSES, type AdminEventType, type DocumentStatus, type OrderEvent, type OrderStatus } from './order.types.ts';
 
 export type OrderSnapshot = SnapshotFrom<typeof orderMachine>;
 
@@ -48,13 +48,20 @@ export function restoreOrderSnapshot(stored: { value: StateValue; context: unkno
  */
 export function allowedAdminEvents(snapshot: OrderSnapshot): AdminEventType[] {
   const at = new Date(0).toISOString();
-  return ADMIN_EVENT_TYPES.filter((type) =>
-    snapshot.can(
-      type === 'MARK_SHIPPED'
-        ? { type, trackingNumber: 'TRACKING', note: 'note', at }
-        : type === 'RELEASE'
-          ? { type, note: 'note', at }
-          : { type, at },
-    ),
-  );
+  const note = 'note';
+  const sample = (type: AdminEventType): OrderEvent => {
+    switch (type) {
+      case 'MARK_SHIPPED':
+        return { type, trackingNumber: 'TRACKING', note, at };
+      case 'UPDATE_SHIPPING_ADDRESS':
+        return { type, shippingAddress: snapshot.context.order.shippingAddress, note, at };
+      case 'UPDATE_BUYER':
+        return { type, customer: { name: snapshot.context.order.customer.name }, note, at };
+      case 'ATTACH_DOCUMENT':
+        return { type, number: 'NUMBER', issueDate: '2000-01-01', note, at };
+      default:
+        return { type, note, at };
+    }
+  };
+  return ADMIN_EVENT_TYPES.filter((type) => snapshot.can(sample(type)));
 }

@@ -111,6 +111,11 @@ export interface OrderContext {
   documentFailure: Failure | null;
   documentRequests: number;
   /**
+   * Where the next document e-mail goes when an admin named another address (null: the customer).
+   * Optional: snapshots written before it lack it (read as null).
+   */
+  documentEmailTo?: string | null;
+  /**
    * The document's KSeF stage; null when KSeF is off or the document is outside it. Optional only
    * because snapshots written before KSeF support lack it (read as null).
    */
@@ -162,7 +167,8 @@ export type KsefRejected = EventMeta & { type: 'KSEF_REJECTED'; code: string; er
 export type KsefOffline = EventMeta & { type: 'KSEF_OFFLINE'; errors: string[] };
 /** Admin: send the document to KSeF again (after the cause of a rejection was fixed). */
 export type ResendToKsef = EventMeta & { type: 'RESEND_TO_KSEF'; note?: string };
-export type DocumentEmailed = EventMeta & { type: 'DOCUMENT_EMAILED'; to: string; messageId: string };
+/** `resend`: the report of an e-mail an admin asked for again (the first e-mail's twins carry none). */
+export type DocumentEmailed = EventMeta & { type: 'DOCUMENT_EMAILED'; to: string; messageId: string; resend?: boolean };
 /** `stage`: which step failed — issuing the document (invoicing) or e-mailing it (mailer). */
 export type DocumentFailed = EventMeta & { type: 'DOCUMENT_FAILED'; code: string; message: string; stage?: 'issue' | 'email' };
 export type ShipmentAccepted = EventMeta & { type: 'SHIPMENT_ACCEPTED'; shipmentId: string };
@@ -185,6 +191,20 @@ export type MarkShipped = EventMeta & {
   carrier?: string;
   note?: string;
 };
+/** Admin: a corrected shipping address (while no carrier has the parcel); on a held order it resubmits. */
+export type UpdateShippingAddress = EventMeta & { type: 'UPDATE_SHIPPING_ADDRESS'; shippingAddress: Address; note: string };
+/** The buyer fields an admin may correct (the e-mail stays the shop's). */
+export interface BuyerUpdate {
+  name: string;
+  company?: string;
+  taxId?: string;
+}
+/** Admin: corrected buyer data (while the order has no document); a failed document is then issued again. */
+export type UpdateBuyer = EventMeta & { type: 'UPDATE_BUYER'; customer: BuyerUpdate; billingAddress?: Address; note: string };
+/** Admin: a document issued by hand (number and date); the invoicing service looks it up before it counts. */
+export type AttachDocument = EventMeta & { type: 'ATTACH_DOCUMENT'; number: string; issueDate: string; note: string };
+/** Admin: e-mail the document again, to the customer or to `email`. */
+export type ResendDocumentEmail = EventMeta & { type: 'RESEND_DOCUMENT_EMAIL'; email?: string; note?: string };
 
 export type OrderEvent =
   | PaymentConfirmed
@@ -206,12 +226,27 @@ export type OrderEvent =
   | Cancel
   | IssueDocument
   | RetryDocument
-  | MarkShipped;
+  | MarkShipped
+  | UpdateShippingAddress
+  | UpdateBuyer
+  | AttachDocument
+  | ResendDocumentEmail;
 
 export type OrderEventType = OrderEvent['type'];
 
 /** Events an admin may send (through the admin API / console). */
-export const ADMIN_EVENT_TYPES = ['RELEASE', 'CANCEL', 'ISSUE_DOCUMENT', 'RETRY_DOCUMENT', 'MARK_SHIPPED', 'RESEND_TO_KSEF'] as const;
+export const ADMIN_EVENT_TYPES = [
+  'RELEASE',
+  'CANCEL',
+  'ISSUE_DOCUMENT',
+  'RETRY_DOCUMENT',
+  'MARK_SHIPPED',
+  'RESEND_TO_KSEF',
+  'UPDATE_SHIPPING_ADDRESS',
+  'UPDATE_BUYER',
+  'ATTACH_DOCUMENT',
+  'RESEND_DOCUMENT_EMAIL',
+] as const;
 export type AdminEventType = (typeof ADMIN_EVENT_TYPES)[number];
 
 export const ORDER_EVENT_TYPES = [
@@ -235,19 +270,30 @@ export const ORDER_EVENT_TYPES = [
 /** The summary state stored in `orders.state` and shown to people. */
 export type OrderStatus = 'pending' | 'paid' | 'processing' | 'inShipment' | 'held' | 'closed' | 'cancelled';
 export const ORDER_STATUSES: readonly OrderStatus[] = ['pending', 'paid', 'processing', 'inShipment', 'held', 'closed', 'cancelled'];
-/** `ksefSent` / `ksefOffline` / `ksefRejected`: created at the invoicing system, not yet accepted by KSeF. */
-export type DocumentStatus = 'none' | 'requested' | 'ksefSent' | 'ksefOffline' | 'ksefRejected' | 'issued' | 'emailed' | 'failed';
-export const DOCUMENT_STATUSES: readonly DocumentStatus[] = ['none', 'requested', 'ksefSent', 'ksefOffline', 'ksefRejected', 'issued', 'emailed', 'failed'];
+/**
+ * `ksefSent` / `ksefOffline` / `ksefRejected`: created at the invoicing system, not yet accepted by KSeF.
+ * `attaching`: an admin attached a document issued by hand, being looked up; `attached`: recorded as
+ * the admin gave it, not found at the invoicing system (so nothing to e-mail from there).
+ */
+export type DocumentStatus = 'none' | 'requested' | 'attaching' | 'ksefSent' | 'ksefOffline' | 'ksefRejected' | 'issued' | 'emailed' | 'attached' | 'failed';
+export const DOCUMENT_STATUSES: readonly DocumentStatus[] = ['none', 'requested', 'attaching', 'ksefSent', 'ksefOffline', 'ksefRejected', 'issued', 'emailed', 'attached', 'failed'];
 
 /** Named side effects the machine asks for; the host turns them into outbox rows or timers. */
 export type OrderEffect =
   | { type: 'schedulePaymentTimeout' }
   | { type: 'cancelPaymentTimeout' }
   | { type: 'requestDocument'; params: { reason: 'payment' | 'admin' } }
-  | { type: 'emailDocument' }
+  | { type: 'emailDocument'; params: EmailDocumentParams }
+  | { type: 'verifyDocument'; params: { number: string; issueDate: string } }
   | { type: 'resendToKsef' }
   | { type: 'submitToWarehouse'; params: { reason: 'payment' | 'release' } }
   | { type: 'notifyAdmin'; params: AdminNotice };
+
+/** `to`: another recipient than the customer; `resend`: a repeat an admin asked for (a new e-mail, not the first one again). */
+export interface EmailDocumentParams {
+  to: string | null;
+  resend: boolean;
+}
 
 export interface AdminNotice {
   kind: string;

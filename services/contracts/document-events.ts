@@ -37,7 +37,8 @@ export interface DocumentEvents {
    */
   ksef(orderId: string, providerId: string, send: number, report: KsefReport): Promise<void>;
   failed(cause: Envelope, orderId: string, code: string, message: string): Promise<void>;
-  emailed(cause: Envelope, orderId: string, to: string, messageId: string): Promise<void>;
+  /** `resend`: the e-mail an admin asked for again (RESEND_DOCUMENT_EMAIL). */
+  emailed(cause: Envelope, orderId: string, to: string, messageId: string, resend?: boolean): Promise<void>;
 }
 
 /**
@@ -74,8 +75,8 @@ export function createDocumentEvents(publishEvent: PublishOrderEvent, actor: 'in
         message: message.slice(0, 2000),
         stage,
       }),
-    emailed: (cause, orderId, to, messageId) =>
-      publish<OrderEventPayload<'DOCUMENT_EMAILED'>>('DOCUMENT_EMAILED', stableMessageId('document-emailed', orderId, cause.id), cause, orderId, { to, messageId }),
+    emailed: (cause, orderId, to, messageId, resend = false) =>
+      publish<OrderEventPayload<'DOCUMENT_EMAILED'>>('DOCUMENT_EMAILED', stableMessageId('document-emailed', orderId, cause.id), cause, orderId, resend ? { to, messageId, resend } : { to, messageId }),
   };
 }
 

@@ -48,6 +48,8 @@ export const ERROR_CODES = {
   INVOICE_KSEF_FIELD_INVALID: { retryable: false, httpStatus: 422 },
   /** The invoicing system already has a document for this order id (oid_unique): look it up. */
   INVOICE_ALREADY_EXISTS: { retryable: false, httpStatus: 409 },
+  /** A document an admin attached belongs to another order at the invoicing system, or has another date. */
+  DOCUMENT_ATTACH_MISMATCH: { retryable: false, httpStatus: 422 },
   RETRIES_EXHAUSTED: { retryable: false, httpStatus: 503 },
   WAREHOUSE_UNREACHABLE: { retryable: false, httpStatus: 503 },
   /** The warehouse answered something our contract does not allow (401, 400, a malformed body). */

@@ -5,3 +5,4 @@ export * from './schemas.ts';
 export * from './warehouse.ts';
 export * from './money.ts';
 export * from './document-events.ts';
+export * from './nip.ts';

@@ -32,6 +32,16 @@ export const CustomerSchema = Type.Object({
   taxId: Type.Optional(Type.String({ maxLength: 40 })),
 });
 
+/** The buyer fields an admin may correct (UPDATE_BUYER): the intake's customer without the e-mail. */
+export const BuyerUpdateSchema = Type.Object({
+  name: Str(200),
+  company: Type.Optional(Type.String({ maxLength: 200 })),
+  taxId: Type.Optional(Type.String({ maxLength: 40 })),
+});
+
+/** A calendar date, `YYYY-MM-DD`. */
+export const IsoDate = Type.String({ pattern: '^\\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])$' });
+
 export const OrderLineSchema = Type.Object({
   sku: Str(100),
   name: Str(300),
@@ -91,7 +101,7 @@ export const ORDER_EVENT_PAYLOADS = {
   KSEF_REJECTED: Type.Object({ code: Str(100), errors: Type.Array(Type.String({ maxLength: 2000 }), { maxItems: 50 }) }),
   KSEF_OFFLINE: Type.Object({ errors: Type.Array(Type.String({ maxLength: 2000 }), { maxItems: 50 }) }),
   RESEND_TO_KSEF: Type.Object({ note: Type.Optional(Type.String({ maxLength: 2000 })) }),
-  DOCUMENT_EMAILED: Type.Object({ to: Str(254), messageId: Str(500) }),
+  DOCUMENT_EMAILED: Type.Object({ to: Str(254), messageId: Str(500), resend: Type.Optional(Type.Boolean()) }),
   DOCUMENT_FAILED: Type.Object({
     code: Str(100),
     message: Type.String({ maxLength: 2000 }),
@@ -112,6 +122,10 @@ export const ORDER_EVENT_PAYLOADS = {
     carrier: Type.Optional(Type.String({ maxLength: 100 })),
     note: Type.Optional(Type.String({ maxLength: 2000 })),
   }),
+  UPDATE_SHIPPING_ADDRESS: Type.Object({ shippingAddress: AddressSchema, note: Str(2000) }),
+  UPDATE_BUYER: Type.Object({ customer: BuyerUpdateSchema, billingAddress: Type.Optional(AddressSchema), note: Str(2000) }),
+  ATTACH_DOCUMENT: Type.Object({ number: Str(200), issueDate: IsoDate, note: Str(2000) }),
+  RESEND_DOCUMENT_EMAIL: Type.Object({ email: Type.Optional(Type.String({ format: 'email', maxLength: 254 })), note: Type.Optional(Type.String({ maxLength: 2000 })) }),
 } as const satisfies Record<OrderEventType | 'ORDER_PLACED', TSchema>;
 
 export type OrderMessageType = keyof typeof ORDER_EVENT_PAYLOADS;
@@ -128,6 +142,8 @@ export const COMMAND_PAYLOADS = {
     /** The confirmed payment: the document is issued as paid (date, method). */
     payment: Type.Optional(Type.Union([PaymentSchema, Type.Null()])),
   }),
+  /** Admin: a document issued by hand; look it up (by order id, then by number) before it counts. */
+  attachDocument: Type.Object({ order: OrderDataSchema, number: Str(200), issueDate: Str(40) }),
   /** Admin: send an existing document to KSeF again (same idempotent poll path as the first send). */
   resendToKsef: Type.Object({ order: OrderDataSchema, document: DocumentInfoSchema }),
   sendDocument: Type.Object({
@@ -135,6 +151,10 @@ export const COMMAND_PAYLOADS = {
     document: DocumentInfoSchema,
     /** The document's KSeF number and verification link, when it went through KSeF. */
     ksef: Type.Optional(Type.Union([Type.Object({ number: Str(100), verificationLink: Type.Union([Type.String({ maxLength: 1000 }), Type.Null()]) }), Type.Null()])),
+    /** Another recipient than the customer (an admin's choice). */
+    to: Type.Optional(Type.Union([Type.String({ maxLength: 254 }), Type.Null()])),
+    /** An admin asked for the e-mail again: a new e-mail, not a repeat of the first one. */
+    resend: Type.Optional(Type.Boolean()),
   }),
   submitShipment: Type.Object({
     order: OrderDataSchema,
@@ -156,6 +176,7 @@ export const COMMAND_PAYLOADS = {
 export type IssueDocumentCommand = Static<typeof COMMAND_PAYLOADS.issueDocument>;
 export type SendDocumentCommand = Static<typeof COMMAND_PAYLOADS.sendDocument>;
 export type ResendToKsefCommand = Static<typeof COMMAND_PAYLOADS.resendToKsef>;
+export type AttachDocumentCommand = Static<typeof COMMAND_PAYLOADS.attachDocument>;
 export type SubmitShipmentCommand = Static<typeof COMMAND_PAYLOADS.submitShipment>;
 export type WarehouseStatusCommand = Static<typeof COMMAND_PAYLOADS.warehouseStatus>;
 export type NotifyCommand = Static<typeof COMMAND_PAYLOADS.notify>;

@@ -7,6 +7,7 @@
 export const COMMANDS = {
   issueDocument: { service: 'invoicing', name: 'issue-document' },
   resendToKsef: { service: 'invoicing', name: 'resend-to-ksef' },
+  attachDocument: { service: 'invoicing', name: 'attach-document' },
   sendDocument: { service: 'mail', name: 'send-document' },
   submitShipment: { service: 'logistics', name: 'submit-shipment' },
   warehouseStatus: { service: 'logistics', name: 'warehouse-status' },

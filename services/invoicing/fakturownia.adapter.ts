@@ -306,6 +306,13 @@ export function createFakturowniaAdapter(o: FakturowniaOptions): InvoicingProvid
       const first = mine[0];
       return first ? toDocument(first) : null;
     },
+    async findByNumber(number) {
+      const res = await request('GET', '/invoices.json', { number, period: 'all', per_page: '100' });
+      const list = await json<unknown>(res, 'GET /invoices.json?number');
+      if (!Array.isArray(list)) throw new OrderpilotError('PROVIDER_UNAVAILABLE', 'invoicing system: GET /invoices.json did not return a list');
+      // Like oid, the provider's filter may be a search: only the exact number counts.
+      return list.filter((i): i is FakturowniaInvoice => isInvoice(i) && i.number === number).map((i) => ({ ...toDocument(i), oid: typeof i.oid === 'string' && i.oid !== '' ? i.oid : null }));
+    },
     async issue(order, opts: IssueOptions = { payment: null, sendToKsef: false }) {
       const invoice = toFakturowniaInvoice(order, { today: today(), seller: o.seller, payment: opts.payment });
       const res = await request('POST', '/invoices.json', {}, { api_token: o.apiToken, ...(opts.sendToKsef ? { gov_save_and_send: true } : {}), invoice });

@@ -31,6 +31,11 @@ export interface InvoicingProvider {
    * second one (INVOICE_ALREADY_EXISTS).
    */
   issue(order: OrderData, opts?: IssueOptions): Promise<DocumentInfo>;
+  /**
+   * The documents with exactly this number (an admin's document issued by hand), each with the order
+   * id it was tagged with (`oid`, null when none).
+   */
+  findByNumber(number: string): Promise<Array<DocumentInfo & { oid: string | null }>>;
   /** The document's KSeF fields (`gov_status`, `gov_id`, …) as the invoicing system has them now. */
   ksefStatus(providerId: string): Promise<KsefReading>;
   /** Asks the invoicing system to send an existing document to KSeF (again). */

@@ -32,11 +32,12 @@ export interface IssueDocumentDeps {
  * document per order):
  * 1. the command says the order already has a document → report it again, stop;
  * 2. this service recorded one for the order → report it, stop;
- * 3. local pre-check (NIP checksum, buyer data, totals; for KSeF also the seller data and KSeF's
- *    field rules) → a permanent failure names the field and costs no round trip;
- * 4. ask the invoicing system for a document with this order id (issued, answer lost) → report it;
+ * 3. ask the invoicing system for a document with this order id (issued but the answer lost, or
+ *    issued there by hand after a failure) → report it;
+ * 4. local pre-check (NIP checksum, buyer data, totals; for KSeF also the seller data and KSeF's
+ *    field rules) → a permanent failure names the field and costs no issue attempt;
  * 5. only then issue it (`oid_unique`: a concurrent twin is refused and then found by step 4 again);
- *    With the payment data (paid, date, method) and, when it goes to KSeF, `gov_save_and_send`;
+ *    with the payment data (paid, date, method) and, when it goes to KSeF, `gov_save_and_send`;
  * 6. save it in `documents` (with its KSeF record, whose first poll is due shortly), report
  *    DOCUMENT_ISSUED — `ksef: "sent"` tells the order actor to wait for KSeF's verdict before e-mailing.
  * A retryable failure throws (the runner naks with backoff) until the last attempt, which reports
@@ -63,15 +64,17 @@ export function createIssueDocumentHandler(deps: IssueDocumentDeps): EnvelopeHan
         await events.issued(env, orderId, recorded, await ksefFlag(orderId));
         return;
       }
-      precheckOrderForInvoice(cmd.order);
       const toKsef = deps.ksef.config.mode !== 'off' && inKsefScope(cmd.order, deps.ksef.config.scope);
-      if (toKsef) {
-        checkSellerForKsef(deps.ksef.seller);
-        checkOrderForKsef(cmd.order);
-      }
+      // The invoicing system first: a document issued there (by an earlier attempt, or by hand after
+      // a failed pre-check) is the answer, whatever the local checks would say about the order now.
       let doc = await provider.findByOrder(orderId);
       let how: 'found' | 'issued' = 'found';
       if (doc === null) {
+        precheckOrderForInvoice(cmd.order);
+        if (toKsef) {
+          checkSellerForKsef(deps.ksef.seller);
+          checkOrderForKsef(cmd.order);
+        }
         try {
           doc = await provider.issue(cmd.order, { payment: cmd.payment ?? null, sendToKsef: toKsef });
           how = 'issued';

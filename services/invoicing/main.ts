@@ -11,6 +11,7 @@ import type { InvoicingProvider } from './invoicing.port.ts';
 import { createKsefStore } from './ksef.store.ts';
 import { startKsefPoller, type KsefPoller, type KsefPollerHooks } from './ksef-poller.ts';
 import { createResendToKsefHandler } from './resend-to-ksef.handler.ts';
+import { createAttachDocumentHandler } from './attach-document.handler.ts';
 import { checkSellerForKsef } from './ksef.rules.ts';
 import { isOrderpilotError, OrderpilotError } from '../contracts/index.ts';
 
@@ -39,16 +40,19 @@ export async function startInvoicingService(deps: ServiceDeps, opts: InvoicingSe
   const provider = opts.provider ?? invoicingProviderFromConfig(config);
   const events = createDocumentEvents((m) => publishOrderEvent(nc, names, m), 'invoicing');
   const ksefStore = createKsefStore(deps.sql);
+  const documents = createDocumentStore(deps.sql);
   const issue = createIssueDocumentHandler({
     provider,
-    store: createDocumentStore(deps.sql),
+    store: documents,
     events,
     logger,
     ...(opts.hooks ? { hooks: opts.hooks } : {}),
     ksef: { config: config.ksef, seller: config.seller, store: ksefStore },
   });
   const resend = createResendToKsefHandler({ provider, store: ksefStore, events, logger, pollBaseMs: config.ksef.pollBaseMs });
+  const attach = createAttachDocumentHandler({ provider, store: documents, ksef: ksefStore, events, logger });
   const issueSubject = names.subjects.command('issueDocument');
+  const attachSubject = names.subjects.command('attachDocument');
   const resendSubject = names.subjects.command('resendToKsef');
   if (config.ksef.mode !== 'off') {
     try {
@@ -67,6 +71,7 @@ export async function startInvoicingService(deps: ServiceDeps, opts: InvoicingSe
     handler: async (env, ctx) => {
       if (ctx.subject === issueSubject) return issue(env, ctx);
       if (ctx.subject === resendSubject) return resend(env, ctx);
+      if (ctx.subject === attachSubject) return attach(env, ctx);
       throw new OrderpilotError('MALFORMED_MESSAGE', `invoicing has no handler for subject ${ctx.subject}`);
     },
     maxDeliver: config.invoicingMaxAttempts,

@@ -39,15 +39,16 @@ export function createSendDocumentHandler(deps: SendDocumentDeps): EnvelopeHandl
     if (cmd === null) return;
     const { order, document } = cmd;
     const orderId = order.orderId;
-    const key = `document:${document.provider}:${document.providerId}`;
-    const to = order.customer.email;
+    // One e-mail per document; an admin's resend is a new e-mail of its own (keyed by its command).
+    const key = cmd.resend ? `document:${document.provider}:${document.providerId}:resend:${env.id}` : `document:${document.provider}:${document.providerId}`;
+    const to = cmd.to ?? order.customer.email;
     const log = deps.logger.child({ orderId, number: document.number, messageId: env.id, delivery: ctx.deliveryCount });
     let claimed = false;
     try {
       const claim = await store.claim(key, orderId, to);
       if (claim.kind === 'sent') {
         log.info('document e-mail already sent; reporting it again');
-        await events.emailed(env, orderId, claim.recipient, claim.messageId);
+        await events.emailed(env, orderId, claim.recipient, claim.messageId, cmd.resend === true);
         return;
       }
       if (claim.kind === 'busy') {
@@ -65,7 +66,7 @@ export function createSendDocumentHandler(deps: SendDocumentDeps): EnvelopeHandl
       try {
         await deps.transport.sendMail({
           from: deps.mailFrom,
-          to: { name: order.customer.name, address: to },
+          to: cmd.to ? to : { name: order.customer.name, address: to },
           subject: mail.subject,
           text: mail.text,
           html: mail.html,
@@ -90,7 +91,7 @@ export function createSendDocumentHandler(deps: SendDocumentDeps): EnvelopeHandl
           await new Promise((r) => setTimeout(r, 200 * (i + 1)));
         }
       }
-      await events.emailed(env, orderId, to, messageId);
+      await events.emailed(env, orderId, to, messageId, cmd.resend === true);
       log.info({ to }, 'document e-mailed');
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);

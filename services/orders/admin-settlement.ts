@@ -10,6 +10,10 @@ export const SETTLED_BY: Record<AdminEventType, readonly string[]> = {
   ISSUE_DOCUMENT: ['document.failed'],
   RETRY_DOCUMENT: ['document.failed'],
   RESEND_TO_KSEF: ['document.ksef-rejected'],
+  UPDATE_SHIPPING_ADDRESS: ['order.held'],
+  UPDATE_BUYER: ['document.failed'],
+  ATTACH_DOCUMENT: ['document.failed'],
+  RESEND_DOCUMENT_EMAIL: ['document.failed'],
 };
 
 const isAdminEvent = (type: string): type is AdminEventType => (ADMIN_EVENT_TYPES as readonly string[]).includes(type);

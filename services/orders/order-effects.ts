@@ -4,6 +4,7 @@ import {
   makeEnvelope,
   type CommandKey,
   type Envelope,
+  type AttachDocumentCommand,
   type IssueDocumentCommand,
   type Names,
   type NotifyCommand,
@@ -71,6 +72,9 @@ export function planEffects(i: EffectInput): EffectPlan {
           payment: ctx.payment,
         });
         break;
+      case 'verifyDocument':
+        command<AttachDocumentCommand>('attachDocument', 'attach-document', { order: ctx.order, number: effect.params.number, issueDate: effect.params.issueDate });
+        break;
       case 'resendToKsef':
         if (ctx.document) command<ResendToKsefCommand>('resendToKsef', 'resend-to-ksef', { order: ctx.order, document: ctx.document });
         break;
@@ -81,6 +85,8 @@ export function planEffects(i: EffectInput): EffectPlan {
           order: ctx.order,
           document: ctx.document,
           ksef: k !== null && k.status === 'accepted' && k.number !== null ? { number: k.number, verificationLink: k.verificationLink } : null,
+          to: effect.params.to,
+          resend: effect.params.resend,
         });
         break;
       }
