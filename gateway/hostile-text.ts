@@ -5,6 +5,8 @@
  * never reaches SQL (where it would be a 500) or a recursive validator (a stack overflow).
  */
 
+export { storableText } from '../services/contracts/index.ts';
+
 /** Deepest JSON nesting accepted anywhere (a real order is about 4 levels deep). */
 export const MAX_JSON_DEPTH = 32;
 
@@ -66,10 +68,3 @@ export function jsonCharsetProblem(contentType: string | undefined): string | nu
   return charset === 'utf-8' || charset === 'utf8' ? null : `charset ${JSON.stringify(m[1] ?? '').slice(0, 40)} is not supported; send JSON as UTF-8`;
 }
 
-/**
- * The text with what Postgres cannot hold replaced by U+FFFD: for columns that describe a request we
- * must store anyway (headers, a detail, a reference). The exact bytes are kept beside it (bytea).
- */
-export function storableText(s: string): string {
-  return s.replace(/\u0000|[\ud800-\udfff]/gu, '\ufffd');
-}

@@ -1,3 +1,4 @@
+import { storableText } from '../../services/contracts/index.ts';
 import type { Sql } from './postgres.ts';
 
 export interface DeadLetter {
@@ -7,17 +8,23 @@ export interface DeadLetter {
   messageId: string | null;
   orderId: string | null;
   data: string;
+  /** The message's exact bytes (kept beside the sanitised `data`, replayed as they were). */
+  raw?: Uint8Array;
   errorCode: string;
   errorMessage: string;
   deliveries: number;
 }
 
-/** Records a message a consumer gave up on, for admins to see and replay. */
+/**
+ * Records a message a consumer gave up on, for admins to see and replay. Whatever the message holds,
+ * the row can be written: text columns are sanitised (`storableText`), the exact bytes go to `raw`.
+ */
 export async function recordDeadLetter(sql: Sql, d: DeadLetter): Promise<void> {
+  const text = (s: string | null) => (s === null ? null : storableText(s));
   await sql`insert into dead_letters
-    (consumer, stream, subject, message_id, order_id, data, error_code, error_message, deliveries)
-    values (${d.consumer}, ${d.stream}, ${d.subject}, ${d.messageId}, ${d.orderId}, ${d.data},
-            ${d.errorCode}, ${d.errorMessage.slice(0, 4000)}, ${d.deliveries})`;
+    (consumer, stream, subject, message_id, order_id, data, raw, error_code, error_message, deliveries)
+    values (${text(d.consumer)}, ${text(d.stream)}, ${text(d.subject)}, ${text(d.messageId)}, ${text(d.orderId)}, ${storableText(d.data)},
+            ${d.raw === undefined ? null : Buffer.from(d.raw)}, ${storableText(d.errorCode)}, ${storableText(d.errorMessage.slice(0, 4000))}, ${d.deliveries})`;
 }
 
 export interface DeadLetterRow {
@@ -54,11 +61,11 @@ export async function replayDeadLetter(
   id: string,
   actor: string,
 ): Promise<DeadLetterRow | null> {
-  const [row] = await sql<Array<DeadLetterRow & { data: string }>>`
-    select id::text, consumer, subject, message_id, order_id, data, error_code, error_message, deliveries, created_at, replayed_at, replayed_by
+  const [row] = await sql<Array<DeadLetterRow & { data: string; raw: Buffer | null }>>`
+    select id::text, consumer, subject, message_id, order_id, data, raw, error_code, error_message, deliveries, created_at, replayed_at, replayed_by
     from dead_letters where id = ${id}`;
   if (!row) return null;
-  await publish(row.subject, new TextEncoder().encode(row.data), `${row.message_id ?? `dead-letter-${row.id}`}:replay:${row.id}:${Date.now()}`);
+  await publish(row.subject, row.raw ? new Uint8Array(row.raw) : new TextEncoder().encode(row.data), `${row.message_id ?? `dead-letter-${row.id}`}:replay:${row.id}:${Date.now()}`);
   const [updated] = await sql<DeadLetterRow[]>`
     update dead_letters set replayed_at = now(), replayed_by = ${actor} where id = ${id}
     returning id::text, consumer, subject, message_id, order_id, error_code, error_message, deliveries, created_at, replayed_at, replayed_by`;

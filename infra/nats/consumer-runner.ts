@@ -98,6 +98,7 @@ export async function runConsumer(o: ConsumerRunnerOptions): Promise<RunningCons
           messageId: env?.id ?? null,
           orderId: env?.orderId ?? null,
           data: new TextDecoder().decode(m.data),
+          raw: m.data,
           errorCode: retryable ? 'RETRIES_EXHAUSTED' : code,
           errorMessage: message,
           deliveries: deliveryCount,

@@ -6,3 +6,4 @@ export * from './warehouse.ts';
 export * from './money.ts';
 export * from './document-events.ts';
 export * from './nip.ts';
+export * from './text.ts';

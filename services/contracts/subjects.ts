@@ -42,6 +42,8 @@ export function natsNames(prefix: string, partitions: number) {
   return {
     prefix,
     partitions,
+    /** Every stream's name starts with `<streamPrefix>_`. */
+    streamPrefix,
     streams: {
       orderEvents: `${streamPrefix}_ORDER_EVENTS`,
       events: `${streamPrefix}_EVENTS`,
@@ -69,6 +71,8 @@ export function natsNames(prefix: string, partitions: number) {
        * on the first, then every LIVE_PRESENCE_MS); order hosts publish hints only while they hear it.
        */
       liveListening: `${prefix}.live.listening`,
+      /** JetStream's advisory when a consumer reached max_deliver on a message (all accounts' streams; filter by streamPrefix). */
+      maxDeliveriesAdvisories: '$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.>',
       eventsAll: `${prefix}.evt.>`,
     },
   };

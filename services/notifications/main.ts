@@ -8,6 +8,7 @@ import { createEmailChannel } from './email.adapter.ts';
 import { createNotificationStore } from './notification.store.ts';
 import { createNotifyHandler } from './notify.handler.ts';
 import { createWebhookChannel } from './webhook.adapter.ts';
+import { watchStuckMessages } from './stuck-message.watcher.ts';
 
 export interface NotificationsServiceOptions {
   /** Replace the channels built from config (ADMIN_EMAIL + SMTP_URL, ADMIN_WEBHOOK_URL). */
@@ -51,6 +52,7 @@ export async function startNotificationsService(deps: ServiceDeps, opts: Notific
       await surfaceDeadLetters(sql, store, channelNames, logger);
     },
   });
+  const stuck = watchStuckMessages({ nc, sql, names, store, channels: channelNames, logger, onCreated: () => dispatcher.wake() });
   const consumerName = names.consumers.command('notify');
   const handle = createNotifyHandler({ sql, store, logger, channels: channelNames, consumer: consumerName, onCreated: () => dispatcher.wake() });
   const consumer = await runConsumer({
@@ -70,6 +72,7 @@ export async function startNotificationsService(deps: ServiceDeps, opts: Notific
     name: 'notifications',
     async stop() {
       await consumer.stop();
+      await stuck.stop();
       await dispatcher.stop();
       await Promise.all(channels.map((c) => c.close().catch(() => {})));
       logger.info('notifications service stopped');
