@@ -112,7 +112,7 @@ export async function buildGateway(deps: GatewayDeps, opts: GatewayOptions = {})
     if (request.malformedWebhook === undefined || request.is404) return;
     const provider = request.url.split('?')[0]?.split('/').filter(Boolean).at(-1) ?? 'unknown';
     const body = request.rawBody ?? Buffer.alloc(0);
-    const stored = await inbox.receive({
+    const stored = await inbox.store({
       provider,
       dedupeKey: invalidDedupeKey(provider, body),
       signature: 'unchecked',

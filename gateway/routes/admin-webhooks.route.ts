@@ -3,6 +3,7 @@ import { OrderpilotError } from '../../services/contracts/index.ts';
 import { adminAuthHook } from '../admin-auth.ts';
 import type { GatewayRoute } from '../gateway.types.ts';
 import { WEBHOOK_VERDICTS, type StoredWebhook } from '../webhooks/webhook-inbox.ts';
+import { withOrderAnswers } from '../webhooks/webhook-order-answers.ts';
 
 const security = [{ adminToken: [] }];
 const PREVIEW = 2000;
@@ -16,13 +17,14 @@ const ListQuery = Type.Object({
 });
 const IdParams = Type.Object({ id: Type.String({ pattern: '^\\d{1,18}$' }) });
 
-function view(w: StoredWebhook, full: boolean) {
+/** A webhook as the API shows it; `orderAnswers` (when read) is what the order did with the events it led to. */
+function view(w: StoredWebhook & { orderAnswers?: unknown[] }, full: boolean) {
   const text = w.body.toString('utf8');
   const { body: _body, ...rest } = w;
   return full ? { ...rest, body: text } : { ...rest, bodyPreview: text.length > PREVIEW ? `${text.slice(0, PREVIEW)}…` : text, bodyBytes: w.body.length };
 }
 
-/** `/admin/api/webhooks`: the webhook inbox for audit, and replay of a stored webhook. */
+/** `/admin/api/webhooks`: the webhook inbox for audit (with the order's answer to each forwarded event), and replay of a stored webhook. */
 export const adminWebhooksRoute: GatewayRoute = async (app, ctx) => {
   app.addHook('onRequest', adminAuthHook(ctx.deps.config.adminTokens));
 
@@ -32,7 +34,7 @@ export const adminWebhooksRoute: GatewayRoute = async (app, ctx) => {
     async (request) => {
       const limit = request.query.limit ?? 50;
       const rows = await ctx.inbox.list({ verdict: request.query.verdict, provider: request.query.provider, orderId: request.query.orderId, limit: limit + 1, before: request.query.cursor });
-      const page = rows.slice(0, limit);
+      const page = await withOrderAnswers(ctx.deps.sql, rows.slice(0, limit));
       return { items: page.map((w) => view(w, false)), nextCursor: rows.length > limit ? (page[page.length - 1]?.id ?? null) : null };
     },
   );
@@ -40,7 +42,8 @@ export const adminWebhooksRoute: GatewayRoute = async (app, ctx) => {
   app.get('/admin/api/webhooks/:id', { schema: { summary: 'One stored webhook, body included', tags: ['admin'], security, params: IdParams } }, async (request) => {
     const w = await ctx.inbox.get(request.params.id);
     if (!w) throw new OrderpilotError('NOT_FOUND', `no webhook ${request.params.id}`);
-    return view(w, true);
+    const [withAnswers] = await withOrderAnswers(ctx.deps.sql, [w]);
+    return view(withAnswers ?? w, true);
   });
 
   app.post(

@@ -2,17 +2,12 @@ import { createHash } from 'node:crypto';
 import type { Config } from '../../infra/config.ts';
 import { sendError } from '../errors.ts';
 import type { GatewayRoute } from '../gateway.types.ts';
-import { createPaymentMatcher } from '../webhooks/payment-matcher.ts';
+import { createPaymentMatcher, type PaymentDecision } from '../webhooks/payment-matcher.ts';
 import type { ProviderEvent } from '../webhooks/payment.types.ts';
-import { invalidDedupeKey, keepHeaders, type WebhookDecision, type WebhookProcessor } from '../webhooks/webhook-inbox.ts';
+import { invalidDedupeKey, keepHeaders, type WebhookInput, type WebhookProcessor } from '../webhooks/webhook-inbox.ts';
 
 /** What a payment provider's webhook request carries (the stored bytes on an admin replay). */
-export interface PaymentWebhookInput {
-  headers: Record<string, string>;
-  body: Buffer;
-  /** True on an admin replay of stored bytes (signature timestamps were checked on arrival). */
-  replay: boolean;
-}
+export type PaymentWebhookInput = WebhookInput;
 
 export type Verified<T> = { ok: true; value: T } | { ok: false; reason: string };
 
@@ -37,33 +32,38 @@ const sha256 = (body: Buffer) => createHash('sha256').update(body).digest('hex')
 
 /**
  * `POST <path>` for one payment provider: verified over the raw body, stored in the webhook inbox,
- * published, 200 (also for replays and unknown orders); a bad signature is stored as invalid and
- * answered 400. The provider's processor is registered for admin replays.
+ * forwarded to the order, 200 (also for replays and unknown orders); a bad signature is stored as
+ * invalid and answered 400. The provider's processor is registered for admin replays.
  */
 export function paymentWebhookRoute<T>(spec: PaymentWebhookSpec<T>): GatewayRoute {
   return async (app, ctx) => {
     const matcher = createPaymentMatcher(ctx.deps);
     const { provider } = spec;
 
-    const process: WebhookProcessor = async (input): Promise<WebhookDecision> => {
-      const v = spec.verify(input, ctx.deps.config);
-      if (!v.ok) return { dedupeKey: invalidDedupeKey(provider, input.body), signature: 'invalid', verdict: 'invalid', detail: v.reason };
-      const event = spec.map(v.value);
-      if (event === null) {
-        return { dedupeKey: `${provider}:sha256-${sha256(input.body)}`, signature: 'valid', verdict: 'recorded', detail: spec.unmapped ?? 'signed, but not a payment notification' };
-      }
-      // An event without an id is de-duplicated by its exact bytes.
-      const eventId = event.eventId !== '' ? event.eventId : `sha256-${sha256(input.body)}`;
-      return matcher.decide(provider, spec.label, `${provider}:${eventId}`, { ...event, eventId });
+    const processor: WebhookProcessor<PaymentDecision> = {
+      async decide(input) {
+        const v = spec.verify(input, ctx.deps.config);
+        if (!v.ok) return { dedupeKey: invalidDedupeKey(provider, input.body), signature: 'invalid', verdict: 'invalid', detail: v.reason };
+        const event = spec.map(v.value);
+        if (event === null) {
+          return { dedupeKey: `${provider}:sha256-${sha256(input.body)}`, signature: 'valid', verdict: 'recorded', detail: spec.unmapped ?? 'signed, but not a payment notification' };
+        }
+        // An event without an id is de-duplicated by its exact bytes.
+        const eventId = event.eventId !== '' ? event.eventId : `sha256-${sha256(input.body)}`;
+        return matcher.decide(provider, spec.label, `${provider}:${eventId}`, { ...event, eventId });
+      },
+      messages: matcher.messages,
     };
-    ctx.inbox.registerProcessor(provider, process);
+    ctx.inbox.registerProcessor(provider, processor);
 
     app.post(spec.path, { schema: { summary: spec.summary, description: spec.description, tags: ['webhooks'] } }, async (request, reply) => {
       const body = request.rawBody ?? Buffer.alloc(0);
-      const decision = await process({ headers: keepHeaders(request.headers), body, replay: false });
-      const result = await ctx.inbox.receive({ provider, headers: request.headers, body, ...decision });
-      if (decision.verdict === 'invalid') return sendError(reply, 'SIGNATURE_INVALID', decision.detail ?? 'signature is invalid', { webhookId: result.id });
-      return { received: true, webhookId: result.id, verdict: result.verdict, duplicate: !result.isNew };
+      const decision = await processor.decide({ headers: keepHeaders(request.headers), body, replay: false });
+      const { forward: _forward, unknownOrder: _unknownOrder, ...columns } = decision;
+      const stored = await ctx.inbox.store({ provider, headers: request.headers, body, ...columns });
+      if (decision.verdict === 'invalid') return sendError(reply, 'SIGNATURE_INVALID', decision.detail ?? 'signature is invalid', { webhookId: stored.id });
+      await ctx.inbox.publish(stored, processor.messages(decision, stored.id));
+      return { received: true, webhookId: stored.id, verdict: stored.verdict, duplicate: !stored.isNew };
     });
   };
 }

@@ -10,11 +10,19 @@ import {
 } from '../../services/contracts/index.ts';
 import { sendError } from '../errors.ts';
 import type { GatewayRoute } from '../gateway.types.ts';
-import { invalidDedupeKey, type Headers, type WebhookDecision, type WebhookMessage } from '../webhooks/webhook-inbox.ts';
+import { invalidDedupeKey, type Headers, type WebhookDecision, type WebhookMessage, type WebhookProcessor } from '../webhooks/webhook-inbox.ts';
 
 function header(headers: Headers, name: string): string | undefined {
   const v = headers[name];
   return Array.isArray(v) ? v[0] : v;
+}
+
+/** A warehouse webhook's decision: the row's columns, the body text to hand on, and what was wrong with it. */
+export interface WarehouseDecision extends WebhookDecision {
+  /** The body handed to the logistics service (absent for `invalid`). */
+  text?: string;
+  /** Set when the signed body is not a status webhook (handed on anyway; the sender is told 422). */
+  problem?: string;
 }
 
 /**
@@ -23,7 +31,7 @@ function header(headers: Headers, name: string): string | undefined {
  * the logistics service anyway (it logs it and tells an admin); a status webhook → `accepted`, a
  * `warehouse-status` command with the dedupe key `warehouse:<eventId>` as message id.
  */
-export function decideWarehouseWebhook(secret: string | undefined, names: Names, headers: Headers, body: Buffer): WebhookDecision & { problem?: string } {
+export function decideWarehouseWebhook(secret: string | undefined, headers: Headers, body: Buffer): WarehouseDecision {
   if (secret === undefined) {
     return { dedupeKey: invalidDedupeKey('warehouse', body), signature: 'invalid', verdict: 'invalid', detail: 'WAREHOUSE_WEBHOOK_SECRET is not configured' };
   }
@@ -31,11 +39,6 @@ export function decideWarehouseWebhook(secret: string | undefined, names: Names,
     return { dedupeKey: invalidDedupeKey('warehouse', body), signature: 'invalid', verdict: 'invalid', detail: `missing or wrong ${WAREHOUSE_SIGNATURE_HEADER}` };
   }
   const text = body.toString('utf8');
-  // No explicit id: the inbox uses the dedupe key (and `#replay-n` on an admin replay).
-  const command = (webhookId: string, orderId: string | null): WebhookMessage[] => {
-    const payload: WarehouseStatusCommand = { webhookId, body: text };
-    return [{ subject: names.subjects.command('warehouseStatus'), type: 'warehouse-status', orderId, payload, actor: 'warehouse' }];
-  };
   let hook;
   try {
     hook = validate(WarehouseWebhookSchema, JSON.parse(text), 'warehouse webhook');
@@ -46,7 +49,7 @@ export function decideWarehouseWebhook(secret: string | undefined, names: Names,
       signature: 'valid',
       verdict: 'recorded',
       detail: problem.slice(0, 1000),
-      messages: (id) => command(id, null),
+      text,
       problem,
     };
   }
@@ -57,8 +60,18 @@ export function decideWarehouseWebhook(secret: string | undefined, names: Names,
     eventType: hook.status,
     externalRef: hook.reference,
     detail: `${hook.status} for shipment ${hook.shipmentId}`,
-    messages: (id) => command(id, hook.reference),
+    text,
   };
+}
+
+/**
+ * The `warehouse-status` command for a stored warehouse webhook (no explicit id: the inbox uses the
+ * dedupe key, and `#replay-n` on an admin replay). The logistics service reads the webhook id from it.
+ */
+export function warehouseMessages(names: Names, d: WarehouseDecision, webhookId: string): WebhookMessage[] {
+  if (d.text === undefined) return [];
+  const payload: WarehouseStatusCommand = { webhookId, body: d.text };
+  return [{ subject: names.subjects.command('warehouseStatus'), type: 'warehouse-status', orderId: d.externalRef ?? null, payload, actor: 'warehouse' }];
 }
 
 /**
@@ -69,19 +82,25 @@ export function decideWarehouseWebhook(secret: string | undefined, names: Names,
  */
 export const warehouseWebhookRoute: GatewayRoute = async (app, ctx) => {
   const { config, names } = ctx.deps;
-  ctx.inbox.registerProcessor('warehouse', async ({ headers, body }) => decideWarehouseWebhook(config.warehouseWebhookSecret, names, headers, body));
+  const processor: WebhookProcessor<WarehouseDecision> = {
+    decide: async ({ headers, body }) => decideWarehouseWebhook(config.warehouseWebhookSecret, headers, body),
+    messages: (d, webhookId) => warehouseMessages(names, d, webhookId),
+  };
+  ctx.inbox.registerProcessor('warehouse', processor);
 
   app.post('/webhooks/warehouse', { schema: { hide: false, summary: 'Warehouse status webhook (HMAC-signed)', tags: ['webhooks'] } }, async (request, reply) => {
     const body = request.rawBody ?? Buffer.alloc(0);
-    const { problem, ...decision } = decideWarehouseWebhook(config.warehouseWebhookSecret, names, request.headers, body);
-    const result = await ctx.inbox.receive({ provider: 'warehouse', headers: request.headers, body, ...decision });
+    const decision = decideWarehouseWebhook(config.warehouseWebhookSecret, request.headers, body);
+    const { text: _text, problem, ...columns } = decision;
+    const stored = await ctx.inbox.store({ provider: 'warehouse', headers: request.headers, body, ...columns });
     if (decision.verdict === 'invalid') {
       return sendError(reply, 'SIGNATURE_INVALID', `warehouse webhook rejected: ${decision.detail ?? 'bad signature'}`);
     }
+    await ctx.inbox.publish(stored, warehouseMessages(names, decision, stored.id));
     if (problem !== undefined) {
       // Stored and handed on (an admin is told), but the sender should know it was not understood.
       return sendError(reply, 'VALIDATION_FAILED', problem);
     }
-    return reply.code(200).send({ received: true, duplicate: !result.isNew, webhookId: result.id });
+    return reply.code(200).send({ received: true, duplicate: !stored.isNew, webhookId: stored.id });
   });
 };

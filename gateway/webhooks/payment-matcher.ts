@@ -1,30 +1,41 @@
 import type { Sql } from '../../infra/db/postgres.ts';
-import { paymentMatchesOrder } from '../../machines/order/index.ts';
 import { COMMANDS, type Names, type NotifyCommand, type OrderEventPayload } from '../../services/contracts/index.ts';
 import { findOrderByReference, type OrderReference } from '../../services/orders/index.ts';
 import type { ProviderEvent } from './payment.types.ts';
-import type { WebhookDecision, WebhookMessage } from './webhook-inbox.ts';
+import type { WebhookDecision, WebhookMessage } from './webhook-inbox.types.ts';
 
 export type KnownOrder = OrderReference;
+
+/**
+ * A payment webhook's decision, as plain data: the row's columns plus what it leads to — the order
+ * event to forward (the order's machine alone judges a payment: amount, currency, state), or, for an
+ * unknown order, the admin notice.
+ */
+export interface PaymentDecision extends WebhookDecision {
+  forward?: { orderId: string; actor: string } & (
+    | { type: 'PAYMENT_CONFIRMED'; payload: OrderEventPayload<'PAYMENT_CONFIRMED'> }
+    | { type: 'PAYMENT_FAILED'; payload: OrderEventPayload<'PAYMENT_FAILED'> }
+  );
+  unknownOrder?: { severity: NotifyCommand['severity']; externalRef: string | null };
+}
 
 const CACHE_MAX = 10_000;
 
 /**
- * Turns a verified provider event into the inbox decision: finds the order (our id or the shop's
- * externalId; the gateway's intake table first, then the orders table for orders placed another
- * way), asks the order's own payment rule (machines/order `paymentMatchesOrder`, the machine's guard)
- * whether it pays the order, and names the messages to publish.
+ * Turns a verified provider event into a decision: resolves the reference to an order (our id or the
+ * shop's externalId; the gateway's intake table first, then the orders service's read model for
+ * orders placed another way) and forwards the event to it. It never judges the payment itself: a
+ * payment that does not pay the order reaches the machine, which stays pending and tells an admin;
+ * the webhook's evidence is that answer, read from the order (`order-answers.ts`).
  */
 export function createPaymentMatcher(deps: { sql: Sql; names: Names }) {
   const { sql, names } = deps;
-  // Order id, externalId, total and currency never change once placed, so found orders may be cached.
+  // Order id and externalId never change once placed, so found orders may be cached.
   const cache = new Map<string, KnownOrder>();
 
   async function findOrder(ref: string): Promise<KnownOrder | null> {
     const hit = cache.get(ref);
     if (hit) return hit;
-    // The gateway's own intake table first (every order placed through POST /orders), then the orders
-    // service's read model for orders placed another way.
     const [intake] = await sql<{ order_id: string; external_id: string; total: string; currency: string }[]>`
       select order_id, external_id, total::text as total, currency from order_intake where order_id = ${ref} or external_id = ${ref}
       order by order_id = ${ref} desc limit 1`;
@@ -37,11 +48,7 @@ export function createPaymentMatcher(deps: { sql: Sql; names: Names }) {
     return found;
   }
 
-  function notify(dedupeKey: string, n: NotifyCommand): WebhookMessage {
-    return { id: `${dedupeKey}:notify`, subject: names.subjects.command('notify'), type: COMMANDS.notify.name, orderId: n.orderId, payload: n };
-  }
-
-  async function decide(provider: string, label: string, dedupeKey: string, e: ProviderEvent): Promise<WebhookDecision> {
+  async function decide(provider: string, label: string, dedupeKey: string, e: ProviderEvent): Promise<PaymentDecision> {
     const n = e.notice;
     const base = { dedupeKey, signature: 'valid' as const, eventType: e.eventType, externalRef: n.ref };
     if (n.kind === 'ignored') return { ...base, verdict: 'recorded', detail: n.reason };
@@ -49,63 +56,54 @@ export function createPaymentMatcher(deps: { sql: Sql; names: Names }) {
     const what = `${label} event ${e.eventId} (${e.eventType})`;
     if (order === null) {
       const detail = n.ref === null ? `${what} names no order` : `${what} refers to unknown order "${n.ref}"`;
-      return {
-        ...base,
-        verdict: 'unmatched',
-        detail,
-        messages: (webhookId) => [
-          notify(dedupeKey, {
-            kind: 'payment',
-            severity: n.kind === 'confirmed' ? 'critical' : 'warning',
-            code: 'UNKNOWN_ORDER',
-            message: `${detail}; stored as webhook ${webhookId}, replay it once the order exists.`,
-            orderId: null,
-            externalId: n.ref,
-          }),
-        ],
-      };
+      return { ...base, verdict: 'unmatched', detail, unknownOrder: { severity: n.kind === 'confirmed' ? 'critical' : 'warning', externalRef: n.ref } };
     }
     if (n.kind === 'failed') {
-      const payload: OrderEventPayload<'PAYMENT_FAILED'> = { provider, reason: n.reason.slice(0, 1000) };
       return {
         ...base,
         verdict: 'accepted',
         orderId: order.orderId,
         detail: `payment failed: ${n.reason}`,
-        messages: () => [{ subject: names.subjects.orderEvent(order.orderId), type: 'PAYMENT_FAILED', orderId: order.orderId, payload, actor: provider }],
+        forward: { type: 'PAYMENT_FAILED', orderId: order.orderId, actor: provider, payload: { provider, reason: n.reason.slice(0, 1000) } },
       };
     }
-    // The order's own rule answers (machines/order): the inbox records that answer as the verdict.
-    if (!paymentMatchesOrder(order, n)) {
-      const detail = `${what} paid ${n.amount} ${n.currency} but order ${order.externalId} is ${order.total} ${order.currency}`;
-      return {
-        ...base,
-        verdict: 'mismatch',
-        orderId: order.orderId,
-        detail,
-        messages: (webhookId) => [
-          notify(dedupeKey, {
-            kind: 'payment',
-            severity: 'critical',
-            code: 'PAYMENT_MISMATCH',
-            message: `${detail}; not treated as a payment (webhook ${webhookId}).`,
-            orderId: order.orderId,
-            externalId: order.externalId,
-          }),
-        ],
-      };
-    }
-    const payload: OrderEventPayload<'PAYMENT_CONFIRMED'> = { provider, paymentId: n.paymentId.slice(0, 200), amount: n.amount, currency: n.currency };
+    const payload: OrderEventPayload<'PAYMENT_CONFIRMED'> = {
+      provider,
+      paymentId: n.paymentId.slice(0, 200),
+      amount: n.amount,
+      currency: n.currency,
+      ...(n.method ? { method: n.method } : {}),
+    };
     return {
       ...base,
       verdict: 'accepted',
       orderId: order.orderId,
-      detail: `payment ${n.paymentId} confirmed`,
-      messages: () => [{ subject: names.subjects.orderEvent(order.orderId), type: 'PAYMENT_CONFIRMED', orderId: order.orderId, payload, actor: provider }],
+      detail: `payment ${n.paymentId} of ${n.amount} ${n.currency} forwarded to the order`,
+      forward: { type: 'PAYMENT_CONFIRMED', orderId: order.orderId, actor: provider, payload },
     };
   }
 
-  return { decide, findOrder };
+  /** The messages of a decision, for the stored webhook `webhookId`. */
+  function messages(d: PaymentDecision, webhookId: string): WebhookMessage[] {
+    if (d.forward) {
+      const f = d.forward;
+      return [{ subject: names.subjects.orderEvent(f.orderId), type: f.type, orderId: f.orderId, payload: f.payload, actor: f.actor }];
+    }
+    if (d.unknownOrder) {
+      const notice: NotifyCommand = {
+        kind: 'payment',
+        severity: d.unknownOrder.severity,
+        code: 'UNKNOWN_ORDER',
+        message: `${d.detail ?? 'payment for an unknown order'}; stored as webhook ${webhookId}, replay it once the order exists.`,
+        orderId: null,
+        externalId: d.unknownOrder.externalRef,
+      };
+      return [{ id: `${d.dedupeKey}:notify`, subject: names.subjects.command('notify'), type: COMMANDS.notify.name, orderId: null, payload: notice }];
+    }
+    return [];
+  }
+
+  return { decide, messages, findOrder };
 }
 
 export type PaymentMatcher = ReturnType<typeof createPaymentMatcher>;

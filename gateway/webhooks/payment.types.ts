@@ -4,7 +4,7 @@
  * externalId).
  */
 export type PaymentNotice =
-  | { kind: 'confirmed'; ref: string | null; paymentId: string; amount: number; currency: string }
+  | { kind: 'confirmed'; ref: string | null; paymentId: string; amount: number; currency: string; /** How the customer paid (card, blik, …), when the provider says. */ method?: string }
   | { kind: 'failed'; ref: string | null; paymentId: string | null; reason: string }
   | { kind: 'ignored'; ref: string | null; reason: string };
 

@@ -1,4 +1,3 @@
 export { orderMachine, ORDER_MACHINE_VERSION, MANUAL_DOCUMENT_PROVIDER } from './order.machine.ts';
 export { orderStatus, documentStatus, restoreOrderSnapshot, allowedAdminEvents, type OrderSnapshot } from './order.state.ts';
-export { paymentMatchesOrder } from './order.payment.ts';
 export * from './order.types.ts';

@@ -20,5 +20,6 @@ export {
   type OrderReference,
   type OrderSummary,
 } from './order.queries.ts';
+export { orderAnswers, type OrderAnswer } from './order-answers.read.ts';
 export { readOrderMetrics, type OrderMetrics } from './order-metrics.read.ts';
 export { startOrdersService } from './main.ts';

@@ -1,20 +1,44 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { buildGateway } from '../../gateway/app.ts';
+import { createOrderHost, type OrderHost } from '../../services/orders/order-host.ts';
+import { startOutboxRelay, type OutboxRelay } from '../../services/orders/outbox-relay.ts';
 import { createTestContext, eventually, type TestContext } from '../support/context.ts';
+import { orderState } from '../support/orders.ts';
 import { ALICE, GATEWAY_ENV, SHOP, intakeBody, paidSession, payuNotification, STRIPE_OLD_SECRET, stripeEvent, streamMessages } from './gateway-helpers.ts';
 
 let t: TestContext;
 let app: FastifyInstance;
+/** The real order host, driven by hand where a test needs the order's answer (the stream keeps its messages for the other assertions). */
+let host: OrderHost;
+let relay: OutboxRelay;
 
 beforeAll(async () => {
   t = await createTestContext(GATEWAY_ENV);
   app = await buildGateway(t, { defaultMetrics: false });
+  host = createOrderHost({ sql: t.sql, names: t.names, logger: t.logger, paymentTimeoutMs: t.config.paymentTimeoutMs });
+  relay = await startOutboxRelay({ sql: t.sql, nc: t.nc, logger: t.logger, pollMs: 200 });
 });
 afterAll(async () => {
   await app?.close();
+  await relay?.stop();
   await t?.cleanup();
 });
+
+/** The order host applies what the gateway forwarded to this order, in publish order (as its partition consumer would). */
+async function applyForwarded(orderId: string): Promise<void> {
+  for (const m of await streamMessages(t.nc, t.names.streams.orderEvents)) {
+    if (m.env.orderId === orderId) await host.handle(m.env, m.subject);
+  }
+}
+
+/** The admin notices published for an order (the machine's through the outbox relay), once `n` are there. */
+async function noticesFor(match: (n: { orderId: string | null; externalId: string | null }) => boolean, n: number) {
+  return eventually(async () => {
+    const found = (await notices()).filter(match);
+    return found.length >= n ? found : undefined;
+  }, `${n} admin notice(s)`);
+}
 
 async function newOrder(over: Record<string, unknown> = {}): Promise<{ orderId: string; externalId: string }> {
   const res = await app.inject({ method: 'POST', url: '/orders', headers: SHOP, payload: intakeBody(over) });
@@ -110,16 +134,35 @@ describe('Stripe webhooks', () => {
     expect(await t.sql`select 1 from webhook_inbox where order_id = ${o.orderId}`).toHaveLength(2);
   });
 
-  it('an amount or currency mismatch is not a payment: recorded, admin notified', async () => {
+  it('an amount or currency mismatch is not a payment: the machine judges it (stays pending, admin notified), the webhook shows its answer', async () => {
     const o = await newOrder();
+    // The gateway finds the order and forwards; it does not compare amounts.
     const r = await post('/webhooks/payments/stripe', stripeEvent('checkout.session.completed', paidSession(o.orderId, 6400)));
-    expect(r.json().verdict).toBe('mismatch');
+    expect(r.json()).toMatchObject({ verdict: 'accepted', duplicate: false });
     const r2 = await post('/webhooks/payments/stripe', stripeEvent('checkout.session.completed', paidSession(o.orderId, 6500, 'eur')));
-    expect(r2.json().verdict).toBe('mismatch');
-    expect(await orderEvents(o.orderId, 'PAYMENT_CONFIRMED')).toHaveLength(0);
-    const n = (await notices()).filter((x) => x.orderId === o.orderId);
+    expect(r2.json()).toMatchObject({ verdict: 'accepted', duplicate: false });
+    const forwarded = await orderEvents(o.orderId, 'PAYMENT_CONFIRMED');
+    expect(forwarded.map((f) => f.env.payload)).toEqual([
+      { provider: 'stripe', paymentId: expect.stringMatching(/^pi_/), amount: 6400, currency: 'PLN' },
+      { provider: 'stripe', paymentId: expect.stringMatching(/^pi_/), amount: 6500, currency: 'EUR' },
+    ]);
+
+    await applyForwarded(o.orderId);
+    expect(await orderState(t.sql, o.orderId)).toBe('pending');
+    const n = await noticesFor((x) => x.orderId === o.orderId, 2);
     expect(n.map((x) => x.code)).toEqual(['PAYMENT_MISMATCH', 'PAYMENT_MISMATCH']);
     expect(n[0]?.message).toContain('6400 PLN');
+
+    // The evidence: each webhook carries the order's own answer (applied, but still pending).
+    for (const hook of [r, r2]) {
+      const stored = await eventually(async () => {
+        const w = (await app.inject({ url: `/admin/api/webhooks/${hook.json().webhookId}`, headers: ALICE })).json();
+        return w.orderAnswers?.length === 1 ? w : undefined;
+      }, 'the order answer on the webhook');
+      expect(stored.orderAnswers).toEqual([expect.objectContaining({ type: 'PAYMENT_CONFIRMED', outcome: 'applied', fromState: 'pending', toState: 'pending' })]);
+    }
+    const listed = await app.inject({ url: `/admin/api/webhooks?orderId=${o.orderId}`, headers: ALICE });
+    expect(listed.json().items.map((w: { orderAnswers: Array<{ toState: string }> }) => w.orderAnswers.map((a) => a.toState))).toEqual([['pending'], ['pending']]);
   });
 
   it('an unknown order → 200, stored as unmatched, admin notified; replay after the order exists confirms it', async () => {
@@ -172,11 +215,13 @@ describe('PayU webhooks', () => {
     expect(await orderEvents(o.orderId, 'PAYMENT_CONFIRMED')).toHaveLength(0);
 
     const cheap = await post('/webhooks/payments/payu', payuNotification(o.externalId, 'COMPLETED', { amount: '100' }));
-    expect(cheap.json().verdict).toBe('mismatch');
+    expect(cheap.json().verdict).toBe('accepted');
+    await applyForwarded(o.orderId);
+    expect(await orderState(t.sql, o.orderId)).toBe('pending');
     const ghost = await post('/webhooks/payments/payu', payuNotification('NO-SUCH-ORDER', 'COMPLETED'));
     expect(ghost.statusCode).toBe(200);
     expect(ghost.json().verdict).toBe('unmatched');
-    const codes = (await notices()).filter((x) => x.orderId === o.orderId || x.externalId === 'NO-SUCH-ORDER').map((x) => x.code);
+    const codes = (await noticesFor((x) => x.orderId === o.orderId || x.externalId === 'NO-SUCH-ORDER', 2)).map((x) => x.code);
     expect(codes.sort()).toEqual(['PAYMENT_MISMATCH', 'UNKNOWN_ORDER']);
     const invalid = await app.inject({ url: '/admin/api/webhooks?verdict=invalid&provider=payu', headers: ALICE });
     expect(invalid.json().items).toHaveLength(2);

@@ -4,6 +4,7 @@ import { invoicingProviderFromConfig } from '../../../services/invoicing/index.t
 import { warehouseLog, warehouseTimeline } from '../../../services/logistics/index.ts';
 import { listNotifications } from '../../../services/notifications/index.ts';
 import type { GatewayRoute } from '../../gateway.types.ts';
+import { withOrderAnswers } from '../../webhooks/webhook-order-answers.ts';
 import type { AdminEventInput } from '../admin-api.client.ts';
 import { one, type Form } from '../console-form.ts';
 import { adminApi, csrfOf, frame, sendErrorPage, sendPage } from '../console-render.ts';
@@ -28,7 +29,7 @@ export const orderPage: GatewayRoute = async (app, ctx) => {
     const [notifications, wh, webhooks] = await Promise.all([
       listNotifications(sql, { status: 'open', orderId: order.id }),
       view === 'all' ? warehouseLog(sql, order.id).catch(() => []) : warehouseTimeline(sql, order.id).catch(() => []),
-      view === 'all' ? ctx.inbox.list({ orderId: order.id, limit: 200 }).catch(() => []) : Promise.resolve([]),
+      view === 'all' ? ctx.inbox.list({ orderId: order.id, limit: 200 }).then((list) => withOrderAnswers(sql, list)).catch(() => []) : Promise.resolve([]),
     ]);
     const timeline: views.TimelineItem[] = [];
     for (const h of order.history) {
@@ -54,7 +55,8 @@ export const orderPage: GatewayRoute = async (app, ctx) => {
       timeline.push({
         at: wb.receivedAt,
         source: 'webhook',
-        title: `${wb.provider} ${wb.eventType ?? ''} · signature ${wb.signature} · ${wb.verdict}`,
+        // The order's own answer to what the webhook led to is its evidence (the gateway does not judge).
+        title: `${wb.provider} ${wb.eventType ?? ''} · signature ${wb.signature} · ${wb.verdict}${wb.orderAnswers.map((a) => ` · order: ${a.type} ${a.outcome} ${a.fromState ?? '∅'} → ${a.toState ?? '∅'}`).join('')}`,
         detail: wb.detail,
         raw: wb.body.toString('utf8').slice(0, 20_000),
       });

@@ -1,0 +1,203 @@
+import type { Sql } from '../../infra/db/postgres.ts';
+import type { Logger } from '../../infra/logger.ts';
+import type { ListFilter, SignatureVerdict, StoredWebhook, WebhookVerdict } from './webhook-inbox.types.ts';
+
+/**
+ * The gateway's `webhook_inbox` table (its only owner): insert-once by dedupe key, "published"
+ * marks, reads for the admin API and the console, and the replay record. Writes on the request path
+ * are batched (see `insertOnce` and `markPublished`); nothing here publishes or decides.
+ */
+
+/** The columns a new row is inserted with. */
+export interface InboxInsert {
+  provider: string;
+  dedupe_key: string;
+  event_type: string | null;
+  signature: SignatureVerdict;
+  verdict: WebhookVerdict;
+  detail: string | null;
+  order_id: string | null;
+  external_ref: string | null;
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+interface Row extends InboxInsert {
+  id: string;
+  message_ids: string[];
+  received_at: Date;
+  published_at: Date | null;
+  replay_count: number;
+  replayed_at: Date | null;
+  replayed_by: string | null;
+}
+
+function toStored(r: Row): StoredWebhook {
+  return {
+    id: String(r.id),
+    provider: r.provider,
+    dedupeKey: r.dedupe_key,
+    eventType: r.event_type,
+    signature: r.signature,
+    verdict: r.verdict,
+    detail: r.detail,
+    orderId: r.order_id,
+    externalRef: r.external_ref,
+    headers: r.headers,
+    body: r.body,
+    messageIds: r.message_ids,
+    receivedAt: r.received_at.toISOString(),
+    publishedAt: r.published_at?.toISOString() ?? null,
+    replayCount: r.replay_count,
+    replayedAt: r.replayed_at?.toISOString() ?? null,
+    replayedBy: r.replayed_by,
+  };
+}
+
+/** What a replay changes on the row: the new decision, the messages added, who and which replay. */
+export interface ReplayRecord {
+  verdict: WebhookVerdict;
+  signature: SignatureVerdict;
+  detail: string | null;
+  orderId: string | null;
+  eventType: string | null;
+  messageIds: string[];
+  count: number;
+  by: string;
+}
+
+/** Inserts in flight at once; further rows wait and go together in the next multi-row INSERT. */
+const MAX_INSERTS_IN_FLIGHT = 4;
+const MAX_INSERT_BATCH = 200;
+/** "Published" marks wait this long (or for this many) and go in one UPDATE. */
+const MARK_DELAY_MS = 20;
+const MARK_BATCH = 500;
+
+export function createWebhookInboxStore(deps: { sql: Sql; logger: Logger }) {
+  const { sql } = deps;
+  const log = deps.logger.child({ component: 'webhook-inbox' });
+
+  // Inserts are grouped: while a few INSERTs are in flight, new rows wait and go together in the next
+  // multi-row INSERT (one commit, one WAL flush for many webhooks). At low load a row goes at once.
+  let insertQueue: Array<{ row: InboxInsert; resolve: (id: string | null) => void; reject: (err: unknown) => void }> = [];
+  let insertsInFlight = 0;
+  function pumpInserts(): void {
+    while (insertsInFlight < MAX_INSERTS_IN_FLIGHT && insertQueue.length > 0) {
+      const batch = insertQueue.slice(0, MAX_INSERT_BATCH);
+      insertQueue = insertQueue.slice(MAX_INSERT_BATCH);
+      insertsInFlight++;
+      void insertBatch(batch).finally(() => {
+        insertsInFlight--;
+        pumpInserts();
+      });
+    }
+  }
+  async function insertBatch(batch: typeof insertQueue): Promise<void> {
+    try {
+      const rows = batch.map((b) => ({ ...b.row, headers: sql.json(b.row.headers) }));
+      const inserted = await sql<{ id: string; dedupe_key: string }[]>`
+        insert into webhook_inbox ${sql(rows as never, 'provider', 'dedupe_key', 'event_type', 'signature', 'verdict', 'detail', 'order_id', 'external_ref', 'headers', 'body')}
+        on conflict (dedupe_key) do nothing
+        returning id, dedupe_key`;
+      // Within one batch a key is inserted once; only its first waiter gets the id.
+      const byKey = new Map(inserted.map((x) => [x.dedupe_key, String(x.id)]));
+      for (const b of batch) {
+        const id = byKey.get(b.row.dedupe_key);
+        byKey.delete(b.row.dedupe_key);
+        b.resolve(id ?? null);
+      }
+    } catch (err) {
+      for (const b of batch) b.reject(err);
+    }
+  }
+
+  // "Published" marks are written in batches off the request path (one UPDATE for many rows): a mark
+  // lost in a crash only means a provider retry publishes the same message ids again (de-duplicated).
+  let pendingMarks: Array<{ id: string; ids: string[] }> = [];
+  let flushTimer: NodeJS.Timeout | null = null;
+  let flushing: Promise<void> = Promise.resolve();
+  function flushMarks(): Promise<void> {
+    if (flushTimer) clearTimeout(flushTimer);
+    flushTimer = null;
+    const batch = pendingMarks;
+    pendingMarks = [];
+    if (batch.length === 0) return flushing;
+    // `id = any(...)` keeps this an index lookup (a join against a set-returning function may not).
+    const ids = batch.map((m) => m.id);
+    const byId = Object.fromEntries(batch.map((m) => [m.id, m.ids]));
+    flushing = flushing.then(() =>
+      sql`update webhook_inbox w set published_at = now(),
+            message_ids = array(select jsonb_array_elements_text(${sql.json(byId)}::jsonb -> (w.id::text)))
+          where w.id = any(${ids}::bigint[]) and w.published_at is null`.then(
+        () => undefined,
+        (err: unknown) => log.warn({ err: err instanceof Error ? err.message : String(err), rows: batch.length }, 'could not mark webhooks published (a retry republishes them)'),
+      ),
+    );
+    return flushing;
+  }
+
+  return {
+    /** Inserts the row unless its dedupe key exists; resolves with the new id, or null for a repeat. */
+    insertOnce(raw: InboxInsert): Promise<string | null> {
+      // Postgres text cannot hold NUL; one such value must not fail the whole batch.
+      const clean = (v: string | null) => (v === null ? null : v.replace(/\u0000/g, ''));
+      const row: InboxInsert = { ...raw, event_type: clean(raw.event_type), detail: clean(raw.detail), order_id: clean(raw.order_id), external_ref: clean(raw.external_ref) };
+      return new Promise((resolve, reject) => {
+        insertQueue.push({ row, resolve, reject });
+        pumpInserts();
+      });
+    },
+
+    /** The row stored under a dedupe key (what a repeat needs to know). */
+    async findByKey(dedupeKey: string): Promise<{ id: string; verdict: WebhookVerdict; published: boolean; messageIds: string[] } | null> {
+      const [row] = await sql<{ id: string; verdict: WebhookVerdict; published_at: Date | null; message_ids: string[] }[]>`
+        select id, verdict, published_at, message_ids from webhook_inbox where dedupe_key = ${dedupeKey}`;
+      return row ? { id: String(row.id), verdict: row.verdict, published: row.published_at !== null, messageIds: row.message_ids } : null;
+    },
+
+    /** Marks a row published with these message ids (batched; see `flush`). */
+    markPublished(id: string, ids: string[]): void {
+      pendingMarks.push({ id, ids });
+      if (pendingMarks.length >= MARK_BATCH) void flushMarks();
+      else flushTimer ??= setTimeout(() => void flushMarks(), MARK_DELAY_MS);
+    },
+
+    /** Writes the pending "published" marks (call on shutdown; also runs every 20 ms by itself). */
+    flush: flushMarks,
+
+    async get(id: string): Promise<StoredWebhook | null> {
+      if (!/^\d{1,18}$/.test(id)) return null;
+      const [row] = await sql<Row[]>`select * from webhook_inbox where id = ${id}`;
+      return row ? toStored(row) : null;
+    },
+
+    async list(f: ListFilter): Promise<StoredWebhook[]> {
+      const rows = await sql<Row[]>`
+        select * from webhook_inbox
+        where true
+          ${f.verdict ? sql`and verdict = ${f.verdict}` : sql``}
+          ${f.provider ? sql`and provider = ${f.provider}` : sql``}
+          ${f.orderId ? sql`and order_id = ${f.orderId}` : sql``}
+          ${f.before ? sql`and id < ${f.before}` : sql``}
+        order by id desc
+        limit ${f.limit}`;
+      return rows.map(toStored);
+    },
+
+    /** Records a replay on its row: the new decision, the added message ids, who and when. */
+    async recordReplay(id: string, r: ReplayRecord): Promise<StoredWebhook | null> {
+      const [row] = await sql<Row[]>`
+        update webhook_inbox set
+          verdict = ${r.verdict}, signature = ${r.signature}, detail = ${r.detail},
+          order_id = coalesce(${r.orderId}, order_id), event_type = coalesce(${r.eventType}, event_type),
+          message_ids = message_ids || ${r.messageIds}::text[],
+          published_at = case when ${r.messageIds.length > 0} then now() else published_at end,
+          replay_count = ${r.count}, replayed_at = now(), replayed_by = ${r.by}
+        where id = ${id}
+        returning *`;
+      return row ? toStored(row) : null;
+    },
+  };
+}
+
+export type WebhookInboxStore = ReturnType<typeof createWebhookInboxStore>;
