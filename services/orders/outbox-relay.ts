@@ -3,6 +3,10 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { encodeEnvelope, type Envelope } from '../contracts/index.ts';
 import type { Sql } from '../../infra/db/postgres.ts';
 import type { Logger } from '../../infra/logger.ts';
+import { backoffMs, JITTER_NONE, type RetryPolicy } from '../../infra/retry-policy.ts';
+
+/** After a failed round the leader waits 200 ms, doubling, at most 5 s (the one retry policy; exact: one relay leads). */
+const RELAY_RETRY: RetryPolicy = { baseMs: 200, capMs: 5000, jitter: JITTER_NONE };
 
 /** Advisory lock key of the relay leader (one active relay per database keeps per-order order). */
 const RELAY_LOCK = 7_400_123_002;
@@ -142,7 +146,7 @@ export async function startOutboxRelay(o: OutboxRelayOptions): Promise<OutboxRel
           } catch (err) {
             failures++;
             log.warn({ err: err instanceof Error ? err.message : String(err), failures }, 'outbox publish failed; will retry');
-            await new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** Math.min(failures, 6))));
+            await new Promise((r) => setTimeout(r, backoffMs(RELAY_RETRY, failures)));
             continue;
           }
           // Check the lock connection is alive (a broken session has lost the lock).
