@@ -31,6 +31,11 @@ function digest(s: string): Buffer {
   return createHash('sha256').update(s, 'utf8').digest();
 }
 
+/** Whether two secrets are equal, in constant time (digests of equal length are compared). */
+export function sameSecret(presented: string, expected: string): boolean {
+  return timingSafeEqual(digest(presented), digest(expected));
+}
+
 /** The admin whose token equals `presented` (constant time over all tokens), or null. */
 export function matchAdminToken(tokens: readonly AdminToken[], presented: string): string | null {
   const p = digest(presented);

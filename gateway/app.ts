@@ -46,6 +46,9 @@ export interface GatewayOptions {
   defaultMetrics?: boolean;
 }
 
+/** TRUST_PROXY as a hop count: trust the nearest `n` proxies (Fastify's typings lack the number form). */
+const trustHops = (n: number) => (_address: string, hop: number) => hop < n;
+
 declare module 'fastify' {
   interface FastifyInstance {
     gateway: GatewayContext;
@@ -74,6 +77,8 @@ export async function buildGateway(deps: GatewayDeps, opts: GatewayOptions = {})
     bodyLimit: BODY_LIMIT,
     return503OnClosing: true,
     requestIdHeader: 'x-request-id',
+    // TRUST_PROXY: behind a TLS-terminating proxy, request.protocol and request.ip come from X-Forwarded-*.
+    trustProxy: typeof deps.config.trustProxy === 'number' ? trustHops(deps.config.trustProxy) : deps.config.trustProxy,
     ajv: { customOptions: { allErrors: false } },
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // A URL the router cannot read: the project's error format, not Fastify's.

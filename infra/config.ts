@@ -74,6 +74,17 @@ export interface Config {
   readonly natsPrefix: string;
   readonly port: number;
   readonly host: string;
+  /**
+   * Behind a TLS-terminating proxy: trust its X-Forwarded-* headers (Fastify's `trustProxy`: true,
+   * a hop count, or addresses/CIDRs), so the console's cookie is `Secure` and the client address is real.
+   */
+  readonly trustProxy: boolean | number | string;
+  /** When set, `GET /metrics` needs `Authorization: Bearer <METRICS_TOKEN>`. */
+  readonly metricsToken: string | undefined;
+  /** Hours a console session lasts (revoked at sign-out). */
+  readonly consoleSessionHours: number;
+  /** Refuse to send mail over a connection that did not upgrade to TLS (nodemailer `requireTLS`). */
+  readonly smtpRequireTls: boolean;
   readonly logLevel: string;
   readonly adminTokens: readonly AdminToken[];
   /** Keys shops present on `POST /orders` (`Authorization: Bearer <key>`); empty = no intake. */
@@ -187,6 +198,23 @@ function bool(env: Env, name: string): boolean {
   throw new ConfigError(name, `expected 1/0, true/false, yes/no or on/off, got "${raw}"`);
 }
 
+/** A secret of at least `min` characters, or undefined. */
+function secret(env: Env, name: string, min: number): string | undefined {
+  const raw = str(env, name);
+  if (raw !== undefined && raw.length < min) throw new ConfigError(name, `must be at least ${min} characters`);
+  return raw;
+}
+
+/** TRUST_PROXY: on/off, a hop count, or a comma-separated list of proxy addresses / CIDRs. */
+function trustProxy(env: Env): boolean | number | string {
+  const raw = str(env, 'TRUST_PROXY');
+  if (raw === undefined) return false;
+  if (/^\d+$/.test(raw)) return Number(raw);
+  if (['1', 'true', 'yes', 'on', '0', 'false', 'no', 'off'].includes(raw.toLowerCase())) return bool(env, 'TRUST_PROXY');
+  if (!/^[0-9a-fA-F:.,/\s]+$/.test(raw)) throw new ConfigError('TRUST_PROXY', 'expected on/off, a hop count, or proxy addresses / CIDRs separated by commas');
+  return raw;
+}
+
 /** Parses `name:token,name:token`. */
 export function parseAdminTokens(raw: string | undefined, variable = 'ADMIN_TOKENS'): AdminToken[] {
   if (raw === undefined || raw.trim() === '') return [];
@@ -276,6 +304,10 @@ export function loadConfig(env: Env = process.env): Config {
     natsPrefix: prefix,
     port: int(env, 'PORT', 3000, 0, 65535),
     host: str(env, 'HOST') ?? '127.0.0.1',
+    trustProxy: trustProxy(env),
+    metricsToken: secret(env, 'METRICS_TOKEN', 16),
+    consoleSessionHours: int(env, 'CONSOLE_SESSION_HOURS', 12, 1, 24 * 30),
+    smtpRequireTls: bool(env, 'SMTP_REQUIRE_TLS'),
     logLevel: str(env, 'LOG_LEVEL') ?? 'info',
     adminTokens: Object.freeze(parseAdminTokens(str(env, 'ADMIN_TOKENS'))),
     shopKeys: Object.freeze(parseShopKeys(str(env, 'SHOP_KEYS'))),

@@ -5,8 +5,9 @@ export type MailTransport = Transporter;
 /**
  * One nodemailer transport from `SMTP_URL` (smtp:// or smtps://). Pooled; callers own it and must
  * `close()` it on shutdown. Timeouts are short so a dead SMTP server is a fast, retryable failure.
+ * `requireTls` (SMTP_REQUIRE_TLS): a server that does not offer STARTTLS is refused, mail is not sent in clear.
  */
-export function createMailTransport(smtpUrl: string): MailTransport {
+export function createMailTransport(smtpUrl: string, opts: { requireTls?: boolean } = {}): MailTransport {
   const u = new URL(smtpUrl);
   return nodemailer.createTransport({
     host: u.hostname,
@@ -14,7 +15,9 @@ export function createMailTransport(smtpUrl: string): MailTransport {
     secure: u.protocol === 'smtps:',
     auth: u.username ? { user: decodeURIComponent(u.username), pass: decodeURIComponent(u.password) } : undefined,
     // Loopback sandboxes and dev catchers speak plain SMTP; real servers upgrade with STARTTLS.
-    ignoreTLS: u.searchParams.get('ignoreTLS') === 'true',
+    ignoreTLS: !opts.requireTls && u.searchParams.get('ignoreTLS') === 'true',
+    // SMTP_REQUIRE_TLS: never send over a connection that did not upgrade with STARTTLS.
+    requireTLS: opts.requireTls === true,
     tls: { rejectUnauthorized: u.searchParams.get('rejectUnauthorized') !== 'false' },
     pool: true,
     maxConnections: 5,

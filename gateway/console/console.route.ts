@@ -2,7 +2,7 @@ import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import type { GatewayRoute } from '../gateway.types.ts';
 import { CONSOLE_CSS, CONSOLE_JS } from './console.assets.ts';
-import { consoleCsrfHook, consoleSessionHook } from './console-session.ts';
+import { consoleCsrfHook, consoleSessionHook, createConsoleSessions } from './console-session.ts';
 import { attentionPage } from './pages/attention.page.ts';
 import { bulkReleasePage } from './pages/bulk-release.page.ts';
 import { liveStream } from './pages/live.page.ts';
@@ -17,7 +17,6 @@ import { ordersPage } from './pages/orders.page.ts';
  * write its plugin (render with `console-render.ts`, views in `console.pages.ts`) and list it here.
  */
 export const CONSOLE_PAGES: readonly GatewayRoute[] = [
-  logoutRoute,
   attentionPage,
   ordersPage,
   orderPage,
@@ -29,7 +28,7 @@ export const CONSOLE_PAGES: readonly GatewayRoute[] = [
 
 /**
  * The admin console at /admin: server-rendered pages over the admin API, signed in with an admin
- * token kept in an HttpOnly, SameSite=Strict cookie; every action is a POST carrying a CSRF token.
+ * token once; the HttpOnly, SameSite=Strict cookie then holds a random session id (stored hashed, revoked at sign-out); every action is a POST carrying a CSRF token.
  * Live updates come over SSE from NATS `orderChanged` hints. This plugin only wires: the assets and
  * sign-in need no session; the session and CSRF hooks wrap every page in CONSOLE_PAGES.
  */
@@ -43,11 +42,13 @@ export const consoleRoute: GatewayRoute = async (app, ctx) => {
   app.get('/admin/assets/console.js', { schema: { hide: true } }, async (_req, reply) =>
     reply.type('text/javascript; charset=utf-8').header('cache-control', 'public, max-age=300').send(CONSOLE_JS),
   );
-  await app.register(loginRoutes, ctx);
+  const sessions = createConsoleSessions(ctx.deps.sql, ctx.deps.config.consoleSessionHours);
+  await app.register(loginRoutes(sessions), ctx);
 
   await app.register(async (authed) => {
-    authed.addHook('onRequest', consoleSessionHook(ctx.deps.config.adminTokens));
+    authed.addHook('onRequest', consoleSessionHook(sessions, ctx.deps.config.adminTokens));
     authed.addHook('preHandler', consoleCsrfHook);
+    await authed.register(logoutRoute(sessions), ctx);
     for (const page of CONSOLE_PAGES) await authed.register(page, ctx);
   });
 };

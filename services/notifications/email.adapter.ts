@@ -7,11 +7,13 @@ export interface EmailChannelOptions extends FormatOptions {
   smtpUrl: string;
   from: string;
   to: string;
+  /** SMTP_REQUIRE_TLS */
+  requireTls?: boolean;
 }
 
 /** Admin e-mail through nodemailer: one mail per batch (a digest when the batch has many). */
 export function createEmailChannel(o: EmailChannelOptions): NotificationChannel {
-  const transport: MailTransport = createMailTransport(o.smtpUrl);
+  const transport: MailTransport = createMailTransport(o.smtpUrl, { requireTls: o.requireTls === true });
   return {
     name: 'email',
     async send(batch) {

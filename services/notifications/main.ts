@@ -31,7 +31,7 @@ export async function startNotificationsService(deps: ServiceDeps, opts: Notific
   const channels: NotificationChannel[] = opts.channels ?? [];
   if (!opts.channels) {
     if (config.adminEmail && config.smtpUrl) {
-      channels.push(createEmailChannel({ smtpUrl: config.smtpUrl, from: config.mailFrom, to: config.adminEmail, consoleUrl }));
+      channels.push(createEmailChannel({ smtpUrl: config.smtpUrl, from: config.mailFrom, to: config.adminEmail, consoleUrl, requireTls: config.smtpRequireTls }));
     } else if (config.adminEmail) {
       logger.warn('ADMIN_EMAIL is set but SMTP_URL is not: admin notifications are stored, not e-mailed');
     }

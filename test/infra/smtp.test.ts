@@ -52,4 +52,17 @@ describe('SMTP transport and sink (real SMTP on loopback)', () => {
     expect(err).toBeInstanceOf(Error);
     expect(isRetryableSmtpError(err)).toBe(true);
   });
+
+  it('SMTP_REQUIRE_TLS: a server without STARTTLS gets no mail in clear', async () => {
+    const before = sink.mails.length;
+    const transport = createMailTransport(sink.url, { requireTls: true });
+    const err = await transport.sendMail({ from: 'a@example.com', to: 'b@example.com', subject: 'secret', text: 'not in clear' }).then(
+      () => null,
+      (e: unknown) => e as { code?: string; message?: string },
+    );
+    transport.close();
+    expect(err).not.toBeNull();
+    expect(err?.message ?? '').toMatch(/STARTTLS/i);
+    expect(sink.mails.length).toBe(before);
+  });
 });
