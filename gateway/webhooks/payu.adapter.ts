@@ -30,6 +30,16 @@ type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
 
+/**
+ * How the customer paid: PayU's `order.payMethod.type` — CARD_TOKEN is a card (`card`), PBL a
+ * pay-by-link transfer (`pbl`), INSTALLMENTS and others lower-cased as sent. Absent: not said.
+ */
+function payuMethod(o: Obj): { method?: string } {
+  const type = isObj(o['payMethod']) ? str(o['payMethod']['type']) : null;
+  if (type === null) return {};
+  return { method: type === 'CARD_TOKEN' ? 'card' : type.toLowerCase().slice(0, 50) };
+}
+
 /** Maps a (verified) PayU notification body to what it means for an order. Pure. */
 export function mapPayuNotification(body: unknown): ProviderEvent | null {
   if (!isObj(body) || !isObj(body['order'])) return null;
@@ -46,7 +56,7 @@ export function mapPayuNotification(body: unknown): ProviderEvent | null {
   let notice: PaymentNotice;
   switch (status) {
     case 'COMPLETED':
-      notice = { kind: 'confirmed', ref, paymentId, amount, currency: (str(o['currencyCode']) ?? '').toUpperCase() };
+      notice = { kind: 'confirmed', ref, paymentId, amount, currency: (str(o['currencyCode']) ?? '').toUpperCase(), ...payuMethod(o) };
       break;
     case 'CANCELED':
       notice = { kind: 'failed', ref, paymentId, reason: 'PayU order canceled' };

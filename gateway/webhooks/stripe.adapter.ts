@@ -10,6 +10,16 @@ type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
 
+/**
+ * How the customer paid, when Stripe says it unambiguously: the one entry of `payment_method_types`
+ * (a checkout session or payment intent offering several does not say which was used).
+ */
+function methodOf(o: Obj): { method?: string } {
+  const types = Array.isArray(o['payment_method_types']) ? o['payment_method_types'].filter((t): t is string => typeof t === 'string' && t !== '') : [];
+  const only = types.length === 1 ? types[0] : undefined;
+  return only !== undefined ? { method: only.toLowerCase().slice(0, 50) } : {};
+}
+
 function orderRef(o: Obj): string | null {
   const md = isObj(o['metadata']) ? o['metadata'] : {};
   return str(md['order_id']) ?? str(o['client_reference_id']);
@@ -32,6 +42,7 @@ export function mapStripeEvent(type: string, object: unknown): PaymentNotice {
         paymentId: str(o['payment_intent']) ?? str(o['id']) ?? 'unknown',
         amount: typeof o['amount_total'] === 'number' ? o['amount_total'] : -1,
         currency,
+        ...methodOf(o),
       };
     case 'payment_intent.succeeded':
       return {
@@ -40,6 +51,7 @@ export function mapStripeEvent(type: string, object: unknown): PaymentNotice {
         paymentId: str(o['id']) ?? 'unknown',
         amount: typeof o['amount_received'] === 'number' ? o['amount_received'] : typeof o['amount'] === 'number' ? o['amount'] : -1,
         currency,
+        ...methodOf(o),
       };
     case 'payment_intent.payment_failed': {
       const err = isObj(o['last_payment_error']) ? o['last_payment_error'] : {};

@@ -14,6 +14,13 @@ describe('Stripe adapter (pure)', () => {
     expect(mapStripeEvent('invoice.paid', {}).kind).toBe('ignored');
   });
 
+  it('takes the payment method when Stripe names exactly one (for the invoice), else none', () => {
+    const session = { payment_status: 'paid', amount_total: 100, currency: 'pln', payment_intent: 'pi_1', metadata: { order_id: 'o1' } };
+    expect(mapStripeEvent('checkout.session.completed', { ...session, payment_method_types: ['blik'] })).toMatchObject({ kind: 'confirmed', method: 'blik' });
+    expect(mapStripeEvent('payment_intent.succeeded', { id: 'pi', amount_received: 5, currency: 'pln', payment_method_types: ['card'], metadata: { order_id: 'x' } })).toMatchObject({ method: 'card' });
+    expect(mapStripeEvent('checkout.session.completed', { ...session, payment_method_types: ['card', 'p24'] })).not.toHaveProperty('method');
+  });
+
   it('verifies with any configured secret and names why it failed', () => {
     const payload = JSON.stringify({ id: 'evt_1', object: 'event', type: 'payment_intent.succeeded', data: { object: {} } });
     const header = Stripe.webhooks.generateTestHeaderString({ payload, secret: 'whsec_b' });
@@ -44,6 +51,11 @@ describe('PayU adapter (pure)', () => {
     expect(mapPayuNotification({ order: { orderId: 'P1', extOrderId: 'E1', status: 'CANCELED' } })?.notice.kind).toBe('failed');
     expect(mapPayuNotification({ order: { orderId: 'P1', extOrderId: 'E1', status: 'PENDING' } })?.notice.kind).toBe('ignored');
     expect(mapPayuNotification({ nope: true })).toBeNull();
+  });
+  it('takes the payment method from order.payMethod.type (CARD_TOKEN is a card)', () => {
+    const order = { orderId: 'P1', extOrderId: 'E1', status: 'COMPLETED', totalAmount: '200', currencyCode: 'PLN' };
+    expect(mapPayuNotification({ order: { ...order, payMethod: { type: 'CARD_TOKEN' } } })?.notice).toMatchObject({ kind: 'confirmed', method: 'card' });
+    expect(mapPayuNotification({ order: { ...order, payMethod: { type: 'PBL' } } })?.notice).toMatchObject({ method: 'pbl' });
   });
 });
 

@@ -57,7 +57,7 @@ export function paidSession(orderRef: string, amount = 6500, currency = 'pln') {
 }
 
 /** A PayU notification signed per PayU's scheme: hash(body + second key). */
-export function payuNotification(extOrderId: string, status: string, opts: { amount?: string; currency?: string; algorithm?: 'MD5' | 'SHA256'; key?: string; payuOrderId?: string } = {}) {
+export function payuNotification(extOrderId: string, status: string, opts: { amount?: string; currency?: string; algorithm?: 'MD5' | 'SHA256'; key?: string; payuOrderId?: string; payMethod?: string } = {}) {
   const payload = JSON.stringify({
     order: {
       orderId: opts.payuOrderId ?? `PAYU${randomUUID().slice(0, 8).toUpperCase()}`,
@@ -70,6 +70,7 @@ export function payuNotification(extOrderId: string, status: string, opts: { amo
       totalAmount: opts.amount ?? '6500',
       status,
       products: [{ name: 'Kubek', unitPrice: '2500', quantity: '2' }],
+      ...(opts.payMethod ? { payMethod: { type: opts.payMethod } } : {}),
     },
     localReceiptDateTime: new Date().toISOString(),
     properties: [{ name: 'PAYMENT_ID', value: '151471228' }],
