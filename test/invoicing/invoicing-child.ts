@@ -1,32 +1,24 @@
 /**
- * The invoicing service as its own process, for the crash test. With
- * TEST_KILL_AFTER_PROVIDER_ANSWER=1 it SIGKILLs itself right after the invoicing system answered
- * and before the answer is saved or reported — the worst moment to die. Test-only.
+ * The invoicing service as its own process, for the crash tests. Test-only. It SIGKILLs itself at
+ * the worst moment to die:
+ * - TEST_KILL_AFTER_PROVIDER_ANSWER=1: right after the invoicing system answered with a document,
+ *   before the answer is saved or reported;
+ * - TEST_KILL_AFTER_KSEF_VERDICT=1: right after the KSeF poller saved a verdict, before it is reported
+ *   to the order (and so before any e-mail).
  */
 import { startRuntime } from '../../infra/runtime/process.ts';
-import { startInvoicingService } from '../../services/invoicing/main.ts';
+import { startInvoicingService, type InvoicingServiceOptions } from '../../services/invoicing/main.ts';
 
-const kill = process.env['TEST_KILL_AFTER_PROVIDER_ANSWER'] === '1';
+const die = (): Promise<void> => {
+  process.kill(process.pid, 'SIGKILL');
+  return new Promise<void>(() => {});
+};
+
+const opts: InvoicingServiceOptions = {};
+if (process.env['TEST_KILL_AFTER_PROVIDER_ANSWER'] === '1') opts.hooks = { afterProviderAnswer: die };
+if (process.env['TEST_KILL_AFTER_KSEF_VERDICT'] === '1') opts.ksefHooks = { afterVerdictSaved: die };
 
 await startRuntime({
-  services: [
-    {
-      name: 'invoicing',
-      start: (deps) =>
-        startInvoicingService(
-          deps,
-          kill
-            ? {
-                hooks: {
-                  afterProviderAnswer: () => {
-                    process.kill(process.pid, 'SIGKILL');
-                    return new Promise<void>(() => {});
-                  },
-                },
-              }
-            : {},
-        ),
-    },
-  ],
+  services: [{ name: 'invoicing', start: (deps) => startInvoicingService(deps, opts) }],
 });
 process.stdout.write('ready\n');
