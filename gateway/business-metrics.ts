@@ -1,6 +1,7 @@
 import { Gauge, type Registry } from 'prom-client';
 import { countOpenDeadLetters } from '../infra/db/dead-letters.ts';
 import { consumerBacklog } from '../infra/nats/topology.ts';
+import { documentsWaitingForKsef } from '../services/invoicing/index.ts';
 import { readShipmentOutcomes } from '../services/logistics/index.ts';
 import { readOpenNotificationCounts } from '../services/notifications/index.ts';
 import { readOrderMetrics } from '../services/orders/index.ts';
@@ -12,11 +13,12 @@ type BusinessSnapshot = {
   deadLetters: Awaited<ReturnType<typeof countOpenDeadLetters>>;
   consumers: Awaited<ReturnType<typeof consumerBacklog>>;
   shipments: Awaited<ReturnType<typeof readShipmentOutcomes>>;
+  ksefWaiting: number;
 };
 
 /**
  * Business metrics in the gateway's `/metrics`: what the system holds right now, read at scrape
- * time from the owners' read models (orders, notifications, logistics), the dead-letter table and
+ * time from the owners' read models (orders, notifications, logistics, invoicing), the dead-letter table and
  * JetStream's consumer info. One read per scrape serves every gauge (the reads are cached for a
  * second). Every gateway instance reports the same totals: aggregate with max(), not sum().
  * When a read fails, `orderpilot_business_metrics_up` is 0 and the other gauges are left empty.
@@ -27,14 +29,15 @@ export function registerBusinessMetrics(registry: Registry, deps: Pick<GatewayDe
     if (pending && Date.now() - pending.at < 1000) return pending.value;
     const value = (async () => {
       try {
-        const [orders, notifications, deadLetters, consumers, shipments] = await Promise.all([
+        const [orders, notifications, deadLetters, consumers, shipments, ksefWaiting] = await Promise.all([
           readOrderMetrics(deps.sql),
           readOpenNotificationCounts(deps.sql),
           countOpenDeadLetters(deps.sql),
           consumerBacklog(deps.nc, deps.names),
           readShipmentOutcomes(deps.sql),
+          documentsWaitingForKsef(deps.sql),
         ]);
-        return { orders, notifications, deadLetters, consumers, shipments };
+        return { orders, notifications, deadLetters, consumers, shipments, ksefWaiting };
       } catch (err) {
         deps.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'business metrics could not be read');
         return null;
@@ -89,4 +92,5 @@ export function registerBusinessMetrics(registry: Registry, deps: Pick<GatewayDe
   gauge('orderpilot_shipment_outcomes', 'Orders per shipment outcome (handed_to_carrier, delivered, shipment_rejected, shipment_problem, …) and reason', ['outcome', 'reason'], (s, set) =>
     s.shipments.forEach((r) => set({ outcome: r.outcome, reason: r.reason }, r.count)),
   );
+  gauge('orderpilot_ksef_documents_waiting', 'Documents sent to KSeF and waiting for its verdict (processing or offline)', [], (s, set) => set({}, s.ksefWaiting));
 }

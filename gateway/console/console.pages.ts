@@ -4,6 +4,7 @@ import type { StoredWebhook } from '../webhooks/webhook-inbox.ts';
 import type { NotificationView } from '../../services/notifications/index.ts';
 import type { OrderDetail, OrderHistoryEntry, OrderListItem } from './admin-api.client.ts';
 import type { FailedDocument, HeldOrder } from '../../services/orders/index.ts';
+import type { KsefAttention, KsefFileInfo } from '../../services/invoicing/index.ts';
 import { age, html, raw, when, type Html } from './html.ts';
 import { statechartView } from './statechart.view.ts';
 
@@ -88,6 +89,8 @@ export function attentionPage(d: {
   csrf: string;
   held: ReadonlyArray<HeldOrder & { lastWarehouse: WarehouseTimelineEntry | undefined }>;
   failedDocs: readonly FailedDocument[];
+  /** KSeF rejected them, or they have waited for KSeF longer than KSEF_ATTENTION_MS. */
+  ksefDocs: readonly KsefAttention[];
   notifications: readonly NotificationView[];
   counts: Record<string, number>;
 }): Html {
@@ -122,6 +125,18 @@ ${
     ? html`<p class="muted">No failed documents.</p>`
     : html`<table class="failed-docs"><thead><tr><th>Order</th><th>Order state</th><th>Failure</th><th>Attempts</th></tr></thead><tbody>
 ${d.failedDocs.map((o) => html`<tr data-order="${o.id}"><td>${orderLink(o.id, o.externalId)}</td><td>${badge(o.state)}</td><td><span class="mono">${o.failure?.code ?? ''}</span> ${o.failure?.message ?? ''}</td><td>${o.documentRequests}</td></tr>`)}
+</tbody></table>`
+}
+<h2>KSeF: rejected or waiting too long (${d.ksefDocs.length})</h2>
+${
+  d.ksefDocs.length === 0
+    ? html`<p class="muted">No document needs attention in KSeF.</p>`
+    : html`<table class="ksef-docs"><thead><tr><th>Document</th><th>KSeF</th><th>Why</th><th>Sent</th><th>Polls</th></tr></thead><tbody>
+${d.ksefDocs.map(
+  (k) => html`<tr data-order="${k.orderId}"><td>${orderLink(k.orderId, k.number)}</td><td>${badge(k.state === 'rejected' ? 'rejected' : `waiting (${k.state})`)}</td><td>${
+    k.state === 'rejected' ? html`<span class="mono">${k.code ?? 'KSEF_REJECTED'}</span> ${k.errors.slice(0, 3).join('; ')}` : html`no KSeF number yet${k.errors.length ? html` <span class="muted">— ${k.errors.slice(0, 2).join('; ')}</span>` : ''}`
+  }</td><td title="${k.sentAt}">${age(k.sentAt)}</td><td>${k.polls}</td></tr>`,
+)}
 </tbody></table>`
 }
 <h2>Unacknowledged notifications (${d.notifications.length})</h2>
@@ -224,6 +239,8 @@ export function orderPage(d: {
   view: 'matters' | 'all';
   notifications: readonly NotificationView[];
   pdfUrl: string | null;
+  /** The KSeF XML and UPO kept for the document, with their download URLs. */
+  ksefFiles: ReadonlyArray<KsefFileInfo & { url: string }>;
 }): Html {
   const o = d.order;
   const c = o.context;
@@ -243,6 +260,7 @@ ${o.hold ? html`<dt>Held</dt><dd class="hold"><span class="mono">${o.hold.code}<
       ? html`${o.document.number}, issued ${o.document.issueDate} (${o.document.provider})${d.pdfUrl ? html` · <a href="${d.pdfUrl}">PDF</a>` : ''}${o.documentEmailedAt ? html` · e-mailed ${when(o.documentEmailedAt)}` : ''}`
       : html`<span class="muted">none yet</span>`
   }</dd>
+${c.ksef ? html`<dt>KSeF</dt><dd class="ksef">${ksefFacts(c.ksef, d.ksefFiles)}</dd>` : ''}
 ${o.documentFailure ? html`<dt>Document failure</dt><dd><span class="mono">${o.documentFailure.code}</span> ${o.documentFailure.message}</dd>` : ''}
 <dt>Tracking</dt><dd class="tracking">${o.tracking.trackingNumber ? `${o.tracking.trackingNumber}${o.tracking.carrier ? ` (${o.tracking.carrier})` : ''}` : '—'}${o.tracking.shipmentId ? html` <span class="muted">shipment ${o.tracking.shipmentId}</span>` : ''}</dd>
 ${o.cancellation ? html`<dt>Cancelled</dt><dd>${o.cancellation.reason}${o.cancellation.by ? ` by ${o.cancellation.by}` : ''}${o.cancellation.note ? `: ${o.cancellation.note}` : ''}</dd>` : ''}
@@ -263,6 +281,18 @@ ${d.timeline.map(
 ${statechartView(orderMachine, { value: o.value })}
 </section>
 </div>`;
+}
+
+const KSEF_FILE_LABEL: Record<KsefFileInfo['kind'], string> = { gov: 'KSeF XML', gov_upo: 'UPO' };
+
+/** The document's KSeF stage: status, number with the verification link, why not (yet), the kept files. */
+function ksefFacts(k: NonNullable<OrderDetail['context']['ksef']>, files: ReadonlyArray<KsefFileInfo & { url: string }>): Html {
+  const status = k.status === 'sent' ? 'waiting' : k.status;
+  return html`${badge(status)} ${
+    k.number ? html`<span class="mono ksef-number">${k.number}</span>${k.verificationLink && /^https:\/\//.test(k.verificationLink) ? html` · <a class="ksef-verify" href="${k.verificationLink}" rel="noopener noreferrer" target="_blank">verify in KSeF</a>` : ''}` : html`<span class="muted">no KSeF number yet</span>`
+  }${k.code ? html` · <span class="mono">${k.code}</span>` : ''}${k.errors.length ? html` <span class="muted">— ${k.errors.slice(0, 3).join('; ')}</span>` : ''}${
+    k.sends > 1 ? html` <span class="muted">(sent ${k.sends}×)</span>` : ''
+  }${files.map((f) => html` · <a class="ksef-file" data-kind="${f.kind}" href="${f.url}">${KSEF_FILE_LABEL[f.kind]}</a>`)}`;
 }
 
 export function machinesPage(machines: ReadonlyArray<{ title: string; view: Html }>): Html {

@@ -1,6 +1,16 @@
 /**
  * The invoicing service's entry point: the invoicing system's port (the mailer and the console read
- * document PDFs through it) and how to start the service. Others import only this file.
+ * document PDFs through it), the KSeF read model (console, metrics) and how to start the service.
+ * Others import only this file.
  */
 export type { InvoicingProvider } from './invoicing.port.ts';
 export { invoicingProviderFromConfig, startInvoicingService, type InvoicingServiceOptions } from './main.ts';
+export {
+  documentsWaitingForKsef,
+  ksefDocumentsNeedingAttention,
+  ksefFile,
+  ksefFilesOf,
+  type KsefAttention,
+  type KsefFileInfo,
+  type KsefFileKind,
+} from './ksef.queries.ts';

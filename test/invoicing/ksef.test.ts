@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import { buildGateway } from '../../gateway/app.ts';
 import { startOrdersService } from '../../services/orders/main.ts';
 import { startInvoicingService } from '../../services/invoicing/main.ts';
 import { startMailerService } from '../../services/mailer/main.ts';
@@ -12,9 +14,12 @@ import { commandsIn, history, orderRow, placeAndPay } from './support.ts';
 
 /**
  * KSeF through the real services: orders + invoicing (with its KSeF poller) + mailer, the
- * Fakturownia sandbox with KSeF on, real Postgres, NATS and SMTP on loopback.
+ * Fakturownia sandbox with KSeF on, real Postgres, NATS and SMTP on loopback; the gateway (admin
+ * console, /metrics) answers in-process.
  */
+const ADMIN_TOKEN = 'ksef-admin-token-0123456789';
 let t: TestContext;
+let app: FastifyInstance;
 let sandbox: InvoicingSandbox;
 let sink: SmtpSink;
 const services: RunningService[] = [];
@@ -40,10 +45,15 @@ beforeAll(async () => {
     SELLER_STREET: 'ul. Prosta 1',
     SELLER_POST_CODE: '00-001',
     SELLER_CITY: 'Warszawa',
+    ADMIN_TOKENS: `alice:${ADMIN_TOKEN}`,
+    // The console lists a document still waiting for KSeF after this.
+    KSEF_ATTENTION_MS: '1000',
   });
   services.push(await startOrdersService(t), await startInvoicingService(t), await startMailerService(t));
+  app = await buildGateway(t, { defaultMetrics: false });
 });
 afterAll(async () => {
+  await app?.close();
   for (const s of services.reverse()) await s.stop();
   await t?.cleanup();
   await sandbox?.close();
@@ -147,3 +157,71 @@ describe('KSeF (KSEF_MODE=on, scope all_companies)', () => {
     expect(applied.indexOf('KSEF_OFFLINE')).toBeLessThan(applied.indexOf('DOCUMENT_EMAILED'));
   });
 });
+
+describe('KSeF in the admin console and /metrics', () => {
+  let cookie = '';
+  const page = async (url: string) => {
+    if (cookie === '') {
+      const res = await app.inject({ method: 'POST', url: '/admin/login', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: `token=${ADMIN_TOKEN}` });
+      expect(res.statusCode).toBe(303);
+      const raw = res.headers['set-cookie'];
+      cookie = (Array.isArray(raw) ? (raw[0] ?? '') : (raw ?? '')).split(';')[0] ?? '';
+    }
+    return app.inject({ method: 'GET', url, headers: { cookie } });
+  };
+  const metric = async (name: string) => {
+    const line = (await app.inject({ url: '/metrics' })).body.split('\n').find((l) => l.startsWith(`${name} `));
+    return line === undefined ? undefined : Number(line.slice(name.length + 1));
+  };
+
+  it('the order page shows the KSeF number, status and verification link, and serves the kept XML and UPO', async () => {
+    const order = companyOrder();
+    await placeAndPay(t.nc, t.names, order);
+    await until(order.orderId, 'emailed');
+    const ksef = await ksefOf(order.orderId);
+    await eventually(async () => (await t.sql`select 1 from ksef_files where order_id = ${order.orderId}`).length === 2, 'XML and UPO kept');
+    const html = (await page(`/admin/orders/${order.orderId}`)).body;
+    expect(html).toContain(`<span class="mono ksef-number">${ksef?.number ?? 'missing'}</span>`);
+    expect(html).toContain('<span class="badge accepted">accepted</span>');
+    expect(html).toContain(`class="ksef-verify" href="${ksef?.verificationLink ?? 'missing'}"`);
+    for (const [file, kind] of [['invoice.xml', 'gov'], ['upo.xml', 'gov_upo']] as const) {
+      expect(html).toContain(`data-kind="${kind}" href="/admin/orders/${order.orderId}/ksef/${file}"`);
+      const res = await page(`/admin/orders/${order.orderId}/ksef/${file}`);
+      expect(res.statusCode).toBe(200);
+      expect(res.headers['content-type']).toMatch(/xml/);
+      expect(res.headers['content-disposition']).toMatch(/^attachment; filename="FV_\d+_\d+_\d+-(KSeF|UPO)\.xml"$/);
+      const [kept] = await t.sql<Array<{ content: Buffer }>>`select content from ksef_files where order_id = ${order.orderId} and kind = ${kind}`;
+      expect(res.rawPayload.equals(kept?.content ?? Buffer.alloc(0))).toBe(true);
+    }
+    expect(res404(await page(`/admin/orders/${order.orderId}/ksef/other.xml`))).toBe(true);
+  });
+
+  it('needs attention lists a rejected document, and a document waiting longer than KSEF_ATTENTION_MS; /metrics counts those waiting', async () => {
+    sandbox.configure({ ksefRejectNext: 1 });
+    const rejected = companyOrder();
+    await placeAndPay(t.nc, t.names, rejected);
+    await until(rejected.orderId, 'ksefRejected');
+    // KSeF keeps the next document processing for a minute (restored right after it was sent).
+    sandbox.configure({ ksefProcessingMs: 60_000 });
+    const slow = companyOrder();
+    await placeAndPay(t.nc, t.names, slow);
+    await until(slow.orderId, 'ksefSent');
+    sandbox.configure({ ksefProcessingMs: 300 });
+    expect(await eventually(async () => ((await metric('orderpilot_ksef_documents_waiting')) ?? 0) >= 1, 'waiting gauge')).toBe(true);
+
+    const html = await eventually(async () => {
+      const body = (await page('/admin')).body;
+      return body.includes(`<tr data-order="${slow.orderId}">`) ? body : undefined;
+    }, 'the slow document listed after KSEF_ATTENTION_MS');
+    const row = (orderId: string) => html.slice(html.indexOf(`<tr data-order="${orderId}">`), html.indexOf('</tr>', html.indexOf(`<tr data-order="${orderId}">`)));
+    expect(html).toContain('<table class="ksef-docs">');
+    expect(row(rejected.orderId)).toContain('KSEF_REJECTED');
+    expect(row(rejected.orderId)).toContain('Błąd weryfikacji semantyki');
+    expect(row(slow.orderId)).toContain('waiting (processing)');
+    expect(row(slow.orderId)).toContain('no KSeF number yet');
+    // The accepted ones are not there.
+    expect(html.match(/<tr data-order="[^"]+"><td><a href="\/admin\/orders\/[^"]+">FV/g)?.length).toBe(2);
+  });
+});
+
+const res404 = (r: { statusCode: number }) => r.statusCode === 404;

@@ -1,6 +1,6 @@
 import { ADMIN_EVENT_TYPES, type AdminEventType } from '../../../machines/order/index.ts';
 import { isOrderpilotError } from '../../../services/contracts/index.ts';
-import { invoicingProviderFromConfig } from '../../../services/invoicing/index.ts';
+import { invoicingProviderFromConfig, ksefFile, ksefFilesOf, type KsefFileKind } from '../../../services/invoicing/index.ts';
 import { warehouseLog, warehouseTimeline } from '../../../services/logistics/index.ts';
 import { listNotifications } from '../../../services/notifications/index.ts';
 import type { GatewayRoute } from '../../gateway.types.ts';
@@ -13,7 +13,7 @@ import * as views from '../console.pages.ts';
 /**
  * `/admin/orders/:id` — one order: state, document, hold, what is allowed now, the merged timeline
  * (order history, warehouse messages, and with `?timeline=all` every webhook and raw message); the
- * document PDF; and the admin events sent from its forms.
+ * document PDF, its KSeF XML and UPO; and the admin events sent from its forms.
  */
 export const orderPage: GatewayRoute = async (app, ctx) => {
   const { sql, config } = ctx.deps;
@@ -26,10 +26,11 @@ export const orderPage: GatewayRoute = async (app, ctx) => {
     const res = await adminApi(app, request).getOrder(id);
     if (!res.ok) return sendErrorPage(request, reply, res.error.status, res.error.message);
     const order = res.value;
-    const [notifications, wh, webhooks] = await Promise.all([
+    const [notifications, wh, webhooks, ksefFiles] = await Promise.all([
       listNotifications(sql, { status: 'open', orderId: order.id }),
       view === 'all' ? warehouseLog(sql, order.id).catch(() => []) : warehouseTimeline(sql, order.id).catch(() => []),
       view === 'all' ? ctx.inbox.list({ orderId: order.id, limit: 200 }).then((list) => withOrderAnswers(sql, list)).catch(() => []) : Promise.resolve([]),
+      order.context.ksef ? ksefFilesOf(sql, order.id).catch(() => []) : Promise.resolve([]),
     ]);
     const timeline: views.TimelineItem[] = [];
     for (const h of order.history) {
@@ -66,7 +67,10 @@ export const orderPage: GatewayRoute = async (app, ctx) => {
       request,
       reply,
       frame(request, { title: `Order ${order.externalId}`, nav: 'order', live: `/admin/live?order=${encodeURIComponent(order.id)}` }),
-      views.orderPage({ order, csrf: csrfOf(request), timeline, view, notifications, pdfUrl: invoicing && order.document ? `/admin/orders/${encodeURIComponent(order.id)}/document.pdf` : null }),
+      views.orderPage({ order, csrf: csrfOf(request), timeline, view, notifications,
+        pdfUrl: invoicing && order.document ? `/admin/orders/${encodeURIComponent(order.id)}/document.pdf` : null,
+        ksefFiles: ksefFiles.map((f) => ({ ...f, url: `/admin/orders/${encodeURIComponent(order.id)}/ksef/${KSEF_FILES[f.kind].path}` })),
+      }),
     );
   });
 
@@ -84,6 +88,19 @@ export const orderPage: GatewayRoute = async (app, ctx) => {
       request.log.warn({ orderId: id, code: isOrderpilotError(err) ? err.code : 'INTERNAL', err: err instanceof Error ? err.message : String(err) }, 'document PDF download failed');
       return sendErrorPage(request, reply, 502, 'The invoicing system did not return the PDF; try again shortly.');
     }
+  });
+
+  // The KSeF XML and UPO, as kept by the invoicing service once KSeF accepted the document.
+  app.get('/admin/orders/:id/ksef/:file', { schema: { hide: true } }, async (request, reply) => {
+    const { id, file } = request.params as { id: string; file: string };
+    const kind = (Object.keys(KSEF_FILES) as KsefFileKind[]).find((k) => KSEF_FILES[k].path === file);
+    if (kind === undefined) return sendErrorPage(request, reply, 404, 'No such KSeF file.');
+    const res = await adminApi(app, request).getOrder(id);
+    if (!res.ok) return sendErrorPage(request, reply, res.error.status, res.error.message);
+    const kept = await ksefFile(sql, res.value.id, kind);
+    if (!kept) return sendErrorPage(request, reply, 404, `This order has no ${KSEF_FILES[kind].label} (yet).`);
+    const filename = `${kept.number.replace(/[^\w.-]+/g, '_')}-${KSEF_FILES[kind].suffix}.xml`;
+    return reply.type(kept.contentType).header('content-disposition', `attachment; filename="${filename}"`).header('cache-control', 'private, no-store').send(kept.content);
   });
 
   app.post('/admin/orders/:id/events', { schema: { hide: true } }, async (request, reply) => {
@@ -105,6 +122,12 @@ export const orderPage: GatewayRoute = async (app, ctx) => {
     if (!res.ok) return reply.redirect(`${back}?error=${encodeURIComponent(res.error.message)}`, 303);
     return reply.redirect(`${back}?ok=${encodeURIComponent(`${type} sent; the page updates when the order has changed.`)}`, 303);
   });
+};
+
+/** The KSeF files an order page links to: URL segment, name, file-name suffix. */
+const KSEF_FILES: Record<KsefFileKind, { path: string; label: string; suffix: string }> = {
+  gov: { path: 'invoice.xml', label: 'KSeF XML', suffix: 'KSeF' },
+  gov_upo: { path: 'upo.xml', label: 'UPO', suffix: 'UPO' },
 };
 
 /** One line for a history entry's payload on the timeline. */
