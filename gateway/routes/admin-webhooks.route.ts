@@ -16,6 +16,16 @@ const ListQuery = Type.Object({
   cursor: Type.Optional(Type.String({ pattern: '^\\d{1,18}$', description: 'nextCursor of the previous page' })),
 });
 const IdParams = Type.Object({ id: Type.String({ pattern: '^\\d{1,18}$' }) });
+const ReplayBody = Type.Union([
+  Type.Null(),
+  Type.Object(
+    {
+      force: Type.Optional(Type.Boolean({ description: 'replay a webhook whose signature failed on arrival (needs a note)' })),
+      note: Type.Optional(Type.String({ maxLength: 2000, description: 'why; required with force, kept on the row' })),
+    },
+    { additionalProperties: false },
+  ),
+]);
 
 /** A webhook as the API shows it; `orderAnswers` (when read) is what the order did with the events it led to. */
 function view(w: StoredWebhook & { orderAnswers?: unknown[] }, full: boolean) {
@@ -51,14 +61,17 @@ export const adminWebhooksRoute: GatewayRoute = async (app, ctx) => {
     {
       schema: {
         summary: 'Replay a stored webhook',
-        description: 'Decides again on the stored bytes (signature re-checked, order looked up again) and publishes what follows.',
+        description:
+          'Decides again on the stored bytes (signature re-checked with the tolerance measured from when it arrived, order looked up again) and publishes what follows. A webhook rejected on arrival (bad or stale signature) is replayed only with {"force": true, "note": "…"} (409 REPLAY_NEEDS_FORCE otherwise); the note and who forced it are kept.',
         tags: ['admin'],
         security,
         params: IdParams,
+        body: Type.Optional(ReplayBody),
       },
     },
     async (request, reply) => {
-      const { webhook, messageIds } = await ctx.inbox.replay(request.params.id, request.adminName ?? 'admin');
+      const body = request.body ?? {};
+      const { webhook, messageIds } = await ctx.inbox.replay(request.params.id, request.adminName ?? 'admin', { force: body.force, note: body.note });
       return reply.code(202).send({ webhook: view(webhook, false), messageIds });
     },
   );

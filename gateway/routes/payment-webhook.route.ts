@@ -22,6 +22,8 @@ export interface PaymentWebhookSpec<T> {
   description: string;
   /** Checks the signature over the raw bytes (every configured secret); `value` is what the mapping reads. */
   verify(input: PaymentWebhookInput, config: Config): Verified<T>;
+  /** Reads the stored bytes without the signature check: only for an admin's forced replay. */
+  parseUnverified(input: PaymentWebhookInput): Verified<T>;
   /** The provider event, or null for a signed request that is not a payment notification (recorded only). */
   map(value: T): ProviderEvent | null;
   /** The recorded detail for a signed request `map` does not understand. */
@@ -42,18 +44,28 @@ export function paymentWebhookRoute<T>(spec: PaymentWebhookSpec<T>): GatewayRout
 
     const processor: WebhookProcessor<PaymentDecision> = {
       async decide(input) {
-        const v = spec.verify(input, ctx.deps.config);
-        if (!v.ok) return { dedupeKey: invalidDedupeKey(provider, input.body), signature: 'invalid', verdict: 'invalid', detail: v.reason };
-        const event = spec.map(v.value);
-        if (event === null) {
-          return { dedupeKey: `${provider}:sha256-${sha256(input.body)}`, signature: 'valid', verdict: 'recorded', detail: spec.unmapped ?? 'signed, but not a payment notification' };
+        let v = spec.verify(input, ctx.deps.config);
+        let forced: string | null = null;
+        if (!v.ok && input.force === true) {
+          // An admin vouches for a request whose signature failed: decide on its content, say so.
+          forced = v.reason;
+          v = spec.parseUnverified(input);
         }
-        // An event without an id is de-duplicated by its exact bytes.
-        const eventId = event.eventId !== '' ? event.eventId : `sha256-${sha256(input.body)}`;
-        return matcher.decide(provider, spec.label, `${provider}:${eventId}`, { ...event, eventId });
+        if (!v.ok) return { dedupeKey: invalidDedupeKey(provider, input.body), signature: 'invalid', verdict: 'invalid', detail: v.reason };
+        const decision = await decideVerified(input, v.value);
+        return forced === null ? decision : { ...decision, signature: 'invalid', detail: `forced by an admin despite: ${forced}; ${decision.detail ?? ''}` };
       },
       messages: matcher.messages,
     };
+    async function decideVerified(input: PaymentWebhookInput, value: T): Promise<PaymentDecision> {
+      const event = spec.map(value);
+      if (event === null) {
+        return { dedupeKey: `${provider}:sha256-${sha256(input.body)}`, signature: 'valid', verdict: 'recorded', detail: spec.unmapped ?? 'signed, but not a payment notification' };
+      }
+      // An event without an id is de-duplicated by its exact bytes.
+      const eventId = event.eventId !== '' ? event.eventId : `sha256-${sha256(input.body)}`;
+      return matcher.decide(provider, spec.label, `${provider}:${eventId}`, { ...event, eventId });
+    }
     ctx.inbox.registerProcessor(provider, processor);
 
     app.post(spec.path, { schema: { summary: spec.summary, description: spec.description, tags: ['webhooks'] } }, async (request, reply) => {

@@ -21,6 +21,13 @@ export const payuWebhookRoute = paymentWebhookRoute<unknown>({
       return { ok: true, value: null };
     }
   },
+  parseUnverified: ({ body }) => {
+    try {
+      return { ok: true, value: JSON.parse(body.toString('utf8')) as unknown };
+    } catch {
+      return { ok: false, reason: 'the stored body is not JSON' };
+    }
+  },
   map: mapPayuNotification,
   unmapped: 'signed, but not a PayU order notification (no order.orderId / order.status)',
 });

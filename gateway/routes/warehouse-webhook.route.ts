@@ -31,13 +31,24 @@ export interface WarehouseDecision extends WebhookDecision {
  * the logistics service anyway (it logs it and tells an admin); a status webhook → `accepted`, a
  * `warehouse-status` command with the dedupe key `warehouse:<eventId>` as message id.
  */
-export function decideWarehouseWebhook(secret: string | undefined, headers: Headers, body: Buffer): WarehouseDecision {
-  if (secret === undefined) {
-    return { dedupeKey: invalidDedupeKey('warehouse', body), signature: 'invalid', verdict: 'invalid', detail: 'WAREHOUSE_WEBHOOK_SECRET is not configured' };
+export function decideWarehouseWebhook(secret: string | undefined, headers: Headers, body: Buffer, opts: { force?: boolean } = {}): WarehouseDecision {
+  const why =
+    secret === undefined
+      ? 'WAREHOUSE_WEBHOOK_SECRET is not configured'
+      : verifyWarehouseSignature(secret, body, header(headers, WAREHOUSE_SIGNATURE_HEADER))
+        ? null
+        : `missing or wrong ${WAREHOUSE_SIGNATURE_HEADER}`;
+  if (why !== null && opts.force !== true) return { dedupeKey: invalidDedupeKey('warehouse', body), signature: 'invalid', verdict: 'invalid', detail: why };
+  // An admin's forced replay: decided on its content, the row keeps `invalid` and says so.
+  if (why !== null) {
+    const d = decideSigned(body);
+    return { ...d, signature: 'invalid', detail: `forced by an admin despite: ${why}; ${d.detail ?? ''}` };
   }
-  if (!verifyWarehouseSignature(secret, body, header(headers, WAREHOUSE_SIGNATURE_HEADER))) {
-    return { dedupeKey: invalidDedupeKey('warehouse', body), signature: 'invalid', verdict: 'invalid', detail: `missing or wrong ${WAREHOUSE_SIGNATURE_HEADER}` };
-  }
+  return decideSigned(body);
+}
+
+/** The decision on a warehouse body whose signature holds (or that an admin vouched for). */
+function decideSigned(body: Buffer): WarehouseDecision {
   const text = body.toString('utf8');
   let hook;
   try {
@@ -83,7 +94,7 @@ export function warehouseMessages(names: Names, d: WarehouseDecision, webhookId:
 export const warehouseWebhookRoute: GatewayRoute = async (app, ctx) => {
   const { config, names } = ctx.deps;
   const processor: WebhookProcessor<WarehouseDecision> = {
-    decide: async ({ headers, body }) => decideWarehouseWebhook(config.warehouseWebhookSecret, headers, body),
+    decide: async ({ headers, body, force }) => decideWarehouseWebhook(config.warehouseWebhookSecret, headers, body, { force }),
     messages: (d, webhookId) => warehouseMessages(names, d, webhookId),
   };
   ctx.inbox.registerProcessor('warehouse', processor);

@@ -22,8 +22,8 @@ export interface PaymentDecision extends WebhookDecision {
 const CACHE_MAX = 10_000;
 
 /**
- * Turns a verified provider event into a decision: resolves the reference to an order (our id or the
- * shop's externalId; the gateway's intake table first, then the orders service's read model for
+ * Turns a verified provider event into a decision: resolves the reference to exactly one order (our
+ * id, `<shop>:<externalId>`, or an externalId only one shop uses; the gateway's intake table first, then the orders service's read model for
  * orders placed another way) and forwards the event to it. It never judges the payment itself: a
  * payment that does not pay the order reaches the machine, which stays pending and tells an admin;
  * the webhook's evidence is that answer, read from the order (`order-answers.ts`).
@@ -33,16 +33,28 @@ export function createPaymentMatcher(deps: { sql: Sql; names: Names }) {
   // Order id and externalId never change once placed, so found orders may be cached.
   const cache = new Map<string, KnownOrder>();
 
-  async function findOrder(ref: string): Promise<KnownOrder | null> {
+  /**
+   * The one order `ref` names (see `findOrderByReference`: our id, `<shop>:<externalId>`, or a bare
+   * externalId only one shop uses); `{ ambiguous }` when several shops use that externalId.
+   */
+  async function findOrder(ref: string): Promise<KnownOrder | { ambiguous: number } | null> {
     const hit = cache.get(ref);
     if (hit) return hit;
-    const [intake] = await sql<{ order_id: string; external_id: string; total: string; currency: string }[]>`
-      select order_id, external_id, total::text as total, currency from order_intake where order_id = ${ref} or external_id = ${ref}
-      order by order_id = ${ref} desc limit 1`;
-    const found: KnownOrder | null = intake
-      ? { orderId: intake.order_id, externalId: intake.external_id, total: Number(intake.total), currency: intake.currency }
+    const colon = ref.indexOf(':');
+    const shop = colon > 0 ? ref.slice(0, colon) : null;
+    const qualified = colon > 0 ? ref.slice(colon + 1) : null;
+    const intake = await sql<{ order_id: string; external_id: string; total: string; currency: string; how: number }[]>`
+      select order_id, external_id, total::text as total, currency,
+        case when order_id = ${ref} then 0 when shop = ${shop} and external_id = ${qualified} then 1 else 2 end as how
+      from order_intake
+      where order_id = ${ref} or (shop = ${shop} and external_id = ${qualified}) or external_id = ${ref}
+      order by how, order_id limit 2`;
+    const [first, second] = intake;
+    if (first && first.how === 2 && second !== undefined) return { ambiguous: intake.length };
+    const found = first
+      ? { orderId: first.order_id, externalId: first.external_id, total: Number(first.total), currency: first.currency }
       : await findOrderByReference(sql, ref);
-    if (found === null) return null;
+    if (found === null || 'ambiguous' in found) return found;
     if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value as string);
     cache.set(ref, found);
     return found;
@@ -54,8 +66,13 @@ export function createPaymentMatcher(deps: { sql: Sql; names: Names }) {
     if (n.kind === 'ignored') return { ...base, verdict: 'recorded', detail: n.reason };
     const order = n.ref === null ? null : await findOrder(n.ref);
     const what = `${label} event ${e.eventId} (${e.eventType})`;
-    if (order === null) {
-      const detail = n.ref === null ? `${what} names no order` : `${what} refers to unknown order "${n.ref}"`;
+    if (order === null || 'ambiguous' in order) {
+      const detail =
+        n.ref === null
+          ? `${what} names no order`
+          : order === null
+            ? `${what} refers to unknown order "${n.ref}"`
+            : `${what} refers to "${n.ref}", an externalId several shops use; the payment must name our order id or "<shop>:${n.ref}"`;
       return { ...base, verdict: 'unmatched', detail, unknownOrder: { severity: n.kind === 'confirmed' ? 'critical' : 'warning', externalRef: n.ref } };
     }
     if (n.kind === 'failed') {

@@ -68,8 +68,8 @@ export function mapStripeEvent(type: string, object: unknown): PaymentNotice {
 
 /**
  * Verifies `Stripe-Signature` over the exact bytes with the official package, trying every secret
- * (rotation), and maps the event. `toleranceS` is the allowed timestamp age (admin replays pass a
- * large one: the stored request was fresh when it arrived).
+ * (rotation), and maps the event. `toleranceS` is the allowed timestamp age (an admin replay passes
+ * the age of the stored request plus the tolerance: staleness is judged against when it arrived).
  */
 export function verifyStripe(body: Buffer, header: string | undefined, secrets: readonly string[], toleranceS = STRIPE_TOLERANCE_S): StripeVerification {
   if (secrets.length === 0) return { ok: false, reason: 'STRIPE_WEBHOOK_SECRET is not configured' };
@@ -89,4 +89,25 @@ export function verifyStripe(body: Buffer, header: string | undefined, secrets: 
     return { ok: false, reason: 'signature timestamp is outside the 5-minute tolerance' };
   }
   return { ok: false, reason: 'signature does not match' };
+}
+
+/**
+ * A stored Stripe event read WITHOUT checking its signature — only for an admin's forced replay of a
+ * request whose signature failed on arrival (the admin vouches for it; the row keeps `invalid`).
+ */
+export function parseStripeUnverified(body: Buffer): StripeVerification {
+  let e: unknown;
+  try {
+    e = JSON.parse(body.toString('utf8'));
+  } catch {
+    return { ok: false, reason: 'the stored body is not JSON' };
+  }
+  if (!isObj(e) || typeof e['id'] !== 'string' || typeof e['type'] !== 'string') return { ok: false, reason: 'the stored body is not a Stripe event (id, type)' };
+  const data = isObj(e['data']) ? e['data'] : {};
+  return { ok: true, event: { eventId: e['id'], eventType: e['type'], notice: mapStripeEvent(e['type'], data['object']) } };
+}
+
+/** The tolerance for a signature timestamp: 5 minutes, judged against the request's arrival on a replay. */
+export function stripeToleranceS(receivedAt: Date | undefined, now = Date.now()): number {
+  return receivedAt === undefined ? STRIPE_TOLERANCE_S : Math.max(0, Math.ceil((now - receivedAt.getTime()) / 1000)) + STRIPE_TOLERANCE_S;
 }

@@ -30,6 +30,8 @@ interface Row extends InboxInsert {
   replay_count: number;
   replayed_at: Date | null;
   replayed_by: string | null;
+  replay_note: string | null;
+  replay_forced: boolean;
 }
 
 function toStored(r: Row): StoredWebhook {
@@ -51,6 +53,8 @@ function toStored(r: Row): StoredWebhook {
     replayCount: r.replay_count,
     replayedAt: r.replayed_at?.toISOString() ?? null,
     replayedBy: r.replayed_by,
+    replayNote: r.replay_note,
+    replayForced: r.replay_forced,
   };
 }
 
@@ -64,6 +68,9 @@ export interface ReplayRecord {
   messageIds: string[];
   count: number;
   by: string;
+  /** The admin's note (required when forced). */
+  note: string | null;
+  forced: boolean;
 }
 
 /** Inserts in flight at once; further rows wait and go together in the next multi-row INSERT. */
@@ -192,7 +199,8 @@ export function createWebhookInboxStore(deps: { sql: Sql; logger: Logger }) {
           order_id = coalesce(${r.orderId}, order_id), event_type = coalesce(${r.eventType}, event_type),
           message_ids = message_ids || ${r.messageIds}::text[],
           published_at = case when ${r.messageIds.length > 0} then now() else published_at end,
-          replay_count = ${r.count}, replayed_at = now(), replayed_by = ${r.by}
+          replay_count = ${r.count}, replayed_at = now(), replayed_by = ${r.by},
+          replay_note = ${r.note}, replay_forced = replay_forced or ${r.forced}
         where id = ${id}
         returning *`;
       return row ? toStored(row) : null;

@@ -150,12 +150,20 @@ export function createWebhookInbox(deps: WebhookInboxDeps) {
    * known? secret fixed?), the row takes the new verdict, and its messages are published with ids
    * suffixed `#replay-<n>` so they are delivered again (the order machine ignores what does not apply).
    */
-  async function replay(id: string, by: string): Promise<{ webhook: StoredWebhook; messageIds: string[] }> {
+  async function replay(id: string, by: string, opts: { force?: boolean; note?: string } = {}): Promise<{ webhook: StoredWebhook; messageIds: string[] }> {
     const stored = await rows.get(id);
     if (!stored) throw new OrderpilotError('NOT_FOUND', `no webhook ${id}`);
     const processor = processors.get(stored.provider);
     if (!processor) throw new OrderpilotError('VALIDATION_FAILED', `webhooks of provider "${stored.provider}" cannot be replayed`);
-    const decided = await processor({ headers: stored.headers, body: stored.body, replay: true }, id);
+    const note = opts.note?.trim() || null;
+    const force = opts.force === true;
+    // A request rejected on arrival (bad or stale signature) is not replayed into effect by accident.
+    if (stored.signature === 'invalid' && !force) {
+      throw new OrderpilotError('REPLAY_NEEDS_FORCE', `webhook ${id} was rejected on arrival (${stored.detail ?? 'invalid signature'}); replay it only with "force": true and a note saying why it is genuine`);
+    }
+    if (force && note === null) throw new OrderpilotError('VALIDATION_FAILED', 'a forced replay needs a note (who vouched for the request, and why)');
+    const receivedAt = new Date(stored.receivedAt);
+    const decided = await processor({ headers: stored.headers, body: stored.body, replay: true, receivedAt, force }, id);
     const { decision } = decided;
     const n = stored.replayCount + 1;
     const messages = withIds(stored.dedupeKey, decided.messages, `#replay-${n}`);
@@ -170,9 +178,11 @@ export function createWebhookInbox(deps: WebhookInboxDeps) {
       messageIds: ids,
       count: n,
       by,
+      note,
+      forced: force && stored.signature === 'invalid',
     });
     if (!webhook) throw new OrderpilotError('NOT_FOUND', `no webhook ${id}`);
-    log.info({ webhookId: id, by, verdict: decision.verdict, messageIds: ids }, 'webhook replayed');
+    log.info({ webhookId: id, by, force, note, verdict: decision.verdict, messageIds: ids }, force ? 'webhook replayed by force' : 'webhook replayed');
     return { webhook, messageIds: ids };
   }
 

@@ -80,6 +80,10 @@ export interface StoredWebhook {
   replayCount: number;
   replayedAt: string | null;
   replayedBy: string | null;
+  /** The admin's note on the last replay. */
+  replayNote: string | null;
+  /** Replayed by force at least once despite a signature that failed on arrival. */
+  replayForced: boolean;
 }
 
 export interface ListFilter {
@@ -95,8 +99,15 @@ export interface ListFilter {
 export interface WebhookInput {
   headers: Record<string, string>;
   body: Buffer;
-  /** True on an admin replay of stored bytes (signature timestamps were checked on arrival). */
+  /** True on an admin replay of stored bytes. */
   replay: boolean;
+  /** On a replay: when the stored request arrived (a signature's timestamp is judged against it, not now). */
+  receivedAt?: Date;
+  /**
+   * On a forced replay: an admin vouches for a request whose signature failed on arrival; it is decided
+   * as if signed (the row keeps `signature: invalid`, the detail says it was forced and why).
+   */
+  force?: boolean;
 }
 
 /**

@@ -35,6 +35,8 @@ export const ERROR_CODES = {
   /** The first request with this Idempotency-Key has not answered yet. */
   IDEMPOTENCY_IN_PROGRESS: { retryable: true, httpStatus: 409 },
   SIGNATURE_INVALID: { retryable: false, httpStatus: 400 },
+  /** A webhook rejected on arrival is replayed only with `force` and a note. */
+  REPLAY_NEEDS_FORCE: { retryable: false, httpStatus: 409 },
   UNAUTHENTICATED: { retryable: false, httpStatus: 401 },
   FORBIDDEN: { retryable: false, httpStatus: 403 },
   NOT_FOUND: { retryable: false, httpStatus: 404 },

@@ -198,12 +198,25 @@ export async function orderHistory(sql: Sql, orderId: string): Promise<OrderHist
  * shop's externalId, so a reference that is one order's id and another's externalId always resolves
  * to the same order.
  */
-export async function findOrderByReference(sql: Sql, ref: string): Promise<OrderReference | null> {
-  const [row] = await sql<{ id: string; external_id: string; total: string; currency: string }[]>`
-    select id, external_id, snapshot->'context'->'order'->>'total' as total, snapshot->'context'->'order'->>'currency' as currency
-    from orders where id = ${ref} or external_id = ${ref}
-    order by id = ${ref} desc limit 1`;
-  return row ? { orderId: row.id, externalId: row.external_id, total: Number(row.total), currency: row.currency } : null;
+/**
+ * The one order a payment reference names, deterministically: our order id; or `<shop>:<externalId>`;
+ * or a bare externalId when exactly one shop uses it. Two shops with that externalId → `ambiguous`
+ * (the provider must send our id or the shop-qualified form), never an arbitrary pick.
+ */
+export async function findOrderByReference(sql: Sql, ref: string): Promise<OrderReference | { ambiguous: number } | null> {
+  const colon = ref.indexOf(':');
+  const shop = colon > 0 ? ref.slice(0, colon) : null;
+  const qualified = colon > 0 ? ref.slice(colon + 1) : null;
+  const rows = await sql<{ id: string; external_id: string; total: string; currency: string; how: number }[]>`
+    select id, external_id, snapshot->'context'->'order'->>'total' as total, snapshot->'context'->'order'->>'currency' as currency,
+      case when id = ${ref} then 0 when shop = ${shop} and external_id = ${qualified} then 1 else 2 end as how
+    from orders
+    where id = ${ref} or (shop = ${shop} and external_id = ${qualified}) or external_id = ${ref}
+    order by how, id limit 2`;
+  const [first, second] = rows;
+  if (!first) return null;
+  if (first.how === 2 && second !== undefined) return { ambiguous: rows.length };
+  return { orderId: first.id, externalId: first.external_id, total: Number(first.total), currency: first.currency };
 }
 
 /** Held orders, longest waiting first (the console's "needs attention"). */

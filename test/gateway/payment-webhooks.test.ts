@@ -5,7 +5,7 @@ import { createOrderHost, type OrderHost } from '../../services/orders/order-hos
 import { startOutboxRelay, type OutboxRelay } from '../../services/orders/outbox-relay.ts';
 import { createTestContext, eventually, type TestContext } from '../support/context.ts';
 import { orderState } from '../support/orders.ts';
-import { ALICE, GATEWAY_ENV, SHOP, intakeBody, paidSession, payuNotification, STRIPE_OLD_SECRET, stripeEvent, streamMessages } from './gateway-helpers.ts';
+import { ALICE, GATEWAY_ENV, OTHER_SHOP, SHOP, intakeBody, paidSession, payuNotification, STRIPE_OLD_SECRET, stripeEvent, streamMessages } from './gateway-helpers.ts';
 
 let t: TestContext;
 let app: FastifyInstance;
@@ -163,6 +163,56 @@ describe('Stripe webhooks', () => {
     }
     const listed = await app.inject({ url: `/admin/api/webhooks?orderId=${o.orderId}`, headers: ALICE });
     expect(listed.json().items.map((w: { orderAnswers: Array<{ toState: string }> }) => w.orderAnswers.map((a) => a.toState))).toEqual([['pending'], ['pending']]);
+  });
+
+  it('a webhook rejected on arrival is replayed only by force, with a note, recorded with who did it', async () => {
+    const o = await newOrder();
+    const monthOld = Math.floor(Date.now() / 1000) - 30 * 24 * 3600;
+    const stale = await post('/webhooks/payments/stripe', stripeEvent('checkout.session.completed', paidSession(o.orderId), { timestamp: monthOld }));
+    expect(stale.statusCode).toBe(400);
+    const id = stale.json().error.details.webhookId as string;
+    const url = `/admin/api/webhooks/${id}/replay`;
+
+    // Staleness is judged against the time it arrived: a plain replay does not turn it valid.
+    const plain = await app.inject({ method: 'POST', url, headers: ALICE });
+    expect(plain.statusCode).toBe(409);
+    expect(plain.json().error.code).toBe('REPLAY_NEEDS_FORCE');
+    const noNote = await app.inject({ method: 'POST', url, headers: ALICE, payload: { force: true } });
+    expect(noNote.statusCode).toBe(422);
+    const junk = await app.inject({ method: 'POST', url, headers: ALICE, payload: { force: 'yes', note: 'x' } });
+    expect(junk.statusCode).toBe(422);
+    expect(await orderEvents(o.orderId, 'PAYMENT_CONFIRMED')).toHaveLength(0);
+
+    const forced = await app.inject({ method: 'POST', url, headers: ALICE, payload: { force: true, note: 'confirmed in the Stripe dashboard: pi paid' } });
+    expect(forced.statusCode).toBe(202);
+    expect(forced.json().webhook).toMatchObject({
+      verdict: 'accepted',
+      signature: 'invalid',
+      replayedBy: 'alice',
+      replayForced: true,
+      replayNote: 'confirmed in the Stripe dashboard: pi paid',
+      detail: expect.stringMatching(/^forced by an admin despite: signature timestamp is outside/),
+    });
+    expect(await orderEvents(o.orderId, 'PAYMENT_CONFIRMED')).toHaveLength(1);
+  });
+
+  it('a payment names exactly one order: our id, shop:externalId, or an externalId only one shop uses', async () => {
+    const body = intakeBody();
+    const acme = await newOrder({ externalId: body.externalId });
+    const other = (await app.inject({ method: 'POST', url: '/orders', headers: OTHER_SHOP, payload: body })).json();
+    expect(other.orderId).not.toBe(acme.orderId);
+    // Two shops use this externalId: a bare reference is not a guess.
+    const bare = await post('/webhooks/payments/stripe', stripeEvent('checkout.session.completed', paidSession(body.externalId)));
+    expect(bare.json().verdict).toBe('unmatched');
+    const stored = await app.inject({ url: `/admin/api/webhooks/${bare.json().webhookId}`, headers: ALICE });
+    expect(stored.json().detail).toMatch(/several shops use/);
+    // Qualified by the shop, or by our id: exactly that order.
+    const qualified = await post('/webhooks/payments/stripe', stripeEvent('checkout.session.completed', paidSession(`other:${body.externalId}`)));
+    expect(qualified.json()).toMatchObject({ verdict: 'accepted' });
+    expect(await orderEvents(other.orderId, 'PAYMENT_CONFIRMED')).toHaveLength(1);
+    expect(await orderEvents(acme.orderId, 'PAYMENT_CONFIRMED')).toHaveLength(0);
+    await post('/webhooks/payments/stripe', stripeEvent('checkout.session.completed', paidSession(acme.orderId)));
+    expect(await orderEvents(acme.orderId, 'PAYMENT_CONFIRMED')).toHaveLength(1);
   });
 
   it('an unknown order → 200, stored as unmatched, admin notified; replay after the order exists confirms it', async () => {
