@@ -1,9 +1,11 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
 import { installErrorHandling, sendError, sendErrorFor } from './errors.ts';
 import { findTextProblem, MAX_PARAM_LENGTH } from './hostile-text.ts';
+import { startRejectedWebhookRetention } from './webhooks/webhook-limits.ts';
 import type { GatewayContext, GatewayDeps, GatewayRoute } from './gateway.types.ts';
 import { registerBusinessMetrics } from './business-metrics.ts';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.ts';
@@ -98,7 +100,9 @@ export async function buildGateway(deps: GatewayDeps, opts: GatewayOptions = {})
   app.addHook('preClose', async () => {
     closing = true;
   });
+  const stopRetention = startRejectedWebhookRetention({ prune: inbox.pruneRejected, retentionMs: deps.config.webhookInvalidRetentionMs, logger: deps.logger.child({ service: 'gateway' }) });
   app.addHook('onClose', async () => {
+    stopRetention();
     await inbox.flush();
   });
   // Text Postgres cannot hold, in the query or the path: 400 before any route logic (JSON bodies are
@@ -149,6 +153,8 @@ export async function buildGateway(deps: GatewayDeps, opts: GatewayOptions = {})
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
+  // Routes opt in with `config.rateLimit` (the webhook routes limit rejected requests per address).
+  await app.register(rateLimit, { global: false });
   for (const route of opts.routes ?? GATEWAY_ROUTES) {
     await app.register(route, ctx);
   }

@@ -81,6 +81,10 @@ export interface Config {
   readonly trustProxy: boolean | number | string;
   /** When set, `GET /metrics` needs `Authorization: Bearer <METRICS_TOKEN>`. */
   readonly metricsToken: string | undefined;
+  /** Webhooks rejected on arrival (bad signature, unreadable) are deleted after this long. */
+  readonly webhookInvalidRetentionMs: number;
+  /** Rejected webhooks accepted (and stored) per client address per minute; more → 429, not stored. */
+  readonly webhookInvalidRateLimit: number;
   /** Hours a console session lasts (revoked at sign-out). */
   readonly consoleSessionHours: number;
   /** Refuse to send mail over a connection that did not upgrade to TLS (nodemailer `requireTLS`). */
@@ -198,6 +202,18 @@ function bool(env: Env, name: string): boolean {
   throw new ConfigError(name, `expected 1/0, true/false, yes/no or on/off, got "${raw}"`);
 }
 
+/** A duration: `7d`, `12h`, `30m`, `45s` or plain milliseconds. */
+function duration(env: Env, name: string, fallback: number): number {
+  const raw = str(env, name);
+  if (raw === undefined) return fallback;
+  const m = /^(\d+)\s*(d|h|m|s|ms)?$/.exec(raw);
+  if (!m) throw new ConfigError(name, `expected a duration like 7d, 12h, 30m, 45s or milliseconds, got "${raw}"`);
+  const unit = { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1000, ms: 1 }[(m[2] ?? 'ms') as 'd' | 'h' | 'm' | 's' | 'ms'];
+  const ms = Number(m[1]) * unit;
+  if (ms < 60_000) throw new ConfigError(name, 'must be at least one minute');
+  return ms;
+}
+
 /** A secret of at least `min` characters, or undefined. */
 function secret(env: Env, name: string, min: number): string | undefined {
   const raw = str(env, name);
@@ -307,6 +323,8 @@ export function loadConfig(env: Env = process.env): Config {
     trustProxy: trustProxy(env),
     metricsToken: secret(env, 'METRICS_TOKEN', 16),
     consoleSessionHours: int(env, 'CONSOLE_SESSION_HOURS', 12, 1, 24 * 30),
+    webhookInvalidRetentionMs: duration(env, 'WEBHOOK_INVALID_RETENTION', 7 * 24 * 3600_000),
+    webhookInvalidRateLimit: int(env, 'WEBHOOK_INVALID_RATE_LIMIT', 60, 1, 1_000_000),
     smtpRequireTls: bool(env, 'SMTP_REQUIRE_TLS'),
     logLevel: str(env, 'LOG_LEVEL') ?? 'info',
     adminTokens: Object.freeze(parseAdminTokens(str(env, 'ADMIN_TOKENS'))),

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Config } from '../../infra/config.ts';
+import type { FastifyRequest } from 'fastify';
 import { sendError } from '../errors.ts';
+import { rejectedWebhookRateLimit } from '../webhooks/webhook-limits.ts';
 import type { GatewayRoute } from '../gateway.types.ts';
 import { createPaymentMatcher, type PaymentDecision } from '../webhooks/payment-matcher.ts';
 import type { ProviderEvent } from '../webhooks/payment.types.ts';
@@ -68,7 +70,10 @@ export function paymentWebhookRoute<T>(spec: PaymentWebhookSpec<T>): GatewayRout
     }
     ctx.inbox.registerProcessor(provider, processor);
 
-    app.post(spec.path, { schema: { summary: spec.summary, description: spec.description, tags: ['webhooks'] } }, async (request, reply) => {
+    const config = ctx.deps.config;
+    const genuine = (request: FastifyRequest) => spec.verify({ headers: keepHeaders(request.headers), body: request.rawBody ?? Buffer.alloc(0), replay: false }, config).ok;
+    const routeOptions = { schema: { summary: spec.summary, description: spec.description, tags: ['webhooks'] }, config: { rateLimit: rejectedWebhookRateLimit(config.webhookInvalidRateLimit, genuine) } };
+    app.post(spec.path, routeOptions, async (request, reply) => {
       const body = request.rawBody ?? Buffer.alloc(0);
       const decision = await processor.decide({ headers: keepHeaders(request.headers), body, replay: false });
       const { forward: _forward, unknownOrder: _unknownOrder, ...columns } = decision;

@@ -9,6 +9,7 @@ import {
   type WarehouseStatusCommand,
 } from '../../services/contracts/index.ts';
 import { sendError } from '../errors.ts';
+import { rejectedWebhookRateLimit } from '../webhooks/webhook-limits.ts';
 import type { GatewayRoute } from '../gateway.types.ts';
 import { invalidDedupeKey, type Headers, type WebhookDecision, type WebhookMessage, type WebhookProcessor } from '../webhooks/webhook-inbox.ts';
 
@@ -99,7 +100,14 @@ export const warehouseWebhookRoute: GatewayRoute = async (app, ctx) => {
   };
   ctx.inbox.registerProcessor('warehouse', processor);
 
-  app.post('/webhooks/warehouse', { schema: { hide: false, summary: 'Warehouse status webhook (HMAC-signed)', tags: ['webhooks'] } }, async (request, reply) => {
+  const secret = config.warehouseWebhookSecret;
+  const genuine = (request: { headers: Headers; rawBody?: Buffer }) =>
+    secret !== undefined && verifyWarehouseSignature(secret, request.rawBody ?? Buffer.alloc(0), header(request.headers, WAREHOUSE_SIGNATURE_HEADER));
+  const routeOptions = {
+    schema: { hide: false, summary: 'Warehouse status webhook (HMAC-signed)', tags: ['webhooks'] },
+    config: { rateLimit: rejectedWebhookRateLimit(config.webhookInvalidRateLimit, genuine) },
+  };
+  app.post('/webhooks/warehouse', routeOptions, async (request, reply) => {
     const body = request.rawBody ?? Buffer.alloc(0);
     const decision = decideWarehouseWebhook(config.warehouseWebhookSecret, request.headers, body);
     const { text: _text, problem, ...columns } = decision;

@@ -192,6 +192,20 @@ export function createWebhookInboxStore(deps: { sql: Sql; logger: Logger }) {
     },
 
     /** Records a replay on its row: the new decision, the added message ids, who and when. */
+    /**
+     * Deletes webhooks rejected on arrival (bad signature, unreadable) received before `olderThan`, in
+     * batches; returns how many. Accepted, recorded and unmatched rows are kept (the audit trail).
+     */
+    async pruneRejected(olderThan: Date, batch = 5000): Promise<number> {
+      let total = 0;
+      for (;;) {
+        const deleted = await sql`delete from webhook_inbox where id in (
+            select id from webhook_inbox where verdict in ('invalid', 'malformed') and received_at < ${olderThan} limit ${batch})
+          returning 1`;
+        total += deleted.length;
+        if (deleted.length < batch) return total;
+      }
+    },
     async recordReplay(id: string, r: ReplayRecord): Promise<StoredWebhook | null> {
       const [row] = await sql<Row[]>`
         update webhook_inbox set

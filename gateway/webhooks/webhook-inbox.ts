@@ -194,6 +194,8 @@ export function createWebhookInbox(deps: WebhookInboxDeps) {
     list: (f: ListFilter) => rows.list(f),
     /** Writes the pending "published" marks (call on shutdown; also runs every 20 ms by itself). */
     flush: () => rows.flush(),
+    /** Deletes rejected webhooks (bad signature, unreadable) received before `olderThan`. */
+    pruneRejected: (olderThan: Date) => rows.pruneRejected(olderThan),
     /** Lets an admin replay this provider's stored webhooks (the route registers its own processor). */
     registerProcessor<D extends WebhookDecision>(provider: string, processor: WebhookProcessor<D>): void {
       processors.set(provider, async (input, webhookId) => {

@@ -37,6 +37,8 @@ export const ERROR_CODES = {
   SIGNATURE_INVALID: { retryable: false, httpStatus: 400 },
   /** A webhook rejected on arrival is replayed only with `force` and a note. */
   REPLAY_NEEDS_FORCE: { retryable: false, httpStatus: 409 },
+  /** Too many unauthenticated (bad-signature or unreadable) webhooks from one address. */
+  RATE_LIMITED: { retryable: true, httpStatus: 429 },
   UNAUTHENTICATED: { retryable: false, httpStatus: 401 },
   FORBIDDEN: { retryable: false, httpStatus: 403 },
   NOT_FOUND: { retryable: false, httpStatus: 404 },
