@@ -502,12 +502,13 @@ export async function startInvoicingSandbox(opts: InvoicingSandboxOptions = {}):
       const govId = url.searchParams.get('gov_id');
       const number = url.searchParams.get('number');
       const perPage = Math.min(100, Math.max(1, Number(url.searchParams.get('per_page') ?? 25) || 25));
+      const page = Math.max(1, Number(url.searchParams.get('page') ?? 1) || 1);
       for (const i of byId.values()) settleKsef(i);
       const list = [...byId.values()]
         .filter((i) => oid === null || (i.oid ?? '').includes(oid))
         .filter((i) => govId === null || i.gov_id === govId || ksefRegistry.get(govId) === i.id)
         .filter((i) => number === null || i.number.includes(number))
-        .slice(0, perPage);
+        .slice((page - 1) * perPage, page * perPage);
       send(res, 200, list);
       return;
     }

@@ -229,6 +229,10 @@ function isTimeout(err: unknown): boolean {
  * `GET /invoices.json?oid=…`, `GET /invoices/{id}.pdf`. HTTP outcomes become error codes here, once:
  * timeouts, connection errors, 408, 429 (with Retry-After) and 5xx are retryable; 4xx are not.
  */
+/** `GET /invoices.json` pages: the API's largest page, and a bound on how many are read. */
+const PER_PAGE = 100;
+const MAX_PAGES = 20;
+
 export function createFakturowniaAdapter(o: FakturowniaOptions): InvoicingProvider {
   const base = o.baseUrl.replace(/\/+$/, '');
   const today = o.today ?? todayInPoland;
@@ -274,6 +278,30 @@ export function createFakturowniaAdapter(o: FakturowniaOptions): InvoicingProvid
     throw new OrderpilotError(rejectionCode(fields), `invoicing system rejected the document (${res.status}): ${message}`.slice(0, 1900), { details: { status: res.status, fields } });
   }
 
+  /**
+   * Every page of `GET /invoices.json` for a filter (`page=1,2,…`, 100 a page) until a short page; at
+   * most MAX_PAGES pages (a filter matching more is not an order's documents).
+   */
+  async function listAll(filter: Record<string, string>, what: string): Promise<unknown[]> {
+    const out: unknown[] = [];
+    for (let page = 1; page <= MAX_PAGES; page++) {
+      const res = await request('GET', '/invoices.json', { ...filter, period: 'all', per_page: String(PER_PAGE), page: String(page) });
+      const list = await json<unknown>(res, what);
+      if (!Array.isArray(list)) throw new OrderpilotError('PROVIDER_UNAVAILABLE', `invoicing system: ${what} did not return a list`);
+      out.push(...list);
+      if (list.length < PER_PAGE) return out;
+    }
+    return out;
+  }
+
+  async function findAllByOrder(orderId: string): Promise<DocumentInfo[]> {
+    const list = await listAll({ oid: orderId }, 'GET /invoices.json');
+    // The provider's filter may be a search; only an exact oid is ours. Oldest first.
+    const mine = list.filter((i): i is FakturowniaInvoice => isInvoice(i) && i.oid === orderId);
+    mine.sort((x, y) => Number(x.id) - Number(y.id));
+    return mine.map(toDocument);
+  }
+
   async function json<T>(res: Response, what: string): Promise<T> {
     try {
       return (await res.json()) as T;
@@ -297,15 +325,9 @@ export function createFakturowniaAdapter(o: FakturowniaOptions): InvoicingProvid
   return {
     name: 'fakturownia',
     async findByOrder(orderId) {
-      const res = await request('GET', '/invoices.json', { oid: orderId, period: 'all', per_page: '100' });
-      const list = await json<unknown>(res, 'GET /invoices.json');
-      if (!Array.isArray(list)) throw new OrderpilotError('PROVIDER_UNAVAILABLE', 'invoicing system: GET /invoices.json did not return a list');
-      // The provider's filter may be a search; only an exact oid is ours. The oldest one wins.
-      const mine = list.filter((i): i is FakturowniaInvoice => isInvoice(i) && i.oid === orderId);
-      mine.sort((x, y) => Number(x.id) - Number(y.id));
-      const first = mine[0];
-      return first ? toDocument(first) : null;
+      return (await findAllByOrder(orderId))[0] ?? null;
     },
+    findAllByOrder,
     async findByNumber(number) {
       const res = await request('GET', '/invoices.json', { number, period: 'all', per_page: '100' });
       const list = await json<unknown>(res, 'GET /invoices.json?number');

@@ -27,6 +27,11 @@ export interface InvoicingProvider {
    */
   findByOrder(orderId: string): Promise<DocumentInfo | null>;
   /**
+   * Every document tagged with this order id, oldest first, read across all pages. More than one is
+   * a duplicate at the invoicing system (made by hand, or by a client without `oid_unique`).
+   */
+  findAllByOrder(orderId: string): Promise<DocumentInfo[]>;
+  /**
    * Issues the sales document for the order, tagged with the order id so the provider refuses a
    * second one (INVOICE_ALREADY_EXISTS).
    */

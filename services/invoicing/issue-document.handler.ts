@@ -17,12 +17,21 @@ export interface IssueDocumentHooks {
   afterProviderAnswer?: (orderId: string, doc: DocumentInfo) => void | Promise<void>;
 }
 
+/** Two or more documents for one order at the invoicing system: which we keep, which are extra. */
+export interface DuplicateNotice {
+  externalId: string;
+  kept: DocumentInfo;
+  others: DocumentInfo[];
+}
+
 export interface IssueDocumentDeps {
   provider: InvoicingProvider;
   store: DocumentStore;
   events: DocumentEvents;
   logger: Logger;
   hooks?: IssueDocumentHooks;
+  /** Raises an admin notification (a `notify` command); used when the invoicing system holds duplicates. */
+  notify?: (orderId: string, notice: DuplicateNotice) => Promise<void>;
   /** KSeF: mode and scope decide whether a document goes to KSeF; the seller is checked against its rules. */
   ksef: { config: Pick<KsefConfig, 'mode' | 'scope' | 'pollBaseMs'>; seller: SellerConfig; store: KsefStore };
 }
@@ -67,7 +76,8 @@ export function createIssueDocumentHandler(deps: IssueDocumentDeps): EnvelopeHan
       const toKsef = deps.ksef.config.mode !== 'off' && inKsefScope(cmd.order, deps.ksef.config.scope);
       // The invoicing system first: a document issued there (by an earlier attempt, or by hand after
       // a failed pre-check) is the answer, whatever the local checks would say about the order now.
-      let doc = await provider.findByOrder(orderId);
+      const existing = await provider.findAllByOrder(orderId);
+      let doc = existing[0] ?? null;
       let how: 'found' | 'issued' = 'found';
       if (doc === null) {
         precheckOrderForInvoice(cmd.order);
@@ -91,6 +101,13 @@ export function createIssueDocumentHandler(deps: IssueDocumentDeps): EnvelopeHan
       // Found (an earlier attempt's answer was lost): that attempt asked for the KSeF send as well; if
       // it did not happen, the poller sees gov_status null and sends it.
       const saved = await store.saveIssued(orderId, doc, toKsef ? { ksefFirstPollAt: new Date(Date.now() + deps.ksef.config.pollBaseMs) } : {});
+      // More than one document for this order at the invoicing system (one made by hand, a client
+      // without oid_unique), or one that is not the one recorded here: never taken silently.
+      const extra = [...existing, doc].filter((d, i, all) => d.providerId !== saved.providerId && all.findIndex((x) => x.providerId === d.providerId) === i);
+      if (extra.length > 0) {
+        log.error({ kept: saved.number, extra: extra.map((d) => d.number) }, 'the invoicing system holds more than one document for this order; admin notified');
+        await deps.notify?.(orderId, { externalId: cmd.order.externalId, kept: saved, others: extra });
+      }
       const ksef = toKsef ? 'sent' : await ksefFlag(orderId);
       await events.issued(env, orderId, saved, ksef);
       log.info({ number: saved.number, providerId: saved.providerId, how, ksef }, how === 'issued' ? 'document issued' : 'document found at the invoicing system');

@@ -2,8 +2,8 @@ import { runConsumer } from '../../infra/nats/consumer-runner.ts';
 import { ConfigError } from '../../infra/config.ts';
 import type { RunningService, ServiceDeps } from '../../infra/runtime/service.ts';
 import { retryPolicyFromConfig } from '../../infra/retry-policy.ts';
-import { publishOrderEvent } from '../../infra/nats/publish.ts';
-import { createDocumentEvents } from '../contracts/index.ts';
+import { publishCommand, publishOrderEvent } from '../../infra/nats/publish.ts';
+import { createDocumentEvents, stableMessageId, type NotifyCommand } from '../contracts/index.ts';
 import { createDocumentStore } from './document.store.ts';
 import { createFakturowniaAdapter } from './fakturownia.adapter.ts';
 import { createIssueDocumentHandler, type IssueDocumentHooks } from './issue-document.handler.ts';
@@ -48,6 +48,19 @@ export async function startInvoicingService(deps: ServiceDeps, opts: InvoicingSe
     logger,
     ...(opts.hooks ? { hooks: opts.hooks } : {}),
     ksef: { config: config.ksef, seller: config.seller, store: ksefStore },
+    notify: async (orderId, d) => {
+      const payload: NotifyCommand = {
+        kind: 'document.duplicate',
+        severity: 'critical',
+        code: 'DOCUMENT_DUPLICATE',
+        message: `The invoicing system holds ${d.others.length + 1} documents for order ${d.externalId}: ${d.kept.number} is the order's; ${d.others.map((o) => `${o.number} (id ${o.providerId})`).join(', ')} ${d.others.length === 1 ? 'is a duplicate' : 'are duplicates'} — cancel or correct ${d.others.length === 1 ? 'it' : 'them'} at the invoicing system.`,
+        orderId,
+        externalId: d.externalId,
+      };
+      // One message per set of duplicates: a redelivered command does not notify twice.
+      const id = stableMessageId('document-duplicate', orderId, ...d.others.map((o) => o.providerId));
+      await publishCommand<NotifyCommand>(nc, names, 'notify', { id, type: 'notify', orderId, payload });
+    },
   });
   const resend = createResendToKsefHandler({ provider, store: ksefStore, events, logger, pollBaseMs: config.ksef.pollBaseMs });
   const attach = createAttachDocumentHandler({ provider, store: documents, ksef: ksefStore, events, logger });
