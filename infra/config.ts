@@ -161,6 +161,26 @@ export interface Config {
   readonly notifyRetryCapMs: number;
   readonly seller: SellerConfig;
   readonly ksef: KsefConfig;
+  readonly payments: PaymentsConfig;
+}
+
+/**
+ * The payments service (refunds). Stripe: `STRIPE_SECRET_KEY` and, for a stand-in (the sandbox),
+ * `STRIPE_API_URL` (the official SDK's host/port/protocol). PayU: `PAYU_URL` (default the
+ * production API), `PAYU_CLIENT_ID` / `PAYU_CLIENT_SECRET` (OAuth client credentials).
+ */
+export interface PaymentsConfig {
+  readonly stripeSecretKey: string | undefined;
+  readonly stripeApiUrl: string | undefined;
+  readonly payuUrl: string;
+  readonly payuClientId: string | undefined;
+  readonly payuClientSecret: string | undefined;
+  /** Attempts of one refund before REFUND_FAILED RETRIES_EXHAUSTED (an admin is notified). */
+  readonly maxAttempts: number;
+  readonly retryBaseMs: number;
+  readonly retryCapMs: number;
+  readonly timeoutMs: number;
+  readonly concurrency: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -373,10 +393,22 @@ export function loadConfig(env: Env = process.env): Config {
     notifyRetryCapMs: int(env, 'NOTIFY_RETRY_CAP_MS', 300_000, 1, 24 * 3600_000),
     seller: sellerFrom(env),
     ksef: ksefFrom(env),
+    payments: Object.freeze({
+      stripeSecretKey: str(env, 'STRIPE_SECRET_KEY'),
+      stripeApiUrl: url(env, 'STRIPE_API_URL', ['http:', 'https:']),
+      payuUrl: url(env, 'PAYU_URL', ['http:', 'https:']) ?? 'https://secure.payu.com',
+      payuClientId: str(env, 'PAYU_CLIENT_ID'),
+      payuClientSecret: str(env, 'PAYU_CLIENT_SECRET'),
+      maxAttempts: int(env, 'PAYMENTS_MAX_ATTEMPTS', 8, 1, 100),
+      retryBaseMs: int(env, 'PAYMENTS_RETRY_BASE_MS', 5_000, 1, 3600_000),
+      retryCapMs: int(env, 'PAYMENTS_RETRY_CAP_MS', 600_000, 1, 24 * 3600_000),
+      timeoutMs: int(env, 'PAYMENTS_TIMEOUT_MS', 20_000, 100, 300_000),
+      concurrency: int(env, 'PAYMENTS_CONCURRENCY', 16, 1, 256),
+    }),
   };
   // The command consumers' server-side cap is MAX_DELIVER + 2 (infra/nats/topology.ts): more attempts
   // than that would never be delivered, and the final DOCUMENT_FAILED would never be reported.
-  for (const [variable, attempts] of [['INVOICING_MAX_ATTEMPTS', config.invoicingMaxAttempts], ['MAIL_MAX_ATTEMPTS', config.mailMaxAttempts], ['LOGISTICS_MAX_ATTEMPTS', config.logisticsMaxAttempts]] as const) {
+  for (const [variable, attempts] of [['INVOICING_MAX_ATTEMPTS', config.invoicingMaxAttempts], ['MAIL_MAX_ATTEMPTS', config.mailMaxAttempts], ['LOGISTICS_MAX_ATTEMPTS', config.logisticsMaxAttempts], ['PAYMENTS_MAX_ATTEMPTS', config.payments.maxAttempts]] as const) {
     if (attempts > config.maxDeliver + 2) throw new ConfigError(variable, `must not exceed MAX_DELIVER + 2 (${config.maxDeliver + 2})`);
   }
   if (config.ackWaitMs > config.duplicateWindowMs) {

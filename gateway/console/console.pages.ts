@@ -210,6 +210,7 @@ const ADMIN_ACTION_LABELS: Record<AdminEventType, string> = {
   UPDATE_BUYER: 'Correct the buyer data',
   ATTACH_DOCUMENT: 'Attach a document issued by hand',
   RESEND_DOCUMENT_EMAIL: 'E-mail the document again',
+  REFUND: 'Refund part of the payment',
 };
 
 function actionForm(orderId: string, type: AdminEventType, csrf: string): Html {

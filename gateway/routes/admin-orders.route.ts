@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Type, { type Static } from 'typebox';
 import { publishOrderEvent } from '../../infra/nats/publish.ts';
-import { ADMIN_EVENT_TYPES, ORDER_STATUSES, type AdminEventType } from '../../machines/order/index.ts';
+import { ADMIN_EVENT_TYPES, ORDER_STATUSES, refundableAmount, restoreOrderSnapshot, type AdminEventType, type OrderEvent } from '../../machines/order/index.ts';
 import {
   AddressSchema,
   BuyerUpdateSchema,
@@ -34,7 +34,8 @@ const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128, d
 /**
  * An admin event. Besides `note`: `trackingNumber`/`carrier` (MARK_SHIPPED), `shippingAddress`
  * (UPDATE_SHIPPING_ADDRESS, the intake shape), `customer` + optional `billingAddress` (UPDATE_BUYER,
- * NIP checksum checked), `number`/`issueDate` (ATTACH_DOCUMENT), `email` (RESEND_DOCUMENT_EMAIL).
+ * NIP checksum checked), `number`/`issueDate` (ATTACH_DOCUMENT), `email` (RESEND_DOCUMENT_EMAIL),
+ * `amount`/`reason` (REFUND).
  */
 const EventBody = Type.Object({
   type: Type.Unsafe<AdminEventType>(Type.Union(ADMIN_EVENT_TYPES.map((t) => Type.Literal(t)))),
@@ -47,6 +48,8 @@ const EventBody = Type.Object({
   number: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'ATTACH_DOCUMENT: the number of the document issued by hand' })),
   issueDate: Type.Optional(IsoDate),
   email: Type.Optional(Type.String({ format: 'email', maxLength: 254, description: 'RESEND_DOCUMENT_EMAIL: another recipient (default: the customer)' })),
+  amount: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000_000_00, description: 'REFUND: the amount in minor units (grosze, cents)' })),
+  reason: Type.Optional(Type.String({ minLength: 1, maxLength: 500, description: 'REFUND: why (printed on the correction document)' })),
 });
 
 /** The body fields each event carries besides `note` (the rest are refused as not belonging to it). */
@@ -56,6 +59,7 @@ const EVENT_FIELDS: Partial<Record<AdminEventType, ReadonlyArray<keyof Static<ty
   UPDATE_BUYER: ['customer', 'billingAddress'],
   ATTACH_DOCUMENT: ['number', 'issueDate'],
   RESEND_DOCUMENT_EMAIL: ['email'],
+  REFUND: ['amount', 'reason'],
 };
 
 /** Events whose note is required (each changes data an admin must explain). */
@@ -110,6 +114,11 @@ export const adminOrdersRoute: GatewayRoute = async (app, ctx) => {
       else raw['number'] = body.number.trim();
       if (body.issueDate === undefined) problems.push({ field: 'body.issueDate', message: 'is required for ATTACH_DOCUMENT' });
     }
+    if (type === 'REFUND') {
+      if (body.amount === undefined) problems.push({ field: 'body.amount', message: 'is required for REFUND (minor units)' });
+      if (body.reason === undefined || body.reason.trim() === '') problems.push({ field: 'body.reason', message: 'is required for REFUND' });
+      else raw['reason'] = body.reason.trim();
+    }
     if (type === 'UPDATE_BUYER') {
       const c = body.customer;
       if (c === undefined) problems.push({ field: 'body.customer', message: 'is required for UPDATE_BUYER' });
@@ -150,6 +159,13 @@ export const adminOrdersRoute: GatewayRoute = async (app, ctx) => {
       throw new OrderpilotError('EVENT_NOT_ALLOWED', `${type} is not allowed for order ${row.id} in state ${row.state}; allowed: ${allowed.join(', ') || 'none'}`, {
         details: { state: row.state, allowed },
       });
+    }
+    // The kind of event is allowed; this very one (its amount, its note) must be too.
+    const snapshot = restoreOrderSnapshot({ value: row.value, context: row.context });
+    const event = { ...(payload as Record<string, unknown>), type, at: new Date().toISOString(), actor: admin } as OrderEvent;
+    if (!snapshot.can(event)) {
+      const why = type === 'REFUND' ? `: at most ${refundableAmount(row.context)} (minor units) is left to refund` : ' with this payload';
+      throw new OrderpilotError('EVENT_NOT_ALLOWED', `${type} is not allowed for order ${row.id} now${why}`, { details: { state: row.state, allowed, ...(type === 'REFUND' ? { refundable: refundableAmount(row.context) } : {}) } });
     }
     try {
       await publishOrderEvent(nc, names, { type, orderId: row.id, id: messageId, actor: admin, payload });
@@ -197,6 +213,9 @@ export const adminOrdersRoute: GatewayRoute = async (app, ctx) => {
         tracking: { shipmentId: c.shipmentId, trackingNumber: c.trackingNumber, carrier: c.carrier },
         payment: c.payment,
         cancellation: c.cancellation,
+        shipmentCancel: c.shipmentCancel ?? null,
+        refunds: c.refunds ?? [],
+        corrections: c.corrections ?? [],
         lastAdminNote: c.lastAdminNote,
         context: c,
         history,

@@ -48,9 +48,8 @@ export function mapPayuNotification(body: unknown): ProviderEvent | null {
   const status = str(o['status']);
   if (payuOrderId === null || status === null) return null;
   const ref = str(o['extOrderId']);
-  const props = Array.isArray(body['properties']) ? body['properties'] : [];
-  const paymentProp = props.find((p): p is Obj => isObj(p) && p['name'] === 'PAYMENT_ID');
-  const paymentId = str(paymentProp?.['value']) ?? payuOrderId;
+  // The PayU order id is what a refund is addressed to (`POST /api/v2_1/orders/{orderId}/refunds`).
+  const paymentId = payuOrderId;
   const amountRaw = o['totalAmount'];
   const amount = typeof amountRaw === 'number' ? amountRaw : typeof amountRaw === 'string' && /^\d+$/.test(amountRaw) ? Number(amountRaw) : -1;
   let notice: PaymentNotice;

@@ -4,6 +4,7 @@ import { startInvoicingService } from '../../services/invoicing/main.ts';
 import { startMailerService } from '../../services/mailer/main.ts';
 import { startNotificationsService } from '../../services/notifications/main.ts';
 import { startLogisticsService } from '../../services/logistics/main.ts';
+import { startPaymentsService } from '../../services/payments/index.ts';
 import { startInspectedOrdersService } from '../../services/orders/inspector.ts';
 import { startGatewayService } from '../../gateway/main.ts';
 
@@ -17,6 +18,7 @@ export const SERVICES: ReadonlyArray<{ name: string; start: ServiceStarter }> = 
   { name: 'mailer', start: (deps) => startMailerService(deps) },
   { name: 'notifications', start: (deps) => startNotificationsService(deps) },
   { name: 'logistics', start: (deps) => startLogisticsService(deps) },
+  { name: 'payments', start: (deps) => startPaymentsService(deps) },
   { name: 'gateway', start: (deps) => startGatewayService(deps) },
 ];
 

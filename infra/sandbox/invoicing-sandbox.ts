@@ -93,6 +93,9 @@ export interface SandboxInvoice {
   gov_verification_link: string | null;
   gov_link: string | null;
   gov_corrected_invoice_number: string | null;
+  /** A correction: the corrected document's id, and why. */
+  invoice_id: number | null;
+  correction_reason: string | null;
   created_at: string;
 }
 
@@ -166,8 +169,10 @@ function isValidNip(raw: string): boolean {
 /** Decimal string/number → integer hundredths (BigInt), or null when it is not a plain decimal. */
 function cents(v: unknown): bigint | null {
   const s = typeof v === 'number' ? String(v) : typeof v === 'string' ? v.trim().replace(',', '.') : '';
-  const m = /^(\d+)(?:\.(\d{1,2}))?$/.exec(s);
-  return m ? BigInt(m[1] ?? '0') * 100n + BigInt((m[2] ?? '').padEnd(2, '0')) : null;
+  const m = /^(-?)(\d+)(?:\.(\d{1,2}))?$/.exec(s);
+  if (!m) return null;
+  const abs = BigInt(m[2] ?? '0') * 100n + BigInt((m[3] ?? '').padEnd(2, '0'));
+  return m[1] === '-' ? -abs : abs;
 }
 const fmt = (c: bigint): string => `${c < 0n ? '-' : ''}${(c < 0n ? -c : c) / 100n}.${String((c < 0n ? -c : c) % 100n).padStart(2, '0')}`;
 
@@ -196,8 +201,9 @@ export async function startInvoicingSandbox(opts: InvoicingSandboxOptions = {}):
   for (const inv of opts.initialInvoices ?? []) {
     byId.set(inv.id, inv);
     nextId = Math.max(nextId, inv.id + 1);
-    const m = /^FV\/(\d+)\/(\d{2})\/(\d{4})$/.exec(inv.number);
-    if (m) monthly.set(`${m[3]}-${m[2]}`, Math.max(monthly.get(`${m[3]}-${m[2]}`) ?? 0, Number(m[1])));
+    const m = /^(FV|FK)\/(\d+)\/(\d{2})\/(\d{4})$/.exec(inv.number);
+    const series = m ? `${m[1] === 'FK' ? 'FK-' : ''}${m[4]}-${m[3]}` : null;
+    if (m && series) monthly.set(series, Math.max(monthly.get(series) ?? 0, Number(m[2])));
   }
   const requests: Record<SandboxRoute, number> = { create: 0, list: 0, get: 0, pdf: 0, ksef: 0, other: 0 };
   const ksefMode: SandboxKsefMode = opts.ksef ?? 'off';
@@ -329,6 +335,11 @@ export async function startInvoicingSandbox(opts: InvoicingSandboxOptions = {}):
     const taxNo = str(i['buyer_tax_no']);
     const country = str(i['buyer_country']) || 'PL';
     if (taxNo && faults.rejectBadNip && country === 'PL' && !isValidNip(taxNo)) errors['buyer_tax_no'] = ['NIP jest nieprawidłowy'];
+    // A correction (`kind: "correction"`) names the corrected document and carries differences
+    // (negative amounts and quantities), like Fakturownia's "Faktura korygująca".
+    const correction = str(i['kind']) === 'correction';
+    const corrected = correction ? byId.get(Number(str(i['invoice_id']))) : undefined;
+    if (correction && corrected === undefined) errors['invoice_id'] = ['- faktura korygowana nie istnieje'];
     const rawPositions = Array.isArray(i['positions']) ? (i['positions'] as unknown[]) : [];
     if (rawPositions.length === 0) errors['positions'] = ['nie może być puste'];
     const positions: SandboxInvoice['positions'] = [];
@@ -339,7 +350,7 @@ export async function startInvoicingSandbox(opts: InvoicingSandboxOptions = {}):
       const g = cents(pos['total_price_gross']);
       const rate = taxRate(pos['tax']);
       const qty = Number(pos['quantity'] ?? 1);
-      if (!str(pos['name']) || g === null || rate === null || !Number.isFinite(qty) || qty <= 0) {
+      if (!str(pos['name']) || g === null || rate === null || !Number.isFinite(qty) || (correction ? false : qty <= 0 || g < 0n)) {
         errors[`positions[${n}]`] = ['name, tax, total_price_gross (decimal) and quantity are required'];
         return;
       }
@@ -360,12 +371,13 @@ export async function startInvoicingSandbox(opts: InvoicingSandboxOptions = {}):
       return null;
     }
     const [yyyy, mm] = issueDate.split('-') as [string, string];
-    const n = (monthly.get(`${yyyy}-${mm}`) ?? 0) + 1;
-    monthly.set(`${yyyy}-${mm}`, n);
+    const series = correction ? `FK-${yyyy}-${mm}` : `${yyyy}-${mm}`;
+    const n = (monthly.get(series) ?? 0) + 1;
+    monthly.set(series, n);
     const inv: SandboxInvoice = {
       id: nextId++,
       kind: str(i['kind']) || 'vat',
-      number: `FV/${n}/${mm}/${yyyy}`,
+      number: `${correction ? 'FK' : 'FV'}/${n}/${mm}/${yyyy}`,
       issue_date: issueDate,
       sell_date: str(i['sell_date']) || issueDate,
       payment_to: str(i['payment_to']) || null,
@@ -401,7 +413,9 @@ export async function startInvoicingSandbox(opts: InvoicingSandboxOptions = {}):
       gov_error_messages: null,
       gov_verification_link: null,
       gov_link: null,
-      gov_corrected_invoice_number: null,
+      gov_corrected_invoice_number: corrected?.number ?? null,
+      invoice_id: corrected?.id ?? null,
+      correction_reason: correction ? str(i['correction_reason']) || null : null,
       created_at: new Date().toISOString(),
     };
     byId.set(inv.id, inv);

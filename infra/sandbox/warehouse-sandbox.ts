@@ -4,6 +4,8 @@ import { listenHttp } from './http-listen.ts';
 import { pathToFileURL } from 'node:url';
 import { Compile } from 'typebox/compile';
 import {
+  CANCEL_TOO_LATE,
+  CANCELLABLE_STATUSES,
   ShipmentRequestSchema,
   signWarehouseBody,
   WAREHOUSE_SIGNATURE_HEADER,
@@ -39,6 +41,8 @@ export interface WarehouseFaultPlan {
   lostResponses?: number;
   /** The first N submits are answered 503. */
   serverErrors?: number;
+  /** The first N cancels (`POST /shipments/{id}/cancel`) are answered 503. */
+  cancelErrors?: number;
   /** The first N look-ups (`GET /shipments?reference=`) are answered 503. */
   lookupErrors?: number;
   /** Every submit answer is delayed this long (a slow warehouse). */
@@ -118,6 +122,8 @@ export interface WarehouseSandbox {
   readonly shipments: ReadonlyMap<string, SandboxShipment>;
   /** Submit requests received per reference (including rejected, hung and lost ones). */
   readonly submits: ReadonlyMap<string, number>;
+  /** Cancel requests received per reference (including refused and failed ones). */
+  readonly cancels: ReadonlyMap<string, number>;
   /** Shipments created per reference (the contract makes this at most 1). */
   readonly created: ReadonlyMap<string, number>;
   /** The plan each reference got (from `plan`, `setPlan` or the random `faults`). */
@@ -222,6 +228,7 @@ export async function startWarehouseSandbox(o: WarehouseSandboxOptions): Promise
   const submits = new Map<string, number>();
   const created = new Map<string, number>();
   const lookups = new Map<string, number>();
+  const cancels = new Map<string, number>();
   const paused = new Map<string, () => void>();
   const plans = new Map<string, WarehouseFaultPlan>();
   const webhooks: SentWebhook[] = [];
@@ -358,6 +365,8 @@ export async function startWarehouseSandbox(o: WarehouseSandboxOptions): Promise
       for (const { status, body } of order) {
         await sleep(stepMs);
         if (closed) return;
+        // Cancelled while it walked: nothing moves any more.
+        if (s.status === 'CANCELLED') return;
         // The shipment's own state moves forward even when webhooks are reordered.
         const idx = statuses.indexOf(status);
         if (idx >= statuses.indexOf(s.status)) s.status = status;
@@ -467,6 +476,30 @@ export async function startWarehouseSandbox(o: WarehouseSandboxOptions): Promise
     return json(res, 201, view(s));
   }
 
+  /**
+   * `POST /shipments/{id}/cancel`: only while nothing has left the building (CANCELLABLE_STATUSES);
+   * a repeat answers the cancelled shipment again; once a carrier has it, 409 CANCEL_TOO_LATE. A
+   * cancel sends the CANCELLED status webhook, like any status change.
+   */
+  async function onCancel(shipmentId: string, res: ServerResponse): Promise<void> {
+    const s = shipments.get(shipmentId);
+    if (!s) return json(res, 404, { code: 'NOT_FOUND', message: 'no such shipment' });
+    const n = (cancels.get(s.reference) ?? 0) + 1;
+    cancels.set(s.reference, n);
+    const plan = planFor(s.reference);
+    if (n <= (plan.cancelErrors ?? 0)) return json(res, 503, { code: 'UNAVAILABLE', message: 'warehouse temporarily unavailable' });
+    if (s.status === 'CANCELLED') return json(res, 200, view(s));
+    if (!CANCELLABLE_STATUSES.includes(s.status)) {
+      return json(res, 409, { code: CANCEL_TOO_LATE, message: `shipment ${s.shipmentId} is ${s.status}${s.carrier ? ` with ${s.carrier}` : ''}; it can no longer be cancelled` });
+    }
+    s.status = 'CANCELLED';
+    await save(s, plan);
+    const body = webhookBody(s, 'CANCELLED', 99);
+    body.reason = 'cancelled at the merchant\'s request';
+    void deliver(JSON.stringify(body), { eventId: body.eventId, reference: s.reference, shipmentId: s.shipmentId, status: 'CANCELLED' });
+    return json(res, 200, view(s));
+  }
+
   const server = createServer((req, res) => {
     const u = new URL(req.url ?? '/', 'http://sandbox');
     if (o.apiKey !== undefined && req.headers['authorization'] !== `Bearer ${o.apiKey}`) {
@@ -486,6 +519,13 @@ export async function startWarehouseSandbox(o: WarehouseSandboxOptions): Promise
       if (n <= (planFor(reference).lookupErrors ?? 0)) return json(res, 503, { code: 'UNAVAILABLE', message: 'warehouse temporarily unavailable' });
       const s = byReference.get(reference);
       return json(res, 200, { shipments: s ? [view(s)] : [] });
+    }
+    const c = /^\/shipments\/([^/]+)\/cancel$/.exec(u.pathname);
+    if (req.method === 'POST' && c) {
+      onCancel(decodeURIComponent(c[1] ?? ''), res).catch((err: unknown) => {
+        if (!res.headersSent) json(res, 500, { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) });
+      });
+      return;
     }
     const m = /^\/shipments\/([^/]+)$/.exec(u.pathname);
     if (req.method === 'GET' && m) {
@@ -512,6 +552,7 @@ export async function startWarehouseSandbox(o: WarehouseSandboxOptions): Promise
     port,
     shipments,
     submits,
+    cancels,
     created,
     plans,
     webhooks,

@@ -59,6 +59,16 @@ const ev = {
   UPDATE_BUYER: { type: 'UPDATE_BUYER', customer: { name: 'Jan', company: 'ACME sp. z o.o.', taxId: '5260250274' }, note: 'NIP from the customer', actor: 'anna', at },
   ATTACH_DOCUMENT: { type: 'ATTACH_DOCUMENT', number: 'FV/9/11/2026', issueDate: '2026-11-28', note: 'issued by hand', actor: 'anna', at },
   RESEND_DOCUMENT_EMAIL: { type: 'RESEND_DOCUMENT_EMAIL', email: 'ksiegowosc@example.com', note: 'to accounting', actor: 'anna', at },
+  REFUND: { type: 'REFUND', amount: 1500, reason: 'shipping refunded', note: 'courier was late', actor: 'anna', at },
+  SHIPMENT_CANCELLED: { type: 'SHIPMENT_CANCELLED', existed: true, at },
+  SHIPMENT_CANCEL_REFUSED: { type: 'SHIPMENT_CANCEL_REFUSED', code: 'CANCEL_TOO_LATE', message: 'the shipment is with DPD', at },
+  REFUND_COMPLETED: { type: 'REFUND_COMPLETED', refundId: 'ord_1:refund:1', providerRefundId: 're_1', at },
+  REFUND_FAILED: { type: 'REFUND_FAILED', refundId: 'ord_1:refund:1', code: 'RETRIES_EXHAUSTED', message: 'provider down', at },
+  CORRECTION_ISSUED: { type: 'CORRECTION_ISSUED', correctionId: 'ord_1:correction:1', providerId: '88', number: 'FK/1/11/2026', issueDate: '2026-11-28', provider: 'fakturownia', at },
+  CORRECTION_KSEF_ACCEPTED: { type: 'CORRECTION_KSEF_ACCEPTED', correctionId: 'ord_1:correction:1', ksefNumber: '5260250274-20261128-0A1B2C3D4E5F-CD', verificationLink: null, at },
+  CORRECTION_KSEF_REJECTED: { type: 'CORRECTION_KSEF_REJECTED', correctionId: 'ord_1:correction:1', code: 'KSEF_REJECTED', errors: ['Brak faktury korygowanej'], at },
+  CORRECTION_EMAILED: { type: 'CORRECTION_EMAILED', correctionId: 'ord_1:correction:1', to: 'jan@example.com', messageId: '<c1>', at },
+  CORRECTION_FAILED: { type: 'CORRECTION_FAILED', correctionId: 'ord_1:correction:1', code: 'INVOICE_REJECTED', message: 'no', stage: 'issue', at },
 } satisfies { [K in OrderEvent['type']]: Extract<OrderEvent, { type: K }> };
 /** The mailer's failure: the document exists, its e-mail did not go. */
 const MAIL_FAILED: OrderEvent = { type: 'DOCUMENT_FAILED', code: 'MAIL_REJECTED', message: '550 no such user', stage: 'email', at };
@@ -182,8 +192,11 @@ describe('order machine: fulfilment region', () => {
     expect(next.context.trackingNumber).toBe('MANUAL-1');
   });
 
-  it('CANCEL cancels a held order', () => {
-    expect(status(run(ev.PAYMENT_CONFIRMED, ev.SHIPMENT_REJECTED, ev.CANCEL).snap)).toBe('cancelled');
+  it('CANCEL of a held (paid) order asks the warehouse to cancel first, then it is cancelled', () => {
+    const { snap, effects } = run(ev.PAYMENT_CONFIRMED, ev.SHIPMENT_REJECTED, ev.CANCEL);
+    expect(status(snap)).toBe('cancelling');
+    expect(effects.slice(-1)).toEqual(['cancelShipment']);
+    expect(status(run(ev.PAYMENT_CONFIRMED, ev.SHIPMENT_REJECTED, ev.CANCEL, ev.SHIPMENT_CANCELLED).snap)).toBe('cancelled');
   });
 });
 
@@ -273,7 +286,7 @@ describe('order machine: document region with KSeF', () => {
     expect(notice.map((a) => [a.type, a.params])).toEqual([
       ['notifyAdmin', expect.objectContaining({ kind: 'document.ksef-rejected', severity: 'critical', code: 'KSEF_REJECTED', message: expect.stringContaining('NIP nabywcy - nie może być puste') })],
     ]);
-    expect(allowedAdminEvents(rejected.snap)).toEqual(['RESEND_TO_KSEF']);
+    expect(allowedAdminEvents(rejected.snap)).toEqual(['CANCEL', 'RESEND_TO_KSEF', 'REFUND']);
     const [resent, actions] = transition(orderMachine, rejected.snap, ev.RESEND_TO_KSEF);
     expect(documentStatus(resent.value)).toBe('ksefSent');
     expect(actions.map((a) => a.type)).toEqual(['resendToKsef']);
@@ -433,6 +446,136 @@ describe('order machine: admin repairs (correct the data, then continue)', () =>
   });
 });
 
+describe('order machine: cancel means something (warehouse, refund, correction)', () => {
+  const paidWithDocument = [ev.PAYMENT_CONFIRMED, ev.SHIPMENT_ACCEPTED, ev.DOCUMENT_ISSUED, ev.DOCUMENT_EMAILED];
+
+  it('a paid order with a document: cancel → warehouse cancel → full refund and full correction → cancelled', () => {
+    const cancelling = run(...paidWithDocument, ev.CANCEL).snap;
+    expect(status(cancelling)).toBe('cancelling');
+    expect(cancelling.context.shipmentCancel).toEqual({ status: 'requested', message: null });
+    expect(cancelling.context.cancellation).toMatchObject({ reason: 'ADMIN_CANCEL', by: 'anna', note: 'customer asked' });
+    const [cancelled, actions] = transition(orderMachine, cancelling, ev.SHIPMENT_CANCELLED);
+    expect(status(cancelled)).toBe('cancelled');
+    expect(cancelled.context.shipmentCancel?.status).toBe('cancelled');
+    expect(cancelled.context.refunds).toEqual([
+      { refundId: 'ord_1:refund:1', amount: 6500, reason: 'order cancelled: customer asked', status: 'requested', providerRefundId: null, error: null, requestedAt: at, settledAt: null },
+    ]);
+    expect(cancelled.context.corrections).toMatchObject([{ correctionId: 'ord_1:correction:1', amount: 6500, full: true, status: 'requested', document: null }]);
+    expect(actions.filter((a) => a.type === 'refundPayment' || a.type === 'issueCorrection')).toEqual([
+      expect.objectContaining({ type: 'refundPayment', params: { refundId: 'ord_1:refund:1' } }),
+      expect.objectContaining({ type: 'issueCorrection', params: { correctionId: 'ord_1:correction:1' } }),
+    ]);
+  });
+
+  it('refund and correction results are recorded; the correction is e-mailed once issued (or once KSeF accepts it)', () => {
+    const cancelled = run(...paidWithDocument, ev.CANCEL, ev.SHIPMENT_CANCELLED).snap;
+    const [refunded] = transition(orderMachine, cancelled, ev.REFUND_COMPLETED);
+    expect(refunded.context.refunds?.[0]).toMatchObject({ status: 'refunded', providerRefundId: 're_1', settledAt: at });
+    const [issued, mail] = transition(orderMachine, refunded, ev.CORRECTION_ISSUED);
+    expect(issued.context.corrections?.[0]).toMatchObject({ status: 'issued', document: { number: 'FK/1/11/2026', providerId: '88' } });
+    expect(mail).toContainEqual(expect.objectContaining({ type: 'emailCorrection', params: { correctionId: 'ord_1:correction:1' } }));
+    const [emailed] = transition(orderMachine, issued, ev.CORRECTION_EMAILED);
+    expect(emailed.context.corrections?.[0]?.status).toBe('emailed');
+    // Duplicates change nothing.
+    expect(transition(orderMachine, emailed, ev.CORRECTION_ISSUED)[1]).toEqual([]);
+    expect(transition(orderMachine, emailed, ev.REFUND_COMPLETED)[1]).toEqual([]);
+
+    const [ksefSent, none] = transition(orderMachine, refunded, { ...ev.CORRECTION_ISSUED, ksef: 'sent' });
+    expect(ksefSent.context.corrections?.[0]?.status).toBe('ksefSent');
+    expect(none.map((a) => a.type)).not.toContain('emailCorrection');
+    const [rejected, notice] = transition(orderMachine, ksefSent, ev.CORRECTION_KSEF_REJECTED);
+    expect(rejected.context.corrections?.[0]?.status).toBe('ksefRejected');
+    expect(notice).toContainEqual(expect.objectContaining({ type: 'notifyAdmin', params: expect.objectContaining({ kind: 'correction.ksef-rejected', severity: 'critical' }) }));
+    const [accepted, mail2] = transition(orderMachine, ksefSent, ev.CORRECTION_KSEF_ACCEPTED);
+    expect(accepted.context.corrections?.[0]).toMatchObject({ status: 'issued', ksefNumber: ev.CORRECTION_KSEF_ACCEPTED.ksefNumber });
+    expect(mail2).toContainEqual(expect.objectContaining({ type: 'emailCorrection' }));
+  });
+
+  it('a failed refund or correction notifies an admin (critical); a refund that failed may be sent again with REFUND', () => {
+    const cancelled = run(...paidWithDocument, ev.CANCEL, ev.SHIPMENT_CANCELLED).snap;
+    const [failed, actions] = transition(orderMachine, cancelled, ev.REFUND_FAILED);
+    expect(failed.context.refunds?.[0]).toMatchObject({ status: 'failed', error: 'RETRIES_EXHAUSTED: provider down' });
+    expect(actions).toContainEqual(expect.objectContaining({ type: 'notifyAdmin', params: expect.objectContaining({ kind: 'refund.failed', severity: 'critical' }) }));
+    expect(allowedAdminEvents(failed)).toEqual(['REFUND']);
+    expect(allowedAdminEvents(cancelled)).toEqual([]);
+    const [, corr] = transition(orderMachine, cancelled, ev.CORRECTION_FAILED);
+    expect(corr).toContainEqual(expect.objectContaining({ type: 'notifyAdmin', params: expect.objectContaining({ kind: 'correction.failed' }) }));
+  });
+
+  it('a paid order without a document: only a refund; nothing paid, nothing to refund', () => {
+    const [cancelled, actions] = transition(orderMachine, run(ev.PAYMENT_CONFIRMED, ev.DOCUMENT_FAILED, ev.CANCEL).snap, { ...ev.SHIPMENT_CANCELLED, existed: false });
+    expect(status(cancelled)).toBe('cancelled');
+    expect(cancelled.context.corrections).toEqual([]);
+    expect(cancelled.context.shipmentCancel).toEqual({ status: 'cancelled', message: 'the warehouse had no shipment' });
+    expect(actions.map((a) => a.type)).toContain('refundPayment');
+    expect(actions.map((a) => a.type)).not.toContain('issueCorrection');
+    const pendingCancel = run(ev.CANCEL);
+    expect(pendingCancel.effects).not.toContain('refundPayment');
+    expect(pendingCancel.effects).not.toContain('cancelShipment');
+  });
+
+  it('the warehouse refuses (a carrier has it) → held CANCEL_TOO_LATE, not cancelled, nothing refunded', () => {
+    const [held, actions] = transition(orderMachine, run(...paidWithDocument, ev.CANCEL).snap, ev.SHIPMENT_CANCEL_REFUSED);
+    expect(status(held)).toBe('held');
+    expect(held.context.hold).toMatchObject({ code: 'CANCEL_TOO_LATE', message: 'the shipment is with DPD' });
+    expect(held.context.cancellation).toBeNull();
+    expect(held.context.refunds).toEqual([]);
+    expect(actions).toContainEqual(expect.objectContaining({ type: 'notifyAdmin', params: expect.objectContaining({ code: 'CANCEL_TOO_LATE' }) }));
+  });
+
+  it('late arrivals after the cancel: a document → critical notice naming it; a submit that was in flight → cancelled too', () => {
+    const cancelled = run(ev.PAYMENT_CONFIRMED, ev.CANCEL, { ...ev.SHIPMENT_CANCELLED, existed: false }).snap;
+    const [withDoc, actions] = transition(orderMachine, cancelled, ev.DOCUMENT_ISSUED);
+    expect(withDoc.context.document?.number).toBe('FV/1/11/2026');
+    expect(actions).toContainEqual(
+      expect.objectContaining({ type: 'notifyAdmin', params: expect.objectContaining({ kind: 'document.after-cancel', severity: 'critical', code: 'DOCUMENT_AFTER_CANCEL', message: expect.stringContaining('FV/1/11/2026') }) }),
+    );
+    const [again, cancelAgain] = transition(orderMachine, cancelled, ev.SHIPMENT_ACCEPTED);
+    expect(again.context.shipmentId).toBe('sh_1');
+    expect(cancelAgain.map((a) => a.type)).toContain('cancelShipment');
+    const [, paidLate] = transition(orderMachine, run(ev.CANCEL).snap, ev.PAYMENT_CONFIRMED);
+    expect(paidLate).toContainEqual(expect.objectContaining({ params: expect.objectContaining({ kind: 'payment.after-cancel', severity: 'critical' }) }));
+  });
+
+  it('REFUND (partial) after payment: that amount refunded and corrected; more than what is left is refused', () => {
+    const shipped = run(...paidWithDocument, ev.HANDED_TO_CARRIER).snap;
+    const [next, actions] = transition(orderMachine, shipped, ev.REFUND);
+    expect(status(next)).toBe('inShipment');
+    expect(next.context.refunds).toMatchObject([{ refundId: 'ord_1:refund:1', amount: 1500, reason: 'shipping refunded', status: 'requested' }]);
+    expect(next.context.corrections).toMatchObject([{ correctionId: 'ord_1:correction:1', amount: 1500, full: false }]);
+    expect(actions.map((a) => a.type)).toEqual(expect.arrayContaining(['refundPayment', 'issueCorrection']));
+    expect(next.can({ ...ev.REFUND, amount: 5000 })).toBe(true);
+    expect(next.can({ ...ev.REFUND, amount: 5001 })).toBe(false);
+    expect(next.can({ ...ev.REFUND, amount: 0 })).toBe(false);
+    // Without a document: the refund alone.
+    const [noDoc, only] = transition(orderMachine, run(ev.PAYMENT_CONFIRMED).snap, ev.REFUND);
+    expect(noDoc.context.corrections).toEqual([]);
+    expect(only.map((a) => a.type)).toContain('refundPayment');
+    expect(only.map((a) => a.type)).not.toContain('issueCorrection');
+    // With a carrier, a cancel is not offered at all (the parcel is on its way).
+    expect(next.can(ev.CANCEL)).toBe(false);
+  });
+
+  it('a later cancel refunds and corrects only what is left after a partial refund', () => {
+    const partly = run(...paidWithDocument, ev.REFUND, ev.CANCEL, ev.SHIPMENT_CANCELLED).snap;
+    expect(partly.context.refunds?.map((r) => r.amount)).toEqual([1500, 5000]);
+    expect(partly.context.corrections?.map((c) => [c.amount, c.full])).toEqual([
+      [1500, false],
+      [5000, false],
+    ]);
+  });
+
+  it('an order@1 snapshot (no refunds, corrections, shipmentCancel) restores and cancels', () => {
+    const old = JSON.parse(JSON.stringify(run(...paidWithDocument).snap)) as { value: OrderSnapshot['value']; context: Record<string, unknown> };
+    delete old.context['refunds'];
+    delete old.context['corrections'];
+    delete old.context['shipmentCancel'];
+    const [cancelling] = transition(orderMachine, restoreOrderSnapshot(old), ev.CANCEL);
+    const [cancelled] = transition(orderMachine, cancelling, ev.SHIPMENT_CANCELLED);
+    expect(cancelled.context.refunds?.map((r) => r.amount)).toEqual([6500]);
+  });
+});
+
 describe('order machine: ignored events in every state', () => {
   const states: Record<string, OrderEvent[]> = {
     pending: [],
@@ -448,12 +591,13 @@ describe('order machine: ignored events in every state', () => {
   const noDocument = ['ISSUE_DOCUMENT', 'UPDATE_BUYER', 'ATTACH_DOCUMENT'];
   const accepted: Record<string, string[]> = {
     pending: ['PAYMENT_CONFIRMED', 'PAYMENT_FAILED', 'PAYMENT_TIMEOUT', 'CANCEL', 'UPDATE_SHIPPING_ADDRESS', 'UPDATE_BUYER'],
-    processing: ['SHIPMENT_ACCEPTED', 'SHIPMENT_REJECTED', 'SHIPMENT_PROBLEM', 'HANDED_TO_CARRIER', 'DELIVERED', 'DOCUMENT_ISSUED', 'DOCUMENT_FAILED', ...noDocument],
-    accepted: ['HANDED_TO_CARRIER', 'DELIVERED', 'SHIPMENT_PROBLEM', 'SHIPMENT_REJECTED', 'DOCUMENT_ISSUED', 'DOCUMENT_FAILED', ...noDocument],
-    inShipment: ['DELIVERED', 'SHIPMENT_PROBLEM', 'DOCUMENT_ISSUED', 'DOCUMENT_FAILED', ...noDocument],
-    held: ['RELEASE', 'MARK_SHIPPED', 'CANCEL', 'UPDATE_SHIPPING_ADDRESS', 'DOCUMENT_ISSUED', 'DOCUMENT_FAILED', ...noDocument],
-    closed: ['RESEND_DOCUMENT_EMAIL'],
-    cancelled: ['PAYMENT_CONFIRMED'],
+    processing: ['SHIPMENT_ACCEPTED', 'SHIPMENT_REJECTED', 'SHIPMENT_PROBLEM', 'HANDED_TO_CARRIER', 'DELIVERED', 'CANCEL', 'REFUND', 'DOCUMENT_ISSUED', 'DOCUMENT_FAILED', ...noDocument],
+    accepted: ['HANDED_TO_CARRIER', 'DELIVERED', 'SHIPMENT_PROBLEM', 'SHIPMENT_REJECTED', 'CANCEL', 'REFUND', 'DOCUMENT_ISSUED', 'DOCUMENT_FAILED', ...noDocument],
+    inShipment: ['DELIVERED', 'SHIPMENT_PROBLEM', 'REFUND', 'DOCUMENT_ISSUED', 'DOCUMENT_FAILED', ...noDocument],
+    held: ['RELEASE', 'MARK_SHIPPED', 'CANCEL', 'UPDATE_SHIPPING_ADDRESS', 'REFUND', 'DOCUMENT_ISSUED', 'DOCUMENT_FAILED', ...noDocument],
+    closed: ['RESEND_DOCUMENT_EMAIL', 'REFUND'],
+    // Cancelled before payment: late answers from the warehouse and a late document still reach it.
+    cancelled: ['PAYMENT_CONFIRMED', 'SHIPMENT_ACCEPTED', 'SHIPMENT_CANCELLED', 'SHIPMENT_CANCEL_REFUSED', 'DOCUMENT_ISSUED', 'KSEF_ACCEPTED'],
   };
   for (const [name, path] of Object.entries(states)) {
     it(`${name}: accepts exactly ${accepted[name]?.join(', ') || 'nothing'}`, () => {
@@ -478,10 +622,11 @@ describe('order machine: ignored events in every state', () => {
       'UPDATE_SHIPPING_ADDRESS',
       'UPDATE_BUYER',
       'ATTACH_DOCUMENT',
+      'REFUND',
     ]);
-    expect(allowedAdminEvents(run(ev.PAYMENT_CONFIRMED, ev.DOCUMENT_FAILED).snap)).toEqual(['ISSUE_DOCUMENT', 'RETRY_DOCUMENT', 'UPDATE_BUYER', 'ATTACH_DOCUMENT']);
+    expect(allowedAdminEvents(run(ev.PAYMENT_CONFIRMED, ev.DOCUMENT_FAILED).snap)).toEqual(['CANCEL', 'ISSUE_DOCUMENT', 'RETRY_DOCUMENT', 'UPDATE_BUYER', 'ATTACH_DOCUMENT', 'REFUND']);
     // The document exists (its e-mail failed): nothing to issue, attach or correct; resend it instead.
-    expect(allowedAdminEvents(run(ev.PAYMENT_CONFIRMED, ev.DOCUMENT_ISSUED, MAIL_FAILED).snap)).toEqual(['RETRY_DOCUMENT', 'RESEND_DOCUMENT_EMAIL']);
+    expect(allowedAdminEvents(run(ev.PAYMENT_CONFIRMED, ev.DOCUMENT_ISSUED, MAIL_FAILED).snap)).toEqual(['CANCEL', 'RETRY_DOCUMENT', 'RESEND_DOCUMENT_EMAIL', 'REFUND']);
     expect(ADMIN_EVENT_TYPES).toContain('RESEND_TO_KSEF');
   });
 });

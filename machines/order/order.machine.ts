@@ -1,15 +1,40 @@
 import { and, assign, not, setup } from 'xstate';
-import type { AdminNotice, EmailDocumentParams, OrderContext, OrderData, OrderEvent } from './order.types.ts';
+import type { AdminNotice, CorrectionRecord, EmailDocumentParams, OrderContext, OrderData, OrderEvent, RefundRecord } from './order.types.ts';
 import { paymentMatchesOrder } from './order.payment.ts';
 
 /**
  * Bump when a change makes old snapshots unreadable (renamed states, reshaped context). The host
  * refuses snapshots of a version it does not know instead of guessing.
  */
-export const ORDER_MACHINE_VERSION = 'order@1';
+export const ORDER_MACHINE_VERSION = 'order@2';
+/**
+ * Versions whose snapshots this machine still reads: order@1 lacks the optional `refunds`,
+ * `corrections`, `shipmentCancel` and `documentEmailTo` (read as empty / null) and has no state the
+ * machine dropped.
+ */
+export const READABLE_MACHINE_VERSIONS: readonly string[] = ['order@1', ORDER_MACHINE_VERSION];
 
 /** `DocumentInfo.provider` of a document an admin attached that the invoicing system does not know. */
 export const MANUAL_DOCUMENT_PROVIDER = 'manual';
+
+const refundsOf = (c: OrderContext): RefundRecord[] => c.refunds ?? [];
+const correctionsOf = (c: OrderContext): CorrectionRecord[] => c.corrections ?? [];
+/** What can still be refunded: the payment less every refund not known to have failed. */
+export function refundableAmount(c: OrderContext): number {
+  if (c.payment === null) return 0;
+  return c.payment.amount - refundsOf(c).filter((r) => r.status !== 'failed').reduce((s, r) => s + r.amount, 0);
+}
+/** What of the document can still be corrected: its gross total less every correction not failed. */
+export function correctableAmount(c: OrderContext): number {
+  if (c.document === null || c.document.provider === MANUAL_DOCUMENT_PROVIDER) return 0;
+  return c.order.total - correctionsOf(c).filter((r) => r.status !== 'failed').reduce((s, r) => s + r.amount, 0);
+}
+const lastOf = <T>(list: readonly T[] | undefined): T => {
+  const last = list?.[list.length - 1];
+  if (last === undefined) throw new Error('no record to act on');
+  return last;
+};
+const cancelReason = (c: OrderContext): string => `order cancelled${c.cancellation?.note ? `: ${c.cancellation.note}` : ''}`;
 
 /** Side effects are declared by name only; the host runs them (as outbox rows or timers). */
 const effect = () => {};
@@ -33,6 +58,67 @@ export const orderMachine = setup({
     resendToKsef: effect,
     submitToWarehouse: (_: unknown, _params: { reason: 'payment' | 'release' }) => {},
     notifyAdmin: (_: unknown, _params: AdminNotice) => {},
+    cancelShipment: effect,
+    refundPayment: (_: unknown, _params: { refundId: string }) => {},
+    issueCorrection: (_: unknown, _params: { correctionId: string }) => {},
+    emailCorrection: (_: unknown, _params: { correctionId: string }) => {},
+    // Money of a cancel: the whole remaining payment back, the whole remaining document corrected.
+    addFullRefund: assign({
+      refunds: ({ context, event }) => [
+        ...refundsOf(context),
+        { refundId: `${context.order.orderId}:refund:${refundsOf(context).length + 1}`, amount: refundableAmount(context), reason: cancelReason(context), status: 'requested' as const, providerRefundId: null, error: null, requestedAt: event.at, settledAt: null },
+      ],
+    }),
+    addFullCorrection: assign({
+      corrections: ({ context, event }) => [
+        ...correctionsOf(context),
+        { correctionId: `${context.order.orderId}:correction:${correctionsOf(context).length + 1}`, amount: correctableAmount(context), full: correctableAmount(context) === context.order.total, reason: cancelReason(context), status: 'requested' as const, document: null, ksefNumber: null, error: null, requestedAt: event.at },
+      ],
+    }),
+    // An admin's partial REFUND: that amount back, and corrected on the document.
+    addPartialRefund: assign({
+      refunds: ({ context, event }) =>
+        event.type !== 'REFUND'
+          ? refundsOf(context)
+          : [...refundsOf(context), { refundId: `${context.order.orderId}:refund:${refundsOf(context).length + 1}`, amount: event.amount, reason: event.reason, status: 'requested' as const, providerRefundId: null, error: null, requestedAt: event.at, settledAt: null }],
+    }),
+    addPartialCorrection: assign({
+      corrections: ({ context, event }) =>
+        event.type !== 'REFUND'
+          ? correctionsOf(context)
+          : [...correctionsOf(context), { correctionId: `${context.order.orderId}:correction:${correctionsOf(context).length + 1}`, amount: event.amount, full: false, reason: event.reason, status: 'requested' as const, document: null, ksefNumber: null, error: null, requestedAt: event.at }],
+    }),
+    updateRefund: assign({
+      refunds: ({ context, event }) =>
+        refundsOf(context).map((r) =>
+          event.type === 'REFUND_COMPLETED' && r.refundId === event.refundId
+            ? { ...r, status: 'refunded' as const, providerRefundId: event.providerRefundId, error: null, settledAt: event.at }
+            : event.type === 'REFUND_FAILED' && r.refundId === event.refundId
+              ? { ...r, status: 'failed' as const, error: `${event.code}: ${event.message}`, settledAt: event.at }
+              : r,
+        ),
+    }),
+    updateCorrection: assign({
+      corrections: ({ context, event }) =>
+        correctionsOf(context).map((c): CorrectionRecord => {
+          switch (event.type) {
+            case 'CORRECTION_ISSUED':
+              return c.correctionId !== event.correctionId
+                ? c
+                : { ...c, status: event.ksef === 'sent' ? 'ksefSent' : 'issued', document: { providerId: event.providerId, number: event.number, issueDate: event.issueDate, provider: event.provider }, error: null };
+            case 'CORRECTION_KSEF_ACCEPTED':
+              return c.correctionId === event.correctionId ? { ...c, status: 'issued', ksefNumber: event.ksefNumber, error: null } : c;
+            case 'CORRECTION_KSEF_REJECTED':
+              return c.correctionId === event.correctionId ? { ...c, status: 'ksefRejected', error: `${event.code}: ${event.errors.join('; ')}` } : c;
+            case 'CORRECTION_EMAILED':
+              return c.correctionId === event.correctionId ? { ...c, status: 'emailed' } : c;
+            case 'CORRECTION_FAILED':
+              return c.correctionId === event.correctionId ? { ...c, status: 'failed', error: `${event.code}: ${event.message}` } : c;
+            default:
+              return c;
+          }
+        }),
+    }),
     holdFromEvent: assign({
       hold: ({ event }) =>
         event.type === 'SHIPMENT_REJECTED' || event.type === 'SHIPMENT_PROBLEM'
@@ -94,6 +180,9 @@ export const orderMachine = setup({
       documentFailure: ({ context, event }) =>
         event.type === 'DOCUMENT_FAILED' ? { code: event.code, message: event.message, at: event.at } : context.documentFailure,
     }),
+    shipmentCancelled: assign({
+      shipmentCancel: ({ event }) => ({ status: 'cancelled' as const, message: event.type === 'SHIPMENT_CANCELLED' && !event.existed ? 'the warehouse had no shipment' : null }),
+    }),
     recordAdminCancel: assign({
       cancellation: ({ context, event }) =>
         event.type === 'CANCEL' ? { reason: 'ADMIN_CANCEL' as const, note: event.note ?? null, by: event.actor ?? null } : context.cancellation,
@@ -133,6 +222,17 @@ export const orderMachine = setup({
     // Recorded as the admin gave it: not found at the invoicing system, so there is no PDF to e-mail.
     manualDocument: ({ event }) => event.type === 'DOCUMENT_ISSUED' && event.provider === MANUAL_DOCUMENT_PROVIDER,
     adminResendReported: ({ event }) => event.type === 'DOCUMENT_EMAILED' && event.resend === true,
+    refundable: ({ context }) => refundableAmount(context) > 0,
+    correctable: ({ context }) => correctableAmount(context) > 0,
+    refundAllowed: ({ context, event }) =>
+      event.type === 'REFUND' && Number.isInteger(event.amount) && event.amount > 0 && event.amount <= refundableAmount(context) && event.reason.trim() !== '',
+    refundCorrectable: ({ context, event }) => event.type === 'REFUND' && event.amount <= correctableAmount(context),
+    // A result for a refund / correction this order asked for, in a state that result may follow.
+    refundPending: ({ context, event }) =>
+      (event.type === 'REFUND_COMPLETED' || event.type === 'REFUND_FAILED') && refundsOf(context).some((r) => r.refundId === event.refundId && r.status === 'requested'),
+    correctionIn: ({ context, event }, params: { from: ReadonlyArray<CorrectionRecord['status']> }) =>
+      'correctionId' in event && correctionsOf(context).some((c) => c.correctionId === event.correctionId && params.from.includes(c.status)),
+    correctionSentToKsef: ({ event }) => event.type === 'CORRECTION_ISSUED' && event.ksef === 'sent',
   },
 }).createMachine({
   id: 'order',
@@ -154,8 +254,89 @@ export const orderMachine = setup({
     hold: null,
     holdCount: 0,
     cancellation: null,
+    refunds: [],
+    corrections: [],
+    shipmentCancel: null,
     lastAdminNote: null,
   }),
+  // Refunds and corrections live beside whatever else the order does (a partial REFUND while it
+  // ships, a cancel's full reversal): their requests and results are handled in every state.
+  on: {
+    REFUND: [
+      {
+        guard: and(['refundAllowed', 'refundCorrectable']),
+        actions: [
+          'saveAdminNote',
+          'addPartialRefund',
+          { type: 'refundPayment', params: ({ context }) => ({ refundId: lastOf(context.refunds).refundId }) },
+          'addPartialCorrection',
+          { type: 'issueCorrection', params: ({ context }) => ({ correctionId: lastOf(context.corrections).correctionId }) },
+        ],
+      },
+      {
+        guard: 'refundAllowed',
+        actions: ['saveAdminNote', 'addPartialRefund', { type: 'refundPayment', params: ({ context }) => ({ refundId: lastOf(context.refunds).refundId }) }],
+      },
+    ],
+    REFUND_COMPLETED: { guard: 'refundPending', actions: 'updateRefund' },
+    REFUND_FAILED: {
+      guard: 'refundPending',
+      actions: [
+        'updateRefund',
+        {
+          type: 'notifyAdmin',
+          params: ({ context, event }) => ({
+            kind: 'refund.failed',
+            severity: 'critical',
+            code: event.code,
+            message: `Refund ${event.refundId} of order ${context.order.externalId} (${context.payment?.provider ?? ''} ${context.payment?.paymentId ?? ''}) failed: ${event.code}: ${event.message}. Refund by hand at the provider, or send REFUND again.`,
+          }),
+        },
+      ],
+    },
+    CORRECTION_ISSUED: [
+      { guard: and([{ type: 'correctionIn', params: { from: ['requested', 'failed'] as const } }, 'correctionSentToKsef']), actions: 'updateCorrection' },
+      {
+        guard: { type: 'correctionIn', params: { from: ['requested', 'failed'] as const } },
+        actions: ['updateCorrection', { type: 'emailCorrection', params: ({ event }) => ({ correctionId: event.correctionId }) }],
+      },
+    ],
+    CORRECTION_KSEF_ACCEPTED: {
+      guard: { type: 'correctionIn', params: { from: ['ksefSent', 'ksefRejected'] as const } },
+      actions: ['updateCorrection', { type: 'emailCorrection', params: ({ event }) => ({ correctionId: event.correctionId }) }],
+    },
+    CORRECTION_KSEF_REJECTED: {
+      guard: { type: 'correctionIn', params: { from: ['ksefSent'] as const } },
+      actions: [
+        'updateCorrection',
+        {
+          type: 'notifyAdmin',
+          params: ({ context, event }) => ({
+            kind: 'correction.ksef-rejected',
+            severity: 'critical',
+            code: event.code,
+            message: `KSeF did not accept the correction ${event.correctionId} of order ${context.order.externalId}: ${event.errors.join('; ') || 'no message'}`,
+          }),
+        },
+      ],
+    },
+    CORRECTION_EMAILED: { guard: { type: 'correctionIn', params: { from: ['issued', 'failed'] as const } }, actions: 'updateCorrection' },
+    CORRECTION_FAILED: {
+      guard: { type: 'correctionIn', params: { from: ['requested', 'issued', 'ksefSent'] as const } },
+      actions: [
+        'updateCorrection',
+        {
+          type: 'notifyAdmin',
+          params: ({ context, event }) => ({
+            kind: 'correction.failed',
+            severity: 'critical',
+            code: event.code,
+            message: `Correction ${event.correctionId} of order ${context.order.externalId} failed (${event.stage ?? 'issue'}): ${event.code}: ${event.message}`,
+          }),
+        },
+      ],
+    },
+  },
   states: {
     pending: {
       entry: 'schedulePaymentTimeout',
@@ -227,6 +408,7 @@ export const orderMachine = setup({
                 SHIPMENT_PROBLEM: { target: 'held', actions: 'holdFromEvent' },
                 HANDED_TO_CARRIER: { target: 'inShipment', actions: 'saveTracking' },
                 DELIVERED: 'closed',
+                CANCEL: { target: 'cancelling', actions: 'recordAdminCancel' },
               },
             },
             accepted: {
@@ -236,6 +418,51 @@ export const orderMachine = setup({
                 DELIVERED: 'closed',
                 SHIPMENT_PROBLEM: { target: 'held', actions: 'holdFromEvent' },
                 SHIPMENT_REJECTED: { target: 'held', actions: 'holdFromEvent' },
+                CANCEL: { target: 'cancelling', actions: 'recordAdminCancel' },
+              },
+            },
+            // A paid order cancelled before hand-off: the warehouse cancels the shipment first (a
+            // carrier may have it already); only then is the money refunded and the document corrected.
+            cancelling: {
+              entry: [assign({ shipmentCancel: () => ({ status: 'requested' as const, message: null }) }), 'cancelShipment'],
+              on: {
+                SHIPMENT_CANCELLED: [
+                  {
+                    guard: and(['refundable', 'correctable']),
+                    target: '#order.cancelled',
+                    actions: [
+                      'shipmentCancelled',
+                      'addFullRefund',
+                      { type: 'refundPayment', params: ({ context }) => ({ refundId: lastOf(context.refunds).refundId }) },
+                      'addFullCorrection',
+                      { type: 'issueCorrection', params: ({ context }) => ({ correctionId: lastOf(context.corrections).correctionId }) },
+                    ],
+                  },
+                  {
+                    guard: 'refundable',
+                    target: '#order.cancelled',
+                    actions: ['shipmentCancelled', 'addFullRefund', { type: 'refundPayment', params: ({ context }) => ({ refundId: lastOf(context.refunds).refundId }) }],
+                  },
+                  {
+                    guard: 'correctable',
+                    target: '#order.cancelled',
+                    actions: ['shipmentCancelled', 'addFullCorrection', { type: 'issueCorrection', params: ({ context }) => ({ correctionId: lastOf(context.corrections).correctionId }) }],
+                  },
+                  { target: '#order.cancelled', actions: 'shipmentCancelled' },
+                ],
+                // Too late (CANCEL_TOO_LATE: a carrier has the parcel) or the warehouse could not be
+                // reached: not cancelled, nothing refunded; held for a human with that code.
+                SHIPMENT_CANCEL_REFUSED: {
+                  target: 'held',
+                  actions: assign({
+                    hold: ({ event }) => ({ code: event.code, message: event.message, since: event.at }),
+                    holdCount: ({ context }) => context.holdCount + 1,
+                    cancellation: null,
+                    shipmentCancel: ({ event }) => ({ status: 'tooLate' as const, message: event.message }),
+                  }),
+                },
+                SHIPMENT_ACCEPTED: { actions: assign({ shipmentId: ({ event }) => event.shipmentId }) },
+                HANDED_TO_CARRIER: { actions: 'saveTracking' },
               },
             },
             inShipment: {
@@ -274,7 +501,7 @@ export const orderMachine = setup({
                       event.note ? { note: event.note, by: event.actor ?? null, at: event.at } : null,
                   }),
                 },
-                CANCEL: { target: '#order.cancelled', actions: 'recordAdminCancel' },
+                CANCEL: { target: 'cancelling', actions: 'recordAdminCancel' },
                 // The corrected address goes to the warehouse at once (a release with the new data).
                 UPDATE_SHIPPING_ADDRESS: {
                   guard: and(['hasNote', 'noShipment']),
@@ -427,6 +654,39 @@ export const orderMachine = setup({
     // cancellation must still reach an admin (money to refund).
     cancelled: {
       on: {
+        // A late answer to a submit that was in flight at the cancel: that shipment is cancelled too.
+        SHIPMENT_ACCEPTED: {
+          actions: [assign({ shipmentId: ({ event }) => event.shipmentId, shipmentCancel: () => ({ status: 'requested' as const, message: null }) }), 'cancelShipment'],
+        },
+        SHIPMENT_CANCELLED: { actions: 'shipmentCancelled' },
+        SHIPMENT_CANCEL_REFUSED: {
+          actions: {
+            type: 'notifyAdmin',
+            params: ({ context, event }) => ({
+              kind: 'shipment.after-cancel',
+              severity: 'critical',
+              code: 'SHIPPED_AFTER_CANCEL',
+              message: `Order ${context.order.externalId} is cancelled but its shipment could not be cancelled (${event.message}): stop or recall the parcel by hand`,
+            }),
+          },
+        },
+        // A document issued after the cancel (its request was in flight): it must be corrected by hand.
+        DOCUMENT_ISSUED: {
+          guard: not('hasDocument'),
+          actions: [
+            'saveDocument',
+            {
+              type: 'notifyAdmin',
+              params: ({ context, event }) => ({
+                kind: 'document.after-cancel',
+                severity: 'critical',
+                code: 'DOCUMENT_AFTER_CANCEL',
+                message: `Sales document ${event.number} was issued for order ${context.order.externalId} after it was cancelled: correct it (a correction document) by hand`,
+              }),
+            },
+          ],
+        },
+        KSEF_ACCEPTED: { actions: 'ksefAccepted' },
         PAYMENT_CONFIRMED: {
           actions: {
             type: 'notifyAdmin',

@@ -26,6 +26,7 @@ export function orderStatus(value: StateValue): OrderStatus {
     case 'inShipment':
     case 'held':
     case 'closed':
+    case 'cancelling':
       return f;
     default:
       throw new Error(`unknown order state value ${JSON.stringify(value)}`);
@@ -57,6 +58,8 @@ export function allowedAdminEvents(snapshot: OrderSnapshot): AdminEventType[] {
         return { type, shippingAddress: snapshot.context.order.shippingAddress, note, at };
       case 'UPDATE_BUYER':
         return { type, customer: { name: snapshot.context.order.customer.name }, note, at };
+      case 'REFUND':
+        return { type, amount: 1, reason: 'reason', note, at };
       case 'ATTACH_DOCUMENT':
         return { type, number: 'NUMBER', issueDate: '2000-01-01', note, at };
       default:

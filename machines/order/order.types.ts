@@ -89,6 +89,42 @@ export interface KsefInfo {
   since: string;
 }
 
+/** A refund asked of the payment provider (a cancel's full refund, or an admin's partial REFUND). */
+export interface RefundRecord {
+  /** Our id, `<orderId>:refund:<n>`: the provider's idempotency key (Stripe) / extRefundId (PayU). */
+  refundId: string;
+  /** Minor units. */
+  amount: number;
+  reason: string;
+  status: 'requested' | 'refunded' | 'failed';
+  providerRefundId: string | null;
+  error: string | null;
+  requestedAt: string;
+  settledAt: string | null;
+}
+
+/** A correction document (a reversal of the issued document, in full or of an amount). */
+export interface CorrectionRecord {
+  /** Our id, `<orderId>:correction:<n>`: its `oid` at the invoicing system (idempotent by it). */
+  correctionId: string;
+  /** Gross amount reversed, minor units (the whole document when `full`). */
+  amount: number;
+  full: boolean;
+  reason: string;
+  /** `ksefSent`/`ksefRejected`: waiting for / refused by KSeF (when it goes there); `issued`: e-mail on its way. */
+  status: 'requested' | 'ksefSent' | 'ksefRejected' | 'issued' | 'emailed' | 'failed';
+  document: DocumentInfo | null;
+  ksefNumber: string | null;
+  error: string | null;
+  requestedAt: string;
+}
+
+/** The warehouse side of a cancel: asked, done (or there was nothing to cancel), or too late (a carrier has it). */
+export interface ShipmentCancel {
+  status: 'requested' | 'cancelled' | 'tooLate';
+  message: string | null;
+}
+
 export interface Failure {
   code: string;
   message: string;
@@ -128,6 +164,10 @@ export interface OrderContext {
   /** Every hold the order has had, newest last (the current one included). */
   holdCount: number;
   cancellation: { reason: string; note: string | null; by: string | null } | null;
+  /** Optional (here and below): snapshots of machine version order@1 lack them (read as empty / null). */
+  refunds?: RefundRecord[];
+  corrections?: CorrectionRecord[];
+  shipmentCancel?: ShipmentCancel | null;
   lastAdminNote: { note: string; by: string | null; at: string } | null;
 }
 
@@ -191,6 +231,28 @@ export type MarkShipped = EventMeta & {
   carrier?: string;
   note?: string;
 };
+/** Admin: a partial refund (amount in minor units) of a paid order, with a partial correction of its document. */
+export type Refund = EventMeta & { type: 'REFUND'; amount: number; reason: string; note?: string };
+/** The warehouse cancelled the shipment (`existed: false`: it never had one, nothing to cancel). */
+export type ShipmentCancelled = EventMeta & { type: 'SHIPMENT_CANCELLED'; existed: boolean };
+/** The warehouse could not cancel: a carrier has the parcel already. */
+export type ShipmentCancelRefused = EventMeta & { type: 'SHIPMENT_CANCEL_REFUSED'; code: string; message: string };
+export type RefundCompleted = EventMeta & { type: 'REFUND_COMPLETED'; refundId: string; providerRefundId: string };
+export type RefundFailed = EventMeta & { type: 'REFUND_FAILED'; refundId: string; code: string; message: string };
+export type CorrectionIssued = EventMeta & {
+  type: 'CORRECTION_ISSUED';
+  correctionId: string;
+  providerId: string;
+  number: string;
+  issueDate: string;
+  provider: string;
+  ksef?: 'sent' | 'outside';
+};
+export type CorrectionKsefAccepted = EventMeta & { type: 'CORRECTION_KSEF_ACCEPTED'; correctionId: string; ksefNumber: string; verificationLink: string | null };
+export type CorrectionKsefRejected = EventMeta & { type: 'CORRECTION_KSEF_REJECTED'; correctionId: string; code: string; errors: string[] };
+export type CorrectionEmailed = EventMeta & { type: 'CORRECTION_EMAILED'; correctionId: string; to: string; messageId: string };
+/** `stage`: issuing the correction (invoicing) or e-mailing it (mailer). */
+export type CorrectionFailed = EventMeta & { type: 'CORRECTION_FAILED'; correctionId: string; code: string; message: string; stage?: 'issue' | 'email' };
 /** Admin: a corrected shipping address (while no carrier has the parcel); on a held order it resubmits. */
 export type UpdateShippingAddress = EventMeta & { type: 'UPDATE_SHIPPING_ADDRESS'; shippingAddress: Address; note: string };
 /** The buyer fields an admin may correct (the e-mail stays the shop's). */
@@ -230,7 +292,17 @@ export type OrderEvent =
   | UpdateShippingAddress
   | UpdateBuyer
   | AttachDocument
-  | ResendDocumentEmail;
+  | ResendDocumentEmail
+  | Refund
+  | ShipmentCancelled
+  | ShipmentCancelRefused
+  | RefundCompleted
+  | RefundFailed
+  | CorrectionIssued
+  | CorrectionKsefAccepted
+  | CorrectionKsefRejected
+  | CorrectionEmailed
+  | CorrectionFailed;
 
 export type OrderEventType = OrderEvent['type'];
 
@@ -246,6 +318,7 @@ export const ADMIN_EVENT_TYPES = [
   'UPDATE_BUYER',
   'ATTACH_DOCUMENT',
   'RESEND_DOCUMENT_EMAIL',
+  'REFUND',
 ] as const;
 export type AdminEventType = (typeof ADMIN_EVENT_TYPES)[number];
 
@@ -264,12 +337,22 @@ export const ORDER_EVENT_TYPES = [
   'HANDED_TO_CARRIER',
   'DELIVERED',
   'SHIPMENT_PROBLEM',
+  'SHIPMENT_CANCELLED',
+  'SHIPMENT_CANCEL_REFUSED',
+  'REFUND_COMPLETED',
+  'REFUND_FAILED',
+  'CORRECTION_ISSUED',
+  'CORRECTION_KSEF_ACCEPTED',
+  'CORRECTION_KSEF_REJECTED',
+  'CORRECTION_EMAILED',
+  'CORRECTION_FAILED',
   ...ADMIN_EVENT_TYPES,
 ] as const satisfies readonly OrderEventType[];
 
 /** The summary state stored in `orders.state` and shown to people. */
-export type OrderStatus = 'pending' | 'paid' | 'processing' | 'inShipment' | 'held' | 'closed' | 'cancelled';
-export const ORDER_STATUSES: readonly OrderStatus[] = ['pending', 'paid', 'processing', 'inShipment', 'held', 'closed', 'cancelled'];
+/** `cancelling`: an admin cancelled a paid order; the warehouse is asked to cancel its shipment first. */
+export type OrderStatus = 'pending' | 'paid' | 'processing' | 'inShipment' | 'held' | 'closed' | 'cancelling' | 'cancelled';
+export const ORDER_STATUSES: readonly OrderStatus[] = ['pending', 'paid', 'processing', 'inShipment', 'held', 'closed', 'cancelling', 'cancelled'];
 /**
  * `ksefSent` / `ksefOffline` / `ksefRejected`: created at the invoicing system, not yet accepted by KSeF.
  * `attaching`: an admin attached a document issued by hand, being looked up; `attached`: recorded as
@@ -287,7 +370,11 @@ export type OrderEffect =
   | { type: 'verifyDocument'; params: { number: string; issueDate: string } }
   | { type: 'resendToKsef' }
   | { type: 'submitToWarehouse'; params: { reason: 'payment' | 'release' } }
-  | { type: 'notifyAdmin'; params: AdminNotice };
+  | { type: 'notifyAdmin'; params: AdminNotice }
+  | { type: 'cancelShipment' }
+  | { type: 'refundPayment'; params: { refundId: string } }
+  | { type: 'issueCorrection'; params: { correctionId: string } }
+  | { type: 'emailCorrection'; params: { correctionId: string } };
 
 /** `to`: another recipient than the customer; `resend`: a repeat an admin asked for (a new e-mail, not the first one again). */
 export interface EmailDocumentParams {

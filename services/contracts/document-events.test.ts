@@ -10,6 +10,9 @@ function recordingEvents() {
     issued: async () => {},
     ksef: async () => {},
     emailed: async () => {},
+    correctionIssued: async () => {},
+    correctionFailed: async () => {},
+    correctionEmailed: async () => {},
     failed: async (_cause, orderId, code, message) => {
       failed.push({ orderId, code, message });
     },

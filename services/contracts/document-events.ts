@@ -35,7 +35,11 @@ export interface DocumentEvents {
    * KSeF's verdict on send number `send` of a document. The message id is stable per document, send
    * and verdict, so a poller that dies after publishing and reports again is dropped as a duplicate.
    */
-  ksef(orderId: string, providerId: string, send: number, report: KsefReport): Promise<void>;
+  ksef(orderId: string, providerId: string, send: number, report: KsefReport, correctionOf?: string): Promise<void>;
+  /** A correction document issued (`ksef: 'sent'`: it waits for KSeF's number before its e-mail). */
+  correctionIssued(cause: Envelope, orderId: string, correctionId: string, doc: DocumentInfo, ksef?: 'sent' | 'outside'): Promise<void>;
+  correctionFailed(cause: Envelope, orderId: string, correctionId: string, code: string, message: string, stage?: 'issue' | 'email'): Promise<void>;
+  correctionEmailed(cause: Envelope, orderId: string, correctionId: string, to: string, messageId: string): Promise<void>;
   failed(cause: Envelope, orderId: string, code: string, message: string): Promise<void>;
   /** `resend`: the e-mail an admin asked for again (RESEND_DOCUMENT_EMAIL). */
   emailed(cause: Envelope, orderId: string, to: string, messageId: string, resend?: boolean): Promise<void>;
@@ -48,7 +52,8 @@ export interface DocumentEvents {
 export function createDocumentEvents(publishEvent: PublishOrderEvent, actor: 'invoicing' | 'mailer'): DocumentEvents {
   // The step a failure belongs to: the order keeps an issued document unless its e-mail failed.
   const stage = actor === 'mailer' ? 'email' : 'issue';
-  const publish = async <P>(type: 'DOCUMENT_ISSUED' | 'DOCUMENT_FAILED' | 'DOCUMENT_EMAILED' | KsefReport['type'], id: string, cause: Envelope | undefined, orderId: string, payload: P) => {
+  type Reported = 'DOCUMENT_ISSUED' | 'DOCUMENT_FAILED' | 'DOCUMENT_EMAILED' | KsefReport['type'] | 'CORRECTION_ISSUED' | 'CORRECTION_FAILED' | 'CORRECTION_EMAILED' | 'CORRECTION_KSEF_ACCEPTED' | 'CORRECTION_KSEF_REJECTED';
+  const publish = async <P>(type: Reported, id: string, cause: Envelope | undefined, orderId: string, payload: P) => {
     try {
       await publishEvent<P>({ type, orderId, id, payload, cause, actor });
     } catch (err) {
@@ -65,10 +70,28 @@ export function createDocumentEvents(publishEvent: PublishOrderEvent, actor: 'in
         provider: doc.provider,
         ksef,
       }),
-    ksef: (orderId, providerId, send, report) => {
+    ksef: async (orderId, providerId, send, report, correctionOf) => {
       const { type, ...payload } = report;
-      return publish(type, stableMessageId(type.toLowerCase(), orderId, providerId, String(send)), undefined, orderId, payload);
+      if (correctionOf === undefined) return publish(type, stableMessageId(type.toLowerCase(), orderId, providerId, String(send)), undefined, orderId, payload);
+      // A correction's verdict goes to its order (`orderId` is the correction's own id, its oid). An
+      // offline correction simply waits for its number: the order keeps it as sent to KSeF.
+      if (type === 'KSEF_OFFLINE') return;
+      const ctype = type === 'KSEF_ACCEPTED' ? 'CORRECTION_KSEF_ACCEPTED' : 'CORRECTION_KSEF_REJECTED';
+      return publish(ctype, stableMessageId(ctype.toLowerCase(), orderId, providerId, String(send)), undefined, correctionOf, { correctionId: orderId, ...payload });
     },
+    correctionIssued: (cause, orderId, correctionId, doc, ksef = 'outside') =>
+      publish<OrderEventPayload<'CORRECTION_ISSUED'>>('CORRECTION_ISSUED', stableMessageId('correction-issued', correctionId, doc.providerId, cause.id), cause, orderId, {
+        correctionId,
+        providerId: doc.providerId,
+        number: doc.number,
+        issueDate: doc.issueDate,
+        provider: doc.provider,
+        ksef,
+      }),
+    correctionFailed: (cause, orderId, correctionId, code, message, failedStage = stage) =>
+      publish<OrderEventPayload<'CORRECTION_FAILED'>>('CORRECTION_FAILED', stableMessageId('correction-failed', correctionId, cause.id), cause, orderId, { correctionId, code, message: message.slice(0, 2000), stage: failedStage }),
+    correctionEmailed: (cause, orderId, correctionId, to, messageId) =>
+      publish<OrderEventPayload<'CORRECTION_EMAILED'>>('CORRECTION_EMAILED', stableMessageId('correction-emailed', correctionId, cause.id), cause, orderId, { correctionId, to, messageId }),
     failed: (cause, orderId, code, message) =>
       publish<OrderEventPayload<'DOCUMENT_FAILED'>>('DOCUMENT_FAILED', stableMessageId('document-failed', orderId, cause.id), cause, orderId, {
         code,

@@ -54,6 +54,10 @@ export const ERROR_CODES = {
   INVOICE_ALREADY_EXISTS: { retryable: false, httpStatus: 409 },
   /** A document an admin attached belongs to another order at the invoicing system, or has another date. */
   DOCUMENT_ATTACH_MISMATCH: { retryable: false, httpStatus: 422 },
+  /** The payment provider refused a refund (already refunded, more than was paid, unknown payment): its code in the message. */
+  REFUND_REJECTED: { retryable: false, httpStatus: 422 },
+  /** No credentials for the payment's provider (STRIPE_SECRET_KEY, PAYU_CLIENT_ID / PAYU_CLIENT_SECRET). */
+  PAYMENTS_NOT_CONFIGURED: { retryable: false, httpStatus: 503 },
   RETRIES_EXHAUSTED: { retryable: false, httpStatus: 503 },
   WAREHOUSE_UNREACHABLE: { retryable: false, httpStatus: 503 },
   /** The warehouse answered something our contract does not allow (401, 400, a malformed body). */

@@ -125,6 +125,25 @@ export const ORDER_EVENT_PAYLOADS = {
   UPDATE_SHIPPING_ADDRESS: Type.Object({ shippingAddress: AddressSchema, note: Str(2000) }),
   UPDATE_BUYER: Type.Object({ customer: BuyerUpdateSchema, billingAddress: Type.Optional(AddressSchema), note: Str(2000) }),
   ATTACH_DOCUMENT: Type.Object({ number: Str(200), issueDate: IsoDate, note: Str(2000) }),
+  REFUND: Type.Object({ amount: Type.Integer({ minimum: 1, maximum: 1_000_000_000_00 }), reason: Str(500), note: Type.Optional(Type.String({ maxLength: 2000 })) }),
+  SHIPMENT_CANCELLED: Type.Object({ existed: Type.Boolean() }),
+  SHIPMENT_CANCEL_REFUSED: Type.Object({ code: Str(100), message: Type.String({ maxLength: 2000 }) }),
+  REFUND_COMPLETED: Type.Object({ refundId: Str(200), providerRefundId: Str(200) }),
+  REFUND_FAILED: Type.Object({ refundId: Str(200), code: Str(100), message: Type.String({ maxLength: 2000 }) }),
+  CORRECTION_ISSUED: Type.Object({
+    correctionId: Str(200),
+    ...DocumentInfoSchema.properties,
+    ksef: Type.Optional(Type.Union([Type.Literal('sent'), Type.Literal('outside')])),
+  }),
+  CORRECTION_KSEF_ACCEPTED: Type.Object({ correctionId: Str(200), ksefNumber: Str(100), verificationLink: Type.Union([Type.String({ maxLength: 1000 }), Type.Null()]) }),
+  CORRECTION_KSEF_REJECTED: Type.Object({ correctionId: Str(200), code: Str(100), errors: Type.Array(Type.String({ maxLength: 2000 }), { maxItems: 50 }) }),
+  CORRECTION_EMAILED: Type.Object({ correctionId: Str(200), to: Str(254), messageId: Str(500) }),
+  CORRECTION_FAILED: Type.Object({
+    correctionId: Str(200),
+    code: Str(100),
+    message: Type.String({ maxLength: 2000 }),
+    stage: Type.Optional(Type.Union([Type.Literal('issue'), Type.Literal('email')])),
+  }),
   RESEND_DOCUMENT_EMAIL: Type.Object({ email: Type.Optional(Type.String({ format: 'email', maxLength: 254 })), note: Type.Optional(Type.String({ maxLength: 2000 })) }),
 } as const satisfies Record<OrderEventType | 'ORDER_PLACED', TSchema>;
 
@@ -155,6 +174,29 @@ export const COMMAND_PAYLOADS = {
     to: Type.Optional(Type.Union([Type.String({ maxLength: 254 }), Type.Null()])),
     /** An admin asked for the e-mail again: a new e-mail, not a repeat of the first one. */
     resend: Type.Optional(Type.Boolean()),
+    /** Set when the document is a correction: reported as CORRECTION_EMAILED / CORRECTION_FAILED. */
+    correctionId: Type.Optional(Str(200)),
+  }),
+  /** Cancel the order's shipment at the warehouse (a cancel before hand-off). */
+  cancelShipment: Type.Object({ orderId: Str(128), shipmentId: Type.Union([Type.String({ maxLength: 200 }), Type.Null()]) }),
+  /** Refund (part of) the confirmed payment; `refundId` is the provider's idempotency key / extRefundId. */
+  refundPayment: Type.Object({
+    refundId: Str(200),
+    orderId: Str(128),
+    externalId: Str(128),
+    payment: PaymentSchema,
+    amount: Minor,
+    currency: Type.String({ pattern: '^[A-Z]{3}$' }),
+    reason: Type.String({ maxLength: 500 }),
+  }),
+  /** A correction document of `document`: the whole of it (`full`) or `amount` gross (minor units); idempotent by `correctionId` (its oid). */
+  issueCorrection: Type.Object({
+    correctionId: Str(200),
+    order: OrderDataSchema,
+    document: DocumentInfoSchema,
+    amount: Minor,
+    full: Type.Boolean(),
+    reason: Type.String({ maxLength: 500 }),
   }),
   submitShipment: Type.Object({
     order: OrderDataSchema,
@@ -177,6 +219,9 @@ export type IssueDocumentCommand = Static<typeof COMMAND_PAYLOADS.issueDocument>
 export type SendDocumentCommand = Static<typeof COMMAND_PAYLOADS.sendDocument>;
 export type ResendToKsefCommand = Static<typeof COMMAND_PAYLOADS.resendToKsef>;
 export type AttachDocumentCommand = Static<typeof COMMAND_PAYLOADS.attachDocument>;
+export type CancelShipmentCommand = Static<typeof COMMAND_PAYLOADS.cancelShipment>;
+export type RefundPaymentCommand = Static<typeof COMMAND_PAYLOADS.refundPayment>;
+export type IssueCorrectionCommand = Static<typeof COMMAND_PAYLOADS.issueCorrection>;
 export type SubmitShipmentCommand = Static<typeof COMMAND_PAYLOADS.submitShipment>;
 export type WarehouseStatusCommand = Static<typeof COMMAND_PAYLOADS.warehouseStatus>;
 export type NotifyCommand = Static<typeof COMMAND_PAYLOADS.notify>;

@@ -8,6 +8,9 @@ export const COMMANDS = {
   issueDocument: { service: 'invoicing', name: 'issue-document' },
   resendToKsef: { service: 'invoicing', name: 'resend-to-ksef' },
   attachDocument: { service: 'invoicing', name: 'attach-document' },
+  issueCorrection: { service: 'invoicing', name: 'issue-correction' },
+  cancelShipment: { service: 'logistics', name: 'cancel-shipment' },
+  refundPayment: { service: 'payments', name: 'refund-payment' },
   sendDocument: { service: 'mail', name: 'send-document' },
   submitShipment: { service: 'logistics', name: 'submit-shipment' },
   warehouseStatus: { service: 'logistics', name: 'warehouse-status' },
@@ -15,7 +18,7 @@ export const COMMANDS = {
 } as const;
 export type CommandKey = keyof typeof COMMANDS;
 export type CommandService = (typeof COMMANDS)[CommandKey]['service'];
-export const COMMAND_SERVICES: readonly CommandService[] = ['invoicing', 'mail', 'logistics', 'notify'];
+export const COMMAND_SERVICES: readonly CommandService[] = ['invoicing', 'mail', 'logistics', 'notify', 'payments'];
 
 /** FNV-1a: a stable, fast hash so every process maps an order to the same partition. */
 export function partitionOf(orderId: string, partitions: number): number {

@@ -69,6 +69,14 @@ export type Shipment = Static<typeof ShipmentSchema>;
 /** `GET /shipments?reference=<orderId>` answer: every shipment with that reference (0 or 1). */
 export const ShipmentListSchema = Type.Object({ shipments: Type.Array(ShipmentSchema) });
 
+/**
+ * `POST /shipments/{id}/cancel`: `200` with the shipment (status CANCELLED; a repeat answers the
+ * same), `409 { code: "CANCEL_TOO_LATE", message }` once a carrier has it, `404` for an unknown id.
+ */
+export const CANCEL_TOO_LATE = 'CANCEL_TOO_LATE';
+/** Warehouse statuses from which a shipment can still be cancelled (nothing has left the building). */
+export const CANCELLABLE_STATUSES: readonly WarehouseStatus[] = ['ACCEPTED', 'PICKING', 'PACKED', 'ON_HOLD', 'CANCELLED'];
+
 /** `422` answer of a submit. */
 export const WarehouseRejectionSchema = Type.Object({ code: Type.String({ maxLength: 100 }), message: Type.Optional(Type.String({ maxLength: 2000 })) });
 

@@ -13,9 +13,9 @@ export interface DocumentStore {
    * Records the issued document. The first one recorded for an order wins (a second answer for the
    * same order cannot replace it); returns the document that is on record.
    */
-  saveIssued(orderId: string, doc: DocumentInfo, opts?: { ksefFirstPollAt?: Date }): Promise<DocumentInfo>;
+  saveIssued(orderId: string, doc: DocumentInfo, opts?: { ksefFirstPollAt?: Date; correctionOf?: string }): Promise<DocumentInfo>;
   /** Records a failure, unless the order already has an issued document. */
-  saveFailed(orderId: string, provider: string, code: string, message: string): Promise<void>;
+  saveFailed(orderId: string, provider: string, code: string, message: string, opts?: { correctionOf?: string }): Promise<void>;
 }
 
 interface Row {
@@ -38,10 +38,12 @@ export function createDocumentStore(sql: Sql): DocumentStore {
       // Sent to KSeF: the KSeF record starts in the same statement, so no crash leaves a document
       // that went to KSeF without its poll (the KSeF poller picks it up at ksef_next_poll_at).
       const poll = opts.ksefFirstPollAt ?? null;
+      const parent = opts.correctionOf ?? null;
       const [row] = await sql<Row[]>`insert into documents (order_id, provider, provider_id, number, issue_date, status,
-          ksef_state, ksef_sends, ksef_sent_at, ksef_next_poll_at)
+          ksef_state, ksef_sends, ksef_sent_at, ksef_next_poll_at, kind, parent_order_id)
         values (${orderId}, ${doc.provider}, ${doc.providerId}, ${doc.number}, ${doc.issueDate}, 'issued',
-          ${poll === null ? null : 'processing'}, ${poll === null ? 0 : 1}, ${poll === null ? null : sql`now()`}, ${poll})
+          ${poll === null ? null : 'processing'}, ${poll === null ? 0 : 1}, ${poll === null ? null : sql`now()`}, ${poll},
+          ${parent === null ? 'invoice' : 'correction'}, ${parent})
         on conflict (order_id) do update set provider = excluded.provider, provider_id = excluded.provider_id,
           number = excluded.number, issue_date = excluded.issue_date, status = 'issued',
           ksef_state = excluded.ksef_state, ksef_sends = excluded.ksef_sends, ksef_sent_at = excluded.ksef_sent_at,
@@ -53,9 +55,10 @@ export function createDocumentStore(sql: Sql): DocumentStore {
       const existing = await this.issuedFor(orderId);
       return existing ?? doc;
     },
-    async saveFailed(orderId, provider, code, message) {
-      await sql`insert into documents (order_id, provider, status, error_code, error_message)
-        values (${orderId}, ${provider}, 'failed', ${code}, ${message.slice(0, 2000)})
+    async saveFailed(orderId, provider, code, message, opts = {}) {
+      const parent = opts.correctionOf ?? null;
+      await sql`insert into documents (order_id, provider, status, error_code, error_message, kind, parent_order_id)
+        values (${orderId}, ${provider}, 'failed', ${code}, ${message.slice(0, 2000)}, ${parent === null ? 'invoice' : 'correction'}, ${parent})
         on conflict (order_id) do update set error_code = excluded.error_code, error_message = excluded.error_message,
           status = 'failed', updated_at = now()
           where documents.status <> 'issued'`;

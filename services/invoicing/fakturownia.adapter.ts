@@ -1,7 +1,7 @@
 import type { DocumentInfo, OrderData, Payment } from '../../machines/order/index.ts';
 import type { SellerConfig } from '../../infra/config.ts';
 import { isOrderpilotError, OrderpilotError, type ErrorCode } from '../contracts/index.ts';
-import type { InvoicingProvider, IssueOptions } from './invoicing.port.ts';
+import type { CorrectionSpec, InvoicingProvider, IssueOptions } from './invoicing.port.ts';
 import { buyerTaxNoKind, type BuyerTaxNoKind } from './ksef.rules.ts';
 import type { KsefReading } from './ksef-status.mapping.ts';
 import { minorToDecimal } from '../contracts/index.ts';
@@ -179,6 +179,67 @@ export function toFakturowniaInvoice(order: OrderData, opts: InvoiceMappingOptio
   return invoice;
 }
 
+/** One position of a correction: the difference, with the state before and after (Fakturownia's correction fields). */
+interface CorrectionPosition {
+  name: string;
+  tax: number;
+  quantity: number;
+  total_price_gross: string;
+  kind: 'correction';
+  correction_before_attributes: { name: string; tax: number; quantity: number; total_price_gross: string; kind: 'correction_before' };
+  correction_after_attributes: { name: string; tax: number; quantity: number; total_price_gross: string; kind: 'correction_after' };
+}
+
+/**
+ * A correction document of `original` (README "Faktura korygująca" of the Fakturownia API):
+ * `kind: "correction"`, `invoice_id` / `from_invoice_id` of the original, `correction_reason`, and
+ * positions carrying the difference with their state before and after. A full reversal takes every
+ * line (and the shipping) to zero; a partial one is a single position of `-amount` gross at the
+ * highest VAT rate of the order (a refund of part of the price, e.g. the shipping).
+ */
+export function toFakturowniaCorrection(order: OrderData, original: DocumentInfo, c: CorrectionSpec, opts: InvoiceMappingOptions): Record<string, unknown> {
+  const base = toFakturowniaInvoice(order, { today: opts.today, seller: opts.seller, payment: null });
+  const cur = order.currency;
+  const neg = (minor: number) => minorToDecimal(-minor, cur);
+  const topRate = Math.max(...order.lines.map((l) => l.taxRate));
+  const lines = [
+    ...order.lines.map((l) => ({ name: l.name, tax: l.taxRate, quantity: l.quantity, gross: l.unitPrice * l.quantity })),
+    ...(order.shippingPrice > 0 ? [{ name: order.language === 'pl' ? 'Dostawa' : 'Shipping', tax: topRate, quantity: 1, gross: order.shippingPrice }] : []),
+  ];
+  const positions: CorrectionPosition[] = c.full
+    ? lines.map((l) => ({
+        name: l.name,
+        tax: l.tax,
+        quantity: -l.quantity,
+        total_price_gross: neg(l.gross),
+        kind: 'correction',
+        correction_before_attributes: { name: l.name, tax: l.tax, quantity: l.quantity, total_price_gross: minorToDecimal(l.gross, cur), kind: 'correction_before' },
+        correction_after_attributes: { name: l.name, tax: l.tax, quantity: 0, total_price_gross: minorToDecimal(0, cur), kind: 'correction_after' },
+      }))
+    : [
+        {
+          name: c.reason.slice(0, 200) || (order.language === 'pl' ? 'Korekta' : 'Correction'),
+          tax: topRate,
+          quantity: 1,
+          total_price_gross: neg(c.amount),
+          kind: 'correction',
+          correction_before_attributes: { name: c.reason.slice(0, 200) || 'Korekta', tax: topRate, quantity: 1, total_price_gross: minorToDecimal(0, cur), kind: 'correction_before' },
+          correction_after_attributes: { name: c.reason.slice(0, 200) || 'Korekta', tax: topRate, quantity: 1, total_price_gross: neg(c.amount), kind: 'correction_after' },
+        },
+      ];
+  const { status: _s, paid: _p, paid_date: _pd, payment_type: _pt, ...rest } = base;
+  return {
+    ...rest,
+    kind: 'correction',
+    invoice_id: original.providerId,
+    from_invoice_id: original.providerId,
+    correction_reason: c.reason.slice(0, 500) || 'Korekta',
+    oid: c.correctionId,
+    oid_unique: 'yes',
+    positions,
+  };
+}
+
 function parseRetryAfter(h: string | null): number | undefined {
   if (h === null || h.trim() === '') return undefined;
   if (/^\d+$/.test(h.trim())) return Number(h.trim()) * 1000;
@@ -339,6 +400,13 @@ export function createFakturowniaAdapter(o: FakturowniaOptions): InvoicingProvid
       const invoice = toFakturowniaInvoice(order, { today: today(), seller: o.seller, payment: opts.payment });
       const res = await request('POST', '/invoices.json', {}, { api_token: o.apiToken, ...(opts.sendToKsef ? { gov_save_and_send: true } : {}), invoice });
       const inv = await json<unknown>(res, 'POST /invoices.json');
+      if (!isInvoice(inv)) throw new OrderpilotError('PROVIDER_UNAVAILABLE', 'invoicing system: POST /invoices.json answered without id, number and issue_date');
+      return toDocument(inv);
+    },
+    async issueCorrection(order, original, c, opts) {
+      const invoice = toFakturowniaCorrection(order, original, c, { today: today(), seller: o.seller });
+      const res = await request('POST', '/invoices.json', {}, { api_token: o.apiToken, ...(opts.sendToKsef ? { gov_save_and_send: true } : {}), invoice });
+      const inv = await json<unknown>(res, 'POST /invoices.json (correction)');
       if (!isInvoice(inv)) throw new OrderpilotError('PROVIDER_UNAVAILABLE', 'invoicing system: POST /invoices.json answered without id, number and issue_date');
       return toDocument(inv);
     },

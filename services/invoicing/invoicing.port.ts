@@ -8,6 +8,14 @@ export interface IssueOptions {
   sendToKsef: boolean;
 }
 
+/** What a correction reverses: the whole document (`full`), or `amount` gross in minor units. */
+export interface CorrectionSpec {
+  correctionId: string;
+  amount: number;
+  full: boolean;
+  reason: string;
+}
+
 /** A KSeF file of an accepted document: the invoice XML (`gov`) or the receipt UPO (`gov_upo`). */
 export type KsefFileKind = 'gov' | 'gov_upo';
 
@@ -41,6 +49,12 @@ export interface InvoicingProvider {
    * id it was tagged with (`oid`, null when none).
    */
   findByNumber(number: string): Promise<Array<DocumentInfo & { oid: string | null }>>;
+  /**
+   * Issues a correction document of `original` (Fakturownia `kind: "correction"` with `invoice_id`),
+   * tagged with `correctionId` as its oid so the provider refuses a second one (INVOICE_ALREADY_EXISTS);
+   * look it up with `findByOrder(correctionId)`.
+   */
+  issueCorrection(order: OrderData, original: DocumentInfo, correction: CorrectionSpec, opts: { sendToKsef: boolean }): Promise<DocumentInfo>;
   /** The document's KSeF fields (`gov_status`, `gov_id`, …) as the invoicing system has them now. */
   ksefStatus(providerId: string): Promise<KsefReading>;
   /** Asks the invoicing system to send an existing document to KSeF (again). */

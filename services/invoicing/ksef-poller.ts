@@ -176,7 +176,7 @@ export function startKsefPoller(deps: KsefPollerDeps): KsefPoller {
     }
     const report = reportOf(p);
     if (report !== null && row.reported !== p.state) {
-      await events.ksef(row.orderId, row.providerId, row.sends, report);
+      await events.ksef(row.orderId, row.providerId, row.sends, report, row.parentOrderId ?? undefined);
       const next = p.state === 'accepted' ? now() : p.state === 'offline' ? later(p.polls) : null;
       await store.reported(row.providerId, p.state, next);
       if (p.state !== 'accepted') return;

@@ -5,7 +5,10 @@ import type { KsefFileKind } from './invoicing.port.ts';
 export type KsefState = 'processing' | 'offline' | 'accepted' | 'rejected';
 
 export interface KsefRow {
+  /** The document's own key: the order id, or a correction's id (its oid). */
   orderId: string;
+  /** For a correction document: the order it corrects (its KSeF verdict is reported there). */
+  parentOrderId: string | null;
   provider: string;
   providerId: string;
   number: string;
@@ -34,6 +37,7 @@ export type KsefPatch = Pick<
 
 interface Row {
   order_id: string;
+  parent_order_id: string | null;
   provider: string;
   provider_id: string;
   number: string;
@@ -55,6 +59,7 @@ interface Row {
 
 const toRow = (r: Row): KsefRow => ({
   orderId: r.order_id,
+  parentOrderId: r.parent_order_id,
   provider: r.provider,
   providerId: r.provider_id,
   number: r.number,
@@ -102,7 +107,7 @@ export interface KsefStore {
 }
 
 export function createKsefStore(sql: Sql): KsefStore {
-  const cols = sql`d.order_id, d.provider, d.provider_id, d.number, d.ksef_state, d.ksef_gov_status, d.ksef_number, d.ksef_link,
+  const cols = sql`d.order_id, d.parent_order_id, d.provider, d.provider_id, d.number, d.ksef_state, d.ksef_gov_status, d.ksef_number, d.ksef_link,
     d.ksef_code, d.ksef_errors, d.ksef_sends, d.ksef_outage_resends, d.ksef_polls, d.ksef_sent_at, d.ksef_verdict_at,
     d.ksef_reported, d.ksef_resend_command,
     (select count(*) from ksef_files f where f.provider = d.provider and f.provider_id = d.provider_id)::int as files`;

@@ -12,6 +12,7 @@ import { createKsefStore } from './ksef.store.ts';
 import { startKsefPoller, type KsefPoller, type KsefPollerHooks } from './ksef-poller.ts';
 import { createResendToKsefHandler } from './resend-to-ksef.handler.ts';
 import { createAttachDocumentHandler } from './attach-document.handler.ts';
+import { createIssueCorrectionHandler, type IssueCorrectionHooks } from './issue-correction.handler.ts';
 import { checkSellerForKsef } from './ksef.rules.ts';
 import { isOrderpilotError, OrderpilotError } from '../contracts/index.ts';
 
@@ -19,6 +20,7 @@ export interface InvoicingServiceOptions {
   /** The invoicing system; default: the Fakturownia adapter from FAKTUROWNIA_URL / FAKTUROWNIA_API_TOKEN. */
   provider?: InvoicingProvider;
   hooks?: IssueDocumentHooks;
+  correctionHooks?: IssueCorrectionHooks;
   ksefHooks?: KsefPollerHooks;
 }
 
@@ -66,6 +68,15 @@ export async function startInvoicingService(deps: ServiceDeps, opts: InvoicingSe
   const attach = createAttachDocumentHandler({ provider, store: documents, ksef: ksefStore, events, logger });
   const issueSubject = names.subjects.command('issueDocument');
   const attachSubject = names.subjects.command('attachDocument');
+  const correction = createIssueCorrectionHandler({
+    provider,
+    store: documents,
+    events,
+    logger,
+    ksef: { config: config.ksef, store: ksefStore },
+    ...(opts.correctionHooks ? { hooks: opts.correctionHooks } : {}),
+  });
+  const correctionSubject = names.subjects.command('issueCorrection');
   const resendSubject = names.subjects.command('resendToKsef');
   if (config.ksef.mode !== 'off') {
     try {
@@ -85,6 +96,7 @@ export async function startInvoicingService(deps: ServiceDeps, opts: InvoicingSe
       if (ctx.subject === issueSubject) return issue(env, ctx);
       if (ctx.subject === resendSubject) return resend(env, ctx);
       if (ctx.subject === attachSubject) return attach(env, ctx);
+      if (ctx.subject === correctionSubject) return correction(env, ctx);
       throw new OrderpilotError('MALFORMED_MESSAGE', `invoicing has no handler for subject ${ctx.subject}`);
     },
     maxDeliver: config.invoicingMaxAttempts,

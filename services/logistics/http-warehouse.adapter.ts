@@ -1,4 +1,5 @@
 import {
+  CANCEL_TOO_LATE,
   isWarehouseRejectionCode,
   OrderpilotError,
   ShipmentListSchema,
@@ -56,14 +57,14 @@ export function createHttpWarehouse(o: HttpWarehouseOptions): WarehousePort {
     method: 'GET' | 'POST',
     path: string,
     reference: string,
-    kind: 'submit' | 'lookup',
+    kind: 'submit' | 'lookup' | 'cancel',
     body?: string,
   ): Promise<Answer> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (o.apiKey !== undefined) headers['authorization'] = `Bearer ${o.apiKey}`;
     if (body !== undefined) {
       headers['content-type'] = 'application/json';
-      headers['idempotency-key'] = reference;
+      headers['idempotency-key'] = kind === 'cancel' ? `cancel:${reference}` : reference;
     }
     await o.log.record({
       orderId: reference,
@@ -158,6 +159,26 @@ export function createHttpWarehouse(o: HttpWarehouseOptions): WarehousePort {
         throw new OrderpilotError('REJECTED', `${code}: ${message}`, { details: { httpStatus: 422, warehouseCode: code } });
       }
       throw failure(a, 'submit');
+    },
+
+    async cancel(shipmentId: string, reference: string) {
+      const a = await call('POST', `/shipments/${encodeURIComponent(shipmentId)}/cancel`, reference, 'cancel', '{}');
+      if (a.status === 200) {
+        const s = shipmentFrom(a, 'cancel');
+        return { outcome: 'cancelled' as const, message: `shipment ${s.shipmentId} cancelled (${s.status})` };
+      }
+      if (a.status === 409) {
+        let message = a.text.slice(0, 500);
+        try {
+          const r = validate(WarehouseRejectionSchema, parseJson(a.text), 'warehouse cancel refusal');
+          if (r.code !== CANCEL_TOO_LATE) throw new OrderpilotError('WAREHOUSE_ERROR', `warehouse refused the cancel with ${r.code}: ${r.message ?? ''}`, { details: { httpStatus: 409 } });
+          message = r.message ?? r.code;
+        } catch (err) {
+          if (err instanceof OrderpilotError && err.code === 'WAREHOUSE_ERROR') throw err;
+        }
+        return { outcome: 'tooLate' as const, message };
+      }
+      throw failure(a, 'cancel');
     },
 
     async findByReference(reference: string) {

@@ -6,6 +6,7 @@ import { COMMANDS, OrderpilotError } from '../contracts/index.ts';
 import { createHttpWarehouse } from './http-warehouse.adapter.ts';
 import { createNatsLogisticsOut } from './nats-order-events.adapter.ts';
 import { createSubmitShipmentHandler } from './submit-shipment.handler.ts';
+import { createCancelShipmentHandler } from './cancel-shipment.handler.ts';
 import { createWarehouseLog } from './warehouse-log.adapter.ts';
 import { createWarehouseStatusHandler } from './warehouse-status.handler.ts';
 import type { WarehousePort } from './warehouse.port.ts';
@@ -34,7 +35,9 @@ export async function startLogisticsService(deps: ServiceDeps, opts: LogisticsSe
   const out = createNatsLogisticsOut(nc, names);
   const submit = createSubmitShipmentHandler({ warehouse, log, out, logger });
   const status = createWarehouseStatusHandler({ log, out, logger, isKnownReference: (r) => log.isKnownReference(r) });
+  const cancel = createCancelShipmentHandler({ warehouse, log, out, logger });
   const submitSubject = names.subjects.command('submitShipment');
+  const cancelSubject = names.subjects.command('cancelShipment');
   const statusSubject = names.subjects.command('warehouseStatus');
 
   const consumer = await runConsumer({
@@ -51,6 +54,7 @@ export async function startLogisticsService(deps: ServiceDeps, opts: LogisticsSe
     handler: async (env, ctx) => {
       if (ctx.subject === submitSubject) return submit(env, ctx);
       if (ctx.subject === statusSubject) return status(env);
+      if (ctx.subject === cancelSubject) return cancel(env, ctx);
       throw new OrderpilotError('MALFORMED_MESSAGE', `logistics has no handler for subject ${ctx.subject}`);
     },
   });

@@ -19,6 +19,11 @@ export interface WarehousePort {
   submit(request: ShipmentRequest): Promise<{ created: boolean; shipment: Shipment }>;
   /** The shipment with this reference, or null when the warehouse has none. */
   findByReference(reference: string): Promise<Shipment | null>;
+  /**
+   * Cancels a shipment that has not left the warehouse; idempotent (a cancelled one answers again).
+   * `tooLate`: a carrier has it (the shipment is returned as the warehouse sees it).
+   */
+  cancel(shipmentId: string, reference: string): Promise<{ outcome: 'cancelled' | 'tooLate'; message: string }>;
 }
 
 /** One raw message to or from the warehouse, as the warehouse log stores it. */

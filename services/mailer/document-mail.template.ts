@@ -50,9 +50,22 @@ const TEMPLATES: Record<Language, { subject: (v: Vars) => string; lines: (v: Var
   },
 };
 
+/** A correction document (a cancel's reversal or a partial refund's): its own words, no order total. */
+const CORRECTION_TEMPLATES: Record<Language, { subject: (v: Vars) => string; lines: (v: Vars) => string[] }> = {
+  pl: {
+    subject: (v) => `Faktura korygująca ${v.number} do zamówienia ${v.externalId}`,
+    lines: (v) => [`Dzień dobry ${v.name},`, `w załączniku przesyłamy fakturę korygującą ${v.number} z dnia ${v.issueDate} do zamówienia ${v.externalId}.`, 'Pozdrawiamy'],
+  },
+  en: {
+    subject: (v) => `Corrective invoice ${v.number} for order ${v.externalId}`,
+    lines: (v) => [`Hello ${v.name},`, `please find attached corrective invoice ${v.number} of ${v.issueDate} for your order ${v.externalId}.`, 'Kind regards'],
+  },
+};
+
 /** The customer's document e-mail in the order's language (Polish or English); pure. */
-export function renderDocumentMail(order: OrderData, doc: DocumentInfo, ksef: KsefMailInfo | null = null): RenderedMail {
-  const t = TEMPLATES[order.language] ?? TEMPLATES.en;
+export function renderDocumentMail(order: OrderData, doc: DocumentInfo, ksef: KsefMailInfo | null = null, opts: { correction?: boolean } = {}): RenderedMail {
+  const set = opts.correction ? CORRECTION_TEMPLATES : TEMPLATES;
+  const t = set[order.language] ?? set.en;
   const v: Vars = {
     name: order.customer.name,
     number: doc.number,

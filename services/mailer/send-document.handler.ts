@@ -48,7 +48,8 @@ export function createSendDocumentHandler(deps: SendDocumentDeps): EnvelopeHandl
       const claim = await store.claim(key, orderId, to);
       if (claim.kind === 'sent') {
         log.info('document e-mail already sent; reporting it again');
-        await events.emailed(env, orderId, claim.recipient, claim.messageId, cmd.resend === true);
+        if (cmd.correctionId !== undefined) await events.correctionEmailed(env, orderId, cmd.correctionId, claim.recipient, claim.messageId);
+        else await events.emailed(env, orderId, claim.recipient, claim.messageId, cmd.resend === true);
         return;
       }
       if (claim.kind === 'busy') {
@@ -60,7 +61,7 @@ export function createSendDocumentHandler(deps: SendDocumentDeps): EnvelopeHandl
       }
       claimed = true;
       const pdf = await deps.provider.downloadPdf(document.providerId);
-      const mail = renderDocumentMail(order, document, cmd.ksef ?? null);
+      const mail = renderDocumentMail(order, document, cmd.ksef ?? null, { correction: cmd.correctionId !== undefined });
       // The same Message-ID for the same document: should a send ever repeat, mail clients fold it.
       const messageId = `<document-${createHash('sha256').update(key).digest('hex').slice(0, 32)}@orderpilot>`;
       try {
@@ -91,7 +92,8 @@ export function createSendDocumentHandler(deps: SendDocumentDeps): EnvelopeHandl
           await new Promise((r) => setTimeout(r, 200 * (i + 1)));
         }
       }
-      await events.emailed(env, orderId, to, messageId, cmd.resend === true);
+      if (cmd.correctionId !== undefined) await events.correctionEmailed(env, orderId, cmd.correctionId, to, messageId);
+      else await events.emailed(env, orderId, to, messageId, cmd.resend === true);
       log.info({ to }, 'document e-mailed');
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
@@ -100,7 +102,8 @@ export function createSendDocumentHandler(deps: SendDocumentDeps): EnvelopeHandl
       if (retryable && !ctx.lastAttempt) throw err;
       const code = retryable ? 'RETRIES_EXHAUSTED' : isOrderpilotError(err) ? err.code : 'INTERNAL';
       const text = retryable ? `e-mail to ${to} not sent after ${ctx.deliveryCount} attempts; last error: ${message}` : message;
-      await events.failed(env, orderId, code, text);
+      if (cmd.correctionId !== undefined) await events.correctionFailed(env, orderId, cmd.correctionId, code, text, 'email');
+      else await events.failed(env, orderId, code, text);
       log.warn({ code, err: message }, 'document e-mail failed; reported DOCUMENT_FAILED');
     }
   };

@@ -6,7 +6,7 @@ import type { TransitionReport } from './order-host.ts';
 export const SETTLED_BY: Record<AdminEventType, readonly string[]> = {
   RELEASE: ['order.held'],
   MARK_SHIPPED: ['order.held'],
-  CANCEL: ['order.held'],
+  CANCEL: ['order.held', 'payment.after-cancel'],
   ISSUE_DOCUMENT: ['document.failed'],
   RETRY_DOCUMENT: ['document.failed'],
   RESEND_TO_KSEF: ['document.ksef-rejected'],
@@ -14,6 +14,7 @@ export const SETTLED_BY: Record<AdminEventType, readonly string[]> = {
   UPDATE_BUYER: ['document.failed'],
   ATTACH_DOCUMENT: ['document.failed'],
   RESEND_DOCUMENT_EMAIL: ['document.failed'],
+  REFUND: ['refund.failed'],
 };
 
 const isAdminEvent = (type: string): type is AdminEventType => (ADMIN_EVENT_TYPES as readonly string[]).includes(type);

@@ -5,6 +5,7 @@ import {
   orderStatus,
   restoreOrderSnapshot,
   ORDER_MACHINE_VERSION,
+  READABLE_MACHINE_VERSIONS,
   type OrderEvent,
   type OrderSnapshot,
 } from '../../machines/order/index.ts';
@@ -134,8 +135,9 @@ export function decideOrderEvent(e: OrderEventInput, loaded: LoadResult, ctx: De
   }
 
   if (!row) throw new OrderpilotError('UNKNOWN_ORDER', `no order ${e.orderId} for ${e.type}`);
-  if (row.machine_version !== ORDER_MACHINE_VERSION) {
-    throw new OrderpilotError('UNKNOWN_MACHINE_VERSION', `order ${e.orderId} has snapshot version ${row.machine_version}, host runs ${ORDER_MACHINE_VERSION}`);
+  // An older version this machine still reads is taken as it is (and written back as the current one).
+  if (!READABLE_MACHINE_VERSIONS.includes(row.machine_version)) {
+    throw new OrderpilotError('UNKNOWN_MACHINE_VERSION', `order ${e.orderId} has snapshot version ${row.machine_version}, host runs ${ORDER_MACHINE_VERSION} (reads ${READABLE_MACHINE_VERSIONS.join(', ')})`);
   }
   const current = restoreOrderSnapshot(row.snapshot);
   const event = { ...e.payload, type: e.type, at: e.env.occurredAt, ...(e.env.actor ? { actor: e.env.actor } : {}) } as OrderEvent;

@@ -5,6 +5,9 @@ import {
   type CommandKey,
   type Envelope,
   type AttachDocumentCommand,
+  type CancelShipmentCommand,
+  type IssueCorrectionCommand,
+  type RefundPaymentCommand,
   type IssueDocumentCommand,
   type Names,
   type NotifyCommand,
@@ -97,6 +100,42 @@ export function planEffects(i: EffectInput): EffectPlan {
           shipmentId: ctx.shipmentId,
         });
         break;
+      case 'cancelShipment':
+        command<CancelShipmentCommand>('cancelShipment', 'cancel-shipment', { orderId, shipmentId: ctx.shipmentId });
+        break;
+      case 'refundPayment': {
+        const r = (ctx.refunds ?? []).find((x) => x.refundId === effect.params.refundId);
+        if (!r || !ctx.payment) break;
+        command<RefundPaymentCommand>('refundPayment', 'refund-payment', {
+          refundId: r.refundId,
+          orderId,
+          externalId: ctx.order.externalId,
+          payment: ctx.payment,
+          amount: r.amount,
+          currency: ctx.order.currency,
+          reason: r.reason,
+        });
+        break;
+      }
+      case 'issueCorrection': {
+        const c = (ctx.corrections ?? []).find((x) => x.correctionId === effect.params.correctionId);
+        if (!c || !ctx.document) break;
+        command<IssueCorrectionCommand>('issueCorrection', 'issue-correction', {
+          correctionId: c.correctionId,
+          order: ctx.order,
+          document: ctx.document,
+          amount: c.amount,
+          full: c.full,
+          reason: c.reason,
+        });
+        break;
+      }
+      case 'emailCorrection': {
+        const c = (ctx.corrections ?? []).find((x) => x.correctionId === effect.params.correctionId);
+        if (!c?.document) break;
+        command<SendDocumentCommand>('sendDocument', 'send-document', { order: ctx.order, document: c.document, ksef: null, correctionId: c.correctionId });
+        break;
+      }
       case 'notifyAdmin':
         command<NotifyCommand>('notify', 'notify', { ...effect.params, orderId, externalId: ctx.order.externalId });
         break;

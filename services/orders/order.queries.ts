@@ -3,7 +3,7 @@ import type { Sql } from '../../infra/db/postgres.ts';
 import { activeStateIds } from '../../machines/machine-graph.ts';
 import {
   allowedAdminEvents,
-  ORDER_MACHINE_VERSION,
+  READABLE_MACHINE_VERSIONS,
   restoreOrderSnapshot,
   type AdminEventType,
   type Failure,
@@ -165,7 +165,7 @@ export async function findOrder(sql: Sql, idOrExternal: string): Promise<OrderDe
     version: row.version,
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
-    allowedEvents: row.machine_version === ORDER_MACHINE_VERSION ? allowedAdminEvents(restoreOrderSnapshot(row.snapshot)) : [],
+    allowedEvents: READABLE_MACHINE_VERSIONS.includes(row.machine_version) ? allowedAdminEvents(restoreOrderSnapshot(row.snapshot)) : [],
   };
 }
 

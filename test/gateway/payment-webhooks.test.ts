@@ -247,7 +247,8 @@ describe('PayU webhooks', () => {
     expect(again.json()).toMatchObject({ duplicate: true });
     const ev = await orderEvents(o.orderId, 'PAYMENT_CONFIRMED');
     expect(ev).toHaveLength(1);
-    expect(ev[0]?.env.payload).toEqual({ provider: 'payu', paymentId: '151471228', amount: 6500, currency: 'PLN' });
+    // The PayU order id: what a refund is addressed to.
+    expect(ev[0]?.env.payload).toEqual({ provider: 'payu', paymentId: 'P1', amount: 6500, currency: 'PLN' });
 
     const c = await newOrder();
     await post('/webhooks/payments/payu', payuNotification(c.externalId, 'CANCELED'));

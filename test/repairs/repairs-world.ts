@@ -8,8 +8,11 @@ import { startInvoicingService } from '../../services/invoicing/main.ts';
 import { startLogisticsService } from '../../services/logistics/main.ts';
 import { startMailerService } from '../../services/mailer/main.ts';
 import { startOrdersService } from '../../services/orders/main.ts';
+import { startPaymentsService } from '../../services/payments/index.ts';
+import { startStripeSandbox } from '../../infra/sandbox/stripe-sandbox.ts';
+import { startPayuSandbox } from '../../infra/sandbox/payu-sandbox.ts';
 import { createTestContext, eventually, type TestContext } from '../support/context.ts';
-import { ALICE, GATEWAY_ENV, SHOP, intakeBody, paidSession, stripeEvent } from '../gateway/gateway-helpers.ts';
+import { ALICE, GATEWAY_ENV, SHOP, intakeBody, paidSession, payuNotification, stripeEvent } from '../gateway/gateway-helpers.ts';
 
 export const WAREHOUSE_SECRET = 'whs-repairs-0123456789abcdef';
 export const WAREHOUSE_KEY = 'wh-repairs-key-0123456789';
@@ -24,11 +27,13 @@ type OrderJson = ReturnType<typeof JSON.parse>;
 
 export type RepairsWorld = Awaited<ReturnType<typeof startRepairsWorld>>;
 
-export async function startRepairsWorld(o: { env?: Record<string, string>; invoicing?: InvoicingSandboxOptions; warehouse?: Partial<WarehouseSandboxOptions> } = {}) {
+export async function startRepairsWorld(o: { env?: Record<string, string>; invoicing?: InvoicingSandboxOptions; warehouse?: Partial<WarehouseSandboxOptions>; skip?: ReadonlyArray<'invoicing' | 'payments'> } = {}) {
   const level = process.env['TEST_LOG_LEVEL'] ?? 'warn';
   const invoicing = await startInvoicingSandbox(o.invoicing ?? {});
   const warehouse = await startWarehouseSandbox({ apiKey: WAREHOUSE_KEY, webhookSecret: WAREHOUSE_SECRET, stepMs: 30, logger: createLogger({ level, name: 'warehouse-sandbox' }), ...o.warehouse });
   const sink = await startSmtpSink();
+  const stripe = await startStripeSandbox();
+  const payu = await startPayuSandbox();
   const t = await createTestContext({
     ...GATEWAY_ENV,
     FAKTUROWNIA_URL: invoicing.url,
@@ -43,10 +48,22 @@ export async function startRepairsWorld(o: { env?: Record<string, string>; invoi
     WAREHOUSE_WEBHOOK_SECRET: WAREHOUSE_SECRET,
     WAREHOUSE_TIMEOUT_MS: '2000',
     LOGISTICS_RETRY_BASE_MS: '50',
+    STRIPE_SECRET_KEY: stripe.secretKey,
+    STRIPE_API_URL: stripe.url,
+    PAYU_URL: payu.url,
+    PAYU_CLIENT_ID: payu.clientId,
+    PAYU_CLIENT_SECRET: payu.clientSecret,
+    PAYMENTS_RETRY_BASE_MS: '100',
+    PAYMENTS_MAX_ATTEMPTS: '4',
+    PAYMENTS_TIMEOUT_MS: '3000',
     ...o.env,
   });
   const services: RunningService[] = [];
-  services.push(await startOrdersService(t), await startInvoicingService(t), await startMailerService(t), await startLogisticsService(t));
+  const skip = new Set(o.skip ?? []);
+  services.push(await startOrdersService(t));
+  if (!skip.has('invoicing')) services.push(await startInvoicingService(t));
+  services.push(await startMailerService(t), await startLogisticsService(t));
+  if (!skip.has('payments')) services.push(await startPaymentsService(t));
   const gw = await startGatewayService(t, { defaultMetrics: false });
   warehouse.setWebhookUrl(`${gw.url}/webhooks/warehouse`);
 
@@ -76,6 +93,8 @@ export async function startRepairsWorld(o: { env?: Record<string, string>; invoi
     invoicing,
     warehouse,
     sink,
+    stripe,
+    payu,
     services,
     http,
     admin,
@@ -88,11 +107,22 @@ export async function startRepairsWorld(o: { env?: Record<string, string>; invoi
       await waitFor(r.body.orderId, 'pending', (d) => d.state === 'pending');
       return r.body;
     },
-    /** A Stripe checkout.session.completed webhook for the order's total. */
+    /** A Stripe checkout.session.completed webhook for the order's total (the Stripe sandbox knows the payment). */
     async pay(orderId: string, amount = 6500): Promise<void> {
-      const e = stripeEvent('checkout.session.completed', paidSession(orderId, amount));
+      const session = paidSession(orderId, amount);
+      stripe.addPayment(session.payment_intent, amount, 'pln');
+      const e = stripeEvent('checkout.session.completed', session);
       const r = await http('POST', '/webhooks/payments/stripe', e.payload, e.headers);
       if (r.status !== 200) throw new Error(`stripe webhook answered ${r.status}: ${JSON.stringify(r.body)}`);
+    },
+    /** A PayU COMPLETED notification for the order (the PayU sandbox knows the PayU order); returns its PayU order id. */
+    async payWithPayu(externalId: string, amount = 6500): Promise<string> {
+      const payuOrderId = `PAYU${Math.random().toString(36).slice(2, 12).toUpperCase()}`;
+      payu.addOrder(payuOrderId, amount, 'PLN');
+      const n = payuNotification(externalId, 'COMPLETED', { payuOrderId, amount: String(amount) });
+      const r = await http('POST', '/webhooks/payments/payu', n.payload, n.headers);
+      if (r.status !== 200) throw new Error(`payu webhook answered ${r.status}: ${JSON.stringify(r.body)}`);
+      return payuOrderId;
     },
     async stop() {
       await gw.stop();
@@ -101,6 +131,8 @@ export async function startRepairsWorld(o: { env?: Record<string, string>; invoi
       await warehouse.close();
       await invoicing.close();
       await sink.close();
+      await stripe.close();
+      await payu.close();
     },
   };
 }

@@ -1,0 +1,69 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRepairsWorld, type RepairsWorld } from './repairs-world.ts';
+
+/**
+ * Corrections go through KSeF the same way as invoices (issue 13, item 6): with KSEF_MODE on, the
+ * correction is sent with `gov_save_and_send`, the KSeF poller follows it, the order records its KSeF
+ * number and only then is the correction e-mailed; a refusal notifies an admin and e-mails nothing.
+ * Real gateway, NATS, Postgres, services and sandboxes (the Fakturownia sandbox simulates KSeF).
+ */
+let w: RepairsWorld;
+
+beforeAll(async () => {
+  w = await startRepairsWorld({
+    invoicing: { ksef: 'on', faults: { ksefProcessingMs: 300 } },
+    env: {
+      KSEF_MODE: 'on',
+      KSEF_SCOPE: 'all_companies',
+      KSEF_POLL_BASE_MS: '100',
+      KSEF_POLL_MAX_MS: '400',
+      KSEF_POLL_LEASE_MS: '3000',
+      SELLER_NAME: 'Sklep Testowy sp. z o.o.',
+      SELLER_TAX_NO: '5260250274',
+      SELLER_STREET: 'ul. Prosta 1',
+      SELLER_POST_CODE: '00-001',
+      SELLER_CITY: 'Warszawa',
+    },
+  });
+});
+afterAll(async () => {
+  await w?.stop();
+});
+
+const COMPANY = { email: 'firma@example.com', name: 'Anna Nowak', company: 'Firma sp. z o.o.', taxId: '526-025-02-74' };
+const event = (orderId: string, body: Record<string, unknown>) => w.admin('POST', `/admin/api/orders/${orderId}/events`, body);
+const mailsOf = (externalId: string) => w.sink.mails.filter((m) => m.subject.includes(externalId));
+
+async function paidCompanyOrder() {
+  const o = await w.place({ customer: COMPANY });
+  w.warehouse.setPlan(o.orderId, { paused: true });
+  await w.pay(o.orderId);
+  await w.waitFor(o.orderId, 'invoice accepted by KSeF and e-mailed, shipment accepted', (x) => x.documentState === 'emailed' && x.context.ksef?.status === 'accepted' && x.tracking.shipmentId !== null, 60_000);
+  return o;
+}
+
+describe('correction documents through KSeF', () => {
+  it('a cancel: the correction is sent to KSeF, its KSeF number saved on the order, then e-mailed', async () => {
+    const o = await paidCompanyOrder();
+    expect((await event(o.orderId, { type: 'CANCEL', note: 'KSeF correction' })).status).toBe(202);
+    const d = await w.waitFor(o.orderId, 'correction accepted and e-mailed', (x) => x.state === 'cancelled' && x.corrections[0]?.status === 'emailed', 60_000);
+    const [corr] = w.invoicing.invoices().filter((i) => i.oid === `${o.orderId}:correction:1`);
+    expect(corr).toMatchObject({ kind: 'correction', gov_status: 'ok' });
+    expect(d.corrections[0].ksefNumber).toBe(corr?.gov_id);
+    const types = (d.history as Array<{ type: string; outcome: string }>).filter((h) => h.outcome === 'applied').map((h) => h.type);
+    expect(types.indexOf('CORRECTION_KSEF_ACCEPTED')).toBeGreaterThan(types.indexOf('CORRECTION_ISSUED'));
+    expect(types.indexOf('CORRECTION_EMAILED')).toBeGreaterThan(types.indexOf('CORRECTION_KSEF_ACCEPTED'));
+    expect(mailsOf(o.externalId).filter((m) => m.subject.startsWith('Faktura korygująca'))).toHaveLength(1);
+  });
+
+  it('KSeF refuses the correction → ksefRejected on the order, no correction e-mail', async () => {
+    const o = await paidCompanyOrder();
+    w.invoicing.configure({ ksefRejectNext: 1 });
+    expect((await event(o.orderId, { type: 'REFUND', amount: 1500, reason: 'Zwrot kosztów dostawy' })).status).toBe(202);
+    const d = await w.waitFor(o.orderId, 'correction rejected by KSeF', (x) => x.corrections[0]?.status === 'ksefRejected', 60_000);
+    expect(d.corrections[0].error).toMatch(/^KSEF_REJECTED/);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(mailsOf(o.externalId).filter((m) => m.subject.startsWith('Faktura korygująca'))).toHaveLength(0);
+    expect(d.refunds[0]?.status).toBe('refunded');
+  });
+});
