@@ -65,6 +65,9 @@ export interface KsefConfig {
   readonly attentionMs: number;
 }
 
+/** The SMTP client's timeouts (infra/smtp.ts): a mail claim's lease must cover them. */
+export const SMTP_TIMEOUTS_MS = { connection: 5000, greeting: 5000, socket: 15_000 } as const;
+
 export interface Config {
   /** Postgres URL; undefined means "use the local server if it answers, else embedded Postgres". */
   readonly databaseUrl: string | undefined;
@@ -143,6 +146,11 @@ export interface Config {
   readonly mailConcurrency: number;
   /** How long one instance's claim to send a document's e-mail blocks the others (a crashed sender's claim expires). */
   readonly mailClaimLeaseMs: number;
+  /**
+   * After a send whose outcome is unknown (the connection broke once the message was handed over):
+   * `resend` it (same Message-ID, mail clients fold a duplicate) or `notify` an admin and stop.
+   */
+  readonly mailUncertain: 'resend' | 'notify';
   /** Attempts to hand one shipment to the warehouse before SHIPMENT_REJECTED WAREHOUSE_UNREACHABLE. */
   readonly logisticsMaxAttempts: number;
   /** First retry delay of the logistics service; doubles per attempt, with jitter. */
@@ -380,6 +388,7 @@ export function loadConfig(env: Env = process.env): Config {
     mailRetryBaseMs: int(env, 'MAIL_RETRY_BASE_MS', 30_000, 1, 3600_000),
     mailConcurrency: int(env, 'MAIL_CONCURRENCY', 8, 1, 256),
     mailClaimLeaseMs: int(env, 'MAIL_CLAIM_LEASE_MS', 300_000, 1000, 24 * 3600_000),
+    mailUncertain: oneOf(env, 'MAIL_UNCERTAIN', ['resend', 'notify'] as const, 'resend'),
     logisticsMaxAttempts: int(env, 'LOGISTICS_MAX_ATTEMPTS', 8, 1, 100),
     logisticsRetryBaseMs: int(env, 'LOGISTICS_RETRY_BASE_MS', 5_000, 1, 3600_000),
     logisticsConcurrency: int(env, 'LOGISTICS_CONCURRENCY', 32, 1, 256),
@@ -410,6 +419,12 @@ export function loadConfig(env: Env = process.env): Config {
   // than that would never be delivered, and the final DOCUMENT_FAILED would never be reported.
   for (const [variable, attempts] of [['INVOICING_MAX_ATTEMPTS', config.invoicingMaxAttempts], ['MAIL_MAX_ATTEMPTS', config.mailMaxAttempts], ['LOGISTICS_MAX_ATTEMPTS', config.logisticsMaxAttempts], ['PAYMENTS_MAX_ATTEMPTS', config.payments.maxAttempts]] as const) {
     if (attempts > config.maxDeliver + 2) throw new ConfigError(variable, `must not exceed MAX_DELIVER + 2 (${config.maxDeliver + 2})`);
+  }
+  // A claim must outlast one send it covers: the PDF download and every SMTP timeout (it is renewed
+  // while sending, but a sender stalled in one step must not lose its claim to a second sender).
+  const sendBudgetMs = config.fakturowniaTimeoutMs + SMTP_TIMEOUTS_MS.connection + SMTP_TIMEOUTS_MS.greeting + SMTP_TIMEOUTS_MS.socket;
+  if (config.mailClaimLeaseMs < sendBudgetMs) {
+    throw new ConfigError('MAIL_CLAIM_LEASE_MS', `must be at least ${sendBudgetMs} (FAKTUROWNIA_TIMEOUT_MS + the SMTP connection, greeting and socket timeouts), got ${config.mailClaimLeaseMs}`);
   }
   if (config.ackWaitMs > config.duplicateWindowMs) {
     throw new ConfigError('ACK_WAIT_MS', 'must not exceed DUPLICATE_WINDOW_MS');

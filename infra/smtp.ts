@@ -1,4 +1,5 @@
 import nodemailer, { type Transporter } from 'nodemailer';
+import { SMTP_TIMEOUTS_MS } from './config.ts';
 
 export type MailTransport = Transporter;
 
@@ -21,9 +22,9 @@ export function createMailTransport(smtpUrl: string, opts: { requireTls?: boolea
     tls: { rejectUnauthorized: u.searchParams.get('rejectUnauthorized') !== 'false' },
     pool: true,
     maxConnections: 5,
-    connectionTimeout: 5000,
-    greetingTimeout: 5000,
-    socketTimeout: 15000,
+    connectionTimeout: SMTP_TIMEOUTS_MS.connection,
+    greetingTimeout: SMTP_TIMEOUTS_MS.greeting,
+    socketTimeout: SMTP_TIMEOUTS_MS.socket,
   });
 }
 
@@ -33,4 +34,18 @@ export function isRetryableSmtpError(err: unknown): boolean {
   const e = err as { code?: unknown; responseCode?: unknown };
   if (typeof e.responseCode === 'number') return e.responseCode >= 400 && e.responseCode < 500;
   return typeof e.code === 'string' && ['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'ECONNREFUSED', 'ECONNRESET', 'EDNS'].includes(e.code);
+}
+
+/**
+ * A failure after which the mail may have been delivered: no SMTP reply, and the connection was up
+ * and then broke — the socket went quiet (nodemailer's socket timeout) or was reset / cut mid-way.
+ * Refused connections, DNS failures and connect or greeting timeouts are certain: nothing was sent.
+ */
+export function isUncertainSmtpError(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const e = err as { code?: unknown; originalCode?: unknown; responseCode?: unknown; message?: unknown };
+  if (typeof e.responseCode === 'number') return false;
+  if (e.code === 'ETIMEDOUT') return e.message === 'Timeout';
+  const cause = e.originalCode ?? e.code;
+  return (e.code === 'ESOCKET' || e.code === 'ECONNECTION') && (cause === 'ECONNRESET' || cause === 'EPIPE' || e.message === 'Connection closed' || e.message === 'Connection closed unexpectedly');
 }

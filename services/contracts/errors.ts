@@ -67,6 +67,8 @@ export const ERROR_CODES = {
   SKU_UNKNOWN: { retryable: false, httpStatus: 422 },
   REJECTED: { retryable: false, httpStatus: 422 },
   MAIL_REJECTED: { retryable: false, httpStatus: 422 },
+  /** The connection broke after the mail was handed over: it may or may not have arrived (MAIL_UNCERTAIN=notify). */
+  MAIL_UNCERTAIN: { retryable: false, httpStatus: 502 },
   INTERNAL: { retryable: false, httpStatus: 500 },
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -1,35 +1,46 @@
+import { randomUUID } from 'node:crypto';
 import type { Sql } from '../../infra/db/postgres.ts';
 
 /** How long a claim to send one document's e-mail blocks other instances (a crashed sender's claim expires). */
 const CLAIM_LEASE_SECONDS = 300;
 
 export type Claim =
-  | { kind: 'claimed' }
+  | { kind: 'claimed'; claimId: string }
   | { kind: 'sent'; recipient: string; messageId: string }
   | { kind: 'busy'; leaseLeftMs: number };
 
 /**
  * The mailer's idempotency table (`mail_deliveries`), keyed by the document: a document's e-mail is
- * sent once, however often the command is delivered or repeated.
+ * sent once, however often the command is delivered or repeated. Fenced: a claim gets its own id and
+ * every later change is conditional on it — a sender whose lease ran out (and was taken over) can
+ * neither renew, mark "sent" nor give back the new holder's claim.
  */
 export interface MailDeliveryStore {
   /** Claims the right to send (or learns it was sent, or that another instance is sending now). */
   claim(key: string, orderId: string, recipient: string): Promise<Claim>;
-  markSent(key: string, messageId: string): Promise<void>;
-  /** Gives the claim back after a failed send, so a retry may send. */
-  release(key: string, error: string): Promise<void>;
+  /** Extends the claim's lease while the send is under way; false when the claim is no longer ours. */
+  renew(key: string, claimId: string): Promise<boolean>;
+  /** Records the send; false when the claim was taken over meanwhile (the row is not touched). */
+  markSent(key: string, claimId: string, messageId: string): Promise<boolean>;
+  /**
+   * Gives the claim back after a failed send, so a retry may send: `failed` (nothing went out) or
+   * `sent-unknown` (the connection broke after the message was handed over: it may have arrived).
+   */
+  release(key: string, claimId: string, error: string, status?: 'failed' | 'sent-unknown'): Promise<void>;
 }
 
 export function createMailDeliveryStore(sql: Sql, leaseSeconds = CLAIM_LEASE_SECONDS): MailDeliveryStore {
   return {
     async claim(key, orderId, recipient) {
-      const claimed = await sql`insert into mail_deliveries (idempotency_key, order_id, recipient, status, attempts, claimed_at)
-        values (${key}, ${orderId}, ${recipient}, 'sending', 1, now())
-        on conflict (idempotency_key) do update set status = 'sending', claimed_at = now(), attempts = mail_deliveries.attempts + 1, recipient = excluded.recipient
+      const claimId = randomUUID();
+      const claimed = await sql`insert into mail_deliveries (idempotency_key, order_id, recipient, status, attempts, claimed_at, claim_id)
+        values (${key}, ${orderId}, ${recipient}, 'sending', 1, now(), ${claimId})
+        on conflict (idempotency_key) do update set status = 'sending', claimed_at = now(), claim_id = ${claimId},
+            attempts = mail_deliveries.attempts + 1, recipient = excluded.recipient
           where mail_deliveries.status <> 'sent'
             and (mail_deliveries.claimed_at is null or mail_deliveries.claimed_at < now() - make_interval(secs => ${leaseSeconds}))
         returning 1`;
-      if (claimed.length > 0) return { kind: 'claimed' };
+      if (claimed.length > 0) return { kind: 'claimed', claimId };
       const [row] = await sql<{ status: string; recipient: string; message_id: string | null; lease_left_ms: number | null }[]>`
         select status, recipient, message_id,
                (extract(epoch from (claimed_at + make_interval(secs => ${leaseSeconds}) - now())) * 1000)::int as lease_left_ms
@@ -37,13 +48,20 @@ export function createMailDeliveryStore(sql: Sql, leaseSeconds = CLAIM_LEASE_SEC
       if (row?.status === 'sent') return { kind: 'sent', recipient: row.recipient, messageId: row.message_id ?? '' };
       return { kind: 'busy', leaseLeftMs: Math.max(0, row?.lease_left_ms ?? 0) };
     },
-    async markSent(key, messageId) {
-      await sql`update mail_deliveries set status = 'sent', message_id = ${messageId}, sent_at = now(), claimed_at = null, last_error = null
-        where idempotency_key = ${key}`;
+    async renew(key, claimId) {
+      const r = await sql`update mail_deliveries set claimed_at = now()
+        where idempotency_key = ${key} and claim_id = ${claimId} and status = 'sending' returning 1`;
+      return r.length > 0;
     },
-    async release(key, error) {
-      await sql`update mail_deliveries set status = 'failed', claimed_at = null, last_error = ${error.slice(0, 2000)}
-        where idempotency_key = ${key} and status <> 'sent'`;
+    async markSent(key, claimId, messageId) {
+      const r = await sql`update mail_deliveries set status = 'sent', message_id = ${messageId}, sent_at = now(), claimed_at = null, last_error = null
+        where idempotency_key = ${key} and claim_id = ${claimId} and status = 'sending' returning 1`;
+      return r.length > 0;
+    },
+    async release(key, claimId, error, status = 'failed') {
+      await sql`update mail_deliveries set status = ${status}, claimed_at = null, last_error = ${error.slice(0, 2000)},
+          uncertain_sends = uncertain_sends + ${status === 'sent-unknown' ? 1 : 0}
+        where idempotency_key = ${key} and claim_id = ${claimId} and status = 'sending'`;
     },
   };
 }

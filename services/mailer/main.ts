@@ -37,6 +37,8 @@ export async function startMailerService(deps: ServiceDeps, opts: MailerServiceO
       store: createMailDeliveryStore(deps.sql, Math.ceil(config.mailClaimLeaseMs / 1000)),
       events: createDocumentEvents((m) => publishOrderEvent(nc, names, m), 'mailer'),
       logger,
+      leaseMs: config.mailClaimLeaseMs,
+      uncertain: config.mailUncertain,
     }),
     maxDeliver: config.mailMaxAttempts,
     concurrency: config.mailConcurrency,

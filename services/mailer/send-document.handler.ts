@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { isRetryable, type EnvelopeHandler } from '../../infra/nats/consumer-runner.ts';
 import type { Logger } from '../../infra/logger.ts';
-import { isRetryableSmtpError, type MailTransport } from '../../infra/smtp.ts';
+import { isRetryableSmtpError, isUncertainSmtpError, type MailTransport } from '../../infra/smtp.ts';
 import { COMMAND_PAYLOADS, documentCommandOrReportFailed, isOrderpilotError, OrderpilotError, type DocumentEvents, type SendDocumentCommand } from '../contracts/index.ts';
 import type { InvoicingProvider } from '../invoicing/index.ts';
 import { renderDocumentMail } from './document-mail.template.ts';
@@ -14,6 +14,17 @@ export interface SendDocumentDeps {
   store: MailDeliveryStore;
   events: DocumentEvents;
   logger: Logger;
+  /** The claim's lease: renewed every third of it while the PDF is fetched and the mail sent. */
+  leaseMs: number;
+  /** MAIL_UNCERTAIN: after a send whose outcome is unknown, resend (same Message-ID) or notify an admin. */
+  uncertain: 'resend' | 'notify';
+}
+
+/** The mail may have been delivered (the connection broke after it was handed over). */
+class UncertainSend extends Error {
+  constructor(override readonly cause: unknown, readonly detail: string) {
+    super(`SMTP connection broke after the mail was handed over (${detail}); it may have been delivered`);
+  }
 }
 
 /** SMTP errors carry `responseCode` / `response` / `code` (nodemailer); classify them once, by code. */
@@ -43,7 +54,8 @@ export function createSendDocumentHandler(deps: SendDocumentDeps): EnvelopeHandl
     const key = cmd.resend ? `document:${document.provider}:${document.providerId}:resend:${env.id}` : `document:${document.provider}:${document.providerId}`;
     const to = cmd.to ?? order.customer.email;
     const log = deps.logger.child({ orderId, number: document.number, messageId: env.id, delivery: ctx.deliveryCount });
-    let claimed = false;
+    let claimId: string | null = null;
+    let renewal: NodeJS.Timeout | undefined;
     try {
       const claim = await store.claim(key, orderId, to);
       if (claim.kind === 'sent') {
@@ -59,7 +71,16 @@ export function createSendDocumentHandler(deps: SendDocumentDeps): EnvelopeHandl
         if (ctx.lastAttempt) return;
         throw new OrderpilotError('DB_CONFLICT', `e-mail of document ${document.number} is being sent by another instance`, { retryAfterMs: Math.max(1000, claim.leaseLeftMs + 500) });
       }
-      claimed = true;
+      const ownClaim = claim.claimId;
+      claimId = ownClaim;
+      // Keep the claim while this send is under way; if another sender took it over (this one
+      // stalled past the lease), say so — the fencing keeps this one from marking its send.
+      renewal = setInterval(() => {
+        store.renew(key, ownClaim).then(
+          (ours) => ours || log.warn('mail claim taken over by another sender during this send'),
+          (e: unknown) => log.warn({ err: e instanceof Error ? e.message : String(e) }, 'could not renew the mail claim'),
+        );
+      }, Math.max(250, Math.floor(deps.leaseMs / 3)));
       const pdf = await deps.provider.downloadPdf(document.providerId);
       const mail = renderDocumentMail(order, document, cmd.ksef ?? null, { correction: cmd.correctionId !== undefined });
       // The same Message-ID for the same document: should a send ever repeat, mail clients fold it.
@@ -75,14 +96,19 @@ export function createSendDocumentHandler(deps: SendDocumentDeps): EnvelopeHandl
           attachments: [{ filename: mail.filename, content: pdf, contentType: 'application/pdf' }],
         });
       } catch (err) {
+        if (isUncertainSmtpError(err)) throw new UncertainSend(err, err instanceof Error ? err.message : String(err));
         throw smtpError(err);
       }
-      claimed = false;
+      clearInterval(renewal);
+      claimId = null;
       // The mail is out: from here on nothing may make a retry send it again. Record it (a few tries:
       // a lost record would only cost a second mail after the claim lease), then report it.
       for (let i = 0; ; i++) {
         try {
-          await store.markSent(key, messageId);
+          if (!(await store.markSent(key, ownClaim, messageId))) {
+            // Our lease ran out and another sender holds the claim: its own send records the row.
+            log.warn('e-mail sent, but the claim was taken over meanwhile; the other sender records it');
+          }
           break;
         } catch (err) {
           if (i >= 2) {
@@ -95,9 +121,23 @@ export function createSendDocumentHandler(deps: SendDocumentDeps): EnvelopeHandl
       if (cmd.correctionId !== undefined) await events.correctionEmailed(env, orderId, cmd.correctionId, to, messageId);
       else await events.emailed(env, orderId, to, messageId, cmd.resend === true);
       log.info({ to }, 'document e-mailed');
-    } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      if (claimed) await store.release(key, message).catch((e: unknown) => log.error({ err: e instanceof Error ? e.message : String(e) }, 'could not release the mail claim'));
+    } catch (caught) {
+      clearInterval(renewal);
+      const uncertain = caught instanceof UncertainSend;
+      const message = caught instanceof Error ? caught.message : String(caught);
+      if (claimId !== null) {
+        await store
+          .release(key, claimId, message, uncertain ? 'sent-unknown' : 'failed')
+          .catch((e: unknown) => log.error({ err: e instanceof Error ? e.message : String(e) }, 'could not release the mail claim'));
+      }
+      if (uncertain) log.warn({ policy: deps.uncertain, err: caught.detail }, 'e-mail outcome unknown (sent-unknown)');
+      // MAIL_UNCERTAIN=resend: retry like any transient failure, with the same Message-ID; notify: stop and tell an admin.
+      const err =
+        !uncertain
+          ? caught
+          : deps.uncertain === 'resend'
+            ? new OrderpilotError('SMTP_UNAVAILABLE', message, { cause: caught.cause })
+            : new OrderpilotError('MAIL_UNCERTAIN', `${message}; not resent (MAIL_UNCERTAIN=notify): check with the customer, then retry the e-mail if it did not arrive`, { cause: caught.cause });
       const retryable = isRetryable(err);
       if (retryable && !ctx.lastAttempt) throw err;
       const code = retryable ? 'RETRIES_EXHAUSTED' : isOrderpilotError(err) ? err.code : 'INTERNAL';
