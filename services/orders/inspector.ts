@@ -1,5 +1,5 @@
 import { createWebSocketInspector } from '@statelyai/inspect';
-import { createInspectorServer } from '@statelyai/inspect/server';
+import { startInspectorBridge } from './inspector-bridge.ts';
 import { orderMachine } from '../../machines/order/index.ts';
 import type { Logger } from '../../infra/logger.ts';
 import type { RunningService, ServiceDeps } from '../../infra/runtime/service.ts';
@@ -8,6 +8,8 @@ import type { TransitionReport } from './order-host.ts';
 export interface OrderInspectorOptions {
   /** Port of the local bridge: a page that embeds Stately's inspector and a WebSocket relay. */
   port: number;
+  /** Interface the bridge listens on (HOST; default 127.0.0.1): its snapshots hold customers' data. */
+  host?: string;
   logger: Logger;
   /** Start the bridge in this process (default true); false connects to one already running. */
   startServer?: boolean;
@@ -18,6 +20,8 @@ export interface OrderInspectorOptions {
 export interface OrderInspector {
   /** Pass as startOrdersService's `onTransition`: reports actor, event and snapshot of each committed transition. */
   onTransition(r: TransitionReport): void;
+  /** Where the bridge listens, once it does (null when this process does not run the bridge). */
+  readonly bridge: Promise<{ url: string; port: number; address: string }> | null;
   stop(): void;
 }
 
@@ -28,14 +32,17 @@ export interface OrderInspector {
  * of every transition the host made with `transition()`. Open http://localhost:<port> to watch.
  */
 export function createOrderInspector(o: OrderInspectorOptions): OrderInspector {
-  const server = o.startServer === false ? null : createInspectorServer({ port: o.port, autoOpen: false });
-  const inspector = createWebSocketInspector({ url: `ws://127.0.0.1:${o.port}` });
+  const host = o.host ?? '127.0.0.1';
+  const server = o.startServer === false ? null : startInspectorBridge({ host, port: o.port, logger: o.logger });
+  const connectTo = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  const inspector = createWebSocketInspector({ url: `ws://${connectTo.includes(':') ? `[${connectTo}]` : connectTo}:${o.port}` });
   const maxActors = o.maxActors ?? 10_000;
   // Insertion-ordered: the oldest registration is forgotten first (re-registering later is harmless).
   const known = new Set<string>();
-  o.logger.warn({ url: `http://localhost:${o.port}` }, 'Stately inspector bridge: open this URL to watch order transitions');
+  void server?.ready.then(({ url, address }) => o.logger.warn({ url, address }, 'Stately inspector bridge: open this URL to watch order transitions'));
 
   return {
+    bridge: server?.ready ?? null,
     onTransition(r) {
       if (r.to === null || r.snapshot === null) return;
       const actorId = `order:${r.orderId}`;
@@ -66,7 +73,7 @@ export async function startInspectedOrdersService(
   deps: ServiceDeps,
   start: (deps: ServiceDeps, opts: { onTransition: (r: TransitionReport) => void }) => Promise<RunningService>,
 ): Promise<RunningService> {
-  const inspector = createOrderInspector({ port: deps.config.inspectPort, logger: deps.logger.child({ service: 'inspector' }) });
+  const inspector = createOrderInspector({ port: deps.config.inspectPort, host: deps.config.host, logger: deps.logger.child({ service: 'inspector' }) });
   const service = await start(deps, { onTransition: (r) => inspector.onTransition(r) });
   return {
     name: service.name,

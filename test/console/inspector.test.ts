@@ -1,4 +1,5 @@
 import net from 'node:net';
+import os from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWebSocketReceiver, type StatelyInspectionEvent } from '@statelyai/inspect';
 import { startOrdersService } from '../../services/orders/main.ts';
@@ -39,6 +40,21 @@ afterAll(async () => {
 });
 
 describe('Stately inspector (ORDERPILOT_INSPECT)', () => {
+  it('the bridge listens on HOST only (127.0.0.1 by default), not on every interface', async () => {
+    const bridge = await inspector.bridge;
+    expect(bridge?.address).toBe('127.0.0.1');
+    const external = Object.values(os.networkInterfaces())
+      .flat()
+      .find((i) => i && i.family === 'IPv4' && !i.internal);
+    if (external && bridge) {
+      const reachable = await new Promise<boolean>((r) => {
+        const s = net.connect(bridge.port, external.address);
+        s.once('connect', () => (s.destroy(), r(true))).once('error', () => r(false));
+      });
+      expect(reachable).toBe(false);
+    }
+  });
+
   it('reports the actor with its machine definition, then each event and snapshot of the host transitions', async () => {
     const order = sampleOrder();
     await publishOrderEvent(t.nc, t.names, order.orderId, 'ORDER_PLACED', { order });
