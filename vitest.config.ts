@@ -4,8 +4,10 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts', 'machines/**/*.test.ts', 'services/**/*.test.ts', 'gateway/**/*.test.ts', 'infra/**/*.test.ts'],
     globalSetup: ['test/support/global-setup.ts'],
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
+    // Generous: every wait inside a test is a condition with its own deadline; these only catch a hang.
+    // The suite must hold on a busy machine (two CPU hogs on two cores), where starts take long.
+    testTimeout: 240_000,
+    hookTimeout: 240_000,
     // Integration files each own a database and a NATS prefix, so files may run in parallel.
     pool: 'forks',
     maxWorkers: 2,

@@ -8,7 +8,7 @@ import { formatReport, runChaos } from './chaos-run.ts';
  * restarts, the providers fail in bursts, webhooks come twice or out of order and responses get lost.
  * The long run with a process per service is `npm run chaos`.
  */
-test('chaos: nothing lost, nothing done twice', { timeout: 240_000 }, async () => {
+test('chaos: nothing lost, nothing done twice', { timeout: 600_000 }, async () => {
   const report = await runChaos({
     baseDatabaseUrl: inject('databaseUrl'),
     orders: 100,

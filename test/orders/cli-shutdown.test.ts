@@ -17,7 +17,7 @@ afterAll(async () => {
 
 describe('orderpilot run (the CLI) and graceful shutdown', () => {
   it('SIGTERM mid-stream: exits 0 after finishing in-flight work; a restart applies the rest exactly once', async () => {
-    const first = await startChild('infra/cli/main.ts', ['run', 'orders'], t.env, 30_000, RUNNING);
+    const first = await startChild('infra/cli/main.ts', ['run', 'orders'], t.env, 120_000, RUNNING);
     children.push(first);
     const orders = Array.from({ length: 150 }, () => sampleOrder());
     const publishing = (async () => {
@@ -33,7 +33,7 @@ describe('orderpilot run (the CLI) and graceful shutdown', () => {
     expect(first.output()).toMatch(/"msg":"stopped"/);
     await publishing;
 
-    const second = await startChild('infra/cli/main.ts', ['run', 'orders'], t.env, 30_000, RUNNING);
+    const second = await startChild('infra/cli/main.ts', ['run', 'orders'], t.env, 120_000, RUNNING);
     children.push(second);
     await eventually(
       async () => ((await t.sql`select count(*)::int as n from orders where state = 'processing'`)[0]?.['n'] as number) === 150,
@@ -47,7 +47,7 @@ describe('orderpilot run (the CLI) and graceful shutdown', () => {
   });
 
   it('a bad configuration stops the CLI with a message naming the variable', async () => {
-    const bad = await startChild('infra/cli/main.ts', ['run', 'orders'], { ...t.env, ORDER_PARTITIONS: 'many' }, 30_000, /configuration error/).catch((e: unknown) => e);
+    const bad = await startChild('infra/cli/main.ts', ['run', 'orders'], { ...t.env, ORDER_PARTITIONS: 'many' }, 120_000, /configuration error/).catch((e: unknown) => e);
     const text = bad instanceof Error ? bad.message : (bad as Child).output();
     expect(text).toMatch(/configuration error: ORDER_PARTITIONS: expected an integer/);
     expect(text).not.toMatch(/\n\s+at /);

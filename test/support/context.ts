@@ -24,7 +24,7 @@ export async function createTestContext(overrides: Record<string, string> = {}):
 }
 
 /** Polls `check` until it returns a truthy value or the timeout passes (then throws with `what`). */
-export async function eventually<T>(check: () => Promise<T | undefined | null | false>, what: string, timeoutMs = 20_000, everyMs = 50): Promise<T> {
+export async function eventually<T>(check: () => Promise<T | undefined | null | false>, what: string, timeoutMs = 45_000, everyMs = 50): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {

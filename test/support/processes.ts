@@ -27,7 +27,7 @@ export async function startChild(
   script: string,
   args: string[],
   env: Record<string, string>,
-  readyTimeoutMs = 30_000,
+  readyTimeoutMs = 120_000,
   ready: RegExp = /^ready$/m,
 ): Promise<Child> {
   const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, script), ...args], {
