@@ -68,17 +68,28 @@ export const CONSOLE_JS = `
   var body = document.body;
   var url = body.getAttribute('data-live');
   var dot = document.getElementById('live-dot');
+  var banner = document.getElementById('live-pending');
   if (!url || !window.EventSource) return;
-  var timer = null, busy = false, again = false;
-  function keep() {
-    var checked = {}, values = {};
-    document.querySelectorAll('#live input[type=checkbox]').forEach(function (c) { if (c.checked) checked[c.name + '=' + c.value] = true; });
-    document.querySelectorAll('#live textarea, #live input[type=text]').forEach(function (i) { if (i.value && i.name) values[i.closest('form') ? i.closest('form').getAttribute('data-key') + ':' + i.name : i.name] = i.value; });
-    return { checked: checked, values: values };
+  var timer = null, busy = false, again = false, pending = 0;
+  var live = function () { return document.getElementById('live'); };
+  // Someone is doing something on the page: a field has focus, or holds input not sent yet. Then the
+  // page is never replaced under them; the banner says how many changes wait.
+  function editing() {
+    var root = live();
+    var a = document.activeElement;
+    if (a && root.contains(a) && /^(INPUT|TEXTAREA|SELECT|BUTTON)$/.test(a.tagName) && a.type !== 'submit') return true;
+    return Array.prototype.some.call(root.querySelectorAll('input, textarea, select'), function (el) {
+      if (el.type === 'hidden' || el.type === 'submit' || el.type === 'button') return false;
+      if (el.type === 'checkbox' || el.type === 'radio') return el.checked !== el.defaultChecked;
+      if (el.tagName === 'SELECT') return Array.prototype.some.call(el.options, function (o) { return o.selected !== o.defaultSelected; });
+      return el.value !== el.defaultValue;
+    });
   }
-  function restore(k) {
-    document.querySelectorAll('#live input[type=checkbox]').forEach(function (c) { if (k.checked[c.name + '=' + c.value]) c.checked = true; });
-    document.querySelectorAll('#live textarea, #live input[type=text]').forEach(function (i) { var key = (i.closest('form') ? i.closest('form').getAttribute('data-key') + ':' : '') + i.name; if (k.values[key] !== undefined) i.value = k.values[key]; });
+  function showPending() {
+    if (!banner) return;
+    banner.hidden = pending === 0;
+    var n = banner.querySelector('[data-count]');
+    if (n) n.textContent = pending === 1 ? '1 change' : pending + ' changes';
   }
   function refresh() {
     if (busy) { again = true; return; }
@@ -87,19 +98,30 @@ export const CONSOLE_JS = `
       .then(function (r) { return r.ok ? r.text() : null; })
       .then(function (text) {
         if (text === null) return;
-        var live = document.getElementById('live');
-        var k = keep();
-        live.innerHTML = text;
-        restore(k);
+        // Input may have started while the request was out: then wait for the person instead.
+        if (editing()) { pending = Math.max(pending, 1); showPending(); return; }
+        live().innerHTML = text;
+        pending = 0;
+        showPending();
         body.setAttribute('data-refreshed', String(Date.now()));
       })
       .catch(function () {})
-      .then(function () { busy = false; if (again) { again = false; refresh(); } });
+      .then(function () { busy = false; if (again) { again = false; changed(); } });
   }
+  function changed() {
+    if (editing()) { pending++; showPending(); return; }
+    clearTimeout(timer);
+    timer = setTimeout(refresh, 150);
+  }
+  if (banner) banner.querySelector('button').addEventListener('click', function () { pending = 0; refresh(); });
+  // When the person is done (focus leaves, nothing unsent), catch up with what waited.
+  document.addEventListener('focusout', function () {
+    setTimeout(function () { if (pending > 0 && !editing()) refresh(); }, 0);
+  });
   var es = new EventSource(url);
   // Whatever changed between rendering this page and (re)connecting was not heard: catch up once.
-  es.addEventListener('open', function () { if (dot) dot.classList.add('on'); refresh(); });
+  es.addEventListener('open', function () { if (dot) dot.classList.add('on'); changed(); });
   es.addEventListener('error', function () { if (dot) dot.classList.remove('on'); });
-  es.addEventListener('changed', function () { clearTimeout(timer); timer = setTimeout(refresh, 150); });
+  es.addEventListener('changed', changed);
 })();
 `;

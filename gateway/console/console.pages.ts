@@ -35,6 +35,7 @@ ${link('/admin/machines', 'Machines', 'machines')}
 <span class="who"><span id="live-dot" class="live-dot" title="live updates"></span>${f.admin}
 <form method="post" action="/admin/logout" class="inline"><input type="hidden" name="_csrf" value="${f.csrf}"><button class="secondary" type="submit">Sign out</button></form></span>
 </header>
+<div id="live-pending" class="flash info live-pending" role="status" hidden><span data-count>0 changes</span> since you started — nothing is replaced while you type; <button type="button" class="secondary">refresh now</button> (discards unsent input)</div>
 <main id="live">${f.flash ? html`<div class="flash ${f.flash.kind}" role="status">${f.flash.text}</div>` : ''}${body}</main>
 <script src="/admin/assets/console.js" defer></script>
 </body></html>`;

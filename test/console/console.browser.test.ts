@@ -153,6 +153,29 @@ describe('admin console in headless Chromium (real gateway, order host, Postgres
     expect(notes.every((n) => n.actor === 'alice' && n.note === 'stock arrived')).toBe(true);
   });
 
+  it('typing a note while live updates arrive keeps the text and the focus; the page catches up afterwards', async () => {
+    const mine = await heldOrder();
+    await page.goto(`${gw.url}/admin`);
+    await page.waitForFunction(() => document.getElementById('live-dot')?.classList.contains('on'));
+    const note = page.locator('form[data-key="bulk"] input[name=note]');
+    await note.click();
+    await page.keyboard.type('Checked with the ');
+    // Changes elsewhere arrive while the person types: two more orders get held.
+    const others = [await heldOrder(), await heldOrder()];
+    await page.waitForSelector('#live-pending:not([hidden])');
+    await page.keyboard.type('customer');
+    expect(await note.inputValue()).toBe('Checked with the customer');
+    expect(await page.evaluate(() => (document.activeElement as HTMLInputElement | null)?.name)).toBe('note');
+    // The held orders that arrived are not on the page yet: nothing was replaced under the typing.
+    for (const o of others) expect(await page.locator(`table.held tr[data-order="${o.orderId}"]`).count()).toBe(0);
+    await shot('live-pending');
+    // Done typing and the note cleared: focus leaves, the page catches up by itself.
+    await note.fill('');
+    await page.locator('h1').first().click();
+    for (const o of [mine, ...others]) await page.waitForSelector(`table.held tr[data-order="${o.orderId}"]`);
+    expect(await page.locator('#live-pending').isHidden()).toBe(true);
+  });
+
   it('acknowledges notifications from the console and shows the machines with live counts', async () => {
     await page.goto(`${gw.url}/admin/notifications`);
     const before = await page.locator('table.notifications tr[data-notification]').count();
