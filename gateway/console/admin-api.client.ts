@@ -38,6 +38,8 @@ export interface ApiError {
   status: number;
   code: string;
   message: string;
+  /** A 422's fields (`body.shippingAddress.postalCode`) and what is wrong with each. */
+  fields?: Array<{ field: string; message: string }>;
 }
 
 export type ApiResult<T> = { ok: true; value: T } | { ok: false; error: ApiError };
@@ -47,13 +49,27 @@ export interface AdminEventInput {
   note?: string;
   trackingNumber?: string;
   carrier?: string;
+  shippingAddress?: Record<string, string>;
+  customer?: Record<string, string>;
+  billingAddress?: Record<string, string>;
+  number?: string;
+  issueDate?: string;
+  email?: string;
+  amount?: number;
+  reason?: string;
 }
 
 function errorOf(status: number, body: string): ApiError {
   try {
-    const b = JSON.parse(body) as { code?: unknown; message?: unknown; error?: { code?: unknown; message?: unknown } };
+    const b = JSON.parse(body) as { code?: unknown; message?: unknown; error?: { code?: unknown; message?: unknown; details?: { fields?: unknown } } };
     const e = b.error ?? b;
-    return { status, code: typeof e.code === 'string' ? e.code : String(status), message: typeof e.message === 'string' ? e.message : body.slice(0, 300) };
+    const fields = b.error?.details?.fields;
+    return {
+      status,
+      code: typeof e.code === 'string' ? e.code : String(status),
+      message: typeof e.message === 'string' ? e.message : body.slice(0, 300),
+      ...(Array.isArray(fields) ? { fields: fields.filter((f): f is { field: string; message: string } => typeof f?.field === 'string' && typeof f?.message === 'string') } : {}),
+    };
   } catch {
     return { status, code: String(status), message: body.slice(0, 300) };
   }

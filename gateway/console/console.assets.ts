@@ -32,6 +32,11 @@ th { background:#eef1f5; font-weight:600; font-size:.85rem; }
 .card a { text-decoration:none; color:inherit; }
 form.inline { display:inline; }
 .actions form { display:flex; gap:.4rem; align-items:center; margin:.4rem 0; flex-wrap:wrap; }
+.actions form.admin-event { border-top:1px solid #e5e7eb; padding-top:.4rem; }
+form.admin-event fieldset { display:flex; flex-wrap:wrap; gap:.3rem .6rem; align-items:center; border:1px solid #e5e7eb; border-radius:.3rem; }
+form.admin-event label { font-size:.85em; color:#374151; }
+.field-error { color:var(--crit); font-size:.85em; }
+input[aria-invalid=true] { border-color:var(--crit); outline:1px solid var(--crit); }
 input[type=text], input[type=search], input[type=date], input[type=password], textarea, select { font:inherit; padding:.3rem .4rem; border:1px solid var(--line); border-radius:.25rem; }
 button { font:inherit; padding:.3rem .8rem; border-radius:.25rem; border:1px solid #1e40af; background:var(--accent); color:#fff; cursor:pointer; }
 button.secondary { background:#fff; color:var(--fg); border-color:var(--line); }

@@ -1,4 +1,4 @@
-import { ORDER_STATUSES, orderMachine, type AdminEventType } from '../../machines/order/index.ts';
+import { ORDER_STATUSES, orderMachine } from '../../machines/order/index.ts';
 import type { WarehouseLogEntry, WarehouseTimelineEntry } from '../../services/logistics/index.ts';
 import type { StoredWebhook } from '../webhooks/webhook-inbox.ts';
 import type { NotificationView } from '../../services/notifications/index.ts';
@@ -7,6 +7,8 @@ import type { FailedDocument, HeldOrder } from '../../services/orders/index.ts';
 import type { KsefAttention, KsefFileInfo } from '../../services/invoicing/index.ts';
 import { age, html, raw, when, type Html } from './html.ts';
 import { statechartView } from './statechart.view.ts';
+import { adminEventForm, type FormState } from './admin-event.forms.ts';
+import { BULK_ACTIONS, type BulkAction } from './bulk-actions.ts';
 
 /** The console's pages, as pure functions of their data (the route fetches, these render). */
 
@@ -116,8 +118,8 @@ ${d.held.map(
 <td>${warehouseLine(o.lastWarehouse)}</td></tr>`,
 )}
 </tbody></table>
-<div class="actions"><label>Note for the release (required) <input type="text" name="note" size="50" required maxlength="2000"></label>
-<button type="submit">Release selected…</button></div>
+<div class="actions"><label>Note for the selected orders (required) <input type="text" name="note" size="50" required maxlength="2000"></label>
+<button type="submit" data-bulk="release">Release selected…</button> <button type="submit" class="danger" formaction="/admin/bulk/cancel" data-bulk="cancel">Cancel selected…</button></div>
 </form>`
 }
 <h2>Failed documents (${d.failedDocs.length})</h2>
@@ -144,23 +146,24 @@ ${d.ksefDocs.map(
 ${notificationsTable(d.notifications, d.csrf, { ack: true, back: '/admin' })}`;
 }
 
-export function bulkConfirmPage(csrf: string, orders: ReadonlyArray<{ id: string; externalId: string; state: string; reason: string }>, note: string): Html {
-  return html`<h1>Release ${orders.length} orders?</h1>
-<p>Each order below gets a RELEASE with the note <q>${note}</q> and is resubmitted to the warehouse.</p>
+export function bulkConfirmPage(csrf: string, orders: ReadonlyArray<{ id: string; externalId: string; state: string; reason: string }>, note: string, action: BulkAction = 'release'): Html {
+  const a = BULK_ACTIONS[action];
+  return html`<h1>${a.verb} ${orders.length} orders?</h1>
+<p>Each order below gets a ${a.type} with the note <q>${note}</q> and ${a.what}.</p>
 <table class="confirm"><thead><tr><th>Order</th><th>State</th><th>Reason</th></tr></thead><tbody>
 ${orders.map((o) => html`<tr data-order="${o.id}"><td>${o.externalId}</td><td>${badge(o.state)}</td><td>${o.reason}</td></tr>`)}
 </tbody></table>
-<form method="post" action="/admin/bulk/release" class="actions" data-key="bulk-confirm">
+<form method="post" action="/admin/bulk/${action}" class="actions" data-key="bulk-confirm">
 ${csrfField(csrf)}<input type="hidden" name="note" value="${note}"><input type="hidden" name="confirmed" value="1">
 <input type="hidden" name="nonce" value="${crypto.randomUUID()}">
 ${orders.map((o) => html`<input type="hidden" name="ids" value="${o.id}">`)}
-<button type="submit">Confirm: release ${orders.length} orders</button> <a href="/admin">Cancel</a>
+<button type="submit"${action === 'cancel' ? html` class="danger"` : ''}>Confirm: ${a.verb.toLowerCase()} ${orders.length} orders</button> <a href="/admin">Back</a>
 </form>`;
 }
 
-export function bulkResultPage(results: ReadonlyArray<{ id: string; externalId: string; ok: boolean; message: string }>): Html {
+export function bulkResultPage(results: ReadonlyArray<{ id: string; externalId: string; ok: boolean; message: string }>, action: BulkAction = 'release'): Html {
   const ok = results.filter((r) => r.ok).length;
-  return html`<h1>Released ${ok} of ${results.length}</h1>
+  return html`<h1>${BULK_ACTIONS[action].done} ${ok} of ${results.length}</h1>
 <table class="bulk-result"><thead><tr><th>Order</th><th>Result</th></tr></thead><tbody>
 ${results.map((r) => html`<tr data-order="${r.id}"><td>${orderLink(r.id, r.externalId)}</td><td>${r.ok ? badge('sent') : html`<span class="badge failed">${r.message}</span>`}</td></tr>`)}
 </tbody></table><p><a href="/admin">Back to needs attention</a></p>`;
@@ -200,35 +203,6 @@ export interface TimelineItem {
   raw?: string | null;
 }
 
-const ADMIN_ACTION_LABELS: Record<AdminEventType, string> = {
-  RELEASE: 'Release (resubmit to the warehouse)',
-  CANCEL: 'Cancel order',
-  ISSUE_DOCUMENT: 'Issue the document again',
-  RETRY_DOCUMENT: 'Retry the document',
-  MARK_SHIPPED: 'Mark shipped',
-  RESEND_TO_KSEF: 'Resend the document to KSeF',
-  UPDATE_SHIPPING_ADDRESS: 'Correct the shipping address',
-  UPDATE_BUYER: 'Correct the buyer data',
-  ATTACH_DOCUMENT: 'Attach a document issued by hand',
-  RESEND_DOCUMENT_EMAIL: 'E-mail the document again',
-  REFUND: 'Refund part of the payment',
-};
-
-function actionForm(orderId: string, type: AdminEventType, csrf: string): Html {
-  const open = html`<form method="post" action="/admin/orders/${encodeURIComponent(orderId)}/events" data-key="${type}" data-action="${type}">
-${csrfField(csrf)}<input type="hidden" name="type" value="${type}"><input type="hidden" name="nonce" value="${crypto.randomUUID()}">`;
-  switch (type) {
-    case 'RELEASE':
-      return html`${open}<input type="text" name="note" required maxlength="2000" size="40" placeholder="note (required)" aria-label="release note"><button type="submit">${ADMIN_ACTION_LABELS[type]}</button></form>`;
-    case 'MARK_SHIPPED':
-      return html`${open}<input type="text" name="trackingNumber" required maxlength="200" placeholder="tracking number" aria-label="tracking number"><input type="text" name="carrier" maxlength="100" placeholder="carrier" aria-label="carrier"><input type="text" name="note" maxlength="2000" placeholder="note" aria-label="note"><button type="submit">${ADMIN_ACTION_LABELS[type]}</button></form>`;
-    case 'CANCEL':
-      return html`${open}<input type="text" name="note" maxlength="2000" size="40" placeholder="why (optional)" aria-label="cancel note"><button class="danger" type="submit" onclick="return confirm('Cancel this order?')">${ADMIN_ACTION_LABELS[type]}</button></form>`;
-    default:
-      return html`${open}<input type="text" name="note" maxlength="2000" size="40" placeholder="note (optional)" aria-label="note"><button type="submit">${ADMIN_ACTION_LABELS[type]}</button></form>`;
-  }
-}
-
 export function historyTitle(h: OrderHistoryEntry): string {
   const move = h.from && h.to && h.from !== h.to ? ` ${h.from} → ${h.to}` : h.to && !h.from ? ` → ${h.to}` : '';
   return `${h.type}${move}${h.outcome === 'ignored' ? ' (ignored: not allowed in this state)' : ''}${h.actor ? ` · by ${h.actor}` : ''}`;
@@ -243,6 +217,8 @@ export function orderPage(d: {
   pdfUrl: string | null;
   /** The KSeF XML and UPO kept for the document, with their download URLs. */
   ksefFiles: ReadonlyArray<KsefFileInfo & { url: string }>;
+  /** A form the admin API refused: its values and errors, shown in that form. */
+  formState?: FormState | null;
 }): Html {
   const o = d.order;
   const c = o.context;
@@ -266,10 +242,13 @@ ${c.ksef ? html`<dt>KSeF</dt><dd class="ksef">${ksefFacts(c.ksef, d.ksefFiles)}<
 ${o.documentFailure ? html`<dt>Document failure</dt><dd><span class="mono">${o.documentFailure.code}</span> ${o.documentFailure.message}</dd>` : ''}
 <dt>Tracking</dt><dd class="tracking">${o.tracking.trackingNumber ? `${o.tracking.trackingNumber}${o.tracking.carrier ? ` (${o.tracking.carrier})` : ''}` : '—'}${o.tracking.shipmentId ? html` <span class="muted">shipment ${o.tracking.shipmentId}</span>` : ''}</dd>
 ${o.cancellation ? html`<dt>Cancelled</dt><dd>${o.cancellation.reason}${o.cancellation.by ? ` by ${o.cancellation.by}` : ''}${o.cancellation.note ? `: ${o.cancellation.note}` : ''}</dd>` : ''}
+${c.shipmentCancel ? html`<dt>Warehouse cancel</dt><dd class="shipment-cancel">${badge(c.shipmentCancel.status)}${c.shipmentCancel.message ? ` ${c.shipmentCancel.message}` : ''}</dd>` : ''}
+${(c.refunds ?? []).length ? html`<dt>Refunds</dt><dd class="refunds"><ul>${(c.refunds ?? []).map((r) => html`<li data-refund="${r.refundId}">${money(r.amount, c.order.currency)} ${badge(r.status)} <span class="muted">${r.reason}${r.providerRefundId ? ` · ${r.providerRefundId}` : ''}${r.error ? ` · ${r.error}` : ''}</span></li>`)}</ul></dd>` : ''}
+${(c.corrections ?? []).length ? html`<dt>Corrections</dt><dd class="corrections"><ul>${(c.corrections ?? []).map((k) => html`<li data-correction="${k.correctionId}">${k.document ? k.document.number : html`<span class="muted">(being issued)</span>`} −${money(k.amount, c.order.currency)}${k.full ? ' (full)' : ''} ${badge(k.status)}${k.ksefNumber ? html` <span class="mono">KSeF ${k.ksefNumber}</span>` : ''} <span class="muted">${k.reason}${k.error ? ` · ${k.error}` : ''}</span></li>`)}</ul></dd>` : ''}
 ${o.lastAdminNote ? html`<dt>Last admin note</dt><dd>${o.lastAdminNote.note} <span class="muted">— ${o.lastAdminNote.by ?? 'admin'}, ${when(o.lastAdminNote.at)}</span></dd>` : ''}
 </dl>
 <h2>Actions</h2>
-<div class="actions">${o.allowedEvents.length === 0 ? html`<p class="muted">The machine allows no admin action in this state.</p>` : o.allowedEvents.map((t) => actionForm(o.id, t, d.csrf))}</div>
+<div class="actions">${o.allowedEvents.length === 0 ? html`<p class="muted">The machine allows no admin action in this state.</p>` : o.allowedEvents.map((t) => adminEventForm(o.id, c, t, d.csrf, d.formState ?? null))}</div>
 ${d.notifications.length ? html`<h2>Open notifications</h2>${notificationsTable(d.notifications, d.csrf, { ack: true, back: base })}` : ''}
 <h2>Timeline <span class="toggle"><a href="${base}?timeline=matters" class="${d.view === 'matters' ? 'on' : ''}">What matters</a> <a href="${base}?timeline=all" class="${d.view === 'all' ? 'on' : ''}">Everything</a></span></h2>
 <ol class="timeline" data-view="${d.view}">

@@ -4,7 +4,7 @@ import type { GatewayRoute } from '../gateway.types.ts';
 import { CONSOLE_CSS, CONSOLE_JS } from './console.assets.ts';
 import { consoleCsrfHook, consoleSessionHook, createConsoleSessions } from './console-session.ts';
 import { attentionPage } from './pages/attention.page.ts';
-import { bulkReleasePage } from './pages/bulk-release.page.ts';
+import { bulkActionPage } from './pages/bulk-action.page.ts';
 import { liveStream } from './pages/live.page.ts';
 import { loginRoutes, logoutRoute } from './pages/login.page.ts';
 import { machinesPage } from './pages/machines.page.ts';
@@ -20,7 +20,7 @@ export const CONSOLE_PAGES: readonly GatewayRoute[] = [
   attentionPage,
   ordersPage,
   orderPage,
-  bulkReleasePage,
+  bulkActionPage,
   notificationsPage,
   machinesPage,
   liveStream,

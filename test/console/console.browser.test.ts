@@ -140,7 +140,7 @@ describe('admin console in headless Chromium (real gateway, order host, Postgres
     await page.goto(`${gw.url}/admin`);
     for (const o of three) await page.check(`table.held tr[data-order="${o.orderId}"] input[name=ids]`);
     await page.fill('form[data-key="bulk"] input[name=note]', 'stock arrived');
-    await page.click('form[data-key="bulk"] button[type=submit]');
+    await page.click('form[data-key="bulk"] button[data-bulk="release"]');
     await page.waitForSelector('h1:has-text("Release 3 orders?")');
     const listed = await page.locator('table.confirm tr[data-order]').evaluateAll((els) => els.map((e) => e.getAttribute('data-order')));
     expect(listed.sort()).toEqual(three.map((o) => o.orderId).sort());
@@ -174,6 +174,69 @@ describe('admin console in headless Chromium (real gateway, order host, Postgres
     await page.locator('h1').first().click();
     for (const o of [mine, ...others]) await page.waitForSelector(`table.held tr[data-order="${o.orderId}"]`);
     expect(await page.locator('#live-pending').isHidden()).toBe(true);
+  });
+
+  it('bulk-cancels 2 held orders with one note after a confirmation that lists them', async () => {
+    const two = [await heldOrder(), await heldOrder()];
+    await page.goto(`${gw.url}/admin`);
+    for (const o of two) await page.check(`table.held tr[data-order="${o.orderId}"] input[name=ids]`);
+    await page.fill('form[data-key="bulk"] input[name=note]', 'supplier gone');
+    await page.click('form[data-key="bulk"] button[data-bulk="cancel"]');
+    await page.waitForSelector('h1:has-text("Cancel 2 orders?")');
+    expect(await page.locator('main').textContent()).toContain('refunded');
+    await page.click('form[data-key="bulk-confirm"] button[type=submit]');
+    await page.waitForSelector('h1:has-text("Cancelled 2 of 2")');
+    // Paid orders: the warehouse is asked to cancel first (no logistics service runs here, so they wait in cancelling).
+    for (const o of two) await eventually(async () => (await orderState(t.sql, o.orderId)) === 'cancelling', `${o.externalId} cancelling`);
+    const notes = await t.sql<{ actor: string; note: string }[]>`select actor, note from order_history where type = 'CANCEL' and order_id = any(${two.map((o) => o.orderId)})`;
+    expect(notes).toEqual([
+      { actor: 'alice', note: 'supplier gone' },
+      { actor: 'alice', note: 'supplier gone' },
+    ]);
+  });
+
+  it('repair forms: labelled fields with the current values; a refused field shows its error beside it; the corrected form goes through', async () => {
+    const order = await heldOrder('ADDRESS_INVALID', 'no such postal code');
+    await page.goto(`${gw.url}/admin/orders/${order.orderId}`);
+    const form = page.locator('form[data-action="UPDATE_SHIPPING_ADDRESS"]');
+    expect(await form.locator('input[name="shippingAddress.postalCode"]').inputValue()).toBe('00-001');
+    expect(await form.locator('input[name="shippingAddress.city"]').inputValue()).toBe('Warszawa');
+    expect(await form.locator('label', { hasText: 'Postal code' }).count()).toBe(1);
+    // The buyer form is filled too, and the refund form says how much is left.
+    expect(await page.locator('form[data-action="UPDATE_BUYER"] input[name="customer.name"]').inputValue()).toBe('Jan Kowalski');
+    expect(await page.locator('form[data-action="REFUND"] label', { hasText: 'at most 65.00' }).count()).toBe(1);
+
+    await form.locator('input[name="shippingAddress.country"]').fill('P1');
+    await form.locator('input[name="shippingAddress.postalCode"]').fill('00-950');
+    await form.locator('input[name=note]').fill('customer called');
+    await form.locator('button[type=submit]').click();
+    const err = page.locator('form[data-action="UPDATE_SHIPPING_ADDRESS"] .field-error[data-field="shippingAddress.country"]');
+    await err.waitFor();
+    expect(await err.textContent()).toMatch(/pattern|match/i);
+    // What the admin typed is kept.
+    expect(await page.locator('form[data-action="UPDATE_SHIPPING_ADDRESS"] input[name="shippingAddress.postalCode"]').inputValue()).toBe('00-950');
+    await shot('repair-form-error');
+
+    const buyer = page.locator('form[data-action="UPDATE_BUYER"]');
+    await buyer.locator('input[name="customer.company"]').fill('Firma sp. z o.o.');
+    await buyer.locator('input[name="customer.taxId"]').fill('1234567890');
+    await buyer.locator('input[name=note]').fill('company after all');
+    await buyer.locator('button[type=submit]').click();
+    const nip = page.locator('form[data-action="UPDATE_BUYER"] .field-error[data-field="customer.taxId"]');
+    await nip.waitFor();
+    expect(await nip.textContent()).toContain('not a valid Polish NIP');
+
+    // Only the refused form keeps what was typed; the others show the order's values again.
+    const again = page.locator('form[data-action="UPDATE_SHIPPING_ADDRESS"]');
+    expect(await again.locator('input[name="shippingAddress.postalCode"]').inputValue()).toBe('00-001');
+    await again.locator('input[name="shippingAddress.postalCode"]').fill('00-950');
+    await again.locator('input[name="shippingAddress.country"]').fill('PL');
+    await again.locator('input[name=note]').fill('customer called');
+    await again.locator('button[type=submit]').click();
+    await page.waitForSelector('.flash:has-text("UPDATE_SHIPPING_ADDRESS sent")');
+    await eventually(async () => (await orderState(t.sql, order.orderId)) === 'processing', 'resubmitted with the new address');
+    const [row] = await t.sql<{ snapshot: { context: { order: { shippingAddress: { postalCode: string } } } } }[]>`select snapshot from orders where id = ${order.orderId}`;
+    expect(row?.snapshot.context.order.shippingAddress.postalCode).toBe('00-950');
   });
 
   it('acknowledges notifications from the console and shows the machines with live counts', async () => {

@@ -5,7 +5,8 @@ import { warehouseLog, warehouseTimeline } from '../../../services/logistics/ind
 import { listNotifications } from '../../../services/notifications/index.ts';
 import type { GatewayRoute } from '../../gateway.types.ts';
 import { withOrderAnswers } from '../../webhooks/webhook-order-answers.ts';
-import type { AdminEventInput } from '../admin-api.client.ts';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { adminEventInputFromForm, formErrors, type FormState } from '../admin-event.forms.ts';
 import { one, type Form } from '../console-form.ts';
 import { adminApi, csrfOf, frame, sendErrorPage, sendPage } from '../console-render.ts';
 import * as views from '../console.pages.ts';
@@ -23,6 +24,11 @@ export const orderPage: GatewayRoute = async (app, ctx) => {
   app.get('/admin/orders/:id', { schema: { hide: true } }, async (request, reply) => {
     const { id } = request.params as { id: string };
     const view = one((request.query as Form)['timeline']) === 'all' ? 'all' : 'matters';
+    return showOrder(request, reply, id, view, null);
+  });
+
+  /** The order page; `formState`: a form the admin API refused, shown again with its errors (422). */
+  async function showOrder(request: FastifyRequest, reply: FastifyReply, id: string, view: 'all' | 'matters', formState: FormState | null) {
     const res = await adminApi(app, request).getOrder(id);
     if (!res.ok) return sendErrorPage(request, reply, res.error.status, res.error.message);
     const order = res.value;
@@ -70,9 +76,10 @@ export const orderPage: GatewayRoute = async (app, ctx) => {
       views.orderPage({ order, csrf: csrfOf(request), timeline, view, notifications,
         pdfUrl: invoicing && order.document ? `/admin/orders/${encodeURIComponent(order.id)}/document.pdf` : null,
         ksefFiles: ksefFiles.map((f) => ({ ...f, url: `/admin/orders/${encodeURIComponent(order.id)}/ksef/${KSEF_FILES[f.kind].path}` })),
+        formState,
       }),
     );
-  });
+  }
 
   app.get('/admin/orders/:id/document.pdf', { schema: { hide: true } }, async (request, reply) => {
     const { id } = request.params as { id: string };
@@ -109,16 +116,16 @@ export const orderPage: GatewayRoute = async (app, ctx) => {
     const type = one(body['type']) as AdminEventType;
     const back = `/admin/orders/${encodeURIComponent(id)}`;
     if (!(ADMIN_EVENT_TYPES as readonly string[]).includes(type)) return reply.redirect(`${back}?error=${encodeURIComponent('Unknown action.')}`, 303);
-    const input: AdminEventInput = { type };
-    if (one(body['note'])) input.note = one(body['note']);
-    if (type === 'MARK_SHIPPED') {
-      input.trackingNumber = one(body['trackingNumber']);
-      if (one(body['carrier'])) input.carrier = one(body['carrier']);
-    }
-    if (type === 'RELEASE' && !input.note) return reply.redirect(`${back}?error=${encodeURIComponent('A release needs a note.')}`, 303);
-    if (type === 'MARK_SHIPPED' && !input.trackingNumber) return reply.redirect(`${back}?error=${encodeURIComponent('Marking shipped needs a tracking number.')}`, 303);
+    // Wrong fields are shown beside themselves, in the form as it was typed (422), not as a redirect.
+    const refused = (errors: Record<string, string>) => {
+      reply.code(422);
+      return showOrder(request, reply, id, 'matters', { type, values: body, errors });
+    };
+    const { input, errors } = adminEventInputFromForm(type, body);
+    if (Object.keys(errors).length > 0) return refused(errors);
     const nonce = one(body['nonce']);
     const res = await adminApi(app, request).sendEvent(id, input, /^[\w-]{8,64}$/.test(nonce) ? `console-${nonce}` : undefined);
+    if (!res.ok && res.error.status === 422 && res.error.fields && res.error.fields.length > 0) return refused(formErrors(res.error.fields));
     if (!res.ok) return reply.redirect(`${back}?error=${encodeURIComponent(res.error.message)}`, 303);
     return reply.redirect(`${back}?ok=${encodeURIComponent(`${type} sent; the page updates when the order has changed.`)}`, 303);
   });
