@@ -232,9 +232,13 @@ export async function runDemo(opts: { config: Config; logger: Logger }): Promise
         stripeSecret,
         ratePerSecond: rate,
         logger,
+        // A newcomer finds one order of each repair kind at once: a bad address, a bad NIP, a cancel.
+        firstTroubles: ['badAddress', 'badNip', 'customerCancels'],
         onPlaced: (o) => {
-          if (o.trouble === 'outOfStock') warehouse.setPlan(o.orderId, { reject: 'OUT_OF_STOCK' });
-          if (o.trouble === 'badAddress') warehouse.setPlan(o.orderId, { reject: 'ADDRESS_INVALID' });
+          // Out of stock once: the release after a restock goes through (held orders do not pile up).
+          if (o.trouble === 'outOfStock') warehouse.setPlan(o.orderId, { reject: 'OUT_OF_STOCK', rejectTimes: 1 });
+          // The parcel waits at the warehouse until an admin cancels the order.
+          if (o.trouble === 'customerCancels') warehouse.setPlan(o.orderId, { paused: true });
         },
       });
     }
@@ -252,7 +256,7 @@ export async function runDemo(opts: { config: Config; logger: Logger }): Promise
       databaseUrl: opts.config.databaseUrl === undefined ? databaseUrl : withoutPassword(databaseUrl),
       natsUrl: local.natsUrl,
       natsPrefix: config.natsPrefix,
-      shop: rate > 0 ? `${rate} order(s)/s with a share of trouble (bad NIP, out of stock, bad address, lost responses)` : 'off (DEMO_RATE=0)',
+      shop: rate > 0 ? `${rate} order(s)/s with a share of trouble (bad NIP, out of stock, bad address, a paid order to cancel, lost responses); the first three are one of each repair kind` : 'off (DEMO_RATE=0)',
       dataDir: path.resolve(config.dataDir),
       started: local.started,
     });

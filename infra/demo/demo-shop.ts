@@ -8,7 +8,11 @@ import type { Logger } from '../logger.ts';
  *
  * - `badNip`: a company buyer with an invalid Polish NIP (the invoicing system refuses the document;
  *   the parcel still ships, an admin is notified);
- * - `outOfStock` / `badAddress`: the warehouse refuses the shipment (the order is held);
+ * - `outOfStock`: the warehouse refuses the shipment once (the order is held; a release goes through);
+ * - `badAddress`: a postal code the warehouse cannot deliver to (held ADDRESS_INVALID until an admin
+ *   corrects the address: a release with the same address is refused again, as a carrier would);
+ * - `customerCancels`: a paid order whose parcel waits at the warehouse, for an admin to cancel (the
+ *   shipment is cancelled, the payment refunded, the document corrected);
  * - `lostResponse`: the shop never sees the answer to `POST /orders` and sends it again, and the
  *   payment provider never sees our 200 and sends the webhook again (both must be harmless);
  * - `paymentFailed`: the first payment attempt fails, the customer pays on the second;
@@ -18,12 +22,13 @@ import type { Logger } from '../logger.ts';
  * caller which order got which trouble (the demo sets the sandbox's plan for that reference).
  */
 
-export type Trouble = 'none' | 'badNip' | 'outOfStock' | 'badAddress' | 'lostResponse' | 'paymentFailed' | 'unpaid';
+export type Trouble = 'none' | 'badNip' | 'outOfStock' | 'badAddress' | 'customerCancels' | 'lostResponse' | 'paymentFailed' | 'unpaid';
 
 export const DEFAULT_TROUBLE: Readonly<Record<Exclude<Trouble, 'none'>, number>> = {
   badNip: 0.04,
   outOfStock: 0.04,
   badAddress: 0.03,
+  customerCancels: 0.02,
   lostResponse: 0.05,
   paymentFailed: 0.04,
   unpaid: 0.02,
@@ -73,6 +78,8 @@ export function buildShopOrder(trouble: Trouble, random: () => number = Math.ran
   const shippingPrice = 1499;
   const total = lines.reduce((s, l) => s + l.quantity * l.unitPrice, 0) + shippingPrice;
   const address = { name: person.name, line1: person.line1, city: person.city, postalCode: person.postalCode, country: 'PL', phone: '+48500100200' };
+  // A postal code typed without its dash: no carrier delivers to it until an admin corrects it.
+  const shippingAddress = trouble === 'badAddress' ? { ...address, postalCode: person.postalCode.replace('-', '') } : address;
   const company = trouble === 'badNip' || random() < 0.3;
   const email = `${person.name.split(' ')[0]?.toLowerCase() ?? 'klient'}.${externalId.toLowerCase()}@example.com`;
   return {
@@ -82,7 +89,7 @@ export function buildShopOrder(trouble: Trouble, random: () => number = Math.ran
       ? { email, name: person.name, company: `${person.name.split(' ')[1] ?? 'Firma'} Sp. z o.o.`, taxId: trouble === 'badNip' ? '1234567890' : validNip(random) }
       : { email, name: person.name },
     billingAddress: address,
-    shippingAddress: address,
+    shippingAddress,
     lines,
     shippingPrice,
     total,
@@ -170,6 +177,8 @@ export interface DemoShopOptions {
   /** Stop after this many orders (default: run until stop()). */
   maxOrders?: number;
   trouble?: Partial<Record<Exclude<Trouble, 'none'>, number>>;
+  /** The troubles of the first orders, in order (the demo starts with one order of each repair kind). */
+  firstTroubles?: readonly Trouble[];
   /** Delay between the order and its payment (a customer in the checkout), default 300 ms. */
   payAfterMs?: number;
   /** Called once the gateway accepted an order, before it is paid (the demo plans warehouse trouble here). */
@@ -207,8 +216,8 @@ export function startDemoShop(o: DemoShopOptions): DemoShop {
   let started = 0;
   const log = o.logger.child({ component: 'demo-shop' });
 
-  async function one(): Promise<void> {
-    const trouble = pickTrouble(o.trouble ?? DEFAULT_TROUBLE, random);
+  async function one(n: number): Promise<void> {
+    const trouble = o.firstTroubles?.[n] ?? pickTrouble(o.trouble ?? DEFAULT_TROUBLE, random);
     stats.byTrouble[trouble] = (stats.byTrouble[trouble] ?? 0) + 1;
     const order = buildShopOrder(trouble, random);
     const lost = trouble === 'lostResponse';
@@ -252,8 +261,7 @@ export function startDemoShop(o: DemoShopOptions): DemoShop {
     // Steady rate: start every order that is due by now (catches up after a slow moment).
     const due = Math.floor((performance.now() - t0) / intervalMs) + 1;
     while (started < due && !stopped && (o.maxOrders === undefined || started < o.maxOrders)) {
-      started++;
-      const p: Promise<void> = one()
+      const p: Promise<void> = one(started++)
         .catch((err: unknown) => {
           stats.errors++;
           log.warn({ err: err instanceof Error ? err.message : String(err) }, 'demo shop: order could not be placed or paid');

@@ -3,14 +3,19 @@ import type { Logger } from '../logger.ts';
 import { startInvoicingSandbox, type InvoicingSandbox, type InvoicingSandboxFaults } from '../sandbox/invoicing-sandbox.ts';
 import { startSmtpSink, type SmtpSink } from '../sandbox/smtp-sink.ts';
 import { startWarehouseSandbox, type FaultKind, type WarehouseSandbox } from '../sandbox/warehouse-sandbox.ts';
+import { startStripeSandbox, type StripeSandbox } from '../sandbox/stripe-sandbox.ts';
+import { startPayuSandbox, type PayuSandbox } from '../sandbox/payu-sandbox.ts';
 import type { SandboxStateStore } from './sandbox-state.store.ts';
 
-/** The three sandbox providers on loopback, and the environment that points orderpilot at them. */
+/** The sandbox providers on loopback, and the environment that points orderpilot at them. */
 export interface Sandboxes {
   invoicing: InvoicingSandbox;
   warehouse: WarehouseSandbox;
   smtp: SmtpSink;
-  /** FAKTUROWNIA_*, WAREHOUSE_*, SMTP_URL: merge into orderpilot's environment / config. */
+  /** Refunds (the payments service): Stripe and PayU stand-ins. */
+  stripe: StripeSandbox;
+  payu: PayuSandbox;
+  /** FAKTUROWNIA_*, WAREHOUSE_*, SMTP_URL, STRIPE_SECRET_KEY / STRIPE_API_URL, PAYU_*: merge into orderpilot's environment / config. */
   env: Record<string, string>;
   close(): Promise<void>;
 }
@@ -63,12 +68,22 @@ export async function startSandboxes(o: SandboxesOptions): Promise<Sandboxes> {
     ...(o.warehouseFaults ? { faults: o.warehouseFaults } : {}),
     ...(store ? { initialShipments: await store.shipments(), persist: (s, plan) => store.saveShipment(s, plan) } : {}),
   });
+  // The demo's payments are signed webhooks it makes up (and it restarts): any payment intent may be refunded.
+  const stripe = await startStripeSandbox({ unknownPayments: 'accept' });
+  const payu = await startPayuSandbox();
   const smtp = await startSmtpSink({ ...(o.ports?.smtp !== undefined ? { port: o.ports.smtp } : {}), maxMails: o.maxMails ?? 1000, parse: o.smtpParse ?? 'full' });
   return {
     invoicing,
     warehouse,
     smtp,
+    stripe,
+    payu,
     env: {
+      STRIPE_SECRET_KEY: stripe.secretKey,
+      STRIPE_API_URL: stripe.url,
+      PAYU_URL: payu.url,
+      PAYU_CLIENT_ID: payu.clientId,
+      PAYU_CLIENT_SECRET: payu.clientSecret,
       FAKTUROWNIA_URL: invoicing.url,
       FAKTUROWNIA_API_TOKEN: token,
       WAREHOUSE_URL: warehouse.url,
@@ -80,6 +95,8 @@ export async function startSandboxes(o: SandboxesOptions): Promise<Sandboxes> {
       await warehouse.close();
       await invoicing.close();
       await smtp.close();
+      await stripe.close();
+      await payu.close();
     },
   };
 }

@@ -48,7 +48,18 @@ export interface StripeSandbox {
 
 const id = (prefix: string) => `${prefix}_${randomBytes(12).toString('base64url').replace(/[-_]/g, 'x')}`;
 
-export async function startStripeSandbox(o: { port?: number; secretKey?: string; faults?: Partial<StripeSandboxFaults> } = {}): Promise<StripeSandbox> {
+export async function startStripeSandbox(
+  o: {
+    port?: number;
+    secretKey?: string;
+    faults?: Partial<StripeSandboxFaults>;
+    /**
+     * `accept`: a payment intent the sandbox was not told of counts as paid, of any amount (the demo,
+     * whose payments are signed webhooks and which restarts); default `refuse` (`resource_missing`).
+     */
+    unknownPayments?: 'accept' | 'refuse';
+  } = {},
+): Promise<StripeSandbox> {
   const secretKey = o.secretKey ?? `sk_test_sandbox_${randomBytes(8).toString('hex')}`;
   let faults: StripeSandboxFaults = { failNext: 0, dropNext: 0, latencyMs: 0, ...o.faults };
   const payments = new Map<string, { amount: number; currency: string; charge: string; refunded: number }>();
@@ -72,6 +83,7 @@ export async function startStripeSandbox(o: { port?: number; secretKey?: string;
   function refund(params: URLSearchParams): { status: number; body: unknown } {
     const pi = params.get('payment_intent');
     const ch = params.get('charge');
+    if (pi !== null && !payments.has(pi) && o.unknownPayments === 'accept') payments.set(pi, { amount: Number.MAX_SAFE_INTEGER, currency: 'pln', charge: id('ch'), refunded: 0 });
     const entry = pi !== null ? [pi, payments.get(pi)] as const : [...payments.entries()].find(([, p]) => p.charge === ch) ?? [ch ?? '', undefined];
     const [intent, payment] = entry;
     if (pi === null && ch === null) return { status: 400, body: error('invalid_request_error', 'One of the following params should be provided for this request: payment_intent or charge.', { code: 'parameter_missing' }) };
