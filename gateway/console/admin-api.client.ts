@@ -57,6 +57,7 @@ export interface AdminEventInput {
   email?: string;
   amount?: number;
   reason?: string;
+  correctionId?: string;
 }
 
 function errorOf(status: number, body: string): ApiError {

@@ -99,6 +99,9 @@ export function adminEventInputFromForm(type: AdminEventType, form: Form): { inp
     case 'RESEND_DOCUMENT_EMAIL':
       if (one(form['email'])) input.email = one(form['email']);
       break;
+    case 'RESEND_TO_KSEF':
+      if (one(form['correctionId'])) input.correctionId = one(form['correctionId']);
+      break;
     case 'REFUND': {
       const amount = minorFromText(one(form['amount']));
       if (amount === null || amount <= 0) errors['amount'] = 'Give the amount to refund, e.g. 15.00.';
@@ -156,6 +159,14 @@ ${csrfField(csrf)}<input type="hidden" name="type" value="${type}"><input type="
       return html`${open}${field({ name: 'number', label: 'Document number', value: v('number', ''), errors, required: true, max: 200 })}${field({ name: 'issueDate', label: 'Issue date', value: v('issueDate', ''), errors, required: true, type: 'date' })}${note('Note (required)', true)}${submit()}`;
     case 'RESEND_DOCUMENT_EMAIL':
       return html`${open}${field({ name: 'email', label: 'To', value: v('email', ctx.order.customer.email), errors, type: 'email', max: 254, size: 30 })}${note('Note', false)}${submit()}`;
+    case 'RESEND_TO_KSEF': {
+      // The invoice when KSeF refused it; else (or as well) a correction KSeF refused.
+      const rejected = (ctx.corrections ?? []).filter((c) => c.status === 'ksefRejected' && c.document);
+      const invoiceRejected = ctx.ksef?.status === 'rejected';
+      if (rejected.length === 0) return html`${open}${note('Note', false)}${submit()}`;
+      const chosen = v('correctionId', invoiceRejected ? '' : (rejected[0]?.correctionId ?? ''));
+      return html`${open}<label>Document <select name="correctionId">${invoiceRejected ? html`<option value=""${chosen === '' ? html` selected` : ''}>the invoice ${ctx.document?.number ?? ''}</option>` : ''}${rejected.map((c) => html`<option value="${c.correctionId}"${chosen === c.correctionId ? html` selected` : ''}>correction ${c.document?.number ?? c.correctionId}</option>`)}</select></label>${errors['correctionId'] ? html`<span class="field-error" role="alert" data-field="correctionId">${errors['correctionId']}</span>` : ''}${note('Note', false)}${submit()}`;
+    }
     case 'REFUND': {
       const left = refundableAmount(ctx);
       return html`${open}${field({ name: 'amount', label: `Amount (${ctx.order.currency}, at most ${(left / 100).toFixed(2)})`, value: v('amount', ''), errors, required: true, max: 16, size: 10 })}${field({ name: 'reason', label: 'Reason (on the correction)', value: v('reason', ''), errors, required: true, max: 500, size: 30 })}${note('Note', false)}${submit()}`;

@@ -48,6 +48,7 @@ const EventBody = Type.Object({
   number: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'ATTACH_DOCUMENT: the number of the document issued by hand' })),
   issueDate: Type.Optional(IsoDate),
   email: Type.Optional(Type.String({ format: 'email', maxLength: 254, description: 'RESEND_DOCUMENT_EMAIL: another recipient (default: the customer)' })),
+  correctionId: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'RESEND_TO_KSEF: a correction document KSeF refused (default: the invoice)' })),
   amount: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000_000_00, description: 'REFUND: the amount in minor units (grosze, cents)' })),
   reason: Type.Optional(Type.String({ minLength: 1, maxLength: 500, description: 'REFUND: why (printed on the correction document)' })),
 });
@@ -60,6 +61,7 @@ const EVENT_FIELDS: Partial<Record<AdminEventType, ReadonlyArray<keyof Static<ty
   ATTACH_DOCUMENT: ['number', 'issueDate'],
   RESEND_DOCUMENT_EMAIL: ['email'],
   REFUND: ['amount', 'reason'],
+  RESEND_TO_KSEF: ['correctionId'],
 };
 
 /** Events whose note is required (each changes data an admin must explain). */

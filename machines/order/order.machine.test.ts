@@ -486,6 +486,12 @@ describe('order machine: cancel means something (warehouse, refund, correction)'
     const [rejected, notice] = transition(orderMachine, ksefSent, ev.CORRECTION_KSEF_REJECTED);
     expect(rejected.context.corrections?.[0]?.status).toBe('ksefRejected');
     expect(notice).toContainEqual(expect.objectContaining({ type: 'notifyAdmin', params: expect.objectContaining({ kind: 'correction.ksef-rejected', severity: 'critical' }) }));
+    // Fixed at the invoicing system: RESEND_TO_KSEF names the correction and goes the same poll path.
+    expect(allowedAdminEvents(rejected)).toContain('RESEND_TO_KSEF');
+    const [resent, resend] = transition(orderMachine, rejected, { type: 'RESEND_TO_KSEF', correctionId: 'ord_1:correction:1', note: 'buyer fixed', actor: 'anna', at });
+    expect(resent.context.corrections?.[0]).toMatchObject({ status: 'ksefSent', error: null });
+    expect(resend).toContainEqual(expect.objectContaining({ type: 'resendCorrectionToKsef', params: { correctionId: 'ord_1:correction:1' } }));
+    expect(transition(orderMachine, ksefSent, { type: 'RESEND_TO_KSEF', correctionId: 'ord_1:correction:1', at })[1]).toEqual([]);
     const [accepted, mail2] = transition(orderMachine, ksefSent, ev.CORRECTION_KSEF_ACCEPTED);
     expect(accepted.context.corrections?.[0]).toMatchObject({ status: 'issued', ksefNumber: ev.CORRECTION_KSEF_ACCEPTED.ksefNumber });
     expect(mail2).toContainEqual(expect.objectContaining({ type: 'emailCorrection' }));

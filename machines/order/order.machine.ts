@@ -62,6 +62,7 @@ export const orderMachine = setup({
     refundPayment: (_: unknown, _params: { refundId: string }) => {},
     issueCorrection: (_: unknown, _params: { correctionId: string }) => {},
     emailCorrection: (_: unknown, _params: { correctionId: string }) => {},
+    resendCorrectionToKsef: (_: unknown, _params: { correctionId: string }) => {},
     // Money of a cancel: the whole remaining payment back, the whole remaining document corrected.
     addFullRefund: assign({
       refunds: ({ context, event }) => [
@@ -114,6 +115,8 @@ export const orderMachine = setup({
               return c.correctionId === event.correctionId ? { ...c, status: 'emailed' } : c;
             case 'CORRECTION_FAILED':
               return c.correctionId === event.correctionId ? { ...c, status: 'failed', error: `${event.code}: ${event.message}` } : c;
+            case 'RESEND_TO_KSEF':
+              return c.correctionId === event.correctionId ? { ...c, status: 'ksefSent', error: null } : c;
             default:
               return c;
           }
@@ -233,6 +236,7 @@ export const orderMachine = setup({
     correctionIn: ({ context, event }, params: { from: ReadonlyArray<CorrectionRecord['status']> }) =>
       'correctionId' in event && correctionsOf(context).some((c) => c.correctionId === event.correctionId && params.from.includes(c.status)),
     correctionSentToKsef: ({ event }) => event.type === 'CORRECTION_ISSUED' && event.ksef === 'sent',
+    forInvoice: ({ event }) => !('correctionId' in event) || event.correctionId === undefined,
   },
 }).createMachine({
   id: 'order',
@@ -321,6 +325,11 @@ export const orderMachine = setup({
       ],
     },
     CORRECTION_EMAILED: { guard: { type: 'correctionIn', params: { from: ['issued', 'failed'] as const } }, actions: 'updateCorrection' },
+    // A correction KSeF refused, fixed at the invoicing system: sent again through the same poll path.
+    RESEND_TO_KSEF: {
+      guard: { type: 'correctionIn', params: { from: ['ksefRejected'] as const } },
+      actions: ['saveAdminNote', 'updateCorrection', { type: 'resendCorrectionToKsef', params: ({ event }) => ({ correctionId: event.correctionId ?? '' }) }],
+    },
     CORRECTION_FAILED: {
       guard: { type: 'correctionIn', params: { from: ['requested', 'issued', 'ksefSent'] as const } },
       actions: [
@@ -589,7 +598,7 @@ export const orderMachine = setup({
                 }),
               },
               on: {
-                RESEND_TO_KSEF: { target: 'ksefSent', actions: ['saveAdminNote', 'ksefSent', 'resendToKsef'] },
+                RESEND_TO_KSEF: { guard: 'forInvoice', target: 'ksefSent', actions: ['saveAdminNote', 'ksefSent', 'resendToKsef'] },
                 // A late verdict still counts (a status check that failed, then the number arrived).
                 KSEF_ACCEPTED: { target: 'issued', actions: 'ksefAccepted' },
               },

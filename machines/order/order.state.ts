@@ -66,5 +66,9 @@ export function allowedAdminEvents(snapshot: OrderSnapshot): AdminEventType[] {
         return { type, note, at };
     }
   };
-  return ADMIN_EVENT_TYPES.filter((type) => snapshot.can(sample(type)));
+  // RESEND_TO_KSEF may also mean a correction KSeF refused (the event names it).
+  const rejectedCorrections = (snapshot.context.corrections ?? []).filter((c) => c.status === 'ksefRejected').map((c) => c.correctionId);
+  return ADMIN_EVENT_TYPES.filter(
+    (type) => snapshot.can(sample(type)) || (type === 'RESEND_TO_KSEF' && rejectedCorrections.some((correctionId) => snapshot.can({ type, correctionId, note, at }))),
+  );
 }

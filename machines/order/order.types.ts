@@ -206,7 +206,8 @@ export type KsefRejected = EventMeta & { type: 'KSEF_REJECTED'; code: string; er
 /** The document was issued in an offline mode: valid, but still waiting to be sent to KSeF. */
 export type KsefOffline = EventMeta & { type: 'KSEF_OFFLINE'; errors: string[] };
 /** Admin: send the document to KSeF again (after the cause of a rejection was fixed). */
-export type ResendToKsef = EventMeta & { type: 'RESEND_TO_KSEF'; note?: string };
+/** `correctionId`: resend that correction document instead of the invoice. */
+export type ResendToKsef = EventMeta & { type: 'RESEND_TO_KSEF'; note?: string; correctionId?: string };
 /** `resend`: the report of an e-mail an admin asked for again (the first e-mail's twins carry none). */
 export type DocumentEmailed = EventMeta & { type: 'DOCUMENT_EMAILED'; to: string; messageId: string; resend?: boolean };
 /** `stage`: which step failed — issuing the document (invoicing) or e-mailing it (mailer). */
@@ -374,7 +375,8 @@ export type OrderEffect =
   | { type: 'cancelShipment' }
   | { type: 'refundPayment'; params: { refundId: string } }
   | { type: 'issueCorrection'; params: { correctionId: string } }
-  | { type: 'emailCorrection'; params: { correctionId: string } };
+  | { type: 'emailCorrection'; params: { correctionId: string } }
+  | { type: 'resendCorrectionToKsef'; params: { correctionId: string } };
 
 /** `to`: another recipient than the customer; `resend`: a repeat an admin asked for (a new e-mail, not the first one again). */
 export interface EmailDocumentParams {

@@ -100,7 +100,7 @@ export const ORDER_EVENT_PAYLOADS = {
   KSEF_ACCEPTED: Type.Object({ ksefNumber: Str(100), verificationLink: Type.Union([Type.String({ maxLength: 1000 }), Type.Null()]) }),
   KSEF_REJECTED: Type.Object({ code: Str(100), errors: Type.Array(Type.String({ maxLength: 2000 }), { maxItems: 50 }) }),
   KSEF_OFFLINE: Type.Object({ errors: Type.Array(Type.String({ maxLength: 2000 }), { maxItems: 50 }) }),
-  RESEND_TO_KSEF: Type.Object({ note: Type.Optional(Type.String({ maxLength: 2000 })) }),
+  RESEND_TO_KSEF: Type.Object({ note: Type.Optional(Type.String({ maxLength: 2000 })), correctionId: Type.Optional(Str(200)) }),
   DOCUMENT_EMAILED: Type.Object({ to: Str(254), messageId: Str(500), resend: Type.Optional(Type.Boolean()) }),
   DOCUMENT_FAILED: Type.Object({
     code: Str(100),
@@ -164,7 +164,7 @@ export const COMMAND_PAYLOADS = {
   /** Admin: a document issued by hand; look it up (by order id, then by number) before it counts. */
   attachDocument: Type.Object({ order: OrderDataSchema, number: Str(200), issueDate: Str(40) }),
   /** Admin: send an existing document to KSeF again (same idempotent poll path as the first send). */
-  resendToKsef: Type.Object({ order: OrderDataSchema, document: DocumentInfoSchema }),
+  resendToKsef: Type.Object({ order: OrderDataSchema, document: DocumentInfoSchema, correctionId: Type.Optional(Str(200)) }),
   sendDocument: Type.Object({
     order: OrderDataSchema,
     document: DocumentInfoSchema,

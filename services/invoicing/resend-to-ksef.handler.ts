@@ -24,12 +24,14 @@ export interface ResendToKsefDeps {
 export function createResendToKsefHandler(deps: ResendToKsefDeps): EnvelopeHandler {
   return async (env, ctx) => {
     const cmd: ResendToKsefCommand = validate(COMMAND_PAYLOADS.resendToKsef, env.payload, 'resend-to-ksef command');
-    const orderId = cmd.order.orderId;
-    const log = deps.logger.child({ orderId, messageId: env.id, delivery: ctx.deliveryCount });
+    // A correction document is kept under its own id; its verdicts go to its order (correctionOf).
+    const orderId = cmd.correctionId ?? cmd.order.orderId;
+    const correctionOf = cmd.correctionId === undefined ? undefined : cmd.order.orderId;
+    const log = deps.logger.child({ orderId, correctionOf, messageId: env.id, delivery: ctx.deliveryCount });
     const row = await deps.store.stateOf(orderId);
     if (row === null || row.providerId !== cmd.document.providerId) {
       log.warn('resend to KSeF for a document this service never sent there');
-      await deps.events.ksef(orderId, cmd.document.providerId, Number.MAX_SAFE_INTEGER, { type: 'KSEF_REJECTED', code: 'KSEF_STATUS_UNKNOWN', errors: ['this document was never sent to KSeF by orderpilot'] });
+      await deps.events.ksef(orderId, cmd.document.providerId, Number.MAX_SAFE_INTEGER, { type: 'KSEF_REJECTED', code: 'KSEF_STATUS_UNKNOWN', errors: ['this document was never sent to KSeF by orderpilot'] }, correctionOf);
       return;
     }
     if (row.resendCommand === env.id) {
@@ -47,7 +49,7 @@ export function createResendToKsefHandler(deps: ResendToKsefDeps): EnvelopeHandl
       const message = err instanceof Error ? err.message : String(err);
       if (isRetryable(err) && !ctx.lastAttempt) throw err;
       const code = isOrderpilotError(err) && !isRetryable(err) ? 'KSEF_STATUS_UNKNOWN' : 'KSEF_UNAVAILABLE';
-      await deps.events.ksef(orderId, row.providerId, row.sends + 1, { type: 'KSEF_REJECTED', code, errors: [`resend to KSeF failed: ${message}`] });
+      await deps.events.ksef(orderId, row.providerId, row.sends + 1, { type: 'KSEF_REJECTED', code, errors: [`resend to KSeF failed: ${message}`] }, correctionOf);
       log.warn({ err: message }, 'resend to KSeF failed; reported KSEF_REJECTED');
       return;
     }

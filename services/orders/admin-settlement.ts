@@ -9,7 +9,7 @@ export const SETTLED_BY: Record<AdminEventType, readonly string[]> = {
   CANCEL: ['order.held', 'payment.after-cancel'],
   ISSUE_DOCUMENT: ['document.failed'],
   RETRY_DOCUMENT: ['document.failed'],
-  RESEND_TO_KSEF: ['document.ksef-rejected'],
+  RESEND_TO_KSEF: ['document.ksef-rejected', 'correction.ksef-rejected'],
   UPDATE_SHIPPING_ADDRESS: ['order.held'],
   UPDATE_BUYER: ['document.failed'],
   ATTACH_DOCUMENT: ['document.failed'],

@@ -130,6 +130,12 @@ export function planEffects(i: EffectInput): EffectPlan {
         });
         break;
       }
+      case 'resendCorrectionToKsef': {
+        const c = (ctx.corrections ?? []).find((x) => x.correctionId === effect.params.correctionId);
+        if (!c?.document) break;
+        command<ResendToKsefCommand>('resendToKsef', 'resend-to-ksef', { order: ctx.order, document: c.document, correctionId: c.correctionId });
+        break;
+      }
       case 'emailCorrection': {
         const c = (ctx.corrections ?? []).find((x) => x.correctionId === effect.params.correctionId);
         if (!c?.document) break;

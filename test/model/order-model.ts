@@ -162,6 +162,7 @@ export function samples(s: OrderSnapshot): SampleEvent[] {
     out.push({ variant: 'ksef', event: { type: 'CORRECTION_KSEF_ACCEPTED', correctionId, ksefNumber: '5260250274-20261130-0000000002-01', verificationLink: null, at } });
     out.push({ variant: 'ksef', event: { type: 'CORRECTION_KSEF_REJECTED', correctionId, code: 'KSEF_REJECTED', errors: ['refused'], at } });
     out.push({ variant: 'mail', event: { type: 'CORRECTION_EMAILED', correctionId, to: 'jan@example.com', messageId: 'm3', at } });
+    out.push({ variant: 'admin-correction', event: { type: 'RESEND_TO_KSEF', correctionId, note, at } });
     out.push({ variant: 'invoicing-refused', event: { type: 'CORRECTION_FAILED', correctionId, code: 'INVOICE_REJECTED', message: 'refused', stage: 'issue', at } });
   }
   return out;

@@ -122,6 +122,33 @@ describe('cancel means something (gateway, NATS, Postgres, services, sandboxes)'
     }
   });
 
+  it('provider faults: Stripe 500s and a lost answer still make exactly one refund; PayU down for good → REFUND_FAILED, critical notice, a later REFUND goes through', async () => {
+    const s = await paidAndAccepted('stripe');
+    w.stripe.configure({ failNext: 1, dropNext: 1 });
+    expect((await event(s.orderId, { type: 'CANCEL', note: 'faults' })).status).toBe(202);
+    await w.waitFor(s.orderId, 'refunded despite the faults', (x) => x.refunds[0]?.status === 'refunded');
+    expect(w.stripe.refunds().filter((r) => r.payment_intent === s.paymentId)).toHaveLength(1);
+
+    const p = await paidAndAccepted('payu');
+    w.payu.configure({ failNext: 1000 });
+    try {
+      expect((await event(p.orderId, { type: 'CANCEL', note: 'PayU is down' })).status).toBe(202);
+      const failed = await w.waitFor(p.orderId, 'refund failed', (x) => x.refunds[0]?.status === 'failed');
+      expect(failed.refunds[0].error).toMatch(/^RETRIES_EXHAUSTED/);
+      const notice = await eventually(async () => (await notices(p.orderId)).find((n) => n.kind === 'refund.failed'), 'refund.failed notice');
+      expect(notice).toMatchObject({ severity: 'critical', code: 'RETRIES_EXHAUSTED' });
+      expect(failed.allowedEvents).toEqual(['REFUND']);
+    } finally {
+      w.payu.configure({ failNext: 0 });
+    }
+    expect(w.payu.refunds().filter((r) => r.orderId === p.payuOrderId)).toHaveLength(0);
+    expect((await event(p.orderId, { type: 'REFUND', amount: 6500, reason: 'refund after the PayU outage' })).status).toBe(202);
+    const d = await w.waitFor(p.orderId, 'refunded on the second try', (x) => x.refunds[1]?.status === 'refunded');
+    expect(w.payu.refunds().filter((r) => r.orderId === p.payuOrderId).map((r) => [r.extRefundId, r.amount])).toEqual([[`${p.orderId}:refund:2`, '6500']]);
+    // The document was corrected once, by the cancel.
+    expect(d.corrections).toHaveLength(1);
+  });
+
   it('REFUND (partial): that amount refunded once and corrected; more than is left → 409; a bad body → 422 beside its field', async () => {
     const o = await paidAndAccepted();
     const bad = await event(o.orderId, { type: 'REFUND', amount: 0, reason: '' });

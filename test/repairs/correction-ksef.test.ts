@@ -65,5 +65,15 @@ describe('correction documents through KSeF', () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(mailsOf(o.externalId).filter((m) => m.subject.startsWith('Faktura korygująca'))).toHaveLength(0);
     expect(d.refunds[0]?.status).toBe('refunded');
+    expect(d.allowedEvents).toContain('RESEND_TO_KSEF');
+
+    // Fixed at the invoicing system, the admin resends that correction: accepted, then e-mailed.
+    const correctionId = d.corrections[0].correctionId as string;
+    expect((await event(o.orderId, { type: 'RESEND_TO_KSEF', correctionId, note: 'fixed at Fakturownia' })).status).toBe(202);
+    const done = await w.waitFor(o.orderId, 'correction accepted after the resend', (x) => x.corrections[0]?.status === 'emailed', 60_000);
+    expect(done.corrections[0].ksefNumber).toEqual(expect.any(String));
+    expect(mailsOf(o.externalId).filter((m) => m.subject.startsWith('Faktura korygująca'))).toHaveLength(1);
+    // The invoice itself was not touched.
+    expect(done.context.ksef.status).toBe('accepted');
   });
 });
