@@ -76,6 +76,50 @@ function errorOf(status: number, body: string): ApiError {
   }
 }
 
+/** A dead letter as `GET /admin/api/dead-letters` lists it. */
+export interface DeadLetterView {
+  id: string;
+  consumer: string;
+  subject: string;
+  message_id: string | null;
+  order_id: string | null;
+  error_code: string;
+  error_message: string;
+  deliveries: number;
+  created_at: string;
+  replayed_at: string | null;
+  replayed_by: string | null;
+  replay_note: string | null;
+  data: string;
+}
+
+/** A stored webhook as `GET /admin/api/webhooks` lists it. */
+export interface WebhookView {
+  id: string;
+  provider: string;
+  eventType: string | null;
+  signature: string;
+  verdict: string;
+  detail: string | null;
+  orderId: string | null;
+  externalRef: string | null;
+  headers: Record<string, string>;
+  bodyPreview: string;
+  bodyBytes: number;
+  receivedAt: string;
+  replayCount: number;
+  replayedAt: string | null;
+  replayedBy: string | null;
+  replayNote: string | null;
+  replayForced: boolean;
+}
+
+function query(q: Record<string, string | number | undefined>): string {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(q)) if (v !== undefined && v !== '') params.set(k, String(v));
+  return params.toString();
+}
+
 export function createAdminApiClient(app: FastifyInstance, token: string) {
   const headers = { authorization: `Bearer ${token}` };
   async function call<T>(method: 'GET' | 'POST', url: string, payload?: unknown, extra: Record<string, string> = {}): Promise<ApiResult<T>> {
@@ -91,6 +135,18 @@ export function createAdminApiClient(app: FastifyInstance, token: string) {
     },
     getOrder(id: string) {
       return call<OrderDetail>('GET', `/admin/api/orders/${encodeURIComponent(id)}`);
+    },
+    listDeadLetters(q: { status?: 'open' | 'all'; consumer?: string; code?: string; cursor?: string; limit?: number }) {
+      return call<{ items: DeadLetterView[]; nextCursor: string | null }>('GET', `/admin/api/dead-letters?${query(q)}`);
+    },
+    replayDeadLetter(id: string, note: string) {
+      return call<DeadLetterView>('POST', `/admin/api/dead-letters/${encodeURIComponent(id)}/replay`, { note });
+    },
+    listWebhooks(q: { verdict?: string; provider?: string; orderId?: string; cursor?: string; limit?: number }) {
+      return call<{ items: WebhookView[]; nextCursor: string | null }>('GET', `/admin/api/webhooks?${query(q)}`);
+    },
+    replayWebhook(id: string, body: { force?: boolean; note?: string }) {
+      return call<{ webhook: WebhookView; messageIds: string[] }>('POST', `/admin/api/webhooks/${encodeURIComponent(id)}/replay`, body);
     },
     sendEvent(id: string, e: AdminEventInput, idempotencyKey?: string) {
       return call<{ accepted: boolean; messageId: string }>('POST', `/admin/api/orders/${encodeURIComponent(id)}/events`, e, idempotencyKey ? { 'idempotency-key': idempotencyKey } : {});

@@ -16,7 +16,7 @@ export interface PageFrame {
   title: string;
   admin: string;
   csrf: string;
-  nav: 'attention' | 'orders' | 'machines' | 'notifications' | 'order';
+  nav: 'attention' | 'orders' | 'machines' | 'notifications' | 'order' | 'dead-letters' | 'webhooks';
   /** SSE URL the page listens to for live updates. */
   live: string | null;
   flash?: { kind: 'info' | 'error'; text: string } | null;
@@ -33,6 +33,8 @@ export function layout(f: PageFrame, body: Html): Html {
 ${link('/admin', 'Needs attention', 'attention')}
 ${link('/admin/orders', 'Orders', 'orders')}
 ${link('/admin/notifications', `Notifications${f.openNotifications ? ` (${f.openNotifications})` : ''}`, 'notifications')}
+${link('/admin/dead-letters', 'Dead letters', 'dead-letters')}
+${link('/admin/webhooks', 'Webhooks', 'webhooks')}
 ${link('/admin/machines', 'Machines', 'machines')}
 <span class="who"><span id="live-dot" class="live-dot" title="live updates"></span>${f.admin}
 <form method="post" action="/admin/logout" class="inline"><input type="hidden" name="_csrf" value="${f.csrf}"><button class="secondary" type="submit">Sign out</button></form></span>
@@ -57,9 +59,9 @@ ${error ? html`<div class="flash error" role="alert">${error}</div>` : ''}
 </form></body></html>`;
 }
 
-const badge = (s: string | null | undefined) => (s ? html`<span class="badge ${s}">${s}</span>` : '');
-const orderLink = (id: string, label: string) => html`<a href="/admin/orders/${encodeURIComponent(id)}">${label}</a>`;
-const csrfField = (csrf: string) => html`<input type="hidden" name="_csrf" value="${csrf}">`;
+export const badge = (s: string | null | undefined) => (s ? html`<span class="badge ${s}">${s}</span>` : '');
+export const orderLink = (id: string, label: string) => html`<a href="/admin/orders/${encodeURIComponent(id)}">${label}</a>`;
+export const csrfField = (csrf: string) => html`<input type="hidden" name="_csrf" value="${csrf}">`;
 const money = (minor: number, currency: string) => `${(minor / 100).toFixed(2)} ${currency}`;
 
 function warehouseLine(e: WarehouseTimelineEntry | undefined): Html {

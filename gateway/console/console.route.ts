@@ -5,6 +5,8 @@ import { CONSOLE_CSS, CONSOLE_JS } from './console.assets.ts';
 import { consoleCsrfHook, consoleSessionHook, createConsoleSessions } from './console-session.ts';
 import { attentionPage } from './pages/attention.page.ts';
 import { bulkActionPage } from './pages/bulk-action.page.ts';
+import { deadLettersPage } from './pages/dead-letters.page.ts';
+import { webhooksPage } from './pages/webhooks.page.ts';
 import { liveStream } from './pages/live.page.ts';
 import { loginRoutes, logoutRoute } from './pages/login.page.ts';
 import { machinesPage } from './pages/machines.page.ts';
@@ -22,6 +24,8 @@ export const CONSOLE_PAGES: readonly GatewayRoute[] = [
   orderPage,
   bulkActionPage,
   notificationsPage,
+  deadLettersPage,
+  webhooksPage,
   machinesPage,
   liveStream,
 ];

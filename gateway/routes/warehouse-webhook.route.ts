@@ -113,12 +113,12 @@ export const warehouseWebhookRoute: GatewayRoute = async (app, ctx) => {
     const { text: _text, problem, ...columns } = decision;
     const stored = await ctx.inbox.store({ provider: 'warehouse', headers: request.headers, body, ...columns });
     if (decision.verdict === 'invalid') {
-      return sendError(reply, 'SIGNATURE_INVALID', `warehouse webhook rejected: ${decision.detail ?? 'bad signature'}`);
+      return sendError(reply, 'SIGNATURE_INVALID', `warehouse webhook rejected: ${decision.detail ?? 'bad signature'}`, { webhookId: stored.id });
     }
     await ctx.inbox.publish(stored, warehouseMessages(names, decision, stored.id));
     if (problem !== undefined) {
       // Stored and handed on (an admin is told), but the sender should know it was not understood.
-      return sendError(reply, 'VALIDATION_FAILED', problem);
+      return sendError(reply, 'VALIDATION_FAILED', problem, { webhookId: stored.id });
     }
     return reply.code(200).send({ received: true, duplicate: !stored.isNew, webhookId: stored.id });
   });

@@ -39,15 +39,24 @@ export interface DeadLetterRow {
   created_at: Date;
   replayed_at: Date | null;
   replayed_by: string | null;
+  replay_note: string | null;
+  /** The message as text (sanitised; the exact bytes stay in `raw`), at most 20,000 characters. */
+  data: string;
 }
 
-/** Dead letters, newest first; `open` only those not replayed yet. */
-export async function listDeadLetters(sql: Sql, opts: { open?: boolean; limit?: number } = {}): Promise<DeadLetterRow[]> {
+const COLUMNS = 'id::text, consumer, subject, message_id, order_id, error_code, error_message, deliveries, created_at, replayed_at, replayed_by, replay_note, left(data, 20000) as data';
+
+/** Dead letters, newest first; `open` only those not replayed yet; `consumer` / `code` filter; `before` pages. */
+export async function listDeadLetters(sql: Sql, opts: { open?: boolean; limit?: number; consumer?: string; code?: string; before?: string } = {}): Promise<DeadLetterRow[]> {
   const limit = Math.min(Math.max(opts.limit ?? 50, 1), 500);
-  return sql<DeadLetterRow[]>`
-    select id::text, consumer, subject, message_id, order_id, error_code, error_message, deliveries, created_at, replayed_at, replayed_by
-    from dead_letters ${opts.open ? sql`where replayed_at is null` : sql``}
-    order by id desc limit ${limit}`;
+  const where = [
+    opts.open ? sql`replayed_at is null` : null,
+    opts.consumer ? sql`consumer = ${opts.consumer}` : null,
+    opts.code ? sql`error_code = ${opts.code}` : null,
+    opts.before && /^\d{1,18}$/.test(opts.before) ? sql`id < ${opts.before}` : null,
+  ].filter((w) => w !== null);
+  const clause = where.reduce((acc, w, i) => (i === 0 ? sql`where ${w}` : sql`${acc} and ${w}`), sql``);
+  return sql<DeadLetterRow[]>`select ${sql.unsafe(COLUMNS)} from dead_letters ${clause} order by id desc limit ${limit}`;
 }
 
 /**
@@ -60,15 +69,15 @@ export async function replayDeadLetter(
   publish: (subject: string, data: Uint8Array, msgId: string) => Promise<void>,
   id: string,
   actor: string,
+  note: string | null = null,
 ): Promise<DeadLetterRow | null> {
-  const [row] = await sql<Array<DeadLetterRow & { data: string; raw: Buffer | null }>>`
-    select id::text, consumer, subject, message_id, order_id, data, raw, error_code, error_message, deliveries, created_at, replayed_at, replayed_by
-    from dead_letters where id = ${id}`;
+  const [row] = await sql<Array<{ id: string; subject: string; message_id: string | null; data: string; raw: Buffer | null }>>`
+    select id::text, subject, message_id, data, raw from dead_letters where id = ${id}`;
   if (!row) return null;
   await publish(row.subject, row.raw ? new Uint8Array(row.raw) : new TextEncoder().encode(row.data), `${row.message_id ?? `dead-letter-${row.id}`}:replay:${row.id}:${Date.now()}`);
   const [updated] = await sql<DeadLetterRow[]>`
-    update dead_letters set replayed_at = now(), replayed_by = ${actor} where id = ${id}
-    returning id::text, consumer, subject, message_id, order_id, error_code, error_message, deliveries, created_at, replayed_at, replayed_by`;
+    update dead_letters set replayed_at = now(), replayed_by = ${actor}, replay_note = ${note === null ? null : storableText(note.slice(0, 2000))} where id = ${id}
+    returning ${sql.unsafe(COLUMNS)}`;
   return updated ?? null;
 }
 

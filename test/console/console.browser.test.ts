@@ -239,6 +239,64 @@ describe('admin console in headless Chromium (real gateway, order host, Postgres
     expect(row?.snapshot.context.order.shippingAddress.postalCode).toBe('00-950');
   });
 
+  it('replays a dead letter from its page, with a confirmation and a note that is recorded', async () => {
+    // A payment for an order the host does not know yet: dead-lettered (UNKNOWN_ORDER).
+    const order = sampleOrder();
+    await publishOrderEvent(t.nc, t.names, order.orderId, 'PAYMENT_CONFIRMED', { provider: 'stripe', paymentId: `pi_${order.orderId}`, amount: order.total, currency: 'PLN' });
+    const [dead] = await eventually(async () => {
+      const rows = await t.sql<Array<{ id: string }>>`select id::text as id from dead_letters where order_id = ${order.orderId}`;
+      return rows.length > 0 ? rows : undefined;
+    }, 'dead letter');
+    // The cause is fixed: the order now exists.
+    await publishOrderEvent(t.nc, t.names, order.orderId, 'ORDER_PLACED', { order });
+    await eventually(async () => (await orderState(t.sql, order.orderId)) === 'pending', 'order placed');
+    await page.goto(`${gw.url}/admin/dead-letters`);
+    const row = page.locator(`table.dead-letters tr[data-dead-letter="${dead!.id}"]`);
+    await row.locator('summary').click();
+    expect(await row.locator('pre.raw').innerText()).toContain('PAYMENT_CONFIRMED');
+    await row.locator('input[name=note]').fill('order arrived late; replaying its payment');
+    await shot('dead-letters');
+    const confirmed: string[] = [];
+    page.once('dialog', (d) => {
+      confirmed.push(d.message());
+      void d.accept();
+    });
+    await row.locator('button[type=submit]').click();
+    await page.waitForSelector(`.flash:has-text("Dead letter ${dead!.id} replayed.")`);
+    expect(confirmed[0]).toContain(`Replay dead letter ${dead!.id}?`);
+    await eventually(async () => (await orderState(t.sql, order.orderId)) === 'processing', 'payment applied after the replay');
+    const [rec] = await t.sql<Array<{ replayed_by: string; replay_note: string }>>`select replayed_by, replay_note from dead_letters where id = ${dead!.id}`;
+    expect(rec).toEqual({ replayed_by: 'alice', replay_note: 'order arrived late; replaying its payment' });
+  });
+
+  it('webhook inbox: a rejected webhook shows its raw request and replays only by force with a note', async () => {
+    // No WAREHOUSE_WEBHOOK_SECRET in this world: the gateway stores the request as rejected.
+    const eventId = `ev-${Date.now()}`;
+    const sent = await fetch(`${gw.url}/webhooks/warehouse`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ eventId, shipmentId: 'sh-1', reference: 'ord_unknown', status: 'DELIVERED', occurredAt: new Date().toISOString() }),
+    });
+    expect(sent.status).toBe(400);
+    const { error } = (await sent.json()) as { error: { details: { webhookId: string } } };
+    const id = error.details.webhookId;
+    await page.goto(`${gw.url}/admin/webhooks?verdict=invalid`);
+    const row = page.locator(`table.webhooks tr[data-webhook="${id}"]`);
+    await row.locator('summary').click();
+    expect(await row.locator('pre.raw').innerText()).toContain(eventId);
+    // Forcing needs the box ticked and a note (the browser refuses the form before that).
+    expect(await row.locator('input[name=force]').getAttribute('required')).not.toBeNull();
+    await row.locator('input[name=note]').fill('secret rotated on our side; the warehouse is genuine');
+    await row.locator('input[name=force]').check();
+    page.once('dialog', (d) => void d.accept());
+    await row.locator('button[type=submit]').click();
+    await page.waitForSelector('#live .flash');
+    await shot('webhooks');
+    expect(await page.locator('#live .flash').first().innerText()).toBe(`Webhook ${id} replayed: accepted.`);
+    const [rec] = await t.sql<Array<{ replayed_by: string; replay_forced: boolean; replay_note: string }>>`select replayed_by, replay_forced, replay_note from webhook_inbox where id = ${id}`;
+    expect(rec).toEqual({ replayed_by: 'alice', replay_forced: true, replay_note: 'secret rotated on our side; the warehouse is genuine' });
+  });
+
   it('acknowledges notifications from the console and shows the machines with live counts', async () => {
     await page.goto(`${gw.url}/admin/notifications`);
     const before = await page.locator('table.notifications tr[data-notification]').count();
