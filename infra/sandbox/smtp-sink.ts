@@ -44,13 +44,25 @@ function headerBlock(raw: string): Record<string, string> {
  * header block (subject as sent, possibly RFC 2047-encoded; no body, no attachments), for a bench
  * that must not spend its CPU decoding PDFs it never looks at.
  */
-export async function startSmtpSink(opts: { port?: number; maxMails?: number; parse?: 'full' | 'headers' } = {}): Promise<SmtpSink> {
+export async function startSmtpSink(
+  opts: {
+    port?: number;
+    maxMails?: number;
+    parse?: 'full' | 'headers';
+    /** Recipients refused permanently at RCPT TO (`550 5.1.1 No such user here`), like a mailbox that does not exist. */
+    rejectRecipients?: RegExp;
+  } = {},
+): Promise<SmtpSink> {
   const mails: SunkMail[] = [];
   let down = false;
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS'],
     logger: false,
+    onRcptTo(address, _session, callback) {
+      if (opts.rejectRecipients?.test(address.address)) return callback(Object.assign(new Error('5.1.1 No such user here'), { responseCode: 550 }));
+      callback();
+    },
     onData(stream, session, callback) {
       if (down) {
         stream.resume();

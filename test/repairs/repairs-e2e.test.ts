@@ -175,6 +175,30 @@ describe('admin repairs end to end (gateway, NATS, Postgres, services, sandboxes
     expect(mailsOf(o.externalId)).toHaveLength(3);
   });
 
+  it('a document e-mail refused (no such mailbox) is sent again to the address the admin gives; an e-mail that failed for a while is retried with RETRY_DOCUMENT', async () => {
+    const o = await w.place({ customer: { email: 'jan@nowhere.example', name: 'Jan Kowalski' } });
+    await w.pay(o.orderId);
+    const failed = await w.waitFor(o.orderId, 'e-mail refused', (x) => x.documentState === 'failed' && x.documentFailure?.code === 'MAIL_REJECTED');
+    expect(failed.allowedEvents).toEqual(expect.arrayContaining(['RETRY_DOCUMENT', 'RESEND_DOCUMENT_EMAIL']));
+    expect(failed.allowedEvents).not.toContain('ISSUE_DOCUMENT');
+    expect((await event(o.orderId, { type: 'RESEND_DOCUMENT_EMAIL', email: 'jan@example.com', note: 'customer gave the right address' })).status).toBe(202);
+    await w.waitFor(o.orderId, 'e-mailed to the right address', (x) => x.documentState === 'emailed');
+    expect(mailsOf(o.externalId).map((m) => m.to)).toEqual([['jan@example.com']]);
+
+    const p = await w.place();
+    w.sink.setDown(true);
+    try {
+      await w.pay(p.orderId);
+      await w.waitFor(p.orderId, 'e-mail gave up', (x) => x.documentState === 'failed' && x.documentFailure?.code === 'RETRIES_EXHAUSTED', 60_000);
+    } finally {
+      w.sink.setDown(false);
+    }
+    expect((await event(p.orderId, { type: 'RETRY_DOCUMENT', note: 'mail server back' })).status).toBe(202);
+    const d = await w.waitFor(p.orderId, 'e-mailed after the retry', (x) => x.documentState === 'emailed');
+    expect(mailsOf(p.externalId)).toHaveLength(1);
+    expect((d.history as HistoryRow[]).find((h) => h.type === 'RETRY_DOCUMENT')).toMatchObject({ outcome: 'applied', actor: 'alice' });
+  });
+
   it('each repair is refused (409 with the allowed events) where the machine does not allow it', async () => {
     const pending = await w.place();
     const address = { ...SAMPLE_ADDRESS, line1: 'ul. Inna 3' };

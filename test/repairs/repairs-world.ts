@@ -31,7 +31,8 @@ export async function startRepairsWorld(o: { env?: Record<string, string>; invoi
   const level = process.env['TEST_LOG_LEVEL'] ?? 'warn';
   const invoicing = await startInvoicingSandbox(o.invoicing ?? {});
   const warehouse = await startWarehouseSandbox({ apiKey: WAREHOUSE_KEY, webhookSecret: WAREHOUSE_SECRET, stepMs: 30, logger: createLogger({ level, name: 'warehouse-sandbox' }), ...o.warehouse });
-  const sink = await startSmtpSink();
+  // Mailboxes at nowhere.example do not exist (550), like a customer's typo.
+  const sink = await startSmtpSink({ rejectRecipients: /@nowhere\.example$/ });
   const stripe = await startStripeSandbox();
   const payu = await startPayuSandbox();
   const t = await createTestContext({
@@ -43,6 +44,7 @@ export async function startRepairsWorld(o: { env?: Record<string, string>; invoi
     SMTP_URL: sink.url,
     MAIL_FROM: 'Sklep <sklep@example.com>',
     MAIL_RETRY_BASE_MS: '200',
+    MAIL_MAX_ATTEMPTS: '3',
     WAREHOUSE_URL: warehouse.url,
     WAREHOUSE_API_KEY: WAREHOUSE_KEY,
     WAREHOUSE_WEBHOOK_SECRET: WAREHOUSE_SECRET,
