@@ -128,7 +128,7 @@ export function createAdminApiClient(app: FastifyInstance, token: string) {
     return { ok: false, error: errorOf(res.statusCode, res.body) };
   }
   return {
-    listOrders(q: { state?: string; q?: string; limit?: number; cursor?: string }) {
+    listOrders(q: { state?: string; q?: string; from?: string; to?: string; sort?: string; limit?: number; cursor?: string }) {
       const params = new URLSearchParams();
       for (const [k, v] of Object.entries(q)) if (v !== undefined && v !== '') params.set(k, String(v));
       return call<{ items: OrderListItem[]; nextCursor: string | null }>('GET', `/admin/api/orders?${params.toString()}`);

@@ -72,6 +72,20 @@ pre.raw { white-space:pre-wrap; word-break:break-all; background:#f3f4f6; paddin
 
 export const CONSOLE_JS = `
 (function () {
+  // Times in the operator's own zone; the date filter's days are the operator's days too.
+  function localise(root) {
+    root.querySelectorAll('time[datetime]').forEach(function (t) {
+      var d = new Date(t.getAttribute('datetime'));
+      if (!isNaN(d.getTime())) { t.textContent = d.toLocaleString(); t.title = t.getAttribute('datetime'); }
+    });
+  }
+  var tz = String(new Date().getTimezoneOffset());
+  document.querySelectorAll('input[data-tz]').forEach(function (i) { i.value = tz; i.defaultValue = tz; });
+  document.querySelectorAll('a[data-csv]').forEach(function (a) { var u = new URL(a.href); u.searchParams.set('tz', tz); a.href = u.toString(); });
+  localise(document);
+  new MutationObserver(function () { localise(document.getElementById('live') || document); }).observe(document.getElementById('live') || document.body, { childList: true });
+})();
+(function () {
   var body = document.body;
   var url = body.getAttribute('data-live');
   var dot = document.getElementById('live-dot');
@@ -88,7 +102,11 @@ export const CONSOLE_JS = `
     return Array.prototype.some.call(root.querySelectorAll('input, textarea, select'), function (el) {
       if (el.type === 'hidden' || el.type === 'submit' || el.type === 'button') return false;
       if (el.type === 'checkbox' || el.type === 'radio') return el.checked !== el.defaultChecked;
-      if (el.tagName === 'SELECT') return Array.prototype.some.call(el.options, function (o) { return o.selected !== o.defaultSelected; });
+      if (el.tagName === 'SELECT') {
+        // With no option marked selected in the markup, the first one is the default.
+        var d = Array.prototype.findIndex.call(el.options, function (o) { return o.defaultSelected; });
+        return el.selectedIndex !== (d < 0 ? 0 : d);
+      }
       return el.value !== el.defaultValue;
     });
   }

@@ -171,30 +171,49 @@ ${results.map((r) => html`<tr data-order="${r.id}"><td>${orderLink(r.id, r.exter
 </tbody></table><p><a href="/admin">Back to needs attention</a></p>`;
 }
 
-export function ordersPage(d: {
-  items: readonly OrderListItem[];
-  filter: { q: string; state: string; from: string; to: string };
-  next: string | null;
-}): Html {
+/** The orders list's filter as the page reads it (dates as the operator picked them, local to `tz`). */
+export interface OrdersFilter {
+  q: string;
+  state: string;
+  from: string;
+  to: string;
+  sort: string;
+  limit: string;
+  /** The browser's offset from UTC in minutes (`Date#getTimezoneOffset`), so dates are the operator's days. */
+  tz: string;
+}
+
+export const PAGE_SIZES = ['25', '50', '100', '200'] as const;
+
+/** A time the browser shows in the operator's own time zone (the console script localises `<time>`). */
+export const localTime = (iso: string | null | undefined): Html => (iso ? html`<time datetime="${iso}">${when(iso)}</time>` : html`—`);
+
+export function ordersPage(d: { items: readonly OrderListItem[]; filter: OrdersFilter; next: string | null; csv: string }): Html {
   const f = d.filter;
+  const sorts: Array<[string, string]> = [['newest', 'newest first'], ['oldest', 'oldest first'], ['updated', 'recently changed']];
   return html`<h1>Orders</h1>
 <form method="get" action="/admin/orders" class="actions" data-key="filter">
-<input type="search" name="q" value="${f.q}" placeholder="external id, e-mail or order id" aria-label="search">
+<input type="search" name="q" value="${f.q}" size="40" placeholder="name, e-mail, external id, order id, document or tracking no." aria-label="search">
 <select name="state" aria-label="state"><option value="">any state</option>${ORDER_STATUSES.map((s) => html`<option value="${s}" ${s === f.state ? raw('selected') : ''}>${s}</option>`)}</select>
 <label>from <input type="date" name="from" value="${f.from}"></label><label>to <input type="date" name="to" value="${f.to}"></label>
-<button type="submit">Filter</button> <a href="/admin/orders">Clear</a>
+<select name="sort" aria-label="sort">${sorts.map(([v, label]) => html`<option value="${v}" ${v === f.sort ? raw('selected') : ''}>${label}</option>`)}</select>
+<select name="limit" aria-label="page size">${PAGE_SIZES.map((n) => html`<option value="${n}" ${n === f.limit ? raw('selected') : ''}>${n} a page</option>`)}</select>
+<input type="hidden" name="tz" value="${f.tz}" data-tz>
+<button type="submit">Filter</button> <a href="/admin/orders">Clear</a> · <a href="${d.csv}" data-csv download>CSV of this filter</a>
 </form>
 ${
   d.items.length === 0
     ? html`<p class="muted">No orders match.</p>`
-    : html`<table class="orders"><thead><tr><th>Order</th><th>State</th><th>Document</th><th>Customer</th><th>Total</th><th>Placed</th><th>Updated</th></tr></thead><tbody>
+    : html`<table class="orders"><thead><tr><th>Order</th><th>Customer</th><th>State</th><th>Document</th><th>Tracking</th><th>Total</th><th>Placed</th><th>Updated</th></tr></thead><tbody>
 ${d.items.map(
-  (o) => html`<tr data-order="${o.id}"><td>${orderLink(o.id, o.externalId)}</td><td>${badge(o.state)}${o.holdCode ? html` <span class="mono">${o.holdCode}</span>` : ''}</td><td>${badge(o.documentState)}</td>
-<td>${o.customerEmail}</td><td>${money(o.total, o.currency)}</td><td>${when(o.createdAt)}</td><td>${age(o.updatedAt)} ago</td></tr>`,
+  (o) => html`<tr data-order="${o.id}"><td>${orderLink(o.id, o.externalId)}</td>
+<td>${o.customerName ?? ''}<br><span class="muted">${o.customerEmail}</span></td>
+<td>${badge(o.state)}${o.holdCode ? html` <span class="mono">${o.holdCode}</span>` : ''}</td><td>${badge(o.documentState)}${o.documentNumber ? html`<br><span class="mono">${o.documentNumber}</span>` : ''}</td>
+<td class="mono">${o.trackingNumber ?? ''}</td><td>${money(o.total, o.currency)}</td><td>${localTime(o.createdAt)}</td><td title="${o.updatedAt}">${age(o.updatedAt)} ago</td></tr>`,
 )}
 </tbody></table>`
 }
-${d.next ? html`<p><a href="${d.next}">Older orders →</a></p>` : ''}`;
+${d.next ? html`<p><a href="${d.next}">More →</a></p>` : ''}`;
 }
 
 export interface TimelineItem {

@@ -13,7 +13,7 @@ import {
   taxIdProblem,
   validate,
 } from '../../services/contracts/index.ts';
-import { findOrder, listOrders, orderHistory, type OrderCursor, type OrderDetail } from '../../services/orders/index.ts';
+import { findOrder, listOrders, ORDER_SORTS, orderHistory, type OrderCursor, type OrderDetail } from '../../services/orders/index.ts';
 import { createAdminIdempotency, IDEMPOTENCY_KEY_PATTERN, type RecordedAnswer } from '../admin-idempotency.ts';
 import { adminAuthHook } from '../admin-auth.ts';
 import { errorBody } from '../errors.ts';
@@ -24,7 +24,10 @@ const security = [{ adminToken: [] }];
 
 const ListQuery = Type.Object({
   state: Type.Optional(Type.Union(ORDER_STATUSES.map((s) => Type.Literal(s)))),
-  q: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'text search in externalId and customer e-mail' })),
+  q: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'text search in externalId, customer e-mail and name; or an exact order id, document number or tracking number' })),
+  from: Type.Optional(Type.String({ format: 'date-time', description: 'created at or after (ISO 8601 with offset)' })),
+  to: Type.Optional(Type.String({ format: 'date-time', description: 'created before' })),
+  sort: Type.Optional(Type.Union(ORDER_SORTS.map((s) => Type.Literal(s)), { default: 'newest' })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
   cursor: Type.Optional(Type.String({ maxLength: 200, description: 'nextCursor of the previous page' })),
 });
@@ -181,12 +184,12 @@ export const adminOrdersRoute: GatewayRoute = async (app, ctx) => {
 
   app.get(
     '/admin/api/orders',
-    { schema: { summary: 'List orders, newest first', tags: ['admin'], security, querystring: ListQuery } },
+    { schema: { summary: 'List orders (newest first unless sort says otherwise)', tags: ['admin'], security, querystring: ListQuery } },
     async (request) => {
-      const { state, q, cursor } = request.query;
+      const { state, q, cursor, from, to, sort } = request.query;
       const limit = request.query.limit ?? 50;
       const before = cursor === undefined ? null : decodeCursor(cursor);
-      const page = await listOrders(sql, { state, q, limit, before });
+      const page = await listOrders(sql, { state, q, from, to, sort, limit, before });
       return { items: page.items, nextCursor: page.next ? encodeCursor(page.next) : null };
     },
   );

@@ -10,6 +10,7 @@ export {
   findOrderByReference,
   heldOrders,
   listOrders,
+  ORDER_SORTS,
   orderHistory,
   type FailedDocument,
   type HeldOrder,
@@ -18,6 +19,7 @@ export {
   type OrderHistoryEntry,
   type OrderListFilter,
   type OrderReference,
+  type OrderSort,
   type OrderSummary,
 } from './order.queries.ts';
 export { orderAnswers, type OrderAnswer } from './order-answers.read.ts';

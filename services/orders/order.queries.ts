@@ -25,24 +25,38 @@ export interface OrderSummary {
   state: string;
   documentState: string;
   customerEmail: string;
+  customerName: string | null;
   holdCode: string | null;
   total: number;
   currency: string;
+  documentNumber: string | null;
+  trackingNumber: string | null;
   createdAt: string;
   updatedAt: string;
 }
 
-/** Keyset position in the list (newest first by creation time, then id). */
+/** How a list is ordered: newest / oldest by creation, or most recently changed first. */
+export type OrderSort = 'newest' | 'oldest' | 'updated';
+export const ORDER_SORTS: readonly OrderSort[] = ['newest', 'oldest', 'updated'];
+
+/** Keyset position in the list (by the sort's time column, then id). */
 export interface OrderCursor {
-  /** created_at as Postgres prints it (full precision). */
+  /** The sort column's timestamp as Postgres prints it (full precision). */
   at: string;
   id: string;
 }
 
 export interface OrderListFilter {
   state?: OrderStatus | undefined;
-  /** Text search in externalId and customer e-mail, or an exact order id. */
+  /**
+   * Text search in externalId, customer e-mail and name, or an exact order id, document number or
+   * tracking number.
+   */
   q?: string | undefined;
+  /** Created at or after / before these instants (ISO). */
+  from?: string | undefined;
+  to?: string | undefined;
+  sort?: OrderSort | undefined;
   limit: number;
   /** Orders older than this position. */
   before?: OrderCursor | null | undefined;
@@ -112,18 +126,34 @@ function likePattern(q: string): string {
 /** Orders newest first, filtered; `next` is the position after the page when there are more. */
 export async function listOrders(sql: Sql, f: OrderListFilter): Promise<{ items: OrderSummary[]; next: OrderCursor | null }> {
   const { state, q, limit, before: c } = f;
+  const sort = f.sort ?? 'newest';
+  const col = sort === 'updated' ? sql`updated_at` : sql`created_at`;
+  const after = sort === 'oldest';
   const rows = await sql<
-    { id: string; external_id: string; state: string; document_state: string; customer_email: string; hold_code: string | null; total: number; currency: string; created_at: Date; updated_at: Date; created_key: string }[]
+    {
+      id: string; external_id: string; state: string; document_state: string; customer_email: string; customer_name: string | null; hold_code: string | null;
+      total: number; currency: string; document_number: string | null; tracking_number: string | null; created_at: Date; updated_at: Date; sort_key: string;
+    }[]
   >`
     select id, external_id, state, document_state, customer_email, hold_code,
+           snapshot->'context'->'order'->'customer'->>'name' as customer_name,
            snapshot->'context'->'order'->'total' as total, snapshot->'context'->'order'->'currency' as currency,
-           created_at, updated_at, created_at::text as created_key
+           snapshot->'context'->'document'->>'number' as document_number, snapshot->'context'->>'trackingNumber' as tracking_number,
+           created_at, updated_at, ${col}::text as sort_key
     from orders
     where true
       ${state ? sql`and state = ${state}` : sql``}
-      ${q ? sql`and (external_id ilike ${likePattern(q)} or customer_email ilike ${likePattern(q.toLowerCase())} or id = ${q})` : sql``}
-      ${c ? sql`and (created_at, id) < (${c.at}::timestamptz, ${c.id})` : sql``}
-    order by created_at desc, id desc
+      ${
+        q
+          ? sql`and (external_id ilike ${likePattern(q)} or customer_email ilike ${likePattern(q.toLowerCase())} or id = ${q}
+              or snapshot->'context'->'order'->'customer'->>'name' ilike ${likePattern(q)}
+              or snapshot->'context'->'document'->>'number' = ${q} or snapshot->'context'->>'trackingNumber' = ${q})`
+          : sql``
+      }
+      ${f.from ? sql`and created_at >= ${f.from}::timestamptz` : sql``}
+      ${f.to ? sql`and created_at < ${f.to}::timestamptz` : sql``}
+      ${c ? (after ? sql`and (${col}, id) > (${c.at}::timestamptz, ${c.id})` : sql`and (${col}, id) < (${c.at}::timestamptz, ${c.id})`) : sql``}
+    order by ${col} ${after ? sql`asc` : sql`desc`}, id ${after ? sql`asc` : sql`desc`}
     limit ${limit + 1}`;
   const page = rows.slice(0, limit);
   const last = page[page.length - 1];
@@ -134,13 +164,16 @@ export async function listOrders(sql: Sql, f: OrderListFilter): Promise<{ items:
       state: r.state,
       documentState: r.document_state,
       customerEmail: r.customer_email,
+      customerName: r.customer_name,
       holdCode: r.hold_code,
       total: r.total,
       currency: r.currency,
+      documentNumber: r.document_number,
+      trackingNumber: r.tracking_number,
       createdAt: r.created_at.toISOString(),
       updatedAt: r.updated_at.toISOString(),
     })),
-    next: rows.length > limit && last ? { at: last.created_key, id: last.id } : null,
+    next: rows.length > limit && last ? { at: last.sort_key, id: last.id } : null,
   };
 }
 

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { startGatewayService, type RunningGateway } from '../../gateway/main.ts';
@@ -327,6 +327,41 @@ describe('admin console in headless Chromium (real gateway, order host, Postgres
     expect(pdf.status()).toBe(200);
     expect(pdf.headers()['content-type']).toBe('application/pdf');
     expect((await pdf.body()).subarray(0, 5).toString()).toBe('%PDF-');
+  });
+
+  it('orders list: finds an order by its document number and by its tracking number; CSV exports the filtered rows', async () => {
+    const withDoc = await heldOrder();
+    const doc = await createFakturowniaAdapter({ baseUrl: invoicingSandbox.url, apiToken: invoicingSandbox.apiToken, timeoutMs: 5000 }).issue(withDoc);
+    await publishOrderEvent(t.nc, t.names, withDoc.orderId, 'DOCUMENT_ISSUED', doc, { actor: 'invoicing' });
+    const shipped = await heldOrder();
+    const tracking = `TRK-${Date.now()}`;
+    await publishOrderEvent(t.nc, t.names, shipped.orderId, 'MARK_SHIPPED', { trackingNumber: tracking, carrier: 'InPost', note: 'sent by hand' }, { actor: 'alice' });
+    await eventually(async () => (await orderState(t.sql, shipped.orderId)) === 'inShipment', 'shipped by hand');
+    await eventually(async () => (await t.sql`select 1 from orders where id = ${withDoc.orderId} and document_state <> 'requested'`).length === 1, 'document on the order');
+
+    await page.goto(`${gw.url}/admin/orders`);
+    await page.fill('input[name=q]', doc.number);
+    await page.click('form[data-key="filter"] button[type=submit]');
+    await page.waitForURL(/q=/);
+    expect(await page.locator('table.orders tr[data-order]').evaluateAll((els) => els.map((e) => e.getAttribute('data-order')))).toEqual([withDoc.orderId]);
+    // Times are shown in the browser's zone (the <time> element keeps the instant).
+    expect(await page.locator('table.orders time').first().getAttribute('datetime')).toMatch(/Z$/);
+
+    await page.fill('input[name=q]', tracking);
+    await page.click('form[data-key="filter"] button[type=submit]');
+    await page.waitForSelector(`table.orders tr[data-order="${shipped.orderId}"]`);
+    expect(await page.locator('table.orders tr[data-order]').count()).toBe(1);
+    // Nothing typed since the page loaded: live changes are not held back.
+    expect(await page.locator('#live-pending').isHidden()).toBe(true);
+    await shot('orders-search');
+
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('a[data-csv]')]);
+    const csv = (await readFile((await download.path())!)).toString('utf8');
+    const lines = csv.trim().split(/\r\n/);
+    expect(lines[0]).toBe('order_id,external_id,state,hold_code,document_state,document_number,tracking_number,customer_name,customer_email,total,currency,created_at,updated_at');
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toContain(`"${shipped.orderId}"`);
+    expect(lines[1]).toContain(`"${tracking}"`);
   });
 
   it('refuses a console action without the CSRF token', async () => {
