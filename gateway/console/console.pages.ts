@@ -16,7 +16,7 @@ export interface PageFrame {
   title: string;
   admin: string;
   csrf: string;
-  nav: 'attention' | 'orders' | 'machines' | 'notifications' | 'order' | 'dead-letters' | 'webhooks';
+  nav: 'attention' | 'orders' | 'machines' | 'notifications' | 'order' | 'dead-letters' | 'webhooks' | 'inspector';
   /** SSE URL the page listens to for live updates. */
   live: string | null;
   flash?: { kind: 'info' | 'error'; text: string } | null;
@@ -36,6 +36,7 @@ ${link('/admin/notifications', `Notifications${f.openNotifications ? ` (${f.open
 ${link('/admin/dead-letters', 'Dead letters', 'dead-letters')}
 ${link('/admin/webhooks', 'Webhooks', 'webhooks')}
 ${link('/admin/machines', 'Machines', 'machines')}
+${link('/admin/inspector', 'Inspector', 'inspector')}
 <span class="who"><span id="live-dot" class="live-dot" title="live updates"></span>${f.admin}
 <form method="post" action="/admin/logout" class="inline"><input type="hidden" name="_csrf" value="${f.csrf}"><button class="secondary" type="submit">Sign out</button></form></span>
 </header>

@@ -6,6 +6,7 @@ import { consoleCsrfHook, consoleSessionHook, createConsoleSessions } from './co
 import { attentionPage } from './pages/attention.page.ts';
 import { bulkActionPage } from './pages/bulk-action.page.ts';
 import { deadLettersPage } from './pages/dead-letters.page.ts';
+import { inspectorPage } from './pages/inspector.page.ts';
 import { webhooksPage } from './pages/webhooks.page.ts';
 import { liveStream } from './pages/live.page.ts';
 import { loginRoutes, logoutRoute } from './pages/login.page.ts';
@@ -27,6 +28,7 @@ export const CONSOLE_PAGES: readonly GatewayRoute[] = [
   deadLettersPage,
   webhooksPage,
   machinesPage,
+  inspectorPage,
   liveStream,
 ];
 

@@ -249,8 +249,8 @@ export async function runDemo(opts: { config: Config; logger: Logger }): Promise
       adminToken: env['ADMIN_TOKENS']?.trim() ? null : (admin?.token ?? null),
       docsUrl: `${gatewayUrl}/docs`,
       mailboxUrl: mailbox.url,
-      inspectorUrl: null,
-      statelyInspectorUrl: config.inspect ? `http://localhost:${config.inspectPort}` : null,
+      inspectorUrl: `${gatewayUrl}/admin/inspector`,
+      statelyInspectorUrl: config.inspect ? `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${config.inspectPort}` : null,
       // The demo's own servers in full (their URLs are needed to reach them); a DATABASE_URL from the
       // environment is the user's own, shown without its password.
       databaseUrl: opts.config.databaseUrl === undefined ? databaseUrl : withoutPassword(databaseUrl),

@@ -6,7 +6,7 @@ export interface DemoBannerInfo {
   adminToken: string | null;
   docsUrl: string;
   mailboxUrl: string;
-  /** The console's offline live inspector page; null while the console has none. */
+  /** The console's offline live inspector page (`/admin/inspector`). */
   inspectorUrl: string | null;
   /** Stately's inspector bridge, when `--inspect` / ORDERPILOT_INSPECT=1 is on. */
   statelyInspectorUrl: string | null;

@@ -12,6 +12,7 @@ export {
   listOrders,
   ORDER_SORTS,
   orderHistory,
+  recentTransitions,
   type FailedDocument,
   type HeldOrder,
   type OrderCursor,
@@ -21,6 +22,7 @@ export {
   type OrderReference,
   type OrderSort,
   type OrderSummary,
+  type RecentTransition,
 } from './order.queries.ts';
 export { orderAnswers, type OrderAnswer } from './order-answers.read.ts';
 export { readOrderMetrics, type OrderMetrics } from './order-metrics.read.ts';

@@ -203,6 +203,45 @@ export async function findOrder(sql: Sql, idOrExternal: string): Promise<OrderDe
 }
 
 /** Every event offered to the order, oldest first. */
+/** An applied transition of some order, newest first (the console's inspector across orders). */
+export interface RecentTransition {
+  id: string;
+  orderId: string;
+  externalId: string;
+  type: string;
+  from: string | null;
+  to: string | null;
+  toValue: unknown;
+  payload: unknown;
+  actor: string | null;
+  occurredAt: string;
+  at: string;
+}
+
+/** The newest `limit` transitions that changed an order (created or applied), across orders or of one. */
+export async function recentTransitions(sql: Sql, opts: { limit: number; orderId?: string }): Promise<RecentTransition[]> {
+  const rows = await sql<
+    { id: string; order_id: string; external_id: string; type: string; from_state: string | null; to_state: string | null; to_value: unknown; payload: unknown; actor: string | null; occurred_at: Date; at: Date }[]
+  >`
+    select h.id::text as id, h.order_id, o.external_id, h.type, h.from_state, h.to_state, h.to_value, h.payload, h.actor, h.occurred_at, h.at
+    from order_history h join orders o on o.id = h.order_id
+    where h.outcome in ('created', 'applied') ${opts.orderId ? sql`and h.order_id = ${opts.orderId}` : sql``}
+    order by h.id desc limit ${Math.min(Math.max(opts.limit, 1), 200)}`;
+  return rows.map((h) => ({
+    id: h.id,
+    orderId: h.order_id,
+    externalId: h.external_id,
+    type: h.type,
+    from: h.from_state,
+    to: h.to_state,
+    toValue: h.to_value,
+    payload: h.payload,
+    actor: h.actor,
+    occurredAt: h.occurred_at.toISOString(),
+    at: h.at.toISOString(),
+  }));
+}
+
 export async function orderHistory(sql: Sql, orderId: string): Promise<OrderHistoryEntry[]> {
   const rows = await sql<
     { id: string; message_id: string; type: string; source: string; outcome: string; from_state: string | null; to_state: string | null; to_value: unknown; payload: unknown; actor: string | null; note: string | null; occurred_at: Date; at: Date }[]

@@ -364,6 +364,28 @@ describe('admin console in headless Chromium (real gateway, order host, Postgres
     expect(lines[1]).toContain(`"${tracking}"`);
   });
 
+  it('the offline inspector follows one order: its statechart and each transition appear live as they are committed', async () => {
+    const order = sampleOrder();
+    await publishOrderEvent(t.nc, t.names, order.orderId, 'ORDER_PLACED', { order });
+    await eventually(async () => (await orderState(t.sql, order.orderId)) === 'pending', 'order placed');
+    await page.goto(`${gw.url}/admin/inspector?order=${order.orderId}`);
+    await page.waitForFunction(() => document.getElementById('live-dot')?.classList.contains('on'));
+    expect(await activeStates()).toContain('order.pending');
+    await publishOrderEvent(t.nc, t.names, order.orderId, 'PAYMENT_CONFIRMED', { provider: 'stripe', paymentId: `pi_${order.orderId}`, amount: order.total, currency: 'PLN' });
+    const row = page.locator('table.transitions tr[data-event="PAYMENT_CONFIRMED"]');
+    await row.waitFor();
+    const shownAt = Date.now();
+    const [committed] = await t.sql<Array<{ at: Date }>>`select at from order_history where order_id = ${order.orderId} and type = 'PAYMENT_CONFIRMED'`;
+    // Reported, not asserted (wall-clock figures are measured, never test conditions): commit → on screen.
+    console.log(`inspector: PAYMENT_CONFIRMED on screen ${shownAt - committed!.at.getTime()} ms after its commit`);
+    expect(await activeStates()).toEqual(expect.arrayContaining(['order.processing.fulfilment.submitting', 'order.processing.document.requested']));
+    await row.locator('summary').click();
+    expect(await row.locator('pre.raw').innerText()).toContain(`pi_${order.orderId}`);
+    await shot('inspector');
+    await page.goto(`${gw.url}/admin/inspector`);
+    expect(await page.locator(`table.transitions a[href="/admin/inspector?order=${order.orderId}"]`).count()).toBeGreaterThan(0);
+  });
+
   it('refuses a console action without the CSRF token', async () => {
     const res = await page.request.post(`${gw.url}/admin/notifications/ack`, { form: { ids: '1', back: '/admin' }, maxRedirects: 0 });
     expect(res.status()).toBe(403);
