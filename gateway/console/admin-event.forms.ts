@@ -138,7 +138,7 @@ export function adminEventForm(orderId: string, ctx: OrderContext, type: AdminEv
   const v = (name: string, current: string) => (values ? one(values[name]) : current);
   const note = (label: string, required: boolean) => field({ name: 'note', label, value: v('note', ''), errors, required, max: 2000, size: 40 });
   const label = ADMIN_ACTION_LABELS[type];
-  const open = html`<form method="post" action="/admin/orders/${encodeURIComponent(orderId)}/events" data-key="${type}" data-action="${type}" class="admin-event${mine ? ' has-errors' : ''}">
+  const open = html`<form method="post" action="/admin/orders/${encodeURIComponent(orderId)}/events" id="action-${type}" data-key="${type}" data-action="${type}" class="admin-event${mine ? ' has-errors' : ''}">
 ${csrfField(csrf)}<input type="hidden" name="type" value="${type}"><input type="hidden" name="nonce" value="${crypto.randomUUID()}">`;
   const submit = (cls = '', confirm = '') => html`<button type="submit"${cls ? html` class="${cls}"` : ''}${confirm ? html` onclick="return confirm('${confirm}')"` : ''}>${label}</button></form>`;
   switch (type) {

@@ -46,6 +46,7 @@ button.danger { background:var(--crit); border-color:#7f1d1d; }
 dl.facts { display:grid; grid-template-columns: 10rem 1fr; gap:.2rem .8rem; background:#fff; border:1px solid var(--line); padding:.7rem; margin:0; }
 dl.facts dt { color:var(--muted); }
 .timeline li { margin:.25rem 0; } .timeline { padding-left:1.1rem; }
+.row-actions a { display:inline-block; margin:0 .5rem .25rem 0; font-size:.85rem; white-space:nowrap; }
 pre.raw { white-space:pre-wrap; word-break:break-all; background:#f3f4f6; padding:.3rem; margin:.2rem 0; max-height:16rem; overflow:auto; font-size:.8rem; }
 .filters { display:flex; gap:.8rem; align-items:end; flex-wrap:wrap; margin-bottom:1rem; }
 .timeline .raw { white-space:pre-wrap; word-break:break-all; background:#f3f4f6; padding:.3rem; margin:.2rem 0; max-height:12rem; overflow:auto; }

@@ -1,13 +1,13 @@
-import { ORDER_STATUSES, orderMachine } from '../../machines/order/index.ts';
+import { ORDER_STATUSES, orderMachine, type AdminEventType } from '../../machines/order/index.ts';
 import type { WarehouseLogEntry, WarehouseTimelineEntry } from '../../services/logistics/index.ts';
 import type { StoredWebhook } from '../webhooks/webhook-inbox.ts';
 import type { NotificationView } from '../../services/notifications/index.ts';
 import type { OrderDetail, OrderHistoryEntry, OrderListItem } from './admin-api.client.ts';
-import type { FailedDocument, HeldOrder } from '../../services/orders/index.ts';
+import type { AttentionFacts, FailedDocument, HeldOrder } from '../../services/orders/index.ts';
 import type { KsefAttention, KsefFileInfo } from '../../services/invoicing/index.ts';
 import { age, html, raw, when, type Html } from './html.ts';
 import { statechartView } from './statechart.view.ts';
-import { adminEventForm, type FormState } from './admin-event.forms.ts';
+import { ADMIN_ACTION_LABELS, adminEventForm, type FormState } from './admin-event.forms.ts';
 import { BULK_ACTIONS, type BulkAction } from './bulk-actions.ts';
 
 /** The console's pages, as pure functions of their data (the route fetches, these render). */
@@ -91,62 +91,123 @@ ${opts.ack ? html`<p><button type="submit" name="action" value="selected">Acknow
 </form>`;
 }
 
+/** A hold or document failure in plain words (the code stays on hover, said once). */
+const REASON_WORDS: Record<string, string> = {
+  OUT_OF_STOCK: 'Not enough stock at the warehouse',
+  ADDRESS_INVALID: 'The warehouse cannot deliver to the shipping address',
+  SKU_UNKNOWN: 'An item is unknown to the warehouse',
+  REJECTED: 'The warehouse declined the shipment',
+  CANCEL_TOO_LATE: 'Cancelled after the parcel left: stop it with the carrier',
+  INVOICE_BUYER_TAX_ID_INVALID: "The buyer's tax id (NIP) is not valid",
+  INVOICE_BUYER_DATA_MISSING: 'Buyer data the invoice needs is missing',
+  INVOICE_SELLER_DATA_MISSING: 'Seller data KSeF needs is missing (SELLER_* settings)',
+  INVOICE_KSEF_FIELD_INVALID: 'A field breaks a KSeF rule',
+  INVOICE_REJECTED: 'The invoicing system refused the document',
+  RETRIES_EXHAUSTED: 'The service did not answer, retries exhausted',
+  MAIL_REJECTED: "The customer's mail server refused the e-mail",
+  MAIL_UNCERTAIN: 'The e-mail may not have arrived (the connection broke)',
+  DOCUMENT_DUPLICATE: 'The invoicing system holds a second document',
+};
+export const reasonInWords = (code: string | null | undefined, fallback: string): string => (code ? (REASON_WORDS[code] ?? fallback) : fallback);
+
+/** A work-queue row's who / how much / what. */
+function factsCell(id: string, externalId: string, f: AttentionFacts | undefined): Html {
+  return html`<td>${orderLink(id, externalId)}${f ? html`<br>${f.customerName} · ${money(f.total, f.currency)}<br><span class="muted">${f.items}</span>` : ''}</td>`;
+}
+
+/** The actions the machine allows now, each a link to its labelled form on the order page. */
+function actionsCell(id: string, f: AttentionFacts | undefined, only?: readonly AdminEventType[]): Html {
+  const allowed = (f?.allowedEvents ?? []).filter((e) => !only || only.includes(e));
+  return html`<td class="row-actions">${allowed.map((e) => html`<a class="action" href="/admin/orders/${encodeURIComponent(id)}#action-${e}" data-action-link="${e}">${ADMIN_ACTION_LABELS[e]}</a> `)}</td>`;
+}
+
+const shownOf = (shown: number, total: number, more: string) => (total > shown ? html` <span class="muted">(${shown} shown of ${total} — <a href="${more}">all</a>)</span>` : '');
+
 export function attentionPage(d: {
   csrf: string;
   held: ReadonlyArray<HeldOrder & { lastWarehouse: WarehouseTimelineEntry | undefined }>;
   failedDocs: readonly FailedDocument[];
   /** KSeF rejected them, or they have waited for KSeF longer than KSEF_ATTENTION_MS. */
   ksefDocs: readonly KsefAttention[];
-  notifications: readonly NotificationView[];
+  deadLetters: ReadonlyArray<{ id: string; consumer: string; order_id: string | null; error_code: string; error_message: string; created_at: string }>;
+  unmatched: ReadonlyArray<{ id: string; provider: string; externalRef: string | null; detail: string | null; receivedAt: string }>;
+  totals: { held: number; documentFailed: number; deadLetters: number };
+  facts: ReadonlyMap<string, AttentionFacts>;
+  openNotifications: number;
   counts: Record<string, number>;
 }): Html {
-  return html`<h1>Needs attention</h1>
+  const problems = d.totals.held + d.totals.documentFailed + d.ksefDocs.length + d.totals.deadLetters + d.unmatched.length;
+  return html`<h1>Needs attention <span class="muted">(${problems})</span></h1>
 <div class="cards">
 ${ORDER_STATUSES.map((s) => html`<div class="card" data-count-state="${s}"><a href="/admin/orders?state=${s}"><b>${d.counts[s] ?? 0}</b>${s}</a></div>`)}
-<div class="card"><a href="/admin/notifications"><b>${d.notifications.length}</b>open notifications</a></div>
+<div class="card"><a href="/admin/notifications"><b>${d.openNotifications}</b>open notifications</a></div>
 </div>
-<h2>Held orders (${d.held.length})</h2>
+<p class="muted">One row per problem, oldest first; each says why in words and offers what may be done now. Notifications are a feed of their own (<a href="/admin/notifications">Notifications</a>).</p>
+<h2>Held orders (${d.totals.held})${shownOf(d.held.length, d.totals.held, '/admin/orders?state=held&sort=oldest&limit=200')}</h2>
 ${
   d.held.length === 0
     ? html`<p class="muted">No held orders.</p>`
     : html`<form method="post" action="/admin/bulk/release" data-key="bulk">
 ${csrfField(d.csrf)}
-<table class="held"><thead><tr><th><input type="checkbox" aria-label="select all held" onclick="document.querySelectorAll('table.held input[name=ids]').forEach(c=>c.checked=this.checked)"></th><th>Order</th><th>Reason</th><th>Held for</th><th>Last warehouse message</th></tr></thead><tbody>
+<table class="held work"><thead><tr><th><input type="checkbox" aria-label="select all held" onclick="document.querySelectorAll('table.held input[name=ids]').forEach(c=>c.checked=this.checked)"></th><th>Order</th><th>Why</th><th>Held for</th><th>Last warehouse message</th><th>Do</th></tr></thead><tbody>
 ${d.held.map(
-  (o) => html`<tr data-order="${o.id}">
+  (o) => html`<tr data-order="${o.id}" data-problem="held">
 <td><input type="checkbox" name="ids" value="${o.id}" aria-label="select ${o.externalId}"></td>
-<td>${orderLink(o.id, o.externalId)}${o.holdCount > 1 ? html` <span class="badge warning" title="times held">held ×${o.holdCount}</span>` : ''}</td>
-<td><span class="mono">${o.hold?.code ?? 'HELD'}</span> ${o.hold?.message ?? ''}</td>
+${factsCell(o.id, o.externalId, d.facts.get(o.id))}
+<td><span title="${o.hold?.code ?? 'HELD'}">${reasonInWords(o.hold?.code, o.hold?.code ?? 'Held')}</span>${o.hold?.message ? html`<br><span class="muted">${o.hold.message}</span>` : ''}${o.holdCount > 1 ? html` <span class="badge warning" title="times held">held ×${o.holdCount}</span>` : ''}</td>
 <td title="${o.hold?.since ?? o.updatedAt}">${age(o.hold?.since ?? o.updatedAt)}</td>
-<td>${warehouseLine(o.lastWarehouse)}</td></tr>`,
+<td>${warehouseLine(o.lastWarehouse)}</td>
+${actionsCell(o.id, d.facts.get(o.id))}</tr>`,
 )}
 </tbody></table>
 <div class="actions"><label>Note for the selected orders (required) <input type="text" name="note" size="50" required maxlength="2000"></label>
 <button type="submit" data-bulk="release">Release selected…</button> <button type="submit" class="danger" formaction="/admin/bulk/cancel" data-bulk="cancel">Cancel selected…</button></div>
 </form>`
 }
-<h2>Failed documents (${d.failedDocs.length})</h2>
+<h2>Documents that failed (${d.totals.documentFailed})${shownOf(d.failedDocs.length, d.totals.documentFailed, '/admin/orders?limit=200')}</h2>
 ${
   d.failedDocs.length === 0
     ? html`<p class="muted">No failed documents.</p>`
-    : html`<table class="failed-docs"><thead><tr><th>Order</th><th>Order state</th><th>Failure</th><th>Attempts</th></tr></thead><tbody>
-${d.failedDocs.map((o) => html`<tr data-order="${o.id}"><td>${orderLink(o.id, o.externalId)}</td><td>${badge(o.state)}</td><td><span class="mono">${o.failure?.code ?? ''}</span> ${o.failure?.message ?? ''}</td><td>${o.documentRequests}</td></tr>`)}
+    : html`<table class="failed-docs work"><thead><tr><th>Order</th><th>Why</th><th>Order state</th><th>Requests</th><th>Do</th></tr></thead><tbody>
+${d.failedDocs.map(
+  (o) => html`<tr data-order="${o.id}" data-problem="document"><td>${orderLink(o.id, o.externalId)}${d.facts.get(o.id) ? html`<br>${d.facts.get(o.id)!.customerName} · ${money(d.facts.get(o.id)!.total, d.facts.get(o.id)!.currency)}` : ''}</td>
+<td><span title="${o.failure?.code ?? ''}">${reasonInWords(o.failure?.code, o.failure?.code ?? 'Failed')}</span>${o.failure?.message ? html`<br><span class="muted">${o.failure.message}</span>` : ''}</td>
+<td>${badge(o.state)}</td><td>${o.documentRequests}</td>${actionsCell(o.id, d.facts.get(o.id), ['RETRY_DOCUMENT', 'ISSUE_DOCUMENT', 'UPDATE_BUYER', 'ATTACH_DOCUMENT', 'RESEND_DOCUMENT_EMAIL'])}</tr>`,
+)}
 </tbody></table>`
 }
 <h2>KSeF: rejected or waiting too long (${d.ksefDocs.length})</h2>
 ${
   d.ksefDocs.length === 0
     ? html`<p class="muted">No document needs attention in KSeF.</p>`
-    : html`<table class="ksef-docs"><thead><tr><th>Document</th><th>KSeF</th><th>Why</th><th>Sent</th><th>Polls</th></tr></thead><tbody>
+    : html`<table class="ksef-docs work"><thead><tr><th>Document</th><th>Why</th><th>Sent</th><th>Polls</th><th>Do</th></tr></thead><tbody>
 ${d.ksefDocs.map(
-  (k) => html`<tr data-order="${k.orderId}"><td>${orderLink(k.orderId, k.number)}</td><td>${badge(k.state === 'rejected' ? 'rejected' : `waiting (${k.state})`)}</td><td>${
-    k.state === 'rejected' ? html`<span class="mono">${k.code ?? 'KSEF_REJECTED'}</span> ${k.errors.slice(0, 3).join('; ')}` : html`no KSeF number yet${k.errors.length ? html` <span class="muted">— ${k.errors.slice(0, 2).join('; ')}</span>` : ''}`
-  }</td><td title="${k.sentAt}">${age(k.sentAt)}</td><td>${k.polls}</td></tr>`,
+  (k) => html`<tr data-order="${k.orderId}" data-problem="ksef"><td>${orderLink(k.orderId, k.number)}</td><td>${
+    k.state === 'rejected' ? html`<span title="${k.code ?? 'KSEF_REJECTED'}">KSeF rejected the document</span><br><span class="muted">${k.errors.slice(0, 3).join('; ')}</span>` : html`No KSeF number yet (${k.state})${k.errors.length ? html`<br><span class="muted">${k.errors.slice(0, 2).join('; ')}</span>` : ''}`
+  }</td><td title="${k.sentAt}">${age(k.sentAt)}</td><td>${k.polls}</td>${actionsCell(k.orderId, d.facts.get(k.orderId), ['RESEND_TO_KSEF', 'UPDATE_BUYER'])}</tr>`,
 )}
 </tbody></table>`
 }
-<h2>Unacknowledged notifications (${d.notifications.length})</h2>
-${notificationsTable(d.notifications, d.csrf, { ack: true, back: '/admin' })}`;
+<h2>Messages a service gave up on (${d.totals.deadLetters})${shownOf(d.deadLetters.length, d.totals.deadLetters, '/admin/dead-letters')}</h2>
+${
+  d.deadLetters.length === 0
+    ? html`<p class="muted">No dead letters.</p>`
+    : html`<table class="dead-letters work"><thead><tr><th>When</th><th>Why</th><th>Order</th><th>Do</th></tr></thead><tbody>
+${d.deadLetters.map(
+  (r) => html`<tr data-dead-letter="${r.id}" data-problem="dead-letter"><td title="${r.created_at}">${age(r.created_at)} ago</td><td><span title="${r.error_code}">${r.error_message}</span></td><td>${r.order_id ? orderLink(r.order_id, r.order_id) : '—'}</td><td><a class="action" href="/admin/dead-letters?status=open">Fix, then replay</a></td></tr>`,
+)}
+</tbody></table>`
+}
+<h2>Webhooks for no known order (${d.unmatched.length}${d.unmatched.length >= 50 ? '+' : ''})${d.unmatched.length >= 50 ? html` <a href="/admin/webhooks?verdict=unmatched">all</a>` : ''}</h2>
+${
+  d.unmatched.length === 0
+    ? html`<p class="muted">Every webhook found its order.</p>`
+    : html`<table class="unmatched work"><thead><tr><th>When</th><th>From</th><th>Why</th><th>Do</th></tr></thead><tbody>
+${d.unmatched.map(
+  (w) => html`<tr data-webhook="${w.id}" data-problem="unmatched"><td title="${w.receivedAt}">${age(w.receivedAt)} ago</td><td>${w.provider}</td><td>${w.detail ?? `no order "${w.externalRef ?? ''}"`}</td><td><a class="action" href="/admin/webhooks?verdict=unmatched">Replay once the order exists</a></td></tr>`,
+)}
+</tbody></table>`
+}`;
 }
 
 export function bulkConfirmPage(csrf: string, orders: ReadonlyArray<{ id: string; externalId: string; state: string; reason: string }>, note: string, action: BulkAction = 'release'): Html {

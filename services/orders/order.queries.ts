@@ -307,6 +307,47 @@ export async function failedDocuments(sql: Sql, limit = 200): Promise<FailedDocu
   return rows.map((r) => ({ id: r.id, externalId: r.external_id, state: r.state, failure: r.failure, documentRequests: r.requests ?? 0 }));
 }
 
+/** What an operator needs on a work-queue row: who, how much, what, and what may be done now. */
+export interface AttentionFacts {
+  customerName: string;
+  customerEmail: string;
+  total: number;
+  currency: string;
+  /** "2 × Kubek, 1 × Talerz" (the first three lines, then "+ n more"). */
+  items: string;
+  allowedEvents: AdminEventType[];
+}
+
+/** The facts of each order in `ids` (the needs-attention rows), by order id. */
+export async function attentionFacts(sql: Sql, ids: readonly string[]): Promise<Map<string, AttentionFacts>> {
+  const out = new Map<string, AttentionFacts>();
+  if (ids.length === 0) return out;
+  const rows = await sql<{ id: string; snapshot: { value: StateValue; context: OrderContext }; machine_version: string }[]>`
+    select id, snapshot, machine_version from orders where id = any(${[...ids]})`;
+  for (const r of rows) {
+    const o = r.snapshot.context.order;
+    const lines = o.lines.slice(0, 3).map((l) => `${l.quantity} × ${l.name}`);
+    if (o.lines.length > 3) lines.push(`+ ${o.lines.length - 3} more`);
+    out.set(r.id, {
+      customerName: o.customer.name,
+      customerEmail: o.customer.email,
+      total: o.total,
+      currency: o.currency,
+      items: lines.join(', '),
+      allowedEvents: READABLE_MACHINE_VERSIONS.includes(r.machine_version) ? allowedAdminEvents(restoreOrderSnapshot(r.snapshot)) : [],
+    });
+  }
+  return out;
+}
+
+/** How many orders are held and how many documents failed (the work queue's totals, never capped). */
+export async function problemCounts(sql: Sql): Promise<{ held: number; documentFailed: number }> {
+  const [r] = await sql<{ held: number; failed: number }[]>`
+    select count(*) filter (where state = 'held')::int as held, count(*) filter (where document_state = 'failed')::int as failed from orders
+    where state = 'held' or document_state = 'failed'`;
+  return { held: r?.held ?? 0, documentFailed: r?.failed ?? 0 };
+}
+
 /** Orders per one-word state. */
 export async function countsPerState(sql: Sql): Promise<Record<string, number>> {
   const rows = await sql<{ state: string; n: number }[]>`select state, count(*)::int as n from orders group by state`;

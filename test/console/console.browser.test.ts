@@ -76,18 +76,31 @@ describe('admin console in headless Chromium (real gateway, order host, Postgres
     expect(await page.evaluate(() => document.cookie)).not.toContain('orderpilot_session');
   });
 
-  it('shows a held order in "needs attention" with its reason and a notification for it', async () => {
+  it('needs attention is a work queue: the held order once, why in words, who and how much, what may be done now', async () => {
     const order = await heldOrder('OUT_OF_STOCK', 'SKU-1 not in stock');
     await eventually(async () => (await t.sql`select 1 from notifications where order_id = ${order.orderId}`).length === 1, 'notification stored');
     await page.goto(`${gw.url}/admin`);
     const row = page.locator(`table.held tr[data-order="${order.orderId}"]`);
-    await expect.poll(() => row.textContent()).toContain('OUT_OF_STOCK');
-    expect(await row.textContent()).toContain('SKU-1 not in stock');
-    expect(await row.textContent()).toContain(order.externalId);
-    const note = page.locator('table.notifications tr', { hasText: order.externalId });
-    expect(await note.textContent()).toContain('order.held');
+    await expect.poll(() => row.textContent()).toContain('Not enough stock at the warehouse');
+    const text = (await row.textContent()) ?? '';
+    expect(text).toContain('SKU-1 not in stock');
+    expect(text).toContain(order.externalId);
+    expect(text).toContain('Jan Kowalski');
+    expect(text).toContain('65.00 PLN');
+    expect(text).toContain('2 × Kubek');
+    // The code is said once (on hover), not repeated in the row's text.
+    expect(text.split('OUT_OF_STOCK').length - 1).toBe(0);
+    // One problem, one row: the order appears once on the page (its notification lives in the feed).
+    expect(await page.locator(`[data-order="${order.orderId}"]`).count()).toBe(1);
+    expect(await page.locator('table.notifications').count()).toBe(0);
+    // What may be done now, each a link to its form on the order page.
+    const actions = await row.locator('a[data-action-link]').evaluateAll((els) => els.map((e) => e.getAttribute('data-action-link')));
+    expect(actions).toEqual(expect.arrayContaining(['RELEASE', 'CANCEL', 'MARK_SHIPPED']));
     expect(await page.locator('[data-count-state="held"] b').textContent()).not.toBe('0');
     await shot('needs-attention');
+    await row.locator('a[data-action-link="RELEASE"]').click();
+    await page.waitForURL(/#action-RELEASE$/);
+    expect(await page.locator('form#action-RELEASE').count()).toBe(1);
   });
 
   it('order page: statechart highlights the state, only allowed actions, release with a note updates live', async () => {
