@@ -4,6 +4,9 @@ import { listenHttp } from './http-listen.ts';
 import { pathToFileURL } from 'node:url';
 import { Compile } from 'typebox/compile';
 import {
+  ADDRESS_CHANGE_TOO_LATE,
+  ShipmentAddressChangeSchema,
+  type ShipmentAddressChange,
   CANCEL_TOO_LATE,
   CANCELLABLE_STATUSES,
   ShipmentRequestSchema,
@@ -220,6 +223,7 @@ export async function startWarehouseSandbox(o: WarehouseSandboxOptions): Promise
   const webhookAttempts = o.webhookAttempts ?? 8;
   const random = prng(o.seed ?? 1);
   const checkRequest = Compile(ShipmentRequestSchema);
+  const checkAddressChange = Compile(ShipmentAddressChangeSchema);
   let webhookUrl = o.webhookUrl;
   let closed = false;
 
@@ -481,6 +485,38 @@ export async function startWarehouseSandbox(o: WarehouseSandboxOptions): Promise
    * a repeat answers the cancelled shipment again; once a carrier has it, 409 CANCEL_TOO_LATE. A
    * cancel sends the CANCELLED status webhook, like any status change.
    */
+  /** An undeliverable address, as a carrier's check sees it (the submit's rules), or null. */
+  function addressProblem(a: ShipmentRequest['address']): string | null {
+    if (a.line1.trim() === '' || a.city.trim() === '' || a.postalCode.trim() === '' || !/^[A-Z]{2}$/.test(a.country)) return 'line1, city, postalCode and a 2-letter country are required';
+    if (a.country === 'PL' && !/^\d{2}-\d{3}$/.test(a.postalCode.trim())) return `postal code "${a.postalCode}" is not a Polish postal code (NN-NNN)`;
+    return null;
+  }
+
+  /**
+   * `POST /shipments/{id}/address` `{ recipient, address }`: a new address while nothing has left the
+   * building; 409 ADDRESS_CHANGE_TOO_LATE once a carrier has it; 422 ADDRESS_INVALID like a submit.
+   */
+  async function onAddress(shipmentId: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const s = shipments.get(shipmentId);
+    if (!s) return json(res, 404, { code: 'NOT_FOUND', message: 'no such shipment' });
+    let body: unknown;
+    try {
+      body = JSON.parse(await readBody(req));
+    } catch {
+      return json(res, 400, { code: 'MALFORMED', message: 'body is not JSON' });
+    }
+    if (!checkAddressChange.Check(body)) return json(res, 400, { code: 'MALFORMED', message: 'recipient and address are required' });
+    const change = body as ShipmentAddressChange;
+    if (!CANCELLABLE_STATUSES.includes(s.status) || s.status === 'CANCELLED') {
+      return json(res, 409, { code: ADDRESS_CHANGE_TOO_LATE, message: `shipment ${s.shipmentId} is ${s.status}${s.carrier ? ` with ${s.carrier}` : ''}; its address can no longer be changed` });
+    }
+    const problem = addressProblem(change.address);
+    if (problem !== null) return json(res, 422, { code: 'ADDRESS_INVALID', message: problem });
+    s.request = { ...s.request, recipient: change.recipient, address: change.address };
+    await save(s, planFor(s.reference));
+    return json(res, 200, view(s));
+  }
+
   async function onCancel(shipmentId: string, res: ServerResponse): Promise<void> {
     const s = shipments.get(shipmentId);
     if (!s) return json(res, 404, { code: 'NOT_FOUND', message: 'no such shipment' });
@@ -519,6 +555,13 @@ export async function startWarehouseSandbox(o: WarehouseSandboxOptions): Promise
       if (n <= (planFor(reference).lookupErrors ?? 0)) return json(res, 503, { code: 'UNAVAILABLE', message: 'warehouse temporarily unavailable' });
       const s = byReference.get(reference);
       return json(res, 200, { shipments: s ? [view(s)] : [] });
+    }
+    const ad = /^\/shipments\/([^/]+)\/address$/.exec(u.pathname);
+    if (req.method === 'POST' && ad) {
+      onAddress(decodeURIComponent(ad[1] ?? ''), req, res).catch((err: unknown) => {
+        if (!res.headersSent) json(res, 500, { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) });
+      });
+      return;
     }
     const c = /^\/shipments\/([^/]+)\/cancel$/.exec(u.pathname);
     if (req.method === 'POST' && c) {

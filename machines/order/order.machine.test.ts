@@ -61,6 +61,8 @@ const ev = {
   RESEND_DOCUMENT_EMAIL: { type: 'RESEND_DOCUMENT_EMAIL', email: 'ksiegowosc@example.com', note: 'to accounting', actor: 'anna', at },
   REFUND: { type: 'REFUND', amount: 1500, reason: 'shipping refunded', note: 'courier was late', actor: 'anna', at },
   SHIPMENT_CANCELLED: { type: 'SHIPMENT_CANCELLED', existed: true, at },
+  SHIPMENT_ADDRESS_CHANGED: { type: 'SHIPMENT_ADDRESS_CHANGED', at },
+  SHIPMENT_ADDRESS_REFUSED: { type: 'SHIPMENT_ADDRESS_REFUSED', code: 'ADDRESS_CHANGE_TOO_LATE', message: 'with DPD', at },
   SHIPMENT_CANCEL_REFUSED: { type: 'SHIPMENT_CANCEL_REFUSED', code: 'CANCEL_TOO_LATE', message: 'the shipment is with DPD', at },
   REFUND_COMPLETED: { type: 'REFUND_COMPLETED', refundId: 'ord_1:refund:1', providerRefundId: 're_1', at },
   REFUND_FAILED: { type: 'REFUND_FAILED', refundId: 'ord_1:refund:1', code: 'RETRIES_EXHAUSTED', message: 'provider down', at },
@@ -360,6 +362,26 @@ describe('order machine: admin repairs (correct the data, then continue)', () =>
     expect(run(ev.PAYMENT_CONFIRMED, ev.SHIPMENT_ACCEPTED, ev.HANDED_TO_CARRIER).snap.can(ev.UPDATE_SHIPPING_ADDRESS)).toBe(false);
   });
 
+  it('UPDATE_SHIPPING_ADDRESS while the warehouse has the shipment (no carrier yet): asked of the warehouse, applied only once it says so', () => {
+    const accepted = run(ev.PAYMENT_CONFIRMED, ev.SHIPMENT_ACCEPTED).snap;
+    const [asked, actions] = transition(orderMachine, accepted, ev.UPDATE_SHIPPING_ADDRESS);
+    expect(actions.map((a) => a.type)).toContain('changeShipmentAddress');
+    expect(asked.context.order.shippingAddress.city).toBe('Warszawa');
+    expect(asked.context.pendingShippingAddress?.city).toBe('Kraków');
+    // One change at a time.
+    expect(asked.can(ev.UPDATE_SHIPPING_ADDRESS)).toBe(false);
+    const [changed] = transition(orderMachine, asked, ev.SHIPMENT_ADDRESS_CHANGED);
+    expect(changed.context.order.shippingAddress.city).toBe('Kraków');
+    expect(changed.context.pendingShippingAddress).toBeNull();
+    // The carrier took it meanwhile: refused, the old address stays, an admin is told.
+    const [refused, notice] = transition(orderMachine, transition(orderMachine, asked, ev.HANDED_TO_CARRIER)[0], ev.SHIPMENT_ADDRESS_REFUSED);
+    expect(refused.context.order.shippingAddress.city).toBe('Warszawa');
+    expect(refused.context.pendingShippingAddress).toBeNull();
+    expect(notice).toContainEqual(expect.objectContaining({ type: 'notifyAdmin', params: expect.objectContaining({ kind: 'shipment.address-refused', code: 'ADDRESS_CHANGE_TOO_LATE' }) }));
+    // Nothing pending: a stray answer changes nothing.
+    expect(transition(orderMachine, accepted, ev.SHIPMENT_ADDRESS_CHANGED)[1]).toEqual([]);
+  });
+
   it('UPDATE_BUYER replaces name, company and tax id (the e-mail stays) and, after a failed document, issues it again', () => {
     const failed = run(ev.PAYMENT_CONFIRMED, ev.DOCUMENT_FAILED).snap;
     const [next, actions] = transition(orderMachine, failed, { ...ev.UPDATE_BUYER, billingAddress: { name: 'ACME', line1: 'Firmowa 2', city: 'Łódź', postalCode: '90-001', country: 'PL' } });
@@ -598,7 +620,7 @@ describe('order machine: ignored events in every state', () => {
   const accepted: Record<string, string[]> = {
     pending: ['PAYMENT_CONFIRMED', 'PAYMENT_FAILED', 'PAYMENT_TIMEOUT', 'CANCEL', 'UPDATE_SHIPPING_ADDRESS', 'UPDATE_BUYER'],
     processing: ['SHIPMENT_ACCEPTED', 'SHIPMENT_REJECTED', 'SHIPMENT_PROBLEM', 'HANDED_TO_CARRIER', 'DELIVERED', 'CANCEL', 'REFUND', 'DOCUMENT_ISSUED', 'DOCUMENT_FAILED', ...noDocument],
-    accepted: ['HANDED_TO_CARRIER', 'DELIVERED', 'SHIPMENT_PROBLEM', 'SHIPMENT_REJECTED', 'CANCEL', 'REFUND', 'DOCUMENT_ISSUED', 'DOCUMENT_FAILED', ...noDocument],
+    accepted: ['HANDED_TO_CARRIER', 'DELIVERED', 'SHIPMENT_PROBLEM', 'SHIPMENT_REJECTED', 'CANCEL', 'UPDATE_SHIPPING_ADDRESS', 'REFUND', 'DOCUMENT_ISSUED', 'DOCUMENT_FAILED', ...noDocument],
     inShipment: ['DELIVERED', 'SHIPMENT_PROBLEM', 'REFUND', 'DOCUMENT_ISSUED', 'DOCUMENT_FAILED', ...noDocument],
     held: ['RELEASE', 'MARK_SHIPPED', 'CANCEL', 'UPDATE_SHIPPING_ADDRESS', 'REFUND', 'DOCUMENT_ISSUED', 'DOCUMENT_FAILED', ...noDocument],
     closed: ['RESEND_DOCUMENT_EMAIL', 'REFUND'],

@@ -59,6 +59,7 @@ export const orderMachine = setup({
     submitToWarehouse: (_: unknown, _params: { reason: 'payment' | 'release' }) => {},
     notifyAdmin: (_: unknown, _params: AdminNotice) => {},
     cancelShipment: effect,
+    changeShipmentAddress: effect,
     refundPayment: (_: unknown, _params: { refundId: string }) => {},
     issueCorrection: (_: unknown, _params: { correctionId: string }) => {},
     emailCorrection: (_: unknown, _params: { correctionId: string }) => {},
@@ -222,6 +223,7 @@ export const orderMachine = setup({
     trackingUnknown: ({ context }) => context.trackingNumber === null,
     // The warehouse has no shipment yet (a rejected submit): a new address can still reach it.
     noShipment: ({ context }) => context.shipmentId === null,
+    addressChangePending: ({ context }) => (context.pendingShippingAddress ?? null) !== null,
     // Recorded as the admin gave it: not found at the invoicing system, so there is no PDF to e-mail.
     manualDocument: ({ event }) => event.type === 'DOCUMENT_ISSUED' && event.provider === MANUAL_DOCUMENT_PROVIDER,
     adminResendReported: ({ event }) => event.type === 'DOCUMENT_EMAILED' && event.resend === true,
@@ -261,6 +263,7 @@ export const orderMachine = setup({
     refunds: [],
     corrections: [],
     shipmentCancel: null,
+    pendingShippingAddress: null,
     lastAdminNote: null,
   }),
   // Refunds and corrections live beside whatever else the order does (a partial REFUND while it
@@ -329,6 +332,29 @@ export const orderMachine = setup({
     RESEND_TO_KSEF: {
       guard: { type: 'correctionIn', params: { from: ['ksefRejected'] as const } },
       actions: ['saveAdminNote', 'updateCorrection', { type: 'resendCorrectionToKsef', params: ({ event }) => ({ correctionId: event.correctionId ?? '' }) }],
+    },
+    // The warehouse's answer to an address change asked before hand-off (the order may have moved on since).
+    SHIPMENT_ADDRESS_CHANGED: {
+      guard: 'addressChangePending',
+      actions: assign({
+        order: ({ context }) => (context.pendingShippingAddress ? { ...context.order, shippingAddress: context.pendingShippingAddress } : context.order),
+        pendingShippingAddress: null,
+      }),
+    },
+    SHIPMENT_ADDRESS_REFUSED: {
+      guard: 'addressChangePending',
+      actions: [
+        assign({ pendingShippingAddress: null }),
+        {
+          type: 'notifyAdmin',
+          params: ({ context, event }) => ({
+            kind: 'shipment.address-refused',
+            severity: 'warning',
+            code: event.code,
+            message: `The warehouse did not take the corrected address of order ${context.order.externalId} (${event.code}): ${event.message}. The shipment keeps its address.`,
+          }),
+        },
+      ],
     },
     CORRECTION_FAILED: {
       guard: { type: 'correctionIn', params: { from: ['requested', 'issued', 'ksefSent'] as const } },
@@ -428,6 +454,12 @@ export const orderMachine = setup({
                 SHIPMENT_PROBLEM: { target: 'held', actions: 'holdFromEvent' },
                 SHIPMENT_REJECTED: { target: 'held', actions: 'holdFromEvent' },
                 CANCEL: { target: 'cancelling', actions: 'recordAdminCancel' },
+                // Not with a carrier yet: the warehouse is asked to take the corrected address; the
+                // order keeps the old one until the warehouse says it did.
+                UPDATE_SHIPPING_ADDRESS: {
+                  guard: and(['hasNote', not('addressChangePending')]),
+                  actions: ['saveAdminNote', assign({ pendingShippingAddress: ({ event }) => event.shippingAddress }), 'changeShipmentAddress'],
+                },
               },
             },
             // A paid order cancelled before hand-off: the warehouse cancels the shipment first (a

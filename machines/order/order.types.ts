@@ -168,6 +168,8 @@ export interface OrderContext {
   refunds?: RefundRecord[];
   corrections?: CorrectionRecord[];
   shipmentCancel?: ShipmentCancel | null;
+  /** A corrected address the warehouse is asked to take for a shipment it already has (applied once it says so). */
+  pendingShippingAddress?: Address | null;
   lastAdminNote: { note: string; by: string | null; at: string } | null;
 }
 
@@ -234,6 +236,10 @@ export type MarkShipped = EventMeta & {
 };
 /** Admin: a partial refund (amount in minor units) of a paid order, with a partial correction of its document. */
 export type Refund = EventMeta & { type: 'REFUND'; amount: number; reason: string; note?: string };
+/** The warehouse changed the address of the shipment it has (an admin's UPDATE_SHIPPING_ADDRESS before hand-off). */
+export type ShipmentAddressChanged = EventMeta & { type: 'SHIPMENT_ADDRESS_CHANGED' };
+/** The warehouse could not change it: a carrier has the parcel (ADDRESS_CHANGE_TOO_LATE) or it cannot deliver there (ADDRESS_INVALID). */
+export type ShipmentAddressRefused = EventMeta & { type: 'SHIPMENT_ADDRESS_REFUSED'; code: string; message: string };
 /** The warehouse cancelled the shipment (`existed: false`: it never had one, nothing to cancel). */
 export type ShipmentCancelled = EventMeta & { type: 'SHIPMENT_CANCELLED'; existed: boolean };
 /** The warehouse could not cancel: a carrier has the parcel already. */
@@ -297,6 +303,8 @@ export type OrderEvent =
   | Refund
   | ShipmentCancelled
   | ShipmentCancelRefused
+  | ShipmentAddressChanged
+  | ShipmentAddressRefused
   | RefundCompleted
   | RefundFailed
   | CorrectionIssued
@@ -340,6 +348,8 @@ export const ORDER_EVENT_TYPES = [
   'SHIPMENT_PROBLEM',
   'SHIPMENT_CANCELLED',
   'SHIPMENT_CANCEL_REFUSED',
+  'SHIPMENT_ADDRESS_CHANGED',
+  'SHIPMENT_ADDRESS_REFUSED',
   'REFUND_COMPLETED',
   'REFUND_FAILED',
   'CORRECTION_ISSUED',
@@ -373,6 +383,7 @@ export type OrderEffect =
   | { type: 'submitToWarehouse'; params: { reason: 'payment' | 'release' } }
   | { type: 'notifyAdmin'; params: AdminNotice }
   | { type: 'cancelShipment' }
+  | { type: 'changeShipmentAddress' }
   | { type: 'refundPayment'; params: { refundId: string } }
   | { type: 'issueCorrection'; params: { correctionId: string } }
   | { type: 'emailCorrection'; params: { correctionId: string } }

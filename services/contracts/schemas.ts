@@ -127,6 +127,8 @@ export const ORDER_EVENT_PAYLOADS = {
   ATTACH_DOCUMENT: Type.Object({ number: Str(200), issueDate: IsoDate, note: Str(2000) }),
   REFUND: Type.Object({ amount: Type.Integer({ minimum: 1, maximum: 1_000_000_000_00 }), reason: Str(500), note: Type.Optional(Type.String({ maxLength: 2000 })) }),
   SHIPMENT_CANCELLED: Type.Object({ existed: Type.Boolean() }),
+  SHIPMENT_ADDRESS_CHANGED: Type.Object({}),
+  SHIPMENT_ADDRESS_REFUSED: Type.Object({ code: Str(100), message: Type.String({ maxLength: 2000 }) }),
   SHIPMENT_CANCEL_REFUSED: Type.Object({ code: Str(100), message: Type.String({ maxLength: 2000 }) }),
   REFUND_COMPLETED: Type.Object({ refundId: Str(200), providerRefundId: Str(200) }),
   REFUND_FAILED: Type.Object({ refundId: Str(200), code: Str(100), message: Type.String({ maxLength: 2000 }) }),
@@ -177,6 +179,8 @@ export const COMMAND_PAYLOADS = {
     /** Set when the document is a correction: reported as CORRECTION_EMAILED / CORRECTION_FAILED. */
     correctionId: Type.Optional(Str(200)),
   }),
+  /** Give the warehouse's shipment a corrected address (before hand-off). */
+  changeShipmentAddress: Type.Object({ order: OrderDataSchema, shipmentId: Str(200), shippingAddress: AddressSchema }),
   /** Cancel the order's shipment at the warehouse (a cancel before hand-off). */
   cancelShipment: Type.Object({ orderId: Str(128), shipmentId: Type.Union([Type.String({ maxLength: 200 }), Type.Null()]) }),
   /** Refund (part of) the confirmed payment; `refundId` is the provider's idempotency key / extRefundId. */
@@ -220,6 +224,7 @@ export type SendDocumentCommand = Static<typeof COMMAND_PAYLOADS.sendDocument>;
 export type ResendToKsefCommand = Static<typeof COMMAND_PAYLOADS.resendToKsef>;
 export type AttachDocumentCommand = Static<typeof COMMAND_PAYLOADS.attachDocument>;
 export type CancelShipmentCommand = Static<typeof COMMAND_PAYLOADS.cancelShipment>;
+export type ChangeShipmentAddressCommand = Static<typeof COMMAND_PAYLOADS.changeShipmentAddress>;
 export type RefundPaymentCommand = Static<typeof COMMAND_PAYLOADS.refundPayment>;
 export type IssueCorrectionCommand = Static<typeof COMMAND_PAYLOADS.issueCorrection>;
 export type SubmitShipmentCommand = Static<typeof COMMAND_PAYLOADS.submitShipment>;

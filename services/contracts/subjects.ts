@@ -10,6 +10,7 @@ export const COMMANDS = {
   attachDocument: { service: 'invoicing', name: 'attach-document' },
   issueCorrection: { service: 'invoicing', name: 'issue-correction' },
   cancelShipment: { service: 'logistics', name: 'cancel-shipment' },
+  changeShipmentAddress: { service: 'logistics', name: 'change-shipment-address' },
   refundPayment: { service: 'payments', name: 'refund-payment' },
   sendDocument: { service: 'mail', name: 'send-document' },
   submitShipment: { service: 'logistics', name: 'submit-shipment' },

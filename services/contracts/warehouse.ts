@@ -74,6 +74,17 @@ export const ShipmentListSchema = Type.Object({ shipments: Type.Array(ShipmentSc
  * same), `409 { code: "CANCEL_TOO_LATE", message }` once a carrier has it, `404` for an unknown id.
  */
 export const CANCEL_TOO_LATE = 'CANCEL_TOO_LATE';
+/**
+ * `POST /shipments/{id}/address` `{ recipient, address }` (the submit's shapes): `200` with the
+ * shipment while nothing has left the building; `409 { code: "ADDRESS_CHANGE_TOO_LATE" }` once a
+ * carrier has it; `422 { code: "ADDRESS_INVALID" }` for an address it cannot deliver to.
+ */
+export const ADDRESS_CHANGE_TOO_LATE = 'ADDRESS_CHANGE_TOO_LATE';
+export const ShipmentAddressChangeSchema = Type.Object({
+  recipient: ShipmentRequestSchema.properties.recipient,
+  address: ShipmentRequestSchema.properties.address,
+});
+export type ShipmentAddressChange = Static<typeof ShipmentAddressChangeSchema>;
 /** Warehouse statuses from which a shipment can still be cancelled (nothing has left the building). */
 export const CANCELLABLE_STATUSES: readonly WarehouseStatus[] = ['ACCEPTED', 'PICKING', 'PACKED', 'ON_HOLD', 'CANCELLED'];
 

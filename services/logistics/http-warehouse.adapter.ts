@@ -1,5 +1,7 @@
 import {
+  ADDRESS_CHANGE_TOO_LATE,
   CANCEL_TOO_LATE,
+  type ShipmentAddressChange,
   isWarehouseRejectionCode,
   OrderpilotError,
   ShipmentListSchema,
@@ -57,14 +59,14 @@ export function createHttpWarehouse(o: HttpWarehouseOptions): WarehousePort {
     method: 'GET' | 'POST',
     path: string,
     reference: string,
-    kind: 'submit' | 'lookup' | 'cancel',
+    kind: 'submit' | 'lookup' | 'cancel' | 'address',
     body?: string,
   ): Promise<Answer> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (o.apiKey !== undefined) headers['authorization'] = `Bearer ${o.apiKey}`;
     if (body !== undefined) {
       headers['content-type'] = 'application/json';
-      headers['idempotency-key'] = kind === 'cancel' ? `cancel:${reference}` : reference;
+      headers['idempotency-key'] = kind === 'submit' ? reference : `${kind}:${reference}`;
     }
     await o.log.record({
       orderId: reference,
@@ -179,6 +181,24 @@ export function createHttpWarehouse(o: HttpWarehouseOptions): WarehousePort {
         return { outcome: 'tooLate' as const, message };
       }
       throw failure(a, 'cancel');
+    },
+
+    async changeAddress(shipmentId: string, reference: string, change: ShipmentAddressChange) {
+      const a = await call('POST', `/shipments/${encodeURIComponent(shipmentId)}/address`, reference, 'address', JSON.stringify(change));
+      if (a.status === 200) return { outcome: 'changed' as const, message: `shipment ${shipmentFrom(a, 'address change').shipmentId} has the new address` };
+      if (a.status === 409 || a.status === 422) {
+        let code = a.status === 409 ? ADDRESS_CHANGE_TOO_LATE : 'ADDRESS_INVALID';
+        let message = a.text.slice(0, 500);
+        try {
+          const r = validate(WarehouseRejectionSchema, parseJson(a.text), 'warehouse address refusal');
+          code = r.code;
+          message = r.message ?? r.code;
+        } catch {
+          // not our shape: keep the status's meaning and the raw text
+        }
+        return { outcome: code === ADDRESS_CHANGE_TOO_LATE ? ('tooLate' as const) : ('invalid' as const), message };
+      }
+      throw failure(a, 'address change');
     },
 
     async findByReference(reference: string) {

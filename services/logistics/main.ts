@@ -7,6 +7,7 @@ import { createHttpWarehouse } from './http-warehouse.adapter.ts';
 import { createNatsLogisticsOut } from './nats-order-events.adapter.ts';
 import { createSubmitShipmentHandler } from './submit-shipment.handler.ts';
 import { createCancelShipmentHandler } from './cancel-shipment.handler.ts';
+import { createChangeShipmentAddressHandler } from './change-shipment-address.handler.ts';
 import { createWarehouseLog } from './warehouse-log.adapter.ts';
 import { createWarehouseStatusHandler } from './warehouse-status.handler.ts';
 import type { WarehousePort } from './warehouse.port.ts';
@@ -38,6 +39,8 @@ export async function startLogisticsService(deps: ServiceDeps, opts: LogisticsSe
   const cancel = createCancelShipmentHandler({ warehouse, log, out, logger });
   const submitSubject = names.subjects.command('submitShipment');
   const cancelSubject = names.subjects.command('cancelShipment');
+  const readdress = createChangeShipmentAddressHandler({ warehouse, log, out, logger });
+  const readdressSubject = names.subjects.command('changeShipmentAddress');
   const statusSubject = names.subjects.command('warehouseStatus');
 
   const consumer = await runConsumer({
@@ -55,6 +58,7 @@ export async function startLogisticsService(deps: ServiceDeps, opts: LogisticsSe
       if (ctx.subject === submitSubject) return submit(env, ctx);
       if (ctx.subject === statusSubject) return status(env);
       if (ctx.subject === cancelSubject) return cancel(env, ctx);
+      if (ctx.subject === readdressSubject) return readdress(env, ctx);
       throw new OrderpilotError('MALFORMED_MESSAGE', `logistics has no handler for subject ${ctx.subject}`);
     },
   });

@@ -28,17 +28,20 @@ export interface Delivery {
   lastAttempt: boolean;
 }
 
+/** Our order's recipient and shipping address as the warehouse contract has them. */
+export function shipmentAddressOf(order: OrderData): { recipient: ShipmentRequest['recipient']; address: ShipmentRequest['address'] } {
+  const a = order.shippingAddress;
+  return {
+    recipient: { name: a.name, email: order.customer.email, phone: a.phone ?? order.billingAddress.phone ?? null },
+    address: { line1: a.line1, line2: a.line2 ?? null, city: a.city, postalCode: a.postalCode, country: a.country },
+  };
+}
+
 /** Our order as the warehouse contract's shipment (one item per SKU). */
 export function shipmentRequestOf(order: OrderData): ShipmentRequest {
   const quantities = new Map<string, number>();
   for (const l of order.lines) quantities.set(l.sku, (quantities.get(l.sku) ?? 0) + l.quantity);
-  const a = order.shippingAddress;
-  return {
-    reference: order.orderId,
-    recipient: { name: a.name, email: order.customer.email, phone: a.phone ?? order.billingAddress.phone ?? null },
-    address: { line1: a.line1, line2: a.line2 ?? null, city: a.city, postalCode: a.postalCode, country: a.country },
-    items: [...quantities].map(([sku, quantity]) => ({ sku, quantity })),
-  };
+  return { reference: order.orderId, ...shipmentAddressOf(order), items: [...quantities].map(([sku, quantity]) => ({ sku, quantity })) };
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { Shipment, ShipmentRequest } from '../contracts/index.ts';
+import type { Shipment, ShipmentAddressChange, ShipmentRequest } from '../contracts/index.ts';
 
 /**
  * What the logistics service needs from a warehouse / 3PL. `http-warehouse.adapter.ts` speaks our
@@ -24,6 +24,11 @@ export interface WarehousePort {
    * `tooLate`: a carrier has it (the shipment is returned as the warehouse sees it).
    */
   cancel(shipmentId: string, reference: string): Promise<{ outcome: 'cancelled' | 'tooLate'; message: string }>;
+  /**
+   * Gives a shipment that has not left the warehouse a corrected recipient and address. `tooLate`: a
+   * carrier has it; `invalid`: the warehouse cannot deliver there (ADDRESS_INVALID).
+   */
+  changeAddress(shipmentId: string, reference: string, change: ShipmentAddressChange): Promise<{ outcome: 'changed' | 'tooLate' | 'invalid'; message: string }>;
 }
 
 /** One raw message to or from the warehouse, as the warehouse log stores it. */

@@ -6,6 +6,7 @@ import {
   type Envelope,
   type AttachDocumentCommand,
   type CancelShipmentCommand,
+  type ChangeShipmentAddressCommand,
   type IssueCorrectionCommand,
   type RefundPaymentCommand,
   type IssueDocumentCommand,
@@ -102,6 +103,11 @@ export function planEffects(i: EffectInput): EffectPlan {
         break;
       case 'cancelShipment':
         command<CancelShipmentCommand>('cancelShipment', 'cancel-shipment', { orderId, shipmentId: ctx.shipmentId });
+        break;
+      case 'changeShipmentAddress':
+        if (ctx.shipmentId && ctx.pendingShippingAddress) {
+          command<ChangeShipmentAddressCommand>('changeShipmentAddress', 'change-shipment-address', { order: ctx.order, shipmentId: ctx.shipmentId, shippingAddress: ctx.pendingShippingAddress });
+        }
         break;
       case 'refundPayment': {
         const r = (ctx.refunds ?? []).find((x) => x.refundId === effect.params.refundId);

@@ -122,6 +122,8 @@ export function samples(s: OrderSnapshot): SampleEvent[] {
     { variant: 'warehouse-webhook', event: { type: 'DELIVERED', at } },
     { variant: 'warehouse-cancel', event: { type: 'SHIPMENT_CANCELLED', existed: c.shipmentId !== null, at } },
     { variant: 'warehouse-too-late', event: { type: 'SHIPMENT_CANCEL_REFUSED', code: 'CANCEL_TOO_LATE', message: 'too late', at } },
+    { variant: 'warehouse-address', event: { type: 'SHIPMENT_ADDRESS_CHANGED', at } },
+    { variant: 'warehouse-address-too-late', event: { type: 'SHIPMENT_ADDRESS_REFUSED', code: 'ADDRESS_CHANGE_TOO_LATE', message: 'too late', at } },
     { variant: 'admin', event: { type: 'RELEASE', note, at } },
     { variant: 'admin', event: { type: 'MARK_SHIPPED', trackingNumber: 'MANUAL-1', carrier: 'InPost', note, at } },
     { variant: 'invoicing', event: { type: 'DOCUMENT_ISSUED', providerId: '1', number: 'FV/1/11/2026', issueDate: '2026-11-30', provider: 'fakturownia', at } },
@@ -181,6 +183,7 @@ export function serialize(s: OrderSnapshot): string {
     corrections: (c.corrections ?? []).map((k) => k.status),
     tracking: c.trackingNumber !== null,
     shipment: c.shipmentId !== null,
+    readdress: (c.pendingShippingAddress ?? null) !== null,
   });
 }
 

@@ -79,6 +79,28 @@ describe('admin repairs end to end (gateway, NATS, Postgres, services, sandboxes
     expect(late.body.error.code).toBe('EVENT_NOT_ALLOWED');
   });
 
+  it('an address corrected while the warehouse has the shipment (no carrier yet) is changed there; once a carrier has it the change is refused and the old address stays', async () => {
+    const o = await w.place();
+    w.warehouse.setPlan(o.orderId, { paused: true });
+    await w.pay(o.orderId);
+    await w.waitFor(o.orderId, 'accepted at the warehouse', (x) => x.state === 'processing' && x.tracking.shipmentId !== null);
+    const newAddress = { ...SAMPLE_ADDRESS, line1: 'ul. Zmieniona 9', postalCode: '02-222' };
+    expect((await event(o.orderId, { type: 'UPDATE_SHIPPING_ADDRESS', note: 'customer moved', shippingAddress: newAddress })).status).toBe(202);
+    const changed = await w.waitFor(o.orderId, 'address changed', (x) => x.context.order.shippingAddress.line1 === 'ul. Zmieniona 9' && !x.context.pendingShippingAddress);
+    expect(w.warehouse.shipmentByReference(o.orderId)?.request.address).toMatchObject({ line1: 'ul. Zmieniona 9', postalCode: '02-222' });
+    expect(w.warehouse.created.get(o.orderId)).toBe(1);
+    expect((changed.history as HistoryRow[]).map((h) => `${h.type}:${h.outcome}`)).toEqual(expect.arrayContaining(['UPDATE_SHIPPING_ADDRESS:applied', 'SHIPMENT_ADDRESS_CHANGED:applied']));
+
+    const shipment = w.warehouse.shipmentByReference(o.orderId);
+    if (!shipment) throw new Error('no shipment');
+    shipment.status = 'HANDED_TO_CARRIER';
+    expect((await event(o.orderId, { type: 'UPDATE_SHIPPING_ADDRESS', note: 'too late?', shippingAddress: { ...newAddress, line1: 'ul. Trzecia 3' } })).status).toBe(202);
+    const refused = await w.waitFor(o.orderId, 'address change refused', (x) => (x.history as HistoryRow[]).some((h) => h.type === 'SHIPMENT_ADDRESS_REFUSED' && h.outcome === 'applied'));
+    expect(refused.context.order.shippingAddress.line1).toBe('ul. Zmieniona 9');
+    expect(refused.context.pendingShippingAddress).toBeNull();
+    expect(w.warehouse.shipmentByReference(o.orderId)?.request.address.line1).toBe('ul. Zmieniona 9');
+  });
+
   it('a held order can be marked shipped by hand through the admin API', async () => {
     const o = await w.place({ shippingAddress: { ...SAMPLE_ADDRESS, postalCode: '1' } });
     await w.pay(o.orderId);
