@@ -47,6 +47,10 @@ dl.facts { display:grid; grid-template-columns: 10rem 1fr; gap:.2rem .8rem; back
 dl.facts dt { color:var(--muted); }
 .timeline li { margin:.25rem 0; } .timeline { padding-left:1.1rem; }
 .row-actions a { display:inline-block; margin:0 .5rem .25rem 0; font-size:.85rem; white-space:nowrap; }
+.addresses { display:flex; gap:2rem; margin:1rem 0; }
+.addresses h3 { margin:.2rem 0; font-size:.9rem; color:#6b7280; }
+table.items td:nth-child(n+3) { text-align:right; }
+.show-fx:not(:checked) ~ .statechart .fx { display:none; }
 pre.raw { white-space:pre-wrap; word-break:break-all; background:#f3f4f6; padding:.3rem; margin:.2rem 0; max-height:16rem; overflow:auto; font-size:.8rem; }
 .filters { display:flex; gap:.8rem; align-items:end; flex-wrap:wrap; margin-bottom:1rem; }
 .timeline .raw { white-space:pre-wrap; word-break:break-all; background:#f3f4f6; padding:.3rem; margin:.2rem 0; max-height:12rem; overflow:auto; }

@@ -1,4 +1,6 @@
-import { ORDER_STATUSES, orderMachine, type AdminEventType } from '../../machines/order/index.ts';
+import { ORDER_STATUSES, orderMachine, type Address, type AdminEventType } from '../../machines/order/index.ts';
+import type { PendingRetry } from '../../infra/db/pending-retries.ts';
+import { formatMoney } from '../../services/contracts/index.ts';
 import type { WarehouseLogEntry, WarehouseTimelineEntry } from '../../services/logistics/index.ts';
 import type { StoredWebhook } from '../webhooks/webhook-inbox.ts';
 import type { NotificationView } from '../../services/notifications/index.ts';
@@ -63,7 +65,8 @@ ${error ? html`<div class="flash error" role="alert">${error}</div>` : ''}
 export const badge = (s: string | null | undefined) => (s ? html`<span class="badge ${s}">${s}</span>` : '');
 export const orderLink = (id: string, label: string) => html`<a href="/admin/orders/${encodeURIComponent(id)}">${label}</a>`;
 export const csrfField = (csrf: string) => html`<input type="hidden" name="_csrf" value="${csrf}">`;
-const money = (minor: number, currency: string) => `${(minor / 100).toFixed(2)} ${currency}`;
+/** Money from minor units, exact for the currency's decimals (the console speaks English). */
+export const money = (minor: number, currency: string) => (/^[A-Z]{3}$/.test(currency) ? formatMoney(minor, currency, 'en-GB') : `${minor} ${currency}`);
 
 function warehouseLine(e: WarehouseTimelineEntry | undefined): Html {
   if (!e) return html`<span class="muted">—</span>`;
@@ -109,6 +112,10 @@ const REASON_WORDS: Record<string, string> = {
   DOCUMENT_DUPLICATE: 'The invoicing system holds a second document',
 };
 export const reasonInWords = (code: string | null | undefined, fallback: string): string => (code ? (REASON_WORDS[code] ?? fallback) : fallback);
+
+function addressBlock(a: Address): Html {
+  return html`${a.name}<br>${a.line1}${a.line2 ? html`<br>${a.line2}` : ''}<br>${a.postalCode} ${a.city}<br>${a.country}${a.phone ? html`<br>☎ ${a.phone}` : ''}`;
+}
 
 /** A work-queue row's who / how much / what. */
 function factsCell(id: string, externalId: string, f: AttentionFacts | undefined): Html {
@@ -302,6 +309,10 @@ export function orderPage(d: {
   ksefFiles: ReadonlyArray<KsefFileInfo & { url: string }>;
   /** A form the admin API refused: its values and errors, shown in that form. */
   formState?: FormState | null;
+  /** When an unpaid order is cancelled by the payment timeout (null once paid or ended). */
+  paymentDeadline?: string | null;
+  /** Retries under way for this order's messages (attempt n of N, next try at). */
+  retries?: readonly PendingRetry[];
 }): Html {
   const o = d.order;
   const c = o.context;
@@ -312,9 +323,13 @@ export function orderPage(d: {
 <dl class="facts">
 <dt>Order id</dt><dd class="mono">${o.id}</dd>
 <dt>Customer</dt><dd>${c.order.customer.name} &lt;${c.order.customer.email}&gt;${c.order.customer.company ? ` · ${c.order.customer.company}` : ''}${c.order.customer.taxId ? ` · NIP ${c.order.customer.taxId}` : ''}</dd>
-<dt>Total</dt><dd>${money(c.order.total, c.order.currency)} · ${c.order.lines.length} line(s)</dd>
-<dt>Placed</dt><dd>${when(c.order.placedAt)}</dd>
-<dt>Payment</dt><dd>${c.payment ? `${c.payment.provider} ${c.payment.paymentId}, ${when(c.payment.confirmedAt)}` : 'not confirmed'}</dd>
+<dt>Total</dt><dd>${money(c.order.total, c.order.currency)}</dd>
+<dt>Placed</dt><dd>${localTime(c.order.placedAt)}</dd>
+<dt>Payment</dt><dd class="payment">${
+    c.payment
+      ? html`${money(c.payment.amount, c.payment.currency)} by ${c.payment.provider}${c.payment.method ? ` (${c.payment.method})` : ''} · <span class="mono">${c.payment.paymentId}</span> · ${localTime(c.payment.confirmedAt)}`
+      : html`not confirmed${d.paymentDeadline ? html` — <span class="deadline">cancelled automatically at ${localTime(d.paymentDeadline)} if still unpaid</span>` : ''}${c.paymentFailures ? html` <span class="muted">(${c.paymentFailures} failed attempt(s))</span>` : ''}`
+  }</dd>
 ${o.hold ? html`<dt>Held</dt><dd class="hold"><span class="mono">${o.hold.code}</span> ${o.hold.message} <span class="muted">(${age(o.hold.since)})</span></dd>` : ''}
 <dt>Document</dt><dd class="document">${
     o.document
@@ -331,18 +346,36 @@ ${(c.refunds ?? []).length ? html`<dt>Refunds</dt><dd class="refunds"><ul>${(c.r
 ${(c.corrections ?? []).length ? html`<dt>Corrections</dt><dd class="corrections"><ul>${(c.corrections ?? []).map((k) => html`<li data-correction="${k.correctionId}">${k.document ? k.document.number : html`<span class="muted">(being issued)</span>`} −${money(k.amount, c.order.currency)}${k.full ? ' (full)' : ''} ${badge(k.status)}${k.ksefNumber ? html` <span class="mono">KSeF ${k.ksefNumber}</span>` : ''} <span class="muted">${k.reason}${k.error ? ` · ${k.error}` : ''}</span></li>`)}</ul></dd>` : ''}
 ${o.lastAdminNote ? html`<dt>Last admin note</dt><dd>${o.lastAdminNote.note} <span class="muted">— ${o.lastAdminNote.by ?? 'admin'}, ${when(o.lastAdminNote.at)}</span></dd>` : ''}
 </dl>
+<h2>Items</h2>
+<table class="items"><thead><tr><th>SKU</th><th>Item</th><th>Qty</th><th>Unit price</th><th>VAT</th><th>Line total</th></tr></thead><tbody>
+${c.order.lines.map((l) => html`<tr><td class="mono">${l.sku}</td><td>${l.name}</td><td>${l.quantity}</td><td>${money(l.unitPrice, c.order.currency)}</td><td>${l.taxRate}%</td><td>${money(l.unitPrice * l.quantity, c.order.currency)}</td></tr>`)}
+<tr><td></td><td>Shipping</td><td></td><td></td><td></td><td>${money(c.order.shippingPrice, c.order.currency)}</td></tr>
+<tr class="sum"><td></td><td><b>Total</b></td><td></td><td></td><td></td><td><b>${money(c.order.total, c.order.currency)}</b></td></tr>
+</tbody></table>
+<div class="addresses">
+<div class="address shipping"><h3>Ship to</h3>${addressBlock(c.order.shippingAddress)}</div>
+<div class="address billing"><h3>Bill to</h3>${c.order.customer.company ? html`${c.order.customer.company}<br>` : ''}${addressBlock(c.order.billingAddress)}${c.order.customer.taxId ? html`<br>NIP ${c.order.customer.taxId}` : ''}</div>
+</div>
+${
+  (d.retries ?? []).length
+    ? html`<h2>Retries under way</h2><table class="retries"><thead><tr><th>What</th><th>Attempt</th><th>Next try</th><th>Last error</th></tr></thead><tbody>
+${(d.retries ?? []).map((r) => html`<tr data-retry="${r.type ?? r.subject}"><td class="mono">${r.type ?? r.subject}</td><td>${r.attempt} of ${r.maxAttempts}</td><td>${localTime(r.nextAt)}</td><td>${r.lastError}</td></tr>`)}
+</tbody></table>`
+    : ''
+}
 <h2>Actions</h2>
 <div class="actions">${o.allowedEvents.length === 0 ? html`<p class="muted">The machine allows no admin action in this state.</p>` : o.allowedEvents.map((t) => adminEventForm(o.id, c, t, d.csrf, d.formState ?? null))}</div>
 ${d.notifications.length ? html`<h2>Open notifications</h2>${notificationsTable(d.notifications, d.csrf, { ack: true, back: base })}` : ''}
 <h2>Timeline <span class="toggle"><a href="${base}?timeline=matters" class="${d.view === 'matters' ? 'on' : ''}">What matters</a> <a href="${base}?timeline=all" class="${d.view === 'all' ? 'on' : ''}">Everything</a></span></h2>
 <ol class="timeline" data-view="${d.view}">
 ${d.timeline.map(
-  (t) => html`<li data-source="${t.source}"><span class="muted" title="${t.at}">${when(t.at)}</span> <span class="badge">${t.source}</span> ${t.title}${t.detail ? html` <span class="muted">— ${t.detail}</span>` : ''}${t.raw ? html`<div class="raw mono">${t.raw}</div>` : ''}</li>`,
+  (t) => html`<li data-source="${t.source}"><span class="muted">${localTime(t.at)}</span> <span class="badge">${t.source}</span> ${t.title}${t.detail ? html` <span class="muted">— ${t.detail}</span>` : ''}${t.raw ? html`<div class="raw mono">${t.raw}</div>` : ''}</li>`,
 )}
 </ol>
 </section>
 <section>
 <h2>Statechart <span class="muted">(current state highlighted)</span></h2>
+<input type="checkbox" id="show-fx" class="show-fx"><label for="show-fx" class="muted"> show the machine's internal actions</label>
 ${statechartView(orderMachine, { value: o.value })}
 </section>
 </div>`;

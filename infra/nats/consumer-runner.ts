@@ -3,6 +3,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { decodeEnvelope, isOrderpilotError, type Envelope } from '../../services/contracts/index.ts';
 import { isRetryableDbError, type Sql } from '../db/postgres.ts';
 import { recordDeadLetter } from '../db/dead-letters.ts';
+import { clearPendingRetry, recordPendingRetry } from '../db/pending-retries.ts';
 import type { Logger } from '../logger.ts';
 import { backoffMs, retryDelayMs, type RetryPolicy } from '../retry-policy.ts';
 
@@ -70,6 +71,10 @@ export async function runConsumer(o: ConsumerRunnerOptions): Promise<RunningCons
   const inflight = new Set<Promise<void>>();
   let stopping = false;
 
+  // Best effort: a leftover row only shows a retry that is no longer pending until its next_at passes.
+  const forget = (messageId: string) =>
+    void clearPendingRetry(o.sql, o.consumer, messageId).catch((err: unknown) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not clear the pending retry'));
+
   const handleOne = async (m: JsMsg): Promise<void> => {
     const deliveryCount = m.info.deliveryCount;
     const ctx: MessageContext = { subject: m.subject, deliveryCount, lastAttempt: deliveryCount >= o.maxDeliver, msg: m };
@@ -79,6 +84,8 @@ export async function runConsumer(o: ConsumerRunnerOptions): Promise<RunningCons
       env = decodeEnvelope(m.data);
       await o.handler(env, ctx);
       m.ack();
+      // Only a message that failed before can have a pending retry: the happy path costs nothing.
+      if (deliveryCount > 1) forget(env.id);
     } catch (err) {
       const retryable = isRetryable(err);
       const code = isOrderpilotError(err) ? err.code : retryable ? 'DB_UNAVAILABLE' : 'INTERNAL';
@@ -86,6 +93,12 @@ export async function runConsumer(o: ConsumerRunnerOptions): Promise<RunningCons
       if (retryable && deliveryCount < o.maxDeliver) {
         const delay = retryDelayMs(o.retry, deliveryCount, err);
         log.warn({ code, err: message, deliveryCount, delay, subject: m.subject }, 'retryable failure; will redeliver');
+        // Recorded before the nak, so the redelivery's success cannot clear it before it exists.
+        if (env) {
+          await recordPendingRetry(o.sql, { consumer: o.consumer, messageId: env.id, orderId: env.orderId, subject: m.subject, type: env.type, attempt: deliveryCount, maxAttempts: o.maxDeliver, lastError: `${code}: ${message}`, delayMs: delay }).catch(
+            (err2: unknown) => log.warn({ err: err2 instanceof Error ? err2.message : String(err2) }, 'could not record the pending retry'),
+          );
+        }
         m.nak(delay);
         return;
       }
@@ -105,6 +118,7 @@ export async function runConsumer(o: ConsumerRunnerOptions): Promise<RunningCons
         });
         // No reason argument: nats-server 2.9 does not understand `+TERM <reason>` and would redeliver.
         m.term();
+        if (env && deliveryCount > 1) forget(env.id);
       } catch (dlErr) {
         // Could not even record it: leave it to redelivery rather than lose it.
         log.error({ err: dlErr instanceof Error ? dlErr.message : String(dlErr) }, 'dead letter not recorded; will redeliver');

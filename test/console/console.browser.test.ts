@@ -6,6 +6,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { startGatewayService, type RunningGateway } from '../../gateway/main.ts';
 import { startOrdersService } from '../../services/orders/main.ts';
 import { startNotificationsService } from '../../services/notifications/main.ts';
+import { recordPendingRetry } from '../../infra/db/pending-retries.ts';
 import { createFakturowniaAdapter } from '../../services/invoicing/fakturownia.adapter.ts';
 import { startInvoicingSandbox, type InvoicingSandbox } from '../../infra/sandbox/invoicing-sandbox.ts';
 import type { RunningService } from '../../infra/runtime/service.ts';
@@ -86,7 +87,7 @@ describe('admin console in headless Chromium (real gateway, order host, Postgres
     expect(text).toContain('SKU-1 not in stock');
     expect(text).toContain(order.externalId);
     expect(text).toContain('Jan Kowalski');
-    expect(text).toContain('65.00 PLN');
+    expect(text).toMatch(/PLN\s65\.00/);
     expect(text).toContain('2 × Kubek');
     // The code is said once (on hover), not repeated in the row's text.
     expect(text.split('OUT_OF_STOCK').length - 1).toBe(0);
@@ -133,6 +134,25 @@ describe('admin console in headless Chromium (real gateway, order host, Postgres
     expect(await page.locator('dd.tracking').textContent()).toContain('TRK-4242');
     expect(await page.evaluate(() => (window as unknown as { noReload?: boolean }).noReload)).toBe(true);
     await shot('order-live');
+  });
+
+  it('order page: items, both addresses, payment, and the retries under way', async () => {
+    const order = await heldOrder();
+    await recordPendingRetry(t.sql, { consumer: t.names.consumers.command('logistics'), messageId: `submit-${order.orderId}`, orderId: order.orderId, subject: t.names.subjects.command('submitShipment'), type: 'submit-shipment', attempt: 3, maxAttempts: 8, lastError: 'PROVIDER_UNAVAILABLE: warehouse answered 503', delayMs: 60_000 });
+    await page.goto(`${gw.url}/admin/orders/${order.orderId}`);
+    expect(await page.locator('table.items').innerText()).toContain('Kubek');
+    expect(await page.locator('table.items').innerText()).toContain('Shipping');
+    expect(await page.locator('.address.shipping').innerText()).toContain(order.shippingAddress.city);
+    expect(await page.locator('.address.billing').innerText()).toContain(order.billingAddress.postalCode);
+    expect(await page.locator('dd.payment').innerText()).toContain(`pi_${order.orderId}`);
+    const retry = page.locator('table.retries tr[data-retry="submit-shipment"]');
+    expect(await retry.innerText()).toContain('3 of 8');
+    expect(await retry.innerText()).toContain('warehouse answered 503');
+    // The machine's internal action names stay out of the way until asked for.
+    expect(await page.locator('.statechart .fx').first().isVisible()).toBe(false);
+    await page.check('input.show-fx');
+    expect(await page.locator('.statechart .fx').first().isVisible()).toBe(true);
+    await shot('order-facts');
   });
 
   it('timeline toggles between what matters and everything (ignored events, raw payloads)', async () => {

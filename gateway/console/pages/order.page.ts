@@ -1,4 +1,5 @@
 import { ADMIN_EVENT_TYPES, type AdminEventType } from '../../../machines/order/index.ts';
+import { pendingRetriesOf } from '../../../infra/db/pending-retries.ts';
 import { isOrderpilotError } from '../../../services/contracts/index.ts';
 import { invoicingProviderFromConfig, ksefFile, ksefFilesOf, type KsefFileKind } from '../../../services/invoicing/index.ts';
 import { warehouseLog, warehouseTimeline } from '../../../services/logistics/index.ts';
@@ -32,11 +33,12 @@ export const orderPage: GatewayRoute = async (app, ctx) => {
     const res = await adminApi(app, request).getOrder(id);
     if (!res.ok) return sendErrorPage(request, reply, res.error.status, res.error.message);
     const order = res.value;
-    const [notifications, wh, webhooks, ksefFiles] = await Promise.all([
+    const [notifications, wh, webhooks, ksefFiles, retries] = await Promise.all([
       listNotifications(sql, { status: 'open', orderId: order.id }),
       view === 'all' ? warehouseLog(sql, order.id).catch(() => []) : warehouseTimeline(sql, order.id).catch(() => []),
       view === 'all' ? ctx.inbox.list({ orderId: order.id, limit: 200 }).then((list) => withOrderAnswers(sql, list)).catch(() => []) : Promise.resolve([]),
       order.context.ksef ? ksefFilesOf(sql, order.id).catch(() => []) : Promise.resolve([]),
+      pendingRetriesOf(sql, order.id).catch(() => []),
     ]);
     const timeline: views.TimelineItem[] = [];
     for (const h of order.history) {
@@ -77,6 +79,8 @@ export const orderPage: GatewayRoute = async (app, ctx) => {
         pdfUrl: invoicing && order.document ? `/admin/orders/${encodeURIComponent(order.id)}/document.pdf` : null,
         ksefFiles: ksefFiles.map((f) => ({ ...f, url: `/admin/orders/${encodeURIComponent(order.id)}/ksef/${KSEF_FILES[f.kind].path}` })),
         formState,
+        paymentDeadline: order.state === 'pending' ? new Date(Date.parse(order.createdAt) + config.paymentTimeoutMs).toISOString() : null,
+        retries,
       }),
     );
   }
@@ -146,7 +150,7 @@ function summarizePayload(type: string, payload: unknown): string | null {
     case 'ORDER_PLACED':
       return null;
     case 'PAYMENT_CONFIRMED':
-      return `${s('provider')} ${s('paymentId')}: ${s('amount')} ${s('currency')}`;
+      return `${s('provider')} ${s('paymentId')}: ${typeof p['amount'] === 'number' && typeof p['currency'] === 'string' ? views.money(p['amount'], p['currency']) : `${s('amount')} ${s('currency')}`}`;
     case 'DOCUMENT_ISSUED':
       return `${s('number')} (${s('issueDate')})`;
     case 'HANDED_TO_CARRIER':
