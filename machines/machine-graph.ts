@@ -105,6 +105,15 @@ export function allNodes(root: GraphNode): GraphNode[] {
 
 const mid = (id: string) => id.replace(/[^A-Za-z0-9_]/g, '_');
 
+/**
+ * Where an order's journey ends: a `final` node, or an atomic state none of whose own transitions
+ * leaves it (it may still note late events, e.g. a payment after a cancel, without moving).
+ */
+export function isTerminal(n: GraphNode): boolean {
+  if (n.type === 'final') return true;
+  return n.type === 'atomic' && n.transitions.every((t) => t.targets.length === 0 || t.targets.every((x) => x === n.id));
+}
+
 function label(t: GraphTransition): string {
   const parts = [t.event === 'always' ? '(always)' : t.event];
   if (t.guard) parts.push(`[${t.guard}]`);
@@ -131,6 +140,7 @@ export function toMermaid(machine: AnyStateMachine): string {
         emit(c, depth + 1);
       });
       if (n.initial) lines.push(`${pad}  [*] --> ${mid(`${n.id}.${n.initial}`)}`);
+      for (const c of n.children) if (isTerminal(c)) lines.push(`${pad}  ${mid(c.id)} --> [*]`);
       lines.push(`${pad}}`);
     }
     for (const t of n.transitions) {
@@ -140,5 +150,6 @@ export function toMermaid(machine: AnyStateMachine): string {
   };
   for (const c of root.children) emit(c, 1);
   if (root.initial) lines.push(`  [*] --> ${mid(`${root.id}.${root.initial}`)}`);
+  for (const c of root.children) if (isTerminal(c)) lines.push(`  ${mid(c.id)} --> [*]`);
   return [...lines, ...edges].join('\n') + '\n';
 }

@@ -51,6 +51,7 @@ dl.facts dt { color:var(--muted); }
 .addresses h3 { margin:.2rem 0; font-size:.9rem; color:#6b7280; }
 table.items td:nth-child(n+3) { text-align:right; }
 .show-fx:not(:checked) ~ .statechart .fx { display:none; }
+.statechart .st.terminal { border-style:double; border-width:3px; }
 pre.raw { white-space:pre-wrap; word-break:break-all; background:#f3f4f6; padding:.3rem; margin:.2rem 0; max-height:16rem; overflow:auto; font-size:.8rem; }
 .filters { display:flex; gap:.8rem; align-items:end; flex-wrap:wrap; margin-bottom:1rem; }
 .timeline .raw { white-space:pre-wrap; word-break:break-all; background:#f3f4f6; padding:.3rem; margin:.2rem 0; max-height:12rem; overflow:auto; }

@@ -1,5 +1,5 @@
 import type { StateValue } from 'xstate';
-import { activeStateIds, machineGraph, type GraphNode, type GraphTransition } from '../../machines/machine-graph.ts';
+import { activeStateIds, isTerminal, machineGraph, type GraphNode, type GraphTransition } from '../../machines/machine-graph.ts';
 import type { AnyStateMachine } from 'xstate';
 import { html, type Html } from './html.ts';
 
@@ -20,9 +20,10 @@ function transitionLabel(t: GraphTransition, byId: Map<string, GraphNode>): Html
 function nodeView(n: GraphNode, active: Set<string>, byId: Map<string, GraphNode>, o: StatechartViewOptions, initial: boolean): Html {
   const isActive = active.has(n.id);
   const count = o.counts?.get(n.id);
-  const cls = `st st-${n.type}${isActive ? ' active' : ''}${initial ? ' initial' : ''}`;
+  const terminal = isTerminal(n);
+  const cls = `st st-${n.type}${isActive ? ' active' : ''}${initial ? ' initial' : ''}${terminal ? ' terminal' : ''}`;
   return html`<div class="${cls}" data-state-id="${n.id}">
-  <div class="st-head"><span class="st-name">${n.key}</span>${n.type === 'parallel' ? html` <span class="st-kind">parallel</span>` : ''}${
+  <div class="st-head"><span class="st-name">${n.key}</span>${terminal ? html` <span class="st-kind" title="the journey ends here">◉ end</span>` : ''}${n.type === 'parallel' ? html` <span class="st-kind">parallel</span>` : ''}${
     count !== undefined ? html` <span class="count" title="orders in this state">${count}</span>` : ''
   }</div>
   ${n.entry.length || n.exit.length ? html`<div class="fx">${n.entry.map((a) => html`<div>entry / ${a}</div>`)}${n.exit.map((a) => html`<div>exit / ${a}</div>`)}</div>` : ''}

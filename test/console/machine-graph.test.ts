@@ -2,13 +2,21 @@ import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import type { AnyStateNode } from 'xstate';
 import { orderMachine } from '../../machines/order/index.ts';
-import { activeStateIds, allNodes, machineGraph, toMermaid } from '../../machines/machine-graph.ts';
+import { activeStateIds, allNodes, isTerminal, machineGraph, toMermaid } from '../../machines/machine-graph.ts';
 
 function definitionNodes(n: AnyStateNode): AnyStateNode[] {
   return [n, ...Object.values(n.states as Record<string, AnyStateNode>).flatMap(definitionNodes)];
 }
 
 describe('statechart graph read from the machine definition', () => {
+  it('marks where a journey ends: states no transition leaves (closed, cancelled, e-mailed), not the others', () => {
+    const nodes = allNodes(machineGraph(orderMachine));
+    const terminal = nodes.filter(isTerminal).map((n) => n.id);
+    expect(terminal).toEqual(expect.arrayContaining(['order.cancelled', 'order.processing.fulfilment.closed', 'order.processing.document.emailed']));
+    for (const id of ['order.pending', 'order.processing.fulfilment.held', 'order.processing.document.failed']) expect(terminal).not.toContain(id);
+    expect(toMermaid(orderMachine)).toContain('order_cancelled --> [*]');
+  });
+
   it('has every state node and every transition of the order machine', () => {
     const graph = machineGraph(orderMachine);
     const ids = allNodes(graph).map((n) => n.id).sort();
