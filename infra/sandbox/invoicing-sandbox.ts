@@ -113,6 +113,17 @@ export interface InvoicingSandbox {
   /** Sends to KSeF so far (gov_save_and_send and send_to_ksef). */
   ksefSends(): number;
   configure(faults: Partial<InvoicingSandboxFaults>): void;
+  /**
+   * Creates whose `oid` starts with `prefix` wait unanswered until released (tests: a document stays
+   * `requested` for as long as a step needs). An order id holds its document and its corrections.
+   */
+  holdCreates(prefix: string): void;
+  /** Stops holding creates of `prefix` and lets every waiting one through as usual. */
+  unholdCreates(prefix: string): void;
+  /** Creates with exactly this `oid` waiting under `holdCreates`. */
+  heldCreates(oid: string): number;
+  /** Answers the oldest waiting create of exactly this `oid`: as usual (`ok`) or refused with 422 and these messages. */
+  releaseCreate(oid: string, outcome?: 'ok' | { refuse: Record<string, string[]> }): boolean;
   close(): Promise<void>;
 }
 
@@ -205,6 +216,8 @@ export async function startInvoicingSandbox(opts: InvoicingSandboxOptions = {}):
     const series = m ? `${m[1] === 'FK' ? 'FK-' : ''}${m[4]}-${m[3]}` : null;
     if (m && series) monthly.set(series, Math.max(monthly.get(series) ?? 0, Number(m[2])));
   }
+  const holds = new Set<string>();
+  const heldByOid = new Map<string, Array<(o: 'ok' | { refuse: Record<string, string[]> }) => void>>();
   const requests: Record<SandboxRoute, number> = { create: 0, list: 0, get: 0, pdf: 0, ksef: 0, other: 0 };
   const ksefMode: SandboxKsefMode = opts.ksef ?? 'off';
   const prefix = ksefMode === 'demo' ? 'demo_' : '';
@@ -488,6 +501,14 @@ export async function startInvoicingSandbox(opts: InvoicingSandboxOptions = {}):
         send(res, 400, { code: 'error', message: 'body is not JSON' });
         return;
       }
+      const oid = String(((body as { invoice?: { oid?: unknown } }).invoice?.oid ?? '') || '');
+      if (oid !== '' && [...holds].some((p) => oid.startsWith(p))) {
+        const outcome = await new Promise<'ok' | { refuse: Record<string, string[]> }>((resolve) => heldByOid.set(oid, [...(heldByOid.get(oid) ?? []), resolve]));
+        if (outcome !== 'ok') {
+          send(res, 422, { code: 'error', message: outcome.refuse });
+          return;
+        }
+      }
       const inv = create(body, res);
       if (inv === null) return;
       if (truthy((body as Record<string, unknown>)['gov_save_and_send']) || truthy(url.searchParams.get('gov_save_and_send'))) sendToKsef(inv);
@@ -590,7 +611,32 @@ export async function startInvoicingSandbox(opts: InvoicingSandboxOptions = {}):
     configure(f) {
       faults = { ...faults, ...f };
     },
-    close,
+    holdCreates(p) {
+      holds.add(p);
+    },
+    unholdCreates(p) {
+      holds.delete(p);
+      for (const oid of [...heldByOid.keys()].filter((o) => o.startsWith(p))) {
+        for (const r of heldByOid.get(oid) ?? []) r('ok');
+        heldByOid.delete(oid);
+      }
+    },
+    heldCreates: (oid) => heldByOid.get(oid)?.length ?? 0,
+    releaseCreate(oid, outcome = 'ok') {
+      const [first, ...rest] = heldByOid.get(oid) ?? [];
+      if (rest.length > 0) heldByOid.set(oid, rest);
+      else heldByOid.delete(oid);
+      first?.(outcome);
+      return first !== undefined;
+    },
+    close: async () => {
+      holds.clear();
+      for (const oid of [...heldByOid.keys()]) {
+        for (const r of heldByOid.get(oid) ?? []) r({ refuse: { base: ['sandbox closing'] } });
+        heldByOid.delete(oid);
+      }
+      await close();
+    },
   };
 }
 

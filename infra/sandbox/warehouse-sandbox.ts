@@ -60,6 +60,13 @@ export interface WarehouseFaultPlan {
   problem?: ProblemStatus;
   /** The walk stops after this status (tests: a shipment that stays put). */
   stopAfter?: WarehouseStatus;
+  /**
+   * Submits wait unanswered until `answerSubmits(reference)` (tests: an order stays `submitting`
+   * for as long as a step needs, e.g. while a status webhook overtakes the submit's answer).
+   */
+  holdSubmits?: boolean;
+  /** Cancels of an existing shipment wait unanswered until `answerCancels(reference)`. */
+  holdCancels?: boolean;
 }
 
 export type FaultKind =
@@ -138,6 +145,12 @@ export interface WarehouseSandbox {
   setPlan(reference: string, plan: WarehouseFaultPlan): void;
   /** Lets a paused shipment walk on. */
   resume(reference: string): void;
+  /** Submits / cancels of a reference waiting under `holdSubmits` / `holdCancels`. */
+  held(reference: string): { submits: number; cancels: number };
+  /** Answers every held submit of a reference, under its plan as it is now (`setPlan` first to reject). */
+  answerSubmits(reference: string): number;
+  /** Answers every held cancel of a reference (a shipment whose status is past hand-off is refused). */
+  answerCancels(reference: string): number;
   /** Signs and sends one webhook body now (tests: unknown references, duplicates by hand). */
   sendWebhook(body: WarehouseWebhook, opts?: { signature?: string }): Promise<SentWebhook>;
   /** Resolves when every walk has finished and no webhook is in flight. */
@@ -234,6 +247,16 @@ export async function startWarehouseSandbox(o: WarehouseSandboxOptions): Promise
   const lookups = new Map<string, number>();
   const cancels = new Map<string, number>();
   const paused = new Map<string, () => void>();
+  const heldSubmits = new Map<string, Array<() => void>>();
+  const heldCancels = new Map<string, Array<() => void>>();
+  const holdOn = (gates: Map<string, Array<() => void>>, reference: string) =>
+    new Promise<void>((resolve) => gates.set(reference, [...(gates.get(reference) ?? []), resolve]));
+  const open = (gates: Map<string, Array<() => void>>, reference: string): number => {
+    const waiting = gates.get(reference) ?? [];
+    gates.delete(reference);
+    for (const r of waiting) r();
+    return waiting.length;
+  };
   const plans = new Map<string, WarehouseFaultPlan>();
   const webhooks: SentWebhook[] = [];
   const timers = new Set<NodeJS.Timeout>();
@@ -425,6 +448,8 @@ export async function startWarehouseSandbox(o: WarehouseSandboxOptions): Promise
     const reference = request.reference;
     const n = (submits.get(reference) ?? 0) + 1;
     submits.set(reference, n);
+    if (planFor(reference).holdSubmits) await holdOn(heldSubmits, reference);
+    if (closed) return json(res, 503, { code: 'UNAVAILABLE', message: 'warehouse closing' });
     const plan = planFor(reference);
     if (plan.delayMs !== undefined) await sleep(plan.delayMs);
     const existing = byReference.get(reference);
@@ -522,6 +547,8 @@ export async function startWarehouseSandbox(o: WarehouseSandboxOptions): Promise
     if (!s) return json(res, 404, { code: 'NOT_FOUND', message: 'no such shipment' });
     const n = (cancels.get(s.reference) ?? 0) + 1;
     cancels.set(s.reference, n);
+    if (planFor(s.reference).holdCancels) await holdOn(heldCancels, s.reference);
+    if (closed) return json(res, 503, { code: 'UNAVAILABLE', message: 'warehouse closing' });
     const plan = planFor(s.reference);
     if (n <= (plan.cancelErrors ?? 0)) return json(res, 503, { code: 'UNAVAILABLE', message: 'warehouse temporarily unavailable' });
     if (s.status === 'CANCELLED') return json(res, 200, view(s));
@@ -606,6 +633,15 @@ export async function startWarehouseSandbox(o: WarehouseSandboxOptions): Promise
     setPlan(reference, plan) {
       plans.set(reference, plan);
     },
+    held(reference) {
+      return { submits: heldSubmits.get(reference)?.length ?? 0, cancels: heldCancels.get(reference)?.length ?? 0 };
+    },
+    answerSubmits(reference) {
+      return open(heldSubmits, reference);
+    },
+    answerCancels(reference) {
+      return open(heldCancels, reference);
+    },
     resume(reference) {
       paused.get(reference)?.();
     },
@@ -625,6 +661,8 @@ export async function startWarehouseSandbox(o: WarehouseSandboxOptions): Promise
     async close() {
       closed = true;
       for (const r of paused.values()) r();
+      for (const k of [...heldSubmits.keys()]) open(heldSubmits, k);
+      for (const k of [...heldCancels.keys()]) open(heldCancels, k);
       for (const t of timers) clearTimeout(t);
       timers.clear();
       await listening.close();

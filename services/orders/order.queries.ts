@@ -247,7 +247,7 @@ export async function orderHistory(sql: Sql, orderId: string): Promise<OrderHist
     { id: string; message_id: string; type: string; source: string; outcome: string; from_state: string | null; to_state: string | null; to_value: unknown; payload: unknown; actor: string | null; note: string | null; occurred_at: Date; at: Date }[]
   >`
     select id::text as id, message_id, type, source, outcome, from_state, to_state, to_value, payload, actor, note, occurred_at, at
-    from order_history where order_id = ${orderId} order by id`;
+    from order_history where order_id = ${orderId} order by order_history.id`; // the bigint column: the text alias `id` sorts "1000" before "999"
   return rows.map((h) => ({
     id: h.id,
     messageId: h.message_id,

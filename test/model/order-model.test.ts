@@ -1,22 +1,29 @@
 import { describe, expect, it } from 'vitest';
-import { allTransitions, planPaths } from './order-model.ts';
+import { NOT_DRIVEN_YET, allTransitions, planPaths } from './order-model.ts';
 
 /**
- * The model's half of issue 17, pure: `xstate/graph` finds, for every transition of the order machine
- * (each guarded branch on its own), a path of sample events whose last step takes it. A transition
- * added later that no sample event reaches fails here, naming it.
+ * The model's half of issue 17, pure: `xstate/graph` walks the order machine together with what the
+ * world holds (requests waiting at the sandboxes' doors, answers under way) and finds, for every
+ * transition of the machine (each guarded branch on its own), a path the real system can be driven
+ * along whose last step takes it. A transition added later that no path reaches fails here, naming it.
  */
 describe('order machine as a test model', () => {
   const plan = planPaths();
 
-  it('every transition of the machine has a generated path that ends by taking it', () => {
+  it('every transition has a feasible generated path that ends by taking it (or a reason in NOT_DRIVEN_YET)', () => {
     const rows = allTransitions().map((t) => {
       const p = plan.paths.find((x) => x.target === t.key);
-      return `${t.key.padEnd(92)} ${p ? p.steps.map((s) => `${s.event.type}(${s.variant})`).join(' → ') : 'NO PATH'}`;
+      return `${t.key.padEnd(92)} ${p ? p.steps.map((s) => `${s.event.type}(${s.variant})`).join(' → ') : `NO PATH: ${NOT_DRIVEN_YET[t.key] ?? 'no reason given'}`}`;
     });
     console.log([...rows, `transitions with a path: ${plan.paths.length}/${allTransitions().length} (${plan.vertices} vertices)`].join('\n'));
-    expect(plan.unreachable, `transitions no generated path reaches (add a sample event for them in test/model/order-model.ts): ${plan.unreachable.join(', ')}`).toEqual([]);
-    for (const p of plan.paths) expect(p.steps.at(-1)?.takes, p.target).toContain(p.target);
+    const unexplained = plan.unreachable.filter((k) => NOT_DRIVEN_YET[k] === undefined);
+    expect(unexplained, `transitions no generated path reaches (add a sample event / door for them in test/model/order-model.ts): ${unexplained.join(', ')}`).toEqual([]);
+    const stale = Object.keys(NOT_DRIVEN_YET).filter((k) => !plan.unreachable.includes(k));
+    expect(stale, 'NOT_DRIVEN_YET names transitions that now have a path (or no longer exist): remove them').toEqual([]);
+    for (const p of plan.paths) {
+      expect(p.steps.at(-1)?.takes, p.target).toContain(p.target);
+      expect(p.steps.map((s) => s.door), p.target).not.toContain('impossible');
+    }
   });
 
   it('the transition catalogue is read from the machine: guarded branches counted on their own', () => {

@@ -1,5 +1,5 @@
 import { getShortestPaths } from 'xstate/graph';
-import { initialTransition, transition, type AnyStateNode, type AnyTransitionDefinition, type StateValue } from 'xstate';
+import { fromTransition, initialTransition, transition, type AnyStateNode, type AnyTransitionDefinition, type StateValue } from 'xstate';
 import { MANUAL_DOCUMENT_PROVIDER, correctableAmount, orderMachine, refundableAmount, type OrderData, type OrderEvent, type OrderSnapshot } from '../../machines/order/index.ts';
 import { SAMPLE_ADDRESS } from '../support/orders.ts';
 
@@ -187,13 +187,51 @@ export function serialize(s: OrderSnapshot): string {
   });
 }
 
+
+/**
+ * What the outside world holds for one order besides the machine: requests waiting at a sandbox's
+ * door (held until a step answers them) and answers under way that arrive by themselves. The planner
+ * walks machine and doors together, so a path only asks of the world what it can really do: a submit
+ * can only be answered while one waits, a cancel finds a shipment only when the warehouse has one.
+ */
+export interface Doors {
+  /** A submit waits (held) at the warehouse. */
+  submit: boolean;
+  /** The warehouse has a shipment for the order. */
+  shipment: boolean;
+  /** A cancel of that shipment waits (held) at the warehouse. */
+  cancel: boolean;
+  /** Document creates waiting (held) at the invoicing system; a step answers the oldest. */
+  doc: number;
+  /** The invoicing system has the order's document (a new request finds it by itself). */
+  invoice: boolean;
+  /** Correction creates waiting (held), by correction id. */
+  corrections: string[];
+  /** Answers that come by themselves (no door holds them), by kind. */
+  coming: Array<'cancel-none' | 'submit-found' | 'document-found' | 'attach' | 'mail-customer' | 'mail-other' | 'mail-resend' | 'refund' | `correction-mail:${string}`>;
+  /** The customer's mailbox refuses mail (decided by the first e-mail to it). */
+  mailBad: boolean | null;
+  /** Refunds at the provider fail (decided by the first refund's answer). */
+  refundsFail: boolean | null;
+}
+
+export interface WorldSnapshot {
+  order: OrderSnapshot;
+  doors: Doors;
+  /** Steps taken (a timer only fires at the first step: the order waits for it, nothing else does). */
+  steps: number;
+}
+
 export interface ModelStep {
   variant: string;
   event: OrderEvent;
-  /** The machine's state value after the step. */
+  /** The machine's state value before and after the step. */
+  before: StateValue;
   value: StateValue;
   /** Transitions the step takes. */
   takes: string[];
+  /** How the world gives it: `act` (the test causes it at a door), `held:<door>` (the test answers a held request), `coming:<kind>` (it arrives by itself). */
+  door: string;
 }
 
 export interface ModelPath {
@@ -202,45 +240,229 @@ export interface ModelPath {
   steps: ModelStep[];
 }
 
+type Sample = SampleEvent;
+const EMPTY_DOORS: Doors = { submit: false, shipment: false, cancel: false, doc: 0, invoice: false, corrections: [], coming: [], mailBad: null, refundsFail: null };
+
+/** Variants the system cannot be made to produce yet (KSeF: the sandbox's verdicts are not per order). */
+export const UNDRIVABLE_VARIANTS: ReadonlySet<string> = new Set(['invoicing-ksef', 'ksef']);
+
+const drop = <T>(list: readonly T[], x: T): T[] => {
+  const i = list.indexOf(x);
+  return i < 0 ? [...list] : [...list.slice(0, i), ...list.slice(i + 1)];
+};
+
+/** The answers the world can give now, or the admin/shop/provider acts it allows; an answer under way comes first. */
+export function worldEvents(w: WorldSnapshot): Sample[] {
+  const d = w.doors;
+  const c = w.order.context;
+  const all = samples(w.order).filter((e) => !UNDRIVABLE_VARIANTS.has(e.variant));
+  // Refund and correction results for every one under way (samples() offers the first only).
+  for (const r of c.refunds ?? []) {
+    if (r.status !== 'requested') continue;
+    all.push({ variant: 'provider', event: { type: 'REFUND_COMPLETED', refundId: r.refundId, providerRefundId: 're_model', at } });
+    all.push({ variant: 'provider-refused', event: { type: 'REFUND_FAILED', refundId: r.refundId, code: 'REFUND_REFUSED', message: 'refused', at } });
+  }
+  for (const k of c.corrections ?? []) {
+    all.push({ variant: 'invoicing', event: { type: 'CORRECTION_ISSUED', correctionId: k.correctionId, providerId: '2', number: 'FK/1/11/2026', issueDate: '2026-11-30', provider: 'fakturownia', at } });
+    all.push({ variant: 'mail', event: { type: 'CORRECTION_EMAILED', correctionId: k.correctionId, to: 'jan@example.com', messageId: 'm3', at } });
+    all.push({ variant: 'invoicing-refused', event: { type: 'CORRECTION_FAILED', correctionId: k.correctionId, code: 'INVOICE_REJECTED', message: 'refused', stage: 'issue', at } });
+  }
+  const seen = new Set<string>();
+  const unique = all.filter((e) => {
+    const k = `${e.variant}:${JSON.stringify(e.event)}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+  const answers = unique.filter((e) => answerOf(w, e) !== null);
+  if (d.coming.length > 0) return answers.filter((e) => answerOf(w, e)?.startsWith('coming:'));
+  const acts = unique.filter((e) => ACTIVE_VARIANTS.has(e.variant) && actFeasible(w, e));
+  // At most two document creates waiting at once (enough for a late answer after a failure).
+  return [...answers, ...acts].filter((e) => w.order.can(e.event) && applyWorld(w, e).doors.doc <= 2);
+}
+
+/** Variants the test causes itself through a door (HTTP, signed webhook, admin API, timer). */
+export const ACTIVE_VARIANTS: ReadonlySet<string> = new Set(['stripe', 'mismatch', 'payu-canceled', 'timer', 'admin', 'admin-all', 'warehouse-webhook']);
+
+function actFeasible(w: WorldSnapshot, e: Sample): boolean {
+  if (e.variant === 'timer') return w.steps === 0;
+  // A status webhook names a reference the warehouse got from us.
+  if (e.variant === 'warehouse-webhook') return w.order.context.warehouseSubmissions > 0;
+  return true;
+}
+
 /**
- * One shortest path per transition: xstate/graph's shortest paths to every reachable vertex, each
- * extended by the sample events enabled there; for each transition the shortest such path whose last
- * step takes it. Transitions no path reaches are returned in `unreachable`.
+ * Which waiting request or coming answer a sample answers: `held:<door>` (the test releases it) or
+ * `coming:<kind>` (it arrives by itself); null when the world cannot give it now.
+ */
+export function answerOf(w: WorldSnapshot, e: Sample): string | null {
+  const d = w.doors;
+  const ev = e.event;
+  const coming = (k: Doors['coming'][number]) => (d.coming.includes(k) ? `coming:${k}` : null);
+  switch (e.variant) {
+    case 'warehouse-answer':
+      if (ev.type !== 'SHIPMENT_ACCEPTED') return null;
+      return d.submit ? 'held:submit' : coming('submit-found');
+    case 'warehouse-reject':
+      return d.submit && !d.shipment ? 'held:submit' : null;
+    case 'warehouse-cancel':
+      if (ev.type !== 'SHIPMENT_CANCELLED') return null;
+      if (ev.existed) return d.cancel ? 'held:cancel' : null;
+      return coming('cancel-none');
+    case 'warehouse-too-late':
+      return d.cancel ? 'held:cancel' : null;
+    case 'invoicing':
+      if (ev.type === 'DOCUMENT_ISSUED') return d.doc > 0 ? 'held:doc' : coming('document-found') ?? coming('attach');
+      if (ev.type === 'CORRECTION_ISSUED') return d.corrections.includes(ev.correctionId) ? `held:correction` : null;
+      return null;
+    case 'invoicing-manual':
+      return coming('attach');
+    case 'invoicing-refused':
+      if (ev.type === 'DOCUMENT_FAILED') return d.doc > 0 ? 'held:doc' : coming('attach');
+      if (ev.type === 'CORRECTION_FAILED') return d.corrections.includes(ev.correctionId) ? 'held:correction' : null;
+      return null;
+    case 'mail':
+      if (ev.type === 'DOCUMENT_EMAILED') return d.mailBad === true ? coming('mail-other') : coming('mail-customer') ?? coming('mail-other');
+      if (ev.type === 'CORRECTION_EMAILED') return d.mailBad === true ? null : coming(`correction-mail:${ev.correctionId}`);
+      return null;
+    case 'mail-resend':
+      return coming('mail-resend');
+    case 'smtp-refused':
+      return d.mailBad === false ? null : coming('mail-customer');
+    case 'provider':
+      return d.refundsFail === true ? null : coming('refund');
+    case 'provider-refused':
+      return d.refundsFail === false ? null : coming('refund');
+    default:
+      return null;
+  }
+}
+
+function applyWorld(w: WorldSnapshot, e: Sample): WorldSnapshot {
+  const [next, actions] = transition(orderMachine, w.order, e.event);
+  const d: Doors = { ...w.doors, corrections: [...w.doors.corrections], coming: [...w.doors.coming] };
+  const ans = answerOf(w, e);
+  const ev = e.event;
+  if (ans === 'held:submit') {
+    d.submit = false;
+    if (ev.type === 'SHIPMENT_ACCEPTED') d.shipment = true;
+  } else if (ans === 'held:cancel') d.cancel = false;
+  else if (ans === 'held:doc') {
+    d.doc--;
+    if (ev.type === 'DOCUMENT_ISSUED') d.invoice = true;
+  } else if (ans === 'held:correction' && 'correctionId' in ev) d.corrections = drop(d.corrections, ev.correctionId);
+  else if (ans?.startsWith('coming:')) {
+    const kind = ans.slice('coming:'.length) as Doors['coming'][number];
+    d.coming = drop(d.coming, kind);
+    if (kind === 'mail-customer') d.mailBad = e.variant === 'smtp-refused';
+    if (kind === 'refund') d.refundsFail = e.variant === 'provider-refused';
+  }
+  for (const a of actions) {
+    const params = (a as { params?: Record<string, unknown> }).params ?? {};
+    switch (a.type) {
+      case 'submitToWarehouse':
+        // A resubmit (release) looks the reference up first: a shipment the warehouse has answers at once.
+        if (params['reason'] === 'release' && d.shipment) d.coming.push('submit-found');
+        else d.submit = true;
+        break;
+      case 'cancelShipment':
+        if (d.shipment) d.cancel = true;
+        else d.coming.push('cancel-none');
+        break;
+      case 'requestDocument':
+        if (d.invoice) d.coming.push('document-found');
+        else d.doc++;
+        break;
+      case 'verifyDocument':
+        d.coming.push('attach');
+        break;
+      case 'emailDocument':
+        d.coming.push(params['resend'] === true ? 'mail-resend' : params['to'] ? 'mail-other' : 'mail-customer');
+        break;
+      case 'refundPayment':
+        d.coming.push('refund');
+        break;
+      case 'issueCorrection':
+        d.corrections.push(String(params['correctionId']));
+        break;
+      case 'emailCorrection':
+        d.coming.push(`correction-mail:${String(params['correctionId'])}`);
+        break;
+    }
+  }
+  return { order: next, doors: d, steps: w.steps + 1 };
+}
+
+function serializeWorld(w: WorldSnapshot): string {
+  return JSON.stringify({ o: serialize(w.order), d: w.doors, first: w.steps === 0 });
+}
+
+/** The world model as xstate actor logic, for xstate/graph. */
+export function worldLogic(order: OrderData) {
+  const [initial] = initialTransition(orderMachine, { order });
+  return fromTransition((w: WorldSnapshot, e: Sample & { type: string }) => applyWorld(w, e), { order: initial, doors: EMPTY_DOORS, steps: 0 } as WorldSnapshot);
+}
+
+/**
+ * One shortest path per transition: xstate/graph's shortest paths to every vertex of the world model
+ * (machine and doors), each extended by the samples the world allows there; for each transition the
+ * shortest such path whose last step takes it. Transitions no feasible path reaches are `unreachable`.
  */
 export function planPaths(order: OrderData = modelOrder()): { paths: ModelPath[]; unreachable: string[]; vertices: number } {
-  const [initial] = initialTransition(orderMachine, { order });
-  const variantOf = new Map<string, string>();
-  const events = (s: OrderSnapshot): OrderEvent[] =>
-    samples(s)
-      .filter((e) => s.can(e.event))
-      .map((e) => {
-        variantOf.set(JSON.stringify(e.event), e.variant);
-        return e.event;
-      });
-  const statePaths = getShortestPaths(orderMachine, { input: { order }, events, serializeState: (s) => serialize(s as OrderSnapshot), limit: 100_000 });
+  const logic = worldLogic(order);
+  const asEvent = (e: Sample): Sample & { type: string } => ({ ...e, type: `${e.event.type}:${e.variant}` });
+  const statePaths = getShortestPaths(logic, {
+    events: (snap) => worldEvents(snap.context).map(asEvent),
+    serializeState: (snap) => serializeWorld(snap.context),
+    serializeEvent: (e) => `${e.variant}:${JSON.stringify(e.event)}`,
+    limit: 200_000,
+  });
   const best = new Map<string, ModelPath>();
-  const toSteps = (from: OrderSnapshot, evs: readonly OrderEvent[]): ModelStep[] => {
-    let cur = from;
-    return evs.map((event) => {
-      const takes = takenTransitions(cur, event);
-      const [next] = transition(orderMachine, cur, event);
-      cur = next;
-      return { variant: variantOf.get(JSON.stringify(event)) ?? 'unknown', event, value: next.value, takes };
+  const toSteps = (samples: readonly Sample[]): ModelStep[] => {
+    let w: WorldSnapshot = { order: initialTransition(orderMachine, { order })[0], doors: EMPTY_DOORS, steps: 0 };
+    return samples.map((e) => {
+      const takes = takenTransitions(w.order, e.event);
+      const before = w.order.value;
+      const door = ACTIVE_VARIANTS.has(e.variant) ? 'act' : answerOf(w, e) ?? 'impossible';
+      w = applyWorld(w, e);
+      return { variant: e.variant, event: e.event, before, value: w.order.value, takes, door };
     });
   };
   for (const sp of statePaths) {
-    const prefix = sp.steps.map((st) => st.event as OrderEvent).filter((e) => !e.type.startsWith('xstate.'));
-    const end = sp.state as OrderSnapshot;
-    for (const e of samples(end)) {
-      if (!end.can(e.event)) continue;
-      variantOf.set(JSON.stringify(e.event), e.variant);
-      const takes = takenTransitions(end, e.event);
-      for (const k of takes) {
+    const prefix = sp.steps.map((st) => st.event as unknown as Sample).filter((e) => e.event !== undefined);
+    const end = sp.state.context;
+    for (const e of worldEvents(end)) {
+      for (const k of takenTransitions(end.order, e.event)) {
         const cur = best.get(k);
-        if (cur === undefined || cur.steps.length > prefix.length + 1) best.set(k, { target: k, steps: toSteps(initial, [...prefix, e.event]) });
+        if (cur === undefined || cur.steps.length > prefix.length + 1) best.set(k, { target: k, steps: toSteps([...prefix, e]) });
       }
     }
   }
   const unreachable = transitionList.map((t) => t.key).filter((k) => !best.has(k));
   return { paths: transitionList.map((t) => best.get(t.key)).filter((p): p is ModelPath => p !== undefined), unreachable, vertices: statePaths.length };
 }
+
+/**
+ * Transitions no path drives end to end yet, each with why. The suites fail for any other transition
+ * without a path, and for an entry here that a path now reaches (then delete the entry).
+ */
+export const NOT_DRIVEN_YET: Readonly<Record<string, string>> = {
+  'order CORRECTION_ISSUED [and(correctionIn,correctionSentToKsef)] #0': 'KSeF: the invoicing sandbox decides KSeF verdicts by global counters, not per order; the world model cannot plan them yet',
+  'order CORRECTION_KSEF_ACCEPTED [correctionIn] #0': 'KSeF (as above)',
+  'order CORRECTION_KSEF_REJECTED [correctionIn] #0': 'KSeF (as above)',
+  'order.processing.document.requested DOCUMENT_ISSUED [sentToKsef] #0': 'KSeF (as above)',
+  'order.processing.document.attaching DOCUMENT_ISSUED [sentToKsef] #1': 'KSeF (as above)',
+  'order.processing.document.ksefSent KSEF_ACCEPTED #0': 'KSeF (as above)',
+  'order.processing.document.ksefSent KSEF_REJECTED #0': 'KSeF (as above)',
+  'order.processing.document.ksefSent KSEF_OFFLINE #0': 'KSeF (as above)',
+  'order.processing.document.ksefOffline KSEF_ACCEPTED #0': 'KSeF (as above)',
+  'order.processing.document.ksefOffline KSEF_REJECTED #0': 'KSeF (as above)',
+  'order.processing.document.ksefRejected RESEND_TO_KSEF #0': 'KSeF (as above)',
+  'order.processing.document.ksefRejected KSEF_ACCEPTED #0': 'KSeF (as above)',
+  'order.processing.document.failed DOCUMENT_ISSUED [and(not(hasDocument),sentToKsef)] #0': 'KSeF (as above)',
+  'order.cancelled KSEF_ACCEPTED #0': 'KSeF (as above)',
+  'order.processing.fulfilment.cancelling SHIPMENT_ACCEPTED #0':
+    "a submit's answer while the cancel is under way: needs the cancel's warehouse look-up held while the first submit is answered (the sandbox holds submits and cancels, not look-ups yet)",
+  'order.processing.fulfilment.accepted SHIPMENT_REJECTED #0':
+    'needs a warehouse that rejects a second submit after accepting the first; the contract (and the sandbox) answers a known reference with its shipment',
+};
