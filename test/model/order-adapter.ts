@@ -40,7 +40,7 @@ const sourceOf = (key: string) => allTransitions().find((t) => t.key === key)?.s
 /** Every variant the adapter can cause; a step with another one fails, naming it. */
 export const KNOWN_VARIANTS: ReadonlySet<string> = new Set([
   'stripe', 'mismatch', 'payu-canceled', 'timer', 'admin', 'admin-all', 'warehouse-webhook', 'warehouse-answer', 'warehouse-reject', 'warehouse-cancel',
-  'warehouse-too-late', 'invoicing', 'invoicing-manual', 'invoicing-refused', 'mail', 'mail-resend', 'smtp-refused', 'provider', 'provider-refused',
+  'warehouse-too-late', 'warehouse-address', 'warehouse-address-too-late', 'invoicing', 'invoicing-manual', 'invoicing-refused', 'mail', 'mail-resend', 'smtp-refused', 'provider', 'provider-refused',
 ]);
 
 export interface PathResult {
@@ -190,6 +190,12 @@ async function cause(w: ModelWorld, c: CauseInput): Promise<void> {
     case 'admin-all': {
       let body = adminBody(e);
       if (e.type === 'ATTACH_DOCUMENT') body = { ...body, ...(await attachArrangement(w, c)) };
+      // An address change the warehouse will refuse: a carrier has the parcel by the time it asks.
+      const readdress = c.path.steps.slice(c.index + 1).find((s) => s.door === 'coming:address');
+      if (e.type === 'UPDATE_SHIPPING_ADDRESS' && readdress?.variant === 'warehouse-address-too-late') {
+        const shipment = w.warehouse.shipmentByReference(id);
+        if (shipment) shipment.status = 'HANDED_TO_CARRIER';
+      }
       return expect2xx(await w.admin('POST', `/admin/api/orders/${id}/events`, body), `admin ${e.type}`);
     }
     case 'warehouse-webhook': {

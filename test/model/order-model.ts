@@ -208,7 +208,9 @@ export interface Doors {
   /** Correction creates waiting (held), by correction id. */
   corrections: string[];
   /** Answers that come by themselves (no door holds them), by kind. */
-  coming: Array<'cancel-none' | 'submit-found' | 'document-found' | 'attach' | 'mail-customer' | 'mail-other' | 'mail-resend' | 'refund' | `correction-mail:${string}`>;
+  coming: Array<'cancel-none' | 'submit-found' | 'address' | 'document-found' | 'attach' | 'mail-customer' | 'mail-other' | 'mail-resend' | 'refund' | `correction-mail:${string}`>;
+  /** A carrier has the parcel as far as the warehouse knows (cancels and address changes are refused). */
+  tooLate: boolean;
   /** The customer's mailbox refuses mail (decided by the first e-mail to it). */
   mailBad: boolean | null;
   /** Refunds at the provider fail (decided by the first refund's answer). */
@@ -241,7 +243,7 @@ export interface ModelPath {
 }
 
 type Sample = SampleEvent;
-const EMPTY_DOORS: Doors = { submit: false, shipment: false, cancel: false, doc: 0, invoice: false, corrections: [], coming: [], mailBad: null, refundsFail: null };
+const EMPTY_DOORS: Doors = { submit: false, shipment: false, cancel: false, doc: 0, invoice: false, corrections: [], coming: [], tooLate: false, mailBad: null, refundsFail: null };
 
 /** Variants the system cannot be made to produce yet (KSeF: the sandbox's verdicts are not per order). */
 export const UNDRIVABLE_VARIANTS: ReadonlySet<string> = new Set(['invoicing-ksef', 'ksef']);
@@ -307,10 +309,14 @@ export function answerOf(w: WorldSnapshot, e: Sample): string | null {
       return d.submit && !d.shipment ? 'held:submit' : null;
     case 'warehouse-cancel':
       if (ev.type !== 'SHIPMENT_CANCELLED') return null;
-      if (ev.existed) return d.cancel ? 'held:cancel' : null;
+      if (ev.existed) return d.cancel && !d.tooLate ? 'held:cancel' : null;
       return coming('cancel-none');
     case 'warehouse-too-late':
       return d.cancel ? 'held:cancel' : null;
+    case 'warehouse-address':
+      return d.tooLate ? null : coming('address');
+    case 'warehouse-address-too-late':
+      return coming('address');
     case 'invoicing':
       if (ev.type === 'DOCUMENT_ISSUED') return d.doc > 0 ? 'held:doc' : coming('document-found') ?? coming('attach');
       if (ev.type === 'CORRECTION_ISSUED') return d.corrections.includes(ev.correctionId) ? `held:correction` : null;
@@ -346,16 +352,20 @@ function applyWorld(w: WorldSnapshot, e: Sample): WorldSnapshot {
   if (ans === 'held:submit') {
     d.submit = false;
     if (ev.type === 'SHIPMENT_ACCEPTED') d.shipment = true;
-  } else if (ans === 'held:cancel') d.cancel = false;
+  } else if (ans === 'held:cancel') {
+    d.cancel = false;
+    if (e.variant === 'warehouse-too-late') d.tooLate = true;
+  }
   else if (ans === 'held:doc') {
     d.doc--;
     if (ev.type === 'DOCUMENT_ISSUED') d.invoice = true;
-  } else if (ans === 'held:correction' && 'correctionId' in ev) d.corrections = drop(d.corrections, ev.correctionId);
+  } else if (ans === 'held:correction' && 'correctionId' in ev) d.corrections = drop(d.corrections, String(ev.correctionId));
   else if (ans?.startsWith('coming:')) {
     const kind = ans.slice('coming:'.length) as Doors['coming'][number];
     d.coming = drop(d.coming, kind);
     if (kind === 'mail-customer') d.mailBad = e.variant === 'smtp-refused';
     if (kind === 'refund') d.refundsFail = e.variant === 'provider-refused';
+    if (e.variant === 'warehouse-address-too-late') d.tooLate = true;
   }
   for (const a of actions) {
     const params = (a as { params?: Record<string, unknown> }).params ?? {};
@@ -372,6 +382,10 @@ function applyWorld(w: WorldSnapshot, e: Sample): WorldSnapshot {
       case 'requestDocument':
         if (d.invoice) d.coming.push('document-found');
         else d.doc++;
+        break;
+      case 'changeShipmentAddress':
+        // The warehouse answers an address change at once (changed, or too late once a carrier has it).
+        d.coming.push('address');
         break;
       case 'verifyDocument':
         d.coming.push('attach');
@@ -457,7 +471,8 @@ export const NOT_DRIVEN_YET: Readonly<Record<string, string>> = {
   'order.processing.document.ksefSent KSEF_OFFLINE #0': 'KSeF (as above)',
   'order.processing.document.ksefOffline KSEF_ACCEPTED #0': 'KSeF (as above)',
   'order.processing.document.ksefOffline KSEF_REJECTED #0': 'KSeF (as above)',
-  'order.processing.document.ksefRejected RESEND_TO_KSEF #0': 'KSeF (as above)',
+  'order.processing.document.ksefRejected RESEND_TO_KSEF [forInvoice] #0': 'KSeF (as above)',
+  'order RESEND_TO_KSEF [correctionIn] #0': 'KSeF (as above)',
   'order.processing.document.ksefRejected KSEF_ACCEPTED #0': 'KSeF (as above)',
   'order.processing.document.failed DOCUMENT_ISSUED [and(not(hasDocument),sentToKsef)] #0': 'KSeF (as above)',
   'order.cancelled KSEF_ACCEPTED #0': 'KSeF (as above)',
