@@ -85,16 +85,19 @@ describe('admin repairs end to end (gateway, NATS, Postgres, services, sandboxes
     await w.pay(o.orderId);
     await w.waitFor(o.orderId, 'accepted at the warehouse', (x) => x.state === 'processing' && x.tracking.shipmentId !== null);
     const newAddress = { ...SAMPLE_ADDRESS, line1: 'ul. Zmieniona 9', postalCode: '02-222' };
-    expect((await event(o.orderId, { type: 'UPDATE_SHIPPING_ADDRESS', note: 'customer moved', shippingAddress: newAddress })).status).toBe(202);
+    const first = await event(o.orderId, { type: 'UPDATE_SHIPPING_ADDRESS', note: 'customer moved', shippingAddress: newAddress });
+    expect(first.status, JSON.stringify(first.body)).toBe(202);
     const changed = await w.waitFor(o.orderId, 'address changed', (x) => x.context.order.shippingAddress.line1 === 'ul. Zmieniona 9' && !x.context.pendingShippingAddress);
     expect(w.warehouse.shipmentByReference(o.orderId)?.request.address).toMatchObject({ line1: 'ul. Zmieniona 9', postalCode: '02-222' });
-    expect(w.warehouse.created.get(o.orderId)).toBe(1);
-    expect((changed.history as HistoryRow[]).map((h) => `${h.type}:${h.outcome}`)).toEqual(expect.arrayContaining(['UPDATE_SHIPPING_ADDRESS:applied', 'SHIPMENT_ADDRESS_CHANGED:applied']));
+    expect(w.warehouse.created.get(o.orderId), `submits: ${w.warehouse.submits.get(o.orderId)}`).toBe(1);
+    const types = (changed.history as HistoryRow[]).map((h) => `${h.type}:${h.outcome}`);
+    expect(types, types.join(' ')).toEqual(expect.arrayContaining(['UPDATE_SHIPPING_ADDRESS:applied', 'SHIPMENT_ADDRESS_CHANGED:applied']));
 
     const shipment = w.warehouse.shipmentByReference(o.orderId);
     if (!shipment) throw new Error('no shipment');
     shipment.status = 'HANDED_TO_CARRIER';
-    expect((await event(o.orderId, { type: 'UPDATE_SHIPPING_ADDRESS', note: 'too late?', shippingAddress: { ...newAddress, line1: 'ul. Trzecia 3' } })).status).toBe(202);
+    const second = await event(o.orderId, { type: 'UPDATE_SHIPPING_ADDRESS', note: 'too late?', shippingAddress: { ...newAddress, line1: 'ul. Trzecia 3' } });
+    expect(second.status, JSON.stringify(second.body)).toBe(202);
     const refused = await w.waitFor(o.orderId, 'address change refused', (x) => (x.history as HistoryRow[]).some((h) => h.type === 'SHIPMENT_ADDRESS_REFUSED' && h.outcome === 'applied'));
     expect(refused.context.order.shippingAddress.line1).toBe('ul. Zmieniona 9');
     expect(refused.context.pendingShippingAddress).toBeNull();
