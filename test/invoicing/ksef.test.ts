@@ -209,18 +209,19 @@ describe('KSeF in the admin console and /metrics', () => {
     sandbox.configure({ ksefProcessingMs: 300 });
     expect(await eventually(async () => ((await metric('orderpilot_ksef_documents_waiting')) ?? 0) >= 1, 'waiting gauge')).toBe(true);
 
+    // One work-queue row per KSeF problem (`data-problem="ksef"`): why in words, the code on hover.
+    const rowStart = (orderId: string) => `<tr data-order="${orderId}" data-problem="ksef">`;
     const html = await eventually(async () => {
       const body = (await page('/admin')).body;
-      return body.includes(`<tr data-order="${slow.orderId}">`) ? body : undefined;
+      return body.includes(rowStart(slow.orderId)) ? body : undefined;
     }, 'the slow document listed after KSEF_ATTENTION_MS');
-    const row = (orderId: string) => html.slice(html.indexOf(`<tr data-order="${orderId}">`), html.indexOf('</tr>', html.indexOf(`<tr data-order="${orderId}">`)));
-    expect(html).toContain('<table class="ksef-docs">');
-    expect(row(rejected.orderId)).toContain('KSEF_REJECTED');
+    const row = (orderId: string) => html.slice(html.indexOf(rowStart(orderId)), html.indexOf('</tr>', html.indexOf(rowStart(orderId))));
+    expect(html).toContain('<table class="ksef-docs');
+    expect(row(rejected.orderId)).toContain('title="KSEF_REJECTED">KSeF rejected the document');
     expect(row(rejected.orderId)).toContain('Błąd weryfikacji semantyki');
-    expect(row(slow.orderId)).toContain('waiting (processing)');
-    expect(row(slow.orderId)).toContain('no KSeF number yet');
+    expect(row(slow.orderId)).toContain('No KSeF number yet (processing)');
     // The accepted ones are not there.
-    expect(html.match(/<tr data-order="[^"]+"><td><a href="\/admin\/orders\/[^"]+">FV/g)?.length).toBe(2);
+    expect(html.match(/data-problem="ksef"/g)?.length).toBe(2);
   });
 });
 
