@@ -75,6 +75,8 @@ export interface Config {
   readonly natsUrl: string | undefined;
   /** Prefix of every stream, consumer and subject: isolates deployments and test runs on one server. */
   readonly natsPrefix: string;
+  /** JetStream replicas of every stream (1, or 3/5 on a NATS cluster). */
+  readonly natsReplicas: number;
   readonly port: number;
   readonly host: string;
   /**
@@ -222,6 +224,14 @@ function url(env: Env, name: string, protocols: readonly string[]): string | und
   return raw;
 }
 
+/** One URL or several, comma-separated (the servers of a NATS cluster); each checked like `url`. */
+function urlList(env: Env, name: string, protocols: readonly string[]): string | undefined {
+  const raw = str(env, name);
+  if (raw === undefined) return undefined;
+  for (const part of raw.split(',')) url({ [name]: part.trim() }, name, protocols);
+  return raw;
+}
+
 function bool(env: Env, name: string): boolean {
   const raw = str(env, name);
   if (raw === undefined) return false;
@@ -344,7 +354,8 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const config: Config = {
     databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
-    natsUrl: url(env, 'NATS_URL', ['nats:', 'tls:']),
+    natsUrl: urlList(env, 'NATS_URL', ['nats:', 'tls:']),
+    natsReplicas: int(env, 'NATS_REPLICAS', 1, 1, 5),
     natsPrefix: prefix,
     port: int(env, 'PORT', 3000, 0, 65535),
     host: str(env, 'HOST') ?? '127.0.0.1',

@@ -6,7 +6,8 @@ export type { NatsConnection };
 /** Connects with endless reconnects (a NATS restart must not kill a service). */
 export async function connectNats(url: string, name: string, logger?: Logger): Promise<NatsConnection> {
   const nc = await connect({
-    servers: url,
+    // One server, or a cluster's servers comma-separated (any of them will do; the client fails over).
+    servers: url.split(',').map((u) => u.trim()).filter((u) => u !== ''),
     name,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,

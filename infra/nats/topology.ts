@@ -19,6 +19,8 @@ export interface TopologyOptions {
   duplicateWindowMs: number;
   /** Server-side redelivery cap; consumers dead-letter by themselves before this (see maxDeliver). */
   maxDeliver: number;
+  /** Replicas of every stream (and so of its consumers) on a NATS cluster; default 1. */
+  replicas?: number;
 }
 
 type StreamSpec = Pick<StreamConfig, 'name' | 'subjects' | 'retention' | 'max_age' | 'duplicate_window'>;
@@ -99,7 +101,7 @@ export async function ensureTopology(nc: NatsConnection, names: Names, opts: Top
   const jsm = await jetstreamManager(nc);
   const { streams, consumers } = topology(names, opts);
   for (const s of streams) {
-    const cfg = { ...s, storage: StorageType.File, discard: DiscardPolicy.Old };
+    const cfg = { ...s, storage: StorageType.File, discard: DiscardPolicy.Old, num_replicas: opts.replicas ?? 1 };
     try {
       await jsm.streams.info(s.name);
       await jsm.streams.update(s.name, { subjects: cfg.subjects, max_age: cfg.max_age, duplicate_window: cfg.duplicate_window });

@@ -51,7 +51,7 @@ export async function postgresAnswers(url: string): Promise<boolean> {
 
 export async function natsAnswers(url: string): Promise<boolean> {
   try {
-    const nc = await connect({ servers: url, timeout: 2000, reconnect: false });
+    const nc = await connect({ servers: url.split(',').map((u) => u.trim()).filter((u) => u !== ''), timeout: 2000, reconnect: false });
     await nc.close();
     return true;
   } catch {

@@ -46,7 +46,7 @@ export async function startRuntime(opts: StartOptions): Promise<Runtime> {
   await migrate(sql, logger);
   const nc: NatsConnection = await connectNats(natsUrl, `orderpilot-${process.pid}`, logger);
   const names: Names = natsNames(config.natsPrefix, config.orderPartitions);
-  await ensureTopology(nc, names, { ackWaitMs: config.ackWaitMs, duplicateWindowMs: config.duplicateWindowMs, maxDeliver: config.maxDeliver }, logger);
+  await ensureTopology(nc, names, { ackWaitMs: config.ackWaitMs, duplicateWindowMs: config.duplicateWindowMs, maxDeliver: config.maxDeliver, replicas: config.natsReplicas }, logger);
   const deps: ServiceDeps = { config: effective, logger, sql, nc, names };
   const services: RunningService[] = [];
   let shuttingDown: Promise<void> | null = null;

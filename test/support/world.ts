@@ -63,7 +63,7 @@ export async function createWorld(o: {
   await migrate(sql);
   const nc: NatsConnection = await connectNats(o.natsUrl, o.kind);
   const names: Names = natsNames(config.natsPrefix, config.orderPartitions);
-  await ensureTopology(nc, names, { ackWaitMs: config.ackWaitMs, duplicateWindowMs: config.duplicateWindowMs, maxDeliver: config.maxDeliver });
+  await ensureTopology(nc, names, { ackWaitMs: config.ackWaitMs, duplicateWindowMs: config.duplicateWindowMs, maxDeliver: config.maxDeliver, replicas: config.natsReplicas });
   return {
     config,
     logger,
