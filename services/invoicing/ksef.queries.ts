@@ -42,10 +42,13 @@ export interface KsefAttention {
   polls: number;
 }
 
-/** Rejected documents, and documents waiting for KSeF longer than `waitingLongerThanMs`; longest waiting first. */
+/**
+ * Rejected documents, and documents waiting for KSeF longer than `waitingLongerThanMs`; longest
+ * waiting first. A correction document is listed under the order it corrects (its number says which).
+ */
 export async function ksefDocumentsNeedingAttention(sql: Sql, waitingLongerThanMs: number, limit = 200): Promise<KsefAttention[]> {
   const rows = await sql<Array<{ order_id: string; number: string; ksef_state: KsefState; ksef_code: string | null; ksef_errors: string[] | null; ksef_sent_at: Date; ksef_polls: number }>>`
-    select order_id, number, ksef_state, ksef_code, ksef_errors, ksef_sent_at, ksef_polls from documents
+    select coalesce(parent_order_id, order_id) as order_id, number, ksef_state, ksef_code, ksef_errors, ksef_sent_at, ksef_polls from documents
     where ksef_state = 'rejected'
        or (ksef_state in ('processing', 'offline') and ksef_sent_at < now() - ${waitingLongerThanMs} * interval '1 millisecond')
     order by ksef_sent_at, order_id limit ${limit}`;

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ksefDocumentsNeedingAttention } from '../../services/invoicing/index.ts';
 import { startRepairsWorld, type RepairsWorld } from './repairs-world.ts';
 
 /**
@@ -66,6 +67,9 @@ describe('correction documents through KSeF', () => {
     expect(mailsOf(o.externalId).filter((m) => m.subject.startsWith('Faktura korygująca'))).toHaveLength(0);
     expect(d.refunds[0]?.status).toBe('refunded');
     expect(d.allowedEvents).toContain('RESEND_TO_KSEF');
+    // Needs attention lists the refused correction under its order (the admin lands on the order page).
+    const attention = await ksefDocumentsNeedingAttention(w.t.sql, 60_000);
+    expect(attention.find((k) => k.number === d.corrections[0].document.number)).toMatchObject({ orderId: o.orderId, state: 'rejected' });
 
     // Fixed at the invoicing system, the admin resends that correction: accepted, then e-mailed.
     const correctionId = d.corrections[0].correctionId as string;
