@@ -201,8 +201,9 @@ describe('KSeF in the admin console and /metrics', () => {
     const rejected = companyOrder();
     await placeAndPay(t.nc, t.names, rejected);
     await until(rejected.orderId, 'ksefRejected');
-    // KSeF keeps the next document processing for a minute (restored right after it was sent).
-    sandbox.configure({ ksefProcessingMs: 60_000 });
+    // KSeF keeps the next document processing for ten minutes (restored right after it was sent): far
+    // beyond any wait below, so a busy machine cannot let it be accepted before the page is read.
+    sandbox.configure({ ksefProcessingMs: 600_000 });
     const slow = companyOrder();
     await placeAndPay(t.nc, t.names, slow);
     await until(slow.orderId, 'ksefSent');
