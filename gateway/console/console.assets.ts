@@ -149,10 +149,14 @@ export const CONSOLE_JS = `
   document.addEventListener('focusout', function () {
     setTimeout(function () { if (pending > 0 && !editing()) refresh(); }, 0);
   });
+  // Hints are fire-and-forget: one lost (a host that had not heard a console listens yet) would leave
+  // the page stale, so a page that heard nothing for 30 s refreshes once anyway.
+  var lastHeard = Date.now();
+  setInterval(function () { if (Date.now() - lastHeard >= 30000) { lastHeard = Date.now(); changed(); } }, 5000);
   var es = new EventSource(url);
   // Whatever changed between rendering this page and (re)connecting was not heard: catch up once.
   es.addEventListener('open', function () { if (dot) dot.classList.add('on'); changed(); });
   es.addEventListener('error', function () { if (dot) dot.classList.remove('on'); });
-  es.addEventListener('changed', changed);
+  es.addEventListener('changed', function () { lastHeard = Date.now(); changed(); });
 })();
 `;

@@ -406,7 +406,8 @@ describe('admin console in headless Chromium (real gateway, order host, Postgres
     expect(await activeStates()).toContain('order.pending');
     await publishOrderEvent(t.nc, t.names, order.orderId, 'PAYMENT_CONFIRMED', { provider: 'stripe', paymentId: `pi_${order.orderId}`, amount: order.total, currency: 'PLN' });
     const row = page.locator('table.transitions tr[data-event="PAYMENT_CONFIRMED"]');
-    await row.waitFor();
+    // Generous: a hint the host sent before it heard this console listening is caught by the page's 30 s refresh.
+    await row.waitFor({ timeout: 90_000 });
     const shownAt = Date.now();
     const [committed] = await t.sql<Array<{ at: Date }>>`select at from order_history where order_id = ${order.orderId} and type = 'PAYMENT_CONFIRMED'`;
     // Reported, not asserted (wall-clock figures are measured, never test conditions): commit → on screen.
