@@ -28,6 +28,32 @@ export interface ShopKey {
   readonly key: string;
 }
 
+/** A shop connector's kind (`SHOPS=name:kind`); only WooCommerce is built so far. */
+export type ShopKind = 'woocommerce';
+export const SHOP_KINDS: readonly ShopKind[] = ['woocommerce'];
+
+/**
+ * One connected shop (`SHOPS=name:kind,…` and `SHOP_<NAME>_*`): where its REST API is, its
+ * credentials, the secret its webhooks are signed with, where the paid signal comes from, and
+ * overrides of its connector's status mapping (`SHOP_<NAME>_MAPPING=shipped=wc-shipped,closed=-`).
+ */
+export interface ShopConfig {
+  readonly name: string;
+  readonly kind: ShopKind;
+  readonly url: string;
+  /** WooCommerce: consumer key. */
+  readonly key: string;
+  /** WooCommerce: consumer secret. */
+  readonly secret: string;
+  readonly webhookSecret: string;
+  /** `provider`: the payment provider's webhook confirms payment (today's path); `shop`: the shop's own paid signal. */
+  readonly payment: 'provider' | 'shop';
+  /** Status overrides per change kind (`-` = no status change), parsed; checked against the kinds by the shops service. */
+  readonly mapping: Readonly<Record<string, string | null>>;
+  /** WooCommerce: the order meta key holding the buyer's NIP (tax id). */
+  readonly nipMetaKey: string;
+}
+
 /** KSeF (Polish national e-invoicing): `off` as before, `demo` (KSeF test environment), `on` (production). */
 export type KsefMode = 'off' | 'demo' | 'on';
 /** Which documents go to KSeF, named like Fakturownia's `gov_auto_send_mode`. */
@@ -172,6 +198,12 @@ export interface Config {
   readonly seller: SellerConfig;
   readonly ksef: KsefConfig;
   readonly payments: PaymentsConfig;
+  /** Connected shops (`SHOPS`), and how their updates are retried. */
+  readonly shops: readonly ShopConfig[];
+  readonly shopsMaxAttempts: number;
+  readonly shopsRetryBaseMs: number;
+  readonly shopsRetryCapMs: number;
+  readonly shopsTimeoutMs: number;
 }
 
 /**
@@ -301,6 +333,56 @@ export function parseShopKeys(raw: string | undefined, variable = 'SHOP_KEYS'): 
   });
 }
 
+/** Parses `SHOP_<NAME>_MAPPING`: `kind=status` pairs, comma-separated; `-` means "no status change". */
+export function parseShopMapping(raw: string | undefined, variable: string): Record<string, string | null> {
+  const out: Record<string, string | null> = {};
+  if (raw === undefined) return out;
+  for (const pair of raw.split(',')) {
+    const [k, v] = pair.split('=').map((x) => x.trim());
+    if (!k || v === undefined || v === '' || !/^[A-Za-z]+$/.test(k) || !/^[\w-]{1,40}$/.test(v)) {
+      throw new ConfigError(variable, 'expected comma-separated kind=status pairs (e.g. shipped=wc-shipped,closed=-)');
+    }
+    out[k] = v === '-' ? null : v;
+  }
+  return out;
+}
+
+/** Parses `SHOPS=name:kind,…` and each shop's `SHOP_<NAME>_*` variables (NAME upper-cased, `-`/`.` as `_`). */
+export function parseShops(env: Env): ShopConfig[] {
+  const raw = str(env, 'SHOPS');
+  if (raw === undefined) return [];
+  const seen = new Set<string>();
+  return raw.split(',').map((pair) => {
+    const [name, kind] = pair.split(':').map((x) => x.trim());
+    if (!name || !/^[a-z0-9][a-z0-9_-]{0,39}$/.test(name) || kind === undefined || !(SHOP_KINDS as readonly string[]).includes(kind)) {
+      throw new ConfigError('SHOPS', `expected comma-separated name:kind pairs (name: lower-case letters, digits, "_", "-"; kind: ${SHOP_KINDS.join(' | ')})`);
+    }
+    if (seen.has(name)) throw new ConfigError('SHOPS', `shop "${name}" is named twice`);
+    seen.add(name);
+    const v = (suffix: string) => `SHOP_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_${suffix}`;
+    const required = (suffix: string) => {
+      const value = str(env, v(suffix));
+      if (value === undefined) throw new ConfigError(v(suffix), `required for shop "${name}"`);
+      return value;
+    };
+    const shopUrl = url(env, v('URL'), ['http:', 'https:']);
+    if (shopUrl === undefined) throw new ConfigError(v('URL'), `required for shop "${name}"`);
+    const webhookSecret = required('WEBHOOK_SECRET');
+    if (webhookSecret.length < 16) throw new ConfigError(v('WEBHOOK_SECRET'), 'must be at least 16 characters');
+    return Object.freeze({
+      name,
+      kind: kind as ShopKind,
+      url: shopUrl.replace(/\/+$/, ''),
+      key: required('KEY'),
+      secret: required('SECRET'),
+      webhookSecret,
+      payment: oneOf(env, v('PAYMENT'), ['provider', 'shop'] as const, 'provider'),
+      mapping: Object.freeze(parseShopMapping(str(env, v('MAPPING')), v('MAPPING'))),
+      nipMetaKey: str(env, v('NIP_META')) ?? '_billing_nip',
+    });
+  });
+}
+
 function oneOf<T extends string>(env: Env, name: string, values: readonly T[], fallback: T): T {
   const raw = str(env, name);
   if (raw === undefined) return fallback;
@@ -425,10 +507,15 @@ export function loadConfig(env: Env = process.env): Config {
       timeoutMs: int(env, 'PAYMENTS_TIMEOUT_MS', 20_000, 100, 300_000),
       concurrency: int(env, 'PAYMENTS_CONCURRENCY', 16, 1, 256),
     }),
+    shops: Object.freeze(parseShops(env)),
+    shopsMaxAttempts: int(env, 'SHOPS_MAX_ATTEMPTS', 8, 1, 100),
+    shopsRetryBaseMs: int(env, 'SHOPS_RETRY_BASE_MS', 10_000, 1, 3600_000),
+    shopsRetryCapMs: int(env, 'SHOPS_RETRY_CAP_MS', 600_000, 1, 24 * 3600_000),
+    shopsTimeoutMs: int(env, 'SHOPS_TIMEOUT_MS', 10_000, 50, 300_000),
   };
   // The command consumers' server-side cap is MAX_DELIVER + 2 (infra/nats/topology.ts): more attempts
   // than that would never be delivered, and the final DOCUMENT_FAILED would never be reported.
-  for (const [variable, attempts] of [['INVOICING_MAX_ATTEMPTS', config.invoicingMaxAttempts], ['MAIL_MAX_ATTEMPTS', config.mailMaxAttempts], ['LOGISTICS_MAX_ATTEMPTS', config.logisticsMaxAttempts], ['PAYMENTS_MAX_ATTEMPTS', config.payments.maxAttempts]] as const) {
+  for (const [variable, attempts] of [['INVOICING_MAX_ATTEMPTS', config.invoicingMaxAttempts], ['MAIL_MAX_ATTEMPTS', config.mailMaxAttempts], ['LOGISTICS_MAX_ATTEMPTS', config.logisticsMaxAttempts], ['PAYMENTS_MAX_ATTEMPTS', config.payments.maxAttempts], ['SHOPS_MAX_ATTEMPTS', config.shopsMaxAttempts]] as const) {
     if (attempts > config.maxDeliver + 2) throw new ConfigError(variable, `must not exceed MAX_DELIVER + 2 (${config.maxDeliver + 2})`);
   }
   // A claim must outlast one send it covers: the PDF download and every SMTP timeout (it is renewed

@@ -45,7 +45,7 @@ export function exponentialBackoff(baseMs: number, maxMs = 6 * 3600_000, random:
   return (attempt) => backoffMs(policy, attempt, random);
 }
 
-export type RetryPolicyName = 'consumer' | 'invoicing' | 'mail' | 'logistics' | 'notify' | 'payments';
+export type RetryPolicyName = 'consumer' | 'invoicing' | 'mail' | 'logistics' | 'notify' | 'payments' | 'shops';
 
 /** Each service's policy from config (`RETRY_*`, `INVOICING_RETRY_*`, `MAIL_RETRY_*`, `LOGISTICS_RETRY_*`, `NOTIFY_RETRY_*`). */
 export function retryPolicyFromConfig(config: Config, name: RetryPolicyName): RetryPolicy {
@@ -60,6 +60,8 @@ export function retryPolicyFromConfig(config: Config, name: RetryPolicyName): Re
       return { baseMs: config.logisticsRetryBaseMs, capMs: config.logisticsRetryCapMs, jitter: JITTER_BELOW };
     case 'notify':
       return { baseMs: config.notifyRetryBaseMs, capMs: config.notifyRetryCapMs, jitter: JITTER_NONE };
+    case 'shops':
+      return { baseMs: config.shopsRetryBaseMs, capMs: config.shopsRetryCapMs, jitter: JITTER_BELOW };
     case 'payments':
       return { baseMs: config.payments.retryBaseMs, capMs: config.payments.retryCapMs, jitter: JITTER_AROUND };
   }

@@ -52,6 +52,13 @@ export function topology(names: Names, opts: TopologyOptions): { streams: Stream
       max_age: 0,
       duplicate_window: dup,
     },
+    {
+      name: names.streams.shopUpdates,
+      subjects: [names.subjects.shopUpdatesAll],
+      retention: RetentionPolicy.Workqueue,
+      max_age: 0,
+      duplicate_window: dup,
+    },
     ...COMMAND_SERVICES.map((s) => ({
       name: names.streams.command(s),
       subjects: [names.subjects.commandsOf(s)],
@@ -72,6 +79,18 @@ export function topology(names: Names, opts: TopologyOptions): { streams: Stream
       stream: names.streams.orderEvents,
       durable_name: names.consumers.orderPartition(p),
       filter_subject: names.subjects.orderPartition(p),
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: ackWait,
+      max_deliver: serverMaxDeliver,
+      max_ack_pending: 1,
+    })),
+    // Shop updates: like order events, one message in flight per partition (per-order order kept,
+    // a shop that is down holds back only its partition's later updates, which must wait anyway).
+    ...Array.from({ length: names.partitions }, (_, p) => ({
+      stream: names.streams.shopUpdates,
+      durable_name: names.consumers.shopPartition(p),
+      filter_subject: names.subjects.shopPartition(p),
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
       ack_wait: ackWait,

@@ -69,6 +69,8 @@ export const ERROR_CODES = {
   MAIL_REJECTED: { retryable: false, httpStatus: 422 },
   /** The connection broke after the mail was handed over: it may or may not have arrived (MAIL_UNCERTAIN=notify). */
   MAIL_UNCERTAIN: { retryable: false, httpStatus: 502 },
+  /** A shop's REST API refused an update (4xx other than 408/429): its code in the message. */
+  SHOP_REJECTED: { retryable: false, httpStatus: 502 },
   INTERNAL: { retryable: false, httpStatus: 500 },
 } as const satisfies Record<string, ErrorSpec>;
 

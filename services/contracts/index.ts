@@ -7,3 +7,4 @@ export * from './money.ts';
 export * from './document-events.ts';
 export * from './nip.ts';
 export * from './text.ts';
+export * from './shops.ts';

@@ -50,11 +50,14 @@ export function natsNames(prefix: string, partitions: number) {
     streamPrefix,
     streams: {
       orderEvents: `${streamPrefix}_ORDER_EVENTS`,
+      /** Order changes for the shops service, partitioned like order events (one per order, in order). */
+      shopUpdates: `${streamPrefix}_SHOP_UPDATES`,
       events: `${streamPrefix}_EVENTS`,
       command: (service: CommandService) => `${streamPrefix}_${service.toUpperCase()}_CMD`,
     },
     consumers: {
       orderPartition: (p: number) => `${streamPrefix}_orders_p${p}`,
+      shopPartition: (p: number) => `${streamPrefix}_shops_p${p}`,
       command: (service: CommandService) => `${streamPrefix}_${service}`,
     },
     subjects: {
@@ -62,6 +65,13 @@ export function natsNames(prefix: string, partitions: number) {
       orderEvent: (orderId: string) => `${prefix}.order.evt.${partitionOf(orderId, partitions)}.${orderId}`,
       orderEventsAll: `${prefix}.order.evt.>`,
       orderPartition: (p: number) => `${prefix}.order.evt.${p}.>`,
+      /**
+       * `<prefix>.shops.upd.<partition>.<orderId>`: what changed on an order, for its shop. Partitioned
+       * with one message in flight per partition, so one order's updates reach the shop in order.
+       */
+      shopUpdate: (orderId: string) => `${prefix}.shops.upd.${partitionOf(orderId, partitions)}.${orderId}`,
+      shopUpdatesAll: `${prefix}.shops.upd.>`,
+      shopPartition: (p: number) => `${prefix}.shops.upd.${p}.>`,
       command: (key: CommandKey) => `${prefix}.${COMMANDS[key].service}.cmd.${COMMANDS[key].name}`,
       commandsOf: (service: CommandService) => `${prefix}.${service}.cmd.>`,
       /**

@@ -36,6 +36,7 @@ export async function startOrdersService(deps: ServiceDeps, opts: OrdersServiceO
     names,
     logger,
     paymentTimeoutMs: config.paymentTimeoutMs,
+    shopConnectors: new Set(config.shops.map((s) => s.name)),
     onTransition: (r) => {
       if (r.to !== null && r.outcome !== 'ignored' && Date.now() < listenersUntil) {
         // A hint for live views; the database stays the truth, so a lost hint costs only freshness.

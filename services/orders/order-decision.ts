@@ -9,8 +9,9 @@ import {
   type OrderEvent,
   type OrderSnapshot,
 } from '../../machines/order/index.ts';
-import { ORDER_EVENT_PAYLOADS, OrderpilotError, validate, type Envelope, type Names, type OrderMessageType } from '../contracts/index.ts';
+import { makeEnvelope, ORDER_EVENT_PAYLOADS, OrderpilotError, validate, type Envelope, type Names, type OrderMessageType, type ShopUpdate } from '../contracts/index.ts';
 import { planEffects, type EffectPlan } from './order-effects.ts';
+import { shopChanges } from './shop-changes.ts';
 import type { HistoryEntry, LoadResult, OrderColumns, OrderWrite } from './order-store.ts';
 
 /**
@@ -34,6 +35,8 @@ export interface DecisionContext {
   names: Names;
   now: Date;
   paymentTimeoutMs: number;
+  /** Shops with a connector (SHOPS): their orders' changes go to the shops service too. */
+  shopConnectors?: ReadonlySet<string>;
 }
 
 /** The outcome of one event: nothing to do (a duplicate), or exactly one write and what to report. */
@@ -154,13 +157,27 @@ export function decideOrderEvent(e: OrderEventInput, loaded: LoadResult, ctx: De
       row: { kind: 'touch', expectedVersion: row.version },
     };
   }
+  const effects = planEffects({ names: ctx.names, snapshot: next, actions, cause: e.env, now: ctx.now, paymentTimeoutMs: ctx.paymentTimeoutMs });
+  const shop = next.context.order.shop;
+  if (shop !== undefined && ctx.shopConnectors?.has(shop) === true) {
+    const changes = shopChanges(current, next);
+    if (changes.length > 0) {
+      // The row's version after this write orders the shop's updates (and spots stale ones).
+      const version = row.version + 1;
+      const payload: ShopUpdate = { shop, orderId: e.orderId, externalId: next.context.order.externalId, version, changes };
+      effects.outbox.push({
+        subject: ctx.names.subjects.shopUpdate(e.orderId),
+        envelope: makeEnvelope({ id: `shop-update:${e.orderId}:${version}`, type: 'shop-update', orderId: e.orderId, payload, cause: e.env }),
+      });
+    }
+  }
   return {
     outcome: 'applied',
     from: current.value,
     to: next.value,
     snapshot: next,
     history: historyEntry(e, 'applied', current.value, next.value, note),
-    effects: planEffects({ names: ctx.names, snapshot: next, actions, cause: e.env, now: ctx.now, paymentTimeoutMs: ctx.paymentTimeoutMs }),
+    effects,
     row: { kind: 'update', expectedVersion: row.version, state: orderColumns(next) },
   };
 }

@@ -22,6 +22,8 @@ export interface OrderHostDeps {
   names: Names;
   logger: Logger;
   paymentTimeoutMs: number;
+  /** Shops with a connector (SHOPS): their orders' changes are also sent to the shops service. */
+  shopConnectors?: ReadonlySet<string>;
   /** Inbox key: the consumer name recorded in processed_messages. */
   consumer?: string;
   /** Called after each commit (inspector, metrics, live updates). Must not throw. */
@@ -53,7 +55,7 @@ export function createOrderHost(deps: OrderHostDeps) {
 
   async function attempt(e: OrderEventInput): Promise<TransitionReport | null> {
     const loaded = await loadForEvent(deps.sql, consumer, e.env.id, e.orderId);
-    const decision = decideOrderEvent(e, loaded, { names: deps.names, now: now(), paymentTimeoutMs: deps.paymentTimeoutMs });
+    const decision = decideOrderEvent(e, loaded, { names: deps.names, now: now(), paymentTimeoutMs: deps.paymentTimeoutMs, shopConnectors: deps.shopConnectors ?? new Set() });
     if (decision.outcome === 'duplicate') return toReport(e, decision);
     const written = await writeOrderEvent(deps.sql, { consumer, orderId: e.orderId, history: decision.history, effects: decision.effects, row: decision.row });
     return written ? toReport(e, decision) : null;

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { parseShopMapping } from '../../infra/config.ts';
+import { DEFAULT_MAPPINGS, mappingFor, planShopCalls } from './shop-mapping.ts';
+
+const woo = DEFAULT_MAPPINGS.woocommerce;
+
+describe('WooCommerce status mapping (data)', () => {
+  it('processing after payment, nothing else', () => {
+    expect(planShopCalls(woo, { kind: 'paid' })).toEqual([{ op: 'status', status: 'processing' }]);
+  });
+  it('on hold, then the reason as a private note', () => {
+    expect(planShopCalls(woo, { kind: 'held', code: 'OUT_OF_STOCK', message: 'MUG-1 is out of stock' })).toEqual([
+      { op: 'status', status: 'on-hold' },
+      { op: 'note', text: 'On hold: MUG-1 is out of stock (OUT_OF_STOCK)', customer: false },
+    ]);
+  });
+  it('back to processing after a release', () => {
+    expect(planShopCalls(woo, { kind: 'released' })[0]).toEqual({ op: 'status', status: 'processing' });
+  });
+  it('shipped: the configured status and a customer note with carrier and tracking', () => {
+    expect(planShopCalls(woo, { kind: 'shipped', trackingNumber: 'TRK1', carrier: 'InPost' })).toEqual([
+      { op: 'status', status: 'completed' },
+      { op: 'note', text: 'Your order has been shipped with InPost. Tracking number: TRK1', customer: true },
+    ]);
+    expect(planShopCalls(woo, { kind: 'shipped', trackingNumber: 'TRK1', carrier: null })[1]).toMatchObject({ text: 'Your order has been shipped with the carrier. Tracking number: TRK1' });
+  });
+  it('closed and cancelled', () => {
+    expect(planShopCalls(woo, { kind: 'closed' })[0]).toEqual({ op: 'status', status: 'completed' });
+    expect(planShopCalls(woo, { kind: 'cancelled', reason: 'customer asked' })).toEqual([
+      { op: 'status', status: 'cancelled' },
+      { op: 'note', text: 'Cancelled: customer asked', customer: false },
+    ]);
+  });
+  it('the document number as a private note, no status', () => {
+    expect(planShopCalls(woo, { kind: 'documentIssued', number: 'FV 1/11/2026' })).toEqual([{ op: 'note', text: 'Invoice FV 1/11/2026 issued.', customer: false }]);
+  });
+  it('SHOP_<NAME>_MAPPING overrides statuses; "-" means no status change; an unknown change is refused', () => {
+    const m = mappingFor('woocommerce', parseShopMapping('shipped=shipped, closed=-', 'SHOP_X_MAPPING'));
+    expect(planShopCalls(m, { kind: 'shipped', trackingNumber: 'T', carrier: 'DPD' })[0]).toEqual({ op: 'status', status: 'shipped' });
+    expect(planShopCalls(m, { kind: 'closed' })).toEqual([{ op: 'note', text: 'Delivered to the customer.', customer: false }]);
+    expect(() => mappingFor('woocommerce', { delivered: 'completed' })).toThrow(/unknown change "delivered"/);
+    expect(() => parseShopMapping('shipped', 'SHOP_X_MAPPING')).toThrow(/SHOP_X_MAPPING/);
+  });
+});

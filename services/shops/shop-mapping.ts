@@ -1,0 +1,62 @@
+import type { ShopKind } from '../../infra/config.ts';
+import { SHOP_CHANGE_KINDS, type ShopChange, type ShopChangeKind } from '../contracts/index.ts';
+import type { ShopCall } from './shop-connector.port.ts';
+
+/**
+ * The status mapping of each connector, as data: per change of an order, the shop status to set
+ * (null: none) and the note to add (null: none; `customer`: the customer sees it). Notes are
+ * templates: `{code}`, `{message}`, `{trackingNumber}`, `{carrier}`, `{number}`, `{reason}`.
+ * `SHOP_<NAME>_MAPPING` overrides the statuses per shop.
+ */
+export interface MappingStep {
+  status: string | null;
+  note: { text: string; customer: boolean } | null;
+}
+export type ShopMapping = Readonly<Record<ShopChangeKind, MappingStep>>;
+
+/** WooCommerce's core statuses (REST v3 `status` enum, without the `wc-` prefix). */
+export const WOOCOMMERCE_STATUSES = ['pending', 'processing', 'on-hold', 'completed', 'cancelled', 'refunded', 'failed', 'checkout-draft'] as const;
+
+export const DEFAULT_MAPPINGS: Readonly<Record<ShopKind, ShopMapping>> = {
+  woocommerce: {
+    paid: { status: 'processing', note: null },
+    held: { status: 'on-hold', note: { text: 'On hold: {message} ({code})', customer: false } },
+    released: { status: 'processing', note: { text: 'Hold released; the order goes on.', customer: false } },
+    // WooCommerce has no "shipped": `completed` unless configured (e.g. a plugin's `shipped`).
+    shipped: { status: 'completed', note: { text: 'Your order has been shipped with {carrier}. Tracking number: {trackingNumber}', customer: true } },
+    closed: { status: 'completed', note: { text: 'Delivered to the customer.', customer: false } },
+    cancelled: { status: 'cancelled', note: { text: 'Cancelled: {reason}', customer: false } },
+    documentIssued: { status: null, note: { text: 'Invoice {number} issued.', customer: false } },
+  },
+};
+
+/** A connector's default mapping with one shop's status overrides; an override of an unknown change is refused at start. */
+export function mappingFor(kind: ShopKind, overrides: Readonly<Record<string, string | null>>): ShopMapping {
+  const base = DEFAULT_MAPPINGS[kind];
+  const out: Record<ShopChangeKind, MappingStep> = { ...base };
+  for (const [k, status] of Object.entries(overrides)) {
+    if (!(SHOP_CHANGE_KINDS as readonly string[]).includes(k)) {
+      throw new Error(`unknown change "${k}" in the mapping (known: ${SHOP_CHANGE_KINDS.join(', ')})`);
+    }
+    const kind = k as ShopChangeKind;
+    out[kind] = { ...base[kind], status };
+  }
+  return Object.freeze(out);
+}
+
+function fill(template: string, change: ShopChange): string {
+  const values: Record<string, string> = {};
+  for (const [k, v] of Object.entries(change)) if (k !== 'kind') values[k] = v === null ? '' : String(v);
+  if (change.kind === 'shipped' && change.carrier === null) values['carrier'] = 'the carrier';
+  if (change.kind === 'cancelled' && change.reason === null) values['reason'] = 'no reason given';
+  return template.replace(/\{(\w+)\}/g, (_, name: string) => values[name] ?? '');
+}
+
+/** The calls one change makes at the shop, in order: its status first, then its note. */
+export function planShopCalls(mapping: ShopMapping, change: ShopChange): ShopCall[] {
+  const step = mapping[change.kind];
+  const calls: ShopCall[] = [];
+  if (step.status !== null) calls.push({ op: 'status', status: step.status });
+  if (step.note !== null) calls.push({ op: 'note', text: fill(step.note.text, change), customer: step.note.customer });
+  return calls;
+}

@@ -1,0 +1,93 @@
+import type { Logger } from '../../infra/logger.ts';
+import { isOrderpilotError, ShopUpdateSchema, validate, type Envelope, type NotifyCommand } from '../contracts/index.ts';
+import type { ShopConnector, ShopLogPort } from './shop-connector.port.ts';
+import { planShopCalls, type ShopMapping } from './shop-mapping.ts';
+
+export interface ShopUpdateDeps {
+  /** Connected shops by name, with their connector and mapping. */
+  shops: ReadonlyMap<string, { connector: ShopConnector; mapping: ShopMapping }>;
+  log: ShopLogPort;
+  notifyAdmin(id: string, notice: NotifyCommand, cause: Envelope): Promise<void>;
+  logger: Logger;
+}
+
+/** What the consumer runner tells a handler about this delivery. */
+export interface Delivery {
+  deliveryCount: number;
+  /** The last allowed delivery: a transient failure now gives up (an admin is told; the order goes on). */
+  lastAttempt: boolean;
+}
+
+/**
+ * `shop-update` (one order's changes, on its partition, so one order's updates come in order):
+ *
+ * 1. skip it when the order's shop already has this version or a newer one (a redelivery, a stale
+ *    update never overwrites a newer status);
+ * 2. plan the calls from the connector's mapping (status, then note, per change);
+ * 3. make each call not already logged ok (a redelivery after a crash does not add a note twice), and
+ *    no status call that would set the status the shop already has;
+ * 4. record the version as applied.
+ *
+ * A shop that is down or slow: thrown, so the runner naks with backoff; on the last attempt, or when
+ * the shop refuses the call (SHOP_REJECTED), the update is given up: logged, an admin notified, the
+ * version recorded so later updates go on. The order itself is never held up by its shop.
+ */
+export function createShopUpdateHandler(deps: ShopUpdateDeps) {
+  const log = deps.logger.child({ handler: 'shop-update' });
+  return async function handleShopUpdate(env: Envelope, delivery: Delivery): Promise<void> {
+    const u = validate(ShopUpdateSchema, env.payload, 'shop-update payload');
+    const base = { shop: u.shop, orderId: u.orderId, externalId: u.externalId, version: u.version };
+    const shop = deps.shops.get(u.shop);
+    if (shop === undefined) {
+      await deps.log.record({ ...base, callKey: null, kind: 'skipped-unknown-shop', ok: false, summary: `Shop "${u.shop}" is no longer configured: update not sent` });
+      log.warn({ ...base }, 'update for a shop that is not configured');
+      return;
+    }
+    // 1.
+    const state = await deps.log.state(u.shop, u.orderId);
+    if (state !== null && state.lastVersion >= u.version) {
+      await deps.log.record({ ...base, callKey: null, kind: 'skipped-stale', ok: true, summary: `Update ${u.version} skipped: the shop already has update ${state.lastVersion}` });
+      return;
+    }
+    // 2.
+    const calls = u.changes.flatMap((c) => planShopCalls(shop.mapping, c));
+    let lastStatus = state?.lastStatus ?? null;
+    // 3.
+    for (const [i, c] of calls.entries()) {
+      const meta = { orderId: u.orderId, version: u.version, callKey: `${env.id}:${i}` };
+      if (await deps.log.isDone(meta.callKey)) {
+        if (c.op === 'status') lastStatus = c.status;
+        continue;
+      }
+      if (c.op === 'status' && c.status === lastStatus) continue;
+      try {
+        if (c.op === 'status') await shop.connector.pushStatus(u.externalId, c.status, meta);
+        else await shop.connector.addNote(u.externalId, { text: c.text, customer: c.customer }, meta);
+      } catch (err) {
+        if (!isOrderpilotError(err)) throw err; // database trouble: the runner retries / dead-letters
+        if (err.retryable && !delivery.lastAttempt) throw err;
+        const why = `${err.code}: ${err.message}`;
+        await deps.log.record({ ...base, callKey: null, kind: 'gave-up', ok: false, errorCode: err.code, summary: `Gave up on update ${u.version} (${u.changes.map((x) => x.kind).join(', ')}) after ${delivery.deliveryCount} attempt(s): ${why}` });
+        await deps.notifyAdmin(
+          `shop-update-failed:${env.id}`,
+          {
+            kind: 'shop.update-failed',
+            severity: 'warning',
+            code: err.retryable ? 'RETRIES_EXHAUSTED' : err.code,
+            message: `Shop ${u.shop} did not take the update of order ${u.externalId} (${u.changes.map((x) => x.kind).join(', ')}): ${why}`.slice(0, 4000),
+            orderId: u.orderId,
+            externalId: u.externalId,
+          },
+          env,
+        );
+        await deps.log.advance({ ...base, lastStatus });
+        log.warn({ ...base, code: err.code, err: err.message, deliveryCount: delivery.deliveryCount }, 'shop update given up; an admin is notified');
+        return;
+      }
+      if (c.op === 'status') lastStatus = c.status;
+    }
+    // 4.
+    await deps.log.advance({ ...base, lastStatus });
+    log.debug({ ...base, calls: calls.length }, 'shop updated');
+  };
+}
