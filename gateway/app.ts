@@ -13,6 +13,7 @@ import { BODY_LIMIT, installJsonParser } from './raw-body.ts';
 import { adminDeadLettersRoute } from './routes/admin-dead-letters.route.ts';
 import { createWebhookInbox, invalidDedupeKey } from './webhooks/webhook-inbox.ts';
 import { warehouseWebhookRoute } from './routes/warehouse-webhook.route.ts';
+import { shopWebhookRoute } from './routes/shop-webhook.route.ts';
 import { healthRoute } from './routes/health.route.ts';
 import { ordersRoute } from './routes/orders.route.ts';
 import { stripeWebhookRoute } from './routes/stripe-webhook.route.ts';
@@ -29,6 +30,7 @@ import { rootRoute } from './routes/root.route.ts';
  */
 export const GATEWAY_ROUTES: readonly GatewayRoute[] = [
   warehouseWebhookRoute,
+  shopWebhookRoute,
   healthRoute,
   ordersRoute,
   stripeWebhookRoute,

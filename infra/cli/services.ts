@@ -5,6 +5,7 @@ import { startMailerService } from '../../services/mailer/main.ts';
 import { startNotificationsService } from '../../services/notifications/main.ts';
 import { startLogisticsService } from '../../services/logistics/main.ts';
 import { startPaymentsService } from '../../services/payments/index.ts';
+import { startShopsService } from '../../services/shops/index.ts';
 import { startInspectedOrdersService } from '../../services/orders/inspector.ts';
 import { startGatewayService } from '../../gateway/main.ts';
 
@@ -19,6 +20,7 @@ export const SERVICES: ReadonlyArray<{ name: string; start: ServiceStarter }> = 
   { name: 'notifications', start: (deps) => startNotificationsService(deps) },
   { name: 'logistics', start: (deps) => startLogisticsService(deps) },
   { name: 'payments', start: (deps) => startPaymentsService(deps) },
+  { name: 'shops', start: (deps) => startShopsService(deps) },
   { name: 'gateway', start: (deps) => startGatewayService(deps) },
 ];
 

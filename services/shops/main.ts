@@ -1,0 +1,60 @@
+import { runConsumer, type RunningConsumer } from '../../infra/nats/consumer-runner.ts';
+import { publishCommand } from '../../infra/nats/publish.ts';
+import type { RunningService, ServiceDeps } from '../../infra/runtime/service.ts';
+import { retryPolicyFromConfig } from '../../infra/retry-policy.ts';
+import type { NotifyCommand } from '../contracts/index.ts';
+import type { ShopConnector } from './shop-connector.port.ts';
+import { createShopLog } from './shop-log.store.ts';
+import { mappingFor, type ShopMapping } from './shop-mapping.ts';
+import { createShopUpdateHandler } from './shop-update.handler.ts';
+import { createWooCommerceConnector } from './woocommerce.adapter.ts';
+
+/**
+ * The shops service: one consumer per shop-update partition (one message in flight per partition
+ * across all instances, so one order's updates reach its shop in order), each update pushed through
+ * its shop's connector. Intake (WooCommerce webhooks) runs in the gateway with this service's pure
+ * mapping (`index.ts`), because the gateway's order intake gives an order its id.
+ */
+export async function startShopsService(deps: ServiceDeps): Promise<RunningService> {
+  const { config, names, nc, sql } = deps;
+  const logger = deps.logger.child({ service: 'shops' });
+  const log = createShopLog(sql);
+  const shops = new Map<string, { connector: ShopConnector; mapping: ShopMapping }>();
+  for (const shop of config.shops) {
+    const connector = createWooCommerceConnector({ shop, timeoutMs: config.shopsTimeoutMs, log });
+    shops.set(shop.name, { connector, mapping: mappingFor(shop.kind, shop.mapping) });
+  }
+  const handle = createShopUpdateHandler({
+    shops,
+    log,
+    logger,
+    notifyAdmin: async (id, notice, cause) => {
+      await publishCommand<NotifyCommand>(nc, names, 'notify', { id, type: 'notify', orderId: notice.orderId, payload: notice, cause, actor: 'shops' });
+    },
+  });
+  const consumers: RunningConsumer[] = [];
+  for (let p = 0; p < names.partitions; p++) {
+    consumers.push(
+      await runConsumer({
+        nc,
+        sql,
+        logger,
+        stream: names.streams.shopUpdates,
+        consumer: names.consumers.shopPartition(p),
+        concurrency: 1,
+        maxDeliver: config.shopsMaxAttempts,
+        ackWaitMs: config.ackWaitMs,
+        retry: retryPolicyFromConfig(config, 'shops'),
+        handler: (env, ctx) => handle(env, ctx),
+      }),
+    );
+  }
+  logger.info({ shops: config.shops.map((s) => `${s.name}:${s.kind}`), maxAttempts: config.shopsMaxAttempts }, 'shops service started');
+  return {
+    name: 'shops',
+    async stop() {
+      await Promise.all(consumers.map((c) => c.stop()));
+      logger.info('shops service stopped');
+    },
+  };
+}

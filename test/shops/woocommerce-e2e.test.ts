@@ -1,0 +1,192 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningService } from '../../infra/runtime/service.ts';
+import { startWooCommerceSandbox, type WooCommerceSandbox } from '../../infra/sandbox/woocommerce-sandbox.ts';
+import { startNotificationsService } from '../../services/notifications/main.ts';
+import { startShopsService } from '../../services/shops/index.ts';
+import { eventually } from '../support/context.ts';
+import { startRepairsWorld, type RepairsWorld } from '../repairs/repairs-world.ts';
+
+/**
+ * WooCommerce end to end: orders come from a WooCommerce sandbox as signed webhooks through the real
+ * gateway, the order host, invoicing, logistics (warehouse sandbox), NATS and Postgres; every change
+ * goes back through the shops service to the sandbox's REST v3 API, whose notes and status show it.
+ * A second shop ("dead") never answers: its updates are given up and an admin is told.
+ */
+const KEY = 'ck_0123456789abcdef0123456789abcdef01234567';
+const SECRET = 'cs_0123456789abcdef0123456789abcdef01234567';
+const HOOK_SECRET = 'woo-webhook-secret-0123456789';
+
+let w: RepairsWorld;
+let woo: WooCommerceSandbox;
+let dead: WooCommerceSandbox;
+const extra: RunningService[] = [];
+
+beforeAll(async () => {
+  woo = await startWooCommerceSandbox({ consumerKey: KEY, consumerSecret: SECRET, webhookSecret: HOOK_SECRET });
+  dead = await startWooCommerceSandbox({ consumerKey: KEY, consumerSecret: SECRET, webhookSecret: HOOK_SECRET });
+  dead.faults.down = true;
+  const shop = (name: string, url: string) => ({
+    [`SHOP_${name}_URL`]: url,
+    [`SHOP_${name}_KEY`]: KEY,
+    [`SHOP_${name}_SECRET`]: SECRET,
+    [`SHOP_${name}_WEBHOOK_SECRET`]: HOOK_SECRET,
+    [`SHOP_${name}_PAYMENT`]: 'shop',
+  });
+  w = await startRepairsWorld({
+    env: {
+      SHOPS: 'woo:woocommerce,dead:woocommerce',
+      ...shop('WOO', woo.url),
+      ...shop('DEAD', dead.url),
+      SHOPS_MAX_ATTEMPTS: '8',
+      SHOPS_RETRY_BASE_MS: '150',
+      SHOPS_RETRY_CAP_MS: '1500',
+      SHOPS_TIMEOUT_MS: '3000',
+    },
+  });
+  extra.push(await startShopsService(w.t), await startNotificationsService(w.t));
+  woo.setWebhookUrl(`${w.gw.url}/webhooks/shops/woo`);
+  dead.setWebhookUrl(`${w.gw.url}/webhooks/shops/dead`);
+});
+afterAll(async () => {
+  for (const s of extra.reverse()) await s.stop();
+  await w?.stop();
+  await woo?.close();
+  await dead?.close();
+});
+
+const orderIdOf = (shop: string, externalId: number) =>
+  eventually(async () => {
+    const [row] = await w.t.sql<{ order_id: string }[]>`select order_id from order_intake where shop = ${shop} and external_id = ${String(externalId)}`;
+    return row?.order_id;
+  }, `order intake of ${shop} ${externalId}`);
+
+/** The notes an orderpilot update or a status change wrote, oldest first (the shop's own first note excluded). */
+const texts = (s: WooCommerceSandbox, id: number) => s.notes(id).map((n) => `${n.customer_note ? 'customer' : 'private'}: ${n.note}`);
+
+/** Asserts `expected` appear in `actual` in this order (other notes may sit between); a RegExp matches a note. */
+function expectInOrder(actual: string[], expected: Array<string | RegExp>): void {
+  let at = -1;
+  for (const e of expected) {
+    const i = actual.findIndex((a, k) => k > at && (typeof e === 'string' ? a === e : e.test(a)));
+    expect(i, `"${e}" after position ${at} in:\n${actual.join('\n')}`).toBeGreaterThan(at);
+    at = i;
+  }
+}
+
+describe('WooCommerce shop connector end to end', () => {
+  it('an order arrives by webhook, is paid, held, released, shipped and delivered; the shop shows each status and note in order', async () => {
+    const wc = await woo.createOrder();
+    const orderId = await orderIdOf('woo', wc.id);
+    await w.waitFor(orderId, 'pending', (d) => d.state === 'pending');
+    const placed = await w.detail(orderId);
+    expect(placed.context.order).toMatchObject({ externalId: String(wc.id), shop: 'woo', total: 6500, shippingPrice: 1500, customer: { taxId: '5260250274' } });
+
+    w.warehouse.setPlan(orderId, { reject: 'OUT_OF_STOCK', rejectTimes: 1 });
+    await woo.markPaid(wc.id);
+    await w.waitFor(orderId, 'held OUT_OF_STOCK', (d) => d.state === 'held');
+    await eventually(async () => woo.order(wc.id)?.status === 'on-hold', 'shop shows on-hold');
+    const release = await w.admin('POST', `/admin/api/orders/${orderId}/events`, { type: 'RELEASE', note: 'restocked' });
+    expect(release.status).toBe(202);
+    const closed = await w.waitFor(orderId, 'closed', (d) => d.state === 'closed', 60_000);
+    const tracking = closed.context.trackingNumber as string;
+    const carrier = closed.context.carrier as string | null;
+    const document = await w.waitFor(orderId, 'document issued', (d) => d.context.document !== null);
+    const number = document.context.document.number as string;
+
+    const delivered = 'private: Delivered to the customer.';
+    await eventually(async () => texts(woo, wc.id).includes(delivered) && texts(woo, wc.id).some((t) => t.includes(number)), 'the shop has every note', 60_000);
+    const notes = texts(woo, wc.id);
+    expectInOrder(notes, [
+      'private: Order status changed from Pending payment to Processing.',
+      'private: Order status changed from Processing to On hold.',
+      /^private: On hold: .*\(OUT_OF_STOCK\)$/,
+      'private: Order status changed from On hold to Processing.',
+      'private: Hold released; the order goes on.',
+      'private: Order status changed from Processing to Completed.',
+      `customer: Your order has been shipped with ${carrier ?? 'the carrier'}. Tracking number: ${tracking}`,
+      delivered,
+    ]);
+    expect(notes.filter((n) => n.startsWith('private: On hold: ')).length).toBe(1);
+    expect(notes.find((n) => n.startsWith('private: On hold: '))).toContain('OUT_OF_STOCK');
+    expect(notes).toContain(`private: Invoice ${number} issued.`);
+    expect(woo.order(wc.id)?.status).toBe('completed');
+    // Every request and answer is in the shop log, in the order sent.
+    const log = await w.t.sql<{ kind: string; ok: boolean; http_status: number | null }[]>`select kind, ok, http_status from shop_log where order_id = ${orderId} order by id`;
+    expect(log.filter((l) => l.ok && (l.kind === 'status' || l.kind === 'note')).length).toBeGreaterThanOrEqual(7);
+    // The order was paid once, by the shop's own paid signal (its later order.updated webhooks change nothing).
+    const history = closed.history as Array<{ type: string; outcome: string }>;
+    expect(history.filter((h) => h.type === 'PAYMENT_CONFIRMED')).toHaveLength(1);
+    expect(history.filter((h) => h.type === 'ORDER_PLACED')).toHaveLength(1);
+  });
+
+  it('a shop that is down for a while receives every update afterwards, in order', async () => {
+    const wc = await woo.createOrder();
+    const orderId = await orderIdOf('woo', wc.id);
+    await w.waitFor(orderId, 'pending', (d) => d.state === 'pending');
+    const failedBefore = woo.requests.filter((r) => r.status === 503).length;
+    woo.faults.down = true;
+    await woo.markPaid(wc.id);
+    await eventually(async () => woo.requests.filter((r) => r.status === 503).length >= failedBefore + 3, 'three refused pushes while the shop is down');
+    const closed = await w.waitFor(orderId, 'closed while the shop is down', (d) => d.state === 'closed', 60_000);
+    woo.faults.down = false;
+    const tracking = closed.context.trackingNumber as string;
+    await eventually(async () => texts(woo, wc.id).includes('private: Delivered to the customer.'), 'the shop caught up', 60_000);
+    const notes = texts(woo, wc.id);
+    expectInOrder(notes, [
+      'private: Order status changed from Pending payment to Processing.',
+      'private: Order status changed from Processing to Completed.',
+      new RegExp(`^customer: .*Tracking number: ${tracking}$`),
+      'private: Delivered to the customer.',
+    ]);
+    expect(notes.some((n) => n.startsWith('customer: ') && n.endsWith(`Tracking number: ${tracking}`))).toBe(true);
+    expect(notes.filter((n) => n === 'private: Delivered to the customer.')).toHaveLength(1);
+    expect(woo.order(wc.id)?.status).toBe('completed');
+  });
+
+  it('a bad signature is stored and refused: no order', async () => {
+    woo.faults.wrongSignatureNext = 1;
+    const wc = await woo.createOrder();
+    const sent = woo.sent.filter((s) => s.orderId === wc.id);
+    expect(sent.map((s) => s.status)).toEqual([400]);
+    const rows = await w.t.sql<{ signature: string; verdict: string }[]>`select signature, verdict from webhook_inbox where provider = 'shop:woo' and verdict = 'invalid' and convert_from(body, 'UTF8') like ${`{"id":${wc.id},%`}`;
+    expect(rows.length).toBe(1);
+    const intake = await w.t.sql`select 1 from order_intake where shop = 'woo' and external_id = ${String(wc.id)}`;
+    expect(intake.length).toBe(0);
+  });
+
+  it('a duplicate delivery changes nothing: one stored webhook, one order, one payment', async () => {
+    woo.faults.duplicateDeliveries = true;
+    try {
+      const wc = await woo.createOrder();
+      const orderId = await orderIdOf('woo', wc.id);
+      await woo.markPaid(wc.id);
+      expect(woo.sent.filter((s) => s.orderId === wc.id && s.topic === 'order.created').map((s) => s.status)).toEqual([200, 200]);
+      const d = await w.waitFor(orderId, 'paid', (x) => x.state !== 'pending');
+      const placed = await w.t.sql`select 1 from webhook_inbox where provider = 'shop:woo' and dedupe_key like ${`shop:woo:order:${wc.id}:%`}`;
+      expect(placed.length).toBe(2); // created, paid: each stored once although delivered twice
+      const history = d.history as Array<{ type: string; outcome: string }>;
+      expect(history.filter((h) => h.type === 'ORDER_PLACED')).toHaveLength(1);
+      expect(history.filter((h) => h.type === 'PAYMENT_CONFIRMED')).toHaveLength(1);
+      const orders = await w.t.sql`select 1 from orders where external_id = ${String(wc.id)} and shop = 'woo'`;
+      expect(orders.length).toBe(1);
+    } finally {
+      woo.faults.duplicateDeliveries = false;
+    }
+  });
+
+  it('a shop that never answers: its update is given up after the retries, an admin is told, the order goes on', async () => {
+    const wc = await dead.createOrder();
+    const orderId = await orderIdOf('dead', wc.id);
+    await dead.markPaid(wc.id);
+    await w.waitFor(orderId, 'closed', (d) => d.state === 'closed', 60_000);
+    const gaveUp = await eventually(async () => {
+      const rows = await w.t.sql<{ summary: string }[]>`select summary from shop_log where order_id = ${orderId} and kind = 'gave-up'`;
+      return rows.length > 0 ? rows : undefined;
+    }, 'gave up', 60_000);
+    expect(gaveUp[0]?.summary).toMatch(/after 8 attempt/);
+    await eventually(async () => {
+      const rows = await w.t.sql`select 1 from notifications where order_id = ${orderId} and kind = 'shop.update-failed'`;
+      return rows.length > 0;
+    }, 'admin notified', 60_000);
+  });
+});
