@@ -6,6 +6,7 @@ import {
   restoreOrderSnapshot,
   ORDER_MACHINE_VERSION,
   READABLE_MACHINE_VERSIONS,
+  type DocumentStatus,
   type OrderEvent,
   type OrderSnapshot,
 } from '../../machines/order/index.ts';
@@ -71,10 +72,20 @@ export function parseOrderEvent(env: Envelope, source: string): OrderEventInput 
 }
 
 /** The stored columns derived from a snapshot (state words, hold code, the snapshot itself). */
+/**
+ * The document column: the document region's state, or — once the region is gone (a cancelled
+ * order) — what became of the document: it outlives the region (issued, or e-mailed).
+ */
+export function documentColumn(s: Pick<OrderSnapshot, 'value' | 'context'>): DocumentStatus {
+  const d = documentStatus(s.value);
+  if (d !== 'none' || !s.context.document) return d;
+  return s.context.documentEmailedAt ? 'emailed' : 'issued';
+}
+
 export function orderColumns(s: OrderSnapshot): OrderColumns {
   return {
     state: orderStatus(s.value),
-    documentState: documentStatus(s.value),
+    documentState: documentColumn(s),
     stateValue: s.value,
     snapshot: { value: s.value, context: s.context, status: s.status },
     machineVersion: ORDER_MACHINE_VERSION,
