@@ -313,6 +313,8 @@ export function orderPage(d: {
   paymentDeadline?: string | null;
   /** Retries under way for this order's messages (attempt n of N, next try at). */
   retries?: readonly PendingRetry[];
+  /** The KSeF XML and UPO kept for the order's corrections, by the correction's provider id. */
+  correctionFiles?: ReadonlyArray<KsefFileInfo & { providerId: string; url: string }>;
 }): Html {
   const o = d.order;
   const c = o.context;
@@ -343,7 +345,7 @@ ${o.cancellation ? html`<dt>Cancelled</dt><dd>${o.cancellation.reason}${o.cancel
 ${c.pendingShippingAddress ? html`<dt>Address change</dt><dd class="address-pending">asked of the warehouse: ${c.pendingShippingAddress.line1}, ${c.pendingShippingAddress.postalCode} ${c.pendingShippingAddress.city} <span class="muted">(the shipment keeps the old address until the warehouse confirms)</span></dd>` : ''}
 ${c.shipmentCancel ? html`<dt>Warehouse cancel</dt><dd class="shipment-cancel">${badge(c.shipmentCancel.status)}${c.shipmentCancel.message ? ` ${c.shipmentCancel.message}` : ''}</dd>` : ''}
 ${(c.refunds ?? []).length ? html`<dt>Refunds</dt><dd class="refunds"><ul>${(c.refunds ?? []).map((r) => html`<li data-refund="${r.refundId}">${money(r.amount, c.order.currency)} ${badge(r.status)} <span class="muted">${r.reason}${r.providerRefundId ? ` · ${r.providerRefundId}` : ''}${r.error ? ` · ${r.error}` : ''}</span></li>`)}</ul></dd>` : ''}
-${(c.corrections ?? []).length ? html`<dt>Corrections</dt><dd class="corrections"><ul>${(c.corrections ?? []).map((k) => html`<li data-correction="${k.correctionId}">${k.document ? k.document.number : html`<span class="muted">(being issued)</span>`} −${money(k.amount, c.order.currency)}${k.full ? ' (full)' : ''} ${badge(k.status)}${k.ksefNumber ? html` <span class="mono">KSeF ${k.ksefNumber}</span>` : ''} <span class="muted">${k.reason}${k.error ? ` · ${k.error}` : ''}</span></li>`)}</ul></dd>` : ''}
+${(c.corrections ?? []).length ? html`<dt>Corrections</dt><dd class="corrections"><ul>${(c.corrections ?? []).map((k) => html`<li data-correction="${k.correctionId}">${k.document ? k.document.number : html`<span class="muted">(being issued)</span>`} −${money(k.amount, c.order.currency)}${k.full ? ' (full)' : ''} ${badge(k.status)}${k.ksefNumber ? html` <span class="mono">KSeF ${k.ksefNumber}</span>` : ''}${(d.correctionFiles ?? []).filter((f) => k.document && f.providerId === k.document.providerId).map((f) => html` · <a class="ksef-file" data-correction-file="${f.kind}" href="${f.url}">${KSEF_FILE_LABEL[f.kind]}</a>`)} <span class="muted">${k.reason}${k.error ? ` · ${k.error}` : ''}</span></li>`)}</ul></dd>` : ''}
 ${o.lastAdminNote ? html`<dt>Last admin note</dt><dd>${o.lastAdminNote.note} <span class="muted">— ${o.lastAdminNote.by ?? 'admin'}, ${when(o.lastAdminNote.at)}</span></dd>` : ''}
 </dl>
 <h2>Items</h2>

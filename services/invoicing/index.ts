@@ -10,6 +10,8 @@ export {
   ksefDocumentsNeedingAttention,
   ksefFile,
   ksefFilesOf,
+  correctionKsefFile,
+  correctionKsefFilesOf,
   type KsefAttention,
   type KsefFileInfo,
   type KsefFileKind,

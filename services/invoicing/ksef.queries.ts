@@ -26,6 +26,16 @@ export async function ksefFile(sql: Sql, orderId: string, kind: KsefFileKind): P
   return createKsefStore(sql).file(orderId, kind);
 }
 
+/** The KSeF XML and UPO kept for an order's correction documents, by the correction's provider id. */
+export async function correctionKsefFilesOf(sql: Sql, orderId: string): Promise<Array<KsefFileInfo & { providerId: string; number: string }>> {
+  return (await createKsefStore(sql).correctionFilesOf(orderId)).map((f) => ({ providerId: f.providerId, number: f.number, kind: f.kind, size: f.size, fetchedAt: f.fetchedAt.toISOString() }));
+}
+
+/** One correction's kept KSeF file (null unless that correction belongs to the order). */
+export async function correctionKsefFile(sql: Sql, orderId: string, providerId: string, kind: KsefFileKind) {
+  return createKsefStore(sql).correctionFile(orderId, providerId, kind);
+}
+
 /** Documents sent to KSeF and not accepted or rejected yet (processing or offline). */
 export async function documentsWaitingForKsef(sql: Sql): Promise<number> {
   return createKsefStore(sql).waitingCount();

@@ -102,6 +102,10 @@ export interface KsefStore {
   saveFile(row: Pick<KsefRow, 'orderId' | 'provider' | 'providerId'>, kind: KsefFileKind, content: Buffer, contentType: string): Promise<void>;
   filesOf(orderId: string): Promise<Array<{ kind: KsefFileKind; size: number; fetchedAt: Date }>>;
   file(orderId: string, kind: KsefFileKind): Promise<{ content: Buffer; contentType: string; number: string } | null>;
+  /** The KSeF files kept for the correction documents of an order (their `parent_order_id`). */
+  correctionFilesOf(orderId: string): Promise<Array<{ providerId: string; number: string; kind: KsefFileKind; size: number; fetchedAt: Date }>>;
+  /** One correction's KSeF file, only when that correction belongs to `orderId`. */
+  correctionFile(orderId: string, providerId: string, kind: KsefFileKind): Promise<{ content: Buffer; contentType: string; number: string } | null>;
   /** Documents sent to KSeF and not yet accepted or rejected (processing or offline). */
   waitingCount(): Promise<number>;
 }
@@ -166,6 +170,19 @@ export function createKsefStore(sql: Sql): KsefStore {
       const [r] = await sql<Array<{ content: Buffer; content_type: string; number: string }>>`
         select f.content, f.content_type, d.number from ksef_files f join documents d on d.provider = f.provider and d.provider_id = f.provider_id
         where f.order_id = ${orderId} and f.kind = ${kind}`;
+      return r ? { content: r.content, contentType: r.content_type, number: r.number } : null;
+    },
+    async correctionFilesOf(orderId) {
+      const rows = await sql<Array<{ provider_id: string; number: string; kind: KsefFileKind; size: number; fetched_at: Date }>>`
+        select f.provider_id, d.number, f.kind, length(f.content) as size, f.fetched_at
+        from ksef_files f join documents d on d.provider = f.provider and d.provider_id = f.provider_id
+        where d.parent_order_id = ${orderId} order by d.number, f.kind`;
+      return rows.map((r) => ({ providerId: r.provider_id, number: r.number, kind: r.kind, size: Number(r.size), fetchedAt: r.fetched_at }));
+    },
+    async correctionFile(orderId, providerId, kind) {
+      const [r] = await sql<Array<{ content: Buffer; content_type: string; number: string }>>`
+        select f.content, f.content_type, d.number from ksef_files f join documents d on d.provider = f.provider and d.provider_id = f.provider_id
+        where d.parent_order_id = ${orderId} and f.provider_id = ${providerId} and f.kind = ${kind}`;
       return r ? { content: r.content, contentType: r.content_type, number: r.number } : null;
     },
     async waitingCount() {

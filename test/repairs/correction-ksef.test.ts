@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ksefDocumentsNeedingAttention } from '../../services/invoicing/index.ts';
 import { startRepairsWorld, type RepairsWorld } from './repairs-world.ts';
+import { eventually } from '../support/context.ts';
 
 /**
  * Corrections go through KSeF the same way as invoices (issue 13, item 6): with KSEF_MODE on, the
@@ -55,6 +56,21 @@ describe('correction documents through KSeF', () => {
     expect(types.indexOf('CORRECTION_KSEF_ACCEPTED')).toBeGreaterThan(types.indexOf('CORRECTION_ISSUED'));
     expect(types.indexOf('CORRECTION_EMAILED')).toBeGreaterThan(types.indexOf('CORRECTION_KSEF_ACCEPTED'));
     expect(mailsOf(o.externalId).filter((m) => m.subject.startsWith('Faktura korygująca'))).toHaveLength(1);
+
+    // The console offers the correction's KSeF XML and UPO on the order page, as kept.
+    await eventually(async () => (await w.t.sql`select 1 from ksef_files f join documents d on d.provider = f.provider and d.provider_id = f.provider_id where d.parent_order_id = ${o.orderId}`).length === 2, 'correction XML and UPO kept', 60_000);
+    const login = await fetch(`${w.gw.url}/admin/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'token=alice-token-0123456789', redirect: 'manual' });
+    const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    const html = await (await fetch(`${w.gw.url}/admin/orders/${o.orderId}`, { headers: { cookie } })).text();
+    const links = [...html.matchAll(/data-correction-file="(gov|gov_upo)" href="([^"]+)"/g)].map((m) => ({ kind: m[1]!, href: m[2]! }));
+    expect(links.map((l) => l.kind).sort()).toEqual(['gov', 'gov_upo']);
+    for (const l of links) {
+      const res = await fetch(`${w.gw.url}${l.href}`, { headers: { cookie } });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-disposition')).toMatch(/^attachment; filename=".+-(KSeF|UPO)\.xml"$/);
+      const [kept] = await w.t.sql<Array<{ content: Buffer }>>`select f.content from ksef_files f join documents d on d.provider = f.provider and d.provider_id = f.provider_id where d.parent_order_id = ${o.orderId} and f.kind = ${l.kind}`;
+      expect(Buffer.from(await res.arrayBuffer()).equals(kept?.content ?? Buffer.alloc(0))).toBe(true);
+    }
   });
 
   it('KSeF refuses the correction → ksefRejected on the order, no correction e-mail', async () => {

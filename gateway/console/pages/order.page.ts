@@ -1,7 +1,7 @@
 import { ADMIN_EVENT_TYPES, type AdminEventType } from '../../../machines/order/index.ts';
 import { pendingRetriesOf } from '../../../infra/db/pending-retries.ts';
 import { isOrderpilotError } from '../../../services/contracts/index.ts';
-import { invoicingProviderFromConfig, ksefFile, ksefFilesOf, type KsefFileKind } from '../../../services/invoicing/index.ts';
+import { correctionKsefFile, correctionKsefFilesOf, invoicingProviderFromConfig, ksefFile, ksefFilesOf, type KsefFileKind } from '../../../services/invoicing/index.ts';
 import { warehouseLog, warehouseTimeline } from '../../../services/logistics/index.ts';
 import { listNotifications } from '../../../services/notifications/index.ts';
 import type { GatewayRoute } from '../../gateway.types.ts';
@@ -33,12 +33,13 @@ export const orderPage: GatewayRoute = async (app, ctx) => {
     const res = await adminApi(app, request).getOrder(id);
     if (!res.ok) return sendErrorPage(request, reply, res.error.status, res.error.message);
     const order = res.value;
-    const [notifications, wh, webhooks, ksefFiles, retries] = await Promise.all([
+    const [notifications, wh, webhooks, ksefFiles, retries, correctionFiles] = await Promise.all([
       listNotifications(sql, { status: 'open', orderId: order.id }),
       view === 'all' ? warehouseLog(sql, order.id).catch(() => []) : warehouseTimeline(sql, order.id).catch(() => []),
       view === 'all' ? ctx.inbox.list({ orderId: order.id, limit: 200 }).then((list) => withOrderAnswers(sql, list)).catch(() => []) : Promise.resolve([]),
       order.context.ksef ? ksefFilesOf(sql, order.id).catch(() => []) : Promise.resolve([]),
       pendingRetriesOf(sql, order.id).catch(() => []),
+      (order.context.corrections ?? []).length ? correctionKsefFilesOf(sql, order.id).catch(() => []) : Promise.resolve([]),
     ]);
     const timeline: views.TimelineItem[] = [];
     for (const h of order.history) {
@@ -81,6 +82,10 @@ export const orderPage: GatewayRoute = async (app, ctx) => {
         formState,
         paymentDeadline: order.state === 'pending' ? new Date(Date.parse(order.createdAt) + config.paymentTimeoutMs).toISOString() : null,
         retries,
+        correctionFiles: correctionFiles.map((f) => ({
+          ...f,
+          url: `/admin/orders/${encodeURIComponent(order.id)}/corrections/${encodeURIComponent(f.providerId)}/ksef/${KSEF_FILES[f.kind].path}`,
+        })),
       }),
     );
   }
@@ -110,6 +115,19 @@ export const orderPage: GatewayRoute = async (app, ctx) => {
     if (!res.ok) return sendErrorPage(request, reply, res.error.status, res.error.message);
     const kept = await ksefFile(sql, res.value.id, kind);
     if (!kept) return sendErrorPage(request, reply, 404, `This order has no ${KSEF_FILES[kind].label} (yet).`);
+    const filename = `${kept.number.replace(/[^\w.-]+/g, '_')}-${KSEF_FILES[kind].suffix}.xml`;
+    return reply.type(kept.contentType).header('content-disposition', `attachment; filename="${filename}"`).header('cache-control', 'private, no-store').send(kept.content);
+  });
+
+  // A correction's KSeF XML and UPO (kept like the invoice's once KSeF accepted the correction).
+  app.get('/admin/orders/:id/corrections/:providerId/ksef/:file', { schema: { hide: true } }, async (request, reply) => {
+    const { id, providerId, file } = request.params as { id: string; providerId: string; file: string };
+    const kind = (Object.keys(KSEF_FILES) as KsefFileKind[]).find((k) => KSEF_FILES[k].path === file);
+    if (kind === undefined || !/^[\w.-]{1,100}$/.test(providerId)) return sendErrorPage(request, reply, 404, 'No such KSeF file.');
+    const res = await adminApi(app, request).getOrder(id);
+    if (!res.ok) return sendErrorPage(request, reply, res.error.status, res.error.message);
+    const kept = await correctionKsefFile(sql, res.value.id, providerId, kind);
+    if (!kept) return sendErrorPage(request, reply, 404, `This correction has no ${KSEF_FILES[kind].label} (yet).`);
     const filename = `${kept.number.replace(/[^\w.-]+/g, '_')}-${KSEF_FILES[kind].suffix}.xml`;
     return reply.type(kept.contentType).header('content-disposition', `attachment; filename="${filename}"`).header('cache-control', 'private, no-store').send(kept.content);
   });
