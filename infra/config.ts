@@ -28,9 +28,9 @@ export interface ShopKey {
   readonly key: string;
 }
 
-/** A shop connector's kind (`SHOPS=name:kind`); only WooCommerce is built so far. */
-export type ShopKind = 'woocommerce';
-export const SHOP_KINDS: readonly ShopKind[] = ['woocommerce'];
+/** A shop connector's kind (`SHOPS=name:kind`): WooCommerce, or our generic signed webhooks. */
+export type ShopKind = 'woocommerce' | 'webhook';
+export const SHOP_KINDS: readonly ShopKind[] = ['woocommerce', 'webhook'];
 
 /**
  * One connected shop (`SHOPS=name:kind,…` and `SHOP_<NAME>_*`): where its REST API is, its
@@ -41,10 +41,11 @@ export interface ShopConfig {
   readonly name: string;
   readonly kind: ShopKind;
   readonly url: string;
-  /** WooCommerce: consumer key. */
+  /** WooCommerce: consumer key ('' for `webhook`). */
   readonly key: string;
-  /** WooCommerce: consumer secret. */
+  /** WooCommerce: consumer secret ('' for `webhook`). */
   readonly secret: string;
+  /** WooCommerce: the secret its webhooks are signed with; `webhook`: the secret we sign ours with. */
   readonly webhookSecret: string;
   /** `provider`: the payment provider's webhook confirms payment (today's path); `shop`: the shop's own paid signal. */
   readonly payment: 'provider' | 'shop';
@@ -373,8 +374,8 @@ export function parseShops(env: Env): ShopConfig[] {
       name,
       kind: kind as ShopKind,
       url: shopUrl.replace(/\/+$/, ''),
-      key: required('KEY'),
-      secret: required('SECRET'),
+      key: kind === 'webhook' ? (str(env, v('KEY')) ?? '') : required('KEY'),
+      secret: kind === 'webhook' ? (str(env, v('SECRET')) ?? '') : required('SECRET'),
       webhookSecret,
       payment: oneOf(env, v('PAYMENT'), ['provider', 'shop'] as const, 'provider'),
       mapping: Object.freeze(parseShopMapping(str(env, v('MAPPING')), v('MAPPING'))),

@@ -126,7 +126,8 @@ export function shopMessages(names: Names, shop: ShopConfig, d: ShopWebhookDecis
  */
 export const shopWebhookRoute: GatewayRoute = async (app, ctx) => {
   const { config, names, sql } = ctx.deps;
-  const shops = new Map(config.shops.map((s) => [s.name, s]));
+  // Only WooCommerce shops send us webhooks; a generic (`webhook`) shop places orders on POST /orders.
+  const shops = new Map(config.shops.filter((s) => s.kind === 'woocommerce').map((s) => [s.name, s]));
 
   // WooCommerce tests a new webhook's address with an unsigned form post `webhook_id=<n>`: answered 200, not stored.
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_request, body, done) => done(null, { ping: String(body) }));

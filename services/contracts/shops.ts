@@ -56,3 +56,35 @@ export function verifyWooCommerceSignature(secret: string, rawBody: string | Buf
   const given = Buffer.from(header.trim(), 'base64');
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
+
+/**
+ * Our own signed webhooks (the generic shop connector), signed like Stripe's:
+ * `Orderpilot-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>" with the shop's
+ * signing secret>`. A receiver recomputes v1 over the exact bytes it got, compares in constant time,
+ * and refuses a `t` too far from its clock (replays).
+ */
+export const ORDERPILOT_SIGNATURE_HEADER = 'orderpilot-signature';
+
+export function signOrderpilotWebhook(secret: string, rawBody: string | Buffer, t: number): string {
+  const v1 = createHmac('sha256', secret).update(`${t}.`).update(rawBody).digest('hex');
+  return `t=${t},v1=${v1}`;
+}
+
+/** Verifies an `Orderpilot-Signature` header: a valid v1 for its t, and t within `toleranceSec` of `nowSec`. */
+export function verifyOrderpilotSignature(secret: string, rawBody: string | Buffer, header: string | undefined, nowSec: number, toleranceSec = 300): boolean {
+  if (header === undefined) return false;
+  const parts = new Map<string, string[]>();
+  for (const p of header.split(',')) {
+    const i = p.indexOf('=');
+    if (i <= 0) continue;
+    const k = p.slice(0, i).trim();
+    parts.set(k, [...(parts.get(k) ?? []), p.slice(i + 1).trim()]);
+  }
+  const t = Number(parts.get('t')?.[0]);
+  if (!Number.isInteger(t) || Math.abs(nowSec - t) > toleranceSec) return false;
+  const expected = Buffer.from(signOrderpilotWebhook(secret, rawBody, t).split('v1=')[1] ?? '', 'hex');
+  return (parts.get('v1') ?? []).some((v) => {
+    const given = Buffer.from(v, 'hex');
+    return /^[0-9a-f]{64}$/.test(v) && given.length === expected.length && timingSafeEqual(given, expected);
+  });
+}

@@ -8,6 +8,7 @@ import { createShopLog } from './shop-log.store.ts';
 import { mappingFor, type ShopMapping } from './shop-mapping.ts';
 import { createShopUpdateHandler } from './shop-update.handler.ts';
 import { createWooCommerceConnector } from './woocommerce.adapter.ts';
+import { createSignedWebhookConnector } from './signed-webhook.adapter.ts';
 
 /**
  * The shops service: one consumer per shop-update partition (one message in flight per partition
@@ -21,7 +22,10 @@ export async function startShopsService(deps: ServiceDeps): Promise<RunningServi
   const log = createShopLog(sql);
   const shops = new Map<string, { connector: ShopConnector; mapping: ShopMapping }>();
   for (const shop of config.shops) {
-    const connector = createWooCommerceConnector({ shop, timeoutMs: config.shopsTimeoutMs, log });
+    const connector =
+      shop.kind === 'woocommerce'
+        ? createWooCommerceConnector({ shop, timeoutMs: config.shopsTimeoutMs, log })
+        : createSignedWebhookConnector({ shop, timeoutMs: config.shopsTimeoutMs, log });
     shops.set(shop.name, { connector, mapping: mappingFor(shop.kind, shop.mapping) });
   }
   const handle = createShopUpdateHandler({

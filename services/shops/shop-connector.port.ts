@@ -1,8 +1,15 @@
 import type { ShopKind } from '../../infra/config.ts';
 import type { OrderData } from '../../machines/order/index.ts';
+import type { ShopChange } from '../contracts/index.ts';
 
-/** One call to a shop, planned from the mapping (shop-mapping.ts): set a status, or add a note. */
-export type ShopCall = { op: 'status'; status: string } | { op: 'note'; text: string; customer: boolean };
+/**
+ * One call to a shop, planned from the mapping (shop-mapping.ts): set a status, add a note, or (the
+ * generic webhook connector) send one signed event carrying the change and our status word.
+ */
+export type ShopCall =
+  | { op: 'status'; status: string }
+  | { op: 'note'; text: string; customer: boolean }
+  | { op: 'event'; type: string; status: string | null; change: ShopChange };
 
 /** What a call is part of, so the adapter can log it next to the order. */
 export interface CallMeta {
@@ -35,6 +42,8 @@ export interface ShopConnector {
   readonly shop: string;
   pushStatus(externalId: string, status: string, meta: CallMeta): Promise<void>;
   addNote(externalId: string, note: { text: string; customer: boolean }, meta: CallMeta): Promise<void>;
+  /** Connectors that speak in events (the generic webhook connector): one event per change. */
+  sendEvent?(externalId: string, event: { type: string; status: string | null; change: ShopChange }, meta: CallMeta): Promise<void>;
 }
 
 /** One request to a shop and its answer, as the shop log keeps it. */
@@ -44,7 +53,7 @@ export interface ShopExchange {
   externalId: string | null;
   version: number | null;
   callKey: string | null;
-  kind: 'status' | 'note' | 'gave-up' | 'skipped-stale' | 'skipped-unknown-shop';
+  kind: 'status' | 'note' | 'event' | 'gave-up' | 'skipped-stale' | 'skipped-unknown-shop';
   method?: string | null;
   url?: string | null;
   request?: string | null;

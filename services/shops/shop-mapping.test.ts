@@ -42,3 +42,15 @@ describe('WooCommerce status mapping (data)', () => {
     expect(() => parseShopMapping('shipped', 'SHOP_X_MAPPING')).toThrow(/SHOP_X_MAPPING/);
   });
 });
+
+describe('generic signed webhooks mapping (data)', () => {
+  const hook = DEFAULT_MAPPINGS.webhook;
+  it('one event per change, with our status word', () => {
+    expect(planShopCalls(hook, { kind: 'paid' })).toEqual([{ op: 'event', type: 'order.status_changed', status: 'processing', change: { kind: 'paid' } }]);
+    expect(planShopCalls(hook, { kind: 'shipped', trackingNumber: 'T1', carrier: 'DPD' })).toEqual([
+      { op: 'event', type: 'shipment.handed_over', status: 'inShipment', change: { kind: 'shipped', trackingNumber: 'T1', carrier: 'DPD' } },
+    ]);
+    expect(planShopCalls(hook, { kind: 'documentIssued', number: 'FV 1' })).toEqual([{ op: 'event', type: 'document.issued', status: null, change: { kind: 'documentIssued', number: 'FV 1' } }]);
+    expect(planShopCalls(hook, { kind: 'held', code: 'LOST', message: 'lost' })[0]).toMatchObject({ type: 'order.status_changed', status: 'held' });
+  });
+});

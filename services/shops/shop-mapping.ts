@@ -11,6 +11,8 @@ import type { ShopCall } from './shop-connector.port.ts';
 export interface MappingStep {
   status: string | null;
   note: { text: string; customer: boolean } | null;
+  /** Event connectors: the event type sent for the change (with `status` in it); no status or note calls then. */
+  event?: string;
 }
 export type ShopMapping = Readonly<Record<ShopChangeKind, MappingStep>>;
 
@@ -27,6 +29,16 @@ export const DEFAULT_MAPPINGS: Readonly<Record<ShopKind, ShopMapping>> = {
     closed: { status: 'completed', note: { text: 'Delivered to the customer.', customer: false } },
     cancelled: { status: 'cancelled', note: { text: 'Cancelled: {reason}', customer: false } },
     documentIssued: { status: null, note: { text: 'Invoice {number} issued.', customer: false } },
+  },
+  // Generic signed webhooks: one event per change, our status words.
+  webhook: {
+    paid: { event: 'order.status_changed', status: 'processing', note: null },
+    held: { event: 'order.status_changed', status: 'held', note: null },
+    released: { event: 'order.status_changed', status: 'processing', note: null },
+    shipped: { event: 'shipment.handed_over', status: 'inShipment', note: null },
+    closed: { event: 'order.status_changed', status: 'closed', note: null },
+    cancelled: { event: 'order.status_changed', status: 'cancelled', note: null },
+    documentIssued: { event: 'document.issued', status: null, note: null },
   },
 };
 
@@ -52,9 +64,10 @@ function fill(template: string, change: ShopChange): string {
   return template.replace(/\{(\w+)\}/g, (_, name: string) => values[name] ?? '');
 }
 
-/** The calls one change makes at the shop, in order: its status first, then its note. */
+/** The calls one change makes at the shop, in order: its status first, then its note (or its one event). */
 export function planShopCalls(mapping: ShopMapping, change: ShopChange): ShopCall[] {
   const step = mapping[change.kind];
+  if (step.event !== undefined) return [{ op: 'event', type: step.event, status: step.status, change }];
   const calls: ShopCall[] = [];
   if (step.status !== null) calls.push({ op: 'status', status: step.status });
   if (step.note !== null) calls.push({ op: 'note', text: fill(step.note.text, change), customer: step.note.customer });

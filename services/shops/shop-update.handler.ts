@@ -1,5 +1,5 @@
 import type { Logger } from '../../infra/logger.ts';
-import { isOrderpilotError, ShopUpdateSchema, validate, type Envelope, type NotifyCommand } from '../contracts/index.ts';
+import { isOrderpilotError, OrderpilotError, ShopUpdateSchema, validate, type Envelope, type NotifyCommand } from '../contracts/index.ts';
 import type { ShopConnector, ShopLogPort } from './shop-connector.port.ts';
 import { planShopCalls, type ShopMapping } from './shop-mapping.ts';
 
@@ -62,7 +62,9 @@ export function createShopUpdateHandler(deps: ShopUpdateDeps) {
       if (c.op === 'status' && c.status === lastStatus) continue;
       try {
         if (c.op === 'status') await shop.connector.pushStatus(u.externalId, c.status, meta);
-        else await shop.connector.addNote(u.externalId, { text: c.text, customer: c.customer }, meta);
+        else if (c.op === 'note') await shop.connector.addNote(u.externalId, { text: c.text, customer: c.customer }, meta);
+        else if (shop.connector.sendEvent) await shop.connector.sendEvent(u.externalId, { type: c.type, status: c.status, change: c.change }, meta);
+        else throw new OrderpilotError('SHOP_REJECTED', `the ${shop.connector.kind} connector sends no events (mapping of ${u.shop})`);
       } catch (err) {
         if (!isOrderpilotError(err)) throw err; // database trouble: the runner retries / dead-letters
         if (err.retryable && !delivery.lastAttempt) throw err;

@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningService } from '../../infra/runtime/service.ts';
+import { createServer } from 'node:http';
+import { listenHttp, type Listening } from '../../infra/sandbox/http-listen.ts';
 import { startWooCommerceSandbox, type WooCommerceSandbox } from '../../infra/sandbox/woocommerce-sandbox.ts';
+import { ORDERPILOT_SIGNATURE_HEADER, verifyOrderpilotSignature } from '../../services/contracts/index.ts';
 import { startNotificationsService } from '../../services/notifications/main.ts';
 import { startShopsService } from '../../services/shops/index.ts';
 import { eventually } from '../support/context.ts';
@@ -10,7 +13,8 @@ import { startRepairsWorld, type RepairsWorld } from '../repairs/repairs-world.t
  * WooCommerce end to end: orders come from a WooCommerce sandbox as signed webhooks through the real
  * gateway, the order host, invoicing, logistics (warehouse sandbox), NATS and Postgres; every change
  * goes back through the shops service to the sandbox's REST v3 API, whose notes and status show it.
- * A second shop ("dead") never answers: its updates are given up and an admin is told.
+ * A second shop ("dead") never answers: its updates are given up and an admin is told. A third
+ * ("acme", the generic connector) places orders on POST /orders and receives signed events.
  */
 const KEY = 'ck_0123456789abcdef0123456789abcdef01234567';
 const SECRET = 'cs_0123456789abcdef0123456789abcdef01234567';
@@ -20,11 +24,29 @@ let w: RepairsWorld;
 let woo: WooCommerceSandbox;
 let dead: WooCommerceSandbox;
 const extra: RunningService[] = [];
+const ACME_SIGNING = 'acme-signing-secret-0123456789';
+/** What acme's endpoint received: each request's event and whether its signature verified. The first one is answered 503. */
+const acmeEvents: Array<{ id: string; type: string; orderId: string; status: string | null; change: Record<string, unknown>; signed: boolean; answered: number }> = [];
+let acme: Listening;
 
 beforeAll(async () => {
   woo = await startWooCommerceSandbox({ consumerKey: KEY, consumerSecret: SECRET, webhookSecret: HOOK_SECRET });
   dead = await startWooCommerceSandbox({ consumerKey: KEY, consumerSecret: SECRET, webhookSecret: HOOK_SECRET });
   dead.faults.down = true;
+  acme = await listenHttp(
+    createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const raw = Buffer.concat(chunks);
+        const e = JSON.parse(raw.toString('utf8')) as { id: string; type: string; data: { orderId: string; status: string | null; change: Record<string, unknown> } };
+        const signed = verifyOrderpilotSignature(ACME_SIGNING, raw, req.headers[ORDERPILOT_SIGNATURE_HEADER] as string | undefined, Math.floor(Date.now() / 1000));
+        const answered = acmeEvents.length === 0 ? 503 : 200;
+        acmeEvents.push({ id: e.id, type: e.type, orderId: e.data.orderId, status: e.data.status, change: e.data.change, signed, answered });
+        res.writeHead(answered).end();
+      });
+    }),
+  );
   const shop = (name: string, url: string) => ({
     [`SHOP_${name}_URL`]: url,
     [`SHOP_${name}_KEY`]: KEY,
@@ -34,7 +56,9 @@ beforeAll(async () => {
   });
   w = await startRepairsWorld({
     env: {
-      SHOPS: 'woo:woocommerce,dead:woocommerce',
+      SHOPS: 'woo:woocommerce,dead:woocommerce,acme:webhook',
+      SHOP_ACME_URL: `${acme.url}/orderpilot-events`,
+      SHOP_ACME_WEBHOOK_SECRET: ACME_SIGNING,
       ...shop('WOO', woo.url),
       ...shop('DEAD', dead.url),
       SHOPS_MAX_ATTEMPTS: '8',
@@ -52,6 +76,7 @@ afterAll(async () => {
   await w?.stop();
   await woo?.close();
   await dead?.close();
+  await acme?.close();
 });
 
 const orderIdOf = (shop: string, externalId: number) =>
@@ -188,5 +213,22 @@ describe('WooCommerce shop connector end to end', () => {
       const rows = await w.t.sql`select 1 from notifications where order_id = ${orderId} and kind = 'shop.update-failed'`;
       return rows.length > 0;
     }, 'admin notified', 60_000);
+  });
+
+  it('generic signed webhooks: an order placed on POST /orders sends signed events in order (a 503 is retried with the same event id)', async () => {
+    const o = await w.place();
+    await w.pay(o.orderId);
+    const closed = await w.waitFor(o.orderId, 'closed', (d) => d.state === 'closed', 60_000);
+    const delivered = () => acmeEvents.filter((e) => e.orderId === o.orderId && e.answered === 200);
+    await eventually(async () => delivered().some((e) => e.status === 'closed') && delivered().some((e) => e.type === 'document.issued'), 'acme received every event', 60_000);
+    const mine = acmeEvents.filter((e) => e.orderId === o.orderId);
+    expect(mine.every((e) => e.signed)).toBe(true);
+    expect(mine[0]).toMatchObject({ answered: 503, type: 'order.status_changed', status: 'processing' });
+    expect(mine[1]?.id).toBe(mine[0]?.id);
+    const flow = delivered().filter((e) => e.type !== 'document.issued').map((e) => `${e.type}:${e.status}`);
+    expect(flow).toEqual(['order.status_changed:processing', 'shipment.handed_over:inShipment', 'order.status_changed:closed']);
+    expect(delivered().find((e) => e.type === 'shipment.handed_over')?.change).toMatchObject({ trackingNumber: closed.context.trackingNumber });
+    expect(delivered().find((e) => e.type === 'document.issued')?.change).toMatchObject({ number: closed.context.document.number });
+    expect(new Set(delivered().map((e) => e.id)).size).toBe(delivered().length);
   });
 });
