@@ -118,6 +118,15 @@ export interface InvoicingSandbox {
    * `requested` for as long as a step needs). An order id holds its document and its corrections.
    */
   holdCreates(prefix: string): void;
+  /**
+   * KSeF verdicts of documents whose `oid` starts with `prefix` wait (`processing`, or `offline` after
+   * an offline verdict) until `releaseKsef` gives one (tests: the verdict a step needs, when it needs it).
+   */
+  holdKsef(prefix: string): void;
+  /** Whether the newest document with exactly this `oid` waits for a held KSeF verdict. */
+  heldKsef(oid: string): boolean;
+  /** Gives the held KSeF verdict of the newest document with this `oid`: accepted, refused (`send_error`) or offline. */
+  releaseKsef(oid: string, outcome: 'ok' | 'send_error' | 'offline'): boolean;
   /** Stops holding creates of `prefix` and lets every waiting one through as usual. */
   unholdCreates(prefix: string): void;
   /** Creates with exactly this `oid` waiting under `holdCreates`. */
@@ -217,6 +226,9 @@ export async function startInvoicingSandbox(opts: InvoicingSandboxOptions = {}):
     if (m && series) monthly.set(series, Math.max(monthly.get(series) ?? 0, Number(m[2])));
   }
   const holds = new Set<string>();
+  const ksefHolds = new Set<string>();
+  const ksefHeld = (inv: SandboxInvoice) => inv.oid !== null && inv.oid !== undefined && [...ksefHolds].some((p) => String(inv.oid).startsWith(p));
+  const newestByOid = (oid: string) => [...byId.values()].filter((i) => i.oid === oid).sort((a, b) => b.id - a.id)[0];
   const heldByOid = new Map<string, Array<(o: 'ok' | { refuse: Record<string, string[]> }) => void>>();
   const requests: Record<SandboxRoute, number> = { create: 0, list: 0, get: 0, pdf: 0, ksef: 0, other: 0 };
   const ksefMode: SandboxKsefMode = opts.ksef ?? 'off';
@@ -243,7 +255,7 @@ export async function startInvoicingSandbox(opts: InvoicingSandboxOptions = {}):
     const outcome = take('ksefServerErrorNext') ? 'server_error' : take('ksefRejectNext') || (faults.ksefRejectRate > 0 && random() < faults.ksefRejectRate) ? 'send_error' : take('ksefOfflineNext') ? 'offline' : take('ksefDuplicateNext') ? 'duplicate_error' : 'ok';
     inv.gov_status = `${prefix}processing`;
     inv.gov_error_messages = null;
-    ksefQueue.set(inv.id, { outcome, at: Date.now() + faults.ksefProcessingMs });
+    ksefQueue.set(inv.id, ksefHeld(inv) ? { outcome: 'ok', at: Number.POSITIVE_INFINITY } : { outcome, at: Date.now() + faults.ksefProcessingMs });
   }
 
   function ksefNumberFor(inv: SandboxInvoice): string {
@@ -267,7 +279,7 @@ export async function startInvoicingSandbox(opts: InvoicingSandboxOptions = {}):
       case 'offline':
         // Offline: valid, waiting to be passed to KSeF; it gets there after another delay.
         inv.gov_status = `${prefix}offline`;
-        ksefQueue.set(inv.id, { outcome: 'ok', at: Date.now() + faults.ksefProcessingMs });
+        ksefQueue.set(inv.id, { outcome: 'ok', at: ksefHeld(inv) ? Number.POSITIVE_INFINITY : Date.now() + faults.ksefProcessingMs });
         return;
       case 'send_error':
         inv.gov_status = `${prefix}send_error`;
@@ -614,7 +626,21 @@ export async function startInvoicingSandbox(opts: InvoicingSandboxOptions = {}):
     holdCreates(p) {
       holds.add(p);
     },
+    holdKsef(p) {
+      ksefHolds.add(p);
+    },
+    heldKsef(oid) {
+      const inv = newestByOid(oid);
+      return inv !== undefined && ksefQueue.get(inv.id)?.at === Number.POSITIVE_INFINITY;
+    },
+    releaseKsef(oid, outcome) {
+      const inv = newestByOid(oid);
+      if (inv === undefined || ksefQueue.get(inv.id)?.at !== Number.POSITIVE_INFINITY) return false;
+      ksefQueue.set(inv.id, { outcome, at: Date.now() });
+      return true;
+    },
     unholdCreates(p) {
+      ksefHolds.delete(p);
       holds.delete(p);
       for (const oid of [...heldByOid.keys()].filter((o) => o.startsWith(p))) {
         for (const r of heldByOid.get(oid) ?? []) r('ok');

@@ -27,7 +27,7 @@ export const BOUNCING_MAILBOX = 'bounce-';
  */
 export async function startModelWorld(o: { paymentTimeoutMs?: number } = {}) {
   const level = process.env['TEST_LOG_LEVEL'] ?? 'warn';
-  const invoicing = await startInvoicingSandbox({});
+  const invoicing = await startInvoicingSandbox({ ksef: 'on' });
   const warehouse = await startWarehouseSandbox({ apiKey: WAREHOUSE_KEY, webhookSecret: MODEL_WAREHOUSE_SECRET, stepMs: 30, logger: createLogger({ level, name: 'warehouse-sandbox' }) });
   const sink = await startSmtpSink({ rejectRecipients: new RegExp(`^${BOUNCING_MAILBOX}`) });
   const stripe = await startStripeSandbox();
@@ -37,6 +37,17 @@ export async function startModelWorld(o: { paymentTimeoutMs?: number } = {}) {
     FAKTUROWNIA_URL: invoicing.url,
     FAKTUROWNIA_API_TOKEN: invoicing.apiToken,
     FAKTUROWNIA_TIMEOUT_MS: '120000',
+    // Companies' documents go through KSeF; the sandbox holds each verdict until a step gives it.
+    KSEF_MODE: 'on',
+    KSEF_SCOPE: 'all_companies',
+    KSEF_POLL_BASE_MS: '100',
+    KSEF_POLL_MAX_MS: '400',
+    KSEF_POLL_LEASE_MS: '3000',
+    SELLER_NAME: 'Sklep Testowy sp. z o.o.',
+    SELLER_TAX_NO: '5260250274',
+    SELLER_STREET: 'ul. Prosta 1',
+    SELLER_POST_CODE: '00-001',
+    SELLER_CITY: 'Warszawa',
     // Held requests occupy a consumer slot each while they wait.
     INVOICING_CONCURRENCY: '128',
     LOGISTICS_CONCURRENCY: '128',

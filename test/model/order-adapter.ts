@@ -39,7 +39,7 @@ const sourceOf = (key: string) => allTransitions().find((t) => t.key === key)?.s
 
 /** Every variant the adapter can cause; a step with another one fails, naming it. */
 export const KNOWN_VARIANTS: ReadonlySet<string> = new Set([
-  'stripe', 'mismatch', 'payu-canceled', 'timer', 'admin', 'admin-all', 'warehouse-webhook', 'warehouse-answer', 'warehouse-reject', 'warehouse-cancel',
+  'stripe', 'mismatch', 'payu-canceled', 'timer', 'admin', 'admin-all', 'admin-correction', 'invoicing-ksef', 'ksef', 'warehouse-webhook', 'warehouse-answer', 'warehouse-reject', 'warehouse-cancel',
   'warehouse-too-late', 'warehouse-address', 'warehouse-address-too-late', 'invoicing', 'invoicing-manual', 'invoicing-refused', 'mail', 'mail-resend', 'smtp-refused', 'provider', 'provider-refused',
 ]);
 
@@ -96,13 +96,16 @@ export async function runPath(w: ModelWorld, path: ModelPath): Promise<PathResul
     if (unknown.length > 0) throw new Error(`the adapter cannot cause ${unknown.map((s) => `${s.event.type} (${s.variant})`).join(', ')}: add it to test/model/order-adapter.ts`);
     // Arrangements the whole path needs, made before the order exists.
     const email = variants.has('smtp-refused') ? `${BOUNCING_MAILBOX}${randomUUID().slice(0, 8)}@example.com` : 'jan@example.com';
-    const placed = await w.http('POST', '/orders', intakeBody({ customer: { email, name: 'Jan Kowalski' } }), SHOP);
+    // A company's documents go to KSeF (KSEF_SCOPE=all_companies); a consumer's are e-mailed at once.
+    const company = variants.has('invoicing-ksef') ? { company: 'Firma sp. z o.o.', taxId: '5260250274' } : {};
+    const placed = await w.http('POST', '/orders', intakeBody({ customer: { email, name: 'Jan Kowalski', ...company } }), SHOP);
     if (placed.status !== 202) throw new Error(`intake answered ${placed.status}: ${JSON.stringify(placed.body)}`);
     const id: string = placed.body.orderId;
     const externalId: string = placed.body.externalId;
     orderId = id;
     w.warehouse.setPlan(id, { paused: true, holdSubmits: true, holdCancels: true });
     w.invoicing.holdCreates(id);
+    w.invoicing.holdKsef(id);
     const detail = async (): Promise<Detail | null> => {
       const r = await w.admin('GET', `/admin/api/orders/${id}`);
       return r.status === 200 ? (r.body as Detail) : null;
@@ -187,9 +190,12 @@ async function cause(w: ModelWorld, c: CauseInput): Promise<void> {
     case 'timer':
       return; // PAYMENT_TIMEOUT_MS of this world passes
     case 'admin':
-    case 'admin-all': {
+    case 'admin-all':
+    case 'admin-correction': {
       let body = adminBody(e);
       if (e.type === 'ATTACH_DOCUMENT') body = { ...body, ...(await attachArrangement(w, c)) };
+      // A company stays a company (its documents keep going to KSeF, as the world model assumes).
+      if (e.type === 'UPDATE_BUYER' && c.variants.has('invoicing-ksef')) body = { ...body, customer: { ...e.customer, company: 'Firma sp. z o.o.', taxId: '5260250274' } };
       // An address change the warehouse will refuse: a carrier has the parcel by the time it asks.
       const readdress = c.path.steps.slice(c.index + 1).find((s) => s.door === 'coming:address');
       if (e.type === 'UPDATE_SHIPPING_ADDRESS' && readdress?.variant === 'warehouse-address-too-late') {
@@ -233,12 +239,20 @@ async function cause(w: ModelWorld, c: CauseInput): Promise<void> {
       w.warehouse.answerCancels(id);
       return;
     }
+    case 'ksef': {
+      const oid = 'correctionId' in e && typeof e.correctionId === 'string' ? e.correctionId : id;
+      await eventually(async () => w.invoicing.heldKsef(oid), `${oid}: a KSeF verdict waiting`, STEP_TIMEOUT_MS);
+      const outcome = e.type === 'KSEF_OFFLINE' ? 'offline' : e.type === 'KSEF_REJECTED' || e.type === 'CORRECTION_KSEF_REJECTED' ? 'send_error' : 'ok';
+      w.invoicing.releaseKsef(oid, outcome);
+      return;
+    }
     case 'invoicing':
+    case 'invoicing-ksef':
     case 'invoicing-refused': {
       if (step.door !== 'held:doc' && step.door !== 'held:correction') return; // found / attach look-up: by itself
       const oid = e.type === 'CORRECTION_ISSUED' || e.type === 'CORRECTION_FAILED' ? e.correctionId : id;
       await eventually(async () => w.invoicing.heldCreates(oid) > 0, `a create for ${oid} waiting at the invoicing system`, STEP_TIMEOUT_MS);
-      w.invoicing.releaseCreate(oid, step.variant === 'invoicing' ? 'ok' : { refuse: { buyer_tax_no: ['NIP jest nieprawidłowy'] } });
+      w.invoicing.releaseCreate(oid, step.variant !== 'invoicing-refused' ? 'ok' : { refuse: { buyer_tax_no: ['NIP jest nieprawidłowy'] } });
       return;
     }
     default:
@@ -254,7 +268,7 @@ async function attachArrangement(w: ModelWorld, c: CauseInput): Promise<{ number
   const res = await fetch(`${w.invoicing.url}/invoices.json`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ api_token: w.invoicing.apiToken, invoice: { kind: 'vat', buyer_name: 'Jan Kowalski', buyer_email: 'jan@example.com', positions: [{ name: 'Kubek', tax: 23, total_price_gross: '65.00', quantity: 2 }] } }),
+    body: JSON.stringify({ api_token: w.invoicing.apiToken, invoice: { kind: 'vat', seller_name: 'Sklep Testowy sp. z o.o.', seller_tax_no: '5260250274', seller_street: 'ul. Prosta 1', seller_post_code: '00-001', seller_city: 'Warszawa', buyer_name: 'Jan Kowalski', buyer_email: 'jan@example.com', positions: [{ name: 'Kubek', tax: 23, total_price_gross: '65.00', quantity: 2 }] } }),
   });
   if (res.status !== 201) throw new Error(`hand-issued document: ${res.status} ${await res.text()}`);
   const inv = (await res.json()) as { number: string; issue_date: string };

@@ -209,6 +209,10 @@ export interface Doors {
   corrections: string[];
   /** Answers that come by themselves (no door holds them), by kind. */
   coming: Array<'cancel-none' | 'submit-found' | 'address' | 'document-found' | 'attach' | 'mail-customer' | 'mail-other' | 'mail-resend' | 'refund' | `correction-mail:${string}`>;
+  /** KSeF verdicts waiting (held), by document: `doc` or a correction id. */
+  ksef: string[];
+  /** The buyer is a company (its documents go to KSeF), decided by the first document issued. */
+  company: boolean | null;
   /** A carrier has the parcel as far as the warehouse knows (cancels and address changes are refused). */
   tooLate: boolean;
   /** The customer's mailbox refuses mail (decided by the first e-mail to it). */
@@ -243,10 +247,10 @@ export interface ModelPath {
 }
 
 type Sample = SampleEvent;
-const EMPTY_DOORS: Doors = { submit: false, shipment: false, cancel: false, doc: 0, invoice: false, corrections: [], coming: [], tooLate: false, mailBad: null, refundsFail: null };
+const EMPTY_DOORS: Doors = { submit: false, shipment: false, cancel: false, doc: 0, invoice: false, corrections: [], coming: [], ksef: [], company: null, tooLate: false, mailBad: null, refundsFail: null };
 
-/** Variants the system cannot be made to produce yet (KSeF: the sandbox's verdicts are not per order). */
-export const UNDRIVABLE_VARIANTS: ReadonlySet<string> = new Set(['invoicing-ksef', 'ksef']);
+/** Variants the system cannot be made to produce yet. */
+export const UNDRIVABLE_VARIANTS: ReadonlySet<string> = new Set([]);
 
 const drop = <T>(list: readonly T[], x: T): T[] => {
   const i = list.indexOf(x);
@@ -254,7 +258,11 @@ const drop = <T>(list: readonly T[], x: T): T[] => {
 };
 
 /** The answers the world can give now, or the admin/shop/provider acts it allows; an answer under way comes first. */
+/** Paths longer than this are never needed (the longest today has 9 steps); it bounds the walk. */
+const MAX_STEPS = 10;
+
 export function worldEvents(w: WorldSnapshot): Sample[] {
+  if (w.steps >= MAX_STEPS) return [];
   const d = w.doors;
   const c = w.order.context;
   const all = samples(w.order).filter((e) => !UNDRIVABLE_VARIANTS.has(e.variant));
@@ -284,7 +292,7 @@ export function worldEvents(w: WorldSnapshot): Sample[] {
 }
 
 /** Variants the test causes itself through a door (HTTP, signed webhook, admin API, timer). */
-export const ACTIVE_VARIANTS: ReadonlySet<string> = new Set(['stripe', 'mismatch', 'payu-canceled', 'timer', 'admin', 'admin-all', 'warehouse-webhook']);
+export const ACTIVE_VARIANTS: ReadonlySet<string> = new Set(['stripe', 'mismatch', 'payu-canceled', 'timer', 'admin', 'admin-all', 'admin-correction', 'warehouse-webhook']);
 
 function actFeasible(w: WorldSnapshot, e: Sample): boolean {
   if (e.variant === 'timer') return w.steps === 0;
@@ -318,9 +326,18 @@ export function answerOf(w: WorldSnapshot, e: Sample): string | null {
     case 'warehouse-address-too-late':
       return coming('address');
     case 'invoicing':
-      if (ev.type === 'DOCUMENT_ISSUED') return d.doc > 0 ? 'held:doc' : coming('document-found') ?? coming('attach');
-      if (ev.type === 'CORRECTION_ISSUED') return d.corrections.includes(ev.correctionId) ? `held:correction` : null;
+      if (ev.type === 'DOCUMENT_ISSUED') return d.doc > 0 && d.company !== true ? 'held:doc' : coming('document-found') ?? coming('attach');
+      if (ev.type === 'CORRECTION_ISSUED') return d.corrections.includes(ev.correctionId) && d.company !== true ? `held:correction` : null;
       return null;
+    case 'invoicing-ksef':
+      // A company's document is created and sent to KSeF (KSEF_SCOPE=all_companies).
+      if (ev.type === 'DOCUMENT_ISSUED') return d.doc > 0 && d.company !== false ? 'held:doc' : null;
+      if (ev.type === 'CORRECTION_ISSUED') return d.corrections.includes(ev.correctionId) && d.company === true ? 'held:correction' : null;
+      return null;
+    case 'ksef': {
+      const key = 'correctionId' in ev && typeof ev.correctionId === 'string' ? ev.correctionId : 'doc';
+      return d.ksef.includes(key) ? 'held:ksef' : null;
+    }
     case 'invoicing-manual':
       return coming('attach');
     case 'invoicing-refused':
@@ -346,7 +363,7 @@ export function answerOf(w: WorldSnapshot, e: Sample): string | null {
 
 function applyWorld(w: WorldSnapshot, e: Sample): WorldSnapshot {
   const [next, actions] = transition(orderMachine, w.order, e.event);
-  const d: Doors = { ...w.doors, corrections: [...w.doors.corrections], coming: [...w.doors.coming] };
+  const d: Doors = { ...w.doors, corrections: [...w.doors.corrections], coming: [...w.doors.coming], ksef: [...w.doors.ksef] };
   const ans = answerOf(w, e);
   const ev = e.event;
   if (ans === 'held:submit') {
@@ -356,10 +373,21 @@ function applyWorld(w: WorldSnapshot, e: Sample): WorldSnapshot {
     d.cancel = false;
     if (e.variant === 'warehouse-too-late') d.tooLate = true;
   }
-  else if (ans === 'held:doc') {
+  else if (ans === 'held:ksef') {
+    const key = 'correctionId' in ev && typeof ev.correctionId === 'string' ? ev.correctionId : 'doc';
+    // Offline: valid, its verdict still to come.
+    if (ev.type !== 'KSEF_OFFLINE') d.ksef = drop(d.ksef, key);
+  } else if (ans === 'held:doc') {
     d.doc--;
-    if (ev.type === 'DOCUMENT_ISSUED') d.invoice = true;
-  } else if (ans === 'held:correction' && 'correctionId' in ev) d.corrections = drop(d.corrections, String(ev.correctionId));
+    if (ev.type === 'DOCUMENT_ISSUED') {
+      d.invoice = true;
+      d.company = e.variant === 'invoicing-ksef';
+      if (d.company && !d.ksef.includes('doc')) d.ksef.push('doc');
+    }
+  } else if (ans === 'held:correction' && 'correctionId' in ev) {
+    d.corrections = drop(d.corrections, String(ev.correctionId));
+    if (e.variant === 'invoicing-ksef' && !d.ksef.includes(String(ev.correctionId))) d.ksef.push(String(ev.correctionId));
+  }
   else if (ans?.startsWith('coming:')) {
     const kind = ans.slice('coming:'.length) as Doors['coming'][number];
     d.coming = drop(d.coming, kind);
@@ -386,6 +414,12 @@ function applyWorld(w: WorldSnapshot, e: Sample): WorldSnapshot {
       case 'changeShipmentAddress':
         // The warehouse answers an address change at once (changed, or too late once a carrier has it).
         d.coming.push('address');
+        break;
+      case 'resendToKsef':
+        if (!d.ksef.includes('doc')) d.ksef.push('doc');
+        break;
+      case 'resendCorrectionToKsef':
+        if (!d.ksef.includes(String(params['correctionId']))) d.ksef.push(String(params['correctionId']));
         break;
       case 'verifyDocument':
         d.coming.push('attach');
@@ -461,21 +495,10 @@ export function planPaths(order: OrderData = modelOrder()): { paths: ModelPath[]
  * without a path, and for an entry here that a path now reaches (then delete the entry).
  */
 export const NOT_DRIVEN_YET: Readonly<Record<string, string>> = {
-  'order CORRECTION_ISSUED [and(correctionIn,correctionSentToKsef)] #0': 'KSeF: the invoicing sandbox decides KSeF verdicts by global counters, not per order; the world model cannot plan them yet',
-  'order CORRECTION_KSEF_ACCEPTED [correctionIn] #0': 'KSeF (as above)',
-  'order CORRECTION_KSEF_REJECTED [correctionIn] #0': 'KSeF (as above)',
-  'order.processing.document.requested DOCUMENT_ISSUED [sentToKsef] #0': 'KSeF (as above)',
-  'order.processing.document.attaching DOCUMENT_ISSUED [sentToKsef] #1': 'KSeF (as above)',
-  'order.processing.document.ksefSent KSEF_ACCEPTED #0': 'KSeF (as above)',
-  'order.processing.document.ksefSent KSEF_REJECTED #0': 'KSeF (as above)',
-  'order.processing.document.ksefSent KSEF_OFFLINE #0': 'KSeF (as above)',
-  'order.processing.document.ksefOffline KSEF_ACCEPTED #0': 'KSeF (as above)',
-  'order.processing.document.ksefOffline KSEF_REJECTED #0': 'KSeF (as above)',
-  'order.processing.document.ksefRejected RESEND_TO_KSEF [forInvoice] #0': 'KSeF (as above)',
-  'order RESEND_TO_KSEF [correctionIn] #0': 'KSeF (as above)',
-  'order.processing.document.ksefRejected KSEF_ACCEPTED #0': 'KSeF (as above)',
-  'order.processing.document.failed DOCUMENT_ISSUED [and(not(hasDocument),sentToKsef)] #0': 'KSeF (as above)',
-  'order.cancelled KSEF_ACCEPTED #0': 'KSeF (as above)',
+  'order.processing.document.attaching DOCUMENT_ISSUED [sentToKsef] #1':
+    'ATTACH_DOCUMENT of a hand-issued document that the invoicing system reports as sent to KSeF: the sandbox sends only documents created with gov_save_and_send',
+  'order.processing.document.ksefRejected KSEF_ACCEPTED #0':
+    "a KSeF number after a rejection (a status check that failed, then the number arrived): the sandbox's KSeF gives one verdict per send",
   'order.processing.fulfilment.cancelling SHIPMENT_ACCEPTED #0':
     "a submit's answer while the cancel is under way: needs the cancel's warehouse look-up held while the first submit is answered (the sandbox holds submits and cancels, not look-ups yet)",
   'order.processing.fulfilment.accepted SHIPMENT_REJECTED #0':
