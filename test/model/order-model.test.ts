@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { NOT_DRIVEN_YET, allTransitions, planPaths } from './order-model.ts';
+import { ACTIVE_VARIANTS, ANSWER_VARIANTS, NOT_DRIVEN_YET, UNDRIVABLE_VARIANTS, allTransitions, planPaths, sampleVariants } from './order-model.ts';
+import { KNOWN_VARIANTS } from './order-adapter.ts';
 
 /**
  * The model's half of issue 17, pure: `xstate/graph` walks the order machine together with what the
@@ -24,6 +25,14 @@ describe('order machine as a test model', () => {
       expect(p.steps.at(-1)?.takes, p.target).toContain(p.target);
       expect(p.steps.map((s) => s.door), p.target).not.toContain('impossible');
     }
+  });
+
+  it('every kind of cause a sample event names is one the world model and the adapter know', () => {
+    const variants = [...sampleVariants()];
+    const unmodelled = variants.filter((v) => !ACTIVE_VARIANTS.has(v) && !ANSWER_VARIANTS.has(v) && !UNDRIVABLE_VARIANTS.has(v));
+    expect(unmodelled, `sample variants neither caused at a door (ACTIVE_VARIANTS) nor answered by the world (answerOf / ANSWER_VARIANTS) in test/model/order-model.ts: ${unmodelled.join(', ')}`).toEqual([]);
+    const noAdapter = variants.filter((v) => !UNDRIVABLE_VARIANTS.has(v) && !KNOWN_VARIANTS.has(v));
+    expect(noAdapter, `sample variants the adapter cannot cause yet (test/model/order-adapter.ts): ${noAdapter.join(', ')}`).toEqual([]);
   });
 
   it('the transition catalogue is read from the machine: guarded branches counted on their own', () => {

@@ -301,6 +301,34 @@ function actFeasible(w: WorldSnapshot, e: Sample): boolean {
   return true;
 }
 
+/** Variants the world gives as answers (see `answerOf`): a sample with a variant in none of the lists is unknown. */
+export const ANSWER_VARIANTS: ReadonlySet<string> = new Set([
+  'warehouse-answer', 'warehouse-reject', 'warehouse-cancel', 'warehouse-too-late', 'warehouse-address', 'warehouse-address-too-late',
+  'invoicing', 'invoicing-ksef', 'invoicing-manual', 'invoicing-refused', 'ksef', 'mail', 'mail-resend', 'smtp-refused', 'provider', 'provider-refused',
+]);
+
+/** Every variant the sample events use over the whole walk (for the check that each is known). */
+export function sampleVariants(order: OrderData = modelOrder()): Set<string> {
+  const [initial] = initialTransition(orderMachine, { order });
+  const out = new Set<string>();
+  const seen = new Set<string>();
+  const queue: OrderSnapshot[] = [initial];
+  while (queue.length > 0 && seen.size < 3000) {
+    const s = queue.shift() as OrderSnapshot;
+    for (const e of samples(s)) {
+      out.add(e.variant);
+      if (!s.can(e.event)) continue;
+      const [next] = transition(orderMachine, s, e.event);
+      const k = serialize(next);
+      if (!seen.has(k)) {
+        seen.add(k);
+        queue.push(next);
+      }
+    }
+  }
+  return out;
+}
+
 /**
  * Which waiting request or coming answer a sample answers: `held:<door>` (the test releases it) or
  * `coming:<kind>` (it arrives by itself); null when the world cannot give it now.
