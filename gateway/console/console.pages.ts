@@ -287,7 +287,7 @@ ${d.next ? html`<p><a href="${d.next}">More →</a></p>` : ''}`;
 
 export interface TimelineItem {
   at: string;
-  source: 'order' | 'warehouse' | 'webhook' | 'notification';
+  source: 'order' | 'warehouse' | 'shop' | 'webhook' | 'notification';
   title: string;
   detail?: string | null;
   raw?: string | null;

@@ -24,3 +24,11 @@ export async function shopLog(sql: Sql, orderId: string): Promise<ShopLogEntry[]
     from shop_log where order_id = ${orderId} order by id`;
   return rows.map((r) => ({ ...r, at: r.at.toISOString() }));
 }
+
+/**
+ * What matters of an order's shop log (the order page's default view): the calls that reached the
+ * shop, and the updates given up or skipped; failed attempts that were retried are in `shopLog`.
+ */
+export async function shopTimeline(sql: Sql, orderId: string): Promise<ShopLogEntry[]> {
+  return (await shopLog(sql, orderId)).filter((e) => e.ok || e.kind === 'gave-up' || e.kind === 'skipped-unknown-shop');
+}

@@ -4,6 +4,7 @@ import { isOrderpilotError } from '../../../services/contracts/index.ts';
 import { correctionKsefFile, correctionKsefFilesOf, invoicingProviderFromConfig, ksefFile, ksefFilesOf, type KsefFileKind } from '../../../services/invoicing/index.ts';
 import { warehouseLog, warehouseTimeline } from '../../../services/logistics/index.ts';
 import { listNotifications } from '../../../services/notifications/index.ts';
+import { shopLog, shopTimeline } from '../../../services/shops/index.ts';
 import type { GatewayRoute } from '../../gateway.types.ts';
 import { withOrderAnswers } from '../../webhooks/webhook-order-answers.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -14,7 +15,8 @@ import * as views from '../console.pages.ts';
 
 /**
  * `/admin/orders/:id` — one order: state, document, hold, what is allowed now, the merged timeline
- * (order history, warehouse messages, and with `?timeline=all` every webhook and raw message); the
+ * (order history, warehouse messages, what reached the order's shop, and with `?timeline=all` every
+ * webhook, every call to the shop and raw message); the
  * document PDF, its KSeF XML and UPO; and the admin events sent from its forms.
  */
 export const orderPage: GatewayRoute = async (app, ctx) => {
@@ -33,13 +35,14 @@ export const orderPage: GatewayRoute = async (app, ctx) => {
     const res = await adminApi(app, request).getOrder(id);
     if (!res.ok) return sendErrorPage(request, reply, res.error.status, res.error.message);
     const order = res.value;
-    const [notifications, wh, webhooks, ksefFiles, retries, correctionFiles] = await Promise.all([
+    const [notifications, wh, webhooks, ksefFiles, retries, correctionFiles, shop] = await Promise.all([
       listNotifications(sql, { status: 'open', orderId: order.id }),
       view === 'all' ? warehouseLog(sql, order.id).catch(() => []) : warehouseTimeline(sql, order.id).catch(() => []),
       view === 'all' ? ctx.inbox.list({ orderId: order.id, limit: 200 }).then((list) => withOrderAnswers(sql, list)).catch(() => []) : Promise.resolve([]),
       order.context.ksef ? ksefFilesOf(sql, order.id).catch(() => []) : Promise.resolve([]),
       pendingRetriesOf(sql, order.id).catch(() => []),
       (order.context.corrections ?? []).length ? correctionKsefFilesOf(sql, order.id).catch(() => []) : Promise.resolve([]),
+      view === 'all' ? shopLog(sql, order.id).catch(() => []) : shopTimeline(sql, order.id).catch(() => []),
     ]);
     const timeline: views.TimelineItem[] = [];
     for (const h of order.history) {
@@ -59,6 +62,16 @@ export const orderPage: GatewayRoute = async (app, ctx) => {
         title: `${w.direction === 'in' ? '← ' : w.direction === 'out' ? '→ ' : ''}${w.kind}${w.status ? ` ${w.status}` : ''}${w.orderEvent ? ` ⇒ ${w.orderEvent}` : ''}`,
         detail: [w.errorCode, w.summary].filter(Boolean).join(': ') || null,
         raw: 'raw' in w && typeof w.raw === 'string' ? w.raw : null,
+      });
+    }
+    // The shop's side: each call to the shop and its answer (all), or what reached it and what was given up.
+    for (const s of shop) {
+      timeline.push({
+        at: s.at,
+        source: 'shop',
+        title: `→ ${s.shop}: ${s.summary}`,
+        detail: s.ok ? (s.httpStatus === null ? null : `HTTP ${s.httpStatus}`) : [s.errorCode, s.httpStatus === null ? null : `HTTP ${s.httpStatus}`].filter(Boolean).join(' ') || null,
+        raw: view === 'all' ? [s.method && s.url ? `${s.method} ${s.url}` : null, s.request, s.response === null ? null : `← ${s.response}`].filter(Boolean).join('\n') || null : null,
       });
     }
     for (const wb of webhooks) {
