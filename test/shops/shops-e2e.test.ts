@@ -186,6 +186,12 @@ describe('WooCommerce shop connector end to end', () => {
     expect(rows.length).toBe(1);
     const intake = await w.t.sql`select 1 from order_intake where shop = 'woo' and external_id = ${String(wc.id)}`;
     expect(intake.length).toBe(0);
+    // A shop not in SHOPS is not a door (nothing stored); WooCommerce's unsigned ping when a webhook is saved is answered 200.
+    const unknown = await fetch(`${w.gw.url}/webhooks/shops/nope`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(unknown.status).toBe(404);
+    const ping = await fetch(`${w.gw.url}/webhooks/shops/woo`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'webhook_id=7' });
+    expect(ping.status).toBe(200);
+    expect(await ping.json()).toMatchObject({ ping: true });
   });
 
   it('a duplicate delivery changes nothing: one stored webhook, one order, one payment', async () => {
