@@ -67,6 +67,8 @@ export interface WarehouseFaultPlan {
   holdSubmits?: boolean;
   /** Cancels of an existing shipment wait unanswered until `answerCancels(reference)`. */
   holdCancels?: boolean;
+  /** Look-ups by reference (`GET /shipments?reference=`) wait unanswered until `answerLookups(reference)`. */
+  holdLookups?: boolean;
 }
 
 export type FaultKind =
@@ -146,7 +148,9 @@ export interface WarehouseSandbox {
   /** Lets a paused shipment walk on. */
   resume(reference: string): void;
   /** Submits / cancels of a reference waiting under `holdSubmits` / `holdCancels`. */
-  held(reference: string): { submits: number; cancels: number };
+  held(reference: string): { submits: number; cancels: number; lookups: number };
+  /** Answers every held look-up of a reference, with the shipment as it is then. */
+  answerLookups(reference: string): number;
   /** Answers every held submit of a reference, under its plan as it is now (`setPlan` first to reject). */
   answerSubmits(reference: string): number;
   /** Answers every held cancel of a reference (a shipment whose status is past hand-off is refused). */
@@ -249,6 +253,7 @@ export async function startWarehouseSandbox(o: WarehouseSandboxOptions): Promise
   const paused = new Map<string, () => void>();
   const heldSubmits = new Map<string, Array<() => void>>();
   const heldCancels = new Map<string, Array<() => void>>();
+  const heldLookups = new Map<string, Array<() => void>>();
   const holdOn = (gates: Map<string, Array<() => void>>, reference: string) =>
     new Promise<void>((resolve) => gates.set(reference, [...(gates.get(reference) ?? []), resolve]));
   const open = (gates: Map<string, Array<() => void>>, reference: string): number => {
@@ -580,8 +585,15 @@ export async function startWarehouseSandbox(o: WarehouseSandboxOptions): Promise
       const n = (lookups.get(reference) ?? 0) + 1;
       lookups.set(reference, n);
       if (n <= (planFor(reference).lookupErrors ?? 0)) return json(res, 503, { code: 'UNAVAILABLE', message: 'warehouse temporarily unavailable' });
-      const s = byReference.get(reference);
-      return json(res, 200, { shipments: s ? [view(s)] : [] });
+      const answer = () => {
+        const s = byReference.get(reference);
+        json(res, 200, { shipments: s ? [view(s)] : [] });
+      };
+      if (planFor(reference).holdLookups) {
+        void holdOn(heldLookups, reference).then(() => (closed ? json(res, 503, { code: 'UNAVAILABLE', message: 'warehouse closing' }) : answer()));
+        return;
+      }
+      return answer();
     }
     const ad = /^\/shipments\/([^/]+)\/address$/.exec(u.pathname);
     if (req.method === 'POST' && ad) {
@@ -634,7 +646,10 @@ export async function startWarehouseSandbox(o: WarehouseSandboxOptions): Promise
       plans.set(reference, plan);
     },
     held(reference) {
-      return { submits: heldSubmits.get(reference)?.length ?? 0, cancels: heldCancels.get(reference)?.length ?? 0 };
+      return { submits: heldSubmits.get(reference)?.length ?? 0, cancels: heldCancels.get(reference)?.length ?? 0, lookups: heldLookups.get(reference)?.length ?? 0 };
+    },
+    answerLookups(reference) {
+      return open(heldLookups, reference);
     },
     answerSubmits(reference) {
       return open(heldSubmits, reference);
@@ -663,6 +678,7 @@ export async function startWarehouseSandbox(o: WarehouseSandboxOptions): Promise
       for (const r of paused.values()) r();
       for (const k of [...heldSubmits.keys()]) open(heldSubmits, k);
       for (const k of [...heldCancels.keys()]) open(heldCancels, k);
+      for (const k of [...heldLookups.keys()]) open(heldLookups, k);
       for (const t of timers) clearTimeout(t);
       timers.clear();
       await listening.close();

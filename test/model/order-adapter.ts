@@ -39,7 +39,7 @@ const sourceOf = (key: string) => allTransitions().find((t) => t.key === key)?.s
 
 /** Every variant the adapter can cause; a step with another one fails, naming it. */
 export const KNOWN_VARIANTS: ReadonlySet<string> = new Set([
-  'stripe', 'mismatch', 'payu-canceled', 'timer', 'admin', 'admin-all', 'admin-correction', 'invoicing-ksef', 'ksef', 'warehouse-webhook', 'warehouse-answer', 'warehouse-reject', 'warehouse-cancel',
+  'stripe', 'mismatch', 'payu-canceled', 'timer', 'admin', 'admin-all', 'admin-correction', 'admin-slow-warehouse', 'invoicing-ksef', 'ksef', 'warehouse-webhook', 'warehouse-answer', 'warehouse-reject', 'warehouse-cancel',
   'warehouse-too-late', 'warehouse-address', 'warehouse-address-too-late', 'invoicing', 'invoicing-manual', 'invoicing-refused', 'mail', 'mail-resend', 'smtp-refused', 'provider', 'provider-refused',
 ]);
 
@@ -103,7 +103,8 @@ export async function runPath(w: ModelWorld, path: ModelPath): Promise<PathResul
     const id: string = placed.body.orderId;
     const externalId: string = placed.body.externalId;
     orderId = id;
-    w.warehouse.setPlan(id, { paused: true, holdSubmits: true, holdCancels: true });
+    const holdLookups = variants.has('admin-slow-warehouse');
+    w.warehouse.setPlan(id, { paused: true, holdSubmits: true, holdCancels: true, holdLookups });
     w.invoicing.holdCreates(id);
     w.invoicing.holdKsef(id);
     const detail = async (): Promise<Detail | null> => {
@@ -150,6 +151,7 @@ export async function runPath(w: ModelWorld, path: ModelPath): Promise<PathResul
       w.warehouse.setPlan(orderId, { paused: true });
       w.warehouse.answerSubmits(orderId);
       w.warehouse.answerCancels(orderId);
+      w.warehouse.answerLookups(orderId);
       w.invoicing.unholdCreates(orderId);
     }
   }
@@ -191,7 +193,8 @@ async function cause(w: ModelWorld, c: CauseInput): Promise<void> {
       return; // PAYMENT_TIMEOUT_MS of this world passes
     case 'admin':
     case 'admin-all':
-    case 'admin-correction': {
+    case 'admin-correction':
+    case 'admin-slow-warehouse': {
       let body = adminBody(e);
       if (e.type === 'ATTACH_DOCUMENT') body = { ...body, ...(await attachArrangement(w, c)) };
       // A company stays a company (its documents keep going to KSeF, as the world model assumes).
@@ -225,14 +228,20 @@ async function cause(w: ModelWorld, c: CauseInput): Promise<void> {
     case 'warehouse-answer':
     case 'warehouse-reject': {
       await eventually(async () => w.warehouse.held(id).submits > 0, `order ${id}: a submit waiting at the warehouse`, STEP_TIMEOUT_MS);
-      const plan = { paused: true, holdSubmits: true, holdCancels: true };
+      const plan = { paused: true, holdSubmits: true, holdCancels: true, holdLookups: c.variants.has('admin-slow-warehouse') };
       w.warehouse.setPlan(id, step.variant === 'warehouse-reject' ? { ...plan, reject: 'OUT_OF_STOCK' } : plan);
       w.warehouse.answerSubmits(id);
       return;
     }
     case 'warehouse-cancel':
     case 'warehouse-too-late': {
-      if (step.door !== 'held:cancel') return; // no shipment: answered at once
+      if (step.door === 'held:lookup') {
+        // The cancel's look-up answers now; with a shipment there, its cancel then waits at the door.
+        await eventually(async () => w.warehouse.held(id).lookups > 0, `order ${id}: a look-up waiting at the warehouse`, STEP_TIMEOUT_MS);
+        const existed = w.warehouse.shipmentByReference(id) !== undefined;
+        w.warehouse.answerLookups(id);
+        if (!existed) return;
+      } else if (step.door !== 'held:cancel') return; // no shipment: answered at once
       await eventually(async () => w.warehouse.held(id).cancels > 0, `order ${id}: a cancel waiting at the warehouse`, STEP_TIMEOUT_MS);
       const shipment = w.warehouse.shipmentByReference(id);
       if (step.variant === 'warehouse-too-late' && shipment) shipment.status = 'HANDED_TO_CARRIER';

@@ -209,6 +209,10 @@ export interface Doors {
   corrections: string[];
   /** Answers that come by themselves (no door holds them), by kind. */
   coming: Array<'cancel-none' | 'submit-found' | 'address' | 'document-found' | 'attach' | 'mail-customer' | 'mail-other' | 'mail-resend' | 'refund' | `correction-mail:${string}`>;
+  /** A cancel's look-up of the reference waits (held) at the warehouse (the order knew no shipment yet). */
+  lookup: boolean;
+  /** Look-ups are held for this order (a slow warehouse): no resubmit afterwards (its look-up would wait too). */
+  slow: boolean;
   /** KSeF verdicts waiting (held), by document: `doc` or a correction id. */
   ksef: string[];
   /** The buyer is a company (its documents go to KSeF), decided by the first document issued. */
@@ -247,7 +251,7 @@ export interface ModelPath {
 }
 
 type Sample = SampleEvent;
-const EMPTY_DOORS: Doors = { submit: false, shipment: false, cancel: false, doc: 0, invoice: false, corrections: [], coming: [], ksef: [], company: null, tooLate: false, mailBad: null, refundsFail: null };
+const EMPTY_DOORS: Doors = { submit: false, shipment: false, cancel: false, doc: 0, invoice: false, corrections: [], coming: [], lookup: false, slow: false, ksef: [], company: null, tooLate: false, mailBad: null, refundsFail: null };
 
 /** Variants the system cannot be made to produce yet. */
 export const UNDRIVABLE_VARIANTS: ReadonlySet<string> = new Set([]);
@@ -286,13 +290,17 @@ export function worldEvents(w: WorldSnapshot): Sample[] {
   });
   const answers = unique.filter((e) => answerOf(w, e) !== null);
   if (d.coming.length > 0) return answers.filter((e) => answerOf(w, e)?.startsWith('coming:'));
-  const acts = unique.filter((e) => ACTIVE_VARIANTS.has(e.variant) && actFeasible(w, e));
+  // A cancel while the first submit waits, against a warehouse whose look-up answers slowly: the
+  // submit's answer can then arrive while the order is cancelling.
+  const cancel = unique.find((e) => e.event.type === 'CANCEL');
+  if (cancel && d.submit && !d.shipment && !d.slow && c.shipmentId === null) unique.push({ variant: 'admin-slow-warehouse', event: cancel.event });
+  const acts = unique.filter((e) => ACTIVE_VARIANTS.has(e.variant) && actFeasible(w, e) && !(d.slow && (e.event.type === 'RELEASE' || e.event.type === 'UPDATE_SHIPPING_ADDRESS')));
   // At most two document creates waiting at once (enough for a late answer after a failure).
   return [...answers, ...acts].filter((e) => w.order.can(e.event) && applyWorld(w, e).doors.doc <= 2);
 }
 
 /** Variants the test causes itself through a door (HTTP, signed webhook, admin API, timer). */
-export const ACTIVE_VARIANTS: ReadonlySet<string> = new Set(['stripe', 'mismatch', 'payu-canceled', 'timer', 'admin', 'admin-all', 'admin-correction', 'warehouse-webhook']);
+export const ACTIVE_VARIANTS: ReadonlySet<string> = new Set(['stripe', 'mismatch', 'payu-canceled', 'timer', 'admin', 'admin-all', 'admin-correction', 'admin-slow-warehouse', 'warehouse-webhook']);
 
 function actFeasible(w: WorldSnapshot, e: Sample): boolean {
   if (e.variant === 'timer') return w.steps === 0;
@@ -345,10 +353,10 @@ export function answerOf(w: WorldSnapshot, e: Sample): string | null {
       return d.submit && !d.shipment ? 'held:submit' : null;
     case 'warehouse-cancel':
       if (ev.type !== 'SHIPMENT_CANCELLED') return null;
-      if (ev.existed) return d.cancel && !d.tooLate ? 'held:cancel' : null;
-      return coming('cancel-none');
+      if (ev.existed) return d.cancel && !d.tooLate ? 'held:cancel' : d.lookup && d.shipment && !d.tooLate ? 'held:lookup' : null;
+      return d.lookup && !d.shipment ? 'held:lookup' : coming('cancel-none');
     case 'warehouse-too-late':
-      return d.cancel ? 'held:cancel' : null;
+      return d.cancel ? 'held:cancel' : d.lookup && d.shipment ? 'held:lookup' : null;
     case 'warehouse-address':
       return d.tooLate ? null : coming('address');
     case 'warehouse-address-too-late':
@@ -397,8 +405,9 @@ function applyWorld(w: WorldSnapshot, e: Sample): WorldSnapshot {
   if (ans === 'held:submit') {
     d.submit = false;
     if (ev.type === 'SHIPMENT_ACCEPTED') d.shipment = true;
-  } else if (ans === 'held:cancel') {
-    d.cancel = false;
+  } else if (ans === 'held:cancel' || ans === 'held:lookup') {
+    if (ans === 'held:cancel') d.cancel = false;
+    else d.lookup = false;
     if (e.variant === 'warehouse-too-late') d.tooLate = true;
   }
   else if (ans === 'held:ksef') {
@@ -432,7 +441,10 @@ function applyWorld(w: WorldSnapshot, e: Sample): WorldSnapshot {
         else d.submit = true;
         break;
       case 'cancelShipment':
-        if (d.shipment) d.cancel = true;
+        if (e.variant === 'admin-slow-warehouse') {
+          d.lookup = true;
+          d.slow = true;
+        } else if (d.shipment) d.cancel = true;
         else d.coming.push('cancel-none');
         break;
       case 'requestDocument':
@@ -527,8 +539,6 @@ export const NOT_DRIVEN_YET: Readonly<Record<string, string>> = {
     'ATTACH_DOCUMENT of a hand-issued document that the invoicing system reports as sent to KSeF: the sandbox sends only documents created with gov_save_and_send',
   'order.processing.document.ksefRejected KSEF_ACCEPTED #0':
     "a KSeF number after a rejection (a status check that failed, then the number arrived): the sandbox's KSeF gives one verdict per send",
-  'order.processing.fulfilment.cancelling SHIPMENT_ACCEPTED #0':
-    "a submit's answer while the cancel is under way: needs the cancel's warehouse look-up held while the first submit is answered (the sandbox holds submits and cancels, not look-ups yet)",
   'order.processing.fulfilment.accepted SHIPMENT_REJECTED #0':
     'needs a warehouse that rejects a second submit after accepting the first; the contract (and the sandbox) answers a known reference with its shipment',
 };
