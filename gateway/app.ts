@@ -14,6 +14,7 @@ import { adminDeadLettersRoute } from './routes/admin-dead-letters.route.ts';
 import { createWebhookInbox, invalidDedupeKey } from './webhooks/webhook-inbox.ts';
 import { warehouseWebhookRoute } from './routes/warehouse-webhook.route.ts';
 import { shopWebhookRoute } from './routes/shop-webhook.route.ts';
+import { adminShopsRoute } from './routes/admin-shops.route.ts';
 import { healthRoute } from './routes/health.route.ts';
 import { ordersRoute } from './routes/orders.route.ts';
 import { stripeWebhookRoute } from './routes/stripe-webhook.route.ts';
@@ -38,6 +39,7 @@ export const GATEWAY_ROUTES: readonly GatewayRoute[] = [
   adminOrdersRoute,
   adminWebhooksRoute,
   adminDeadLettersRoute,
+  adminShopsRoute,
   notificationsRoute,
   consoleRoute,
   rootRoute,

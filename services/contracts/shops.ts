@@ -37,6 +37,12 @@ export const ShopUpdateSchema = Type.Object({
   externalId: Str(128),
   version: Type.Integer({ minimum: 1 }),
   changes: Type.Array(ShopChangeSchema, { minItems: 1, maxItems: 20 }),
+  /**
+   * Set on an admin's replay of an update the shops service gave up: the original message id (calls
+   * it already made are not made again). A replay older than what the shop has adds its notes only:
+   * it never sets a status over a newer one.
+   */
+  replayOf: Type.Optional(Str(300)),
 });
 export type ShopUpdate = Static<typeof ShopUpdateSchema>;
 

@@ -53,7 +53,7 @@ export interface ShopExchange {
   externalId: string | null;
   version: number | null;
   callKey: string | null;
-  kind: 'status' | 'note' | 'event' | 'gave-up' | 'skipped-stale' | 'skipped-unknown-shop';
+  kind: 'status' | 'note' | 'event' | 'gave-up' | 'replayed' | 'skipped-stale' | 'skipped-unknown-shop';
   method?: string | null;
   url?: string | null;
   request?: string | null;

@@ -1,4 +1,5 @@
 import type { Sql } from '../../infra/db/postgres.ts';
+import type { ShopUpdate } from '../contracts/index.ts';
 
 export interface ShopLogEntry {
   id: string;
@@ -31,4 +32,17 @@ export async function shopLog(sql: Sql, orderId: string): Promise<ShopLogEntry[]
  */
 export async function shopTimeline(sql: Sql, orderId: string): Promise<ShopLogEntry[]> {
   return (await shopLog(sql, orderId)).filter((e) => e.ok || e.kind === 'gave-up' || e.kind === 'skipped-unknown-shop');
+}
+
+/** The updates the shops service gave up for an order (an admin may replay them): the original message id and update. */
+export async function givenUpShopUpdates(sql: Sql, orderId: string): Promise<Array<{ messageId: string; update: ShopUpdate }>> {
+  const rows = await sql<{ request: string | null }[]>`select request from shop_log where order_id = ${orderId} and kind = 'gave-up' order by id`;
+  const out = new Map<string, ShopUpdate>();
+  for (const r of rows) {
+    if (r.request === null) continue;
+    const kept = JSON.parse(r.request) as { messageId: string; update: ShopUpdate };
+    const { replayOf: _r, ...update } = kept.update;
+    out.set(kept.messageId, update);
+  }
+  return [...out].map(([messageId, update]) => ({ messageId, update }));
 }

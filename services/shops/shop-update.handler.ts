@@ -30,7 +30,8 @@ export interface Delivery {
  *
  * A shop that is down or slow: thrown, so the runner naks with backoff; on the last attempt, or when
  * the shop refuses the call (SHOP_REJECTED), the update is given up: logged, an admin notified, the
- * version recorded so later updates go on. The order itself is never held up by its shop.
+ * version recorded so later updates go on. The order itself is never held up by its shop. An admin's
+ * replay (`replayOf`) makes the calls the original did not make; behind a newer update, notes only.
  */
 export function createShopUpdateHandler(deps: ShopUpdateDeps) {
   const log = deps.logger.child({ handler: 'shop-update' });
@@ -45,16 +46,23 @@ export function createShopUpdateHandler(deps: ShopUpdateDeps) {
     }
     // 1.
     const state = await deps.log.state(u.shop, u.orderId);
-    if (state !== null && state.lastVersion >= u.version) {
+    const replay = u.replayOf !== undefined;
+    if (!replay && state !== null && state.lastVersion >= u.version) {
       await deps.log.record({ ...base, callKey: null, kind: 'skipped-stale', ok: true, summary: `Update ${u.version} skipped: the shop already has update ${state.lastVersion}` });
       return;
     }
+    // A replay behind what the shop already has adds its notes, never its (older) status.
+    const notesOnly = replay && state !== null && state.lastVersion > u.version;
     // 2.
-    const calls = u.changes.flatMap((c) => planShopCalls(shop.mapping, c));
+    // Numbered before any is left out, so a replay's call keys are the original's (calls made are not made again).
+    const calls = u.changes
+      .flatMap((c) => planShopCalls(shop.mapping, c))
+      .map((c, i) => ({ c, i }))
+      .filter(({ c }) => !(notesOnly && c.op === 'status'));
     let lastStatus = state?.lastStatus ?? null;
     // 3.
-    for (const [i, c] of calls.entries()) {
-      const meta = { orderId: u.orderId, version: u.version, callKey: `${env.id}:${i}` };
+    for (const { c, i } of calls) {
+      const meta = { orderId: u.orderId, version: u.version, callKey: `${u.replayOf ?? env.id}:${i}` };
       if (await deps.log.isDone(meta.callKey)) {
         if (c.op === 'status') lastStatus = c.status;
         continue;
@@ -69,7 +77,8 @@ export function createShopUpdateHandler(deps: ShopUpdateDeps) {
         if (!isOrderpilotError(err)) throw err; // database trouble: the runner retries / dead-letters
         if (err.retryable && !delivery.lastAttempt) throw err;
         const why = `${err.code}: ${err.message}`;
-        await deps.log.record({ ...base, callKey: null, kind: 'gave-up', ok: false, errorCode: err.code, summary: `Gave up on update ${u.version} (${u.changes.map((x) => x.kind).join(', ')}) after ${delivery.deliveryCount} attempt(s): ${why}` });
+        // The update itself is kept with the verdict: an admin may replay it once the shop is fixed.
+        await deps.log.record({ ...base, callKey: `gave-up:${env.id}`, kind: 'gave-up', ok: false, errorCode: err.code, request: JSON.stringify({ messageId: u.replayOf ?? env.id, update: u }), summary: `Gave up on update ${u.version} (${u.changes.map((x) => x.kind).join(', ')}) after ${delivery.deliveryCount} attempt(s): ${why}` });
         await deps.notifyAdmin(
           `shop-update-failed:${env.id}`,
           {
@@ -90,6 +99,7 @@ export function createShopUpdateHandler(deps: ShopUpdateDeps) {
     }
     // 4.
     await deps.log.advance({ ...base, lastStatus });
-    log.debug({ ...base, calls: calls.length }, 'shop updated');
+    if (replay) await deps.log.record({ ...base, callKey: null, kind: 'replayed', ok: true, summary: `Replayed update ${u.version} (${u.changes.map((x) => x.kind).join(', ')})${notesOnly ? ': notes only, the shop has a newer status' : ''}` });
+    log.debug({ ...base, calls: calls.length, replay }, 'shop updated');
   };
 }

@@ -246,5 +246,20 @@ describe('WooCommerce shop connector end to end', () => {
       const rows = await w.t.sql`select 1 from notifications where order_id = ${orderId} and kind = 'shop.update-failed'`;
       return rows.length > 0;
     }, 'admin notified', 60_000);
+
+    // The shop is fixed: an admin replays what was given up. The shop ends with the newest status and
+    // every note once; an older update adds its notes only (never its older status).
+    dead.faults.down = false;
+    const tracking = (await w.detail(orderId)).context.trackingNumber as string;
+    const replay = await w.admin('POST', `/admin/api/orders/${orderId}/shop/replay`);
+    expect(replay.status).toBe(202);
+    expect(replay.body.replayed.length).toBeGreaterThan(0);
+    await eventually(async () => texts(dead, wc.id).includes('private: Delivered to the customer.') && texts(dead, wc.id).some((t) => t.endsWith(`Tracking number: ${tracking}`)), 'the dead shop caught up after the replay', 60_000);
+    await eventually(async () => dead.order(wc.id)?.status === 'completed', 'completed at the shop');
+    const notes = texts(dead, wc.id);
+    expect(notes.filter((n) => n === 'private: Delivered to the customer.')).toHaveLength(1);
+    expect(notes.some((n) => n.includes('to On hold'))).toBe(false);
+    const log = await w.admin('GET', `/admin/api/orders/${orderId}/shop`);
+    expect((log.body.items as Array<{ kind: string }>).some((i) => i.kind === 'replayed')).toBe(true);
   });
 });
