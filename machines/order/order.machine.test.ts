@@ -380,6 +380,15 @@ describe('order machine: admin repairs (correct the data, then continue)', () =>
     expect(notice).toContainEqual(expect.objectContaining({ type: 'notifyAdmin', params: expect.objectContaining({ kind: 'shipment.address-refused', code: 'ADDRESS_CHANGE_TOO_LATE' }) }));
     // Nothing pending: a stray answer changes nothing.
     expect(transition(orderMachine, accepted, ev.SHIPMENT_ADDRESS_CHANGED)[1]).toEqual([]);
+    // A late answer to an older change (another address asked for) does not settle the pending one.
+    const pending = asked.context.pendingShippingAddress!;
+    const older = { ...pending, line1: 'ul. Dawna 1' };
+    const [same, none] = transition(orderMachine, asked, { type: 'SHIPMENT_ADDRESS_REFUSED', code: 'ADDRESS_CHANGE_TOO_LATE', message: 'carrier has it', address: older, at });
+    expect(same.context.pendingShippingAddress).toEqual(pending);
+    expect(none).toEqual([]);
+    const [settled] = transition(orderMachine, asked, { type: 'SHIPMENT_ADDRESS_CHANGED', address: { ...pending }, at });
+    expect(settled.context.order.shippingAddress).toEqual(pending);
+    expect(settled.context.pendingShippingAddress).toBeNull();
   });
 
   it('UPDATE_BUYER replaces name, company and tax id (the e-mail stays) and, after a failed document, issues it again', () => {

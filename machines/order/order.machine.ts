@@ -1,5 +1,5 @@
 import { and, assign, not, setup } from 'xstate';
-import type { AdminNotice, CorrectionRecord, EmailDocumentParams, OrderContext, OrderData, OrderEvent, RefundRecord } from './order.types.ts';
+import type { Address, AdminNotice, CorrectionRecord, EmailDocumentParams, OrderContext, OrderData, OrderEvent, RefundRecord } from './order.types.ts';
 import { paymentMatchesOrder } from './order.payment.ts';
 
 /**
@@ -43,6 +43,9 @@ const effect = () => {};
  * The order statechart. Pure: no clocks, no I/O, no delayed transitions (timers live in Postgres).
  * `pending → paid → processing (fulfilment ∥ document) → inShipment | held → closed`, or `cancelled`.
  */
+/** An address's fields in a fixed order, absent optional ones as empty: comparable as JSON. */
+const normalisedAddress = (a: Address) => [a.name, a.line1, a.line2 ?? '', a.postalCode, a.city, a.country, a.phone ?? ''];
+
 export const orderMachine = setup({
   types: {
     context: {} as OrderContext,
@@ -223,7 +226,13 @@ export const orderMachine = setup({
     trackingUnknown: ({ context }) => context.trackingNumber === null,
     // The warehouse has no shipment yet (a rejected submit): a new address can still reach it.
     noShipment: ({ context }) => context.shipmentId === null,
-    addressChangePending: ({ context }) => (context.pendingShippingAddress ?? null) !== null,
+    // An answer settles the pending change only if it answers that change (same address asked for).
+    addressChangePending: ({ context, event }) => {
+      const pending = context.pendingShippingAddress ?? null;
+      if (pending === null) return false;
+      if ((event.type !== 'SHIPMENT_ADDRESS_CHANGED' && event.type !== 'SHIPMENT_ADDRESS_REFUSED') || event.address === undefined) return true;
+      return JSON.stringify(normalisedAddress(event.address)) === JSON.stringify(normalisedAddress(pending));
+    },
     // Recorded as the admin gave it: not found at the invoicing system, so there is no PDF to e-mail.
     manualDocument: ({ event }) => event.type === 'DOCUMENT_ISSUED' && event.provider === MANUAL_DOCUMENT_PROVIDER,
     adminResendReported: ({ event }) => event.type === 'DOCUMENT_EMAILED' && event.resend === true,

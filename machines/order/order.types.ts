@@ -237,9 +237,10 @@ export type MarkShipped = EventMeta & {
 /** Admin: a partial refund (amount in minor units) of a paid order, with a partial correction of its document. */
 export type Refund = EventMeta & { type: 'REFUND'; amount: number; reason: string; note?: string };
 /** The warehouse changed the address of the shipment it has (an admin's UPDATE_SHIPPING_ADDRESS before hand-off). */
-export type ShipmentAddressChanged = EventMeta & { type: 'SHIPMENT_ADDRESS_CHANGED' };
+/** `address`: the address that change asked for (answers to an older change do not settle a newer one). */
+export type ShipmentAddressChanged = EventMeta & { type: 'SHIPMENT_ADDRESS_CHANGED'; address?: Address };
 /** The warehouse could not change it: a carrier has the parcel (ADDRESS_CHANGE_TOO_LATE) or it cannot deliver there (ADDRESS_INVALID). */
-export type ShipmentAddressRefused = EventMeta & { type: 'SHIPMENT_ADDRESS_REFUSED'; code: string; message: string };
+export type ShipmentAddressRefused = EventMeta & { type: 'SHIPMENT_ADDRESS_REFUSED'; code: string; message: string; address?: Address };
 /** The warehouse cancelled the shipment (`existed: false`: it never had one, nothing to cancel). */
 export type ShipmentCancelled = EventMeta & { type: 'SHIPMENT_CANCELLED'; existed: boolean };
 /** The warehouse could not cancel: a carrier has the parcel already. */

@@ -127,8 +127,9 @@ export const ORDER_EVENT_PAYLOADS = {
   ATTACH_DOCUMENT: Type.Object({ number: Str(200), issueDate: IsoDate, note: Str(2000) }),
   REFUND: Type.Object({ amount: Type.Integer({ minimum: 1, maximum: 1_000_000_000_00 }), reason: Str(500), note: Type.Optional(Type.String({ maxLength: 2000 })) }),
   SHIPMENT_CANCELLED: Type.Object({ existed: Type.Boolean() }),
-  SHIPMENT_ADDRESS_CHANGED: Type.Object({}),
-  SHIPMENT_ADDRESS_REFUSED: Type.Object({ code: Str(100), message: Type.String({ maxLength: 2000 }) }),
+  // `address`: the address the change asked for, so a stale answer (a redelivered older change) never settles a newer one.
+  SHIPMENT_ADDRESS_CHANGED: Type.Object({ address: Type.Optional(AddressSchema) }),
+  SHIPMENT_ADDRESS_REFUSED: Type.Object({ code: Str(100), message: Type.String({ maxLength: 2000 }), address: Type.Optional(AddressSchema) }),
   SHIPMENT_CANCEL_REFUSED: Type.Object({ code: Str(100), message: Type.String({ maxLength: 2000 }) }),
   REFUND_COMPLETED: Type.Object({ refundId: Str(200), providerRefundId: Str(200) }),
   REFUND_FAILED: Type.Object({ refundId: Str(200), code: Str(100), message: Type.String({ maxLength: 2000 }) }),

@@ -31,18 +31,18 @@ export function createChangeShipmentAddressHandler(deps: ChangeShipmentAddressDe
     try {
       const r = await deps.warehouse.changeAddress(cmd.shipmentId, orderId, shipmentAddressOf({ ...cmd.order, shippingAddress: cmd.shippingAddress }));
       if (r.outcome === 'changed') {
-        await report('SHIPMENT_ADDRESS_CHANGED', {}, `Address changed: ${r.message}`);
+        await report('SHIPMENT_ADDRESS_CHANGED', { address: cmd.shippingAddress }, `Address changed: ${r.message}`);
         log.info({ orderId, shipmentId: cmd.shipmentId }, 'shipment address changed at the warehouse');
         return;
       }
       const code = r.outcome === 'tooLate' ? 'ADDRESS_CHANGE_TOO_LATE' : 'ADDRESS_INVALID';
-      await report('SHIPMENT_ADDRESS_REFUSED', { code, message: r.message.slice(0, 2000) }, `Address change refused: ${code}: ${r.message}`);
+      await report('SHIPMENT_ADDRESS_REFUSED', { code, message: r.message.slice(0, 2000), address: cmd.shippingAddress }, `Address change refused: ${code}: ${r.message}`);
       log.warn({ orderId, code, message: r.message }, 'the warehouse did not take the new address');
     } catch (err) {
       if (!isOrderpilotError(err)) throw err;
       if (err.retryable && !delivery.lastAttempt) throw err;
       const code = err.retryable ? 'WAREHOUSE_UNREACHABLE' : err.code;
-      await report('SHIPMENT_ADDRESS_REFUSED', { code, message: err.message.slice(0, 2000) }, `Address change failed: ${code}: ${err.message}`);
+      await report('SHIPMENT_ADDRESS_REFUSED', { code, message: err.message.slice(0, 2000), address: cmd.shippingAddress }, `Address change failed: ${code}: ${err.message}`);
     }
   };
 }

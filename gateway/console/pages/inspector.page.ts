@@ -39,9 +39,12 @@ export const inspectorPage: GatewayRoute = async (app, ctx) => {
 ${transitionsTable(list, true)}`;
       return sendPage(request, reply, frame(request, { title: 'Inspector', nav: 'inspector', live: '/admin/live' }), body);
     }
-    const order = await findOrder(sql, orderId);
+    // The transitions first, then the order: the statechart is then never behind the list (a commit
+    // between the two reads shows in the chart, and in the list on the next refresh).
+    const byExternal = orderId.startsWith('ord_') ? null : await findOrder(sql, orderId);
+    const list = await recentTransitions(sql, { limit: 200, orderId: byExternal?.id ?? orderId });
+    const order = await findOrder(sql, byExternal?.id ?? orderId);
     if (!order) return sendErrorPage(request, reply, 404, `No order ${orderId}.`);
-    const list = await recentTransitions(sql, { limit: 200, orderId: order.id });
     const body = html`<h1>Inspector: ${orderLink(order.id, order.externalId)} ${badge(order.state)}</h1>
 <p class="muted">Live: each transition appears as the order host commits it. <a href="/admin/inspector">All orders</a></p>
 ${statechartView(orderMachine, { value: order.value })}
