@@ -29,8 +29,8 @@ export interface ShopKey {
 }
 
 /** A shop connector's kind (`SHOPS=name:kind`): WooCommerce, or our generic signed webhooks. */
-export type ShopKind = 'woocommerce' | 'webhook';
-export const SHOP_KINDS: readonly ShopKind[] = ['woocommerce', 'webhook'];
+export type ShopKind = 'woocommerce' | 'webhook' | 'magento';
+export const SHOP_KINDS: readonly ShopKind[] = ['woocommerce', 'webhook', 'magento'];
 
 /**
  * One connected shop (`SHOPS=name:kind,…` and `SHOP_<NAME>_*`): where its REST API is, its
@@ -41,7 +41,7 @@ export interface ShopConfig {
   readonly name: string;
   readonly kind: ShopKind;
   readonly url: string;
-  /** WooCommerce: consumer key ('' for `webhook`). */
+  /** WooCommerce: consumer key; Magento: the integration's access token ('' for `webhook`). */
   readonly key: string;
   /** WooCommerce: consumer secret ('' for `webhook`). */
   readonly secret: string;
@@ -205,6 +205,8 @@ export interface Config {
   readonly shopsRetryBaseMs: number;
   readonly shopsRetryCapMs: number;
   readonly shopsTimeoutMs: number;
+  /** How often polled shops (Magento 2) are asked for orders updated since the cursor. */
+  readonly shopsPollMs: number;
 }
 
 /**
@@ -368,14 +370,14 @@ export function parseShops(env: Env): ShopConfig[] {
     };
     const shopUrl = url(env, v('URL'), ['http:', 'https:']);
     if (shopUrl === undefined) throw new ConfigError(v('URL'), `required for shop "${name}"`);
-    const webhookSecret = required('WEBHOOK_SECRET');
-    if (webhookSecret.length < 16) throw new ConfigError(v('WEBHOOK_SECRET'), 'must be at least 16 characters');
+    const webhookSecret = kind === 'magento' ? (str(env, v('WEBHOOK_SECRET')) ?? '') : required('WEBHOOK_SECRET');
+    if (kind !== 'magento' && webhookSecret.length < 16) throw new ConfigError(v('WEBHOOK_SECRET'), 'must be at least 16 characters');
     return Object.freeze({
       name,
       kind: kind as ShopKind,
       url: shopUrl.replace(/\/+$/, ''),
       key: kind === 'webhook' ? (str(env, v('KEY')) ?? '') : required('KEY'),
-      secret: kind === 'webhook' ? (str(env, v('SECRET')) ?? '') : required('SECRET'),
+      secret: kind === 'woocommerce' ? required('SECRET') : (str(env, v('SECRET')) ?? ''),
       webhookSecret,
       payment: oneOf(env, v('PAYMENT'), ['provider', 'shop'] as const, 'provider'),
       mapping: Object.freeze(parseShopMapping(str(env, v('MAPPING')), v('MAPPING'))),
@@ -513,6 +515,7 @@ export function loadConfig(env: Env = process.env): Config {
     shopsRetryBaseMs: int(env, 'SHOPS_RETRY_BASE_MS', 10_000, 1, 3600_000),
     shopsRetryCapMs: int(env, 'SHOPS_RETRY_CAP_MS', 600_000, 1, 24 * 3600_000),
     shopsTimeoutMs: int(env, 'SHOPS_TIMEOUT_MS', 10_000, 50, 300_000),
+    shopsPollMs: int(env, 'SHOPS_POLL_MS', 30_000, 50, 3600_000),
   };
   // The command consumers' server-side cap is MAX_DELIVER + 2 (infra/nats/topology.ts): more attempts
   // than that would never be delivered, and the final DOCUMENT_FAILED would never be reported.

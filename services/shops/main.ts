@@ -9,11 +9,13 @@ import { mappingFor, type ShopMapping } from './shop-mapping.ts';
 import { createShopUpdateHandler } from './shop-update.handler.ts';
 import { createWooCommerceConnector } from './woocommerce.adapter.ts';
 import { createSignedWebhookConnector } from './signed-webhook.adapter.ts';
+import { createMagentoClient } from './magento.adapter.ts';
+import { startMagentoPoller } from './magento-poller.ts';
 
 /**
  * The shops service: one consumer per shop-update partition (one message in flight per partition
  * across all instances, so one order's updates reach its shop in order), each update pushed through
- * its shop's connector. Intake (WooCommerce webhooks) runs in the gateway with this service's pure
+ * its shop's connector; a poller per Magento shop (orders in). WooCommerce intake (WooCommerce webhooks) runs in the gateway with this service's pure
  * mapping (`index.ts`), because the gateway's order intake gives an order its id.
  */
 export async function startShopsService(deps: ServiceDeps): Promise<RunningService> {
@@ -21,11 +23,16 @@ export async function startShopsService(deps: ServiceDeps): Promise<RunningServi
   const logger = deps.logger.child({ service: 'shops' });
   const log = createShopLog(sql);
   const shops = new Map<string, { connector: ShopConnector; mapping: ShopMapping }>();
+  const pollers: Array<{ stop(): Promise<void> }> = [];
   for (const shop of config.shops) {
-    const connector =
-      shop.kind === 'woocommerce'
-        ? createWooCommerceConnector({ shop, timeoutMs: config.shopsTimeoutMs, log })
-        : createSignedWebhookConnector({ shop, timeoutMs: config.shopsTimeoutMs, log });
+    let connector: ShopConnector;
+    if (shop.kind === 'woocommerce') connector = createWooCommerceConnector({ shop, timeoutMs: config.shopsTimeoutMs, log });
+    else if (shop.kind === 'webhook') connector = createSignedWebhookConnector({ shop, timeoutMs: config.shopsTimeoutMs, log });
+    else {
+      const magento = createMagentoClient({ shop, timeoutMs: config.shopsTimeoutMs, log });
+      connector = magento.connector;
+      pollers.push(startMagentoPoller({ shop, sql, nc, names, logger, pollMs: config.shopsPollMs, search: magento.searchUpdatedSince }));
+    }
     shops.set(shop.name, { connector, mapping: mappingFor(shop.kind, shop.mapping) });
   }
   const handle = createShopUpdateHandler({
@@ -57,7 +64,7 @@ export async function startShopsService(deps: ServiceDeps): Promise<RunningServi
   return {
     name: 'shops',
     async stop() {
-      await Promise.all(consumers.map((c) => c.stop()));
+      await Promise.all([...consumers.map((c) => c.stop()), ...pollers.map((p) => p.stop())]);
       logger.info('shops service stopped');
     },
   };

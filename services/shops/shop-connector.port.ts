@@ -9,7 +9,9 @@ import type { ShopChange } from '../contracts/index.ts';
 export type ShopCall =
   | { op: 'status'; status: string }
   | { op: 'note'; text: string; customer: boolean }
-  | { op: 'event'; type: string; status: string | null; change: ShopChange };
+  | { op: 'event'; type: string; status: string | null; change: ShopChange }
+  | { op: 'action'; action: 'hold' | 'unhold' | 'cancel' }
+  | { op: 'ship'; trackingNumber: string; carrier: string | null };
 
 /** What a call is part of, so the adapter can log it next to the order. */
 export interface CallMeta {
@@ -44,6 +46,8 @@ export interface ShopConnector {
   addNote(externalId: string, note: { text: string; customer: boolean }, meta: CallMeta): Promise<void>;
   /** Connectors that speak in events (the generic webhook connector): one event per change. */
   sendEvent?(externalId: string, event: { type: string; status: string | null; change: ShopChange }, meta: CallMeta): Promise<void>;
+  /** Connectors with order actions (Magento): hold, unhold, cancel, or a shipment with its tracking number. */
+  act?(externalId: string, call: Extract<ShopCall, { op: 'action' | 'ship' }>, meta: CallMeta): Promise<void>;
 }
 
 /** One request to a shop and its answer, as the shop log keeps it. */
@@ -53,7 +57,7 @@ export interface ShopExchange {
   externalId: string | null;
   version: number | null;
   callKey: string | null;
-  kind: 'status' | 'note' | 'event' | 'gave-up' | 'replayed' | 'skipped-stale' | 'skipped-unknown-shop';
+  kind: 'status' | 'note' | 'event' | 'action' | 'gave-up' | 'replayed' | 'skipped-stale' | 'skipped-unknown-shop';
   method?: string | null;
   url?: string | null;
   request?: string | null;

@@ -54,3 +54,22 @@ describe('generic signed webhooks mapping (data)', () => {
     expect(planShopCalls(hook, { kind: 'held', code: 'LOST', message: 'lost' })[0]).toMatchObject({ type: 'order.status_changed', status: 'held' });
   });
 });
+
+describe('Magento 2 mapping (data)', () => {
+  const mage = DEFAULT_MAPPINGS.magento;
+  it('hold with the reason as a comment, unhold after a release, a shipment with the track, status comments', () => {
+    expect(planShopCalls(mage, { kind: 'paid' })).toEqual([{ op: 'status', status: 'processing' }]);
+    expect(planShopCalls(mage, { kind: 'held', code: 'LOST', message: 'parcel lost' })).toEqual([
+      { op: 'action', action: 'hold' },
+      { op: 'note', text: 'On hold: parcel lost (LOST)', customer: false },
+    ]);
+    expect(planShopCalls(mage, { kind: 'released' })[0]).toEqual({ op: 'action', action: 'unhold' });
+    expect(planShopCalls(mage, { kind: 'shipped', trackingNumber: 'T1', carrier: 'DPD' })).toEqual([{ op: 'ship', trackingNumber: 'T1', carrier: 'DPD' }]);
+    expect(planShopCalls(mage, { kind: 'closed' })).toEqual([
+      { op: 'status', status: 'complete' },
+      { op: 'note', text: 'Delivered to the customer.', customer: false },
+    ]);
+    expect(planShopCalls(mage, { kind: 'cancelled', reason: null })[0]).toEqual({ op: 'action', action: 'cancel' });
+    expect(planShopCalls(mage, { kind: 'documentIssued', number: 'FV 2' })).toEqual([{ op: 'note', text: 'Invoice FV 2 issued.', customer: false }]);
+  });
+});

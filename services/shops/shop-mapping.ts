@@ -13,6 +13,8 @@ export interface MappingStep {
   note: { text: string; customer: boolean } | null;
   /** Event connectors: the event type sent for the change (with `status` in it); no status or note calls then. */
   event?: string;
+  /** Magento: an order action made first (hold, unhold, cancel, a shipment with the tracking number). */
+  action?: 'hold' | 'unhold' | 'cancel' | 'ship';
 }
 export type ShopMapping = Readonly<Record<ShopChangeKind, MappingStep>>;
 
@@ -28,6 +30,16 @@ export const DEFAULT_MAPPINGS: Readonly<Record<ShopKind, ShopMapping>> = {
     shipped: { status: 'completed', note: { text: 'Your order has been shipped with {carrier}. Tracking number: {trackingNumber}', customer: true } },
     closed: { status: 'completed', note: { text: 'Delivered to the customer.', customer: false } },
     cancelled: { status: 'cancelled', note: { text: 'Cancelled: {reason}', customer: false } },
+    documentIssued: { status: null, note: { text: 'Invoice {number} issued.', customer: false } },
+  },
+  // Magento 2: actions (hold / unhold / cancel / ship with tracks) and comments; a status travels on a comment.
+  magento: {
+    paid: { status: 'processing', note: null },
+    held: { action: 'hold', status: null, note: { text: 'On hold: {message} ({code})', customer: false } },
+    released: { action: 'unhold', status: null, note: { text: 'Hold released; the order goes on.', customer: false } },
+    shipped: { action: 'ship', status: null, note: null },
+    closed: { status: 'complete', note: { text: 'Delivered to the customer.', customer: false } },
+    cancelled: { action: 'cancel', status: null, note: { text: 'Cancelled: {reason}', customer: false } },
     documentIssued: { status: null, note: { text: 'Invoice {number} issued.', customer: false } },
   },
   // Generic signed webhooks: one event per change, our status words.
@@ -69,6 +81,9 @@ export function planShopCalls(mapping: ShopMapping, change: ShopChange): ShopCal
   const step = mapping[change.kind];
   if (step.event !== undefined) return [{ op: 'event', type: step.event, status: step.status, change }];
   const calls: ShopCall[] = [];
+  if (step.action === 'ship') {
+    if (change.kind === 'shipped') calls.push({ op: 'ship', trackingNumber: change.trackingNumber, carrier: change.carrier });
+  } else if (step.action !== undefined) calls.push({ op: 'action', action: step.action });
   if (step.status !== null) calls.push({ op: 'status', status: step.status });
   if (step.note !== null) calls.push({ op: 'note', text: fill(step.note.text, change), customer: step.note.customer });
   return calls;

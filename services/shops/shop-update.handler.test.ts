@@ -27,7 +27,7 @@ function world(fail: (c: ShopCall) => OrderpilotError | null = () => null) {
     const err = fail(c);
     if (err) throw err;
     done.add(key);
-    sent.push(c.op === 'status' ? `status:${c.status}` : c.op === 'note' ? `note:${c.text}` : `event:${c.type}`);
+    sent.push(c.op === 'status' ? `status:${c.status}` : c.op === 'note' ? `note:${c.text}` : c.op);
   };
   const connector: ShopConnector = {
     kind: 'woocommerce',

@@ -58,7 +58,7 @@ export function createShopUpdateHandler(deps: ShopUpdateDeps) {
     const calls = u.changes
       .flatMap((c) => planShopCalls(shop.mapping, c))
       .map((c, i) => ({ c, i }))
-      .filter(({ c }) => !(notesOnly && c.op === 'status'));
+      .filter(({ c }) => !(notesOnly && c.op !== 'note'));
     let lastStatus = state?.lastStatus ?? null;
     // 3.
     for (const { c, i } of calls) {
@@ -71,8 +71,13 @@ export function createShopUpdateHandler(deps: ShopUpdateDeps) {
       try {
         if (c.op === 'status') await shop.connector.pushStatus(u.externalId, c.status, meta);
         else if (c.op === 'note') await shop.connector.addNote(u.externalId, { text: c.text, customer: c.customer }, meta);
-        else if (shop.connector.sendEvent) await shop.connector.sendEvent(u.externalId, { type: c.type, status: c.status, change: c.change }, meta);
-        else throw new OrderpilotError('SHOP_REJECTED', `the ${shop.connector.kind} connector sends no events (mapping of ${u.shop})`);
+        else if (c.op === 'event') {
+          if (!shop.connector.sendEvent) throw new OrderpilotError('SHOP_REJECTED', `the ${shop.connector.kind} connector sends no events (mapping of ${u.shop})`);
+          await shop.connector.sendEvent(u.externalId, { type: c.type, status: c.status, change: c.change }, meta);
+        } else {
+          if (!shop.connector.act) throw new OrderpilotError('SHOP_REJECTED', `the ${shop.connector.kind} connector has no order actions (mapping of ${u.shop})`);
+          await shop.connector.act(u.externalId, c, meta);
+        }
       } catch (err) {
         if (!isOrderpilotError(err)) throw err; // database trouble: the runner retries / dead-letters
         if (err.retryable && !delivery.lastAttempt) throw err;
