@@ -395,9 +395,29 @@ function ksefFacts(k: NonNullable<OrderDetail['context']['ksef']>, files: Readon
   }${files.map((f) => html` · <a class="ksef-file" data-kind="${f.kind}" href="${f.url}">${KSEF_FILE_LABEL[f.kind]}</a>`)}`;
 }
 
-export function machinesPage(machines: ReadonlyArray<{ title: string; view: Html }>): Html {
+/** A connected shop as the machines page shows it (health from its shop log). */
+export interface ShopHealthView {
+  name: string;
+  kind: string;
+  host: string;
+  health?: 'ok' | 'failing' | 'idle';
+  lastOkAt?: string | null;
+  lastFailureAt?: string | null;
+  lastFailure?: string | null;
+  failuresLastHour?: number;
+  givenUpLastDay?: number;
+}
+
+export function machinesPage(machines: ReadonlyArray<{ title: string; view: Html }>, shops: readonly ShopHealthView[] = []): Html {
   return html`<h1>Machines</h1><p class="muted">Drawn from the machine definitions; the numbers are orders in each state now (live).</p>
-${machines.map((m) => html`<h2>${m.title}</h2>${m.view}`)}`;
+${machines.map((m) => html`<h2>${m.title}</h2>${m.view}`)}${
+    shops.length === 0
+      ? ''
+      : html`<h2>Shops</h2><table class="shops"><thead><tr><th>shop</th><th>kind</th><th>host</th><th>health</th><th>last call through</th><th>last failure</th><th>failures (1 h)</th><th>given up (24 h)</th></tr></thead><tbody>${shops.map(
+          (s) =>
+            html`<tr data-shop="${s.name}"><td>${s.name}</td><td>${s.kind}</td><td class="mono">${s.host}</td><td>${badge(s.health ?? 'idle')}</td><td>${s.lastOkAt ? localTime(s.lastOkAt) : '—'}</td><td>${s.lastFailureAt ? html`${localTime(s.lastFailureAt)} <span class="muted">${s.lastFailure ?? ''}</span>` : '—'}</td><td>${String(s.failuresLastHour ?? 0)}</td><td>${String(s.givenUpLastDay ?? 0)}</td></tr>`,
+        )}</tbody></table>`
+  }`;
 }
 
 export function notificationsPage(d: { list: readonly NotificationView[]; status: 'open' | 'acknowledged' | 'all'; csrf: string }): Html {

@@ -5,5 +5,5 @@
 export { mapWooCommerceOrder, type WooIncomingOptions } from './woocommerce.incoming.ts';
 export type { IncomingOrder, ShopConnector } from './shop-connector.port.ts';
 export { DEFAULT_MAPPINGS, mappingFor, planShopCalls, type ShopMapping } from './shop-mapping.ts';
-export { givenUpShopUpdates, shopLog, shopTimeline, type ShopLogEntry } from './shop-timeline.ts';
+export { givenUpShopUpdates, shopHealth, shopLog, shopTimeline, type ShopHealth, type ShopLogEntry } from './shop-timeline.ts';
 export { startShopsService } from './main.ts';

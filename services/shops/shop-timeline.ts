@@ -46,3 +46,43 @@ export async function givenUpShopUpdates(sql: Sql, orderId: string): Promise<Arr
   }
   return [...out].map(([messageId, update]) => ({ messageId, update }));
 }
+
+/** One shop's health from its log: when a call last reached it, the last failure, recent failures and give-ups. */
+export interface ShopHealth {
+  shop: string;
+  lastOkAt: string | null;
+  lastFailureAt: string | null;
+  lastFailure: string | null;
+  failuresLastHour: number;
+  givenUpLastDay: number;
+  /** `failing`: the newest call failed; `ok`: it went through; `idle`: no call yet. */
+  health: 'ok' | 'failing' | 'idle';
+}
+
+export async function shopHealth(sql: Sql, shops: readonly string[]): Promise<ShopHealth[]> {
+  const rows = await sql<Array<{ shop: string; last_ok: Date | null; last_failure: Date | null; failures_hour: number; given_up_day: number }>>`
+    select shop,
+           max(at) filter (where ok and kind in ('status', 'note', 'event', 'action')) as last_ok,
+           max(at) filter (where not ok and kind in ('status', 'note', 'event', 'action')) as last_failure,
+           (count(*) filter (where not ok and kind in ('status', 'note', 'event', 'action') and at > now() - interval '1 hour'))::int as failures_hour,
+           (count(*) filter (where kind = 'gave-up' and at > now() - interval '1 day'))::int as given_up_day
+    from shop_log where shop in ${sql(shops.length > 0 ? [...shops] : [''])} group by shop`;
+  const last = await sql<Array<{ shop: string; summary: string }>>`
+    select distinct on (shop) shop, summary from shop_log
+    where not ok and kind in ('status', 'note', 'event', 'action') and shop in ${sql(shops.length > 0 ? [...shops] : [''])}
+    order by shop, id desc`;
+  return shops.map((shop) => {
+    const r = rows.find((x) => x.shop === shop);
+    const lastOk = r?.last_ok ?? null;
+    const lastFailure = r?.last_failure ?? null;
+    return {
+      shop,
+      lastOkAt: lastOk?.toISOString() ?? null,
+      lastFailureAt: lastFailure?.toISOString() ?? null,
+      lastFailure: last.find((x) => x.shop === shop)?.summary ?? null,
+      failuresLastHour: r?.failures_hour ?? 0,
+      givenUpLastDay: r?.given_up_day ?? 0,
+      health: lastOk === null && lastFailure === null ? 'idle' : lastFailure !== null && (lastOk === null || lastFailure > lastOk) ? 'failing' : 'ok',
+    };
+  });
+}

@@ -88,6 +88,13 @@ const orderIdOf = (shop: string, externalId: number) =>
 /** The notes an orderpilot update or a status change wrote, oldest first (the shop's own first note excluded). */
 const texts = (s: WooCommerceSandbox, id: number) => s.notes(id).map((n) => `${n.customer_note ? 'customer' : 'private'}: ${n.note}`);
 
+/** A console page as an admin signed in with a token sees it. */
+async function consolePage(path: string): Promise<string> {
+  const login = await fetch(`${w.gw.url}/admin/login`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'token=alice-token-0123456789' });
+  const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+  return (await fetch(`${w.gw.url}${path}`, { headers: { cookie } })).text();
+}
+
 /** Asserts `expected` appear in `actual` in this order (other notes may sit between); a RegExp matches a note. */
 function expectInOrder(actual: string[], expected: Array<string | RegExp>): void {
   let at = -1;
@@ -139,13 +146,11 @@ describe('WooCommerce shop connector end to end', () => {
     const log = await w.t.sql<{ kind: string; ok: boolean; http_status: number | null }[]>`select kind, ok, http_status from shop_log where order_id = ${orderId} order by id`;
     expect(log.filter((l) => l.ok && (l.kind === 'status' || l.kind === 'note')).length).toBeGreaterThanOrEqual(7);
     // The order page shows the shop's side: what reached the shop (and, with ?timeline=all, each call's raw request and answer).
-    const login = await fetch(`${w.gw.url}/admin/login`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'token=alice-token-0123456789' });
-    const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
-    const page = await (await fetch(`${w.gw.url}/admin/orders/${orderId}`, { headers: { cookie } })).text();
+    const page = await consolePage(`/admin/orders/${orderId}`);
     expect(page).toContain('data-source="shop"');
     expect(page).toContain('→ woo: Status → on-hold');
     expect(page).toContain(`→ woo: Customer note: Your order has been shipped with ${carrier ?? 'the carrier'}. Tracking number: ${tracking}`);
-    const all = await (await fetch(`${w.gw.url}/admin/orders/${orderId}?timeline=all`, { headers: { cookie } })).text();
+    const all = await consolePage(`/admin/orders/${orderId}?timeline=all`);
     expect(all).toContain(`PUT ${woo.url}/wp-json/wc/v3/orders/${wc.id}`);
     // The order was paid once, by the shop's own paid signal (its later order.updated webhooks change nothing).
     const history = closed.history as Array<{ type: string; outcome: string }>;
@@ -246,6 +251,11 @@ describe('WooCommerce shop connector end to end', () => {
       const rows = await w.t.sql`select 1 from notifications where order_id = ${orderId} and kind = 'shop.update-failed'`;
       return rows.length > 0;
     }, 'admin notified', 60_000);
+
+    // The machines page shows the shop failing (and the working one ok).
+    const machines = await consolePage('/admin/machines');
+    expect(machines).toMatch(/<tr data-shop="dead">(?:(?!<\/tr>).)*<span class="badge failing">failing<\/span>/s);
+    expect(machines).toMatch(/<tr data-shop="woo">(?:(?!<\/tr>).)*<span class="badge ok">ok<\/span>/s);
 
     // The shop is fixed: an admin replays what was given up. The shop ends with the newest status and
     // every note once; an older update adds its notes only (never its older status).
