@@ -148,6 +148,9 @@ export function createAdminApiClient(app: FastifyInstance, token: string) {
     replayWebhook(id: string, body: { force?: boolean; note?: string }) {
       return call<{ webhook: WebhookView; messageIds: string[] }>('POST', `/admin/api/webhooks/${encodeURIComponent(id)}/replay`, body);
     },
+    replayShopUpdates(id: string) {
+      return call<{ replayed: Array<{ messageId: string; version: number; changes: string[] }> }>('POST', `/admin/api/orders/${encodeURIComponent(id)}/shop/replay`);
+    },
     sendEvent(id: string, e: AdminEventInput, idempotencyKey?: string) {
       return call<{ accepted: boolean; messageId: string }>('POST', `/admin/api/orders/${encodeURIComponent(id)}/events`, e, idempotencyKey ? { 'idempotency-key': idempotencyKey } : {});
     },

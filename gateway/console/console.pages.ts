@@ -313,6 +313,8 @@ export function orderPage(d: {
   paymentDeadline?: string | null;
   /** Retries under way for this order's messages (attempt n of N, next try at). */
   retries?: readonly PendingRetry[];
+  /** Shop updates the shops service gave up for this order (a replay form is shown when there are any). */
+  shopGivenUp?: number;
   /** The KSeF XML and UPO kept for the order's corrections, by the correction's provider id. */
   correctionFiles?: ReadonlyArray<KsefFileInfo & { providerId: string; url: string }>;
 }): Html {
@@ -363,6 +365,11 @@ ${
     ? html`<h2>Retries under way</h2><table class="retries"><thead><tr><th>What</th><th>Attempt</th><th>Next try</th><th>Last error</th></tr></thead><tbody>
 ${(d.retries ?? []).map((r) => html`<tr data-retry="${r.type ?? r.subject}"><td class="mono">${r.type ?? r.subject}</td><td>${r.attempt} of ${r.maxAttempts}</td><td>${localTime(r.nextAt)}</td><td>${r.lastError}</td></tr>`)}
 </tbody></table>`
+    : ''
+}
+${
+  (d.shopGivenUp ?? 0) > 0
+    ? html`<h2>Shop</h2><form method="post" action="/admin/orders/${o.id}/shop-replay" class="shop-replay">${csrfField(d.csrf)}<p>${String(d.shopGivenUp)} update(s) to the shop were given up. Once the shop answers again: <button type="submit">Replay to the shop</button></p><p class="muted">Calls already made are not made again; an update older than what the shop has adds its notes only.</p></form>`
     : ''
 }
 <h2>Actions</h2>

@@ -88,12 +88,13 @@ const orderIdOf = (shop: string, externalId: number) =>
 /** The notes an orderpilot update or a status change wrote, oldest first (the shop's own first note excluded). */
 const texts = (s: WooCommerceSandbox, id: number) => s.notes(id).map((n) => `${n.customer_note ? 'customer' : 'private'}: ${n.note}`);
 
-/** A console page as an admin signed in with a token sees it. */
-async function consolePage(path: string): Promise<string> {
+/** A console page as an admin signed in with a token sees it, and the session cookie. */
+async function consoleSession(path: string): Promise<{ cookie: string; html: string }> {
   const login = await fetch(`${w.gw.url}/admin/login`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'token=alice-token-0123456789' });
   const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
-  return (await fetch(`${w.gw.url}${path}`, { headers: { cookie } })).text();
+  return { cookie, html: await (await fetch(`${w.gw.url}${path}`, { headers: { cookie } })).text() };
 }
+const consolePage = async (path: string) => (await consoleSession(path)).html;
 
 /** Asserts `expected` appear in `actual` in this order (other notes may sit between); a RegExp matches a note. */
 function expectInOrder(actual: string[], expected: Array<string | RegExp>): void {
@@ -261,9 +262,13 @@ describe('WooCommerce shop connector end to end', () => {
     // every note once; an older update adds its notes only (never its older status).
     dead.faults.down = false;
     const tracking = (await w.detail(orderId)).context.trackingNumber as string;
-    const replay = await w.admin('POST', `/admin/api/orders/${orderId}/shop/replay`);
-    expect(replay.status).toBe(202);
-    expect(replay.body.replayed.length).toBeGreaterThan(0);
+    // From the order page's replay form, as a signed-in admin (the console calls the admin API's replay).
+    const { cookie, html: orderPage } = await consoleSession(`/admin/orders/${orderId}`);
+    expect(orderPage).toContain('Replay to the shop');
+    const csrf = /class="shop-replay"><input type="hidden" name="_csrf" value="([^"]+)"/.exec(orderPage)?.[1] ?? '';
+    const replay = await fetch(`${w.gw.url}/admin/orders/${orderId}/shop-replay`, { method: 'POST', redirect: 'manual', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: `_csrf=${encodeURIComponent(csrf)}` });
+    expect(replay.status).toBe(303);
+    expect(decodeURIComponent(replay.headers.get('location') ?? '')).toMatch(/\?ok=[1-9]\d* shop update\(s\) sent again\./);
     await eventually(async () => texts(dead, wc.id).includes('private: Delivered to the customer.') && texts(dead, wc.id).some((t) => t.endsWith(`Tracking number: ${tracking}`)), 'the dead shop caught up after the replay', 60_000);
     await eventually(async () => dead.order(wc.id)?.status === 'completed', 'completed at the shop');
     const notes = texts(dead, wc.id);

@@ -4,7 +4,7 @@ import { isOrderpilotError } from '../../../services/contracts/index.ts';
 import { correctionKsefFile, correctionKsefFilesOf, invoicingProviderFromConfig, ksefFile, ksefFilesOf, type KsefFileKind } from '../../../services/invoicing/index.ts';
 import { warehouseLog, warehouseTimeline } from '../../../services/logistics/index.ts';
 import { listNotifications } from '../../../services/notifications/index.ts';
-import { shopLog, shopTimeline } from '../../../services/shops/index.ts';
+import { givenUpShopUpdates, shopLog, shopTimeline } from '../../../services/shops/index.ts';
 import type { GatewayRoute } from '../../gateway.types.ts';
 import { withOrderAnswers } from '../../webhooks/webhook-order-answers.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -35,7 +35,7 @@ export const orderPage: GatewayRoute = async (app, ctx) => {
     const res = await adminApi(app, request).getOrder(id);
     if (!res.ok) return sendErrorPage(request, reply, res.error.status, res.error.message);
     const order = res.value;
-    const [notifications, wh, webhooks, ksefFiles, retries, correctionFiles, shop] = await Promise.all([
+    const [notifications, wh, webhooks, ksefFiles, retries, correctionFiles, shop, givenUp] = await Promise.all([
       listNotifications(sql, { status: 'open', orderId: order.id }),
       view === 'all' ? warehouseLog(sql, order.id).catch(() => []) : warehouseTimeline(sql, order.id).catch(() => []),
       view === 'all' ? ctx.inbox.list({ orderId: order.id, limit: 200 }).then((list) => withOrderAnswers(sql, list)).catch(() => []) : Promise.resolve([]),
@@ -43,6 +43,7 @@ export const orderPage: GatewayRoute = async (app, ctx) => {
       pendingRetriesOf(sql, order.id).catch(() => []),
       (order.context.corrections ?? []).length ? correctionKsefFilesOf(sql, order.id).catch(() => []) : Promise.resolve([]),
       view === 'all' ? shopLog(sql, order.id).catch(() => []) : shopTimeline(sql, order.id).catch(() => []),
+      givenUpShopUpdates(sql, order.id).catch(() => []),
     ]);
     const timeline: views.TimelineItem[] = [];
     for (const h of order.history) {
@@ -95,6 +96,7 @@ export const orderPage: GatewayRoute = async (app, ctx) => {
         formState,
         paymentDeadline: order.state === 'pending' ? new Date(Date.parse(order.createdAt) + config.paymentTimeoutMs).toISOString() : null,
         retries,
+        shopGivenUp: givenUp.length,
         correctionFiles: correctionFiles.map((f) => ({
           ...f,
           url: `/admin/orders/${encodeURIComponent(order.id)}/corrections/${encodeURIComponent(f.providerId)}/ksef/${KSEF_FILES[f.kind].path}`,
@@ -143,6 +145,15 @@ export const orderPage: GatewayRoute = async (app, ctx) => {
     if (!kept) return sendErrorPage(request, reply, 404, `This correction has no ${KSEF_FILES[kind].label} (yet).`);
     const filename = `${kept.number.replace(/[^\w.-]+/g, '_')}-${KSEF_FILES[kind].suffix}.xml`;
     return reply.type(kept.contentType).header('content-disposition', `attachment; filename="${filename}"`).header('cache-control', 'private, no-store').send(kept.content);
+  });
+
+  // Replays the shop updates given up for the order (the admin API's replay, as the signed-in admin).
+  app.post('/admin/orders/:id/shop-replay', { schema: { hide: true } }, async (request, reply) => {
+    const { id } = request.params as { id: string };
+    const back = `/admin/orders/${encodeURIComponent(id)}`;
+    const res = await adminApi(app, request).replayShopUpdates(id);
+    if (!res.ok) return reply.redirect(`${back}?error=${encodeURIComponent(res.error.message)}`, 303);
+    return reply.redirect(`${back}?ok=${encodeURIComponent(`${res.value.replayed.length} shop update(s) sent again.`)}`, 303);
   });
 
   app.post('/admin/orders/:id/events', { schema: { hide: true } }, async (request, reply) => {
