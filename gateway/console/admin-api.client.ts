@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { StateValue } from 'xstate';
 import type { AdminEventType, DocumentInfo, Failure, Hold, OrderContext } from '../../machines/order/index.ts';
 import type { OrderHistoryEntry, OrderSummary } from '../../services/orders/index.ts';
+import type { DeadLetterRow } from '../../infra/db/dead-letters.ts';
 
 /**
  * The console is a client of the admin API (`/admin/api/orders…`): it asks the same routes, with
@@ -76,22 +77,8 @@ function errorOf(status: number, body: string): ApiError {
   }
 }
 
-/** A dead letter as `GET /admin/api/dead-letters` lists it. */
-export interface DeadLetterView {
-  id: string;
-  consumer: string;
-  subject: string;
-  message_id: string | null;
-  order_id: string | null;
-  error_code: string;
-  error_message: string;
-  deliveries: number;
-  created_at: string;
-  replayed_at: string | null;
-  replayed_by: string | null;
-  replay_note: string | null;
-  data: string;
-}
+/** A dead letter as `GET /admin/api/dead-letters` lists it: the stored row, its times as JSON strings. */
+export type DeadLetterView = Omit<DeadLetterRow, 'created_at' | 'replayed_at'> & { created_at: string; replayed_at: string | null };
 
 /** A stored webhook as `GET /admin/api/webhooks` lists it. */
 export interface WebhookView {
