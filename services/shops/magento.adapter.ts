@@ -1,14 +1,13 @@
 import type { ShopConfig } from '../../infra/config.ts';
 import { OrderpilotError } from '../contracts/index.ts';
 import type { CallMeta, ShopConnector, ShopLogPort } from './shop-connector.port.ts';
+import { shopHttpCall } from './shop-http.ts';
 
 export interface MagentoClientDeps {
   shop: ShopConfig;
   timeoutMs: number;
   log: ShopLogPort;
 }
-
-const MAX_LOGGED = 20_000;
 
 /**
  * Magento 2 REST (`/rest/V1`, `Authorization: Bearer <integration access token>`): the orders search
@@ -22,43 +21,28 @@ export function createMagentoClient(deps: MagentoClientDeps) {
   async function request(method: 'GET' | 'POST', path: string, body: unknown, log: { orderId: string | null; externalId: string | null; meta: CallMeta | null; kind: 'status' | 'note' | 'action'; summary: string } | null): Promise<unknown> {
     const url = `${shop.url}/rest/V1${path}`;
     const requestText = body === undefined ? null : JSON.stringify(body);
-    const base = log === null ? null : { shop: shop.name, orderId: log.orderId, externalId: log.externalId, version: log.meta?.version ?? null, callKey: log.meta?.callKey ?? null, kind: log.kind, method, url, request: requestText };
-    let res: Response;
-    let answer: string;
-    try {
-      res = await fetch(url, {
-        method,
-        headers: { authorization: `Bearer ${shop.key}`, accept: 'application/json', ...(requestText === null ? {} : { 'content-type': 'application/json' }) },
-        ...(requestText === null ? {} : { body: requestText }),
-        signal: AbortSignal.timeout(deps.timeoutMs),
-      });
-      answer = await res.text();
-    } catch (err) {
-      const timeout = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
-      const code = timeout ? 'PROVIDER_TIMEOUT' : 'PROVIDER_UNAVAILABLE';
-      const message = err instanceof Error ? err.message : String(err);
-      if (base && log) await deps.log.record({ ...base, ok: false, errorCode: code, summary: `${log.summary}: ${timeout ? 'no answer in time' : `unreachable (${message})`}` });
-      throw new OrderpilotError(code, `shop ${shop.name}: ${method} ${path}: ${message}`, { cause: err });
-    }
-    if (res.ok) {
-      if (base && log) await deps.log.record({ ...base, httpStatus: res.status, response: answer.slice(0, MAX_LOGGED), ok: true, summary: log.summary });
-      return answer === '' ? null : (JSON.parse(answer) as unknown);
-    }
-    let message = '';
-    try {
-      const e = JSON.parse(answer) as { message?: unknown; parameters?: unknown };
-      message = typeof e.message === 'string' ? e.message : '';
-      // Magento's messages carry %1-style placeholders filled from `parameters`.
-      const params = e.parameters;
-      if (Array.isArray(params)) params.forEach((p, i) => (message = message.replace(`%${i + 1}`, String(p))));
-      else if (params && typeof params === 'object') for (const [k, v] of Object.entries(params)) message = message.replace(`%${k}`, String(v));
-    } catch {
-      // Not Magento's error shape: the status says enough.
-    }
-    const retryable = res.status === 408 || res.status === 429 || res.status >= 500;
-    const code = retryable ? (res.status === 429 ? 'PROVIDER_RATE_LIMITED' : 'PROVIDER_UNAVAILABLE') : 'SHOP_REJECTED';
-    if (base && log) await deps.log.record({ ...base, httpStatus: res.status, response: answer.slice(0, MAX_LOGGED), ok: false, errorCode: code, summary: `${log.summary}: refused (${res.status}${message ? `: ${message}` : ''})` });
-    throw new OrderpilotError(code, `shop ${shop.name}: ${method} ${path} answered ${res.status}${message ? `: ${message}` : ''}`);
+    const answer = await shopHttpCall({
+      shop: shop.name,
+      method,
+      url,
+      headers: { authorization: `Bearer ${shop.key}`, accept: 'application/json', ...(requestText === null ? {} : { 'content-type': 'application/json' }) },
+      body: requestText,
+      timeoutMs: deps.timeoutMs,
+      log: deps.log,
+      entry: log === null ? null : { shop: shop.name, orderId: log.orderId, externalId: log.externalId, version: log.meta?.version ?? null, callKey: log.meta?.callKey ?? null, kind: log.kind, method, url, request: requestText },
+      summary: log?.summary ?? `${method} ${path}`,
+      what: `${method} ${path}`,
+      // Magento's error body: { message, parameters } with %1-style placeholders filled from `parameters`.
+      describeError: (text) => {
+        const e = JSON.parse(text) as { message?: unknown; parameters?: unknown };
+        let message = typeof e.message === 'string' ? e.message : '';
+        const params = e.parameters;
+        if (Array.isArray(params)) params.forEach((p, i) => (message = message.replace(`%${i + 1}`, String(p))));
+        else if (params && typeof params === 'object') for (const [k, v] of Object.entries(params)) message = message.replace(`%${k}`, String(v));
+        return message;
+      },
+    });
+    return answer === '' ? null : (JSON.parse(answer) as unknown);
   }
 
   /** One page of orders updated at or after `since`, oldest first (updated_at, then entity_id). */

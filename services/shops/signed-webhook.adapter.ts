@@ -1,6 +1,7 @@
 import type { ShopConfig } from '../../infra/config.ts';
 import { OrderpilotError, ORDERPILOT_SIGNATURE_HEADER, signOrderpilotWebhook } from '../contracts/index.ts';
 import type { ShopConnector, ShopLogPort } from './shop-connector.port.ts';
+import { shopHttpCall } from './shop-http.ts';
 
 export interface SignedWebhookConnectorDeps {
   shop: ShopConfig;
@@ -8,8 +9,6 @@ export interface SignedWebhookConnectorDeps {
   log: ShopLogPort;
   now?: () => Date;
 }
-
-const MAX_LOGGED = 20_000;
 
 /**
  * The generic connector for any other shop: each change is one JSON event POSTed to
@@ -39,34 +38,18 @@ export function createSignedWebhookConnector(deps: SignedWebhookConnectorDeps): 
         data: { shop: shop.name, orderId: meta.orderId, externalId, version: meta.version, status: event.status, change: event.change },
       });
       const summary = `Event ${event.type}${event.status ? ` (${event.status})` : ''}`;
-      const base = { shop: shop.name, orderId: meta.orderId, externalId, version: meta.version, callKey: meta.callKey, kind: 'event' as const, method: 'POST', url: shop.url, request: body };
-      let res: Response;
-      let answer: string;
-      try {
-        res = await fetch(shop.url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', [ORDERPILOT_SIGNATURE_HEADER]: signOrderpilotWebhook(shop.webhookSecret, body, created), 'user-agent': 'orderpilot-webhooks/1' },
-          body,
-          signal: AbortSignal.timeout(deps.timeoutMs),
-        });
-        answer = await res.text();
-      } catch (err) {
-        const timeout = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
-        const code = timeout ? 'PROVIDER_TIMEOUT' : 'PROVIDER_UNAVAILABLE';
-        const message = err instanceof Error ? err.message : String(err);
-        await deps.log.record({ ...base, ok: false, errorCode: code, summary: `${summary}: ${timeout ? 'no answer in time' : `unreachable (${message})`}` });
-        throw new OrderpilotError(code, `shop ${shop.name}: ${event.type}: ${message}`, { cause: err });
-      }
-      const logged = answer.slice(0, MAX_LOGGED);
-      if (res.ok) {
-        await deps.log.record({ ...base, httpStatus: res.status, response: logged, ok: true, summary });
-        return;
-      }
-      const retryable = res.status === 408 || res.status === 429 || res.status >= 500;
-      const code = retryable ? (res.status === 429 ? 'PROVIDER_RATE_LIMITED' : 'PROVIDER_UNAVAILABLE') : 'SHOP_REJECTED';
-      await deps.log.record({ ...base, httpStatus: res.status, response: logged, ok: false, errorCode: code, summary: `${summary}: answered ${res.status}` });
-      const retryAfter = Number(res.headers.get('retry-after'));
-      throw new OrderpilotError(code, `shop ${shop.name}: ${event.type} answered ${res.status}`, Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterMs: retryAfter * 1000 } : {});
+      await shopHttpCall({
+        shop: shop.name,
+        method: 'POST',
+        url: shop.url,
+        headers: { 'content-type': 'application/json', [ORDERPILOT_SIGNATURE_HEADER]: signOrderpilotWebhook(shop.webhookSecret, body, created), 'user-agent': 'orderpilot-webhooks/1' },
+        body,
+        timeoutMs: deps.timeoutMs,
+        log: deps.log,
+        entry: { shop: shop.name, orderId: meta.orderId, externalId, version: meta.version, callKey: meta.callKey, kind: 'event', method: 'POST', url: shop.url, request: body },
+        summary,
+        what: event.type,
+      });
     },
   };
 }

@@ -1,14 +1,12 @@
 import type { ShopConfig } from '../../infra/config.ts';
-import { OrderpilotError } from '../contracts/index.ts';
 import type { CallMeta, ShopConnector, ShopLogPort } from './shop-connector.port.ts';
+import { shopHttpCall } from './shop-http.ts';
 
 export interface WooCommerceConnectorDeps {
   shop: ShopConfig;
   timeoutMs: number;
   log: ShopLogPort;
 }
-
-const MAX_LOGGED = 20_000;
 
 /**
  * WooCommerce REST v3: `PUT /wp-json/wc/v3/orders/{id}` with `{ status }` and
@@ -24,44 +22,23 @@ export function createWooCommerceConnector(deps: WooCommerceConnectorDeps): Shop
   async function call(method: 'PUT' | 'POST', path: string, body: unknown, kind: 'status' | 'note', externalId: string, meta: CallMeta, summary: string): Promise<void> {
     const url = `${shop.url}/wp-json/wc/v3${path}`;
     const request = JSON.stringify(body);
-    const base = { shop: shop.name, orderId: meta.orderId, externalId, version: meta.version, callKey: meta.callKey, kind, method, url, request };
-    let res: Response;
-    let answer: string;
-    try {
-      res = await fetch(url, {
-        method,
-        headers: { authorization: auth, 'content-type': 'application/json', accept: 'application/json' },
-        body: request,
-        signal: AbortSignal.timeout(deps.timeoutMs),
-      });
-      answer = await res.text();
-    } catch (err) {
-      const timeout = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
-      const code = timeout ? 'PROVIDER_TIMEOUT' : 'PROVIDER_UNAVAILABLE';
-      const message = err instanceof Error ? err.message : String(err);
-      await deps.log.record({ ...base, ok: false, errorCode: code, summary: `${summary}: ${timeout ? 'no answer in time' : `unreachable (${message})`}` });
-      throw new OrderpilotError(code, `shop ${shop.name}: ${method} ${path}: ${message}`, { cause: err });
-    }
-    const logged = answer.slice(0, MAX_LOGGED);
-    if (res.ok) {
-      await deps.log.record({ ...base, httpStatus: res.status, response: logged, ok: true, summary });
-      return;
-    }
-    let wooCode = '';
-    let wooMessage = '';
-    try {
-      const e = JSON.parse(answer) as { code?: unknown; message?: unknown };
-      wooCode = typeof e.code === 'string' ? e.code : '';
-      wooMessage = typeof e.message === 'string' ? e.message : '';
-    } catch {
-      // Not WooCommerce's error shape (a proxy's page): the status says enough.
-    }
-    const retryable = res.status === 408 || res.status === 429 || res.status >= 500;
-    const code = retryable ? (res.status === 429 ? 'PROVIDER_RATE_LIMITED' : 'PROVIDER_UNAVAILABLE') : 'SHOP_REJECTED';
-    const why = `${res.status}${wooCode ? ` ${wooCode}` : ''}${wooMessage ? `: ${wooMessage}` : ''}`;
-    await deps.log.record({ ...base, httpStatus: res.status, response: logged, ok: false, errorCode: code, summary: `${summary}: refused (${why})` });
-    const retryAfter = Number(res.headers.get('retry-after'));
-    throw new OrderpilotError(code, `shop ${shop.name}: ${method} ${path} answered ${why}`, Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterMs: retryAfter * 1000 } : {});
+    await shopHttpCall({
+      shop: shop.name,
+      method,
+      url,
+      headers: { authorization: auth, 'content-type': 'application/json', accept: 'application/json' },
+      body: request,
+      timeoutMs: deps.timeoutMs,
+      log: deps.log,
+      entry: { shop: shop.name, orderId: meta.orderId, externalId, version: meta.version, callKey: meta.callKey, kind, method, url, request },
+      summary,
+      what: `${method} ${path}`,
+      // WooCommerce's error body: { code, message, data: { status } }.
+      describeError: (answer) => {
+        const e = JSON.parse(answer) as { code?: unknown; message?: unknown };
+        return [typeof e.code === 'string' ? e.code : '', typeof e.message === 'string' ? e.message : ''].filter(Boolean).join(': ');
+      },
+    });
   }
 
   const orderPath = (externalId: string) => `/orders/${encodeURIComponent(externalId)}`;
