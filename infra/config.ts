@@ -53,6 +53,8 @@ export interface ShopConfig {
   readonly mapping: Readonly<Record<string, string | null>>;
   /** WooCommerce: the order meta key holding the buyer's NIP (tax id). */
   readonly nipMetaKey: string;
+  /** `SHOP_<NAME>_MAX_ATTEMPTS`: this shop's tries of one update (0: only SHOPS_RETRY_HOURS); unset = SHOPS_MAX_ATTEMPTS. */
+  readonly maxAttempts: number | null;
 }
 
 /** KSeF (Polish national e-invoicing): `off` as before, `demo` (KSeF test environment), `on` (production). */
@@ -201,7 +203,10 @@ export interface Config {
   readonly payments: PaymentsConfig;
   /** Connected shops (`SHOPS`), and how their updates are retried. */
   readonly shops: readonly ShopConfig[];
+  /** Tries of one shop update before it is given up (0: no count, only SHOPS_RETRY_HOURS). */
   readonly shopsMaxAttempts: number;
+  /** How long after its first failure a shop update is still tried (hours). */
+  readonly shopsRetryHours: number;
   readonly shopsRetryBaseMs: number;
   readonly shopsRetryCapMs: number;
   readonly shopsTimeoutMs: number;
@@ -382,6 +387,7 @@ export function parseShops(env: Env): ShopConfig[] {
       payment: oneOf(env, v('PAYMENT'), ['provider', 'shop'] as const, 'provider'),
       mapping: Object.freeze(parseShopMapping(str(env, v('MAPPING')), v('MAPPING'))),
       nipMetaKey: str(env, v('NIP_META')) ?? '_billing_nip',
+      maxAttempts: str(env, v('MAX_ATTEMPTS')) === undefined ? null : int(env, v('MAX_ATTEMPTS'), 0, 0, 100_000),
     });
   });
 }
@@ -511,15 +517,16 @@ export function loadConfig(env: Env = process.env): Config {
       concurrency: int(env, 'PAYMENTS_CONCURRENCY', 16, 1, 256),
     }),
     shops: Object.freeze(parseShops(env)),
-    shopsMaxAttempts: int(env, 'SHOPS_MAX_ATTEMPTS', 8, 1, 100),
+    shopsMaxAttempts: int(env, 'SHOPS_MAX_ATTEMPTS', 0, 0, 100_000),
+    shopsRetryHours: int(env, 'SHOPS_RETRY_HOURS', 72, 1, 30 * 24),
     shopsRetryBaseMs: int(env, 'SHOPS_RETRY_BASE_MS', 10_000, 1, 3600_000),
-    shopsRetryCapMs: int(env, 'SHOPS_RETRY_CAP_MS', 600_000, 1, 24 * 3600_000),
+    shopsRetryCapMs: int(env, 'SHOPS_RETRY_CAP_MS', 3600_000, 1, 24 * 3600_000),
     shopsTimeoutMs: int(env, 'SHOPS_TIMEOUT_MS', 10_000, 50, 300_000),
     shopsPollMs: int(env, 'SHOPS_POLL_MS', 30_000, 50, 3600_000),
   };
   // The command consumers' server-side cap is MAX_DELIVER + 2 (infra/nats/topology.ts): more attempts
   // than that would never be delivered, and the final DOCUMENT_FAILED would never be reported.
-  for (const [variable, attempts] of [['INVOICING_MAX_ATTEMPTS', config.invoicingMaxAttempts], ['MAIL_MAX_ATTEMPTS', config.mailMaxAttempts], ['LOGISTICS_MAX_ATTEMPTS', config.logisticsMaxAttempts], ['PAYMENTS_MAX_ATTEMPTS', config.payments.maxAttempts], ['SHOPS_MAX_ATTEMPTS', config.shopsMaxAttempts]] as const) {
+  for (const [variable, attempts] of [['INVOICING_MAX_ATTEMPTS', config.invoicingMaxAttempts], ['MAIL_MAX_ATTEMPTS', config.mailMaxAttempts], ['LOGISTICS_MAX_ATTEMPTS', config.logisticsMaxAttempts], ['PAYMENTS_MAX_ATTEMPTS', config.payments.maxAttempts]] as const) {
     if (attempts > config.maxDeliver + 2) throw new ConfigError(variable, `must not exceed MAX_DELIVER + 2 (${config.maxDeliver + 2})`);
   }
   // A claim must outlast one send it covers: the PDF download and every SMTP timeout (it is renewed

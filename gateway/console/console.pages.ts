@@ -413,6 +413,8 @@ export interface ShopHealthView {
   lastFailure?: string | null;
   failuresLastHour?: number;
   givenUpLastDay?: number;
+  waiting?: number;
+  waitingSince?: string | null;
 }
 
 export function machinesPage(machines: ReadonlyArray<{ title: string; view: Html }>, shops: readonly ShopHealthView[] = []): Html {
@@ -420,9 +422,9 @@ export function machinesPage(machines: ReadonlyArray<{ title: string; view: Html
 ${machines.map((m) => html`<h2>${m.title}</h2>${m.view}`)}${
     shops.length === 0
       ? ''
-      : html`<h2>Shops</h2><table class="shops"><thead><tr><th>shop</th><th>kind</th><th>host</th><th>health</th><th>last call through</th><th>last failure</th><th>failures (1 h)</th><th>given up (24 h)</th></tr></thead><tbody>${shops.map(
+      : html`<h2>Shops</h2><table class="shops"><thead><tr><th>shop</th><th>kind</th><th>host</th><th>health</th><th>waiting</th><th>last call through</th><th>last failure</th><th>failures (1 h)</th><th>given up (24 h)</th></tr></thead><tbody>${shops.map(
           (s) =>
-            html`<tr data-shop="${s.name}"><td>${s.name}</td><td>${s.kind}</td><td class="mono">${s.host}</td><td>${badge(s.health ?? 'idle')}</td><td>${s.lastOkAt ? localTime(s.lastOkAt) : '—'}</td><td>${s.lastFailureAt ? html`${localTime(s.lastFailureAt)} <span class="muted">${s.lastFailure ?? ''}</span>` : '—'}</td><td>${String(s.failuresLastHour ?? 0)}</td><td>${String(s.givenUpLastDay ?? 0)}</td></tr>`,
+            html`<tr data-shop="${s.name}"><td>${s.name}</td><td>${s.kind}</td><td class="mono">${s.host}</td><td>${badge(s.health ?? 'idle')}</td><td>${s.waiting ? html`${String(s.waiting)} waiting${s.waitingSince ? html` <span class="muted">failing since ${localTime(s.waitingSince)}</span>` : ''}` : '—'}</td><td>${s.lastOkAt ? localTime(s.lastOkAt) : '—'}</td><td>${s.lastFailureAt ? html`${localTime(s.lastFailureAt)} <span class="muted">${s.lastFailure ?? ''}</span>` : '—'}</td><td>${String(s.failuresLastHour ?? 0)}</td><td>${String(s.givenUpLastDay ?? 0)}</td></tr>`,
         )}</tbody></table>`
   }`;
 }

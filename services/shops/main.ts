@@ -7,6 +7,8 @@ import type { ShopConnector } from './shop-connector.port.ts';
 import { createShopLog } from './shop-log.store.ts';
 import { mappingFor, type ShopMapping } from './shop-mapping.ts';
 import { createShopUpdateHandler } from './shop-update.handler.ts';
+import { createShopQueue } from './shop-queue.ts';
+import { createShopWaiting } from './shop-waiting.store.ts';
 import { createWooCommerceConnector } from './woocommerce.adapter.ts';
 import { createSignedWebhookConnector } from './signed-webhook.adapter.ts';
 import { createMagentoClient } from './magento.adapter.ts';
@@ -15,7 +17,7 @@ import { startMagentoPoller } from './magento-poller.ts';
 /**
  * The shops service: one consumer per shop-update partition (one message in flight per partition
  * across all instances, so one order's updates reach its shop in order), each update pushed through
- * its shop's connector; a poller per Magento shop (orders in). WooCommerce intake (WooCommerce webhooks) runs in the gateway with this service's pure
+ * its shop's connector, and updates for a shop that is away waiting in Postgres (shop-queue.ts); a poller per Magento shop (orders in). WooCommerce intake (WooCommerce webhooks) runs in the gateway with this service's pure
  * mapping (`index.ts`), because the gateway's order intake gives an order its id.
  */
 export async function startShopsService(deps: ServiceDeps): Promise<RunningService> {
@@ -35,7 +37,7 @@ export async function startShopsService(deps: ServiceDeps): Promise<RunningServi
     }
     shops.set(shop.name, { connector, mapping: mappingFor(shop.kind, shop.mapping) });
   }
-  const handle = createShopUpdateHandler({
+  const apply = createShopUpdateHandler({
     shops,
     log,
     logger,
@@ -43,6 +45,18 @@ export async function startShopsService(deps: ServiceDeps): Promise<RunningServi
       await publishCommand<NotifyCommand>(nc, names, 'notify', { id, type: 'notify', orderId: notice.orderId, payload: notice, cause, actor: 'shops' });
     },
   });
+  const queue = createShopQueue({
+    apply,
+    waiting: createShopWaiting(sql),
+    policy: retryPolicyFromConfig(config, 'shops'),
+    maxAttempts: (name) => config.shops.find((s) => s.name === name)?.maxAttempts ?? config.shopsMaxAttempts,
+    retryForMs: config.shopsRetryHours * 3600_000,
+    // An update makes a few calls, each bounded by the timeout: a claim outlasts them all.
+    leaseMs: Math.max(60_000, config.shopsTimeoutMs * 45),
+    pollMs: Math.min(1_000, config.shopsRetryBaseMs),
+    logger,
+  });
+  const worker = queue.startWorker();
   const consumers: RunningConsumer[] = [];
   for (let p = 0; p < names.partitions; p++) {
     consumers.push(
@@ -53,18 +67,19 @@ export async function startShopsService(deps: ServiceDeps): Promise<RunningServi
         stream: names.streams.shopUpdates,
         consumer: names.consumers.shopPartition(p),
         concurrency: 1,
-        maxDeliver: config.shopsMaxAttempts,
+        // A shop that is away never fails the message (it waits in shop_waiting): only database trouble is redelivered.
+        maxDeliver: config.maxDeliver,
         ackWaitMs: config.ackWaitMs,
-        retry: retryPolicyFromConfig(config, 'shops'),
-        handler: (env, ctx) => handle(env, ctx),
+        retry: retryPolicyFromConfig(config, 'consumer'),
+        handler: (env) => queue.fromPartition(env),
       }),
     );
   }
-  logger.info({ shops: config.shops.map((s) => `${s.name}:${s.kind}`), maxAttempts: config.shopsMaxAttempts }, 'shops service started');
+  logger.info({ shops: config.shops.map((s) => `${s.name}:${s.kind}`), maxAttempts: config.shopsMaxAttempts, retryHours: config.shopsRetryHours }, 'shops service started');
   return {
     name: 'shops',
     async stop() {
-      await Promise.all([...consumers.map((c) => c.stop()), ...pollers.map((p) => p.stop())]);
+      await Promise.all([...consumers.map((c) => c.stop()), ...pollers.map((p) => p.stop()), worker.stop()]);
       logger.info('shops service stopped');
     },
   };

@@ -55,6 +55,9 @@ export interface ShopHealth {
   lastFailure: string | null;
   failuresLastHour: number;
   givenUpLastDay: number;
+  /** Updates waiting for the shop (shop_waiting), and since when the oldest has been failing. */
+  waiting: number;
+  waitingSince: string | null;
   /** `failing`: the newest call failed; `ok`: it went through; `idle`: no call yet. */
   health: 'ok' | 'failing' | 'idle';
 }
@@ -71,8 +74,12 @@ export async function shopHealth(sql: Sql, shops: readonly string[]): Promise<Sh
     select distinct on (shop) shop, summary from shop_log
     where not ok and kind in ('status', 'note', 'event', 'action') and shop in ${sql(shops.length > 0 ? [...shops] : [''])}
     order by shop, id desc`;
+  const waiting = await sql<Array<{ shop: string; waiting: number; since: Date | null }>>`
+    select shop, count(*)::int as waiting, min(first_failed_at) as since from shop_waiting
+    where shop in ${sql(shops.length > 0 ? [...shops] : [''])} group by shop`;
   return shops.map((shop) => {
     const r = rows.find((x) => x.shop === shop);
+    const wait = waiting.find((x) => x.shop === shop);
     const lastOk = r?.last_ok ?? null;
     const lastFailure = r?.last_failure ?? null;
     return {
@@ -82,6 +89,8 @@ export async function shopHealth(sql: Sql, shops: readonly string[]): Promise<Sh
       lastFailure: last.find((x) => x.shop === shop)?.summary ?? null,
       failuresLastHour: r?.failures_hour ?? 0,
       givenUpLastDay: r?.given_up_day ?? 0,
+      waiting: wait?.waiting ?? 0,
+      waitingSince: wait?.since?.toISOString() ?? null,
       health: lastOk === null && lastFailure === null ? 'idle' : lastFailure !== null && (lastOk === null || lastFailure > lastOk) ? 'failing' : 'ok',
     };
   });

@@ -45,7 +45,7 @@ function world(fail: (c: ShopCall) => OrderpilotError | null = () => null) {
   });
   const update = (version: number, changes: ShopUpdate['changes'], extra: Partial<ShopUpdate> = {}) =>
     makeEnvelope<ShopUpdate>({ id: `shop-update:o1:${version}`, type: 'shop-update', orderId: 'o1', payload: { shop: 'woo', orderId: 'o1', externalId: '1000', version, changes, ...extra } });
-  return { handle, update, sent, notices, entries, state, first: { deliveryCount: 1, lastAttempt: false }, last: { deliveryCount: 8, lastAttempt: true } };
+  return { handle, update, sent, notices, entries, state, first: { attempt: 1, lastAttempt: false }, last: { attempt: 8, lastAttempt: true } };
 }
 
 describe('shop-update handler', () => {
@@ -59,12 +59,13 @@ describe('shop-update handler', () => {
     expect(w.entries.filter((e) => e.kind === 'skipped-stale')).toHaveLength(2);
   });
 
-  it('a shop that is down: retried (thrown) until the last attempt, then given up with a notice, and later updates go on', async () => {
+  it('a shop that is down: to be retried until the last attempt, then given up with a notice, and later updates go on', async () => {
     let down = true;
     const w = world(() => (down ? new OrderpilotError('PROVIDER_UNAVAILABLE', '503') : null));
     const env = w.update(3, [{ kind: 'paid' }]);
-    await expect(w.handle(env, w.first)).rejects.toMatchObject({ code: 'PROVIDER_UNAVAILABLE' });
-    await w.handle(env, w.last);
+    expect(await w.handle(env, w.first)).toMatchObject({ kind: 'retry', err: { code: 'PROVIDER_UNAVAILABLE' } });
+    expect(w.notices).toEqual([]);
+    expect(await w.handle(env, w.last)).toEqual({ kind: 'done' });
     expect(w.notices).toEqual(['RETRIES_EXHAUSTED']);
     expect(w.state.get('woo/o1')?.lastVersion).toBe(3);
     down = false;

@@ -11,12 +11,16 @@ export interface ShopUpdateDeps {
   logger: Logger;
 }
 
-/** What the consumer runner tells a handler about this delivery. */
-export interface Delivery {
-  deliveryCount: number;
-  /** The last allowed delivery: a transient failure now gives up (an admin is told; the order goes on). */
+/** Which try of an update this is (shop-queue.ts counts them). */
+export interface ShopAttempt {
+  /** 1 on the first try. */
+  attempt: number;
+  /** The last allowed try: a transient failure now gives up (an admin is told; the order goes on). */
   lastAttempt: boolean;
 }
+
+/** `retry`: the shop was down, slow or rate-limiting; the update should be tried again later. */
+export type ShopApplyResult = { kind: 'done' } | { kind: 'retry'; err: OrderpilotError };
 
 /**
  * `shop-update` (one order's changes, on its partition, so one order's updates come in order):
@@ -28,28 +32,30 @@ export interface Delivery {
  *    no status call that would set the status the shop already has;
  * 4. record the version as applied.
  *
- * A shop that is down or slow: thrown, so the runner naks with backoff; on the last attempt, or when
- * the shop refuses the call (SHOP_REJECTED), the update is given up: logged, an admin notified, the
- * version recorded so later updates go on. The order itself is never held up by its shop. An admin's
+ * A shop that is down or slow: `retry`, and shop-queue.ts parks the update to try it later; on the
+ * last attempt, or when the shop refuses the call (SHOP_REJECTED), the update is given up: logged, an
+ * admin notified, the version recorded so later updates go on. The order itself is never held up by its shop. An admin's
  * replay (`replayOf`) makes the calls the original did not make; behind a newer update, notes only.
  */
+const DONE: ShopApplyResult = { kind: 'done' };
+
 export function createShopUpdateHandler(deps: ShopUpdateDeps) {
   const log = deps.logger.child({ handler: 'shop-update' });
-  return async function handleShopUpdate(env: Envelope, delivery: Delivery): Promise<void> {
+  return async function applyShopUpdate(env: Envelope, attempt: ShopAttempt): Promise<ShopApplyResult> {
     const u = validate(ShopUpdateSchema, env.payload, 'shop-update payload');
     const base = { shop: u.shop, orderId: u.orderId, externalId: u.externalId, version: u.version };
     const shop = deps.shops.get(u.shop);
     if (shop === undefined) {
       await deps.log.record({ ...base, callKey: null, kind: 'skipped-unknown-shop', ok: false, summary: `Shop "${u.shop}" is no longer configured: update not sent` });
       log.warn({ ...base }, 'update for a shop that is not configured');
-      return;
+      return DONE;
     }
     // 1.
     const state = await deps.log.state(u.shop, u.orderId);
     const replay = u.replayOf !== undefined;
     if (!replay && state !== null && state.lastVersion >= u.version) {
       await deps.log.record({ ...base, callKey: null, kind: 'skipped-stale', ok: true, summary: `Update ${u.version} skipped: the shop already has update ${state.lastVersion}` });
-      return;
+      return DONE;
     }
     // A replay behind what the shop already has adds its notes, never its (older) status.
     const notesOnly = replay && state !== null && state.lastVersion > u.version;
@@ -79,11 +85,11 @@ export function createShopUpdateHandler(deps: ShopUpdateDeps) {
           await shop.connector.act(u.externalId, c, meta);
         }
       } catch (err) {
-        if (!isOrderpilotError(err)) throw err; // database trouble: the runner retries / dead-letters
-        if (err.retryable && !delivery.lastAttempt) throw err;
+        if (!isOrderpilotError(err)) throw err; // database trouble: the caller retries
+        if (err.retryable && !attempt.lastAttempt) return { kind: 'retry', err };
         const why = `${err.code}: ${err.message}`;
         // The update itself is kept with the verdict: an admin may replay it once the shop is fixed.
-        await deps.log.record({ ...base, callKey: `gave-up:${env.id}`, kind: 'gave-up', ok: false, errorCode: err.code, request: JSON.stringify({ messageId: u.replayOf ?? env.id, update: u }), summary: `Gave up on update ${u.version} (${u.changes.map((x) => x.kind).join(', ')}) after ${delivery.deliveryCount} attempt(s): ${why}` });
+        await deps.log.record({ ...base, callKey: `gave-up:${env.id}`, kind: 'gave-up', ok: false, errorCode: err.code, request: JSON.stringify({ messageId: u.replayOf ?? env.id, update: u }), summary: `Gave up on update ${u.version} (${u.changes.map((x) => x.kind).join(', ')}) after ${attempt.attempt} attempt(s): ${why}` });
         await deps.notifyAdmin(
           `shop-update-failed:${env.id}`,
           {
@@ -97,8 +103,8 @@ export function createShopUpdateHandler(deps: ShopUpdateDeps) {
           env,
         );
         await deps.log.advance({ ...base, lastStatus });
-        log.warn({ ...base, code: err.code, err: err.message, deliveryCount: delivery.deliveryCount }, 'shop update given up; an admin is notified');
-        return;
+        log.warn({ ...base, code: err.code, err: err.message, attempt: attempt.attempt }, 'shop update given up; an admin is notified');
+        return DONE;
       }
       if (c.op === 'status') lastStatus = c.status;
     }
@@ -106,5 +112,6 @@ export function createShopUpdateHandler(deps: ShopUpdateDeps) {
     await deps.log.advance({ ...base, lastStatus });
     if (replay) await deps.log.record({ ...base, callKey: null, kind: 'replayed', ok: true, summary: `Replayed update ${u.version} (${u.changes.map((x) => x.kind).join(', ')})${notesOnly ? ': notes only, the shop has a newer status' : ''}` });
     log.debug({ ...base, calls: calls.length, replay }, 'shop updated');
+    return DONE;
   };
 }

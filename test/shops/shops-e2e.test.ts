@@ -23,6 +23,7 @@ const HOOK_SECRET = 'woo-webhook-secret-0123456789';
 let w: RepairsWorld;
 let woo: WooCommerceSandbox;
 let dead: WooCommerceSandbox;
+let away: WooCommerceSandbox;
 const extra: RunningService[] = [];
 const ACME_SIGNING = 'acme-signing-secret-0123456789';
 /** What acme's endpoint received: each request's event and whether its signature verified. The first one is answered 503. */
@@ -33,6 +34,7 @@ beforeAll(async () => {
   woo = await startWooCommerceSandbox({ consumerKey: KEY, consumerSecret: SECRET, webhookSecret: HOOK_SECRET });
   dead = await startWooCommerceSandbox({ consumerKey: KEY, consumerSecret: SECRET, webhookSecret: HOOK_SECRET });
   dead.faults.down = true;
+  away = await startWooCommerceSandbox({ consumerKey: KEY, consumerSecret: SECRET, webhookSecret: HOOK_SECRET });
   acme = await listenHttp(
     createServer((req, res) => {
       const chunks: Buffer[] = [];
@@ -56,12 +58,15 @@ beforeAll(async () => {
   });
   w = await startRepairsWorld({
     env: {
-      SHOPS: 'woo:woocommerce,dead:woocommerce,acme:webhook',
+      SHOPS: 'woo:woocommerce,dead:woocommerce,away:woocommerce,acme:webhook',
+      // One partition: every shop's updates share it, so a shop that is away could hold back the others.
+      ORDER_PARTITIONS: '1',
       SHOP_ACME_URL: `${acme.url}/orderpilot-events`,
       SHOP_ACME_WEBHOOK_SECRET: ACME_SIGNING,
       ...shop('WOO', woo.url),
       ...shop('DEAD', dead.url),
-      SHOPS_MAX_ATTEMPTS: '8',
+      ...shop('AWAY', away.url),
+      SHOP_DEAD_MAX_ATTEMPTS: '8',
       SHOPS_RETRY_BASE_MS: '150',
       SHOPS_RETRY_CAP_MS: '1500',
       SHOPS_TIMEOUT_MS: '3000',
@@ -70,12 +75,14 @@ beforeAll(async () => {
   extra.push(await startShopsService(w.t), await startNotificationsService(w.t));
   woo.setWebhookUrl(`${w.gw.url}/webhooks/shops/woo`);
   dead.setWebhookUrl(`${w.gw.url}/webhooks/shops/dead`);
+  away.setWebhookUrl(`${w.gw.url}/webhooks/shops/away`);
 });
 afterAll(async () => {
   for (const s of extra.reverse()) await s.stop();
   await w?.stop();
   await woo?.close();
   await dead?.close();
+  await away?.close();
   await acme?.close();
 });
 
@@ -183,6 +190,39 @@ describe('WooCommerce shop connector end to end', () => {
     expect(woo.order(wc.id)?.status).toBe('completed');
   });
 
+  it('a shop that is away holds back only its own orders: another shop on the same partition is updated meanwhile, and it gets every update afterwards, in order', async () => {
+    const waiting = (orderId: string) => w.t.sql<{ attempts: number }[]>`select attempts from shop_waiting where order_id = ${orderId} order by id`;
+    away.faults.down = true;
+    const late = await away.createOrder();
+    const lateId = await orderIdOf('away', late.id);
+    await away.markPaid(late.id);
+    // The paid update failed and waits in Postgres (not on the partition); the order goes on without its shop.
+    await eventually(async () => ((await waiting(lateId))[0]?.attempts ?? 0) >= 1, 'the away shop update waits after a failed try');
+    await w.waitFor(lateId, 'closed while its shop is away', (d) => d.state === 'closed', 60_000);
+
+    const wc = await woo.createOrder();
+    const orderId = await orderIdOf('woo', wc.id);
+    await woo.markPaid(wc.id);
+    await eventually(async () => woo.order(wc.id)?.status === 'processing', 'the other shop is updated while the away shop is down', 60_000);
+    // Meanwhile every update of the away shop's order waits behind its first, none given up.
+    const still = await waiting(lateId);
+    expect(still.length).toBeGreaterThanOrEqual(2);
+    expect(still.slice(1).every((r) => r.attempts === 0)).toBe(true);
+    expect((await w.t.sql`select 1 from shop_log where order_id = ${lateId} and kind = 'gave-up'`).length).toBe(0);
+    const machines = await consolePage('/admin/machines');
+    expect(machines).toMatch(/<tr data-shop="away">(?:(?!<\/tr>).)*<td>\d+ waiting/s);
+
+    away.faults.down = false;
+    await eventually(async () => texts(away, late.id).includes('private: Delivered to the customer.') && (await waiting(lateId)).length === 0, 'the away shop caught up', 60_000);
+    expectInOrder(texts(away, late.id), [
+      'private: Order status changed from Pending payment to Processing.',
+      'private: Order status changed from Processing to Completed.',
+      /^customer: .*Tracking number: /,
+      'private: Delivered to the customer.',
+    ]);
+    expect(texts(away, late.id).filter((n) => n === 'private: Delivered to the customer.')).toHaveLength(1);
+  });
+
   it('a bad signature is stored and refused: no order', async () => {
     woo.faults.wrongSignatureNext = 1;
     const wc = await woo.createOrder();
@@ -237,7 +277,6 @@ describe('WooCommerce shop connector end to end', () => {
     expect(new Set(delivered().map((e) => e.id)).size).toBe(delivered().length);
   });
 
-  // Last: the dead shop's updates hold back their partition while they are retried (a known limit).
   it('a shop that never answers: its update is given up after the retries, an admin is told, the order goes on', async () => {
     const wc = await dead.createOrder();
     const orderId = await orderIdOf('dead', wc.id);
