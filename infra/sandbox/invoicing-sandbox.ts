@@ -540,6 +540,19 @@ export async function startInvoicingSandbox(opts: InvoicingSandboxOptions = {}):
       send(res, 201, inv);
       return;
     }
+    // The public link a customer may be sent (API README, "view_url"): the PDF by the invoice's token, no API token.
+    const shared = method === 'GET' ? /^\/invoice\/([A-Za-z0-9_-]+)\.pdf$/.exec(url.pathname) : null;
+    if (shared) {
+      const inv = [...byId.values()].find((i) => i.token === shared[1]);
+      if (!inv) {
+        send(res, 404, { code: 'error', message: 'Nie znaleziono' });
+        return;
+      }
+      const pdf = await pdfOf(inv);
+      res.writeHead(200, { 'content-type': 'application/pdf', 'content-length': String(pdf.length), 'content-disposition': `inline; filename="${inv.number.replace(/\//g, '-')}.pdf"` });
+      res.end(pdf);
+      return;
+    }
     if (url.searchParams.get('api_token') !== apiToken) {
       send(res, 401, { code: 'error', message: 'Nieprawidłowy token API' });
       return;

@@ -140,7 +140,7 @@ export const orderMachine = setup({
     saveDocument: assign({
       document: ({ context, event }) =>
         event.type === 'DOCUMENT_ISSUED'
-          ? { providerId: event.providerId, number: event.number, issueDate: event.issueDate, provider: event.provider }
+          ? { providerId: event.providerId, number: event.number, issueDate: event.issueDate, provider: event.provider, ...(event.pdfUrl ? { pdfUrl: event.pdfUrl } : {}) }
           : context.document,
       documentFailure: null,
     }),

@@ -69,6 +69,8 @@ export interface DocumentInfo {
   number: string;
   issueDate: string;
   provider: string;
+  /** The invoicing system's public link to the PDF (no login; Fakturownia's `/invoice/<token>.pdf`), when it has one. */
+  pdfUrl?: string | null;
 }
 
 /**
@@ -198,6 +200,7 @@ export type DocumentIssued = EventMeta & {
   number: string;
   issueDate: string;
   provider: string;
+  pdfUrl?: string | null;
   /** `sent`: the invoicing system sent it to KSeF (its number comes later); absent or `outside`: not for KSeF. */
   ksef?: 'sent' | 'outside';
 };

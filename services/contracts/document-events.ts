@@ -68,6 +68,7 @@ export function createDocumentEvents(publishEvent: PublishOrderEvent, actor: 'in
         number: doc.number,
         issueDate: doc.issueDate,
         provider: doc.provider,
+        ...(doc.pdfUrl ? { pdfUrl: doc.pdfUrl } : {}),
         ksef,
       }),
     ksef: async (orderId, providerId, send, report, correctionOf) => {

@@ -70,6 +70,7 @@ const DocumentInfoSchema = Type.Object({
   number: Str(200),
   issueDate: Str(40),
   provider: Str(100),
+  pdfUrl: Type.Optional(Type.Union([Type.String({ maxLength: 1000 }), Type.Null()])),
 });
 
 const PaymentSchema = Type.Object({

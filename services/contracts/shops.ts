@@ -19,7 +19,8 @@ export const ShopChangeSchema = Type.Union([
   Type.Object({ kind: Type.Literal('shipped'), trackingNumber: Str(200), carrier: Type.Union([Type.String({ maxLength: 100 }), Type.Null()]) }),
   Type.Object({ kind: Type.Literal('closed') }),
   Type.Object({ kind: Type.Literal('cancelled'), reason: Type.Union([Type.String({ maxLength: 2000 }), Type.Null()]) }),
-  Type.Object({ kind: Type.Literal('documentIssued'), number: Str(200) }),
+  // `pdfUrl`: the invoicing system's public link to the PDF, when it has one.
+  Type.Object({ kind: Type.Literal('documentIssued'), number: Str(200), pdfUrl: Type.Optional(Type.String({ maxLength: 1000 })) }),
 ]);
 export type ShopChange = Static<typeof ShopChangeSchema>;
 export type ShopChangeKind = ShopChange['kind'];

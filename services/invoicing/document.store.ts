@@ -23,14 +23,15 @@ interface Row {
   provider_id: string;
   number: string;
   issue_date: string;
+  pdf_url: string | null;
 }
 
-const toDoc = (r: Row): DocumentInfo => ({ providerId: r.provider_id, number: r.number, issueDate: r.issue_date, provider: r.provider });
+const toDoc = (r: Row): DocumentInfo => ({ providerId: r.provider_id, number: r.number, issueDate: r.issue_date, provider: r.provider, ...(r.pdf_url ? { pdfUrl: r.pdf_url } : {}) });
 
 export function createDocumentStore(sql: Sql): DocumentStore {
   return {
     async issuedFor(orderId) {
-      const [row] = await sql<Row[]>`select provider, provider_id, number, issue_date::text as issue_date
+      const [row] = await sql<Row[]>`select provider, provider_id, number, issue_date::text as issue_date, pdf_url
         from documents where order_id = ${orderId} and status = 'issued'`;
       return row ? toDoc(row) : null;
     },
@@ -40,17 +41,17 @@ export function createDocumentStore(sql: Sql): DocumentStore {
       const poll = opts.ksefFirstPollAt ?? null;
       const parent = opts.correctionOf ?? null;
       const [row] = await sql<Row[]>`insert into documents (order_id, provider, provider_id, number, issue_date, status,
-          ksef_state, ksef_sends, ksef_sent_at, ksef_next_poll_at, kind, parent_order_id)
+          ksef_state, ksef_sends, ksef_sent_at, ksef_next_poll_at, kind, parent_order_id, pdf_url)
         values (${orderId}, ${doc.provider}, ${doc.providerId}, ${doc.number}, ${doc.issueDate}, 'issued',
           ${poll === null ? null : 'processing'}, ${poll === null ? 0 : 1}, ${poll === null ? null : sql`now()`}, ${poll},
-          ${parent === null ? 'invoice' : 'correction'}, ${parent})
+          ${parent === null ? 'invoice' : 'correction'}, ${parent}, ${doc.pdfUrl ?? null})
         on conflict (order_id) do update set provider = excluded.provider, provider_id = excluded.provider_id,
-          number = excluded.number, issue_date = excluded.issue_date, status = 'issued',
+          number = excluded.number, issue_date = excluded.issue_date, status = 'issued', pdf_url = excluded.pdf_url,
           ksef_state = excluded.ksef_state, ksef_sends = excluded.ksef_sends, ksef_sent_at = excluded.ksef_sent_at,
           ksef_next_poll_at = excluded.ksef_next_poll_at,
           error_code = null, error_message = null, updated_at = now()
           where documents.status <> 'issued'
-        returning provider, provider_id, number, issue_date::text as issue_date`;
+        returning provider, provider_id, number, issue_date::text as issue_date, pdf_url`;
       if (row) return toDoc(row);
       const existing = await this.issuedFor(orderId);
       return existing ?? doc;

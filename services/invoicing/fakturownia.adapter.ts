@@ -64,6 +64,8 @@ interface FakturowniaInvoice {
   number: string;
   issue_date: string;
   oid?: string | null;
+  /** Opens the invoice without logging in: `/invoice/<token>` (view) and `/invoice/<token>.pdf` (API README, "view_url"). */
+  token?: string | null;
 }
 
 const warsawDate = new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Warsaw', year: 'numeric', month: '2-digit', day: '2-digit' });
@@ -377,6 +379,7 @@ export function createFakturowniaAdapter(o: FakturowniaOptions): InvoicingProvid
     number: inv.number,
     issueDate: inv.issue_date,
     provider: 'fakturownia',
+    ...(typeof inv.token === 'string' && /^[A-Za-z0-9_-]{1,200}$/.test(inv.token) ? { pdfUrl: `${base}/invoice/${inv.token}.pdf` } : {}),
   });
 
   const isInvoice = (v: unknown): v is FakturowniaInvoice =>

@@ -16,7 +16,7 @@ export function shopChanges(before: Snap | null, after: Snap): ShopChange[] {
   const from = orderStatus(before.value);
   const to = orderStatus(after.value);
   if (b.payment === null && a.payment !== null) out.push({ kind: 'paid' });
-  if (a.document !== null && a.document.number !== b.document?.number) out.push({ kind: 'documentIssued', number: a.document.number });
+  if (a.document !== null && a.document.number !== b.document?.number) out.push({ kind: 'documentIssued', number: a.document.number, ...(a.document.pdfUrl ? { pdfUrl: a.document.pdfUrl } : {}) });
   if (to === 'held' && a.hold !== null && (from !== 'held' || a.hold.since !== b.hold?.since)) {
     out.push({ kind: 'held', code: a.hold.code, message: a.hold.message });
   }

@@ -33,6 +33,10 @@ describe('WooCommerce status mapping (data)', () => {
   });
   it('the document number as a private note, no status', () => {
     expect(planShopCalls(woo, { kind: 'documentIssued', number: 'FV 1/11/2026' })).toEqual([{ op: 'note', text: 'Invoice FV 1/11/2026 issued.', customer: false }]);
+    // With the invoicing system's public link, the note carries it.
+    expect(planShopCalls(woo, { kind: 'documentIssued', number: 'FV 1/11/2026', pdfUrl: 'https://shop.fakturownia.pl/invoice/abc.pdf' })).toEqual([
+      { op: 'note', text: 'Invoice FV 1/11/2026 issued. PDF: https://shop.fakturownia.pl/invoice/abc.pdf', customer: false },
+    ]);
   });
   it('SHOP_<NAME>_MAPPING overrides statuses; "-" means no status change; an unknown change is refused', () => {
     const m = mappingFor('woocommerce', parseShopMapping('shipped=shipped, closed=-', 'SHOP_X_MAPPING'));

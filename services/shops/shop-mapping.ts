@@ -5,7 +5,8 @@ import type { ShopCall } from './shop-connector.port.ts';
 /**
  * The status mapping of each connector, as data: per change of an order, the shop status to set
  * (null: none) and the note to add (null: none; `customer`: the customer sees it). Notes are
- * templates: `{code}`, `{message}`, `{trackingNumber}`, `{carrier}`, `{number}`, `{reason}`.
+ * templates: `{code}`, `{message}`, `{trackingNumber}`, `{carrier}`, `{number}`, `{pdfUrl}`, `{pdfLink}`
+ * (` PDF: <link>` when the invoicing system has a public link, else nothing), `{reason}`.
  * `SHOP_<NAME>_MAPPING` overrides the statuses per shop.
  */
 export interface MappingStep {
@@ -30,7 +31,7 @@ export const DEFAULT_MAPPINGS: Readonly<Record<ShopKind, ShopMapping>> = {
     shipped: { status: 'completed', note: { text: 'Your order has been shipped with {carrier}. Tracking number: {trackingNumber}', customer: true } },
     closed: { status: 'completed', note: { text: 'Delivered to the customer.', customer: false } },
     cancelled: { status: 'cancelled', note: { text: 'Cancelled: {reason}', customer: false } },
-    documentIssued: { status: null, note: { text: 'Invoice {number} issued.', customer: false } },
+    documentIssued: { status: null, note: { text: 'Invoice {number} issued.{pdfLink}', customer: false } },
   },
   // Magento 2: actions (hold / unhold / cancel / ship with tracks) and comments; a status travels on a comment.
   magento: {
@@ -40,7 +41,7 @@ export const DEFAULT_MAPPINGS: Readonly<Record<ShopKind, ShopMapping>> = {
     shipped: { action: 'ship', status: null, note: null },
     closed: { status: 'complete', note: { text: 'Delivered to the customer.', customer: false } },
     cancelled: { action: 'cancel', status: null, note: { text: 'Cancelled: {reason}', customer: false } },
-    documentIssued: { status: null, note: { text: 'Invoice {number} issued.', customer: false } },
+    documentIssued: { status: null, note: { text: 'Invoice {number} issued.{pdfLink}', customer: false } },
   },
   // Generic signed webhooks: one event per change, our status words.
   webhook: {
@@ -73,6 +74,7 @@ function fill(template: string, change: ShopChange): string {
   for (const [k, v] of Object.entries(change)) if (k !== 'kind') values[k] = v === null ? '' : String(v);
   if (change.kind === 'shipped' && change.carrier === null) values['carrier'] = 'the carrier';
   if (change.kind === 'cancelled' && change.reason === null) values['reason'] = 'no reason given';
+  if (change.kind === 'documentIssued') values['pdfLink'] = change.pdfUrl ? ` PDF: ${change.pdfUrl}` : '';
   return template.replace(/\{(\w+)\}/g, (_, name: string) => values[name] ?? '');
 }
 

@@ -148,7 +148,14 @@ describe('WooCommerce shop connector end to end', () => {
     ]);
     expect(notes.filter((n) => n.startsWith('private: On hold: ')).length).toBe(1);
     expect(notes.find((n) => n.startsWith('private: On hold: '))).toContain('OUT_OF_STOCK');
-    expect(notes).toContain(`private: Invoice ${number} issued.`);
+    // The invoice note carries the invoicing system's public PDF link, which opens without the API token.
+    const invoiceNote = notes.find((n) => n.startsWith(`private: Invoice ${number} issued. PDF: `)) ?? '';
+    const pdfUrl = invoiceNote.slice(invoiceNote.indexOf('PDF: ') + 5);
+    expect(pdfUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/invoice\/[A-Za-z0-9_-]+\.pdf$/);
+    expect(document.context.document.pdfUrl).toBe(pdfUrl);
+    const pdf = await fetch(pdfUrl);
+    expect(pdf.status).toBe(200);
+    expect(Buffer.from(await pdf.arrayBuffer()).subarray(0, 5).toString('latin1')).toBe('%PDF-');
     expect(woo.order(wc.id)?.status).toBe('completed');
     // Every request and answer is in the shop log, in the order sent.
     const log = await w.t.sql<{ kind: string; ok: boolean; http_status: number | null }[]>`select kind, ok, http_status from shop_log where order_id = ${orderId} order by id`;
