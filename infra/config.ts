@@ -88,6 +88,8 @@ export interface KsefConfig {
   readonly pollBatch: number;
   /** After this long without a verdict the document is reported KSEF_STATUS_UNKNOWN (an admin looks). */
   readonly giveUpMs: number;
+  /** After a give-up the document is still read now and then for this long: a late KSeF number counts. */
+  readonly lateCheckMs: number;
   /** Times a document is sent again after a KSeF outage (`server_error`) before an admin is told. */
   readonly outageResends: number;
   /** A document waiting longer than this for its KSeF number needs attention (console). */
@@ -424,6 +426,7 @@ function ksefFrom(env: Env): KsefConfig {
     pollLeaseMs: int(env, 'KSEF_POLL_LEASE_MS', 60_000, 1000, 3600_000),
     pollBatch: int(env, 'KSEF_POLL_BATCH', 50, 1, 1000),
     giveUpMs: int(env, 'KSEF_GIVE_UP_MS', 48 * 3600_000, 1000, 30 * 24 * 3600_000),
+    lateCheckMs: int(env, 'KSEF_LATE_CHECK_MS', 7 * 24 * 3600_000, 0, 90 * 24 * 3600_000),
     outageResends: int(env, 'KSEF_OUTAGE_RESENDS', 3, 0, 100),
     attentionMs: int(env, 'KSEF_ATTENTION_MS', 15 * 60_000, 1000, 30 * 24 * 3600_000),
   };

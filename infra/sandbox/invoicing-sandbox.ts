@@ -131,6 +131,14 @@ export interface InvoicingSandbox {
   unholdCreates(prefix: string): void;
   /** Creates with exactly this `oid` waiting under `holdCreates`. */
   heldCreates(oid: string): number;
+  /**
+   * Look-ups by order (`GET /invoices.json?oid=`) for `oid` wait unanswered until `answerOrderLookups`
+   * (tests: a look-up that is slow while the order's create is answered meanwhile).
+   */
+  holdOrderLookups(oid: string): void;
+  heldOrderLookups(oid: string): number;
+  /** Stops holding look-ups for `oid` and answers those waiting, with the invoices as they are then. */
+  answerOrderLookups(oid: string): number;
   /** Answers the oldest waiting create of exactly this `oid`: as usual (`ok`) or refused with 422 and these messages. */
   releaseCreate(oid: string, outcome?: 'ok' | { refuse: Record<string, string[]> }): boolean;
   close(): Promise<void>;
@@ -229,6 +237,8 @@ export async function startInvoicingSandbox(opts: InvoicingSandboxOptions = {}):
   const ksefHolds = new Set<string>();
   const ksefHeld = (inv: SandboxInvoice) => inv.oid !== null && inv.oid !== undefined && [...ksefHolds].some((p) => String(inv.oid).startsWith(p));
   const newestByOid = (oid: string) => [...byId.values()].filter((i) => i.oid === oid).sort((a, b) => b.id - a.id)[0];
+  const lookupHolds = new Set<string>();
+  const heldLookups = new Map<string, Array<() => void>>();
   const heldByOid = new Map<string, Array<(o: 'ok' | { refuse: Record<string, string[]> }) => void>>();
   const requests: Record<SandboxRoute, number> = { create: 0, list: 0, get: 0, pdf: 0, ksef: 0, other: 0 };
   const ksefMode: SandboxKsefMode = opts.ksef ?? 'off';
@@ -559,6 +569,7 @@ export async function startInvoicingSandbox(opts: InvoicingSandboxOptions = {}):
     }
     if (route === 'list') {
       const oid = url.searchParams.get('oid');
+      if (oid !== null && lookupHolds.has(oid)) await new Promise<void>((resolve) => heldLookups.set(oid, [...(heldLookups.get(oid) ?? []), resolve]));
       const govId = url.searchParams.get('gov_id');
       const number = url.searchParams.get('number');
       const perPage = Math.min(100, Math.max(1, Number(url.searchParams.get('per_page') ?? 25) || 25));
@@ -661,6 +672,17 @@ export async function startInvoicingSandbox(opts: InvoicingSandboxOptions = {}):
       }
     },
     heldCreates: (oid) => heldByOid.get(oid)?.length ?? 0,
+    holdOrderLookups(oid) {
+      lookupHolds.add(oid);
+    },
+    heldOrderLookups: (oid) => heldLookups.get(oid)?.length ?? 0,
+    answerOrderLookups(oid) {
+      lookupHolds.delete(oid);
+      const waiting = heldLookups.get(oid) ?? [];
+      heldLookups.delete(oid);
+      for (const r of waiting) r();
+      return waiting.length;
+    },
     releaseCreate(oid, outcome = 'ok') {
       const [first, ...rest] = heldByOid.get(oid) ?? [];
       if (rest.length > 0) heldByOid.set(oid, rest);
@@ -670,6 +692,9 @@ export async function startInvoicingSandbox(opts: InvoicingSandboxOptions = {}):
     },
     close: async () => {
       holds.clear();
+      lookupHolds.clear();
+      for (const waiting of heldLookups.values()) for (const r of waiting) r();
+      heldLookups.clear();
       for (const oid of [...heldByOid.keys()]) {
         for (const r of heldByOid.get(oid) ?? []) r({ refuse: { base: ['sandbox closing'] } });
         heldByOid.delete(oid);

@@ -69,6 +69,12 @@ export interface WarehouseFaultPlan {
   holdCancels?: boolean;
   /** Look-ups by reference (`GET /shipments?reference=`) wait unanswered until `answerLookups(reference)`. */
   holdLookups?: boolean;
+  /**
+   * A submit for a reference that already has a shipment is refused `422 { code }` instead of being
+   * answered with that shipment: a 3PL that does not honour the contract's idempotency by reference
+   * (the second submit of a released order, answered after the first created the shipment).
+   */
+  rejectRepeats?: WarehouseRejectionCode;
 }
 
 export type FaultKind =
@@ -151,8 +157,8 @@ export interface WarehouseSandbox {
   held(reference: string): { submits: number; cancels: number; lookups: number };
   /** Answers every held look-up of a reference, with the shipment as it is then. */
   answerLookups(reference: string): number;
-  /** Answers every held submit of a reference, under its plan as it is now (`setPlan` first to reject). */
-  answerSubmits(reference: string): number;
+  /** Answers the held submits of a reference (every one, or the oldest `count`), under its plan as it is now (`setPlan` first to reject). */
+  answerSubmits(reference: string, count?: number): number;
   /** Answers every held cancel of a reference (a shipment whose status is past hand-off is refused). */
   answerCancels(reference: string): number;
   /** Signs and sends one webhook body now (tests: unknown references, duplicates by hand). */
@@ -256,9 +262,11 @@ export async function startWarehouseSandbox(o: WarehouseSandboxOptions): Promise
   const heldLookups = new Map<string, Array<() => void>>();
   const holdOn = (gates: Map<string, Array<() => void>>, reference: string) =>
     new Promise<void>((resolve) => gates.set(reference, [...(gates.get(reference) ?? []), resolve]));
-  const open = (gates: Map<string, Array<() => void>>, reference: string): number => {
-    const waiting = gates.get(reference) ?? [];
-    gates.delete(reference);
+  const open = (gates: Map<string, Array<() => void>>, reference: string, count = Number.POSITIVE_INFINITY): number => {
+    const all = gates.get(reference) ?? [];
+    const waiting = all.slice(0, count);
+    if (all.length > waiting.length) gates.set(reference, all.slice(waiting.length));
+    else gates.delete(reference);
     for (const r of waiting) r();
     return waiting.length;
   };
@@ -458,6 +466,7 @@ export async function startWarehouseSandbox(o: WarehouseSandboxOptions): Promise
     const plan = planFor(reference);
     if (plan.delayMs !== undefined) await sleep(plan.delayMs);
     const existing = byReference.get(reference);
+    if (existing && plan.rejectRepeats !== undefined) return json(res, 422, { code: plan.rejectRepeats, message: REJECT_MESSAGES[plan.rejectRepeats] });
     if (existing) return json(res, 200, view(existing));
     if (n <= (plan.timeouts ?? 0)) {
       logger.debug({ reference }, 'fault: submit hangs');
@@ -651,8 +660,8 @@ export async function startWarehouseSandbox(o: WarehouseSandboxOptions): Promise
     answerLookups(reference) {
       return open(heldLookups, reference);
     },
-    answerSubmits(reference) {
-      return open(heldSubmits, reference);
+    answerSubmits(reference, count) {
+      return open(heldSubmits, reference, count);
     },
     answerCancels(reference) {
       return open(heldCancels, reference);

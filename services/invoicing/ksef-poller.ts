@@ -50,7 +50,10 @@ const message = (err: unknown): string => (err instanceof Error ? err.message : 
  * 4. a verdict is saved first, then reported (KSEF_ACCEPTED / KSEF_REJECTED / KSEF_OFFLINE with a stable
  *    message id), then marked reported: a crash in between reports it again, and the duplicate is dropped;
  * 5. once accepted, the KSeF XML and UPO are fetched and kept (retried with backoff while the
- *    invoicing system does not have them yet).
+ *    invoicing system does not have them yet);
+ * 6. a KSEF_STATUS_UNKNOWN is not KSeF's verdict (the status could not be told, the number may still
+ *    come): the document is read again every KSEF_POLL_MAX_MS for KSEF_LATE_CHECK_MS more, and a late
+ *    number is reported KSEF_ACCEPTED (the order takes it from `ksefRejected`).
  * Nothing here runs inside a message handler: no consumer is blocked while KSeF thinks.
  */
 export function startKsefPoller(deps: KsefPollerDeps): KsefPoller {
@@ -60,6 +63,11 @@ export function startKsefPoller(deps: KsefPollerDeps): KsefPoller {
   const backoff = exponentialBackoff(config.pollBaseMs, config.pollMaxMs);
   const later = (polls: number) => new Date(now().getTime() + backoff(Math.max(1, polls)));
   const tickMs = deps.tickMs ?? Math.min(1000, config.pollBaseMs);
+  /** Step 6: when an unknown status is read again (null: it is over, an admin has it). */
+  const lateCheckAt = (row: KsefRow, p: KsefPatch): Date | null =>
+    p.state === 'rejected' && p.code === 'KSEF_STATUS_UNKNOWN' && now().getTime() < row.sentAt.getTime() + config.giveUpMs + config.lateCheckMs
+      ? new Date(now().getTime() + config.pollMaxMs)
+      : null;
 
   function patchOf(row: KsefRow): KsefPatch {
     return {
@@ -167,8 +175,11 @@ export function startKsefPoller(deps: KsefPollerDeps): KsefPoller {
 
   async function work(row: KsefRow): Promise<void> {
     let p = patchOf(row);
-    if (row.state === 'processing' || row.state === 'offline') {
+    const late = row.state === 'rejected' && row.code === 'KSEF_STATUS_UNKNOWN';
+    if (row.state === 'processing' || row.state === 'offline' || late) {
       p = await poll(row);
+      // Still no verdict after a give-up: the unknown status stands as it was (no new report).
+      if (late && p.state === 'rejected') p = { ...patchOf(row), polls: p.polls, govStatus: p.govStatus };
       const waiting = p.state === 'processing' || (p.state === 'offline' && row.reported === 'offline');
       await store.update(row.providerId, p, waiting ? later(p.polls) : now());
       if (p.state !== row.state) log.info({ orderId: row.orderId, number: row.number, state: p.state, ksefNumber: p.ksefNumber, code: p.code }, 'KSeF verdict');
@@ -177,7 +188,7 @@ export function startKsefPoller(deps: KsefPollerDeps): KsefPoller {
     const report = reportOf(p);
     if (report !== null && row.reported !== p.state) {
       await events.ksef(row.orderId, row.providerId, row.sends, report, row.parentOrderId ?? undefined);
-      const next = p.state === 'accepted' ? now() : p.state === 'offline' ? later(p.polls) : null;
+      const next = p.state === 'accepted' ? now() : p.state === 'offline' ? later(p.polls) : lateCheckAt(row, p);
       await store.reported(row.providerId, p.state, next);
       if (p.state !== 'accepted') return;
     }
@@ -188,7 +199,7 @@ export function startKsefPoller(deps: KsefPollerDeps): KsefPoller {
       if (giveUp) log.warn({ orderId: row.orderId }, 'KSeF files still missing after KSEF_GIVE_UP_MS; giving up on them');
       await store.update(row.providerId, { ...p, polls: p.polls + 1 }, done || giveUp ? null : later(p.polls + 1));
     } else if (p.state === 'accepted' || p.state === 'rejected') {
-      await store.reported(row.providerId, p.state, null);
+      await store.reported(row.providerId, p.state, p.state === 'rejected' ? lateCheckAt(row, p) : null);
     }
   }
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NOT_DRIVEN_YET, allTransitions, planPaths, type ModelPath } from './order-model.ts';
+import { NOT_DRIVEN_YET, TIMER_VARIANTS, allTransitions, planPaths, type ModelPath } from './order-model.ts';
 import { runPath, type PathResult } from './order-adapter.ts';
 import { startModelWorld, type ModelWorld } from './model-world.ts';
 
@@ -7,7 +7,7 @@ import { startModelWorld, type ModelWorld } from './model-world.ts';
  * Proof from the machine itself (issue 17, part 1): the paths `xstate/graph` generates from the order
  * machine (one per transition, each guarded branch on its own) are driven end to end through the real
  * gateway, NATS, Postgres, services and sandboxes — one order per path, in two worlds at once (one with
- * a short payment timeout for the timer's paths). After every step the order read through the admin
+ * short timers — the payment timeout, KSeF's give-up — for the paths that wait for one). After every step the order read through the admin
  * API must be where the machine's path is; at the end its whole history, replayed through the pure
  * machine, must agree row by row. Prints the coverage table and `transitions covered: <n>/<total>`;
  * fails when a transition of the machine has no path (unless NOT_DRIVEN_YET says why) or a path fails.
@@ -18,7 +18,7 @@ let main: ModelWorld;
 let timer: ModelWorld;
 
 beforeAll(async () => {
-  [main, timer] = await Promise.all([startModelWorld(), startModelWorld({ paymentTimeoutMs: 3000 })]);
+  [main, timer] = await Promise.all([startModelWorld(), startModelWorld({ paymentTimeoutMs: 3000, ksefGiveUpMs: 3000 })]);
 });
 afterAll(async () => {
   await Promise.all([main?.stop(), timer?.stop()]);
@@ -45,7 +45,7 @@ describe('every transition of the order machine, driven end to end', () => {
     // MODEL_ONLY=<text>: only the paths whose target transition contains it (while working on one).
     const only = process.env['MODEL_ONLY'];
     if (only) plan.paths = plan.paths.filter((p) => only.split('|').some((o) => p.target.includes(o)));
-    const usesTimer = (p: ModelPath) => p.steps.some((s) => s.variant === 'timer');
+    const usesTimer = (p: ModelPath) => p.steps.some((s) => TIMER_VARIANTS.has(s.variant));
     const [a, b] = await Promise.all([
       pool(plan.paths.filter((p) => !usesTimer(p)), CONCURRENCY, (p) => runPath(main, p)),
       pool(plan.paths.filter(usesTimer), CONCURRENCY, (p) => runPath(timer, p)),

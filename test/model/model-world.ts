@@ -25,7 +25,7 @@ export const BOUNCING_MAILBOX = 'bounce-';
  * SMTP sink, on a fresh database and NATS prefix. Sandbox doors hold requests (creates, submits,
  * cancels) until a step answers them, so the clients wait long (120 s) instead of timing out.
  */
-export async function startModelWorld(o: { paymentTimeoutMs?: number } = {}) {
+export async function startModelWorld(o: { paymentTimeoutMs?: number; ksefGiveUpMs?: number } = {}) {
   const level = process.env['TEST_LOG_LEVEL'] ?? 'warn';
   const invoicing = await startInvoicingSandbox({ ksef: 'on' });
   const warehouse = await startWarehouseSandbox({ apiKey: WAREHOUSE_KEY, webhookSecret: MODEL_WAREHOUSE_SECRET, stepMs: 30, logger: createLogger({ level, name: 'warehouse-sandbox' }) });
@@ -69,6 +69,7 @@ export async function startModelWorld(o: { paymentTimeoutMs?: number } = {}) {
     PAYMENTS_MAX_ATTEMPTS: '4',
     PAYMENTS_TIMEOUT_MS: '3000',
     ...(o.paymentTimeoutMs !== undefined ? { PAYMENT_TIMEOUT_MS: String(o.paymentTimeoutMs) } : {}),
+    ...(o.ksefGiveUpMs !== undefined ? { KSEF_GIVE_UP_MS: String(o.ksefGiveUpMs) } : {}),
   });
   const services: RunningService[] = [];
   services.push(await startOrdersService(t), await startInvoicingService(t), await startMailerService(t), await startLogisticsService(t), await startPaymentsService(t));

@@ -39,7 +39,7 @@ const sourceOf = (key: string) => allTransitions().find((t) => t.key === key)?.s
 
 /** Every variant the adapter can cause; a step with another one fails, naming it. */
 export const KNOWN_VARIANTS: ReadonlySet<string> = new Set([
-  'stripe', 'mismatch', 'payu-canceled', 'timer', 'admin', 'admin-all', 'admin-correction', 'admin-slow-warehouse', 'invoicing-ksef', 'ksef', 'warehouse-webhook', 'warehouse-answer', 'warehouse-reject', 'warehouse-cancel',
+  'stripe', 'mismatch', 'payu-canceled', 'timer', 'admin', 'admin-all', 'admin-correction', 'admin-slow-warehouse', 'admin-slow-invoicing', 'invoicing-ksef', 'ksef', 'ksef-give-up', 'warehouse-webhook', 'warehouse-answer', 'warehouse-reject', 'warehouse-reject-repeat', 'warehouse-cancel',
   'warehouse-too-late', 'warehouse-address', 'warehouse-address-too-late', 'invoicing', 'invoicing-manual', 'invoicing-refused', 'mail', 'mail-resend', 'smtp-refused', 'provider', 'provider-refused',
 ]);
 
@@ -153,6 +153,7 @@ export async function runPath(w: ModelWorld, path: ModelPath): Promise<PathResul
       w.warehouse.answerCancels(orderId);
       w.warehouse.answerLookups(orderId);
       w.invoicing.unholdCreates(orderId);
+      w.invoicing.answerOrderLookups(orderId);
     }
   }
 }
@@ -194,8 +195,14 @@ async function cause(w: ModelWorld, c: CauseInput): Promise<void> {
     case 'admin':
     case 'admin-all':
     case 'admin-correction':
-    case 'admin-slow-warehouse': {
+    case 'admin-slow-warehouse':
+    case 'admin-slow-invoicing': {
       let body = adminBody(e);
+      if (step.variant === 'admin-slow-invoicing') {
+        // The attach's look-up by order waits at the invoicing system; the create it races is there already.
+        await eventually(async () => w.invoicing.heldCreates(id) > 0, `a create for ${id} waiting at the invoicing system`, STEP_TIMEOUT_MS);
+        w.invoicing.holdOrderLookups(id);
+      }
       if (e.type === 'ATTACH_DOCUMENT') body = { ...body, ...(await attachArrangement(w, c)) };
       // A company stays a company (its documents keep going to KSeF, as the world model assumes).
       if (e.type === 'UPDATE_BUYER' && c.variants.has('invoicing-ksef')) body = { ...body, customer: { ...e.customer, company: 'Firma sp. z o.o.', taxId: '5260250274' } };
@@ -226,11 +233,15 @@ async function cause(w: ModelWorld, c: CauseInput): Promise<void> {
       return;
     }
     case 'warehouse-answer':
-    case 'warehouse-reject': {
-      await eventually(async () => w.warehouse.held(id).submits > 0, `order ${id}: a submit waiting at the warehouse`, STEP_TIMEOUT_MS);
+    case 'warehouse-reject':
+    case 'warehouse-reject-repeat': {
+      // Every submit the path has under way is at the door (a release's resubmit looks the reference up
+      // first: answering the older one before then would let the look-up find its shipment).
+      const waiting = Math.max(1, step.submitsWaiting);
+      await eventually(async () => w.warehouse.held(id).submits >= waiting, `order ${id}: ${waiting} submit(s) waiting at the warehouse`, STEP_TIMEOUT_MS);
       const plan = { paused: true, holdSubmits: true, holdCancels: true, holdLookups: c.variants.has('admin-slow-warehouse') };
-      w.warehouse.setPlan(id, step.variant === 'warehouse-reject' ? { ...plan, reject: 'OUT_OF_STOCK' } : plan);
-      w.warehouse.answerSubmits(id);
+      w.warehouse.setPlan(id, step.variant === 'warehouse-reject' ? { ...plan, reject: 'OUT_OF_STOCK' } : step.variant === 'warehouse-reject-repeat' ? { ...plan, rejectRepeats: 'OUT_OF_STOCK' } : plan);
+      w.warehouse.answerSubmits(id, 1);
       return;
     }
     case 'warehouse-cancel':
@@ -248,6 +259,10 @@ async function cause(w: ModelWorld, c: CauseInput): Promise<void> {
       w.warehouse.answerCancels(id);
       return;
     }
+    case 'ksef-give-up':
+      // The invoicing service gives up by itself after KSEF_GIVE_UP_MS (short in the timers' world).
+      await eventually(async () => w.invoicing.heldKsef(id), `${id}: a KSeF verdict waiting`, STEP_TIMEOUT_MS);
+      return;
     case 'ksef': {
       const oid = 'correctionId' in e && typeof e.correctionId === 'string' ? e.correctionId : id;
       await eventually(async () => w.invoicing.heldKsef(oid), `${oid}: a KSeF verdict waiting`, STEP_TIMEOUT_MS);
