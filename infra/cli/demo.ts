@@ -12,6 +12,7 @@ import { startDemoShop, type DemoShop } from '../demo/demo-shop.ts';
 import { startMailbox, type Mailbox } from '../demo/mailbox.server.ts';
 import { startSandboxes, type Sandboxes } from '../demo/sandboxes.ts';
 import { createSandboxStateStore } from '../demo/sandbox-state.store.ts';
+import { startConnectedShopsTraffic, type ConnectedShopsTraffic } from '../demo/connected-shops.ts';
 import { demoBanner } from '../demo/demo-banner.ts';
 import { SERVICES } from './services.ts';
 
@@ -165,12 +166,14 @@ export async function runDemo(opts: { config: Config; logger: Logger }): Promise
   let sandboxes: Sandboxes | null = null;
   let runtime: Runtime | null = null;
   let shop: DemoShop | null = null;
+  let connectedShops: ConnectedShopsTraffic | null = null;
   let mailbox: Mailbox | null = null;
 
   const stop = (reason: string): Promise<void> => {
     stopping ??= (async () => {
       logger.info({ reason }, 'demo stopping: shop, services, sandboxes, local servers');
       await shop?.stop();
+      await connectedShops?.stop();
       await runtime?.shutdown(reason);
       await mailbox?.close();
       await sandboxes?.close();
@@ -193,6 +196,8 @@ export async function runDemo(opts: { config: Config; logger: Logger }): Promise
       // A little of what real providers do now and then (the shop adds the order-specific trouble).
       invoicingFaults: { dropResponseRate: 0.02, errorRate: 0.02 },
       warehouseFaults: { lostResponse: 0.02, duplicateWebhooks: 0.03, reorderWebhooks: 0.02, DELIVERY_FAILED: 0.01 },
+      // A WooCommerce and a Magento shop connected as `woo` and `magento`, unless SHOPS names the user's own.
+      shops: !env['SHOPS']?.trim(),
     });
     const smtp = sandboxes.smtp;
     // The usual port when free, else any: a second demo on the machine still starts.
@@ -223,6 +228,10 @@ export async function runDemo(opts: { config: Config; logger: Logger }): Promise
     const gateway = runtime.services.find((s) => s.name === 'gateway') as { url?: string } | undefined;
     const gatewayUrl = gateway?.url ?? `http://${config.host}:${config.port}`;
     sandboxes.warehouse.setWebhookUrl(`${gatewayUrl}/webhooks/warehouse`);
+    sandboxes.woo?.setWebhookUrl(`${gatewayUrl}/webhooks/shops/woo`);
+    if (rate > 0 && sandboxes.woo && sandboxes.magento) {
+      connectedShops = startConnectedShopsTraffic({ woo: sandboxes.woo, magento: sandboxes.magento, everyMs: Math.max(2000, 5000 / rate), logger });
+    }
 
     if (rate > 0) {
       const warehouse = sandboxes.warehouse;
@@ -256,6 +265,7 @@ export async function runDemo(opts: { config: Config; logger: Logger }): Promise
       databaseUrl: opts.config.databaseUrl === undefined ? databaseUrl : withoutPassword(databaseUrl),
       natsUrl: local.natsUrl,
       natsPrefix: config.natsPrefix,
+      connectedShops: sandboxes.woo && sandboxes.magento ? `WooCommerce ${sandboxes.woo.url} (webhooks) and Magento 2 ${sandboxes.magento.url} (polled) as "woo" and "magento"${rate > 0 ? ', a checkout at one of them every few seconds' : ''}` : 'your SHOPS',
       shop: rate > 0 ? `${rate} order(s)/s with a share of trouble (bad NIP, out of stock, bad address, a paid order to cancel, lost responses); the first three are one of each repair kind` : 'off (DEMO_RATE=0)',
       dataDir: path.resolve(config.dataDir),
       started: local.started,

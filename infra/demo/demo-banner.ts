@@ -14,6 +14,8 @@ export interface DemoBannerInfo {
   natsUrl: string;
   natsPrefix: string;
   shop: string;
+  /** The connected shop sandboxes (WooCommerce, Magento) or the user's own SHOPS. */
+  connectedShops?: string;
   dataDir: string;
   /** What the demo started itself (embedded Postgres, nats-server). */
   started: readonly string[];
@@ -40,6 +42,7 @@ export function demoBanner(b: DemoBannerInfo): string {
     `  Postgres         ${b.databaseUrl}`,
     `  NATS             ${b.natsUrl}   (prefix ${b.natsPrefix})`,
     `  demo shop        ${b.shop}`,
+    ...(b.connectedShops ? [`  connected shops  ${b.connectedShops}`] : []),
     `  data             ${b.dataDir}${b.started.length ? `   (${b.started.join(', ')} started here)` : ''}`,
     '',
     `  CLI against this demo:  ${cli} npx orderpilot dead-letters`,

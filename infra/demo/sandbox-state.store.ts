@@ -15,6 +15,9 @@ export interface SandboxStateStore {
   saveInvoice(invoice: SandboxInvoice): Promise<void>;
   shipments(): Promise<Array<{ shipment: SandboxShipment; plan: WarehouseFaultPlan }>>;
   saveShipment(shipment: SandboxShipment, plan: WarehouseFaultPlan): Promise<void>;
+  /** The shop sandboxes' orders (WooCommerce keeps its notes beside each order). */
+  shopOrders<O>(shop: string): Promise<Array<{ order: O; notes: unknown[] }>>;
+  saveShopOrder(shop: string, id: number, order: unknown, notes?: unknown[]): Promise<void>;
 }
 
 export async function createSandboxStateStore(sql: Sql): Promise<SandboxStateStore> {
@@ -34,6 +37,14 @@ export async function createSandboxStateStore(sql: Sql): Promise<SandboxStateSto
       data        jsonb not null,
       at          timestamptz not null default now()
     );
+    create table if not exists sandbox.shop_orders (
+      shop   text not null,
+      id     bigint not null,
+      data   jsonb not null,
+      notes  jsonb not null default '[]',
+      at     timestamptz not null default now(),
+      primary key (shop, id)
+    );
   `);
   return {
     async invoices() {
@@ -52,6 +63,14 @@ export async function createSandboxStateStore(sql: Sql): Promise<SandboxStateSto
       await sql`insert into sandbox.shipments (shipment_id, reference, status, plan, data)
                 values (${shipment.shipmentId}, ${shipment.reference}, ${shipment.status}, ${sql.json(plan as never)}, ${sql.json(shipment as never)})
                 on conflict (shipment_id) do update set status = excluded.status, data = excluded.data, at = now()`;
+    },
+    async shopOrders<O>(shop: string) {
+      const rows = await sql<{ data: O; notes: unknown[] }[]>`select data, notes from sandbox.shop_orders where shop = ${shop} order by id`;
+      return rows.map((r) => ({ order: r.data, notes: r.notes }));
+    },
+    async saveShopOrder(shop, id, order, notes = []) {
+      await sql`insert into sandbox.shop_orders (shop, id, data, notes) values (${shop}, ${id}, ${sql.json(order as never)}, ${sql.json(notes as never)})
+                on conflict (shop, id) do update set data = excluded.data, notes = excluded.notes, at = now()`;
     },
   };
 }

@@ -5,6 +5,8 @@ import { startSmtpSink, type SmtpSink } from '../sandbox/smtp-sink.ts';
 import { startWarehouseSandbox, type FaultKind, type WarehouseSandbox } from '../sandbox/warehouse-sandbox.ts';
 import { startStripeSandbox, type StripeSandbox } from '../sandbox/stripe-sandbox.ts';
 import { startPayuSandbox, type PayuSandbox } from '../sandbox/payu-sandbox.ts';
+import { startWooCommerceSandbox, type WooCommerceSandbox, type WooNote, type WooOrder } from '../sandbox/woocommerce-sandbox.ts';
+import { startMagentoSandbox, type MagentoOrder, type MagentoSandbox } from '../sandbox/magento-sandbox.ts';
 import type { SandboxStateStore } from './sandbox-state.store.ts';
 
 /** The sandbox providers on loopback, and the environment that points orderpilot at them. */
@@ -15,6 +17,9 @@ export interface Sandboxes {
   /** Refunds (the payments service): Stripe and PayU stand-ins. */
   stripe: StripeSandbox;
   payu: PayuSandbox;
+  /** Connected shops (with `shops: true`): a WooCommerce shop (orders by signed webhook) and a Magento 2 shop (polled). */
+  woo: WooCommerceSandbox | null;
+  magento: MagentoSandbox | null;
   /** FAKTUROWNIA_*, WAREHOUSE_*, SMTP_URL, STRIPE_SECRET_KEY / STRIPE_API_URL, PAYU_*: merge into orderpilot's environment / config. */
   env: Record<string, string>;
   close(): Promise<void>;
@@ -43,6 +48,8 @@ export interface SandboxesOptions {
   maxMails?: number;
   /** How much of each mail the SMTP sink parses (`headers` for benches); default `full`. */
   smtpParse?: 'full' | 'headers';
+  /** Also a WooCommerce and a Magento 2 shop, connected as `woo` and `magento` (SHOPS, SHOP_*), paid by the shop's own signal. */
+  shops?: boolean;
 }
 
 export async function startSandboxes(o: SandboxesOptions): Promise<Sandboxes> {
@@ -71,6 +78,7 @@ export async function startSandboxes(o: SandboxesOptions): Promise<Sandboxes> {
   // The demo's payments are signed webhooks it makes up (and it restarts): any payment intent may be refunded.
   const stripe = await startStripeSandbox({ unknownPayments: 'accept' });
   const payu = await startPayuSandbox();
+  const shops = o.shops === true ? await startShopSandboxes(store) : null;
   const smtp = await startSmtpSink({ ...(o.ports?.smtp !== undefined ? { port: o.ports.smtp } : {}), maxMails: o.maxMails ?? 1000, parse: o.smtpParse ?? 'full' });
   return {
     invoicing,
@@ -78,7 +86,10 @@ export async function startSandboxes(o: SandboxesOptions): Promise<Sandboxes> {
     smtp,
     stripe,
     payu,
+    woo: shops?.woo ?? null,
+    magento: shops?.magento ?? null,
     env: {
+      ...shops?.env,
       STRIPE_SECRET_KEY: stripe.secretKey,
       STRIPE_API_URL: stripe.url,
       PAYU_URL: payu.url,
@@ -97,6 +108,47 @@ export async function startSandboxes(o: SandboxesOptions): Promise<Sandboxes> {
       await smtp.close();
       await stripe.close();
       await payu.close();
+      await shops?.woo.close();
+      await shops?.magento.close();
+    },
+  };
+}
+
+/** The demo's connected shops, their state kept like the providers' (a restarted shop still knows its orders). */
+async function startShopSandboxes(store: SandboxStateStore | undefined) {
+  const hex = (n: number) => randomBytes(n).toString('hex');
+  const woo = { key: `ck_${hex(20)}`, secret: `cs_${hex(20)}`, webhookSecret: `woo_${hex(16)}` };
+  const magentoToken = hex(16);
+  const wooKept = store ? await store.shopOrders<WooOrder>('woo') : [];
+  const magentoKept = store ? await store.shopOrders<MagentoOrder>('magento') : [];
+  const wooShop = await startWooCommerceSandbox({
+    consumerKey: woo.key,
+    consumerSecret: woo.secret,
+    webhookSecret: woo.webhookSecret,
+    initialOrders: wooKept.map((k) => ({ order: k.order, notes: k.notes as WooNote[] })),
+    ...(store ? { persist: (order: WooOrder, notes: WooNote[]) => store.saveShopOrder('woo', order.id, order, notes) } : {}),
+    keep: 500,
+  });
+  const magento = await startMagentoSandbox({
+    token: magentoToken,
+    initialOrders: magentoKept.map((k) => k.order),
+    ...(store ? { persist: (order: MagentoOrder) => store.saveShopOrder('magento', order.entity_id, order) } : {}),
+    keep: 500,
+  });
+  return {
+    woo: wooShop,
+    magento,
+    env: {
+      SHOPS: 'woo:woocommerce,magento:magento',
+      SHOP_WOO_URL: wooShop.url,
+      SHOP_WOO_KEY: woo.key,
+      SHOP_WOO_SECRET: woo.secret,
+      SHOP_WOO_WEBHOOK_SECRET: woo.webhookSecret,
+      SHOP_WOO_PAYMENT: 'shop',
+      SHOP_MAGENTO_URL: magento.url,
+      SHOP_MAGENTO_KEY: magentoToken,
+      SHOP_MAGENTO_PAYMENT: 'shop',
+      SHOPS_POLL_MS: '2000',
     },
   };
 }

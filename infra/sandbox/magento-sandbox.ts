@@ -36,14 +36,35 @@ function error(res: ServerResponse, status: number, message: string, parameters:
 
 const fmt = (ms: number) => new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
 
-export async function startMagentoSandbox(o: { token: string; port?: number }) {
-  const orders = new Map<number, MagentoOrder>();
+export interface MagentoSandboxOptions {
+  token: string;
+  port?: number;
+  /** Orders the shop already has: a restarted demo's shop still knows them. */
+  initialOrders?: readonly MagentoOrder[];
+  /** Called after every change of an order, in order (the demo keeps the shop in Postgres). */
+  persist?: (order: MagentoOrder) => void | Promise<void>;
+  /** How many requests `requests` keeps (oldest dropped); default all. */
+  keep?: number;
+}
+
+export async function startMagentoSandbox(o: MagentoSandboxOptions) {
+  const orders = new Map<number, MagentoOrder>((o.initialOrders ?? []).map((x) => [x.entity_id, x]));
   const shipments: MagentoShipment[] = [];
   const requests: Array<{ method: string; path: string; status: number }> = [];
   const faults = { failNext: 0, down: false, slowMs: 0 };
-  let nextId = 1;
-  let nextHistory = 1;
-  let nextItem = 1;
+  const known = [...orders.values()];
+  let nextId = Math.max(1, ...known.map((x) => x.entity_id + 1));
+  let nextHistory = Math.max(1, ...known.flatMap((x) => x.status_histories.map((h) => h.entity_id + 1)));
+  let nextItem = Math.max(1, ...known.flatMap((x) => x.items.map((i) => i.item_id + 1)));
+  let saving: Promise<unknown> = Promise.resolve();
+  /** Hands the order's state to `persist`, one change after the other (a failed save is only lost state). */
+  const save = (id: number) => {
+    const order = orders.get(id);
+    if (!order || !o.persist) return;
+    const snapshot = structuredClone(order);
+    saving = saving.then(() => o.persist?.(snapshot)).catch(() => {});
+  };
+  const keep = o.keep ?? Infinity;
   // One second per change: Magento's updated_at has second resolution; tests need no real waiting.
   let clock = Date.now();
   const tick = () => fmt((clock = Math.max(clock + 1000, Date.now())));
@@ -204,6 +225,9 @@ export async function startMagentoSandbox(o: { token: string; port?: number }) {
       }
       await handle(req, res, body);
       requests.push({ method: req.method ?? 'GET', path, status: res.statusCode });
+      if (requests.length > keep) requests.splice(0, requests.length - keep);
+      const changed = req.method === 'POST' && res.statusCode < 300 ? /^\/rest\/V1\/orders?\/(\d+)/.exec(path) : null;
+      if (changed) save(Number(changed[1]));
     })().catch(() => {
       if (!res.headersSent) error(res, 500, 'Internal Error. Details are available in Magento log file.');
     });
@@ -245,6 +269,7 @@ export async function startMagentoSandbox(o: { token: string; port?: number }) {
         ...over,
       };
       orders.set(id, order);
+      save(id);
       return order;
     },
     /** An invoice is created at the shop (the payment method captured): state processing, total_paid. */
@@ -256,6 +281,7 @@ export async function startMagentoSandbox(o: { token: string; port?: number }) {
       order['total_paid'] = order['grand_total'];
       comment(order, 'Captured amount online.', null);
       order.updated_at = tick();
+      save(id);
     },
     order: (id: number) => orders.get(id),
     /** The order's comments, oldest first. */

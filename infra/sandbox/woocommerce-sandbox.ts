@@ -53,6 +53,12 @@ export interface WooCommerceSandboxOptions {
   port?: number;
   /** Send `order.updated` after a REST status change, as WooCommerce does (default true). */
   webhookOnRestUpdate?: boolean;
+  /** Orders (with their notes) the shop already has: a restarted demo's shop still knows them. */
+  initialOrders?: ReadonlyArray<{ order: WooOrder; notes: WooNote[] }>;
+  /** Called after every change of an order, in order (the demo keeps the shop in Postgres). */
+  persist?: (order: WooOrder, notes: WooNote[]) => void | Promise<void>;
+  /** How many REST requests and sent webhooks `requests` / `sent` keep (oldest dropped); default all. */
+  keep?: number;
 }
 
 const nowGmt = () => new Date().toISOString().slice(0, 19);
@@ -75,8 +81,25 @@ export async function startWooCommerceSandbox(o: WooCommerceSandboxOptions) {
   /** Every REST request as it arrived (method, path, status answered). */
   const requests: Array<{ method: string; path: string; status: number; body: string }> = [];
   let webhookUrl = o.webhookUrl;
-  let nextOrderId = 1000;
-  let nextNoteId = 1;
+  for (const { order, notes: kept } of o.initialOrders ?? []) {
+    orders.set(order.id, order);
+    notes.set(order.id, kept);
+  }
+  let nextOrderId = Math.max(1000, ...[...orders.keys()].map((id) => id + 1));
+  let nextNoteId = Math.max(1, ...[...notes.values()].flat().map((n) => n.id + 1));
+  let saving: Promise<unknown> = Promise.resolve();
+  /** Hands the order's state to `persist`, one change after the other (a failed save is only lost state). */
+  const save = (id: number) => {
+    const order = orders.get(id);
+    if (!order || !o.persist) return;
+    const snapshot = structuredClone(order);
+    const kept = [...(notes.get(id) ?? [])];
+    saving = saving.then(() => o.persist?.(snapshot, kept)).catch(() => {});
+  };
+  const keep = o.keep ?? Infinity;
+  const trim = (list: unknown[]) => {
+    if (list.length > keep) list.splice(0, list.length - keep);
+  };
   let nextDeliveryId = 1;
   // Each order's modification stamp grows by one second per change, so two changes never share one.
   let clock = Date.now();
@@ -120,6 +143,7 @@ export async function startWooCommerceSandbox(o: WooCommerceSandboxOptions) {
         status = null;
       }
       sent.push({ topic, deliveryId, orderId: order.id, status, signatureValid: !wrong });
+      trim(sent);
     }
   }
 
@@ -210,6 +234,9 @@ export async function startWooCommerceSandbox(o: WooCommerceSandboxOptions) {
       }
       await handle(req, res, body);
       requests.push({ method: req.method ?? 'GET', path, status: res.statusCode, body });
+      trim(requests);
+      const changed = req.method !== 'GET' && res.statusCode < 300 ? /^\/wp-json\/wc\/v3\/orders\/(\d+)/.exec(path) : null;
+      if (changed) save(Number(changed[1]));
     })().catch(() => {
       if (!res.headersSent) wooError(res, 500, 'internal_server_error', 'There has been a critical error on this website.');
     });
@@ -265,6 +292,7 @@ export async function startWooCommerceSandbox(o: WooCommerceSandboxOptions) {
         ...over,
       };
       orders.set(id, order);
+      save(id);
       await deliver('order.created', structuredClone(order));
       return order;
     },
@@ -274,6 +302,7 @@ export async function startWooCommerceSandbox(o: WooCommerceSandboxOptions) {
       if (!order) throw new Error(`no order ${id}`);
       order['transaction_id'] = transactionId;
       setStatus(order, 'processing');
+      save(id);
       await deliver('order.updated', structuredClone(order));
     },
     /** Sends the order's current state again as a webhook (a shop's retry). */
