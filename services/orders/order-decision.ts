@@ -153,7 +153,7 @@ export function decideOrderEvent(e: OrderEventInput, loaded: LoadResult, ctx: De
   if (!READABLE_MACHINE_VERSIONS.includes(row.machine_version)) {
     throw new OrderpilotError('UNKNOWN_MACHINE_VERSION', `order ${e.orderId} has snapshot version ${row.machine_version}, host runs ${ORDER_MACHINE_VERSION} (reads ${READABLE_MACHINE_VERSIONS.join(', ')})`);
   }
-  const current = restoreOrderSnapshot(row.snapshot);
+  const current = row.live ?? restoreOrderSnapshot(row.snapshot);
   const event = { ...e.payload, type: e.type, at: e.env.occurredAt, ...(e.env.actor ? { actor: e.env.actor } : {}) } as OrderEvent;
   const [next, actions] = transition(orderMachine, current, event);
   // XState returns the very same snapshot when no transition is enabled for the event.

@@ -1,0 +1,99 @@
+import type { Sql } from '../../infra/db/postgres.ts';
+import { writeOrderEvent, writeOrderEvents, type OrderWrite } from './order-store.ts';
+
+export interface GroupCommitOptions {
+  /** Most events one statement carries (bounds the statement's size, never a reason to wait). */
+  maxBatch: number;
+  /** Statements in flight at once: the next batch fills while one commits. */
+  maxInFlight: number;
+}
+
+interface Pending {
+  write: OrderWrite;
+  resolve: (written: boolean) => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * Group commit for the order host. Each partition consumer hands its event's write here and waits;
+ * whatever is waiting when a statement slot is free goes out together as ONE statement
+ * (`writeOrderEvents`), so under load one commit serves many partitions, and alone an event is
+ * written at once (no timer: nothing ever waits for a batch to fill). Each partition still has one
+ * message in flight, so an order's events stay in publish order; and no two writes of one order
+ * are ever in flight together (a later one waits for the next statement).
+ *
+ * When a statement with several writes fails, each write is tried again alone: one bad event (a
+ * constraint it breaks) fails only its own message, which its consumer then naks or dead-letters
+ * by the usual policy, and a transient failure is seen by each message like before.
+ */
+export function createGroupCommitter(sql: Sql, o: GroupCommitOptions) {
+  let queue: Pending[] = [];
+  const ordersInFlight = new Set<string>();
+  let inFlight = 0;
+  let scheduled = false;
+
+  async function writeAlone(p: Pending): Promise<void> {
+    try {
+      p.resolve(await writeOrderEvent(sql, p.write));
+    } catch (err) {
+      p.reject(err);
+    }
+  }
+
+  async function flush(batch: Pending[]): Promise<void> {
+    if (batch.length === 1) return writeAlone(batch[0] as Pending);
+    let written: Set<string>;
+    try {
+      written = await writeOrderEvents(sql, batch.map((p) => p.write));
+    } catch {
+      // Nothing of the statement committed: each write alone decides its own message's fate.
+      for (const p of batch) await writeAlone(p);
+      return;
+    }
+    for (const p of batch) p.resolve(written.has(p.write.history.messageId));
+  }
+
+  /** Takes the oldest waiting writes, at most one per order and none of an order already in flight. */
+  function takeBatch(): Pending[] {
+    const batch: Pending[] = [];
+    const rest: Pending[] = [];
+    for (const p of queue) {
+      if (batch.length < o.maxBatch && !ordersInFlight.has(p.write.orderId)) {
+        ordersInFlight.add(p.write.orderId);
+        batch.push(p);
+      } else rest.push(p);
+    }
+    queue = rest;
+    return batch;
+  }
+
+  function pump(): void {
+    scheduled = false;
+    while (inFlight < o.maxInFlight && queue.length > 0) {
+      const batch = takeBatch();
+      if (batch.length === 0) return;
+      inFlight++;
+      void flush(batch).finally(() => {
+        inFlight--;
+        for (const p of batch) ordersInFlight.delete(p.write.orderId);
+        pump();
+      });
+    }
+  }
+
+  /** Resolves true once the write committed, false when its version or inbox condition failed. */
+  function write(w: OrderWrite): Promise<boolean> {
+    return new Promise<boolean>((resolve, reject) => {
+      queue.push({ write: w, resolve, reject });
+      // Let the partitions whose messages arrived in the same turn of the event loop join in.
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(pump);
+      }
+    });
+  }
+
+  return { write };
+}
+
+export type GroupCommitter = ReturnType<typeof createGroupCommitter>;

@@ -1,0 +1,82 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeEnvelope, natsNames } from '../../services/contracts/index.ts';
+import { createGroupCommitter } from '../../services/orders/group-commit.ts';
+import { decideOrderEvent, parseOrderEvent } from '../../services/orders/order-decision.ts';
+import { loadForEvent, writeOrderEvents, type OrderWrite } from '../../services/orders/order-store.ts';
+import { createTestContext, type TestContext } from '../support/context.ts';
+import { sampleOrder } from '../support/orders.ts';
+
+/**
+ * Group commit on real Postgres: several orders' events in one statement, each part conditional on
+ * its own row version and inbox; a failing statement falls back to one write at a time so only the
+ * bad event fails.
+ */
+const CONSUMER = 'gc-test';
+const names = natsNames('gc', 4);
+let t: TestContext;
+
+beforeAll(async () => {
+  t = await createTestContext();
+});
+afterAll(async () => {
+  await t?.cleanup();
+});
+
+/** The write the host would make for an event, decided from what the database holds now. */
+async function decide(type: string, orderId: string, payload: unknown, id?: string): Promise<OrderWrite> {
+  const env = makeEnvelope({ type, orderId, payload, ...(id ? { id } : {}) });
+  const loaded = await loadForEvent(t.sql, CONSUMER, env.id, orderId);
+  const d = decideOrderEvent(parseOrderEvent(env, 'test'), loaded, { names, now: new Date(), paymentTimeoutMs: 60_000 });
+  if (d.outcome === 'duplicate') throw new Error('unexpected duplicate');
+  return { consumer: CONSUMER, orderId, history: d.history, effects: d.effects, row: d.row };
+}
+
+const paid = (o: ReturnType<typeof sampleOrder>) => ({ provider: 'stripe', paymentId: `pi-${o.orderId}`, amount: o.total, currency: o.currency });
+
+describe('group commit (real Postgres)', () => {
+  it('writes several orders in one statement; a stale version or an applied message writes nothing for its order only', async () => {
+    const [a, b, c] = [sampleOrder(), sampleOrder(), sampleOrder()];
+    const placed = await Promise.all([a, b, c].map((o) => decide('ORDER_PLACED', o.orderId, { order: o })));
+    expect([...(await writeOrderEvents(t.sql, placed))].sort()).toEqual(placed.map((w) => w.history.messageId).sort());
+
+    const payA = await decide('PAYMENT_CONFIRMED', a.orderId, paid(a));
+    const payB = await decide('PAYMENT_CONFIRMED', b.orderId, paid(b));
+    const payC = await decide('PAYMENT_CONFIRMED', c.orderId, paid(c));
+    // b moves on before the batch: the batch's write for b is stale.
+    expect(await writeOrderEvents(t.sql, [payB])).toEqual(new Set([payB.history.messageId]));
+    const staleB = await decide('PAYMENT_FAILED', b.orderId, { provider: 'payu', reason: 'x' });
+    if (staleB.row.kind === 'create') throw new Error('expected an update');
+    const staleWrite = { ...staleB, row: { ...staleB.row, expectedVersion: staleB.row.expectedVersion - 1 } };
+    // c's payment was applied already: the same message again must not apply twice.
+    expect(await writeOrderEvents(t.sql, [payC])).toEqual(new Set([payC.history.messageId]));
+    const redelivered = { ...payC, row: { ...payC.row, ...(payC.row.kind === 'update' ? { expectedVersion: payC.row.expectedVersion + 1 } : {}) } };
+
+    const written = await writeOrderEvents(t.sql, [payA, staleWrite, redelivered]);
+    expect(written).toEqual(new Set([payA.history.messageId]));
+    const states = await t.sql<{ id: string; state: string; version: number }[]>`select id, state, version from orders where id = any(${[a.orderId, b.orderId, c.orderId]})`;
+    expect(Object.fromEntries(states.map((r) => [r.id, [r.state, r.version]]))).toEqual({ [a.orderId]: ['processing', 2], [b.orderId]: ['processing', 2], [c.orderId]: ['processing', 2] });
+    const history = await t.sql`select order_id, type from order_history where order_id = any(${[a.orderId, b.orderId, c.orderId]}) and type <> 'ORDER_PLACED'`;
+    expect(history).toHaveLength(3);
+    // Each paid order got its two commands, in the machine's order, and no more.
+    const outbox = await t.sql<{ order_id: string; subjects: string[] }[]>`select order_id, array_agg(subject order by seq) as subjects from outbox where order_id = any(${[a.orderId, b.orderId, c.orderId]}) group by order_id`;
+    expect(outbox).toHaveLength(3);
+    for (const r of outbox) expect(r.subjects).toEqual([names.subjects.command('submitShipment'), names.subjects.command('issueDocument')]);
+    expect(await t.sql`select 1 from timers where order_id = any(${[a.orderId, b.orderId, c.orderId]})`).toHaveLength(0);
+  });
+
+  it('a statement that fails is retried one write at a time: only the bad event fails', async () => {
+    const committer = createGroupCommitter(t.sql, { maxBatch: 64, maxInFlight: 1 });
+    const good = [sampleOrder(), sampleOrder()];
+    const twin = sampleOrder();
+    const clash = { ...sampleOrder(), externalId: twin.externalId };
+    await committer.write(await decide('ORDER_PLACED', twin.orderId, { order: twin }));
+    const writes = await Promise.all([...good, clash].map((o) => decide('ORDER_PLACED', o.orderId, { order: o })));
+    // All three are handed over in the same turn, so they share one statement, which the
+    // external id clash fails as a whole.
+    const results = await Promise.allSettled(writes.map((w) => committer.write(w)));
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected']);
+    expect(results.slice(0, 2).map((r) => (r as PromiseFulfilledResult<boolean>).value)).toEqual([true, true]);
+    const stored = await t.sql`select id from orders where id = any(${[...good, clash].map((o) => o.orderId)})`;
+    expect(stored.map((r) => r['id']).sort()).toEqual(good.map((o) => o.orderId).sort());
+  });
+});
