@@ -13,7 +13,7 @@ import {
   type OrderEventPayload,
   type OrderPlacedPayload,
 } from '../../services/contracts/index.ts';
-import { mapWooCommerceOrder, type IncomingOrder } from '../../services/shops/index.ts';
+import { mapWooCommerceOrder, shopCancel, type IncomingOrder } from '../../services/shops/index.ts';
 import { sendError } from '../errors.ts';
 import type { GatewayRoute } from '../gateway.types.ts';
 import { rejectedWebhookRateLimit } from '../webhooks/webhook-limits.ts';
@@ -97,7 +97,10 @@ async function recordShopIntake(sql: Sql, incoming: IncomingOrder): Promise<Orde
   return existing.order_data;
 }
 
-/** ORDER_PLACED for the order (stable id: a repeat is dropped), and PAYMENT_CONFIRMED when the shop is the payment source and says paid. */
+/**
+ * ORDER_PLACED for the order (stable id: a repeat is dropped), PAYMENT_CONFIRMED when the shop is the
+ * payment source and says paid, and CANCEL when the order was cancelled at the shop.
+ */
 export function shopMessages(names: Names, shop: ShopConfig, d: ShopWebhookDecision, order: OrderData): WebhookMessage[] {
   const out: WebhookMessage[] = [
     { id: `order-placed:${order.orderId}`, subject: names.subjects.orderEvent(order.orderId), type: 'ORDER_PLACED', orderId: order.orderId, payload: { order } satisfies OrderPlacedPayload, actor: 'shop' },
@@ -112,6 +115,11 @@ export function shopMessages(names: Names, shop: ShopConfig, d: ShopWebhookDecis
       ...(paid.method ? { method: paid.method.slice(0, 50) } : {}),
     };
     out.push({ id: `shop-paid:${order.orderId}`, subject: names.subjects.orderEvent(order.orderId), type: 'PAYMENT_CONFIRMED', orderId: order.orderId, payload, actor: shop.name });
+  }
+  // Cancelled at the shop (its admin, or the customer before paying): the machine decides what a cancel means now.
+  if (d.incoming?.cancelled === true) {
+    const c = shopCancel(shop.name, order.orderId, d.incoming.status);
+    out.push({ id: c.id, subject: names.subjects.orderEvent(order.orderId), type: 'CANCEL', orderId: order.orderId, payload: c.payload, actor: shop.name });
   }
   return out;
 }

@@ -283,6 +283,15 @@ export async function startMagentoSandbox(o: MagentoSandboxOptions) {
       order.updated_at = tick();
       save(id);
     },
+    /** The shop's admin cancels the order (state and status canceled), as `POST /V1/orders/{id}/cancel` would. */
+    cancel(id: number): void {
+      const order = orders.get(id);
+      if (!order) throw new Error(`no order ${id}`);
+      order.state = 'canceled';
+      order.status = 'canceled';
+      order.updated_at = tick();
+      save(id);
+    },
     order: (id: number) => orders.get(id),
     /** The order's comments, oldest first. */
     comments: (id: number) => [...(orders.get(id)?.status_histories ?? [])].reverse(),

@@ -305,6 +305,14 @@ export async function startWooCommerceSandbox(o: WooCommerceSandboxOptions) {
       save(id);
       await deliver('order.updated', structuredClone(order));
     },
+    /** The shop's admin (or the customer) cancels the order at the shop: status cancelled, `order.updated`. */
+    async cancel(id: number): Promise<void> {
+      const order = orders.get(id);
+      if (!order) throw new Error(`no order ${id}`);
+      setStatus(order, 'cancelled');
+      save(id);
+      await deliver('order.updated', structuredClone(order));
+    },
     /** Sends the order's current state again as a webhook (a shop's retry). */
     resend: (id: number, topic = 'order.updated') => {
       const order = orders.get(id);

@@ -3,7 +3,7 @@
  * shop log read model, and how to start it. Others import only this file.
  */
 export { mapWooCommerceOrder, type WooIncomingOptions } from './woocommerce.incoming.ts';
-export type { IncomingOrder, ShopConnector } from './shop-connector.port.ts';
+export { shopCancel, type IncomingOrder, type ShopConnector } from './shop-connector.port.ts';
 export { DEFAULT_MAPPINGS, mappingFor, planShopCalls, type ShopMapping } from './shop-mapping.ts';
 export { givenUpShopUpdates, shopHealth, shopLog, shopTimeline, type ShopHealth, type ShopLogEntry } from './shop-timeline.ts';
 export { startShopsService } from './main.ts';

@@ -6,6 +6,7 @@ import { publishOrderEvent } from '../../infra/nats/publish.ts';
 import type { OrderData } from '../../machines/order/index.ts';
 import type { Names, OrderEventPayload, OrderPlacedPayload } from '../contracts/index.ts';
 import { mapMagentoOrder } from './magento.incoming.ts';
+import { shopCancel, type IncomingOrder } from './shop-connector.port.ts';
 
 export interface MagentoPollerDeps {
   shop: ShopConfig;
@@ -31,7 +32,7 @@ const EPOCH = '1970-01-01 00:00:00';
  * Polls a Magento shop's orders search for orders updated since the cursor (`shop_poll_cursor`:
  * `updated_at` + `entity_id`, in Postgres), oldest first; each new order gets our id once
  * (`shop_intake`) and ORDER_PLACED (plus PAYMENT_CONFIRMED from the shop's paid state when
- * SHOP_<NAME>_PAYMENT=shop); the cursor moves after each order is published. Magento's `updated_at`
+ * SHOP_<NAME>_PAYMENT=shop, and CANCEL once the shop cancelled it); the cursor moves after each order is published. Magento's `updated_at`
  * has second resolution, so the search asks `gteq` the cursor's second and skips what is at or
  * before (updated_at, entity_id): a restart neither misses an order nor takes one twice (and a repeat
  * publish would be dropped by its stable message id). One poller per shop holds an advisory lock.
@@ -43,11 +44,16 @@ export function startMagentoPoller(d: MagentoPollerDeps): { stop(): Promise<void
   let timer: ReturnType<typeof setTimeout> | null = null;
   let running: Promise<void> = Promise.resolve();
 
-  async function place(order: OrderData, paid: { paymentId: string; method: string | null } | null): Promise<void> {
+  async function place(order: OrderData, incoming: IncomingOrder): Promise<void> {
+    const paid = incoming.paid;
     await publishOrderEvent<OrderPlacedPayload>(d.nc, d.names, { id: `order-placed:${order.orderId}`, type: 'ORDER_PLACED', orderId: order.orderId, payload: { order }, actor: 'shop', occurredAt: order.placedAt });
     if (d.shop.payment === 'shop' && paid !== null) {
       const payload: OrderEventPayload<'PAYMENT_CONFIRMED'> = { provider: 'magento', paymentId: paid.paymentId, amount: order.total, currency: order.currency, ...(paid.method ? { method: paid.method.slice(0, 50) } : {}) };
       await publishOrderEvent(d.nc, d.names, { id: `shop-paid:${order.orderId}`, type: 'PAYMENT_CONFIRMED', orderId: order.orderId, payload, actor: d.shop.name });
+    }
+    if (incoming.cancelled) {
+      const c = shopCancel(d.shop.name, order.orderId, incoming.status);
+      await publishOrderEvent(d.nc, d.names, { id: c.id, type: 'CANCEL', orderId: order.orderId, payload: c.payload, actor: d.shop.name });
     }
   }
 
@@ -75,7 +81,7 @@ export function startMagentoPoller(d: MagentoPollerDeps): { stop(): Promise<void
                   on conflict (shop, external_id) do nothing returning order_id)
                 select order_id from ins union all select order_id from shop_intake where shop = ${d.shop.name} and external_id = ${incoming.externalId} limit 1`;
               if (!row) throw new Error('shop intake row missing');
-              await place({ ...incoming.order, orderId: row.order_id }, incoming.paid);
+              await place({ ...incoming.order, orderId: row.order_id }, incoming);
             } catch (err) {
               // An order we cannot map is logged and passed over (the shop's data must be fixed there).
               if (!(err instanceof Error) || (err as { code?: string }).code !== 'VALIDATION_FAILED') throw err;

@@ -75,6 +75,7 @@ export function mapMagentoOrder(body: unknown, o: { shop: string }): IncomingOrd
     modified: text(m['updated_at']),
     status: text(m['status']),
     paid,
+    cancelled: state === 'canceled',
     order: {
       externalId: id,
       shop: o.shop,

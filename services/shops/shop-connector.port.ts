@@ -21,6 +21,11 @@ export interface CallMeta {
   callKey: string;
 }
 
+/** The CANCEL an order cancelled at its shop sends ours (stable id: sent once however often the shop reports it). */
+export function shopCancel(shop: string, orderId: string, status: string): { id: string; payload: { note: string } } {
+  return { id: `shop-cancelled:${orderId}`, payload: { note: `Cancelled at the shop ${shop} (its status "${status}").` } };
+}
+
 /** An order as a shop sent it, mapped to ours (the gateway gives it our order id). */
 export interface IncomingOrder {
   /** The shop's id of the order (REST calls use it), our externalId. */
@@ -31,6 +36,8 @@ export interface IncomingOrder {
   status: string;
   /** The shop's own paid signal (used only when SHOP_<NAME>_PAYMENT=shop). */
   paid: { paymentId: string; method: string | null } | null;
+  /** Cancelled at the shop (WooCommerce status `cancelled`, Magento state `canceled`): our order is cancelled too. */
+  cancelled: boolean;
   order: Omit<OrderData, 'orderId'>;
 }
 

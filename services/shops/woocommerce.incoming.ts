@@ -105,6 +105,7 @@ export function mapWooCommerceOrder(body: unknown, o: WooIncomingOptions): Incom
     modified: text(w['date_modified_gmt']) || text(w['date_modified']) || created,
     status,
     paid,
+    cancelled: status === 'cancelled',
     order: {
       externalId: id,
       shop: o.shop,

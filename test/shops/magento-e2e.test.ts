@@ -80,6 +80,16 @@ describe('Magento 2 shop connector end to end', () => {
     expect(history.filter((h) => h.type === 'ORDER_PLACED')).toHaveLength(1);
   });
 
+  it('an order cancelled at Magento is cancelled here too (the poller sees its state canceled)', async () => {
+    const mo = mage.createOrder();
+    const orderId = await orderIdOf(mo.entity_id);
+    await w.waitFor(orderId, 'pending', (d) => d.state === 'pending');
+    mage.cancel(mo.entity_id);
+    const cancelled = await w.waitFor(orderId, 'cancelled', (d) => d.state === 'cancelled', 60_000);
+    const cancel = (cancelled.history as Array<{ type: string; outcome: string; actor: string | null; note: string | null }>).filter((h) => h.type === 'CANCEL');
+    expect(cancel).toEqual([expect.objectContaining({ outcome: 'applied', actor: 'mage' })]);
+  });
+
   it('across a restart of the poller no order is missed or taken twice (orders changed in the same second included)', async () => {
     await shops?.stop();
     shops = null;

@@ -230,6 +230,17 @@ describe('WooCommerce shop connector end to end', () => {
     expect(texts(away, late.id).filter((n) => n === 'private: Delivered to the customer.')).toHaveLength(1);
   });
 
+  it('an order cancelled at the shop (order.updated, status cancelled) is cancelled here too, once', async () => {
+    const wc = await woo.createOrder();
+    const orderId = await orderIdOf('woo', wc.id);
+    await w.waitFor(orderId, 'pending', (d) => d.state === 'pending');
+    await woo.cancel(wc.id);
+    await woo.resend(wc.id); // the shop sends it again: still one cancel
+    const cancelled = await w.waitFor(orderId, 'cancelled', (d) => d.state === 'cancelled', 60_000);
+    const cancel = (cancelled.history as Array<{ type: string; outcome: string; actor: string | null }>).filter((h) => h.type === 'CANCEL');
+    expect(cancel).toEqual([expect.objectContaining({ outcome: 'applied', actor: 'woo' })]);
+  });
+
   it('a bad signature is stored and refused: no order', async () => {
     woo.faults.wrongSignatureNext = 1;
     const wc = await woo.createOrder();
