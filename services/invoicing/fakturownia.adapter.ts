@@ -196,8 +196,9 @@ interface CorrectionPosition {
  * A correction document of `original` (README "Faktura korygująca" of the Fakturownia API):
  * `kind: "correction"`, `invoice_id` / `from_invoice_id` of the original, `correction_reason`, and
  * positions carrying the difference with their state before and after. A full reversal takes every
- * line (and the shipping) to zero; a partial one is a single position of `-amount` gross at the
- * highest VAT rate of the order (a refund of part of the price, e.g. the shipping).
+ * line (and the shipping) to zero; a partial one (a refund of part of the price) takes `-amount`
+ * gross split over the order's VAT rates in proportion to what the order had at each rate
+ * (`splitByVatRate`), one position per rate, so each rate's tax is corrected by its own share.
  */
 export function toFakturowniaCorrection(order: OrderData, original: DocumentInfo, c: CorrectionSpec, opts: InvoiceMappingOptions): Record<string, unknown> {
   const base = toFakturowniaInvoice(order, { today: opts.today, seller: opts.seller, payment: null });
@@ -208,6 +209,8 @@ export function toFakturowniaCorrection(order: OrderData, original: DocumentInfo
     ...order.lines.map((l) => ({ name: l.name, tax: l.taxRate, quantity: l.quantity, gross: l.unitPrice * l.quantity })),
     ...(order.shippingPrice > 0 ? [{ name: order.language === 'pl' ? 'Dostawa' : 'Shipping', tax: topRate, quantity: 1, gross: order.shippingPrice }] : []),
   ];
+  const reason = c.reason.slice(0, 180) || (order.language === 'pl' ? 'Korekta' : 'Correction');
+  const shares = splitByVatRate(lines, c.amount);
   const positions: CorrectionPosition[] = c.full
     ? lines.map((l) => ({
         name: l.name,
@@ -218,17 +221,18 @@ export function toFakturowniaCorrection(order: OrderData, original: DocumentInfo
         correction_before_attributes: { name: l.name, tax: l.tax, quantity: l.quantity, total_price_gross: minorToDecimal(l.gross, cur), kind: 'correction_before' },
         correction_after_attributes: { name: l.name, tax: l.tax, quantity: 0, total_price_gross: minorToDecimal(0, cur), kind: 'correction_after' },
       }))
-    : [
-        {
-          name: c.reason.slice(0, 200) || (order.language === 'pl' ? 'Korekta' : 'Correction'),
-          tax: topRate,
+    : shares.map((s) => {
+        const name = shares.length > 1 ? `${reason} (VAT ${s.tax}%)` : reason;
+        return {
+          name,
+          tax: s.tax,
           quantity: 1,
-          total_price_gross: neg(c.amount),
+          total_price_gross: neg(s.gross),
           kind: 'correction',
-          correction_before_attributes: { name: c.reason.slice(0, 200) || 'Korekta', tax: topRate, quantity: 1, total_price_gross: minorToDecimal(0, cur), kind: 'correction_before' },
-          correction_after_attributes: { name: c.reason.slice(0, 200) || 'Korekta', tax: topRate, quantity: 1, total_price_gross: neg(c.amount), kind: 'correction_after' },
-        },
-      ];
+          correction_before_attributes: { name, tax: s.tax, quantity: 1, total_price_gross: minorToDecimal(0, cur), kind: 'correction_before' },
+          correction_after_attributes: { name, tax: s.tax, quantity: 1, total_price_gross: neg(s.gross), kind: 'correction_after' },
+        };
+      });
   const { status: _s, paid: _p, paid_date: _pd, payment_type: _pt, ...rest } = base;
   return {
     ...rest,
@@ -240,6 +244,30 @@ export function toFakturowniaCorrection(order: OrderData, original: DocumentInfo
     oid_unique: 'yes',
     positions,
   };
+}
+
+/**
+ * `amount` (minor units) split over the VAT rates of `lines` in proportion to their gross at each
+ * rate, highest rate first; the shares add up to `amount` exactly (the largest remainders get the
+ * odd grosz). Lines without gross → all at the highest rate.
+ */
+export function splitByVatRate(lines: ReadonlyArray<{ tax: number; gross: number }>, amount: number): Array<{ tax: number; gross: number }> {
+  const byRate = new Map<number, number>();
+  for (const l of lines) byRate.set(l.tax, (byRate.get(l.tax) ?? 0) + l.gross);
+  const rates = [...byRate].sort((a, b) => b[0] - a[0]);
+  const total = rates.reduce((s, [, g]) => s + g, 0);
+  if (total <= 0 || rates.length === 0) return [{ tax: rates[0]?.[0] ?? 0, gross: amount }];
+  const shares = rates.map(([tax, g]) => {
+    const exact = (amount * g) / total;
+    return { tax, gross: Math.floor(exact), rest: exact - Math.floor(exact) };
+  });
+  let left = amount - shares.reduce((s, x) => s + x.gross, 0);
+  for (const s of [...shares].sort((a, b) => b.rest - a.rest)) {
+    if (left <= 0) break;
+    s.gross++;
+    left--;
+  }
+  return shares.filter((s) => s.gross > 0).map(({ tax, gross }) => ({ tax, gross }));
 }
 
 function parseRetryAfter(h: string | null): number | undefined {

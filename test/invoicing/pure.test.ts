@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decimalToMinor, minorToDecimal } from '../../services/contracts/money.ts';
 import { isValidNip, precheckOrderForInvoice } from '../../services/invoicing/nip.ts';
-import { toFakturowniaInvoice } from '../../services/invoicing/fakturownia.adapter.ts';
+import { splitByVatRate, toFakturowniaCorrection, toFakturowniaInvoice } from '../../services/invoicing/fakturownia.adapter.ts';
 import { exponentialBackoff } from '../../infra/retry-policy.ts';
 import { renderDocumentMail } from '../../services/mailer/document-mail.template.ts';
 import { sampleOrder } from '../support/orders.ts';
@@ -117,5 +117,40 @@ describe('document mail templates', () => {
     const big = { ...order, total: 1234560, lines: [{ sku: 'X', name: 'X', quantity: 1, unitPrice: 1234560 - order.shippingPrice, taxRate: 23 }] };
     expect(renderDocumentMail(big, doc).text).toContain('na kwotę 12\u00a0345,60\u00a0zł.');
     expect(renderDocumentMail({ ...big, language: 'en' }, doc).text).toContain('amounting to PLN\u00a012,345.60.');
+  });
+});
+
+describe('partial corrections: split over the VAT rates', () => {
+  it('shares follow the gross at each rate and add up to the amount to the grosz', () => {
+    expect(splitByVatRate([{ tax: 23, gross: 5000 }, { tax: 5, gross: 5000 }], 1001)).toEqual([
+      { tax: 23, gross: 501 },
+      { tax: 5, gross: 500 },
+    ]);
+    expect(splitByVatRate([{ tax: 23, gross: 3333 }, { tax: 8, gross: 3333 }, { tax: 5, gross: 3334 }], 100).reduce((s, x) => s + x.gross, 0)).toBe(100);
+    expect(splitByVatRate([{ tax: 23, gross: 9000 }, { tax: 8, gross: 1000 }, { tax: 23, gross: 0 }], 2000)).toEqual([
+      { tax: 23, gross: 1800 },
+      { tax: 8, gross: 200 },
+    ]);
+    expect(splitByVatRate([{ tax: 23, gross: 0 }], 700)).toEqual([{ tax: 23, gross: 700 }]);
+  });
+
+  it('a partial correction of a mixed-rate order is one position per rate, each corrected by its share', () => {
+    const order = sampleOrder({
+      lines: [
+        { sku: 'MUG', name: 'Kubek', quantity: 2, unitPrice: 2500, taxRate: 23 },
+        { sku: 'BOOK', name: 'Książka', quantity: 1, unitPrice: 4000, taxRate: 5 },
+      ],
+      shippingPrice: 1000,
+      total: 10000,
+    });
+    const doc = { providerId: '77', number: 'FV/1/11/2026', issueDate: '2026-11-30', provider: 'fakturownia' };
+    const c = toFakturowniaCorrection(order, doc, { correctionId: `${order.orderId}:correction:1`, amount: 2500, full: false, reason: 'Rabat' }, { today: '2026-11-30' });
+    const positions = c['positions'] as Array<{ name: string; tax: number; total_price_gross: string }>;
+    // 6000 gross at 23 % (the mugs and the shipping), 4000 at 5 %: 1500 and 1000 of the 2500.
+    expect(positions.map((p) => [p.name, p.tax, p.total_price_gross])).toEqual([
+      ['Rabat (VAT 23%)', 23, '-15.00'],
+      ['Rabat (VAT 5%)', 5, '-10.00'],
+    ]);
+    expect(c).toMatchObject({ kind: 'correction', invoice_id: '77', correction_reason: 'Rabat' });
   });
 });
