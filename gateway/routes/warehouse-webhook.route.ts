@@ -8,6 +8,7 @@ import {
   type Names,
   type WarehouseStatusCommand,
 } from '../../services/contracts/index.ts';
+import { logArrivals, warehouseArrival, type WarehouseArrival } from '../../services/logistics/index.ts';
 import { sendError } from '../errors.ts';
 import { rejectedWebhookRateLimit } from '../webhooks/webhook-limits.ts';
 import type { GatewayRoute } from '../gateway.types.ts';
@@ -24,6 +25,8 @@ export interface WarehouseDecision extends WebhookDecision {
   text?: string;
   /** Set when the signed body is not a status webhook (handed on anyway; the sender is told 422). */
   problem?: string;
+  /** A status handled where it arrives: logged with the inbox row, an order event only if it moves the order. */
+  arrival?: WarehouseArrival;
 }
 
 /**
@@ -65,6 +68,7 @@ function decideSigned(body: Buffer): WarehouseDecision {
       problem,
     };
   }
+  const arrival = warehouseArrival(hook, text);
   return {
     dedupeKey: warehouseEventKey(hook.eventId),
     signature: 'valid',
@@ -73,6 +77,7 @@ function decideSigned(body: Buffer): WarehouseDecision {
     externalRef: hook.reference,
     detail: `${hook.status} for shipment ${hook.shipmentId}`,
     text,
+    ...(arrival === null ? {} : { arrival }),
   };
 }
 
@@ -87,10 +92,23 @@ export function warehouseMessages(names: Names, d: WarehouseDecision, webhookId:
 }
 
 /**
+ * The order event of a status logged where it arrived, straight to the order's event stream with the
+ * id the logistics service would give it (`warehouse:<eventId>`); none for a status only logged.
+ */
+export function arrivalMessages(names: Names, a: WarehouseArrival): WebhookMessage[] {
+  if (a.orderEvent === null) return [];
+  const { type, payload } = a.orderEvent;
+  return [{ id: a.dedupeKey, subject: names.subjects.orderEvent(a.reference), type, orderId: a.reference, payload, actor: 'warehouse', ...(a.occurredAt === null ? {} : { occurredAt: a.occurredAt }) }];
+}
+
+/**
  * `POST /webhooks/warehouse`: warehouse status webhooks, signed with
  * `X-Warehouse-Signature: sha256=<hex HMAC-SHA256 of the raw body>`. Stored raw in the webhook inbox
- * (insert-once on `warehouse:<eventId>`), then published to the logistics queue, then 200. A repeat
- * is answered 200 without publishing anything new. Bad signature → 400 (stored with its verdict).
+ * (insert-once on `warehouse:<eventId>`); a status for one of our shipments is logged in the warehouse
+ * log by the same statement, and only a status that moves the order is published, to the order's
+ * event stream. Anything else (unknown reference or status, a repeat whose first attempt did not
+ * finish) goes to the logistics queue. Then 200. A repeat is answered 200 without publishing
+ * anything new. Bad signature → 400 (stored with its verdict).
  */
 export const warehouseWebhookRoute: GatewayRoute = async (app, ctx) => {
   const { config, names } = ctx.deps;
@@ -99,6 +117,7 @@ export const warehouseWebhookRoute: GatewayRoute = async (app, ctx) => {
     messages: (d, webhookId) => warehouseMessages(names, d, webhookId),
   };
   ctx.inbox.registerProcessor('warehouse', processor);
+  ctx.inbox.registerAlongside<WarehouseArrival>('warehouse', { write: logArrivals });
 
   const secret = config.warehouseWebhookSecret;
   const genuine = (request: { headers: Headers; rawBody?: Buffer }) =>
@@ -110,12 +129,14 @@ export const warehouseWebhookRoute: GatewayRoute = async (app, ctx) => {
   app.post('/webhooks/warehouse', routeOptions, async (request, reply) => {
     const body = request.rawBody ?? Buffer.alloc(0);
     const decision = decideWarehouseWebhook(config.warehouseWebhookSecret, request.headers, body);
-    const { text: _text, problem, ...columns } = decision;
-    const stored = await ctx.inbox.store({ provider: 'warehouse', headers: request.headers, body, ...columns });
+    const { text: _text, problem, arrival, ...columns } = decision;
+    const stored = await ctx.inbox.store({ provider: 'warehouse', headers: request.headers, body, ...columns, alongside: arrival });
     if (decision.verdict === 'invalid') {
       return sendError(reply, 'SIGNATURE_INVALID', `warehouse webhook rejected: ${decision.detail ?? 'bad signature'}`, { webhookId: stored.id });
     }
-    await ctx.inbox.publish(stored, warehouseMessages(names, decision, stored.id));
+    // Logged with its inbox row: at most an order event is left to publish. Else the long way.
+    const messages = stored.alongside && arrival !== undefined ? arrivalMessages(names, arrival) : warehouseMessages(names, decision, stored.id);
+    await ctx.inbox.publish(stored, messages);
     if (problem !== undefined) {
       // Stored and handed on (an admin is told), but the sender should know it was not understood.
       return sendError(reply, 'VALIDATION_FAILED', problem, { webhookId: stored.id });

@@ -1,6 +1,6 @@
-import type { Sql } from '../../infra/db/postgres.ts';
+import type { Sql, SqlFragment } from '../../infra/db/postgres.ts';
 import type { Logger } from '../../infra/logger.ts';
-import type { ListFilter, SignatureVerdict, StoredWebhook, WebhookVerdict } from './webhook-inbox.types.ts';
+import type { AlongsideWriter, ListFilter, SignatureVerdict, StoredWebhook, WebhookVerdict } from './webhook-inbox.types.ts';
 
 /**
  * The gateway's `webhook_inbox` table (its only owner): insert-once by dedupe key, "published"
@@ -20,6 +20,12 @@ export interface InboxInsert {
   external_ref: string | null;
   headers: Record<string, string>;
   body: Buffer;
+}
+
+/** What an insert answers: the new row's id (null for a repeat) and whether its alongside row was written. */
+export interface InsertOutcome {
+  id: string | null;
+  alongside: boolean;
 }
 
 interface Row extends InboxInsert {
@@ -86,7 +92,27 @@ export function createWebhookInboxStore(deps: { sql: Sql; logger: Logger }) {
 
   // Inserts are grouped: while a few INSERTs are in flight, new rows wait and go together in the next
   // multi-row INSERT (one commit, one WAL flush for many webhooks). At low load a row goes at once.
-  let insertQueue: Array<{ row: InboxInsert; resolve: (id: string | null) => void; reject: (err: unknown) => void }> = [];
+  let insertQueue: Array<{ row: InboxInsert; alongside: unknown; resolve: (r: InsertOutcome) => void; reject: (err: unknown) => void }> = [];
+  const writers = new Map<string, AlongsideWriter<unknown>>();
+
+  /** The batch's alongside writes as CTEs after `new_inbox_rows`, and the test naming which rows got one. */
+  function alongsideOf(batch: typeof insertQueue): { ctes: SqlFragment; written: SqlFragment } {
+    const groups = new Map<AlongsideWriter<unknown>, unknown[]>();
+    for (const b of batch) {
+      const writer = writers.get(b.row.provider);
+      if (b.alongside === undefined || writer === undefined) continue;
+      groups.set(writer, [...(groups.get(writer) ?? []), b.alongside]);
+    }
+    if (groups.size === 0) return { ctes: sql``, written: sql`false` };
+    const parts = [...groups].map(([writer, values], i) => ({
+      cte: sql`, ${sql(`alongside_${i}`)} as (${writer.write(sql, values)})`,
+      keys: sql`select a.dedupe_key from ${sql(`alongside_${i}`)} a`,
+    }));
+    return {
+      ctes: parts.map((p) => p.cte).reduce((all, c) => sql`${all}${c}`),
+      written: sql`n.dedupe_key in (${parts.map((p) => p.keys).reduce((all, k) => sql`${all} union all ${k}`)})`,
+    };
+  }
   let insertsInFlight = 0;
   function pumpInserts(): void {
     while (insertsInFlight < MAX_INSERTS_IN_FLIGHT && insertQueue.length > 0) {
@@ -102,16 +128,21 @@ export function createWebhookInboxStore(deps: { sql: Sql; logger: Logger }) {
   async function insertBatch(batch: typeof insertQueue): Promise<void> {
     try {
       const rows = batch.map((b) => ({ ...b.row, headers: sql.json(b.row.headers) }));
-      const inserted = await sql<{ id: string; dedupe_key: string }[]>`
-        insert into webhook_inbox ${sql(rows as never, 'provider', 'dedupe_key', 'event_type', 'signature', 'verdict', 'detail', 'order_id', 'external_ref', 'headers', 'body')}
-        on conflict (dedupe_key) do nothing
-        returning id, dedupe_key`;
+      const alongside = alongsideOf(batch);
+      // Rows of other owners (the warehouse log) go in the same statement: one commit for both.
+      const inserted = await sql<{ id: string; dedupe_key: string; alongside: boolean }[]>`
+        with new_inbox_rows as (
+          insert into webhook_inbox ${sql(rows as never, 'provider', 'dedupe_key', 'event_type', 'signature', 'verdict', 'detail', 'order_id', 'external_ref', 'headers', 'body')}
+          on conflict (dedupe_key) do nothing
+          returning id, dedupe_key
+        )${alongside.ctes}
+        select n.id, n.dedupe_key, ${alongside.written} as alongside from new_inbox_rows n`;
       // Within one batch a key is inserted once; only its first waiter gets the id.
-      const byKey = new Map(inserted.map((x) => [x.dedupe_key, String(x.id)]));
+      const byKey = new Map(inserted.map((x) => [x.dedupe_key, { id: String(x.id), alongside: x.alongside }]));
       for (const b of batch) {
-        const id = byKey.get(b.row.dedupe_key);
+        const row = byKey.get(b.row.dedupe_key);
         byKey.delete(b.row.dedupe_key);
-        b.resolve(id ?? null);
+        b.resolve(row ?? { id: null, alongside: false });
       }
     } catch (err) {
       for (const b of batch) b.reject(err);
@@ -144,13 +175,21 @@ export function createWebhookInboxStore(deps: { sql: Sql; logger: Logger }) {
   }
 
   return {
-    /** Inserts the row unless its dedupe key exists; resolves with the new id, or null for a repeat. */
-    insertOnce(raw: InboxInsert): Promise<string | null> {
+    /** Lets `provider`'s rows carry an `alongside` value that `writer` writes in the same statement. */
+    registerAlongside<T>(provider: string, writer: AlongsideWriter<T>): void {
+      writers.set(provider, writer as AlongsideWriter<unknown>);
+    },
+
+    /**
+     * Inserts the row unless its dedupe key exists; resolves with the new id (null for a repeat), and
+     * whether `alongside` (for the provider's registered writer) was written with it.
+     */
+    insertOnce(raw: InboxInsert, alongside?: unknown): Promise<InsertOutcome> {
       // Postgres text cannot hold NUL; one such value must not fail the whole batch.
       const clean = (v: string | null) => (v === null ? null : v.replace(/\u0000/g, ''));
       const row: InboxInsert = { ...raw, event_type: clean(raw.event_type), detail: clean(raw.detail), order_id: clean(raw.order_id), external_ref: clean(raw.external_ref) };
       return new Promise((resolve, reject) => {
-        insertQueue.push({ row, resolve, reject });
+        insertQueue.push({ row, alongside, resolve, reject });
         pumpInserts();
       });
     },

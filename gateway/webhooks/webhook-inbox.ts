@@ -28,7 +28,7 @@ import type { Logger } from '../../infra/logger.ts';
 import { makeEnvelope, OrderpilotError, type Envelope } from '../../services/contracts/index.ts';
 import { storableText } from '../hostile-text.ts';
 import { createWebhookInboxStore } from './webhook-inbox.store.ts';
-import type { Headers, ListFilter, StoredReceipt, StoredWebhook, WebhookDecision, WebhookInput, WebhookMessage, WebhookProcessor, WebhookReceipt, WebhookVerdict } from './webhook-inbox.types.ts';
+import type { AlongsideWriter, Headers, ListFilter, StoredReceipt, StoredWebhook, WebhookDecision, WebhookInput, WebhookMessage, WebhookProcessor, WebhookReceipt, WebhookVerdict } from './webhook-inbox.types.ts';
 
 export * from './webhook-inbox.types.ts';
 
@@ -76,6 +76,7 @@ export function createWebhookInbox(deps: WebhookInboxDeps) {
         orderId: m.orderId,
         payload: m.payload,
         actor: m.actor,
+        ...(m.occurredAt === undefined ? {} : { occurredAt: m.occurredAt }),
       }),
     }));
   }
@@ -101,7 +102,7 @@ export function createWebhookInbox(deps: WebhookInboxDeps) {
     // Text columns hold what Postgres can store; the exact bytes are in `body`.
     const text = (v: string | null | undefined) => (v === undefined || v === null ? null : storableText(v));
     const r: WebhookReceipt = { ...receipt, dedupeKey: storableText(receipt.dedupeKey) };
-    const insertedId = await rows.insertOnce({
+    const inserted = await rows.insertOnce({
       provider: r.provider,
       dedupe_key: r.dedupeKey,
       event_type: text(r.eventType),
@@ -112,7 +113,8 @@ export function createWebhookInbox(deps: WebhookInboxDeps) {
       external_ref: text(r.externalRef),
       headers: keepHeaders(r.headers),
       body: r.body,
-    });
+    }, r.alongside);
+    const insertedId = inserted.id;
     if (insertedId === null) {
       const existing = await rows.findByKey(r.dedupeKey);
       if (existing === null) throw new OrderpilotError('DB_CONFLICT', 'webhook row vanished during insert', { retryable: true });
@@ -120,14 +122,14 @@ export function createWebhookInbox(deps: WebhookInboxDeps) {
       log.debug({ provider: r.provider, dedupeKey: r.dedupeKey }, 'webhook already stored');
       // The first attempt stored it but may not have published (crash, NATS down): finish its work.
       const toPublish = !existing.published && existing.verdict === r.verdict && r.verdict !== 'invalid';
-      return { id: existing.id, dedupeKey: r.dedupeKey, provider: r.provider, isNew: false, verdict: existing.verdict, toPublish, messageIds: existing.messageIds };
+      return { id: existing.id, dedupeKey: r.dedupeKey, provider: r.provider, isNew: false, verdict: existing.verdict, toPublish, messageIds: existing.messageIds, alongside: false };
     }
     deps.onReceived?.(r.provider, r.verdict, true);
     // What is published for it is logged by `publish`; a row that leads nowhere is logged here.
     const fields = { webhookId: insertedId, provider: r.provider, verdict: r.verdict, eventType: r.eventType, orderId: r.orderId, detail: r.detail };
     if (r.verdict === 'invalid' || r.verdict === 'malformed') log.info(fields, 'webhook stored');
     else log.debug(fields, 'webhook stored');
-    return { id: insertedId, dedupeKey: r.dedupeKey, provider: r.provider, isNew: true, verdict: r.verdict, toPublish: r.verdict !== 'invalid', messageIds: [] };
+    return { id: insertedId, dedupeKey: r.dedupeKey, provider: r.provider, isNew: true, verdict: r.verdict, toPublish: r.verdict !== 'invalid', messageIds: [], alongside: inserted.alongside };
   }
 
   /**
@@ -136,7 +138,12 @@ export function createWebhookInbox(deps: WebhookInboxDeps) {
    * stays unpublished, and a provider retry completes it.
    */
   async function publish(stored: StoredReceipt, messages: readonly WebhookMessage[]): Promise<string[]> {
-    if (!stored.toPublish || messages.length === 0) return stored.messageIds;
+    if (!stored.toPublish) return stored.messageIds;
+    if (messages.length === 0) {
+      // Its work was done by the insert itself (the row written alongside): nothing for a retry to finish.
+      if (stored.alongside) rows.markPublished(stored.id, []);
+      return stored.messageIds;
+    }
     const out = withIds(stored.dedupeKey, messages);
     await publishAll(out);
     const ids = out.map((m) => m.envelope.id);
@@ -196,6 +203,10 @@ export function createWebhookInbox(deps: WebhookInboxDeps) {
     flush: () => rows.flush(),
     /** Deletes rejected webhooks (bad signature, unreadable) received before `olderThan`. */
     pruneRejected: (olderThan: Date) => rows.pruneRejected(olderThan),
+    /** Lets this provider's receipts carry a row of another owner's table, written in the inbox's own statement. */
+    registerAlongside<T>(provider: string, writer: AlongsideWriter<T>): void {
+      rows.registerAlongside(provider, writer);
+    },
     /** Lets an admin replay this provider's stored webhooks (the route registers its own processor). */
     registerProcessor<D extends WebhookDecision>(provider: string, processor: WebhookProcessor<D>): void {
       processors.set(provider, async (input, webhookId) => {

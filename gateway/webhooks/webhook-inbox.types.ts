@@ -1,4 +1,5 @@
 /** The webhook inbox's vocabulary, shared by its store (`webhook-inbox.store.ts`) and receive/replay (`webhook-inbox.ts`). */
+import type { Sql, SqlFragment } from '../../infra/db/postgres.ts';
 
 /** `unchecked`: the body was not JSON, so no provider's signature check was run on it. */
 export type SignatureVerdict = 'valid' | 'invalid' | 'unchecked';
@@ -24,6 +25,8 @@ export interface WebhookMessage {
   /** Explicit message id; default `<dedupeKey>` / `<dedupeKey>#<n>`. */
   id?: string;
   actor?: string;
+  /** When the sender says it happened (default: now). */
+  occurredAt?: string;
 }
 
 /** What is known about a request before it is stored: the row's columns (all plain data). */
@@ -42,6 +45,20 @@ export interface WebhookReceipt extends WebhookDecision {
   provider: string;
   headers: Headers;
   body: Buffer;
+  /**
+   * A row for another owner's table, written in the same statement as a new inbox row by the
+   * provider's registered `AlongsideWriter` (the warehouse log for warehouse statuses).
+   */
+  alongside?: unknown;
+}
+
+/**
+ * Another table's owner writes its rows in the inbox's own insert statement, as a CTE after
+ * `new_inbox_rows(id, dedupe_key)` (the rows this statement inserted). `write` gets the values of
+ * one batch and returns a data-modifying statement `returning dedupe_key` of the rows it wrote.
+ */
+export interface AlongsideWriter<T> {
+  write(sql: Sql, values: readonly T[]): SqlFragment;
 }
 
 /** A stored (or found) row, as `inbox.store` answers: the webhook id, and whether its messages are still to publish. */
@@ -59,6 +76,8 @@ export interface StoredReceipt {
   toPublish: boolean;
   /** What was published for it so far. */
   messageIds: string[];
+  /** A new row whose `alongside` row was written with it (false for repeats and rows without one). */
+  alongside: boolean;
 }
 
 /** A stored webhook, as the admin API and the console read it. */

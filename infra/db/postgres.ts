@@ -4,6 +4,8 @@ import postgres from 'postgres';
 export type Sql = postgres.Sql<Record<string, never>>;
 /** A transaction handle (the `sql` passed to `sql.begin`). */
 export type TxSql = postgres.TransactionSql<Record<string, never>>;
+/** A piece of SQL built with `sql\`…\`` to be placed inside another statement (e.g. as a CTE). */
+export type SqlFragment = postgres.Fragment;
 
 export interface SqlOptions {
   max?: number;

@@ -4,12 +4,10 @@ import type { Logger } from '../../infra/logger.ts';
 import { COMMAND_PAYLOADS, isOrderpilotError, validate, type AttachDocumentCommand, type DocumentEvents } from '../contracts/index.ts';
 import type { DocumentStore } from './document.store.ts';
 import type { InvoicingProvider } from './invoicing.port.ts';
-import type { KsefStore } from './ksef.store.ts';
 
 export interface AttachDocumentDeps {
   provider: InvoicingProvider;
   store: DocumentStore;
-  ksef: KsefStore;
   events: DocumentEvents;
   logger: Logger;
 }
@@ -30,7 +28,6 @@ export interface AttachDocumentDeps {
  */
 export function createAttachDocumentHandler(deps: AttachDocumentDeps): EnvelopeHandler {
   const { provider, store, events } = deps;
-  const ksefFlag = async (orderId: string): Promise<'sent' | 'outside'> => ((await deps.ksef.stateOf(orderId)) === null ? 'outside' : 'sent');
   return async (env, ctx) => {
     const cmd: AttachDocumentCommand = validate(COMMAND_PAYLOADS.attachDocument, env.payload, 'attach-document command');
     const orderId = cmd.order.orderId;
@@ -38,9 +35,9 @@ export function createAttachDocumentHandler(deps: AttachDocumentDeps): EnvelopeH
     try {
       const recorded = (await store.issuedFor(orderId)) ?? (await provider.findByOrder(orderId));
       if (recorded) {
-        const saved = await store.saveIssued(orderId, recorded);
-        log.info({ found: saved.number }, 'the order already has a document at the invoicing system; reporting it');
-        await events.issued(env, orderId, saved, await ksefFlag(orderId));
+        const saved = 'document' in recorded ? recorded : await store.saveIssued(orderId, recorded);
+        log.info({ found: saved.document.number }, 'the order already has a document at the invoicing system; reporting it');
+        await events.issued(env, orderId, saved.document, saved.ksef);
         return;
       }
       const matches = await provider.findByNumber(cmd.number);
@@ -60,7 +57,7 @@ export function createAttachDocumentHandler(deps: AttachDocumentDeps): EnvelopeH
         mine !== undefined
           ? { providerId: mine.providerId, number: mine.number, issueDate: mine.issueDate, provider: mine.provider }
           : { providerId: `${MANUAL_DOCUMENT_PROVIDER}:${cmd.number}`, number: cmd.number, issueDate: cmd.issueDate, provider: MANUAL_DOCUMENT_PROVIDER };
-      const saved = await store.saveIssued(orderId, doc);
+      const { document: saved } = await store.saveIssued(orderId, doc);
       await events.issued(env, orderId, saved, 'outside');
       log.info({ verified: mine !== undefined, providerId: saved.providerId }, mine !== undefined ? 'attached document verified at the invoicing system' : 'attached document not found at the invoicing system; recorded as given');
     } catch (err) {

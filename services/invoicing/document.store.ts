@@ -6,14 +6,23 @@ import type { Sql } from '../../infra/db/postgres.ts';
  * state (the order actor records DOCUMENT_ISSUED); it lets a repeated command answer without asking
  * the invoicing system, and shows admins what was issued and what failed.
  */
+/**
+ * A document on record, and whether it went to KSeF (`sent`: it has a KSeF record; `outside`: not) —
+ * read with the document itself, so a report needs no second look-up.
+ */
+export interface RecordedDocument {
+  document: DocumentInfo;
+  ksef: 'sent' | 'outside';
+}
+
 export interface DocumentStore {
   /** The issued document of an order, if this service recorded one. */
-  issuedFor(orderId: string): Promise<DocumentInfo | null>;
+  issuedFor(orderId: string): Promise<RecordedDocument | null>;
   /**
    * Records the issued document. The first one recorded for an order wins (a second answer for the
    * same order cannot replace it); returns the document that is on record.
    */
-  saveIssued(orderId: string, doc: DocumentInfo, opts?: { ksefFirstPollAt?: Date; correctionOf?: string }): Promise<DocumentInfo>;
+  saveIssued(orderId: string, doc: DocumentInfo, opts?: { ksefFirstPollAt?: Date; correctionOf?: string }): Promise<RecordedDocument>;
   /** Records a failure, unless the order already has an issued document. */
   saveFailed(orderId: string, provider: string, code: string, message: string, opts?: { correctionOf?: string }): Promise<void>;
 }
@@ -24,16 +33,20 @@ interface Row {
   number: string;
   issue_date: string;
   pdf_url: string | null;
+  in_ksef: boolean;
 }
 
-const toDoc = (r: Row): DocumentInfo => ({ providerId: r.provider_id, number: r.number, issueDate: r.issue_date, provider: r.provider, ...(r.pdf_url ? { pdfUrl: r.pdf_url } : {}) });
+const toRecorded = (r: Row): RecordedDocument => ({
+  document: { providerId: r.provider_id, number: r.number, issueDate: r.issue_date, provider: r.provider, ...(r.pdf_url ? { pdfUrl: r.pdf_url } : {}) },
+  ksef: r.in_ksef ? 'sent' : 'outside',
+});
 
 export function createDocumentStore(sql: Sql): DocumentStore {
   return {
     async issuedFor(orderId) {
-      const [row] = await sql<Row[]>`select provider, provider_id, number, issue_date::text as issue_date, pdf_url
+      const [row] = await sql<Row[]>`select provider, provider_id, number, issue_date::text as issue_date, pdf_url, ksef_state is not null as in_ksef
         from documents where order_id = ${orderId} and status = 'issued'`;
-      return row ? toDoc(row) : null;
+      return row ? toRecorded(row) : null;
     },
     async saveIssued(orderId, doc, opts = {}) {
       // Sent to KSeF: the KSeF record starts in the same statement, so no crash leaves a document
@@ -51,10 +64,10 @@ export function createDocumentStore(sql: Sql): DocumentStore {
           ksef_next_poll_at = excluded.ksef_next_poll_at,
           error_code = null, error_message = null, updated_at = now()
           where documents.status <> 'issued'
-        returning provider, provider_id, number, issue_date::text as issue_date, pdf_url`;
-      if (row) return toDoc(row);
+        returning provider, provider_id, number, issue_date::text as issue_date, pdf_url, ksef_state is not null as in_ksef`;
+      if (row) return toRecorded(row);
       const existing = await this.issuedFor(orderId);
-      return existing ?? doc;
+      return existing ?? { document: doc, ksef: poll === null ? 'outside' : 'sent' };
     },
     async saveFailed(orderId, provider, code, message, opts = {}) {
       const parent = opts.correctionOf ?? null;

@@ -42,12 +42,11 @@ export function createIssueCorrectionHandler(deps: IssueCorrectionDeps): Envelop
     const orderId = cmd.order.orderId;
     const { correctionId } = cmd;
     const log = deps.logger.child({ orderId, correctionId, messageId: env.id, delivery: ctx.deliveryCount });
-    const ksefFlag = async (): Promise<'sent' | 'outside'> => ((await deps.ksef.store.stateOf(correctionId)) === null ? 'outside' : 'sent');
     try {
       const recorded = await store.issuedFor(correctionId);
       if (recorded) {
-        log.info({ number: recorded.number }, 'correction already recorded; reporting it again');
-        await events.correctionIssued(env, orderId, correctionId, recorded, await ksefFlag());
+        log.info({ number: recorded.document.number }, 'correction already recorded; reporting it again');
+        await events.correctionIssued(env, orderId, correctionId, recorded.document, recorded.ksef);
         return;
       }
       // Corrections go to KSeF the same way as invoices: when the original went there, or KSeF is on for this buyer.
@@ -66,7 +65,7 @@ export function createIssueCorrectionHandler(deps: IssueCorrectionDeps): Envelop
         }
       }
       await deps.hooks?.afterProviderAnswer?.(correctionId, doc);
-      const saved = await store.saveIssued(correctionId, doc, { correctionOf: orderId, ...(toKsef ? { ksefFirstPollAt: new Date(Date.now() + deps.ksef.config.pollBaseMs) } : {}) });
+      const { document: saved } = await store.saveIssued(correctionId, doc, { correctionOf: orderId, ...(toKsef ? { ksefFirstPollAt: new Date(Date.now() + deps.ksef.config.pollBaseMs) } : {}) });
       await events.correctionIssued(env, orderId, correctionId, saved, toKsef ? 'sent' : 'outside');
       log.info({ number: saved.number, providerId: saved.providerId, how, toKsef, amount: cmd.amount, full: cmd.full }, how === 'issued' ? 'correction issued' : 'correction found at the invoicing system');
     } catch (err) {
@@ -75,7 +74,7 @@ export function createIssueCorrectionHandler(deps: IssueCorrectionDeps): Envelop
       if (retryable && !ctx.lastAttempt) throw err;
       const twin = await store.issuedFor(correctionId).catch(() => null);
       if (twin) {
-        await events.correctionIssued(env, orderId, correctionId, twin, await ksefFlag());
+        await events.correctionIssued(env, orderId, correctionId, twin.document, twin.ksef);
         return;
       }
       const code = retryable ? 'RETRIES_EXHAUSTED' : isOrderpilotError(err) ? err.code : 'INTERNAL';

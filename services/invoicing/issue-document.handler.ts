@@ -69,8 +69,8 @@ export function createIssueDocumentHandler(deps: IssueDocumentDeps): EnvelopeHan
     try {
       const recorded = await store.issuedFor(orderId);
       if (recorded) {
-        log.info({ number: recorded.number }, 'document already recorded; reporting it again');
-        await events.issued(env, orderId, recorded, await ksefFlag(orderId));
+        log.info({ number: recorded.document.number }, 'document already recorded; reporting it again');
+        await events.issued(env, orderId, recorded.document, recorded.ksef);
         return;
       }
       const toKsef = deps.ksef.config.mode !== 'off' && inKsefScope(cmd.order, deps.ksef.config.scope);
@@ -100,7 +100,7 @@ export function createIssueDocumentHandler(deps: IssueDocumentDeps): EnvelopeHan
       await deps.hooks?.afterProviderAnswer?.(orderId, doc);
       // Found (an earlier attempt's answer was lost): that attempt asked for the KSeF send as well; if
       // it did not happen, the poller sees gov_status null and sends it.
-      const saved = await store.saveIssued(orderId, doc, toKsef ? { ksefFirstPollAt: new Date(Date.now() + deps.ksef.config.pollBaseMs) } : {});
+      const { document: saved, ksef } = await store.saveIssued(orderId, doc, toKsef ? { ksefFirstPollAt: new Date(Date.now() + deps.ksef.config.pollBaseMs) } : {});
       // More than one document for this order at the invoicing system (one made by hand, a client
       // without oid_unique), or one that is not the one recorded here: never taken silently.
       const extra = [...existing, doc].filter((d, i, all) => d.providerId !== saved.providerId && all.findIndex((x) => x.providerId === d.providerId) === i);
@@ -108,7 +108,6 @@ export function createIssueDocumentHandler(deps: IssueDocumentDeps): EnvelopeHan
         log.error({ kept: saved.number, extra: extra.map((d) => d.number) }, 'the invoicing system holds more than one document for this order; admin notified');
         await deps.notify?.(orderId, { externalId: cmd.order.externalId, kept: saved, others: extra });
       }
-      const ksef = toKsef ? 'sent' : await ksefFlag(orderId);
       await events.issued(env, orderId, saved, ksef);
       log.info({ number: saved.number, providerId: saved.providerId, how, ksef }, how === 'issued' ? 'document issued' : 'document found at the invoicing system');
     } catch (err) {
@@ -118,8 +117,8 @@ export function createIssueDocumentHandler(deps: IssueDocumentDeps): EnvelopeHan
       // A twin delivery or instance may have recorded the document meanwhile: that is the answer.
       const twin = await store.issuedFor(orderId).catch(() => null);
       if (twin) {
-        log.info({ number: twin.number, err: message }, 'this attempt failed but the document exists; reporting it');
-        await events.issued(env, orderId, twin, await ksefFlag(orderId));
+        log.info({ number: twin.document.number, err: message }, 'this attempt failed but the document exists; reporting it');
+        await events.issued(env, orderId, twin.document, twin.ksef);
         return;
       }
       const code = retryable ? 'RETRIES_EXHAUSTED' : isOrderpilotError(err) ? err.code : 'INTERNAL';

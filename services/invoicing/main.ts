@@ -65,7 +65,7 @@ export async function startInvoicingService(deps: ServiceDeps, opts: InvoicingSe
     },
   });
   const resend = createResendToKsefHandler({ provider, store: ksefStore, events, logger, pollBaseMs: config.ksef.pollBaseMs });
-  const attach = createAttachDocumentHandler({ provider, store: documents, ksef: ksefStore, events, logger });
+  const attach = createAttachDocumentHandler({ provider, store: documents, events, logger });
   const issueSubject = names.subjects.command('issueDocument');
   const attachSubject = names.subjects.command('attachDocument');
   const correction = createIssueCorrectionHandler({

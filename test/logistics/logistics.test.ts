@@ -172,6 +172,43 @@ describe('logistics service (real sandbox warehouse, gateway, Postgres, NATS)', 
     expect(timeline.map((e) => e.status)).toEqual(['LOST']);
   });
 
+  it('statuses of our shipments are handled where they arrive: logged and applied while the logistics service is stopped', async () => {
+    const order = sampleOrder();
+    plans.set(order.orderId, { stopAfter: 'ACCEPTED' });
+    await placePaidOrder(w.t, order);
+    await eventually(async () => (await history(w.t, order.orderId)).some((e) => e.type === 'SHIPMENT_ACCEPTED'), 'accepted');
+    const s = w.sandbox.shipmentByReference(order.orderId);
+    const running = w.logistics.splice(0, w.logistics.length);
+    await Promise.all(running.map((r) => r.stop()));
+    try {
+      const at = new Date().toISOString();
+      const send = (status: string, extra: Record<string, string> = {}) =>
+        w.sandbox.sendWebhook({ eventId: `arrive_${status}_${order.orderId}`, shipmentId: s?.shipmentId ?? '', reference: order.orderId, status, occurredAt: at, ...extra });
+      const answers = [await send('PICKING'), await send('HANDED_TO_CARRIER', { trackingNumber: 'TRK-ARRIVE', carrier: 'DPD' }), await send('DELIVERED')];
+      expect(answers.map((a) => a.httpStatus)).toEqual([200, 200, 200]);
+      await waitForState(w.t, order.orderId, 'closed');
+      const log = await warehouseLog(w.t.sql, order.orderId);
+      const arrived = log.filter((e) => e.kind === 'webhook' && e.eventId?.startsWith('arrive_'));
+      expect(arrived.map((e) => [e.status, e.orderEvent, e.matched])).toEqual([
+        ['PICKING', null, true],
+        ['HANDED_TO_CARRIER', 'HANDED_TO_CARRIER', true],
+        ['DELIVERED', 'DELIVERED', true],
+      ]);
+      const timeline = await warehouseTimeline(w.t.sql, order.orderId);
+      expect(timeline.map((e) => e.status)).toEqual(['HANDED_TO_CARRIER', 'DELIVERED']);
+      expect(timeline[0]?.summary).toContain('TRK-ARRIVE');
+      // Every row's work is done: a provider retry has nothing left to finish.
+      const inbox = await eventually(async () => {
+        const rows = await w.t.sql<{ published_at: Date | null; message_ids: string[] }[]>`
+          select published_at, message_ids from webhook_inbox where dedupe_key like ${`warehouse:arrive_%_${order.orderId}`} order by id`;
+        return rows.length === 3 && rows.every((r) => r.published_at !== null) ? rows : undefined;
+      }, 'rows marked done');
+      expect(inbox.map((r) => r.message_ids.length)).toEqual([0, 1, 1]);
+    } finally {
+      w.logistics.push(await startLogisticsService(w.t));
+    }
+  });
+
   it('a status for an unknown reference is logged as unmatched and an admin is told', async () => {
     const eventId = `evt_unknown_${Date.now()}`;
     const sent = await w.sandbox.sendWebhook({ eventId, shipmentId: 'shp_nobody', reference: 'ord_not_ours', status: 'DELIVERED', occurredAt: new Date().toISOString() });

@@ -1,0 +1,83 @@
+import type { Sql, SqlFragment } from '../../infra/db/postgres.ts';
+import { warehouseEventKey, type WarehouseWebhook } from '../contracts/index.ts';
+import { mapWarehouseWebhook, type MappedOrderEvent } from './warehouse-status.mapping.ts';
+
+/**
+ * A status webhook handled where it arrives (the gateway), so a status travels no further than it
+ * must: its warehouse-log row is written in the same statement as the webhook's inbox row
+ * (`logArrivals`), and only a status that moves the order is published — straight to the order's
+ * event stream, with the same message id the logistics service would use (`warehouse:<eventId>`).
+ *
+ * The long way (a `warehouse-status` command to the logistics service, `warehouse-status.handler.ts`)
+ * stays for everything that needs more than a log row: a reference we never submitted, a status the
+ * mapping does not know (both tell an admin), a repeat of a stored webhook and an admin's replay.
+ */
+export interface WarehouseArrival {
+  /** The inbox row's and the log row's dedupe key, and the order event's message id. */
+  readonly dedupeKey: string;
+  readonly reference: string;
+  readonly shipmentId: string;
+  readonly status: string;
+  readonly eventId: string;
+  readonly timeline: boolean;
+  readonly summary: string;
+  readonly raw: string;
+  readonly occurredAt: string | null;
+  /** The order event to publish, or null when the status is only logged. */
+  readonly orderEvent: MappedOrderEvent | null;
+}
+
+const hasNul = (s: string | null | undefined) => typeof s === 'string' && s.includes('\u0000');
+
+function validTime(s: string): string | null {
+  const t = Date.parse(s);
+  return Number.isNaN(t) ? null : new Date(t).toISOString();
+}
+
+/**
+ * What a verified status webhook does where it arrives, or null when it must go the long way: a
+ * status the mapping does not know, or text Postgres cannot store (one bad value would fail a
+ * whole batch of inbox rows; the logistics service logs such a webhook on its own).
+ */
+export function warehouseArrival(hook: WarehouseWebhook, raw: string): WarehouseArrival | null {
+  const mapped = mapWarehouseWebhook(hook);
+  if (mapped.unknownStatus) return null;
+  if ([raw, hook.reference, hook.shipmentId, hook.status, hook.eventId, mapped.summary].some(hasNul)) return null;
+  return {
+    dedupeKey: warehouseEventKey(hook.eventId),
+    reference: hook.reference,
+    shipmentId: hook.shipmentId,
+    status: hook.status,
+    eventId: hook.eventId,
+    timeline: mapped.timeline,
+    summary: mapped.summary,
+    raw,
+    occurredAt: validTime(hook.occurredAt),
+    orderEvent: mapped.event,
+  };
+}
+
+/**
+ * The warehouse-log rows of `arrivals` as one data-modifying statement, to be run as a CTE of the
+ * webhook inbox's insert: a row is written only when its webhook's inbox row is new in that very
+ * statement (`new_inbox_rows(dedupe_key)`) and its reference is one we submitted (a `submit-request`
+ * is logged before any submit is sent, so a genuine status cannot overtake it). Returns the
+ * `dedupe_key` of each row written; a webhook without one goes the long way.
+ */
+export function logArrivals(sql: Sql, arrivals: readonly WarehouseArrival[]): SqlFragment {
+  const col = (f: (a: WarehouseArrival) => string | null) => arrivals.map(f);
+  return sql`
+    insert into warehouse_log
+      (order_id, reference, shipment_id, direction, kind, status, event_id, dedupe_key, matched, order_event, timeline, summary, raw, occurred_at)
+    select v.reference, v.reference, v.shipment_id, 'in', 'webhook', v.status, v.event_id, v.dedupe_key, true, v.order_event,
+           v.timeline::boolean, v.summary, v.raw, v.occurred_at::timestamptz
+      from unnest(${col((a) => a.reference)}::text[], ${col((a) => a.shipmentId)}::text[], ${col((a) => a.status)}::text[],
+                  ${col((a) => a.eventId)}::text[], ${col((a) => a.dedupeKey)}::text[], ${col((a) => a.orderEvent?.type ?? null)}::text[],
+                  ${col((a) => String(a.timeline))}::text[], ${col((a) => a.summary)}::text[], ${col((a) => a.raw)}::text[],
+                  ${col((a) => a.occurredAt)}::text[])
+           as v(reference, shipment_id, status, event_id, dedupe_key, order_event, timeline, summary, raw, occurred_at)
+     where v.dedupe_key in (select n.dedupe_key from new_inbox_rows n)
+       and exists (select 1 from warehouse_log l where l.reference = v.reference and l.kind = 'submit-request')
+    on conflict (dedupe_key) do nothing
+    returning dedupe_key`;
+}
