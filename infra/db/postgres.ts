@@ -11,6 +11,11 @@ export interface SqlOptions {
   max?: number;
   /** Application name shown in pg_stat_activity. */
   name?: string;
+  /**
+   * Called for every statement sent (the bench counts them). Costs a stack capture per query
+   * (postgres.js's debug hook), so it is off unless asked for.
+   */
+  onStatement?: (query: string) => void;
 }
 
 /** Creates a pool. Callers own it and must `end()` it on shutdown. */
@@ -21,6 +26,7 @@ export function createSql(url: string, opts: SqlOptions = {}): Sql {
     idle_timeout: 20,
     onnotice: () => {},
     connection: { application_name: opts.name ?? 'orderpilot' },
+    ...(opts.onStatement === undefined ? {} : { debug: (_connection: number, query: string) => opts.onStatement?.(query) }),
   }) as Sql;
 }
 

@@ -24,6 +24,8 @@ export interface StartOptions {
   services: ReadonlyArray<{ name: string; start: ServiceStarter }>;
   /** Install SIGINT/SIGTERM handlers that shut down gracefully (default true). */
   handleSignals?: boolean;
+  /** Called for every SQL statement the process sends (the bench counts them; see `SqlOptions`). */
+  onStatement?: (query: string) => void;
 }
 
 /** Connects, migrates, declares the NATS topology and starts the given services in this process. */
@@ -42,7 +44,7 @@ export async function startRuntime(opts: StartOptions): Promise<Runtime> {
     if (!(await natsAnswers(natsUrl))) throw new Error(`NATS does not answer at NATS_URL (${redactUrl(natsUrl)}). Set NATS_URL, or use "orderpilot demo" to start nats-server from the PATH.`);
   }
   const effective: Config = Object.freeze({ ...config, databaseUrl, natsUrl });
-  const sql: Sql = createSql(databaseUrl, { max: config.databasePoolMax, name: 'orderpilot' });
+  const sql: Sql = createSql(databaseUrl, { max: config.databasePoolMax, name: 'orderpilot', ...(opts.onStatement === undefined ? {} : { onStatement: opts.onStatement }) });
   await migrate(sql, logger);
   const nc: NatsConnection = await connectNats(natsUrl, `orderpilot-${process.pid}`, logger);
   const names: Names = natsNames(config.natsPrefix, config.orderPartitions);

@@ -6,19 +6,22 @@
  *   1. throughput: BENCH_ORDERS (default 2000) orders as fast as the system takes them
  *      (BENCH_CONCURRENCY shoppers, default 64): orders/s to closed and to closed-and-e-mailed,
  *      transitions/s; CPU ms per order by process (orderpilot, this driver with the sandboxes, the
- *      database's Postgres backends, nats-server), Postgres commits and JetStream publishes per order;
- *   2. latency at a steady BENCH_RATE (default 50) orders/s for BENCH_LATENCY_ORDERS (default 1000):
- *      p50/p95/p99 from the payment webhook to `processing` and to `closed`;
+ *      database's Postgres backends, nats-server), Postgres commits (and with BENCH_STATEMENTS=1 the
+ *      statements the app sent) and JetStream publishes, deliveries and acks per order;
+ *   2. latency at each steady BENCH_RATE (default "50,100") orders/s for BENCH_LATENCY_ORDERS (default
+ *      1000) orders: p50/p95/p99 from the payment webhook to `processing` and to `closed`;
  *   3. the bare Postgres ceiling: the same order write transactions (services/orders/order-store.ts)
  *      issued directly, as many as phase 1 committed, at the same concurrency: the result is a ratio;
  *   plus the orderpilot process's peak RSS (with BENCH_FILL, default 100000, extra orders in the
  *   database) and CPU seconds per order. Results: bench-results/e2e-<time>.json and a table.
  *
- * Other modes: `npm run bench -- --host | --gateway | --invoicing` run the component benches.
+ * Other modes: `npm run bench -- --host | --gateway | --invoicing` run the component benches;
+ * `npm run bench -- --peer` runs this bench and the plain pg-boss pipeline interleaved
+ * (test/bench/peer-rounds.ts).
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -38,10 +41,20 @@ const num = (name: string, fallback: number): number => {
   if (!Number.isFinite(n) || n < 0) throw new Error(`${name}: expected a non-negative number, got "${raw}"`);
   return n;
 };
+/** A comma-separated list of positive numbers (BENCH_RATE=50,100). */
+const nums = (name: string, fallback: readonly number[]): number[] => {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return [...fallback];
+  return raw.split(',').map((part) => {
+    const n = Number(part.trim());
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`${name}: expected positive numbers separated by commas, got "${raw}"`);
+    return n;
+  });
+};
 
-/** `--host`, `--gateway`, `--invoicing`: the component benches, when they exist. */
+/** `--host`, `--gateway`, `--invoicing`: the component benches, when they exist; `--peer`: rounds against the peer. */
 async function runComponent(flag: string): Promise<number> {
-  const file = path.join(ROOT, 'test/bench', `${flag}.bench.ts`);
+  const file = path.join(ROOT, 'test/bench', flag === 'peer' ? 'peer-rounds.ts' : `${flag}.bench.ts`);
   if (!existsSync(file)) {
     process.stderr.write(`bench: test/bench/${flag}.bench.ts does not exist (yet)\n`);
     return 2;
@@ -121,10 +134,43 @@ async function bareCeiling(b: BenchEnv, transitions: number, concurrency: number
   return runBareCeiling(b.sql, { total: transitions, concurrency, sample: sample.snapshot });
 }
 
+/** One paced run: `orders` orders placed and paid at `rate` per second; percentiles from the payment webhook. */
+async function pacedLatency(o: { gatewayUrl: string; shopKey: string; secret: string; bench: BenchEnv }, rate: number, orders: number) {
+  process.stdout.write(`bench: ${orders} orders at ${rate}/s for latency…\n`);
+  const timed: Timed[] = [];
+  const inflight: Array<Promise<void>> = [];
+  const start = performance.now();
+  for (let i = 0; i < orders; i++) {
+    const due = start + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    inflight.push(placeAndPay(o.gatewayUrl, o.shopKey, o.secret).then((t) => void timed.push(t)));
+  }
+  await Promise.all(inflight);
+  await waitClosed(o.bench, timed.map((t) => t.orderId), 600_000);
+  const rows = await o.bench.sql<{ order_id: string; type: string; to_state: string; at: Date }[]>`
+    select order_id, type, to_state, at from order_history
+     where order_id = any(${timed.map((t) => t.orderId)}) and outcome = 'applied'
+       and (type = 'PAYMENT_CONFIRMED' or to_state = 'closed')`;
+  const paidAt = new Map(timed.map((t) => [t.orderId, t.paidAt]));
+  const toProcessing: number[] = [];
+  const toClosed: number[] = [];
+  for (const r of rows) {
+    const t = paidAt.get(r.order_id);
+    if (t === undefined) continue;
+    if (r.type === 'PAYMENT_CONFIRMED') toProcessing.push(r.at.getTime() - t);
+    else if (r.to_state === 'closed') toClosed.push(r.at.getTime() - t);
+  }
+  toProcessing.sort((x, y) => x - y);
+  toClosed.sort((x, y) => x - y);
+  const pct = (a: number[]) => ({ p50: percentile(a, 50), p95: percentile(a, 95), p99: percentile(a, 99) });
+  return { rate, orders, paymentToProcessingMs: pct(toProcessing), paymentToClosedMs: pct(toClosed) };
+}
+
 async function e2e(): Promise<void> {
   const ORDERS = num('BENCH_ORDERS', 2000);
   const CONCURRENCY = num('BENCH_CONCURRENCY', 64);
-  const RATE = num('BENCH_RATE', 50);
+  const RATES = nums('BENCH_RATE', [50, 100]);
   const LATENCY_ORDERS = num('BENCH_LATENCY_ORDERS', 1000);
   const FILL = num('BENCH_FILL', 100_000);
   const b = await createBenchEnv();
@@ -147,8 +193,12 @@ async function e2e(): Promise<void> {
   // BENCH_SPLIT=1: the services in two processes (gateway + orders | the rest), as a production
   // deployment would run them, so the system can use more than one core.
   const split = num('BENCH_SPLIT', 0) > 0;
-  const child = await startChild('test/chaos/service-child.ts', split ? ['gateway', 'orders'] : [], env, 60_000);
-  const second = split ? await startChild('test/chaos/service-child.ts', ['invoicing', 'mailer', 'logistics', 'notifications'], env, 60_000) : null;
+  // BENCH_STATEMENTS=1: each orderpilot process counts the statements it sends (costs CPU; off by default).
+  const countStatements = num('BENCH_STATEMENTS', 0) > 0;
+  const statementFiles = countStatements ? (split ? [0, 1] : [0]).map((i) => path.join(os.tmpdir(), `orderpilot-bench-statements-${process.pid}-${i}`)) : [];
+  const childEnv = (i: number) => (countStatements ? { ...env, BENCH_STATEMENTS_FILE: statementFiles[i] ?? '' } : env);
+  const child = await startChild('test/bench/bench-child.ts', split ? ['gateway', 'orders'] : [], childEnv(0), 60_000);
+  const second = split ? await startChild('test/bench/bench-child.ts', ['invoicing', 'mailer', 'logistics', 'notifications'], childEnv(1), 60_000) : null;
   const pid = child.proc.pid ?? 0;
   const pids = [pid, ...(second?.proc.pid ? [second.proc.pid] : [])];
   const load0 = os.loadavg()[0] ?? 0;
@@ -156,7 +206,7 @@ async function e2e(): Promise<void> {
     // Warm-up (JIT, pools, connections), not measured.
     await Promise.all(Array.from({ length: 20 }, () => placeAndPay(gatewayUrl, shopKey, secret)).map(async (p) => waitClosed(b, [(await p).orderId], 60_000)));
     const cpuOf = () => pids.reduce((sum, p) => sum + procStats(p).cpuSeconds, 0);
-    const target: AccountTarget = { sql: b.sql, databaseUrl: b.databaseUrl, natsUrl: b.natsUrl, nc: b.nc, names: b.names, appPids: pids };
+    const target: AccountTarget = { sql: b.sql, databaseUrl: b.databaseUrl, natsUrl: b.natsUrl, nc: b.nc, names: b.names, appPids: pids, statementFiles };
     // Postgres flushes a backend's commit counts when it goes idle (at most once a second).
     await new Promise((r) => setTimeout(r, 1500));
     const acc0 = await accountSnapshot(target);
@@ -195,40 +245,14 @@ async function e2e(): Promise<void> {
       await b.sql`analyze orders`;
     }
 
-    // 2. Latency at a steady rate.
-    process.stdout.write(`bench: ${LATENCY_ORDERS} orders at ${RATE}/s for latency…\n`);
-    const timed: Timed[] = [];
-    const inflight: Array<Promise<void>> = [];
-    const start = performance.now();
-    for (let i = 0; i < LATENCY_ORDERS; i++) {
-      const due = start + (i * 1000) / RATE;
-      const wait = due - performance.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      inflight.push(placeAndPay(gatewayUrl, shopKey, secret).then((t) => void timed.push(t)));
-    }
-    await Promise.all(inflight);
-    await waitClosed(b, timed.map((t) => t.orderId), 600_000);
-    const rows = await b.sql<{ order_id: string; type: string; to_state: string; at: Date }[]>`
-      select order_id, type, to_state, at from order_history
-       where order_id = any(${timed.map((t) => t.orderId)}) and outcome = 'applied'
-         and (type = 'PAYMENT_CONFIRMED' or to_state = 'closed')`;
-    const paidAt = new Map(timed.map((t) => [t.orderId, t.paidAt]));
-    const toProcessing: number[] = [];
-    const toClosed: number[] = [];
-    for (const r of rows) {
-      const t = paidAt.get(r.order_id);
-      if (t === undefined) continue;
-      if (r.type === 'PAYMENT_CONFIRMED') toProcessing.push(r.at.getTime() - t);
-      else if (r.to_state === 'closed') toClosed.push(r.at.getTime() - t);
-    }
-    toProcessing.sort((x, y) => x - y);
-    toClosed.sort((x, y) => x - y);
+    // 2. Latency at each steady rate.
+    const latencyByRate = [];
+    for (const rate of RATES) latencyByRate.push(await pacedLatency({ gatewayUrl, shopKey, secret, bench: b }, rate, LATENCY_ORDERS));
     const stats = pids.map((p) => procStats(p)).reduce((a, c) => ({ peakRssMiB: Math.max(a.peakRssMiB, c.peakRssMiB), cpuSeconds: a.cpuSeconds + c.cpuSeconds }));
     // 3. The bare ceiling for the same number of write transactions — with orderpilot stopped (its
     // relay would try to publish the bare outbox rows).
     await Promise.all([child.kill('SIGTERM'), second?.kill('SIGTERM')]);
     const bareSeconds = await bareCeiling(b, transitions, b.config.orderPartitions);
-    const pct = (a: number[]) => ({ p50: percentile(a, 50), p95: percentile(a, 95), p99: percentile(a, 99) });
     const result = {
       mode: 'e2e',
       orders: ORDERS,
@@ -240,19 +264,23 @@ async function e2e(): Promise<void> {
       transitionsPerOrder: +(transitions / ORDERS).toFixed(2),
       bare: { transactions: transitions, seconds: +bareSeconds.toFixed(2), ordersPerSec: +(ORDERS / bareSeconds).toFixed(1), transactionsPerSec: Math.round(transitions / bareSeconds) },
       ratio: +(bareSeconds / seconds).toFixed(3),
-      latency: { rate: RATE, orders: LATENCY_ORDERS, paymentToProcessingMs: pct(toProcessing), paymentToClosedMs: pct(toClosed) },
+      latency: latencyByRate[0],
+      latencyByRate,
       process: { peakRssMiB: stats.peakRssMiB, cpuSecondsPerOrder: +cpuPerOrder.toFixed(4), ordersInDatabase: ORDERS + LATENCY_ORDERS + FILL + 20 },
       split,
       cpuMsPerOrder: account.cpuMsPerOrder,
       postgresCommitsPerOrder: account.postgresCommitsPerOrder,
+      postgresStatementsPerOrder: account.postgresStatementsPerOrder,
+      postgresStatementsPerOrderByKind: account.statementsPerOrderByKind,
       jetstreamPublishesPerOrder: account.jetstreamPublishesPerOrder,
+      jetstreamDeliveriesPerOrder: account.jetstreamDeliveriesPerOrder,
+      jetstreamAcksPerOrder: account.jetstreamAcksPerOrder,
       machine: { cpus: os.cpus().length, loadAvg1mAtStart: +load0.toFixed(2), loadAvg1mAtEnd: +(os.loadavg()[0] ?? 0).toFixed(2) },
       at: new Date().toISOString(),
     };
     await mkdir(path.join(ROOT, 'bench-results'), { recursive: true });
     const file = path.join(ROOT, 'bench-results', `e2e-${Date.now()}.json`);
     await writeFile(file, `${JSON.stringify(result, null, 2)}\n`);
-    const l = result.latency;
     process.stdout.write(
       [
         '',
@@ -261,11 +289,14 @@ async function e2e(): Promise<void> {
         `| orders/s to closed (${ORDERS} orders, ${CONCURRENCY} shoppers) | ${result.ordersPerSec} | |`,
         `| orders/s to closed and e-mailed | ${result.closedAndEmailed.ordersPerSec} | ≥ 100 |`,
         `| CPU ms per order: orderpilot / driver+sandboxes / Postgres / nats-server / rest | ${[result.cpuMsPerOrder.app, result.cpuMsPerOrder.driver, result.cpuMsPerOrder.postgresBackends, result.cpuMsPerOrder.natsServer, result.cpuMsPerOrder.restOfMachine].join(' / ')} | app ≤ 6 |`,
-        `| Postgres commits / JetStream publishes per order | ${result.postgresCommitsPerOrder} / ${result.jetstreamPublishesPerOrder} | ≤ 12 / ≤ 10 |`,
+        `| Postgres commits / statements per order | ${result.postgresCommitsPerOrder} / ${result.postgresStatementsPerOrder ?? 'not counted (BENCH_STATEMENTS=1)'} | ≤ 12 commits |`,
+        `| JetStream publishes / deliveries / acks per order | ${result.jetstreamPublishesPerOrder} / ${result.jetstreamDeliveriesPerOrder} / ${result.jetstreamAcksPerOrder} | ≤ 10 publishes |`,
         `| transitions/s | ${result.transitionsPerSec} (${result.transitionsPerOrder} per order) | |`,
         `| bare Postgres, same write transactions | ${result.bare.ordersPerSec} orders/s (${result.bare.transactionsPerSec} tx/s); ratio e2e/bare ${result.ratio} | |`,
-        `| payment → processing at ${RATE}/s, p50/p95/p99 ms | ${l.paymentToProcessingMs.p50} / ${l.paymentToProcessingMs.p95} / ${l.paymentToProcessingMs.p99} | p99 < 50 |`,
-        `| payment → closed at ${RATE}/s, p50/p95/p99 ms | ${l.paymentToClosedMs.p50} / ${l.paymentToClosedMs.p95} / ${l.paymentToClosedMs.p99} | |`,
+        ...latencyByRate.flatMap((l) => [
+          `| payment → processing at ${l.rate}/s, p50/p95/p99 ms | ${l.paymentToProcessingMs.p50} / ${l.paymentToProcessingMs.p95} / ${l.paymentToProcessingMs.p99} | p99 < ${l.rate <= 50 ? 50 : 100} |`,
+          `| payment → closed at ${l.rate}/s, p50/p95/p99 ms | ${l.paymentToClosedMs.p50} / ${l.paymentToClosedMs.p95} / ${l.paymentToClosedMs.p99} | |`,
+        ]),
         `| orderpilot peak RSS (${result.process.ordersInDatabase} orders in the database) | ${stats.peakRssMiB} MiB | < 300 |`,
         `| CPU seconds per order (orderpilot process) | ${result.process.cpuSecondsPerOrder} | |`,
         `| machine | ${result.machine.cpus} CPUs, load ${result.machine.loadAvg1mAtStart} → ${result.machine.loadAvg1mAtEnd} | |`,
@@ -276,6 +307,7 @@ async function e2e(): Promise<void> {
     );
   } finally {
     await Promise.all([child.kill('SIGTERM'), second?.kill('SIGTERM')]);
+    for (const f of statementFiles) rmSync(f, { force: true });
     await sandboxes.close();
     await b.cleanup();
   }
@@ -283,8 +315,8 @@ async function e2e(): Promise<void> {
 
 const flag = process.argv.slice(2).find((a) => a.startsWith('--'))?.slice(2);
 if (flag !== undefined && flag !== 'e2e') {
-  if (!['host', 'gateway', 'invoicing'].includes(flag)) {
-    process.stderr.write(`bench: unknown mode --${flag}; use --e2e (default), --host, --gateway or --invoicing\n`);
+  if (!['host', 'gateway', 'invoicing', 'peer'].includes(flag)) {
+    process.stderr.write(`bench: unknown mode --${flag}; use --e2e (default), --host, --gateway, --invoicing or --peer\n`);
     process.exit(2);
   }
   process.exitCode = await runComponent(flag);

@@ -10,7 +10,9 @@ import type { Names } from '../../services/contracts/index.ts';
  * orderpilot process(es), this driver process (shoppers + sandboxes), the Postgres backends serving
  * the bench's database, the nats-server process, and the rest of the machine; plus the database's
  * commits (`pg_stat_database.xact_commit`) and the JetStream messages stored in the prefix's
- * streams. Take a snapshot before and after, then `accountDiff`. Same fields as the peer's
+ * streams, the deliveries their consumers made and acknowledged (each consumer's delivered and
+ * ack-floor sequences), and — when the app counts them (`statementFiles`) — the SQL statements it
+ * sent. Take a snapshot before and after, then `accountDiff`. Same fields as the peer's
  * `cpu-account.mjs`, so both benches read alike.
  */
 
@@ -55,6 +57,11 @@ export interface AccountSnapshot {
   machine: { busy: number; all: number };
   commits: number;
   published: number;
+  delivered: number;
+  acked: number;
+  /** Statements the app processes sent (NaN when not counted), and by statement (its first words). */
+  statements: number;
+  byStatement: Record<string, number>;
 }
 
 export interface AccountTarget {
@@ -64,15 +71,41 @@ export interface AccountTarget {
   nc: NatsConnection;
   names: Names;
   appPids: number[];
+  /** Files where the app processes keep their running statement counts (test/bench/bench-child.ts). */
+  statementFiles?: string[];
 }
 
-async function publishedMessages(nc: NatsConnection, names: Names): Promise<number> {
+/** Messages stored in the prefix's streams, and the deliveries their consumers made and had acked. */
+async function jetstreamCounts(nc: NatsConnection, names: Names): Promise<{ published: number; delivered: number; acked: number }> {
   const jsm = await jetstreamManager(nc);
-  let n = 0;
+  let published = 0;
+  let delivered = 0;
+  let acked = 0;
   for (const s of topology(names, { ackWaitMs: 1000, duplicateWindowMs: 1000, maxDeliver: 1 }).streams) {
-    n += (await jsm.streams.info(s.name)).state.last_seq;
+    published += (await jsm.streams.info(s.name)).state.last_seq;
+    for await (const c of jsm.consumers.list(s.name)) {
+      delivered += c.delivered.consumer_seq;
+      acked += c.ack_floor.consumer_seq;
+    }
   }
-  return n;
+  return { published, delivered, acked };
+}
+
+/** The app processes' statement counts (test/bench/bench-child.ts writes them). */
+function statementsOf(files: readonly string[] | undefined): { statements: number; byStatement: Record<string, number> } {
+  if (files === undefined || files.length === 0) return { statements: NaN, byStatement: {} };
+  let statements = 0;
+  const byStatement: Record<string, number> = {};
+  for (const f of files) {
+    try {
+      const c = JSON.parse(readFileSync(f, 'utf8')) as { total: number; byStatement: Record<string, number> };
+      statements += c.total;
+      for (const [k, n] of Object.entries(c.byStatement)) byStatement[k] = (byStatement[k] ?? 0) + n;
+    } catch {
+      return { statements: NaN, byStatement: {} };
+    }
+  }
+  return { statements, byStatement };
 }
 
 export async function accountSnapshot(t: AccountTarget): Promise<AccountSnapshot> {
@@ -88,7 +121,8 @@ export async function accountSnapshot(t: AccountTarget): Promise<AccountSnapshot
     nats: natsPid ? cpuSecondsOf(natsPid) : NaN,
     machine: machineSeconds(),
     commits: Number(stats?.commits ?? NaN),
-    published: await publishedMessages(t.nc, t.names),
+    ...(await jetstreamCounts(t.nc, t.names)),
+    ...statementsOf(t.statementFiles),
   };
 }
 
@@ -111,6 +145,17 @@ export function accountDiff(a: AccountSnapshot, b: AccountSnapshot, orders: numb
       machineUtilisation: +(busy / all).toFixed(2),
     },
     postgresCommitsPerOrder: +((b.commits - a.commits) / orders).toFixed(1),
+    /** null when the app did not count them (BENCH_STATEMENTS=1 asks it to). */
+    postgresStatementsPerOrder: Number.isNaN(b.statements - a.statements) ? null : +((b.statements - a.statements) / orders).toFixed(1),
     jetstreamPublishesPerOrder: +((b.published - a.published) / orders).toFixed(1),
+    jetstreamDeliveriesPerOrder: +((b.delivered - a.delivered) / orders).toFixed(1),
+    jetstreamAcksPerOrder: +((b.acked - a.acked) / orders).toFixed(1),
+    /** Per order, the statements sent most often (when counted). */
+    statementsPerOrderByKind: Object.fromEntries(
+      Object.entries(b.byStatement)
+        .map(([k, n]) => [k, +((n - (a.byStatement[k] ?? 0)) / orders).toFixed(2)] as const)
+        .filter(([, n]) => n >= 0.05)
+        .sort((x, y) => y[1] - x[1]),
+    ),
   };
 }
