@@ -36,7 +36,7 @@ interface OutboxRow {
 
 /**
  * Publishes outbox rows to JetStream in `seq` order with the row id as message id, then marks them
- * sent. Also fires due timers (moves them into the outbox in one statement). One leader at a time
+ * sent (with the statement that takes the next batch). Also fires due timers (moves them into the outbox in one statement). One leader at a time
  * (Postgres advisory lock); other instances stand by and take over when the leader's session ends.
  * Wakes on `NOTIFY outbox` after a commit, and polls as a fallback.
  */
@@ -83,9 +83,27 @@ export async function startOutboxRelay(o: OutboxRelayOptions): Promise<OutboxRel
     return fired.count;
   }
 
-  async function publishBatch(): Promise<number> {
+  /**
+   * Rows published but not yet marked sent. They are marked by the next round's statement, the one
+   * that also takes the next batch, so a round costs one statement (one commit) instead of two. A
+   * crash before that mark republishes them; the stream's duplicate window drops the copies, as it
+   * does for a crash between publish and mark anyway.
+   */
+  let unmarked: string[] = [];
+
+  /** Marks what the last round published and takes the next batch, in ONE statement. */
+  async function takeBatch(): Promise<OutboxRow[]> {
+    const marking = unmarked;
     const rows = await o.sql<OutboxRow[]>`
-      select seq, id, subject, envelope from outbox where sent_at is null order by seq limit ${batchSize}`;
+      with marked as (update outbox set sent_at = now() where seq = any(${marking}::bigint[]) returning 1)
+      select seq, id, subject, envelope from outbox
+      where sent_at is null and seq <> all(${marking}::bigint[]) order by seq limit ${batchSize}`;
+    unmarked = [];
+    return rows;
+  }
+
+  async function publishBatch(): Promise<number> {
+    const rows = await takeBatch();
     if (rows.length === 0) return 0;
     // One connection keeps publish order; awaiting all at once pipelines the acks.
     const results = await Promise.allSettled(
@@ -93,9 +111,7 @@ export async function startOutboxRelay(o: OutboxRelayOptions): Promise<OutboxRel
     );
     const firstFailure = results.findIndex((r) => r.status === 'rejected');
     const sent = firstFailure === -1 ? rows : rows.slice(0, firstFailure);
-    if (sent.length > 0) {
-      await o.sql`update outbox set sent_at = now() where seq = any(${sent.map((r) => r.seq)}::bigint[])`;
-    }
+    unmarked = sent.map((r) => r.seq);
     if (firstFailure !== -1) {
       const reason = (results[firstFailure] as PromiseRejectedResult).reason;
       // Later rows may have been published too; the stream's duplicate window drops them on retry.
@@ -104,8 +120,16 @@ export async function startOutboxRelay(o: OutboxRelayOptions): Promise<OutboxRel
     return sent.length;
   }
 
+  /** Marks the last round's rows before leadership is given up (best effort: see `unmarked`). */
+  async function markPublished(): Promise<void> {
+    if (unmarked.length === 0) return;
+    await o.sql`update outbox set sent_at = now() where seq = any(${unmarked}::bigint[])`;
+    unmarked = [];
+  }
+
   let lastCleanup = 0;
   let lastTimerCheck = 0;
+  let lastLockCheck = 0;
   async function cleanup(): Promise<void> {
     if (Date.now() - lastCleanup < 10 * 60_000) return;
     lastCleanup = Date.now();
@@ -149,15 +173,22 @@ export async function startOutboxRelay(o: OutboxRelayOptions): Promise<OutboxRel
             await new Promise((r) => setTimeout(r, backoffMs(RELAY_RETRY, failures)));
             continue;
           }
-          // Check the lock connection is alive (a broken session has lost the lock).
-          await conn`select 1`;
+          // Check the lock connection is alive (a broken session has lost the lock) once per poll
+          // interval, not after every wake-up: under load a round follows every commit.
+          if (Date.now() - lastLockCheck >= o.pollMs) {
+            lastLockCheck = Date.now();
+            await conn`select 1`;
+          }
           await sleep(o.pollMs);
         }
+        await markPublished().catch(() => {});
         await conn`select pg_advisory_unlock(${RELAY_LOCK})`.catch(() => {});
         conn.release();
         conn = null;
       } catch (err) {
         log.warn({ err: err instanceof Error ? err.message : String(err) }, 'outbox relay lost its connection; retrying');
+        // The lock may be gone: another leader publishes (and marks) these rows, the copies dropped.
+        unmarked = [];
         conn?.release();
         await new Promise((r) => setTimeout(r, o.pollMs));
       }
