@@ -354,10 +354,10 @@ describe('order machine: admin repairs (correct the data, then continue)', () =>
     expect(actions).toContainEqual(expect.objectContaining({ type: 'submitToWarehouse', params: { reason: 'release' } }));
   });
 
-  it('UPDATE_SHIPPING_ADDRESS needs a note, and is refused once the warehouse has a shipment or a carrier has the parcel', () => {
+  it('UPDATE_SHIPPING_ADDRESS needs a note, and is refused once a carrier has had the parcel', () => {
     const held = run(ev.PAYMENT_CONFIRMED, ev.SHIPMENT_REJECTED).snap;
     expect(held.can({ ...ev.UPDATE_SHIPPING_ADDRESS, note: ' ' })).toBe(false);
-    // Lost in transit: the shipment exists at the warehouse, a new address cannot reach it.
+    // Lost in transit: a carrier had the parcel, a new address cannot reach it.
     expect(run(ev.PAYMENT_CONFIRMED, ev.SHIPMENT_ACCEPTED, ev.HANDED_TO_CARRIER, ev.SHIPMENT_PROBLEM).snap.can(ev.UPDATE_SHIPPING_ADDRESS)).toBe(false);
     expect(run(ev.PAYMENT_CONFIRMED, ev.SHIPMENT_ACCEPTED, ev.HANDED_TO_CARRIER).snap.can(ev.UPDATE_SHIPPING_ADDRESS)).toBe(false);
   });
@@ -389,6 +389,26 @@ describe('order machine: admin repairs (correct the data, then continue)', () =>
     const [settled] = transition(orderMachine, asked, { type: 'SHIPMENT_ADDRESS_CHANGED', address: { ...pending }, at });
     expect(settled.context.order.shippingAddress).toEqual(pending);
     expect(settled.context.pendingShippingAddress).toBeNull();
+  });
+
+  it('UPDATE_SHIPPING_ADDRESS on an order held at the warehouse (its shipment there, no carrier): asked of the warehouse; once it took it, released with the new address', () => {
+    const held = run(ev.PAYMENT_CONFIRMED, ev.SHIPMENT_ACCEPTED, { ...ev.SHIPMENT_PROBLEM, code: 'ON_HOLD', message: 'address unclear' }).snap;
+    expect(status(held)).toBe('held');
+    const [asked, actions] = transition(orderMachine, held, ev.UPDATE_SHIPPING_ADDRESS);
+    expect(actions.map((a) => a.type)).toContain('changeShipmentAddress');
+    expect(status(asked)).toBe('held');
+    expect(asked.context.order.shippingAddress.city).toBe('Warszawa');
+    expect(asked.can(ev.UPDATE_SHIPPING_ADDRESS)).toBe(false);
+    const [released, next] = transition(orderMachine, asked, ev.SHIPMENT_ADDRESS_CHANGED);
+    expect(status(released)).toBe('processing');
+    expect(released.context.hold).toBeNull();
+    expect(released.context.order.shippingAddress.city).toBe('Kraków');
+    expect(next).toContainEqual(expect.objectContaining({ type: 'submitToWarehouse', params: { reason: 'release' } }));
+    // Refused (the parcel left meanwhile): still held with the old address, an admin is told.
+    const [refused, notice] = transition(orderMachine, asked, ev.SHIPMENT_ADDRESS_REFUSED);
+    expect(status(refused)).toBe('held');
+    expect(refused.context.order.shippingAddress.city).toBe('Warszawa');
+    expect(notice).toContainEqual(expect.objectContaining({ type: 'notifyAdmin', params: expect.objectContaining({ kind: 'shipment.address-refused' }) }));
   });
 
   it('UPDATE_BUYER replaces name, company and tax id (the e-mail stays) and, after a failed document, issues it again', () => {

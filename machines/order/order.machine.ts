@@ -552,11 +552,29 @@ export const orderMachine = setup({
                   }),
                 },
                 CANCEL: { target: 'cancelling', actions: 'recordAdminCancel' },
-                // The corrected address goes to the warehouse at once (a release with the new data).
-                UPDATE_SHIPPING_ADDRESS: {
-                  guard: and(['hasNote', 'noShipment']),
+                UPDATE_SHIPPING_ADDRESS: [
+                  // No shipment yet (a rejected submit): the corrected address goes out at once (a release with the new data).
+                  {
+                    guard: and(['hasNote', 'noShipment']),
+                    target: 'submitting',
+                    actions: ['updateShippingAddress', assign({ hold: null }), 'saveAdminNote'],
+                  },
+                  // The warehouse has the shipment (held there, not with a carrier): it is asked to take the
+                  // corrected address; once it did, the order is released (below). Too late → refused, still held.
+                  {
+                    guard: and(['hasNote', not('noShipment'), 'trackingUnknown', not('addressChangePending')]),
+                    actions: ['saveAdminNote', assign({ pendingShippingAddress: ({ event }) => event.shippingAddress }), 'changeShipmentAddress'],
+                  },
+                ],
+                // The warehouse took the corrected address: the order goes on as after a release.
+                SHIPMENT_ADDRESS_CHANGED: {
+                  guard: 'addressChangePending',
                   target: 'submitting',
-                  actions: ['updateShippingAddress', assign({ hold: null }), 'saveAdminNote'],
+                  actions: assign({
+                    order: ({ context }) => (context.pendingShippingAddress ? { ...context.order, shippingAddress: context.pendingShippingAddress } : context.order),
+                    pendingShippingAddress: null,
+                    hold: null,
+                  }),
                 },
               },
             },

@@ -104,6 +104,25 @@ describe('admin repairs end to end (gateway, NATS, Postgres, services, sandboxes
     expect(w.warehouse.shipmentByReference(o.orderId)?.request.address.line1).toBe('ul. Zmieniona 9');
   });
 
+  it('an order held at the warehouse (ON_HOLD, no carrier) gets its corrected address there and is released with it', async () => {
+    const o = await w.place();
+    w.warehouse.setPlan(o.orderId, { problem: 'ON_HOLD' });
+    await w.pay(o.orderId);
+    const held = await w.waitFor(o.orderId, 'held ON_HOLD', (d) => d.state === 'held' && d.hold?.code === 'ON_HOLD');
+    expect(held.tracking.shipmentId).not.toBeNull();
+    expect(held.allowedEvents).toContain('UPDATE_SHIPPING_ADDRESS');
+    const newAddress = { ...SAMPLE_ADDRESS, line1: 'ul. Magazynowa 4', postalCode: '01-234' };
+    const ok = await event(o.orderId, { type: 'UPDATE_SHIPPING_ADDRESS', note: 'customer confirmed the street', shippingAddress: newAddress });
+    expect(ok.status, JSON.stringify(ok.body)).toBe(202);
+    const released = await w.waitFor(o.orderId, 'released with the new address', (d) => d.state !== 'held' && d.context.order.shippingAddress.line1 === 'ul. Magazynowa 4');
+    expect(released.hold).toBeNull();
+    // The warehouse's shipment carries it, and it is the same shipment (changed, not made again).
+    expect(w.warehouse.shipmentByReference(o.orderId)?.request.address).toMatchObject({ line1: 'ul. Magazynowa 4', postalCode: '01-234' });
+    expect(w.warehouse.created.get(o.orderId)).toBe(1);
+    const types = (released.history as HistoryRow[]).map((h) => `${h.type}:${h.outcome}`);
+    expect(types).toEqual(expect.arrayContaining(['UPDATE_SHIPPING_ADDRESS:applied', 'SHIPMENT_ADDRESS_CHANGED:applied']));
+  });
+
   it('a held order can be marked shipped by hand through the admin API', async () => {
     const o = await w.place({ shippingAddress: { ...SAMPLE_ADDRESS, postalCode: '1' } });
     await w.pay(o.orderId);
