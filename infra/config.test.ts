@@ -14,7 +14,7 @@ function errorOf(env: Record<string, string>): ConfigError {
 describe('config', () => {
   it('has sensible defaults and is frozen', () => {
     const c = loadConfig({});
-    expect(c).toMatchObject({ natsPrefix: 'orderpilot', port: 3000, host: '127.0.0.1', orderPartitions: 16, databaseUrl: undefined });
+    expect(c).toMatchObject({ natsPrefix: 'orderpilot', port: 3000, host: '127.0.0.1', orderPartitions: 64, databaseUrl: undefined });
     expect(Object.isFrozen(c)).toBe(true);
     expect(() => {
       (c as { port: number }).port = 1;

@@ -147,7 +147,10 @@ export interface Config {
   readonly notifyDigestWindowMs: number;
   /** …but never wait longer than this after the oldest pending one. */
   readonly notifyDigestMaxWaitMs: number;
-  /** Order event partitions: each has one active consumer, so an order's events apply in publish order. */
+  /**
+   * Order event partitions: each has one message in flight, so an order's events apply in publish
+   * order; the host group-commits across partitions, so more partitions make bigger commits.
+   */
   readonly orderPartitions: number;
   /** How long an order may stay unpaid before it is cancelled (a Postgres timer). */
   readonly paymentTimeoutMs: number;
@@ -477,7 +480,7 @@ export function loadConfig(env: Env = process.env): Config {
     inspectPort: int(env, 'ORDERPILOT_INSPECT_PORT', 8080, 1, 65535),
     notifyDigestWindowMs: int(env, 'NOTIFY_DIGEST_WINDOW_MS', 10_000, 0, 3600_000),
     notifyDigestMaxWaitMs: int(env, 'NOTIFY_DIGEST_MAX_WAIT_MS', 60_000, 0, 24 * 3600_000),
-    orderPartitions: int(env, 'ORDER_PARTITIONS', 16, 1, 256),
+    orderPartitions: int(env, 'ORDER_PARTITIONS', 64, 1, 256),
     paymentTimeoutMs: int(env, 'PAYMENT_TIMEOUT_MS', 72 * 3600_000, 1, 365 * 24 * 3600_000),
     maxDeliver: int(env, 'MAX_DELIVER', 8, 1, 1000),
     ackWaitMs: int(env, 'ACK_WAIT_MS', 30_000, 500, 3600_000),

@@ -5,6 +5,7 @@ import {
   DiscardPolicy,
   jetstreamManager,
   JetStreamApiError,
+  type JetStreamManager,
   RetentionPolicy,
   StorageType,
   type ConsumerConfig,
@@ -12,6 +13,7 @@ import {
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { COMMAND_SERVICES, type Names } from '../../services/contracts/index.ts';
+import { ConfigError } from '../config.ts';
 import type { Logger } from '../logger.ts';
 
 export interface TopologyOptions {
@@ -137,6 +139,8 @@ export async function ensureTopology(nc: NatsConnection, names: Names, opts: Top
       }
     }
   }
+  await refuseRepartitionWhileBusy(jsm, names.streams.orderEvents, (p) => names.consumers.orderPartition(p), names.partitions);
+  await refuseRepartitionWhileBusy(jsm, names.streams.shopUpdates, (p) => names.consumers.shopPartition(p), names.partitions);
   for (const { stream, ...c } of consumers) {
     const name = c.durable_name as string;
     try {
@@ -158,6 +162,28 @@ export async function ensureTopology(nc: NatsConnection, names: Names, opts: Top
       }
     }
   }
+}
+
+/**
+ * An order's partition is its id hashed modulo ORDER_PARTITIONS: with another count, its next
+ * event goes to another partition than the ones still waiting, and the two could be applied out of
+ * order. So the count may change only while the stream is empty (nothing waiting or in flight).
+ */
+async function refuseRepartitionWhileBusy(jsm: JetStreamManager, stream: string, consumerName: (p: number) => string, partitions: number): Promise<void> {
+  const exists = async (p: number) =>
+    jsm.consumers.info(stream, consumerName(p)).then(
+      () => true,
+      (err: unknown) => {
+        if (isNotFound(err)) return false;
+        throw err;
+      },
+    );
+  // Consumers are made for partitions 0…n-1: a count that differs shows at one end or the other.
+  const sameCount = (await exists(partitions - 1)) && !(await exists(partitions));
+  if (sameCount || !(await exists(0))) return;
+  const { state } = await jsm.streams.info(stream);
+  if (state.messages === 0) return;
+  throw new ConfigError('ORDER_PARTITIONS', `is ${partitions}, but ${stream} was partitioned otherwise and still holds ${state.messages} message(s); start with the previous count until it is empty, then change it`);
 }
 
 /** Deletes every stream of a prefix (tests clean up after themselves with this). */
