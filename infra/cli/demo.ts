@@ -240,6 +240,7 @@ export async function runDemo(opts: { config: Config; logger: Logger }): Promise
         shopKey,
         stripeSecret,
         ratePerSecond: rate,
+        stripe: sandboxes.stripe,
         logger,
         // A newcomer finds one order of each repair kind at once: a bad address, a bad NIP, a cancel.
         firstTroubles: ['badAddress', 'badNip', 'customerCancels'],

@@ -113,7 +113,7 @@ export function stripePaymentEvent(
   amount: number,
   currency: string,
   opts: { eventId?: string; failed?: boolean } = {},
-): { eventId: string; body: string; headers: Record<string, string> } {
+): { eventId: string; paymentIntent: string; body: string; headers: Record<string, string> } {
   const eventId = opts.eventId ?? `evt_${randomUUID().replace(/-/g, '')}`;
   const session = {
     id: `cs_${randomUUID().replace(/-/g, '').slice(0, 24)}`,
@@ -128,7 +128,7 @@ export function stripePaymentEvent(
   const type = opts.failed ? 'checkout.session.async_payment_failed' : 'checkout.session.completed';
   const body = JSON.stringify({ id: eventId, object: 'event', api_version: '2025-01-27', created: Math.floor(Date.now() / 1000), type, data: { object: session } });
   const signature = Stripe.webhooks.generateTestHeaderString({ payload: body, secret });
-  return { eventId, body, headers: { 'content-type': 'application/json', 'stripe-signature': signature } };
+  return { eventId, paymentIntent: session.payment_intent, body, headers: { 'content-type': 'application/json', 'stripe-signature': signature } };
 }
 
 /** The headers of `POST /orders` for a shop with this key. */
@@ -185,6 +185,8 @@ export interface DemoShopOptions {
   onPlaced?: (order: PlacedOrder) => void | Promise<void>;
   /** Called after each payment webhook was accepted (the bench and chaos driver time from here). */
   onPaid?: (order: PlacedOrder, eventId: string) => void;
+  /** Stripe (the sandbox): each checkout's payment is made there first, so a later refund finds it. */
+  stripe?: { addPayment(paymentIntent: string, amount: number, currency: string): void };
   logger: Logger;
   random?: () => number;
 }
@@ -241,6 +243,7 @@ export function startDemoShop(o: DemoShopOptions): DemoShop {
       stats.failedPayments++;
     }
     const ev = stripePaymentEvent(o.stripeSecret, orderId, order.total, order.currency);
+    o.stripe?.addPayment(ev.paymentIntent, order.total, order.currency);
     await postUntilAccepted(stripeUrl(), ev.body, ev.headers, { loseFirstAnswer: lost });
     stats.paid++;
     o.onPaid?.(p, ev.eventId);

@@ -1,6 +1,7 @@
 import type { Sql } from '../db/postgres.ts';
 import type { SandboxInvoice } from '../sandbox/invoicing-sandbox.ts';
 import type { SandboxShipment, WarehouseFaultPlan } from '../sandbox/warehouse-sandbox.ts';
+import type { StripeSandboxPayment } from '../sandbox/stripe-sandbox.ts';
 
 /**
  * Where the demo keeps the sandbox providers' state, so a restart behaves like a real provider that
@@ -18,6 +19,9 @@ export interface SandboxStateStore {
   /** The shop sandboxes' orders (WooCommerce keeps its notes beside each order). */
   shopOrders<O>(shop: string): Promise<Array<{ order: O; notes: unknown[] }>>;
   saveShopOrder(shop: string, id: number, order: unknown, notes?: unknown[]): Promise<void>;
+  /** Stripe's payments and what was refunded of each (a cancel after a restart refunds what Stripe has). */
+  stripePayments(): Promise<Array<{ paymentIntent: string } & StripeSandboxPayment>>;
+  saveStripePayment(paymentIntent: string, payment: StripeSandboxPayment): Promise<void>;
 }
 
 export async function createSandboxStateStore(sql: Sql): Promise<SandboxStateStore> {
@@ -36,6 +40,11 @@ export async function createSandboxStateStore(sql: Sql): Promise<SandboxStateSto
       plan        jsonb not null,
       data        jsonb not null,
       at          timestamptz not null default now()
+    );
+    create table if not exists sandbox.stripe_payments (
+      payment_intent text primary key,
+      data           jsonb not null,
+      at             timestamptz not null default now()
     );
     create table if not exists sandbox.shop_orders (
       shop   text not null,
@@ -63,6 +72,14 @@ export async function createSandboxStateStore(sql: Sql): Promise<SandboxStateSto
       await sql`insert into sandbox.shipments (shipment_id, reference, status, plan, data)
                 values (${shipment.shipmentId}, ${shipment.reference}, ${shipment.status}, ${sql.json(plan as never)}, ${sql.json(shipment as never)})
                 on conflict (shipment_id) do update set status = excluded.status, data = excluded.data, at = now()`;
+    },
+    async stripePayments() {
+      const rows = await sql<{ payment_intent: string; data: StripeSandboxPayment }[]>`select payment_intent, data from sandbox.stripe_payments`;
+      return rows.map((r) => ({ paymentIntent: r.payment_intent, ...r.data }));
+    },
+    async saveStripePayment(paymentIntent, payment) {
+      await sql`insert into sandbox.stripe_payments (payment_intent, data) values (${paymentIntent}, ${sql.json(payment as never)})
+                on conflict (payment_intent) do update set data = excluded.data, at = now()`;
     },
     async shopOrders<O>(shop: string) {
       const rows = await sql<{ data: O; notes: unknown[] }[]>`select data, notes from sandbox.shop_orders where shop = ${shop} order by id`;

@@ -75,8 +75,10 @@ export async function startSandboxes(o: SandboxesOptions): Promise<Sandboxes> {
     ...(o.warehouseFaults ? { faults: o.warehouseFaults } : {}),
     ...(store ? { initialShipments: await store.shipments(), persist: (s, plan) => store.saveShipment(s, plan) } : {}),
   });
-  // The demo's payments are signed webhooks it makes up (and it restarts): any payment intent may be refunded.
-  const stripe = await startStripeSandbox({ unknownPayments: 'accept' });
+  // Stripe knows the payments the demo shop's checkouts make (`addPayment`), kept across restarts like the rest.
+  const stripe = await startStripeSandbox(
+    store ? { initialPayments: await store.stripePayments(), persist: (intent, payment) => store.saveStripePayment(intent, payment) } : {},
+  );
   const payu = await startPayuSandbox();
   const shops = o.shops === true ? await startShopSandboxes(store) : null;
   const smtp = await startSmtpSink({ ...(o.ports?.smtp !== undefined ? { port: o.ports.smtp } : {}), maxMails: o.maxMails ?? 1000, parse: o.smtpParse ?? 'full' });

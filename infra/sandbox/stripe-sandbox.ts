@@ -46,6 +46,14 @@ export interface StripeSandbox {
   close(): Promise<void>;
 }
 
+/** A payment as the sandbox keeps it: its amount, charge, and how much of it was refunded. */
+export interface StripeSandboxPayment {
+  amount: number;
+  currency: string;
+  charge: string;
+  refunded: number;
+}
+
 const id = (prefix: string) => `${prefix}_${randomBytes(12).toString('base64url').replace(/[-_]/g, 'x')}`;
 
 export async function startStripeSandbox(
@@ -58,11 +66,22 @@ export async function startStripeSandbox(
      * whose payments are signed webhooks and which restarts); default `refuse` (`resource_missing`).
      */
     unknownPayments?: 'accept' | 'refuse';
+    /** Payments (and what was refunded of each) Stripe already has: a restarted demo's Stripe still knows them. */
+    initialPayments?: ReadonlyArray<{ paymentIntent: string } & StripeSandboxPayment>;
+    /** Called whenever a payment is added or refunded, in order (the demo keeps them in Postgres). */
+    persist?: (paymentIntent: string, payment: StripeSandboxPayment) => void | Promise<void>;
   } = {},
 ): Promise<StripeSandbox> {
   const secretKey = o.secretKey ?? `sk_test_sandbox_${randomBytes(8).toString('hex')}`;
   let faults: StripeSandboxFaults = { failNext: 0, dropNext: 0, latencyMs: 0, ...o.faults };
-  const payments = new Map<string, { amount: number; currency: string; charge: string; refunded: number }>();
+  const payments = new Map<string, StripeSandboxPayment>((o.initialPayments ?? []).map(({ paymentIntent, ...p }) => [paymentIntent, { ...p }]));
+  let saving: Promise<unknown> = Promise.resolve();
+  const save = (intent: string) => {
+    const p = payments.get(intent);
+    if (!p || !o.persist) return;
+    const copy = { ...p };
+    saving = saving.then(() => o.persist?.(intent, copy)).catch(() => {});
+  };
   const made: StripeSandboxRefund[] = [];
   const idempotent = new Map<string, { params: string; status: number; body: string }>();
   const requests = { refunds: 0 };
@@ -94,6 +113,7 @@ export async function startStripeSandbox(
     if (!Number.isInteger(amount) || amount <= 0) return { status: 400, body: error('invalid_request_error', 'Invalid integer: amount', { code: 'parameter_invalid_integer', param: 'amount' }) };
     if (amount > left) return { status: 400, body: error('invalid_request_error', `Refund amount (${amount}) is greater than unrefunded amount on charge (${left})`, { code: 'amount_too_large', param: 'amount' }) };
     payment.refunded += amount;
+    save(intent);
     const metadata: Record<string, string> = {};
     for (const [k, v] of params) {
       const m = /^metadata\[(.+)\]$/.exec(k);
@@ -147,7 +167,9 @@ export async function startStripeSandbox(
     requests,
     refunds: () => [...made],
     addPayment(paymentIntent, amount, currency) {
+      if (payments.has(paymentIntent)) return;
       payments.set(paymentIntent, { amount, currency: currency.toLowerCase(), charge: id('ch'), refunded: 0 });
+      save(paymentIntent);
     },
     configure(f) {
       faults = { ...faults, ...f };

@@ -398,7 +398,8 @@ export async function startWarehouseSandbox(o: WarehouseSandboxOptions): Promise
           if (handed) order.splice(d, 0, handed);
         }
       }
-      if (plan.paused && resumeFrom === undefined) {
+      // Paused before it moved: still paused after a restart (restored at its first status) until resumed.
+      if (plan.paused && (resumeFrom === undefined || resumeFrom === statuses[0])) {
         await new Promise<void>((resolve) => paused.set(s.reference, resolve));
         paused.delete(s.reference);
       }
@@ -667,6 +668,13 @@ export async function startWarehouseSandbox(o: WarehouseSandboxOptions): Promise
       return open(heldCancels, reference);
     },
     resume(reference) {
+      const plan = plans.get(reference);
+      const s = byReference.get(reference);
+      // Resumed for good: a restart does not pause it again.
+      if (plan?.paused && s) {
+        plan.paused = false;
+        void save(s, plan);
+      }
       paused.get(reference)?.();
     },
     sendWebhook(body, opts = {}) {

@@ -222,6 +222,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       maxOrders: o.orders,
       trouble: TROUBLE,
       payAfterMs: 50,
+      stripe: sb.stripe,
       logger: o.logger,
       onPlaced: (p) => {
         if (p.trouble === 'outOfStock') warehouse.setPlan(p.orderId, { reject: 'OUT_OF_STOCK' });

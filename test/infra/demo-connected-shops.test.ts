@@ -83,4 +83,42 @@ describe("the demo's connected shops", () => {
       await again.close();
     }
   });
+
+  it('a restarted demo Stripe knows its payments and what was refunded of each; a parcel paused for an admin stays paused', async () => {
+    const store = await createSandboxStateStore(w.t.sql);
+    const refund = (sb: Sandboxes, params: Record<string, string>) =>
+      fetch(`${sb.stripe.url}/v1/refunds`, { method: 'POST', headers: { authorization: `Bearer ${sb.stripe.secretKey}`, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(params).toString() });
+    const shipment = (sb: Sandboxes, reference: string) =>
+      fetch(`${sb.warehouse.url}/shipments`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${sb.env['WAREHOUSE_API_KEY']}`, 'content-type': 'application/json', 'idempotency-key': reference },
+        body: JSON.stringify({ reference, recipient: { name: 'Jan', email: 'jan@example.com', phone: null }, address: { line1: 'ul. Prosta 1', line2: null, city: 'Warszawa', postalCode: '00-001', country: 'PL' }, items: [{ sku: 'MUG-1', quantity: 1 }] }),
+      });
+    const first = await startSandboxes({ logger, store, stepMs: 20 });
+    try {
+      // A payment Stripe never made cannot be refunded (as at Stripe); the checkout's payment can.
+      expect((await refund(first, { payment_intent: 'pi_never_made' })).status).toBe(400);
+      first.stripe.addPayment('pi_demo_1', 5000, 'PLN');
+      expect((await refund(first, { payment_intent: 'pi_demo_1', amount: '1000' })).status).toBe(200);
+      first.warehouse.setPlan('ord_paused', { paused: true });
+      expect((await shipment(first, 'ord_paused')).status).toBe(201);
+      await eventually(async () => (await store.stripePayments()).some((p) => p.paymentIntent === 'pi_demo_1' && p.refunded === 1000), 'the refund kept');
+    } finally {
+      await first.close();
+    }
+    const again = await startSandboxes({ logger, store, stepMs: 20 });
+    try {
+      const tooMuch = await refund(again, { payment_intent: 'pi_demo_1', amount: '4001' });
+      expect(((await tooMuch.json()) as { error: { code: string } }).error.code).toBe('amount_too_large');
+      expect((await refund(again, { payment_intent: 'pi_demo_1', amount: '4000' })).status).toBe(200);
+      // Still paused after the restart: a parcel shipped after it walks all the way while it stays put.
+      expect((await shipment(again, 'ord_walks')).status).toBe(201);
+      await eventually(async () => again.warehouse.shipmentByReference('ord_walks')?.status === 'DELIVERED', 'a parcel walks meanwhile');
+      expect(again.warehouse.shipmentByReference('ord_paused')?.status).toBe('ACCEPTED');
+      again.warehouse.resume('ord_paused');
+      await eventually(async () => again.warehouse.shipmentByReference('ord_paused')?.status === 'DELIVERED', 'the resumed parcel walks on');
+    } finally {
+      await again.close();
+    }
+  });
 });
