@@ -1,10 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOrdersService } from '../../services/orders/main.ts';
 import { startInvoicingSandbox, type InvoicingSandbox } from '../../infra/sandbox/invoicing-sandbox.ts';
 import type { RunningService } from '../../infra/runtime/service.ts';
+import { startServiceChild } from '../support/child-process.ts';
 import { createTestContext, eventually, type TestContext } from '../support/context.ts';
 import { sampleOrder } from '../support/orders.ts';
 import { orderRow, placeAndPay } from './support.ts';
@@ -15,24 +16,11 @@ let sandbox: InvoicingSandbox;
 let orders: RunningService;
 const children: ChildProcess[] = [];
 
-/** Starts the invoicing service in a child process (tsx) and waits until it consumes. */
-async function startChild(extraEnv: Record<string, string>): Promise<{ child: ChildProcess; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD], {
-    cwd: path.resolve(path.dirname(CHILD), '../..'),
-    env: { ...process.env, ...t.env, FAKTUROWNIA_URL: sandbox.url, FAKTUROWNIA_API_TOKEN: sandbox.apiToken, ...extraEnv },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  let out = '';
-  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  await new Promise<void>((resolve, reject) => {
-    child.stdout?.on('data', (d: Buffer) => {
-      if (d.toString().includes('ready')) resolve();
-    });
-    void exited.then(({ code, signal }) => reject(new Error(`child exited early (${code ?? signal}): ${out}`)));
-  });
-  return { child, exited };
+/** Starts the invoicing service in a child process and waits until it consumes. */
+async function startChild(extraEnv: Record<string, string>) {
+  const started = await startServiceChild(CHILD, { ...process.env, ...t.env, FAKTUROWNIA_URL: sandbox.url, FAKTUROWNIA_API_TOKEN: sandbox.apiToken, ...extraEnv });
+  children.push(started.child);
+  return started;
 }
 
 beforeAll(async () => {

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,7 +8,9 @@ import type { RunningService } from '../../infra/runtime/service.ts';
 import type { OrderData } from '../../machines/order/index.ts';
 import { startMailerService } from '../../services/mailer/main.ts';
 import { startOrdersService } from '../../services/orders/main.ts';
+import { startServiceChild } from '../support/child-process.ts';
 import { createTestContext, eventually, type TestContext } from '../support/context.ts';
+import { KSEF_TEST_ENV } from '../support/ksef.ts';
 import { sampleOrder } from '../support/orders.ts';
 import { history, orderRow, placeAndPay } from './support.ts';
 
@@ -25,26 +27,11 @@ let sink: SmtpSink;
 const services: RunningService[] = [];
 const children: ChildProcess[] = [];
 
-type Exit = { code: number | null; signal: NodeJS.Signals | null };
-
-/** Starts the invoicing service in a child process (tsx) and waits until it consumes. */
-async function startChild(extraEnv: Record<string, string> = {}): Promise<{ child: ChildProcess; exited: Promise<Exit> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD], {
-    cwd: path.resolve(path.dirname(CHILD), '../..'),
-    env: { ...process.env, ...t.env, ...extraEnv },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  const exited = new Promise<Exit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  let out = '';
-  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  await new Promise<void>((resolve, reject) => {
-    child.stdout?.on('data', (d: Buffer) => {
-      if (d.toString().includes('ready')) resolve();
-    });
-    void exited.then(({ code, signal }) => reject(new Error(`child exited early (${code ?? signal}): ${out}`)));
-  });
-  return { child, exited };
+/** Starts the invoicing service in a child process and waits until it consumes. */
+async function startChild(extraEnv: Record<string, string> = {}) {
+  const started = await startServiceChild(CHILD, { ...process.env, ...t.env, ...extraEnv });
+  children.push(started.child);
+  return started;
 }
 
 beforeAll(async () => {
@@ -56,17 +43,9 @@ beforeAll(async () => {
     FAKTUROWNIA_TIMEOUT_MS: '5000',
     SMTP_URL: sink.url,
     MAIL_FROM: 'Sklep <sklep@example.com>',
-    KSEF_MODE: 'on',
-    KSEF_SCOPE: 'all_companies',
-    KSEF_POLL_BASE_MS: '100',
-    KSEF_POLL_MAX_MS: '400',
+    ...KSEF_TEST_ENV,
     // A killed poller's claim on a document comes back after this.
     KSEF_POLL_LEASE_MS: '1500',
-    SELLER_NAME: 'Sklep Testowy sp. z o.o.',
-    SELLER_TAX_NO: '5260250274',
-    SELLER_STREET: 'ul. Prosta 1',
-    SELLER_POST_CODE: '00-001',
-    SELLER_CITY: 'Warszawa',
     LOG_LEVEL: 'error',
   });
   services.push(await startOrdersService(t), await startMailerService(t));

@@ -8,6 +8,7 @@ import { startInvoicingSandbox, type InvoicingSandbox } from '../../infra/sandbo
 import { startSmtpSink, type SmtpSink } from '../../infra/sandbox/smtp-sink.ts';
 import type { RunningService } from '../../infra/runtime/service.ts';
 import type { OrderData } from '../../machines/order/index.ts';
+import { KSEF_TEST_ENV } from '../support/ksef.ts';
 import { createTestContext, eventually, type TestContext } from '../support/context.ts';
 import { publishOrderEvent, sampleOrder } from '../support/orders.ts';
 import { commandsIn, history, orderRow, placeAndPay } from './support.ts';
@@ -34,17 +35,8 @@ beforeAll(async () => {
     SMTP_URL: sink.url,
     MAIL_FROM: 'Sklep <sklep@example.com>',
     MAIL_RETRY_BASE_MS: '200',
-    KSEF_MODE: 'on',
-    KSEF_SCOPE: 'all_companies',
-    KSEF_POLL_BASE_MS: '100',
-    KSEF_POLL_MAX_MS: '400',
-    KSEF_POLL_LEASE_MS: '3000',
+    ...KSEF_TEST_ENV,
     KSEF_OUTAGE_RESENDS: '3',
-    SELLER_NAME: 'Sklep Testowy sp. z o.o.',
-    SELLER_TAX_NO: '5260250274',
-    SELLER_STREET: 'ul. Prosta 1',
-    SELLER_POST_CODE: '00-001',
-    SELLER_CITY: 'Warszawa',
     ADMIN_TOKENS: `alice:${ADMIN_TOKEN}`,
     // The console lists a document still waiting for KSeF after this.
     KSEF_ATTENTION_MS: '1000',

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ksefDocumentsNeedingAttention } from '../../services/invoicing/index.ts';
 import { startRepairsWorld, type RepairsWorld } from './repairs-world.ts';
 import { eventually } from '../support/context.ts';
+import { KSEF_TEST_ENV } from '../support/ksef.ts';
 
 /**
  * Corrections go through KSeF the same way as invoices (issue 13, item 6): with KSEF_MODE on, the
@@ -14,18 +15,7 @@ let w: RepairsWorld;
 beforeAll(async () => {
   w = await startRepairsWorld({
     invoicing: { ksef: 'on', faults: { ksefProcessingMs: 300 } },
-    env: {
-      KSEF_MODE: 'on',
-      KSEF_SCOPE: 'all_companies',
-      KSEF_POLL_BASE_MS: '100',
-      KSEF_POLL_MAX_MS: '400',
-      KSEF_POLL_LEASE_MS: '3000',
-      SELLER_NAME: 'Sklep Testowy sp. z o.o.',
-      SELLER_TAX_NO: '5260250274',
-      SELLER_STREET: 'ul. Prosta 1',
-      SELLER_POST_CODE: '00-001',
-      SELLER_CITY: 'Warszawa',
-    },
+    env: KSEF_TEST_ENV,
   });
 });
 afterAll(async () => {
