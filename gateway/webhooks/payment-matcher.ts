@@ -43,8 +43,8 @@ export function createPaymentMatcher(deps: { sql: Sql; names: Names }) {
     const colon = ref.indexOf(':');
     const shop = colon > 0 ? ref.slice(0, colon) : null;
     const qualified = colon > 0 ? ref.slice(colon + 1) : null;
-    const intake = await sql<{ order_id: string; external_id: string; total: string; currency: string; how: number }[]>`
-      select order_id, external_id, total::text as total, currency,
+    const intake = await sql<{ order_id: string; external_id: string; how: number }[]>`
+      select order_id, external_id,
         case when order_id = ${ref} then 0 when shop = ${shop} and external_id = ${qualified} then 1 else 2 end as how
       from order_intake
       where order_id = ${ref} or (shop = ${shop} and external_id = ${qualified}) or external_id = ${ref}
@@ -52,7 +52,7 @@ export function createPaymentMatcher(deps: { sql: Sql; names: Names }) {
     const [first, second] = intake;
     if (first && first.how === 2 && second !== undefined) return { ambiguous: intake.length };
     const found = first
-      ? { orderId: first.order_id, externalId: first.external_id, total: Number(first.total), currency: first.currency }
+      ? { orderId: first.order_id, externalId: first.external_id }
       : await findOrderByReference(sql, ref);
     if (found === null || 'ambiguous' in found) return found;
     if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value as string);

@@ -99,8 +99,6 @@ export interface OrderHistoryEntry {
 export interface OrderReference {
   orderId: string;
   externalId: string;
-  total: number;
-  currency: string;
 }
 
 export interface HeldOrder {
@@ -266,11 +264,6 @@ export async function orderHistory(sql: Sql, orderId: string): Promise<OrderHist
 }
 
 /**
- * The order a provider's reference names, with its amount; null when none. Our id wins over the
- * shop's externalId, so a reference that is one order's id and another's externalId always resolves
- * to the same order.
- */
-/**
  * The one order a payment reference names, deterministically: our order id; or `<shop>:<externalId>`;
  * or a bare externalId when exactly one shop uses it. Two shops with that externalId → `ambiguous`
  * (the provider must send our id or the shop-qualified form), never an arbitrary pick.
@@ -279,8 +272,8 @@ export async function findOrderByReference(sql: Sql, ref: string): Promise<Order
   const colon = ref.indexOf(':');
   const shop = colon > 0 ? ref.slice(0, colon) : null;
   const qualified = colon > 0 ? ref.slice(colon + 1) : null;
-  const rows = await sql<{ id: string; external_id: string; total: string; currency: string; how: number }[]>`
-    select id, external_id, snapshot->'context'->'order'->>'total' as total, snapshot->'context'->'order'->>'currency' as currency,
+  const rows = await sql<{ id: string; external_id: string; how: number }[]>`
+    select id, external_id,
       case when id = ${ref} then 0 when shop = ${shop} and external_id = ${qualified} then 1 else 2 end as how
     from orders
     where id = ${ref} or (shop = ${shop} and external_id = ${qualified}) or external_id = ${ref}
@@ -288,7 +281,7 @@ export async function findOrderByReference(sql: Sql, ref: string): Promise<Order
   const [first, second] = rows;
   if (!first) return null;
   if (first.how === 2 && second !== undefined) return { ambiguous: rows.length };
-  return { orderId: first.id, externalId: first.external_id, total: Number(first.total), currency: first.currency };
+  return { orderId: first.id, externalId: first.external_id };
 }
 
 /** Held orders, longest waiting first (the console's "needs attention"). */
