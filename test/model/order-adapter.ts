@@ -16,8 +16,9 @@ import { allTransitions, modelOrder, takenTransitions, type ModelPath, type Mode
  * as the admin API shows it against the machine's state on that path.
  */
 
-type Row = { id: string; type: string; outcome: string; toValue: StateValue; payload: Record<string, unknown>; actor: string | null; occurredAt: string };
-type Detail = { value: StateValue; history: Row[]; context: OrderSnapshot['context'] };
+type Row = { id: string; messageId: string; type: string; outcome: string; toValue: StateValue; payload: Record<string, unknown>; actor: string | null; occurredAt: string };
+/** The order as the admin API shows it (the part the suites read). */
+export type Detail = { value: StateValue; history: Row[]; context: OrderSnapshot['context'] };
 
 const STEP_TIMEOUT_MS = 60_000;
 const REGIONS = ['fulfilment', 'document'] as const;
@@ -64,7 +65,7 @@ export function canonical(v: unknown): string {
 }
 
 /** Replays the persisted history through the pure machine: each row's outcome and state must be the machine's. */
-export function replayHistory(rows: readonly Row[]): { taken: string[]; mismatch: string | null } {
+export function replayHistory(rows: readonly Row[]): { taken: string[]; mismatch: string | null; value: StateValue | null } {
   let cur: OrderSnapshot | null = null;
   const taken: string[] = [];
   const ordered = [...rows].sort((a, b) => Number(a.id) - Number(b.id));
@@ -73,45 +74,25 @@ export function replayHistory(rows: readonly Row[]): { taken: string[]; mismatch
       if (cur === null) cur = initialTransition(orderMachine, { order: (r.payload as { order: OrderSnapshot['context']['order'] }).order })[0];
       continue;
     }
-    if (cur === null) return { taken, mismatch: `row ${i} (${r.type}) before ORDER_PLACED` };
+    if (cur === null) return { taken, mismatch: `row ${i} (${r.type}) before ORDER_PLACED`, value: null };
     const event = { ...r.payload, type: r.type, at: r.occurredAt, ...(r.actor ? { actor: r.actor } : {}) } as OrderEvent;
     const before: OrderSnapshot = cur;
     const [next, actions]: [OrderSnapshot, unknown[]] = transition(orderMachine, before, event);
     const applied = !(next === before && actions.length === 0);
-    if ((applied ? 'applied' : 'ignored') !== r.outcome) return { taken, mismatch: `row ${i} (${r.type}): host says ${r.outcome}, machine says ${applied ? 'applied' : 'ignored'}` };
-    if (canonical(next.value) !== canonical(r.toValue)) return { taken, mismatch: `row ${i} (${r.type}): host state ${JSON.stringify(r.toValue)}, machine ${JSON.stringify(next.value)}` };
+    if ((applied ? 'applied' : 'ignored') !== r.outcome) return { taken, mismatch: `row ${i} (${r.type}): host says ${r.outcome}, machine says ${applied ? 'applied' : 'ignored'}`, value: null };
+    if (canonical(next.value) !== canonical(r.toValue)) return { taken, mismatch: `row ${i} (${r.type}): host state ${JSON.stringify(r.toValue)}, machine ${JSON.stringify(next.value)}`, value: null };
     if (applied) taken.push(...takenTransitions(before, event));
     cur = next;
   }
-  return { taken, mismatch: null };
+  return { taken, mismatch: null, value: cur?.value ?? null };
 }
 
 /** Drives one path through the real system in `w`; never throws (the result says what failed). */
 export async function runPath(w: ModelWorld, path: ModelPath): Promise<PathResult> {
   const t0 = Date.now();
   let orderId: string | null = null;
-  const variants = new Set(path.steps.map((s) => s.variant));
   try {
-    const unknown = path.steps.filter((s) => !KNOWN_VARIANTS.has(s.variant));
-    if (unknown.length > 0) throw new Error(`the adapter cannot cause ${unknown.map((s) => `${s.event.type} (${s.variant})`).join(', ')}: add it to test/model/order-adapter.ts`);
-    // Arrangements the whole path needs, made before the order exists.
-    const email = variants.has('smtp-refused') ? `${BOUNCING_MAILBOX}${randomUUID().slice(0, 8)}@example.com` : 'jan@example.com';
-    // A company's documents go to KSeF (KSEF_SCOPE=all_companies); a consumer's are e-mailed at once.
-    const company = variants.has('invoicing-ksef') ? { company: 'Firma sp. z o.o.', taxId: '5260250274' } : {};
-    const placed = await w.http('POST', '/orders', intakeBody({ customer: { email, name: 'Jan Kowalski', ...company } }), SHOP);
-    if (placed.status !== 202) throw new Error(`intake answered ${placed.status}: ${JSON.stringify(placed.body)}`);
-    const id: string = placed.body.orderId;
-    const externalId: string = placed.body.externalId;
-    orderId = id;
-    const holdLookups = variants.has('admin-slow-warehouse');
-    w.warehouse.setPlan(id, { paused: true, holdSubmits: true, holdCancels: true, holdLookups });
-    w.invoicing.holdCreates(id);
-    w.invoicing.holdKsef(id);
-    const detail = async (): Promise<Detail | null> => {
-      const r = await w.admin('GET', `/admin/api/orders/${id}`);
-      return r.status === 200 ? (r.body as Detail) : null;
-    };
-    await eventually(async () => (await detail())?.value === 'pending', `order ${id} pending`, STEP_TIMEOUT_MS);
+    const { id, externalId, variants, detail } = await placeModelOrder(w, path.steps, (placed) => (orderId = placed));
 
     const consumed = new Set<string>();
     for (const [i, step] of path.steps.entries()) {
@@ -124,7 +105,7 @@ export async function runPath(w: ModelWorld, path: ModelPath): Promise<PathResul
           return d && project(d.value, region) === project(step.before, region);
         }, `order ${id} before ${what}: ${project(step.before, region)}`, STEP_TIMEOUT_MS);
       }
-      await cause(w, { id, externalId, step, variants, path, index: i });
+      await cause(w, { id, externalId, step, variants, steps: path.steps, index: i });
       const row = await eventually(async () => {
         const d = await detail();
         const r = d?.history.find((x) => !consumed.has(x.id) && x.type === step.event.type && x.outcome === 'applied');
@@ -146,30 +127,65 @@ export async function runPath(w: ModelWorld, path: ModelPath): Promise<PathResul
     const rows = [...((seen?.body as Detail | null)?.history ?? [])].sort((a, b) => Number(a.id) - Number(b.id)).map((r) => `${r.type}:${r.outcome}`).join(', ');
     return { path, orderId, passed: false, error: `${err instanceof Error ? err.message : String(err)} [history: ${rows}]`, taken: [], ms: Date.now() - t0 };
   } finally {
-    // Nothing of this order may keep a service's slot: whatever still waits at a door goes through.
-    if (orderId !== null) {
-      w.warehouse.setPlan(orderId, { paused: true });
-      w.warehouse.answerSubmits(orderId);
-      w.warehouse.answerCancels(orderId);
-      w.warehouse.answerLookups(orderId);
-      w.invoicing.unholdCreates(orderId);
-      w.invoicing.answerOrderLookups(orderId);
-    }
+    if (orderId !== null) releaseModelOrder(w, orderId);
   }
 }
 
-interface CauseInput {
+/**
+ * Places the order a walk drives (intake over HTTP with the shop's key), arranged for the steps it
+ * will take: a bouncing mailbox, a company buyer for KSeF, every sandbox door holding its requests.
+ * Resolves once the order is pending; `onPlaced` gets its id at once (for clean-up after a failure).
+ */
+export async function placeModelOrder(w: ModelWorld, steps: readonly ModelStep[], onPlaced: (orderId: string) => void = () => {}) {
+  const variants = new Set(steps.map((s) => s.variant));
+  const unknown = steps.filter((s) => !KNOWN_VARIANTS.has(s.variant));
+  if (unknown.length > 0) throw new Error(`the adapter cannot cause ${unknown.map((s) => `${s.event.type} (${s.variant})`).join(', ')}: add it to test/model/order-adapter.ts`);
+  const email = variants.has('smtp-refused') ? `${BOUNCING_MAILBOX}${randomUUID().slice(0, 8)}@example.com` : 'jan@example.com';
+  // A company's documents go to KSeF (KSEF_SCOPE=all_companies); a consumer's are e-mailed at once.
+  const company = variants.has('invoicing-ksef') ? { company: 'Firma sp. z o.o.', taxId: '5260250274' } : {};
+  const placed = await w.http('POST', '/orders', intakeBody({ customer: { email, name: 'Jan Kowalski', ...company } }), SHOP);
+  if (placed.status !== 202) throw new Error(`intake answered ${placed.status}: ${JSON.stringify(placed.body)}`);
+  const id: string = placed.body.orderId;
+  const externalId: string = placed.body.externalId;
+  onPlaced(id);
+  w.warehouse.setPlan(id, { paused: true, holdSubmits: true, holdCancels: true, holdLookups: variants.has('admin-slow-warehouse') });
+  w.invoicing.holdCreates(id);
+  w.invoicing.holdKsef(id);
+  const detail = async (): Promise<Detail | null> => {
+    const r = await w.admin('GET', `/admin/api/orders/${id}`);
+    return r.status === 200 ? (r.body as Detail) : null;
+  };
+  await eventually(async () => (await detail())?.value === 'pending', `order ${id} pending`, STEP_TIMEOUT_MS);
+  return { id, externalId, variants, detail };
+}
+
+/** Nothing of this order may keep a service's slot: whatever still waits at a door goes through. */
+export function releaseModelOrder(w: ModelWorld, orderId: string): void {
+  w.warehouse.setPlan(orderId, { paused: true });
+  w.warehouse.answerSubmits(orderId);
+  w.warehouse.answerCancels(orderId);
+  w.warehouse.answerLookups(orderId);
+  w.invoicing.unholdCreates(orderId);
+  w.invoicing.answerOrderLookups(orderId);
+}
+
+export interface CauseInput {
   id: string;
   externalId: string;
   step: ModelStep;
   variants: ReadonlySet<string>;
-  path: ModelPath;
+  /** The whole walk (later steps decide some arrangements). */
+  steps: readonly ModelStep[];
   index: number;
 }
 
+/** Sends a webhook again exactly as before (same event id, same signature): the provider's redelivery. */
+export type Redeliver = () => Promise<void>;
+
 let webhookSeq = 0;
 
-async function cause(w: ModelWorld, c: CauseInput): Promise<void> {
+/** Causes one step at its door; for a webhook, returns how to deliver the very same one again. */
+export async function cause(w: ModelWorld, c: CauseInput): Promise<Redeliver | undefined> {
   const { id, externalId, step } = c;
   // The model's order is `ord_model`: refund and correction ids carry the real order's id.
   const e = JSON.parse(JSON.stringify(step.event).replaceAll(modelOrder().orderId, id)) as OrderEvent;
@@ -184,11 +200,15 @@ async function cause(w: ModelWorld, c: CauseInput): Promise<void> {
       // A refund path that must fail pays with a payment the provider will not know.
       if (step.variant === 'stripe' && !c.variants.has('provider-refused')) w.stripe.addPayment(session.payment_intent, e.amount, 'pln');
       const ev = stripeEvent('checkout.session.completed', session);
-      return expect2xx(await w.http('POST', '/webhooks/payments/stripe', ev.payload, ev.headers), 'stripe webhook');
+      const send = async () => expect2xx(await w.http('POST', '/webhooks/payments/stripe', ev.payload, ev.headers), 'stripe webhook');
+      await send();
+      return send;
     }
     case 'payu-canceled': {
       const n = payuNotification(externalId, 'CANCELED');
-      return expect2xx(await w.http('POST', '/webhooks/payments/payu', n.payload, n.headers), 'payu webhook');
+      const send = async () => expect2xx(await w.http('POST', '/webhooks/payments/payu', n.payload, n.headers), 'payu webhook');
+      await send();
+      return send;
     }
     case 'timer':
       return; // PAYMENT_TIMEOUT_MS of this world passes
@@ -207,12 +227,13 @@ async function cause(w: ModelWorld, c: CauseInput): Promise<void> {
       // A company stays a company (its documents keep going to KSeF, as the world model assumes).
       if (e.type === 'UPDATE_BUYER' && c.variants.has('invoicing-ksef')) body = { ...body, customer: { ...e.customer, company: 'Firma sp. z o.o.', taxId: '5260250274' } };
       // An address change the warehouse will refuse: a carrier has the parcel by the time it asks.
-      const readdress = c.path.steps.slice(c.index + 1).find((s) => s.door === 'coming:address');
+      const readdress = c.steps.slice(c.index + 1).find((s) => s.door === 'coming:address');
       if (e.type === 'UPDATE_SHIPPING_ADDRESS' && readdress?.variant === 'warehouse-address-too-late') {
         const shipment = w.warehouse.shipmentByReference(id);
         if (shipment) shipment.status = 'HANDED_TO_CARRIER';
       }
-      return expect2xx(await w.admin('POST', `/admin/api/orders/${id}/events`, body), `admin ${e.type}`);
+      expect2xx(await w.admin('POST', `/admin/api/orders/${id}/events`, body), `admin ${e.type}`);
+      return;
     }
     case 'warehouse-webhook': {
       // The warehouse only reports on references it got from us (logistics logs a submit before sending it).
@@ -228,9 +249,12 @@ async function cause(w: ModelWorld, c: CauseInput): Promise<void> {
         ...(e.type === 'HANDED_TO_CARRIER' ? { trackingNumber: e.trackingNumber, carrier: e.carrier } : {}),
         ...(e.type === 'SHIPMENT_PROBLEM' ? { reason: e.message } : {}),
       };
-      const sent = await w.warehouse.sendWebhook(body);
-      if (!sent.delivered) throw new Error(`warehouse webhook not delivered (${sent.httpStatus})`);
-      return;
+      const send = async () => {
+        const sent = await w.warehouse.sendWebhook(body);
+        if (!sent.delivered) throw new Error(`warehouse webhook not delivered (${sent.httpStatus})`);
+      };
+      await send();
+      return send;
     }
     case 'warehouse-answer':
     case 'warehouse-reject':
@@ -286,7 +310,7 @@ async function cause(w: ModelWorld, c: CauseInput): Promise<void> {
 
 /** ATTACH_DOCUMENT: the number and date, made to give the answer the path's next document step expects. */
 async function attachArrangement(w: ModelWorld, c: CauseInput): Promise<{ number: string; issueDate: string }> {
-  const answer = c.path.steps.slice(c.index + 1).find((s) => s.door === 'coming:attach');
+  const answer = c.steps.slice(c.index + 1).find((s) => s.door === 'coming:attach');
   if (answer === undefined || answer.variant === 'invoicing-manual') return { number: `FV/R/${randomUUID().slice(0, 6)}/2026`, issueDate: '2026-11-20' };
   // A document issued at the invoicing system by hand (as an admin does in its own UI).
   const res = await fetch(`${w.invoicing.url}/invoices.json`, {

@@ -514,6 +514,25 @@ export function worldLogic(order: OrderData) {
   return fromTransition((w: WorldSnapshot, e: Sample & { type: string }) => applyWorld(w, e), { order: initial, doors: EMPTY_DOORS, steps: 0 } as WorldSnapshot);
 }
 
+/**
+ * A walk through the world model from the placed order: at step i, `choose` picks one of the events
+ * the world allows (or null to stop); each step says what it takes and how the world gives it.
+ */
+export function walkOf(order: OrderData, choose: (options: readonly Sample[], i: number) => Sample | null): ModelStep[] {
+  let w: WorldSnapshot = { order: initialTransition(orderMachine, { order })[0], doors: EMPTY_DOORS, steps: 0 };
+  const out: ModelStep[] = [];
+  for (let i = 0; ; i++) {
+    const e = choose(worldEvents(w), i);
+    if (e === null) return out;
+    const takes = takenTransitions(w.order, e.event);
+    const before = w.order.value;
+    const door = ACTIVE_VARIANTS.has(e.variant) ? 'act' : answerOf(w, e) ?? 'impossible';
+    const submitsWaiting = w.doors.submits;
+    w = applyWorld(w, e);
+    out.push({ variant: e.variant, event: e.event, before, value: w.order.value, takes, door, submitsWaiting });
+  }
+}
+
 /** Variants that wait for a timer of the system (the payment timeout, KSEF_GIVE_UP_MS): their paths run in a world with short timers. */
 export const TIMER_VARIANTS: ReadonlySet<string> = new Set(['timer', 'ksef-give-up']);
 const timed = (steps: ReadonlyArray<{ variant: string }>) => steps.filter((s) => TIMER_VARIANTS.has(s.variant)).length;
@@ -533,17 +552,7 @@ export function planPaths(order: OrderData = modelOrder()): { paths: ModelPath[]
     limit: 200_000,
   });
   const best = new Map<string, ModelPath>();
-  const toSteps = (samples: readonly Sample[]): ModelStep[] => {
-    let w: WorldSnapshot = { order: initialTransition(orderMachine, { order })[0], doors: EMPTY_DOORS, steps: 0 };
-    return samples.map((e) => {
-      const takes = takenTransitions(w.order, e.event);
-      const before = w.order.value;
-      const door = ACTIVE_VARIANTS.has(e.variant) ? 'act' : answerOf(w, e) ?? 'impossible';
-      const submitsWaiting = w.doors.submits;
-      w = applyWorld(w, e);
-      return { variant: e.variant, event: e.event, before, value: w.order.value, takes, door, submitsWaiting };
-    });
-  };
+  const toSteps = (samples: readonly Sample[]): ModelStep[] => walkOf(order, (_options, i) => samples[i] ?? null);
   for (const sp of statePaths) {
     const prefix = sp.steps.map((st) => st.event as unknown as Sample).filter((e) => e.event !== undefined);
     const end = sp.state.context;
