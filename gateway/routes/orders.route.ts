@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import Type, { type Static } from 'typebox';
 import { Value } from 'typebox/value';
+import { createDeferredMarks } from '../../infra/db/deferred-marks.ts';
 import { publishOrderEvent } from '../../infra/nats/publish.ts';
 import type { Language, OrderData } from '../../machines/order/index.ts';
 import { AddressSchema, CustomerSchema, OrderLineSchema, OrderpilotError, type OrderPlacedPayload } from '../../services/contracts/index.ts';
@@ -53,6 +54,15 @@ export const ordersRoute: GatewayRoute = async (app, ctx) => {
   const { sql, nc, names } = ctx.deps;
   if (ctx.deps.config.shopKeys.length === 0) ctx.deps.logger.warn('SHOP_KEYS is empty: POST /orders answers 401 to everyone');
   app.addHook('onRequest', shopAuthHook(ctx.deps.config.shopKeys));
+  // "Published" marks lag by up to 20 ms, many rows per UPDATE: a mark lost in a crash only makes a
+  // repeat of the order publish ORDER_PLACED again under the same id (de-duplicated downstream).
+  const published = createDeferredMarks<string>({
+    delayMs: 20,
+    maxBatch: 500,
+    write: (ids) => sql`update order_intake set published_at = now() where order_id = any(${ids}::text[]) and published_at is null`,
+    onError: (err, rows) => ctx.deps.logger.warn({ err: err instanceof Error ? err.message : String(err), rows }, 'could not mark orders published (a repeat republishes them)'),
+  });
+  app.addHook('onClose', () => published.flush());
 
   async function publish(order: OrderData): Promise<void> {
     try {
@@ -68,7 +78,7 @@ export const ordersRoute: GatewayRoute = async (app, ctx) => {
     } catch (err) {
       throw new OrderpilotError('NATS_UNAVAILABLE', 'order recorded but not yet forwarded; send it again', { cause: err, retryAfterMs: 1000 });
     }
-    await sql`update order_intake set published_at = now() where order_id = ${order.orderId} and published_at is null`;
+    published.add(order.orderId);
   }
 
   app.post(

@@ -1,4 +1,6 @@
 import type { Sql, SqlFragment } from '../../infra/db/postgres.ts';
+import { createDeferredMarks } from '../../infra/db/deferred-marks.ts';
+import { createGroupedWrites } from '../../infra/db/grouped-writes.ts';
 import type { Logger } from '../../infra/logger.ts';
 import type { AlongsideWriter, ListFilter, SignatureVerdict, StoredWebhook, WebhookVerdict } from './webhook-inbox.types.ts';
 
@@ -90,13 +92,11 @@ export function createWebhookInboxStore(deps: { sql: Sql; logger: Logger }) {
   const { sql } = deps;
   const log = deps.logger.child({ component: 'webhook-inbox' });
 
-  // Inserts are grouped: while a few INSERTs are in flight, new rows wait and go together in the next
-  // multi-row INSERT (one commit, one WAL flush for many webhooks). At low load a row goes at once.
-  let insertQueue: Array<{ row: InboxInsert; alongside: unknown; resolve: (r: InsertOutcome) => void; reject: (err: unknown) => void }> = [];
   const writers = new Map<string, AlongsideWriter<unknown>>();
+  type Pending = { row: InboxInsert; alongside: unknown };
 
   /** The batch's alongside writes as CTEs after `new_inbox_rows`, and the test naming which rows got one. */
-  function alongsideOf(batch: typeof insertQueue): { ctes: SqlFragment; written: SqlFragment } {
+  function alongsideOf(batch: readonly Pending[]): { ctes: SqlFragment; written: SqlFragment } {
     const groups = new Map<AlongsideWriter<unknown>, unknown[]>();
     for (const b of batch) {
       const writer = writers.get(b.row.provider);
@@ -113,23 +113,15 @@ export function createWebhookInboxStore(deps: { sql: Sql; logger: Logger }) {
       written: sql`n.dedupe_key in (${parts.map((p) => p.keys).reduce((all, k) => sql`${all} union all ${k}`)})`,
     };
   }
-  let insertsInFlight = 0;
-  function pumpInserts(): void {
-    while (insertsInFlight < MAX_INSERTS_IN_FLIGHT && insertQueue.length > 0) {
-      const batch = insertQueue.slice(0, MAX_INSERT_BATCH);
-      insertQueue = insertQueue.slice(MAX_INSERT_BATCH);
-      insertsInFlight++;
-      void insertBatch(batch).finally(() => {
-        insertsInFlight--;
-        pumpInserts();
-      });
-    }
-  }
-  async function insertBatch(batch: typeof insertQueue): Promise<void> {
-    try {
+
+  // Inserts are grouped (infra/db/grouped-writes.ts): many webhooks, one multi-row INSERT and one
+  // commit; rows of other owners (the warehouse log) go in the same statement.
+  const insert = createGroupedWrites<Pending, InsertOutcome>({
+    maxInFlight: MAX_INSERTS_IN_FLIGHT,
+    maxBatch: MAX_INSERT_BATCH,
+    async write(batch) {
       const rows = batch.map((b) => ({ ...b.row, headers: sql.json(b.row.headers) }));
       const alongside = alongsideOf(batch);
-      // Rows of other owners (the warehouse log) go in the same statement: one commit for both.
       const inserted = await sql<{ id: string; dedupe_key: string; alongside: boolean }[]>`
         with new_inbox_rows as (
           insert into webhook_inbox ${sql(rows as never, 'provider', 'dedupe_key', 'event_type', 'signature', 'verdict', 'detail', 'order_id', 'external_ref', 'headers', 'body')}
@@ -139,40 +131,25 @@ export function createWebhookInboxStore(deps: { sql: Sql; logger: Logger }) {
         select n.id, n.dedupe_key, ${alongside.written} as alongside from new_inbox_rows n`;
       // Within one batch a key is inserted once; only its first waiter gets the id.
       const byKey = new Map(inserted.map((x) => [x.dedupe_key, { id: String(x.id), alongside: x.alongside }]));
-      for (const b of batch) {
+      return batch.map((b) => {
         const row = byKey.get(b.row.dedupe_key);
         byKey.delete(b.row.dedupe_key);
-        b.resolve(row ?? { id: null, alongside: false });
-      }
-    } catch (err) {
-      for (const b of batch) b.reject(err);
-    }
-  }
+        return row ?? { id: null, alongside: false };
+      });
+    },
+  });
 
   // "Published" marks are written in batches off the request path (one UPDATE for many rows): a mark
   // lost in a crash only means a provider retry publishes the same message ids again (de-duplicated).
-  let pendingMarks: Array<{ id: string; ids: string[] }> = [];
-  let flushTimer: NodeJS.Timeout | null = null;
-  let flushing: Promise<void> = Promise.resolve();
-  function flushMarks(): Promise<void> {
-    if (flushTimer) clearTimeout(flushTimer);
-    flushTimer = null;
-    const batch = pendingMarks;
-    pendingMarks = [];
-    if (batch.length === 0) return flushing;
+  const marks = createDeferredMarks<{ id: string; ids: string[] }>({
+    delayMs: MARK_DELAY_MS,
+    maxBatch: MARK_BATCH,
     // `id = any(...)` keeps this an index lookup (a join against a set-returning function may not).
-    const ids = batch.map((m) => m.id);
-    const byId = Object.fromEntries(batch.map((m) => [m.id, m.ids]));
-    flushing = flushing.then(() =>
-      sql`update webhook_inbox w set published_at = now(),
-            message_ids = array(select jsonb_array_elements_text(${sql.json(byId)}::jsonb -> (w.id::text)))
-          where w.id = any(${ids}::bigint[]) and w.published_at is null`.then(
-        () => undefined,
-        (err: unknown) => log.warn({ err: err instanceof Error ? err.message : String(err), rows: batch.length }, 'could not mark webhooks published (a retry republishes them)'),
-      ),
-    );
-    return flushing;
-  }
+    write: (batch) => sql`update webhook_inbox w set published_at = now(),
+        message_ids = array(select jsonb_array_elements_text(${sql.json(Object.fromEntries(batch.map((m) => [m.id, m.ids])))}::jsonb -> (w.id::text)))
+      where w.id = any(${batch.map((m) => m.id)}::bigint[]) and w.published_at is null`,
+    onError: (err, rows) => log.warn({ err: err instanceof Error ? err.message : String(err), rows }, 'could not mark webhooks published (a retry republishes them)'),
+  });
 
   return {
     /** Lets `provider`'s rows carry an `alongside` value that `writer` writes in the same statement. */
@@ -188,10 +165,7 @@ export function createWebhookInboxStore(deps: { sql: Sql; logger: Logger }) {
       // Postgres text cannot hold NUL; one such value must not fail the whole batch.
       const clean = (v: string | null) => (v === null ? null : v.replace(/\u0000/g, ''));
       const row: InboxInsert = { ...raw, event_type: clean(raw.event_type), detail: clean(raw.detail), order_id: clean(raw.order_id), external_ref: clean(raw.external_ref) };
-      return new Promise((resolve, reject) => {
-        insertQueue.push({ row, alongside, resolve, reject });
-        pumpInserts();
-      });
+      return insert({ row, alongside });
     },
 
     /** The row stored under a dedupe key (what a repeat needs to know). */
@@ -203,13 +177,11 @@ export function createWebhookInboxStore(deps: { sql: Sql; logger: Logger }) {
 
     /** Marks a row published with these message ids (batched; see `flush`). */
     markPublished(id: string, ids: string[]): void {
-      pendingMarks.push({ id, ids });
-      if (pendingMarks.length >= MARK_BATCH) void flushMarks();
-      else flushTimer ??= setTimeout(() => void flushMarks(), MARK_DELAY_MS);
+      marks.add({ id, ids });
     },
 
     /** Writes the pending "published" marks (call on shutdown; also runs every 20 ms by itself). */
-    flush: flushMarks,
+    flush: () => marks.flush(),
 
     async get(id: string): Promise<StoredWebhook | null> {
       if (!/^\d{1,18}$/.test(id)) return null;

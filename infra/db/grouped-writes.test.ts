@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import { createDeferredMarks } from './deferred-marks.ts';
+import { createGroupedWrites } from './grouped-writes.ts';
+
+/** A write the test finishes by hand, so what waits behind it is visible. */
+function gate() {
+  let open!: () => void;
+  const opened = new Promise<void>((r) => (open = r));
+  return { open, opened };
+}
+
+describe('grouped writes (pure)', () => {
+  it('a lone item goes at once; items arriving while statements run go together, each gets its own answer', async () => {
+    const batches: number[][] = [];
+    const first = gate();
+    const write = createGroupedWrites<number, string>({
+      maxInFlight: 1,
+      maxBatch: 3,
+      async write(batch) {
+        batches.push(batch);
+        if (batches.length === 1) await first.opened;
+        return batch.map((n) => `#${n}`);
+      },
+    });
+    const answers = [1, 2, 3, 4, 5, 6].map((n) => write(n));
+    expect(batches).toEqual([[1]]);
+    first.open();
+    expect(await Promise.all(answers)).toEqual(['#1', '#2', '#3', '#4', '#5', '#6']);
+    expect(batches).toEqual([[1], [2, 3, 4], [5, 6]]);
+  });
+
+  it('a failed statement fails every item in it, and only those', async () => {
+    let calls = 0;
+    const first = gate();
+    const write = createGroupedWrites<number, number>({
+      maxInFlight: 1,
+      maxBatch: 10,
+      async write(batch) {
+        calls++;
+        if (calls === 1) {
+          await first.opened;
+          return batch;
+        }
+        if (calls === 2) throw new Error('boom');
+        return batch;
+      },
+    });
+    const a = write(1);
+    const b = write(2);
+    const c = write(3);
+    first.open();
+    await expect(a).resolves.toBe(1);
+    await expect(b).rejects.toThrow('boom');
+    await expect(c).rejects.toThrow('boom');
+    await expect(write(4)).resolves.toBe(4);
+  });
+});
+
+describe('deferred marks (pure)', () => {
+  it('marks wait and go in one batch on flush; a failed batch is reported and dropped', async () => {
+    const written: string[][] = [];
+    const errors: number[] = [];
+    let fail = false;
+    const marks = createDeferredMarks<string>({
+      delayMs: 60_000,
+      maxBatch: 100,
+      async write(batch) {
+        if (fail) throw new Error('db down');
+        written.push(batch);
+      },
+      onError: (_err, size) => errors.push(size),
+    });
+    marks.add('a');
+    marks.add('b');
+    expect(written).toEqual([]);
+    await marks.flush();
+    expect(written).toEqual([['a', 'b']]);
+    fail = true;
+    marks.add('c');
+    await marks.flush();
+    expect(errors).toEqual([1]);
+    fail = false;
+    await marks.flush();
+    expect(written).toEqual([['a', 'b']]);
+  });
+
+  it('a full batch goes without waiting for the delay', async () => {
+    const written: number[][] = [];
+    const marks = createDeferredMarks<number>({ delayMs: 60_000, maxBatch: 2, write: async (b) => void written.push(b), onError: () => {} });
+    marks.add(1);
+    marks.add(2);
+    marks.add(3);
+    await marks.flush();
+    expect(written).toEqual([[1, 2], [3]]);
+  });
+});
