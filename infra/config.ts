@@ -51,6 +51,8 @@ export interface ShopConfig {
   readonly payment: 'provider' | 'shop';
   /** Status overrides per change kind (`-` = no status change), parsed; checked against the kinds by the shops service. */
   readonly mapping: Readonly<Record<string, string | null>>;
+  /** Note overrides per change kind (`SHOP_<NAME>_NOTES`, JSON; null = no note); checked by the shops service. */
+  readonly notes: Readonly<Record<string, { text: string; customer: boolean } | null>>;
   /** WooCommerce: the order meta key holding the buyer's NIP (tax id). */
   readonly nipMetaKey: string;
   /** `SHOP_<NAME>_MAX_ATTEMPTS`: this shop's tries of one update (0: only SHOPS_RETRY_HOURS); unset = SHOPS_MAX_ATTEMPTS. */
@@ -360,6 +362,36 @@ export function parseShopMapping(raw: string | undefined, variable: string): Rec
   return out;
 }
 
+/**
+ * `SHOP_<NAME>_NOTES`: a JSON object of note overrides per change kind, each a template string (a
+ * private note), `{ "text": …, "customer": true|false }`, or null (no note). Templates may contain
+ * commas, hence JSON rather than pairs.
+ */
+export function parseShopNotes(raw: string | undefined, variable: string): Record<string, { text: string; customer: boolean } | null> {
+  if (raw === undefined) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new ConfigError(variable, 'expected a JSON object, e.g. {"held":"Wstrzymane: {message}","closed":null}');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ConfigError(variable, 'expected a JSON object of change kind → note');
+  const out: Record<string, { text: string; customer: boolean } | null> = {};
+  for (const [kind, v] of Object.entries(parsed as Record<string, unknown>)) {
+    const note = typeof v === 'string' ? { text: v, customer: false } : v;
+    if (note === null) {
+      out[kind] = null;
+      continue;
+    }
+    const n = note as { text?: unknown; customer?: unknown };
+    if (typeof n !== 'object' || typeof n.text !== 'string' || n.text.trim() === '' || n.text.length > 1000 || (n.customer !== undefined && typeof n.customer !== 'boolean')) {
+      throw new ConfigError(variable, `"${kind}": expected a template string, null, or { "text": "…", "customer": true|false } (text up to 1000 characters)`);
+    }
+    out[kind] = { text: n.text, customer: n.customer === true };
+  }
+  return out;
+}
+
 /** Parses `SHOPS=name:kind,…` and each shop's `SHOP_<NAME>_*` variables (NAME upper-cased, `-`/`.` as `_`). */
 export function parseShops(env: Env): ShopConfig[] {
   const raw = str(env, 'SHOPS');
@@ -391,6 +423,7 @@ export function parseShops(env: Env): ShopConfig[] {
       webhookSecret,
       payment: oneOf(env, v('PAYMENT'), ['provider', 'shop'] as const, 'provider'),
       mapping: Object.freeze(parseShopMapping(str(env, v('MAPPING')), v('MAPPING'))),
+      notes: Object.freeze(parseShopNotes(str(env, v('NOTES')), v('NOTES'))),
       nipMetaKey: str(env, v('NIP_META')) ?? '_billing_nip',
       maxAttempts: str(env, v('MAX_ATTEMPTS')) === undefined ? null : int(env, v('MAX_ATTEMPTS'), 0, 0, 100_000),
     });

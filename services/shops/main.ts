@@ -35,7 +35,7 @@ export async function startShopsService(deps: ServiceDeps): Promise<RunningServi
       connector = magento.connector;
       pollers.push(startMagentoPoller({ shop, sql, nc, names, logger, pollMs: config.shopsPollMs, search: magento.searchUpdatedSince }));
     }
-    shops.set(shop.name, { connector, mapping: mappingFor(shop.kind, shop.mapping) });
+    shops.set(shop.name, { connector, mapping: mappingFor(shop.kind, shop.mapping, shop.notes) });
   }
   const apply = createShopUpdateHandler({
     shops,

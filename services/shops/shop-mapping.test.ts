@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseShopMapping } from '../../infra/config.ts';
+import { parseShopMapping, parseShopNotes } from '../../infra/config.ts';
 import { DEFAULT_MAPPINGS, mappingFor, planShopCalls } from './shop-mapping.ts';
 
 const woo = DEFAULT_MAPPINGS.woocommerce;
@@ -44,6 +44,25 @@ describe('WooCommerce status mapping (data)', () => {
     expect(planShopCalls(m, { kind: 'closed' })).toEqual([{ op: 'note', text: 'Delivered to the customer.', customer: false }]);
     expect(() => mappingFor('woocommerce', { delivered: 'completed' })).toThrow(/unknown change "delivered"/);
     expect(() => parseShopMapping('shipped', 'SHOP_X_MAPPING')).toThrow(/SHOP_X_MAPPING/);
+  });
+  it('SHOP_<NAME>_NOTES overrides notes (JSON: a template, { text, customer }, or null for none); bad ones are refused at start', () => {
+    const notes = parseShopNotes('{"held":"Wstrzymane, powód: {message} [{code}]","closed":null,"shipped":{"text":"Paczka w drodze: {trackingNumber}","customer":true}}', 'SHOP_X_NOTES');
+    const m = mappingFor('woocommerce', {}, notes);
+    expect(planShopCalls(m, { kind: 'held', code: 'OUT_OF_STOCK', message: 'brak towaru, dostawa w piątek' })).toEqual([
+      { op: 'status', status: 'on-hold' },
+      { op: 'note', text: 'Wstrzymane, powód: brak towaru, dostawa w piątek [OUT_OF_STOCK]', customer: false },
+    ]);
+    expect(planShopCalls(m, { kind: 'closed' })).toEqual([{ op: 'status', status: 'completed' }]);
+    expect(planShopCalls(m, { kind: 'shipped', trackingNumber: 'T1', carrier: null })[1]).toEqual({ op: 'note', text: 'Paczka w drodze: T1', customer: true });
+    // Statuses and notes together; the defaults stay for what is not named.
+    const both = mappingFor('woocommerce', parseShopMapping('held=pending', 'SHOP_X_MAPPING'), notes);
+    expect(planShopCalls(both, { kind: 'held', code: 'X', message: 'm' })[0]).toEqual({ op: 'status', status: 'pending' });
+    expect(planShopCalls(both, { kind: 'released' })[1]).toEqual({ op: 'note', text: 'Hold released; the order goes on.', customer: false });
+    expect(() => parseShopNotes('held=x', 'SHOP_X_NOTES')).toThrow(/SHOP_X_NOTES: expected a JSON object/);
+    expect(() => parseShopNotes('{"held":{"customer":true}}', 'SHOP_X_NOTES')).toThrow(/"held": expected a template string/);
+    expect(() => mappingFor('woocommerce', {}, { held: { text: 'on hold: {why}', customer: false } })).toThrow(/unknown placeholder \{why\}/);
+    expect(() => mappingFor('woocommerce', {}, { delivered: null })).toThrow(/unknown change "delivered" in the notes/);
+    expect(() => mappingFor('webhook', {}, { held: null })).toThrow(/sends events, not notes/);
   });
 });
 

@@ -55,16 +55,32 @@ export const DEFAULT_MAPPINGS: Readonly<Record<ShopKind, ShopMapping>> = {
   },
 };
 
-/** A connector's default mapping with one shop's status overrides; an override of an unknown change is refused at start. */
-export function mappingFor(kind: ShopKind, overrides: Readonly<Record<string, string | null>>): ShopMapping {
+/** The placeholders a note template may use (`fill` below). */
+const PLACEHOLDERS = new Set(['code', 'message', 'trackingNumber', 'carrier', 'number', 'pdfUrl', 'pdfLink', 'reason']);
+
+function changeKind(k: string, what: string): ShopChangeKind {
+  if (!(SHOP_CHANGE_KINDS as readonly string[]).includes(k)) throw new Error(`unknown change "${k}" in the ${what} (known: ${SHOP_CHANGE_KINDS.join(', ')})`);
+  return k as ShopChangeKind;
+}
+
+/**
+ * A connector's default mapping with one shop's status overrides (SHOP_<NAME>_MAPPING) and note
+ * overrides (SHOP_<NAME>_NOTES). An unknown change, an unknown placeholder, or a note for a connector
+ * that sends events instead is refused at start.
+ */
+export function mappingFor(kind: ShopKind, overrides: Readonly<Record<string, string | null>>, notes: Readonly<Record<string, { text: string; customer: boolean } | null>> = {}): ShopMapping {
   const base = DEFAULT_MAPPINGS[kind];
   const out: Record<ShopChangeKind, MappingStep> = { ...base };
   for (const [k, status] of Object.entries(overrides)) {
-    if (!(SHOP_CHANGE_KINDS as readonly string[]).includes(k)) {
-      throw new Error(`unknown change "${k}" in the mapping (known: ${SHOP_CHANGE_KINDS.join(', ')})`);
-    }
-    const kind = k as ShopChangeKind;
-    out[kind] = { ...base[kind], status };
+    const change = changeKind(k, 'mapping');
+    out[change] = { ...out[change], status };
+  }
+  for (const [k, note] of Object.entries(notes)) {
+    const change = changeKind(k, 'notes');
+    if (out[change].event !== undefined) throw new Error(`the ${kind} connector sends events, not notes ("${k}" in the notes)`);
+    const unknown = [...(note?.text.matchAll(/\{(\w+)\}/g) ?? [])].map((m) => m[1] ?? '').filter((p) => !PLACEHOLDERS.has(p));
+    if (unknown.length > 0) throw new Error(`unknown placeholder {${unknown[0]}} in the note for "${k}" (known: ${[...PLACEHOLDERS].map((p) => `{${p}}`).join(', ')})`);
+    out[change] = { ...out[change], note };
   }
   return Object.freeze(out);
 }
