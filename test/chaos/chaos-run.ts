@@ -24,6 +24,7 @@ import { startSandboxes, type Sandboxes } from '../../infra/demo/sandboxes.ts';
 import { natsNames } from '../../services/contracts/index.ts';
 import { startChild, type Child } from '../support/processes.ts';
 import { startGatewayBalancer } from './gateway-balancer.ts';
+import { startNatsCluster, type NatsCluster } from '../cluster/nats-cluster.ts';
 
 export interface ChaosOptions {
   /** A Postgres URL whose server may get a new database (dropped at the end unless `keep`). */
@@ -37,8 +38,17 @@ export interface ChaosOptions {
   monkeyEveryMs: number;
   /** The monkey goes on after the shop is done until it did this many things (short runs). */
   minActions?: number;
-  /** Restart the NATS server now and then (it is our own, never the machine's). */
+  /** Restart the NATS server now and then (it is our own, never the machine's); on a cluster, one node at a time. */
   restartNats: boolean;
+  /**
+   * Run on a nats-server JetStream cluster of this many nodes (streams with as many replicas,
+   * NATS_REPLICAS) instead of one server: the monkey SIGKILLs one node at a time — every other time
+   * the order stream's leader — restarts it and waits until it caught up. Each process lists the
+   * servers from a different node.
+   */
+  cluster?: number;
+  /** Postgres connections per process (default: 60 shared by all processes, 3 to 10 each). */
+  databasePoolMax?: number;
   /** How long the system may take to settle after the last order was paid. */
   settleTimeoutMs: number;
   logger: Logger;
@@ -55,6 +65,12 @@ export interface Check {
 export interface ChaosReport {
   orders: number;
   seconds: number;
+  /** Orders placed ÷ seconds from the first order to the last one settled (everything final, nothing pending). */
+  ordersPerSecond: number;
+  /** `1 NATS server` or `3-node NATS cluster (replicas 3)`. */
+  nats: string;
+  /** Postgres commits in the run's database per order placed, and per second, from the first order to all settled. */
+  postgres: { commitsPerOrder: number; commitsPerSecond: number };
   actions: Record<string, number>;
   states: Record<string, number>;
   checks: Check[];
@@ -79,8 +95,10 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
 
   const natsDir = await mkdtemp(path.join(os.tmpdir(), 'orderpilot-chaos-nats-'));
   const natsPort = await freePort();
-  let nats = await startNatsServer(natsDir, o.logger, natsPort);
-  const natsUrl = nats.url;
+  const cluster: NatsCluster | null = o.cluster !== undefined && o.cluster > 1 ? await startNatsCluster(o.cluster) : null;
+  let nats = cluster === null ? await startNatsServer(natsDir, o.logger, natsPort) : null;
+  const natsUrl = cluster?.url ?? nats?.url ?? '';
+  const natsLabel = cluster === null ? '1 NATS server' : `${cluster.nodes.length}-node NATS cluster (replicas ${cluster.nodes.length})`;
   const prefix = uniqueName('chaos');
   const actions: Record<string, number> = {};
   const count = (a: string) => (actions[a] = (actions[a] ?? 0) + 1);
@@ -111,13 +129,14 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       DATABASE_URL: databaseUrl,
       NATS_URL: natsUrl,
       NATS_PREFIX: prefix,
+      ...(cluster === null ? {} : { NATS_REPLICAS: String(cluster.nodes.length) }),
       STRIPE_WEBHOOK_SECRET: stripeSecret,
       ADMIN_TOKENS: `chaos:${randomBytes(16).toString('hex')}`,
       SHOP_KEYS: `chaos-shop:${shopKey}`,
       ADMIN_EMAIL: 'admin@shop.example',
       ORDER_PARTITIONS: '8',
       // Many processes share one Postgres (max_connections is often 100).
-      DATABASE_POOL_MAX: String(Math.max(3, Math.min(10, Math.floor(60 / o.processes.length)))),
+      DATABASE_POOL_MAX: String(o.databasePoolMax ?? Math.max(3, Math.min(10, Math.floor(60 / o.processes.length)))),
       ACK_WAIT_MS: '5000',
       OUTBOX_POLL_MS: '200',
       MAX_DELIVER: '20',
@@ -141,13 +160,15 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     await migrate(sql);
     nc = await connectNats(natsUrl, 'chaos-driver');
     const names = natsNames(prefix, config.orderPartitions);
-    const topo = { ackWaitMs: config.ackWaitMs, duplicateWindowMs: config.duplicateWindowMs, maxDeliver: config.maxDeliver };
+    const topo = { ackWaitMs: config.ackWaitMs, duplicateWindowMs: config.duplicateWindowMs, maxDeliver: config.maxDeliver, replicas: config.natsReplicas };
     await ensureTopology(nc, names, topo);
 
-    for (const services of o.processes) {
+    for (const [i, services] of o.processes.entries()) {
       const runsGateway = services.length === 0 || services.includes('gateway');
       const port = runsGateway ? await freePort() : 0;
-      procs.push({ services, env: { ...baseEnv, PORT: String(port) }, child: null, gatewayUrl: runsGateway ? `http://127.0.0.1:${port}` : null });
+      // On a cluster each process lists the servers from another node first: connections spread.
+      const nodeFirst: Record<string, string> = cluster === null ? {} : { NATS_URL: cluster.urlFrom(i) };
+      procs.push({ services, env: { ...baseEnv, ...nodeFirst, PORT: String(port) }, child: null, gatewayUrl: runsGateway ? `http://127.0.0.1:${port}` : null });
     }
     const start = async (p: Proc) => {
       for (let attempt = 1; ; attempt++) {
@@ -163,12 +184,17 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       }
     };
     await Promise.all(procs.map(start));
-    log(`chaos: ${procs.length} processes up (${o.processes.map((s) => (s.length ? s.join('+') : 'all')).join(', ')}), NATS ${natsUrl}, database ${dbName}`);
+    if (cluster !== null) {
+      const info = await jetstreamManager(nc).then((jsm) => jsm.streams.info(names.streams.orderEvents));
+      if (info.config.num_replicas !== cluster.nodes.length) throw new Error(`stream ${names.streams.orderEvents} has ${info.config.num_replicas} replicas, not ${cluster.nodes.length}`);
+    }
+    log(`chaos: ${procs.length} processes up (${o.processes.map((s) => (s.length ? s.join('+') : 'all')).join(', ')}), ${natsLabel} ${natsUrl}, database ${dbName}`);
 
     // The monkey: one random fault at a time, until the shop is done.
     monkeyOn = true;
     const sb = sandboxes;
-    const forced = o.restartNats ? [0, 0.6, 0] : [0, 0];
+    // On a cluster two node restarts come first: the stream leader's, then another's.
+    const forced = !o.restartNats ? [0, 0] : cluster === null ? [0, 0.6, 0] : [0, 0.6, 0, 0.6];
     const restarts = new Set<Promise<void>>();
     const restartFailures: string[] = [];
     let shopDone = false;
@@ -176,7 +202,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     monkey = (async () => {
       while (monkeyOn && !(shopDone && total() >= (o.minActions ?? 0))) {
         await sleep(o.monkeyEveryMs * (0.5 + Math.random()));
-        // The first actions are fixed (a kill, a NATS restart, another kill), so even a short run has them.
+        // The first actions are fixed (a kill, a NATS restart, another kill, …), so even a short run has them.
         const r = forced.shift() ?? Math.random();
         if (r < 0.55) {
           const victim = procs[Math.floor(Math.random() * procs.length)];
@@ -190,7 +216,18 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
             .catch((err: unknown) => void restartFailures.push(err instanceof Error ? err.message : String(err)))
             .finally(() => restarts.delete(restart));
           restarts.add(restart);
-        } else if (r < 0.65 && o.restartNats) {
+        } else if (r < 0.65 && o.restartNats && cluster !== null) {
+          // One node at a time: every other time the order stream's leader (its election is the hard case).
+          const stream = names.streams.orderEvents;
+          const leader = (actions['nats-node-restart'] ?? 0) % 2 === 0 ? await cluster.leaderOf(stream).catch(() => null) : null;
+          const victim = leader ?? Math.floor(Math.random() * cluster.nodes.length);
+          count('nats-node-restart');
+          if (leader !== null) count('nats-leader-killed');
+          await cluster.kill(victim);
+          await sleep(300 + Math.random() * 700);
+          await cluster.restart(victim);
+          await cluster.settled(stream);
+        } else if (r < 0.65 && o.restartNats && nats !== null) {
           count('nats-restart');
           await nats.stop();
           await sleep(300 + Math.random() * 700);
@@ -214,6 +251,12 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
 
     const warehouse = sb.warehouse;
     const paidEvents = new Map<string, string>();
+    const pgCommits = async () => {
+      const [r] = await (sql as Sql)<{ n: string }[]>`select xact_commit::text as n from pg_stat_database where datname = current_database()`;
+      return Number(r?.n ?? 0);
+    };
+    const commitsAtStart = await pgCommits();
+    const shopStartedAt = Date.now();
     const shop = startDemoShop({
       gatewayUrl: balancer.url,
       shopKey,
@@ -273,12 +316,20 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       if (Date.now() > deadline) break;
       await sleep(500);
     }
+    const settledAt = Date.now();
+    // The statistics collector reports with a little delay; a last read after the quiet moment below.
+    let commitsAtSettle = await pgCommits();
     // A last look after a quiet moment: nothing may arrive late.
     await sleep(1500);
+    commitsAtSettle = Math.max(commitsAtSettle, await pgCommits());
     const checks = await verify({ sql: db, sandboxes: sb, orders: shop.orders, paidEvents, pending: await pendingMessages().catch(() => -1), kills: actions['sigkill'] ?? 0, mailConcurrency: config.mailConcurrency });
     const states = Object.fromEntries((await db<{ state: string; n: number }[]>`select state, count(*)::int as n from orders group by 1 order by 1`).map((r) => [r.state, r.n]));
     if (!checks.every((c) => c.ok)) log(`chaos: last settle probe ${JSON.stringify(last)}`);
-    return { orders: shop.orders.length, seconds: (Date.now() - t0) / 1000, actions, states, checks, ok: checks.every((c) => c.ok) };
+    const busySeconds = Math.max(0.001, (settledAt - shopStartedAt) / 1000);
+    const ordersPerSecond = shop.orders.length / busySeconds;
+    const commits = commitsAtSettle - commitsAtStart;
+    const postgres = { commitsPerOrder: commits / Math.max(1, shop.orders.length), commitsPerSecond: commits / busySeconds };
+    return { orders: shop.orders.length, seconds: (Date.now() - t0) / 1000, ordersPerSecond, nats: natsLabel, postgres, actions, states, checks, ok: checks.every((c) => c.ok) };
   } finally {
     monkeyOn = false;
     await monkey.catch(() => {});
@@ -287,7 +338,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     await sandboxes?.close();
     await nc?.close().catch(() => {});
     await sql?.end({ timeout: 5 }).catch(() => {});
-    await nats.stop();
+    await nats?.stop();
+    await cluster?.stop();
     await rm(natsDir, { recursive: true, force: true }).catch(() => {});
     if (!o.keep) await db.drop();
   }
@@ -407,7 +459,7 @@ async function verify(v: { sql: Sql; sandboxes: Sandboxes; orders: readonly Plac
 
 export function formatReport(r: ChaosReport): string {
   const lines = [
-    `chaos: ${r.orders} orders in ${r.seconds.toFixed(1)} s; faults ${JSON.stringify(r.actions)}; states ${JSON.stringify(r.states)}`,
+    `chaos: ${r.orders} orders on ${r.nats} in ${r.seconds.toFixed(1)} s (${r.ordersPerSecond.toFixed(1)} orders/s from the first order to all settled; Postgres ${r.postgres.commitsPerSecond.toFixed(0)} commits/s, ${r.postgres.commitsPerOrder.toFixed(1)} per order); faults ${JSON.stringify(r.actions)}; states ${JSON.stringify(r.states)}`,
     ...r.checks.map((c) => `  ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`),
     r.ok ? 'chaos: nothing lost, nothing done twice' : 'chaos: FAILED',
   ];
