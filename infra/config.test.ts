@@ -14,7 +14,7 @@ function errorOf(env: Record<string, string>): ConfigError {
 describe('config', () => {
   it('has sensible defaults and is frozen', () => {
     const c = loadConfig({});
-    expect(c).toMatchObject({ natsPrefix: 'orderpilot', port: 3000, host: '127.0.0.1', orderPartitions: 64, databaseUrl: undefined });
+    expect(c).toMatchObject({ natsPrefix: 'orderpilot', port: 3000, host: '127.0.0.1', orderPartitions: 64, heapGrowingPercent: 50, databaseUrl: undefined });
     expect(Object.isFrozen(c)).toBe(true);
     expect(() => {
       (c as { port: number }).port = 1;
@@ -30,6 +30,7 @@ describe('config', () => {
     expect(errorOf({ ADMIN_TOKENS: 'anna' }).variable).toBe('ADMIN_TOKENS');
     expect(errorOf({ STRIPE_WEBHOOK_SECRET: 'sk_live_x' }).variable).toBe('STRIPE_WEBHOOK_SECRET');
     expect(errorOf({ ORDERPILOT_INSPECT: 'maybe' }).variable).toBe('ORDERPILOT_INSPECT');
+    expect(errorOf({ HEAP_GROWING_PERCENT: '-5' }).variable).toBe('HEAP_GROWING_PERCENT');
   });
 
   it('parses lists', () => {

@@ -154,6 +154,8 @@ export interface Config {
    * order; the host group-commits across partitions, so more partitions make bigger commits.
    */
   readonly orderPartitions: number;
+  /** Old-generation growth past the live heap before V8's next full GC, in percent (0: V8's own, up to 300 %); infra/runtime/heap-policy.ts. */
+  readonly heapGrowingPercent: number;
   /** How long an order may stay unpaid before it is cancelled (a Postgres timer). */
   readonly paymentTimeoutMs: number;
   /** Deliveries of one message before it is dead-lettered. */
@@ -514,6 +516,7 @@ export function loadConfig(env: Env = process.env): Config {
     notifyDigestWindowMs: int(env, 'NOTIFY_DIGEST_WINDOW_MS', 10_000, 0, 3600_000),
     notifyDigestMaxWaitMs: int(env, 'NOTIFY_DIGEST_MAX_WAIT_MS', 60_000, 0, 24 * 3600_000),
     orderPartitions: int(env, 'ORDER_PARTITIONS', 64, 1, 256),
+    heapGrowingPercent: int(env, 'HEAP_GROWING_PERCENT', 50, 0, 1000),
     paymentTimeoutMs: int(env, 'PAYMENT_TIMEOUT_MS', 72 * 3600_000, 1, 365 * 24 * 3600_000),
     maxDeliver: int(env, 'MAX_DELIVER', 8, 1, 1000),
     ackWaitMs: int(env, 'ACK_WAIT_MS', 30_000, 500, 3600_000),

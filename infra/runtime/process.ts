@@ -6,6 +6,7 @@ import { redactUrl } from '../redact.ts';
 import { connectNats, type NatsConnection } from '../nats/connection.ts';
 import { ensureTopology } from '../nats/topology.ts';
 import { natsNames, type Names } from '../../services/contracts/index.ts';
+import { applyHeapGrowingPercent } from './heap-policy.ts';
 import { DEFAULT_DATABASE_URL, DEFAULT_NATS_URL, ensureLocalServices, natsAnswers, postgresAnswers, type LocalServices } from './local-services.ts';
 import type { RunningService, ServiceDeps, ServiceStarter } from './service.ts';
 
@@ -32,6 +33,7 @@ export interface StartOptions {
 export async function startRuntime(opts: StartOptions): Promise<Runtime> {
   const config = opts.config ?? loadConfig();
   const logger = opts.logger ?? createLogger({ level: config.logLevel });
+  applyHeapGrowingPercent(config.heapGrowingPercent);
   let local: LocalServices | null = null;
   let databaseUrl = config.databaseUrl ?? DEFAULT_DATABASE_URL;
   let natsUrl = config.natsUrl ?? DEFAULT_NATS_URL;
