@@ -103,6 +103,22 @@ export const adminOrdersRoute: GatewayRoute = async (app, ctx) => {
   }
 
   /**
+   * The order and its history as of one moment. They are two reads: an event committed between them
+   * would show in the history but not in the state and context beside it, so the order is read again
+   * after the history and both are read anew while its version moved (twice at most; after that the
+   * order is newer than the history, never older).
+   */
+  async function loadWithHistory(idOrExternal: string): Promise<{ order: OrderDetail; history: Awaited<ReturnType<typeof orderHistory>> }> {
+    let order = await load(idOrExternal);
+    for (let attempt = 1; ; attempt++) {
+      const history = await orderHistory(sql, order.id);
+      const again = await load(order.id);
+      if (again.version === order.version || attempt >= 3) return { order: again, history };
+      order = again;
+    }
+  }
+
+  /**
    * The event's payload from the request body (422 naming each bad or missing field, so a form can
    * show the message beside it). UPDATE_BUYER is validated like the intake, NIP checksum included.
    */
@@ -198,8 +214,7 @@ export const adminOrdersRoute: GatewayRoute = async (app, ctx) => {
     '/admin/api/orders/:id',
     { schema: { summary: 'One order: state, context, history, allowed admin events', tags: ['admin'], security, params: IdParams } },
     async (request) => {
-      const order = await load(request.params.id);
-      const history = await orderHistory(sql, order.id);
+      const { order, history } = await loadWithHistory(request.params.id);
       const c = order.context;
       return {
         id: order.id,
