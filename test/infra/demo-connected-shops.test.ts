@@ -40,7 +40,7 @@ describe("the demo's connected shops", () => {
   it('checkouts at the WooCommerce and the Magento sandbox become orders, paid by the shop, and each shop shows its order processing', async () => {
     const woo = sandboxes.woo!;
     const magento = sandboxes.magento!;
-    traffic = startConnectedShopsTraffic({ woo, magento, everyMs: 60_000, payAfterMs: 50, logger });
+    traffic = startConnectedShopsTraffic({ woo, magento, everyMs: 3_600_000, payAfterMs: 50, logger });
     const byShop = (shop: string) =>
       eventually(async () => {
         const [row] = await w.t.sql<{ id: string; external_id: string }[]>`select id, external_id from orders where shop = ${shop} order by created_at limit 1`;
