@@ -144,12 +144,16 @@ export async function ensureTopology(nc: NatsConnection, names: Names, opts: Top
   for (const { stream, ...c } of consumers) {
     const name = c.durable_name as string;
     try {
-      await jsm.consumers.info(stream, name);
-      await jsm.consumers.update(stream, name, {
-        ack_wait: c.ack_wait,
-        max_deliver: c.max_deliver,
-        max_ack_pending: c.max_ack_pending,
-      });
+      const have = (await jsm.consumers.info(stream, name)).config;
+      // Only a real change is proposed: on a cluster an update is a new consumer assignment, and a
+      // process restarting on every SIGKILL would propose one each time.
+      if (have.ack_wait !== c.ack_wait || have.max_deliver !== c.max_deliver || have.max_ack_pending !== c.max_ack_pending) {
+        await jsm.consumers.update(stream, name, {
+          ack_wait: c.ack_wait,
+          max_deliver: c.max_deliver,
+          max_ack_pending: c.max_ack_pending,
+        });
+      }
     } catch (err) {
       if (!isNotFound(err)) throw err;
       try {

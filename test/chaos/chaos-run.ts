@@ -11,7 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createScratchDatabase, uniqueName } from '../support/world.ts';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { RetentionPolicy, jetstreamManager } from '@nats-io/jetstream';
 import { loadConfig } from '../../infra/config.ts';
 import { createSql, type Sql } from '../../infra/db/postgres.ts';
 import { migrate } from '../../infra/db/migrate.ts';
@@ -49,6 +49,8 @@ export interface ChaosOptions {
   cluster?: number;
   /** Postgres connections per process (default: 60 shared by all processes, 3 to 10 each). */
   databasePoolMax?: number;
+  /** At most this many NATS node restarts on a cluster (default: as the monkey draws them). */
+  maxNatsNodeRestarts?: number;
   /** How long the system may take to settle after the last order was paid. */
   settleTimeoutMs: number;
   logger: Logger;
@@ -216,7 +218,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
             .catch((err: unknown) => void restartFailures.push(err instanceof Error ? err.message : String(err)))
             .finally(() => restarts.delete(restart));
           restarts.add(restart);
-        } else if (r < 0.65 && o.restartNats && cluster !== null) {
+        } else if (r < 0.65 && o.restartNats && cluster !== null && (actions['nats-node-restart'] ?? 0) < (o.maxNatsNodeRestarts ?? Number.POSITIVE_INFINITY)) {
           // One node at a time: every other time the order stream's leader (its election is the hard case).
           const stream = names.streams.orderEvents;
           const leader = (actions['nats-node-restart'] ?? 0) % 2 === 0 ? await cluster.leaderOf(stream).catch(() => null) : null;
@@ -298,6 +300,17 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       }
       return n;
     };
+    // A work queue keeps a message until it is acked: one left there once every consumer says it has
+    // nothing pending was skipped by its consumer (never delivered, never acked).
+    const workQueueStreams = topology(names, topo).streams.filter((s) => s.retention === RetentionPolicy.Workqueue).map((s) => s.name);
+    const leftInWorkQueues = async (): Promise<Record<string, number>> => {
+      const left: Record<string, number> = {};
+      for (const name of workQueueStreams) {
+        const info = await jsm.streams.info(name);
+        if (info.state.messages > 0) left[name] = info.state.messages;
+      }
+      return left;
+    };
     const unsettled = async () => {
       const [r] = await db<{ open: number; docs: number; unsent: number }[]>`
         select (select count(*)::int from orders where state not in ('closed', 'cancelled', 'held')) as open,
@@ -323,6 +336,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     await sleep(1500);
     commitsAtSettle = Math.max(commitsAtSettle, await pgCommits());
     const checks = await verify({ sql: db, sandboxes: sb, orders: shop.orders, paidEvents, pending: await pendingMessages().catch(() => -1), kills: actions['sigkill'] ?? 0, mailConcurrency: config.mailConcurrency });
+    const left = await leftInWorkQueues().catch((err: unknown) => ({ [`(could not read: ${err instanceof Error ? err.message : String(err)})`]: -1 }));
+    checks.push({ name: 'no message left in a work queue', ok: Object.keys(left).length === 0, detail: Object.keys(left).length === 0 ? `${workQueueStreams.length} work-queue streams empty` : `left: ${JSON.stringify(left)}` });
     const states = Object.fromEntries((await db<{ state: string; n: number }[]>`select state, count(*)::int as n from orders group by 1 order by 1`).map((r) => [r.state, r.n]));
     if (!checks.every((c) => c.ok)) log(`chaos: last settle probe ${JSON.stringify(last)}`);
     const busySeconds = Math.max(0.001, (settledAt - shopStartedAt) / 1000);
