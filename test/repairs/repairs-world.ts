@@ -1,84 +1,22 @@
-import { startGatewayService, type RunningGateway } from '../../gateway/main.ts';
-import { createLogger } from '../../infra/logger.ts';
-import type { RunningService } from '../../infra/runtime/service.ts';
-import { startInvoicingSandbox, type InvoicingSandbox, type InvoicingSandboxOptions } from '../../infra/sandbox/invoicing-sandbox.ts';
-import { startSmtpSink, type SmtpSink } from '../../infra/sandbox/smtp-sink.ts';
-import { startWarehouseSandbox, type WarehouseSandbox, type WarehouseSandboxOptions } from '../../infra/sandbox/warehouse-sandbox.ts';
-import { startInvoicingService } from '../../services/invoicing/main.ts';
-import { startLogisticsService } from '../../services/logistics/main.ts';
-import { startMailerService } from '../../services/mailer/main.ts';
-import { startOrdersService } from '../../services/orders/main.ts';
-import { startPaymentsService } from '../../services/payments/index.ts';
-import { startStripeSandbox } from '../../infra/sandbox/stripe-sandbox.ts';
-import { startPayuSandbox } from '../../infra/sandbox/payu-sandbox.ts';
-import { createTestContext, eventually, type TestContext } from '../support/context.ts';
-import { ALICE, GATEWAY_ENV, SHOP, intakeBody, paidSession, payuNotification, stripeEvent } from '../gateway/gateway-helpers.ts';
+import { eventually } from '../support/context.ts';
+import { startSystemWorld, type Json, type SystemWorldOptions } from '../support/system-world.ts';
+import { SHOP, intakeBody, paidSession, payuNotification, stripeEvent } from '../gateway/gateway-helpers.ts';
 
-export const WAREHOUSE_SECRET = 'whs-repairs-0123456789abcdef';
-export const WAREHOUSE_KEY = 'wh-repairs-key-0123456789';
+export { WAREHOUSE_KEY, WAREHOUSE_SECRET } from '../support/system-world.ts';
 
-/**
- * Everything an admin repair touches, for real on loopback: the gateway (intake, payment webhooks,
- * admin API, warehouse webhooks), the order host, invoicing, mailer and logistics services, the
- * Fakturownia and warehouse sandboxes and an SMTP sink, on a fresh database and NATS prefix.
- */
 /** An order as `GET /admin/api/orders/:id` answers it (JSON, read loosely by the tests). */
-type OrderJson = ReturnType<typeof JSON.parse>;
+type OrderJson = Json;
 
 export type RepairsWorld = Awaited<ReturnType<typeof startRepairsWorld>>;
 
-export async function startRepairsWorld(o: { env?: Record<string, string>; invoicing?: InvoicingSandboxOptions; warehouse?: Partial<WarehouseSandboxOptions>; skip?: ReadonlyArray<'invoicing' | 'payments'> } = {}) {
-  const level = process.env['TEST_LOG_LEVEL'] ?? 'warn';
-  const invoicing = await startInvoicingSandbox(o.invoicing ?? {});
-  const warehouse = await startWarehouseSandbox({ apiKey: WAREHOUSE_KEY, webhookSecret: WAREHOUSE_SECRET, stepMs: 30, logger: createLogger({ level, name: 'warehouse-sandbox' }), ...o.warehouse });
-  // Mailboxes at nowhere.example do not exist (550), like a customer's typo.
-  const sink = await startSmtpSink({ rejectRecipients: /@nowhere\.example$/ });
-  const stripe = await startStripeSandbox();
-  const payu = await startPayuSandbox();
-  const t = await createTestContext({
-    ...GATEWAY_ENV,
-    FAKTUROWNIA_URL: invoicing.url,
-    FAKTUROWNIA_API_TOKEN: invoicing.apiToken,
-    FAKTUROWNIA_TIMEOUT_MS: '5000',
-    INVOICING_RETRY_BASE_MS: '100',
-    SMTP_URL: sink.url,
-    MAIL_FROM: 'Sklep <sklep@example.com>',
-    MAIL_RETRY_BASE_MS: '200',
-    MAIL_MAX_ATTEMPTS: '3',
-    WAREHOUSE_URL: warehouse.url,
-    WAREHOUSE_API_KEY: WAREHOUSE_KEY,
-    WAREHOUSE_WEBHOOK_SECRET: WAREHOUSE_SECRET,
-    WAREHOUSE_TIMEOUT_MS: '2000',
-    LOGISTICS_RETRY_BASE_MS: '50',
-    STRIPE_SECRET_KEY: stripe.secretKey,
-    STRIPE_API_URL: stripe.url,
-    PAYU_URL: payu.url,
-    PAYU_CLIENT_ID: payu.clientId,
-    PAYU_CLIENT_SECRET: payu.clientSecret,
-    PAYMENTS_RETRY_BASE_MS: '100',
-    PAYMENTS_MAX_ATTEMPTS: '4',
-    PAYMENTS_TIMEOUT_MS: '3000',
-    ...o.env,
-  });
-  const services: RunningService[] = [];
-  const skip = new Set(o.skip ?? []);
-  services.push(await startOrdersService(t));
-  if (!skip.has('invoicing')) services.push(await startInvoicingService(t));
-  services.push(await startMailerService(t), await startLogisticsService(t));
-  if (!skip.has('payments')) services.push(await startPaymentsService(t));
-  const gw = await startGatewayService(t, { defaultMetrics: false });
-  warehouse.setWebhookUrl(`${gw.url}/webhooks/warehouse`);
-
-  async function http(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-    const res = await fetch(`${gw.url}${path}`, {
-      method,
-      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-    });
-    const text = await res.text();
-    return { status: res.status, body: (text === '' ? null : JSON.parse(text)) as OrderJson };
-  }
-  const admin = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => http(method, path, body, { ...ALICE, ...headers });
+/**
+ * Everything an admin repair touches, for real on loopback (the system world: gateway, services,
+ * sandboxes; mailboxes at nowhere.example refuse mail, like a customer's typo), with the repairs'
+ * helpers: place and pay an order, read it, wait for it.
+ */
+export async function startRepairsWorld(o: Omit<SystemWorldOptions, 'rejectRecipients'> = {}) {
+  const world = await startSystemWorld({ ...o, rejectRecipients: /@nowhere\.example$/ });
+  const { http, admin, stripe, payu } = world;
   const detail = async (orderId: string) => {
     const r = await admin('GET', `/admin/api/orders/${orderId}`);
     return r.status === 200 ? r.body : null;
@@ -90,16 +28,7 @@ export async function startRepairsWorld(o: { env?: Record<string, string>; invoi
     }, `order ${orderId}: ${what}`, timeoutMs);
 
   return {
-    t,
-    gw,
-    invoicing,
-    warehouse,
-    sink,
-    stripe,
-    payu,
-    services,
-    http,
-    admin,
+    ...world,
     detail,
     waitFor,
     /** POST /orders through the shop's key; waits until the order is pending. */
@@ -125,16 +54,6 @@ export async function startRepairsWorld(o: { env?: Record<string, string>; invoi
       const r = await http('POST', '/webhooks/payments/payu', n.payload, n.headers);
       if (r.status !== 200) throw new Error(`payu webhook answered ${r.status}: ${JSON.stringify(r.body)}`);
       return payuOrderId;
-    },
-    async stop() {
-      await gw.stop();
-      for (const s of services.reverse()) await s.stop();
-      await t.cleanup();
-      await warehouse.close();
-      await invoicing.close();
-      await sink.close();
-      await stripe.close();
-      await payu.close();
     },
   };
 }
