@@ -148,7 +148,8 @@ export async function placeModelOrder(w: ModelWorld, steps: readonly ModelStep[]
   const id: string = placed.body.orderId;
   const externalId: string = placed.body.externalId;
   onPlaced(id);
-  w.warehouse.setPlan(id, { paused: true, holdSubmits: true, holdCancels: true, holdLookups: variants.has('admin-slow-warehouse') });
+  // Look-ups are held only from a slow-warehouse CANCEL on (a release before it looks its reference up at once).
+  w.warehouse.setPlan(id, { paused: true, holdSubmits: true, holdCancels: true });
   w.invoicing.holdCreates(id);
   w.invoicing.holdKsef(id);
   const detail = async (): Promise<Detail | null> => {
@@ -218,6 +219,7 @@ export async function cause(w: ModelWorld, c: CauseInput): Promise<Redeliver | u
     case 'admin-slow-warehouse':
     case 'admin-slow-invoicing': {
       let body = adminBody(e);
+      if (step.variant === 'admin-slow-warehouse') w.warehouse.setPlan(id, { paused: true, holdSubmits: true, holdCancels: true, holdLookups: true });
       if (step.variant === 'admin-slow-invoicing') {
         // The attach's look-up by order waits at the invoicing system; the create it races is there already.
         await eventually(async () => w.invoicing.heldCreates(id) > 0, `a create for ${id} waiting at the invoicing system`, STEP_TIMEOUT_MS);
@@ -263,7 +265,8 @@ export async function cause(w: ModelWorld, c: CauseInput): Promise<Redeliver | u
       // first: answering the older one before then would let the look-up find its shipment).
       const waiting = Math.max(1, step.submitsWaiting);
       await eventually(async () => w.warehouse.held(id).submits >= waiting, `order ${id}: ${waiting} submit(s) waiting at the warehouse`, STEP_TIMEOUT_MS);
-      const plan = { paused: true, holdSubmits: true, holdCancels: true, holdLookups: c.variants.has('admin-slow-warehouse') };
+      const slow = c.steps.slice(0, c.index).some((s) => s.variant === 'admin-slow-warehouse');
+      const plan = { paused: true, holdSubmits: true, holdCancels: true, holdLookups: slow };
       w.warehouse.setPlan(id, step.variant === 'warehouse-reject' ? { ...plan, reject: 'OUT_OF_STOCK' } : step.variant === 'warehouse-reject-repeat' ? { ...plan, rejectRepeats: 'OUT_OF_STOCK' } : plan);
       w.warehouse.answerSubmits(id, 1);
       return;
