@@ -181,6 +181,12 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
           // NATS may be restarting right now, the machine may be slow: a supervisor tries again.
           if (attempt >= 30) throw err;
           o.logger.warn({ services: p.services, attempt, err: (err instanceof Error ? err.message : String(err)).slice(0, 300) }, 'chaos: process did not start; retrying');
+          // Its port may have been taken meanwhile (EADDRINUSE) by another program: the next try takes a free one.
+          if (p.gatewayUrl !== null) {
+            const port = await freePort();
+            p.env = { ...p.env, PORT: String(port) };
+            p.gatewayUrl = `http://127.0.0.1:${port}`;
+          }
           await sleep(Math.min(5000, 300 * attempt));
         }
       }
