@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { listenHttp } from './http-listen.ts';
+import { persistInOrder } from './persist-in-order.ts';
 
 /**
  * A sandbox Magento 2 shop: the REST subset orderpilot uses, on loopback, with an integration access
@@ -56,13 +57,14 @@ export async function startMagentoSandbox(o: MagentoSandboxOptions) {
   let nextId = Math.max(1, ...known.map((x) => x.entity_id + 1));
   let nextHistory = Math.max(1, ...known.flatMap((x) => x.status_histories.map((h) => h.entity_id + 1)));
   let nextItem = Math.max(1, ...known.flatMap((x) => x.items.map((i) => i.item_id + 1)));
-  let saving: Promise<unknown> = Promise.resolve();
-  /** Hands the order's state to `persist`, one change after the other (a failed save is only lost state). */
+  const inOrder = persistInOrder();
+  /** Hands the order's state as it is now to `persist`. */
   const save = (id: number) => {
     const order = orders.get(id);
-    if (!order || !o.persist) return;
+    const persist = o.persist;
+    if (!order || !persist) return;
     const snapshot = structuredClone(order);
-    saving = saving.then(() => o.persist?.(snapshot)).catch(() => {});
+    inOrder(() => persist(snapshot));
   };
   const keep = o.keep ?? Infinity;
   // One second per change: Magento's updated_at has second resolution; tests need no real waiting.

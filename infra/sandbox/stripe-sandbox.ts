@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { listenHttp } from './http-listen.ts';
+import { persistInOrder } from './persist-in-order.ts';
 
 /**
  * A Stripe stand-in for refunds, on loopback, for the demo and the tests. The official SDK talks to
@@ -75,13 +76,15 @@ export async function startStripeSandbox(
   const secretKey = o.secretKey ?? `sk_test_sandbox_${randomBytes(8).toString('hex')}`;
   let faults: StripeSandboxFaults = { failNext: 0, dropNext: 0, latencyMs: 0, ...o.faults };
   const payments = new Map<string, StripeSandboxPayment>((o.initialPayments ?? []).map(({ paymentIntent, ...p }) => [paymentIntent, { ...p }]));
-  let saving: Promise<unknown> = Promise.resolve();
+  const inOrder = persistInOrder();
   const save = (intent: string) => {
     const p = payments.get(intent);
-    if (!p || !o.persist) return;
+    const persist = o.persist;
+    if (!p || !persist) return;
     const copy = { ...p };
-    saving = saving.then(() => o.persist?.(intent, copy)).catch(() => {});
+    inOrder(() => persist(intent, copy));
   };
+
   const made: StripeSandboxRefund[] = [];
   const idempotent = new Map<string, { params: string; status: number; body: string }>();
   const requests = { refunds: 0 };

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { signWooCommerceBody } from '../../services/contracts/index.ts';
 import { listenHttp } from './http-listen.ts';
+import { persistInOrder } from './persist-in-order.ts';
 
 /**
  * A sandbox WooCommerce shop: a real HTTP server on loopback with the REST v3 order resource the
@@ -87,14 +88,15 @@ export async function startWooCommerceSandbox(o: WooCommerceSandboxOptions) {
   }
   let nextOrderId = Math.max(1000, ...[...orders.keys()].map((id) => id + 1));
   let nextNoteId = Math.max(1, ...[...notes.values()].flat().map((n) => n.id + 1));
-  let saving: Promise<unknown> = Promise.resolve();
-  /** Hands the order's state to `persist`, one change after the other (a failed save is only lost state). */
+  const inOrder = persistInOrder();
+  /** Hands the order's state and notes as they are now to `persist`. */
   const save = (id: number) => {
     const order = orders.get(id);
-    if (!order || !o.persist) return;
+    const persist = o.persist;
+    if (!order || !persist) return;
     const snapshot = structuredClone(order);
     const kept = [...(notes.get(id) ?? [])];
-    saving = saving.then(() => o.persist?.(snapshot, kept)).catch(() => {});
+    inOrder(() => persist(snapshot, kept));
   };
   const keep = o.keep ?? Infinity;
   const trim = (list: unknown[]) => {

@@ -4,6 +4,7 @@ import { startMagentoSandbox, type MagentoSandbox } from '../../infra/sandbox/ma
 import { startShopsService } from '../../services/shops/index.ts';
 import { eventually } from '../support/context.ts';
 import { startRepairsWorld, type RepairsWorld } from '../repairs/repairs-world.ts';
+import { expectInOrder } from '../support/in-order.ts';
 
 /**
  * Magento 2 end to end: orders are found by polling the Magento sandbox's orders search (cursor in
@@ -44,15 +45,6 @@ const orderIdOf = (entityId: number) =>
   }, `shop intake of Magento order ${entityId}`);
 
 const comments = (id: number) => mage.comments(id).map((c) => `${c.status ?? '-'}: ${c.comment}`);
-
-function expectInOrder(actual: string[], expected: Array<string | RegExp>): void {
-  let at = -1;
-  for (const e of expected) {
-    const i = actual.findIndex((a, k) => k > at && (typeof e === 'string' ? a === e : e.test(a)));
-    expect(i, `"${String(e)}" after position ${at} in:\n${actual.join('\n')}`).toBeGreaterThan(at);
-    at = i;
-  }
-}
 
 describe('Magento 2 shop connector end to end', () => {
   it('an order found by polling is paid, held, released, shipped and delivered; Magento shows hold, unhold, the shipment with its track and each comment in order', async () => {

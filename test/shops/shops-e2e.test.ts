@@ -8,6 +8,7 @@ import { startNotificationsService } from '../../services/notifications/main.ts'
 import { startShopsService } from '../../services/shops/index.ts';
 import { eventually } from '../support/context.ts';
 import { startRepairsWorld, type RepairsWorld } from '../repairs/repairs-world.ts';
+import { expectInOrder } from '../support/in-order.ts';
 
 /**
  * WooCommerce end to end: orders come from a WooCommerce sandbox as signed webhooks through the real
@@ -102,16 +103,6 @@ async function consoleSession(path: string): Promise<{ cookie: string; html: str
   return { cookie, html: await (await fetch(`${w.gw.url}${path}`, { headers: { cookie } })).text() };
 }
 const consolePage = async (path: string) => (await consoleSession(path)).html;
-
-/** Asserts `expected` appear in `actual` in this order (other notes may sit between); a RegExp matches a note. */
-function expectInOrder(actual: string[], expected: Array<string | RegExp>): void {
-  let at = -1;
-  for (const e of expected) {
-    const i = actual.findIndex((a, k) => k > at && (typeof e === 'string' ? a === e : e.test(a)));
-    expect(i, `"${e}" after position ${at} in:\n${actual.join('\n')}`).toBeGreaterThan(at);
-    at = i;
-  }
-}
 
 describe('WooCommerce shop connector end to end', () => {
   it('an order arrives by webhook, is paid, held, released, shipped and delivered; the shop shows each status and note in order', async () => {
