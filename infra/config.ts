@@ -110,6 +110,8 @@ export interface Config {
   readonly natsPrefix: string;
   /** JetStream replicas of every stream (1, or 3/5 on a NATS cluster). */
   readonly natsReplicas: number;
+  /** How often the work-queue sweeper looks for messages a consumer passed over (0: never); infra/nats/work-queue-sweeper.ts. */
+  readonly natsSweepMs: number;
   readonly port: number;
   readonly host: string;
   /**
@@ -488,6 +490,7 @@ export function loadConfig(env: Env = process.env): Config {
     databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
     natsUrl: urlList(env, 'NATS_URL', ['nats:', 'tls:']),
     natsReplicas: int(env, 'NATS_REPLICAS', 1, 1, 5),
+    natsSweepMs: int(env, 'NATS_SWEEP_MS', 10_000, 0, 3600_000),
     natsPrefix: prefix,
     port: int(env, 'PORT', 3000, 0, 65535),
     host: str(env, 'HOST') ?? '127.0.0.1',

@@ -81,6 +81,13 @@ export async function replayDeadLetter(
   return updated ?? null;
 }
 
+/** Ids of an order's dead letters with this error code not replayed yet, oldest first. */
+export async function openDeadLettersOfOrder(sql: Sql, orderId: string, code: string): Promise<string[]> {
+  const rows = await sql<Array<{ id: string }>>`
+    select id::text from dead_letters where order_id = ${orderId} and error_code = ${code} and replayed_at is null order by id`;
+  return rows.map((r) => r.id);
+}
+
 /** Dead letters not replayed yet, per consumer (what `/metrics` shows). */
 export async function countOpenDeadLetters(sql: Sql): Promise<Array<{ consumer: string; count: number }>> {
   const rows = await sql<Array<{ consumer: string; count: number }>>`

@@ -9,6 +9,7 @@ import { createNotificationStore } from './notification.store.ts';
 import { createNotifyHandler } from './notify.handler.ts';
 import { createWebhookChannel } from './webhook.adapter.ts';
 import { watchStuckMessages } from './stuck-message.watcher.ts';
+import { startSweeper } from './work-queue.sweep.ts';
 
 export interface NotificationsServiceOptions {
   /** Replace the channels built from config (ADMIN_EMAIL + SMTP_URL, ADMIN_WEBHOOK_URL). */
@@ -53,6 +54,7 @@ export async function startNotificationsService(deps: ServiceDeps, opts: Notific
     },
   });
   const stuck = watchStuckMessages({ nc, sql, names, store, channels: channelNames, logger, onCreated: () => dispatcher.wake() });
+  const sweeper = startSweeper({ ...deps, logger, store, channels: channelNames, onCreated: () => dispatcher.wake() });
   const consumerName = names.consumers.command('notify');
   const handle = createNotifyHandler({ sql, store, logger, channels: channelNames, consumer: consumerName, onCreated: () => dispatcher.wake() });
   const consumer = await runConsumer({
@@ -73,6 +75,7 @@ export async function startNotificationsService(deps: ServiceDeps, opts: Notific
     async stop() {
       await consumer.stop();
       await stuck.stop();
+      await sweeper?.stop();
       await dispatcher.stop();
       await Promise.all(channels.map((c) => c.close().catch(() => {})));
       logger.info('notifications service stopped');

@@ -55,7 +55,7 @@ export function watchStuckMessages(deps: {
               code: 'MAX_DELIVERIES',
               orderId: null,
               externalId: null,
-              message: `JetStream stopped delivering message ${seq} of stream ${stream} to consumer ${consumer} after ${a.deliveries ?? '?'} deliveries, and no dead letter could be recorded for it. It is still in the stream: look at it with \`nats stream get ${stream} ${seq}\`, fix the cause, then republish it.`,
+              message: `JetStream stopped delivering message ${seq} of stream ${stream} to consumer ${consumer} after ${a.deliveries ?? '?'} deliveries, and no dead letter could be recorded for it. It is still in the stream: look at it with \`nats stream get ${stream} ${seq}\` and fix the cause; once its consumer has moved past it, the work-queue sweeper puts it back on the queue (up to 3 times).`,
               source: `max-deliveries:${stream}:${seq}`,
             },
             channels,

@@ -75,6 +75,8 @@ export interface ChaosReport {
   postgres: { commitsPerOrder: number; commitsPerSecond: number };
   actions: Record<string, number>;
   states: Record<string, number>;
+  /** Work-queue messages a consumer passed over that the sweeper put back (services/notifications/work-queue.sweep.ts). */
+  sweptBack: number;
   checks: Check[];
   ok: boolean;
 }
@@ -331,7 +333,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       const pending = await pendingMessages().catch(() => -1);
       const idle = await sb.warehouse.idle(100).then(() => true, () => false);
       last = { ...u, pending };
-      if (u.open === 0 && u.docs === 0 && u.unsent === 0 && pending === 0 && idle) break;
+      // Messages a consumer passed over wait for the work-queue sweeper (two sweeps): settled means none left.
+      const left = pending === 0 ? Object.keys(await leftInWorkQueues().catch(() => ({ unknown: -1 }))).length : -1;
+      if (u.open === 0 && u.docs === 0 && u.unsent === 0 && pending === 0 && left === 0 && idle) break;
       if (Date.now() > deadline) break;
       await sleep(500);
     }
@@ -345,12 +349,13 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     const left = await leftInWorkQueues().catch((err: unknown) => ({ [`(could not read: ${err instanceof Error ? err.message : String(err)})`]: -1 }));
     checks.push({ name: 'no message left in a work queue', ok: Object.keys(left).length === 0, detail: Object.keys(left).length === 0 ? `${workQueueStreams.length} work-queue streams empty` : `left: ${JSON.stringify(left)}` });
     const states = Object.fromEntries((await db<{ state: string; n: number }[]>`select state, count(*)::int as n from orders group by 1 order by 1`).map((r) => [r.state, r.n]));
+    const [sweptRow] = await db<{ n: number }[]>`select coalesce(sum(occurrences), 0)::int as n from notifications where code = 'WORK_QUEUE_SWEPT'`;
     if (!checks.every((c) => c.ok)) log(`chaos: last settle probe ${JSON.stringify(last)}`);
     const busySeconds = Math.max(0.001, (settledAt - shopStartedAt) / 1000);
     const ordersPerSecond = shop.orders.length / busySeconds;
     const commits = commitsAtSettle - commitsAtStart;
     const postgres = { commitsPerOrder: commits / Math.max(1, shop.orders.length), commitsPerSecond: commits / busySeconds };
-    return { orders: shop.orders.length, seconds: (Date.now() - t0) / 1000, ordersPerSecond, nats: natsLabel, postgres, actions, states, checks, ok: checks.every((c) => c.ok) };
+    return { orders: shop.orders.length, seconds: (Date.now() - t0) / 1000, ordersPerSecond, nats: natsLabel, postgres, actions, states, sweptBack: sweptRow?.n ?? 0, checks, ok: checks.every((c) => c.ok) };
   } finally {
     monkeyOn = false;
     await monkey.catch(() => {});
@@ -480,7 +485,7 @@ async function verify(v: { sql: Sql; sandboxes: Sandboxes; orders: readonly Plac
 
 export function formatReport(r: ChaosReport): string {
   const lines = [
-    `chaos: ${r.orders} orders on ${r.nats} in ${r.seconds.toFixed(1)} s (${r.ordersPerSecond.toFixed(1)} orders/s from the first order to all settled; Postgres ${r.postgres.commitsPerSecond.toFixed(0)} commits/s, ${r.postgres.commitsPerOrder.toFixed(1)} per order); faults ${JSON.stringify(r.actions)}; states ${JSON.stringify(r.states)}`,
+    `chaos: ${r.orders} orders on ${r.nats} in ${r.seconds.toFixed(1)} s (${r.ordersPerSecond.toFixed(1)} orders/s from the first order to all settled; Postgres ${r.postgres.commitsPerSecond.toFixed(0)} commits/s, ${r.postgres.commitsPerOrder.toFixed(1)} per order); faults ${JSON.stringify(r.actions)}; states ${JSON.stringify(r.states)}; put back by the work-queue sweeper: ${r.sweptBack}`,
     ...r.checks.map((c) => `  ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`),
     r.ok ? 'chaos: nothing lost, nothing done twice' : 'chaos: FAILED',
   ];

@@ -1,0 +1,216 @@
+import { headers as natsHeaders } from '@nats-io/nats-core';
+import { jetstream, jetstreamManager, type JetStreamManager, type StoredMsg } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { decodeEnvelope } from '../../services/contracts/index.ts';
+import type { Sql } from '../db/postgres.ts';
+import type { Logger } from '../logger.ts';
+
+/** A durable consumer of a work-queue stream and the one subject filter it reads. */
+export interface SweepTarget {
+  stream: string;
+  consumer: string;
+  filter: string;
+}
+
+/** Why a message left in a work queue is taken to be one its consumer will never deliver. */
+export type SweepReason =
+  /** At or below the consumer's ack floor: the consumer counts it acked, the stream still holds it. */
+  | 'below-ack-floor'
+  /** Delivered past it with nothing un-acked: not in flight, not waiting for a redelivery. */
+  | 'passed-over'
+  /** The consumer reports nothing pending and nothing un-acked while its filter holds this message. */
+  | 'not-counted';
+
+export interface SweptMessage {
+  stream: string;
+  consumer: string;
+  subject: string;
+  /** The sequence the message had; it is deleted there once its copy is stored. */
+  seq: number;
+  /** Where its copy went. */
+  newSeq: number;
+  reason: SweepReason;
+  /** How often this message has been put back (1 the first time). */
+  sweeps: number;
+  /** What the message carries, when it is one of our envelopes. */
+  envelope: { id: string; type: string; orderId: string | null } | null;
+}
+
+function envelopeOf(data: Uint8Array): SweptMessage['envelope'] {
+  try {
+    const e = decodeEnvelope(data);
+    return { id: e.id, type: e.type, orderId: e.orderId };
+  } catch {
+    return null;
+  }
+}
+
+export interface WorkQueueSweeperOptions {
+  nc: NatsConnection;
+  /** Sweeps of several processes take turns through a Postgres advisory lock. */
+  sql: Sql;
+  logger: Logger;
+  targets: SweepTarget[];
+  /** Pause between sweeps; a message is put back when two sweeps in a row find it passed over. */
+  intervalMs: number;
+  /** Most messages put back per sweep (default 500). */
+  maxPerSweep?: number;
+  /** A message put back this often and passed over again is left where it is and reported (default 3). */
+  maxSweepsPerMessage?: number;
+  /** Told about what one sweep put back (or gave up on), after the fact. */
+  onSwept?: (swept: SweptMessage[], givenUp: SweptMessage[]) => Promise<void> | void;
+}
+
+export interface WorkQueueSweeper {
+  /** One sweep now (also what the timer runs); resolves with what it put back. */
+  sweep(): Promise<SweptMessage[]>;
+  stop(): Promise<void>;
+}
+
+/** Counts how often the sweeper put a message back; carried by the copy. */
+export const SWEPT_HEADER = 'Orderpilot-Swept';
+const SWEEP_LOCK = 0x6f70_7377; // 'opsw'
+
+/**
+ * A message a consumer of this work queue will never deliver, judged from the consumer's own state
+ * (`$JS.API.CONSUMER.INFO`). A work queue deletes a message once it is acked, so anything at or below
+ * the ack floor that is still stored was passed over (or its removal was lost); and a message below
+ * the delivered sequence while nothing is un-acked is neither in flight nor waiting for a redelivery.
+ */
+export function sweepReason(seq: number, c: { delivered: { stream_seq: number }; ack_floor: { stream_seq: number }; num_pending: number; num_ack_pending: number }): SweepReason | null {
+  if (seq <= c.ack_floor.stream_seq) return 'below-ack-floor';
+  if (c.num_ack_pending === 0 && seq <= c.delivered.stream_seq) return 'passed-over';
+  if (c.num_ack_pending === 0 && c.num_pending === 0) return 'not-counted';
+  return null;
+}
+
+/**
+ * The work-queue sweeper: redelivers what a work queue still holds that its consumer will never
+ * deliver. nats-server 2.9 can leave such messages behind when a node of a cluster is killed (a
+ * filtered pull consumer of an R3 work-queue stream moves past messages it never delivered; see the
+ * README, "Scaling out"), and JetStream itself stops delivering a message after the consumer's
+ * max_deliver when not even a dead letter could be recorded for it.
+ *
+ * Every sweep looks, per consumer, at the oldest messages its filter matches (`STREAM.MSG.GET` with
+ * `next_by_subj`) and asks `sweepReason` of each. Only a message judged passed over by two sweeps in
+ * a row is put back — so a message caught between delivery and removal is never touched — by
+ * publishing a copy (same subject, headers and bytes, a new `Nats-Msg-Id`, `Orderpilot-Swept`
+ * counting) and then deleting the original. Consumers de-duplicate by envelope id (the order host's
+ * inbox) or are idempotent (command handlers), so a copy of something already done changes nothing.
+ * A copy lands at the end of its partition, behind later messages of the same order: what a skipped
+ * message would have let through first and failed for want of it is replayed by the caller (onSwept).
+ */
+export function startWorkQueueSweeper(o: WorkQueueSweeperOptions): WorkQueueSweeper {
+  const log = o.logger.child({ component: 'work-queue-sweeper' });
+  const js = jetstream(o.nc);
+  const maxPerSweep = o.maxPerSweep ?? 500;
+  const maxSweeps = o.maxSweepsPerMessage ?? 3;
+  let jsm: JetStreamManager | null = null;
+  /** Messages found passed over by the previous sweep: `stream:seq`. */
+  let suspects = new Set<string>();
+  /** Given up on (put back too often): reported once. */
+  const givenUpOn = new Set<string>();
+  let stopped = false;
+  let running: Promise<SweptMessage[]> | null = null;
+  let timer: NodeJS.Timeout | null = null;
+
+  async function putBack(m: StoredMsg, t: SweepTarget, reason: SweepReason, sweeps: number): Promise<SweptMessage> {
+    const h = natsHeaders();
+    for (const k of m.header?.keys() ?? []) {
+      if (k === 'Nats-Msg-Id' || k.startsWith('Nats-Expected') || k === SWEPT_HEADER) continue;
+      for (const v of m.header?.values(k) ?? []) h.append(k, v);
+    }
+    h.set(SWEPT_HEADER, String(sweeps));
+    const msgID = `${m.header?.get('Nats-Msg-Id') || `${t.stream}-${m.seq}`}:swept:${m.seq}`;
+    const ack = await js.publish(m.subject, m.data, { headers: h, msgID });
+    // Deleted only once its copy is stored: a crash in between leaves two, and the copy is a duplicate.
+    await (jsm as JetStreamManager).streams.deleteMessage(t.stream, m.seq, false).catch((err: unknown) => {
+      log.warn({ stream: t.stream, seq: m.seq, err: err instanceof Error ? err.message : String(err) }, 'swept message copied but not deleted (its copy is a duplicate consumers drop)');
+    });
+    return { stream: t.stream, consumer: t.consumer, subject: m.subject, seq: m.seq, newSeq: ack.seq, reason, sweeps, envelope: envelopeOf(m.data) };
+  }
+
+  async function sweepAsLeader(): Promise<{ swept: SweptMessage[]; givenUp: SweptMessage[] }> {
+    jsm ??= await jetstreamManager(o.nc);
+    const seen = new Set<string>();
+    const swept: SweptMessage[] = [];
+    const givenUp: SweptMessage[] = [];
+    const byStream = new Map<string, SweepTarget[]>();
+    for (const t of o.targets) byStream.set(t.stream, [...(byStream.get(t.stream) ?? []), t]);
+    for (const [stream, targets] of byStream) {
+      const { state } = await jsm.streams.info(stream);
+      if (state.messages === 0) continue;
+      for (const t of targets) {
+        if (swept.length >= maxPerSweep || stopped) break;
+        // The consumer's state first, then the messages: a message delivered in between is above it.
+        const info = await jsm.consumers.info(stream, t.consumer);
+        let from = state.first_seq;
+        while (swept.length < maxPerSweep && !stopped) {
+          // `next_by_subj` (nats-server ≥ 2.9): the first stored message at or after `seq` on the filter.
+          const m = await jsm.streams.getMessage(stream, { seq: from, next_by_subj: t.filter } as unknown as { seq: number });
+          if (!m) break;
+          const reason = sweepReason(m.seq, info);
+          // Messages come in sequence order and every reason holds for all below a sequence: done.
+          if (!reason) break;
+          from = m.seq + 1;
+          const key = `${stream}:${m.seq}`;
+          seen.add(key);
+          if (!suspects.has(key)) continue;
+          const sweeps = Number(m.header?.get(SWEPT_HEADER) || '0') + 1;
+          if (sweeps > maxSweeps) {
+            if (!givenUpOn.has(key)) {
+              givenUpOn.add(key);
+              givenUp.push({ stream, consumer: t.consumer, subject: m.subject, seq: m.seq, newSeq: m.seq, reason, sweeps: sweeps - 1, envelope: envelopeOf(m.data) });
+            }
+            continue;
+          }
+          swept.push(await putBack(m, t, reason, sweeps));
+        }
+      }
+    }
+    suspects = seen;
+    return { swept, givenUp };
+  }
+
+  async function sweepOnce(): Promise<SweptMessage[]> {
+    // One sweeper at a time across processes; the others find the lock taken and skip this round.
+    const result = await o.sql.begin(async (tx) => {
+      const [lock] = await tx<{ ok: boolean }[]>`select pg_try_advisory_xact_lock(${SWEEP_LOCK}) as ok`;
+      if (!lock?.ok) return null;
+      return sweepAsLeader();
+    });
+    if (!result) return [];
+    const { swept, givenUp } = result;
+    for (const s of swept) log.warn(s, 'work-queue message its consumer passed over put back on the queue');
+    for (const g of givenUp) log.error(g, 'work-queue message passed over again after being put back too often; left in the stream');
+    if (swept.length > 0 || givenUp.length > 0) await o.onSwept?.(swept, givenUp);
+    return swept;
+  }
+
+  function sweep(): Promise<SweptMessage[]> {
+    running ??= sweepOnce().finally(() => {
+      running = null;
+    });
+    return running;
+  }
+
+  const schedule = () => {
+    if (stopped || o.intervalMs <= 0) return;
+    timer = setTimeout(() => {
+      void sweep()
+        .catch((err: unknown) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'work-queue sweep failed; next one at the usual time'))
+        .finally(schedule);
+    }, o.intervalMs);
+    timer.unref();
+  };
+  schedule();
+
+  return {
+    sweep,
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await running?.catch(() => {});
+    },
+  };
+}
