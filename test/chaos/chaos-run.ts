@@ -113,6 +113,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   let nc: NatsConnection | null = null;
   let monkeyOn = false;
   let monkey: Promise<void> = Promise.resolve();
+  let admin: ReturnType<typeof startAdminCancels> | null = null;
   const balancer = await startGatewayBalancer(() => procs.filter((p) => p.child && p.gatewayUrl).map((p) => p.gatewayUrl as string));
   try {
     sandboxes = await startSandboxes({
@@ -266,6 +267,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       return Number(r?.n ?? 0);
     };
     const commitsAtStart = await pgCommits();
+    admin = startAdminCancels({ sql: sql as Sql, gatewayUrl: balancer.url, token: (baseEnv['ADMIN_TOKENS'] ?? '').split(':')[1] ?? '', logger: o.logger });
+    let rejectedPlaced = 0;
     const shopStartedAt = Date.now();
     const shop = startDemoShop({
       gatewayUrl: balancer.url,
@@ -280,6 +283,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       onPlaced: (p) => {
         if (p.trouble === 'outOfStock') warehouse.setPlan(p.orderId, { reject: 'OUT_OF_STOCK' });
         if (p.trouble === 'badAddress') warehouse.setPlan(p.orderId, { reject: 'ADDRESS_INVALID' });
+        if ((p.trouble === 'outOfStock' || p.trouble === 'badAddress') && rejectedPlaced++ % 2 === 0) admin?.wanted.add(p.orderId);
       },
       onPaid: (p, eventId) => paidEvents.set(p.orderId, eventId),
     });
@@ -320,22 +324,27 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       return left;
     };
     const unsettled = async () => {
-      const [r] = await db<{ open: number; docs: number; unsent: number }[]>`
+      const [r] = await db<{ open: number; docs: number; unsent: number; refunds: number }[]>`
         select (select count(*)::int from orders where state not in ('closed', 'cancelled', 'held')) as open,
                (select count(*)::int from orders where state <> 'cancelled' and document_state in ('requested', 'issued')) as docs,
-               (select count(*)::int from outbox where sent_at is null) as unsent`;
-      return r ?? { open: -1, docs: -1, unsent: -1 };
+               (select count(*)::int from outbox where sent_at is null) as unsent,
+               (select count(*)::int from refunds where status = 'requested') as refunds`;
+      return r ?? { open: -1, docs: -1, unsent: -1, refunds: -1 };
     };
     const deadline = Date.now() + o.settleTimeoutMs;
-    let last = { open: -1, docs: -1, unsent: -1, pending: -1 };
+    let last = { open: -1, docs: -1, unsent: -1, refunds: -1, pending: -1, heldToCancel: -1 };
+    const cancels = admin;
+    await cancels.stop();
     for (;;) {
+      // The admin goes on cancelling what the customers gave up on until none of it is held.
+      const heldToCancel = await cancels.pass();
       const u = await unsettled();
       const pending = await pendingMessages().catch(() => -1);
       const idle = await sb.warehouse.idle(100).then(() => true, () => false);
-      last = { ...u, pending };
+      last = { ...u, pending, heldToCancel };
       // Messages a consumer passed over wait for the work-queue sweeper (two sweeps): settled means none left.
       const left = pending === 0 ? Object.keys(await leftInWorkQueues().catch(() => ({ unknown: -1 }))).length : -1;
-      if (u.open === 0 && u.docs === 0 && u.unsent === 0 && pending === 0 && left === 0 && idle) break;
+      if (u.open === 0 && u.docs === 0 && u.unsent === 0 && u.refunds === 0 && heldToCancel === 0 && pending === 0 && left === 0 && idle) break;
       if (Date.now() > deadline) break;
       await sleep(500);
     }
@@ -345,7 +354,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     // A last look after a quiet moment: nothing may arrive late.
     await sleep(1500);
     commitsAtSettle = Math.max(commitsAtSettle, await pgCommits());
-    const checks = await verify({ sql: db, sandboxes: sb, orders: shop.orders, paidEvents, pending: await pendingMessages().catch(() => -1), kills: actions['sigkill'] ?? 0, mailConcurrency: config.mailConcurrency });
+    const checks = await verify({ sql: db, sandboxes: sb, orders: shop.orders, paidEvents, pending: await pendingMessages().catch(() => -1), kills: actions['sigkill'] ?? 0, mailConcurrency: config.mailConcurrency, cancelsAsked: cancels.asked, cancelsWanted: cancels.wanted });
     const left = await leftInWorkQueues().catch((err: unknown) => ({ [`(could not read: ${err instanceof Error ? err.message : String(err)})`]: -1 }));
     checks.push({ name: 'no message left in a work queue', ok: Object.keys(left).length === 0, detail: Object.keys(left).length === 0 ? `${workQueueStreams.length} work-queue streams empty` : `left: ${JSON.stringify(left)}` });
     const states = Object.fromEntries((await db<{ state: string; n: number }[]>`select state, count(*)::int as n from orders group by 1 order by 1`).map((r) => [r.state, r.n]));
@@ -359,6 +368,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   } finally {
     monkeyOn = false;
     await monkey.catch(() => {});
+    await admin?.stop();
     await Promise.all(procs.map((p) => p.child?.kill('SIGTERM').catch(() => {})));
     await balancer.close();
     await sandboxes?.close();
@@ -384,7 +394,54 @@ async function retry<T>(f: () => Promise<T>, what: string, timeoutMs: number): P
   }
 }
 
-async function verify(v: { sql: Sql; sandboxes: Sandboxes; orders: readonly PlacedOrder[]; paidEvents: Map<string, string>; pending: number; kills: number; mailConcurrency: number }): Promise<Check[]> {
+/**
+ * The shop's admin during chaos: customers give up on every other order the warehouse could not ship
+ * (out of stock, bad address), and the admin cancels each one once it is held — through the admin
+ * API, behind the balancer, with an Idempotency-Key, so a lost answer is asked again safely. A paid
+ * order's cancel means a refund at Stripe and a correction of its document: exactly-once effects
+ * under the same faults as everything else.
+ */
+function startAdminCancels(o: { sql: Sql; gatewayUrl: string; token: string; logger: Logger }) {
+  const wanted = new Set<string>();
+  const asked = new Set<string>();
+  let stopped = false;
+  async function pass(): Promise<number> {
+    if (wanted.size === 0) return 0;
+    const held = await o.sql<{ id: string }[]>`select id from orders where state = 'held' and id = any(${[...wanted]})`.catch(() => [] as { id: string }[]);
+    for (const { id } of held) {
+      const res = await fetch(`${o.gatewayUrl}/admin/api/orders/${encodeURIComponent(id)}/events`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${o.token}`, 'content-type': 'application/json', 'idempotency-key': `chaos-cancel-${id}` },
+        body: JSON.stringify({ type: 'CANCEL', note: 'chaos: the customer gave up waiting' }),
+        signal: AbortSignal.timeout(10_000),
+      }).catch(() => null);
+      if (res?.status === 202) asked.add(id);
+      else if (res && res.status !== 409 && res.status < 500) o.logger.warn({ orderId: id, status: res.status, body: (await res.text()).slice(0, 300) }, 'chaos: admin cancel refused');
+      else await res?.text();
+    }
+    return held.length;
+  }
+  const loop = (async () => {
+    while (!stopped) {
+      await sleep(1000);
+      await pass();
+    }
+  })();
+  return {
+    /** Orders whose customer gives up (every other one the warehouse rejects). */
+    wanted,
+    /** Cancels the API took (202). */
+    asked,
+    /** One round now; resolves with how many wanted orders were still held. */
+    pass,
+    async stop() {
+      stopped = true;
+      await loop;
+    },
+  };
+}
+
+async function verify(v: { sql: Sql; sandboxes: Sandboxes; orders: readonly PlacedOrder[]; paidEvents: Map<string, string>; pending: number; kills: number; mailConcurrency: number; cancelsAsked: ReadonlySet<string>; cancelsWanted: ReadonlySet<string> }): Promise<Check[]> {
   const { sql, sandboxes } = v;
   const checks: Check[] = [];
   const check = (name: string, bad: string[], total: number) =>
@@ -407,7 +464,8 @@ async function verify(v: { sql: Sql; sandboxes: Sandboxes; orders: readonly Plac
   );
 
   const invoicesByOid = new Map<string, number[]>();
-  for (const inv of sandboxes.invoicing.invoices()) if (inv.oid) invoicesByOid.set(inv.oid, [...(invoicesByOid.get(inv.oid) ?? []), inv.id]);
+  // Corrections (invoice_id names the corrected one) are checked with the refunds below.
+  for (const inv of sandboxes.invoicing.invoices()) if (inv.oid && inv.invoice_id === null) invoicesByOid.set(inv.oid, [...(invoicesByOid.get(inv.oid) ?? []), inv.id]);
   const docs = new Map(
     (await sql<{ order_id: string; status: string; provider_id: string | null; number: string | null }[]>`select order_id, status, provider_id, number from documents`).map((d) => [d.order_id, d]),
   );
@@ -422,7 +480,9 @@ async function verify(v: { sql: Sql; sandboxes: Sandboxes; orders: readonly Plac
     }
     if (ids.length !== 1) docBad.push(`${r.id}: ${ids.length} documents at the sandbox`);
     else if (!d || d.status !== 'issued' || d.provider_id !== String(ids[0])) docBad.push(`${r.id}: order has ${d ? `${d.status} ${d.provider_id}` : 'no document'}, sandbox ${ids[0]}`);
-    else if (r.document_state !== 'emailed') docBad.push(`${r.id}: document ${r.document_state}, not emailed`);
+    // A cancel ends the order's document region: an e-mail sent after it is not recorded on the order
+    // (the mail check below still counts it), so a cancelled order's document may stay `issued`.
+    else if (r.document_state !== 'emailed' && !(r.state === 'cancelled' && r.document_state === 'issued')) docBad.push(`${r.id}: document ${r.document_state}, not emailed`);
   }
   for (const oid of invoicesByOid.keys()) if (!byId.get(oid)?.paid) docBad.push(`${oid}: sandbox document for an unpaid order`);
   check('exactly one document per paid order, at the sandbox and on the order', docBad, paid.length);
@@ -464,6 +524,48 @@ async function verify(v: { sql: Sql; sandboxes: Sandboxes; orders: readonly Plac
     else if (rejected && created !== 0) shipBad.push(`${r.id}: rejected, yet ${created} shipments`);
   }
   check('one shipment per order at the warehouse', shipBad, rows.length);
+
+  // An admin's cancel of a paid order: one refund of its whole total at Stripe, whatever the kills and
+  // dropped answers; no refund for any other order (a late payment is an admin's to undo by hand).
+  const totals = new Map(v.orders.map((o) => [o.orderId, o.total]));
+  const refundsByOrder = new Map<string, number[]>();
+  for (const r of sandboxes.stripe.refunds()) {
+    const orderId = r.metadata['order_id'] ?? `(no order id, ${r.payment_intent})`;
+    refundsByOrder.set(orderId, [...(refundsByOrder.get(orderId) ?? []), r.amount]);
+  }
+  const refundBad: string[] = [];
+  const refundable = rows.filter((r) => r.paid && r.state === 'cancelled' && v.cancelsAsked.has(r.id));
+  for (const r of refundable) {
+    const made = refundsByOrder.get(r.id) ?? [];
+    if (made.length !== 1 || made[0] !== totals.get(r.id)) refundBad.push(`${r.id}: refunds ${JSON.stringify(made)} at Stripe for a total of ${totals.get(r.id)}`);
+  }
+  const refundableIds = new Set(refundable.map((r) => r.id));
+  for (const [orderId, made] of refundsByOrder) if (!refundableIds.has(orderId)) refundBad.push(`${orderId}: refunds ${JSON.stringify(made)} at Stripe, yet not an admin-cancelled paid order`);
+  check('one refund per cancelled paid order at Stripe, none for any other', refundBad, refundable.length);
+
+  // A correction per corrected document at most, and the sandbox and our documents agree.
+  const oidOfInvoice = new Map(sandboxes.invoicing.invoices().map((i) => [i.id, i.oid]));
+  const correctionsByOrder = new Map<string, number>();
+  for (const inv of sandboxes.invoicing.invoices()) {
+    if (inv.invoice_id === null) continue;
+    const orderId = oidOfInvoice.get(inv.invoice_id) ?? `(correction of unknown invoice ${inv.invoice_id})`;
+    correctionsByOrder.set(orderId ?? '?', (correctionsByOrder.get(orderId ?? '?') ?? 0) + 1);
+  }
+  const ourCorrections = new Map(
+    (await sql<{ order_id: string; n: number }[]>`select parent_order_id as order_id, count(*)::int as n from documents where kind = 'correction' and status = 'issued' group by 1`).map((r) => [r.order_id, r.n]),
+  );
+  const correctionBad: string[] = [];
+  for (const id of new Set([...correctionsByOrder.keys(), ...ourCorrections.keys()])) {
+    const atSandbox = correctionsByOrder.get(id) ?? 0;
+    if (atSandbox > 1 || atSandbox !== (ourCorrections.get(id) ?? 0) || !refundableIds.has(id)) correctionBad.push(`${id}: ${atSandbox} corrections at the sandbox, ${ourCorrections.get(id) ?? 0} issued on our side${refundableIds.has(id) ? '' : ', not an admin-cancelled paid order'}`);
+  }
+  check('at most one correction per cancelled order, the same at the sandbox and on our side', correctionBad, correctionsByOrder.size);
+  const stillHeld = rows.filter((r) => v.cancelsWanted.has(r.id) && r.state === 'held').map((r) => `${r.id} held ${r.hold_code ?? ''}`);
+  checks.push({
+    name: 'every order the customer gave up on was cancelled by the admin',
+    ok: stillHeld.length === 0,
+    detail: stillHeld.length === 0 ? `${v.cancelsWanted.size} given up on, ${v.cancelsAsked.size} cancels taken, ${refundable.length} refunded, ${correctionsByOrder.size} corrections` : `still held: ${stillHeld.slice(0, 5).join('; ')}`,
+  });
 
   const inbox = new Set((await sql<{ dedupe_key: string }[]>`select dedupe_key from webhook_inbox`).map((r) => r.dedupe_key));
   const hookBad: string[] = [];

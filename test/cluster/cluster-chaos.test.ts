@@ -21,9 +21,10 @@ test('cluster chaos: a NATS node (the stream leader) killed and restarted loses 
     cluster: 3,
     // The machine's Postgres is shared with the short chaos run and other suites (max_connections 100).
     databasePoolMax: 6,
-    // One node (the stream leader) killed and restarted: a second restart can leave work-queue
-    // messages no consumer delivers on nats-server 2.9.10 (README, "Scaling out"); the long run shows it.
-    maxNatsNodeRestarts: 1,
+    // The stream leader killed and restarted, then another node: on nats-server 2.9.10 a restart can
+    // leave work-queue messages no consumer delivers, which the work-queue sweeper puts back
+    // (README, "Scaling out"); the report says how many.
+    maxNatsNodeRestarts: 2,
     monkeyEveryMs: 2500,
     minActions: 6,
     restartNats: true,
