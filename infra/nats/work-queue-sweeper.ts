@@ -92,8 +92,9 @@ export function sweepReason(seq: number, c: { delivered: { stream_seq: number };
  * max_deliver when not even a dead letter could be recorded for it.
  *
  * Every sweep looks, per consumer, at the oldest messages its filter matches (`STREAM.MSG.GET` with
- * `next_by_subj`) and asks `sweepReason` of each. Only a message judged passed over by two sweeps in
- * a row is put back — so a message caught between delivery and removal is never touched — by
+ * `next_by_subj`) and asks `sweepReason` of each. A message below the consumer's ack floor is put back
+ * at once; one judged passed over otherwise only by two sweeps in a row — so a message caught between
+ * delivery and removal is never touched. Putting back is
  * publishing a copy (same subject, headers and bytes, a new `Nats-Msg-Id`, `Orderpilot-Swept`
  * counting) and then deleting the original. Consumers de-duplicate by envelope id (the order host's
  * inbox) or are idempotent (command handlers), so a copy of something already done changes nothing.
@@ -155,7 +156,11 @@ export function startWorkQueueSweeper(o: WorkQueueSweeperOptions): WorkQueueSwee
           from = m.seq + 1;
           const key = `${stream}:${m.seq}`;
           seen.add(key);
-          if (!suspects.has(key)) continue;
+          // Below the ack floor is the consumer's own word that it is done with the message: put back
+          // at once (a copy of one it did finish is a duplicate its handler drops), since nats-server
+          // may delete what lies below an ack floor when a node restarts. The other reasons wait for
+          // a second sweep to agree.
+          if (reason !== 'below-ack-floor' && !suspects.has(key)) continue;
           const sweeps = Number(m.header?.get(SWEPT_HEADER) || '0') + 1;
           if (sweeps > maxSweeps) {
             if (!givenUpOn.has(key)) {

@@ -21,10 +21,11 @@ test('cluster chaos: a NATS node (the stream leader) killed and restarted loses 
     cluster: 3,
     // The machine's Postgres is shared with the short chaos run and other suites (max_connections 100).
     databasePoolMax: 6,
-    // The stream leader killed and restarted, then another node: on nats-server 2.9.10 a restart can
-    // leave work-queue messages no consumer delivers, which the work-queue sweeper puts back
-    // (README, "Scaling out"); the report says how many.
-    maxNatsNodeRestarts: 2,
+    // One node (the stream leader) killed and restarted. On nats-server 2.9.10 a restart can leave
+    // work-queue messages no consumer delivers, which the work-queue sweeper puts back (the report
+    // says how many); a second restart soon after can lose them (README, "Scaling out"): the long
+    // run (`npm run chaos -- --cluster`) does that.
+    maxNatsNodeRestarts: 1,
     monkeyEveryMs: 2500,
     minActions: 6,
     restartNats: true,
