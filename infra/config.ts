@@ -110,6 +110,8 @@ export interface Config {
   readonly natsPrefix: string;
   /** JetStream replicas of every stream (1, or 3/5 on a NATS cluster). */
   readonly natsReplicas: number;
+  /** How often the gateway checks that every order it accepted exists, republishing any that does not (0: never); gateway/intake-recheck.ts. */
+  readonly intakeRecheckMs: number;
   /** How often the work-queue sweeper looks for messages a consumer passed over (0: never); infra/nats/work-queue-sweeper.ts. */
   readonly natsSweepMs: number;
   readonly port: number;
@@ -491,6 +493,7 @@ export function loadConfig(env: Env = process.env): Config {
     natsUrl: urlList(env, 'NATS_URL', ['nats:', 'tls:']),
     natsReplicas: int(env, 'NATS_REPLICAS', 1, 1, 5),
     natsSweepMs: int(env, 'NATS_SWEEP_MS', 10_000, 0, 3600_000),
+    intakeRecheckMs: int(env, 'INTAKE_RECHECK_MS', 60_000, 0, 24 * 3600_000),
     natsPrefix: prefix,
     port: int(env, 'PORT', 3000, 0, 65535),
     host: str(env, 'HOST') ?? '127.0.0.1',

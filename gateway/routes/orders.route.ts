@@ -1,8 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
 import Type, { type Static } from 'typebox';
 import { Value } from 'typebox/value';
+import { jetstream } from '@nats-io/jetstream';
 import { createDeferredMarks } from '../../infra/db/deferred-marks.ts';
+import { replayDeadLettersOfOrder } from '../../infra/db/dead-letters.ts';
 import { publishOrderEvent } from '../../infra/nats/publish.ts';
+import { startIntakeRecheck } from '../intake-recheck.ts';
 import type { Language, OrderData } from '../../machines/order/index.ts';
 import { AddressSchema, CustomerSchema, OrderLineSchema, OrderpilotError, type OrderPlacedPayload } from '../../services/contracts/index.ts';
 import type { GatewayRoute } from '../gateway.types.ts';
@@ -63,17 +66,40 @@ export const ordersRoute: GatewayRoute = async (app, ctx) => {
     onError: (err, rows) => ctx.deps.logger.warn({ err: err instanceof Error ? err.message : String(err), rows }, 'could not mark orders published (a repeat republishes them)'),
   });
   app.addHook('onClose', () => published.flush());
+  // Every accepted order comes to exist, whatever NATS lost (gateway/intake-recheck.ts).
+  const everyMs = ctx.deps.config.intakeRecheckMs;
+  const js = jetstream(nc);
+  const recheck =
+    everyMs > 0
+      ? startIntakeRecheck({
+          sql,
+          logger: ctx.deps.logger,
+          everyMs,
+          graceMs: everyMs,
+          republish: async (order, attempt) => {
+            await placed(order, `order-placed:${order.orderId}:recheck:${attempt}:${Date.now()}`);
+            // What came before it and found no order (a payment, dead-lettered UNKNOWN_ORDER) follows it.
+            await replayDeadLettersOfOrder(sql, async (subject, data, msgID) => void (await js.publish(subject, data, { msgID })), {
+              orderId: order.orderId,
+              code: 'UNKNOWN_ORDER',
+              actor: 'intake recheck',
+              note: 'its order had been accepted but did not exist; its ORDER_PLACED was published again',
+            });
+          },
+        })
+      : null;
+  app.addHook('onClose', async () => recheck?.stop());
 
+  const placed = (order: OrderData, msgID?: string) =>
+    publishOrderEvent<OrderPlacedPayload>(
+      nc,
+      names,
+      { type: 'ORDER_PLACED', orderId: order.orderId, id: `order-placed:${order.orderId}`, actor: 'shop', occurredAt: order.placedAt, payload: { order } },
+      msgID,
+    );
   async function publish(order: OrderData): Promise<void> {
     try {
-      const env = await publishOrderEvent<OrderPlacedPayload>(nc, names, {
-        type: 'ORDER_PLACED',
-        orderId: order.orderId,
-        id: `order-placed:${order.orderId}`,
-        actor: 'shop',
-        occurredAt: order.placedAt,
-        payload: { order },
-      });
+      const env = await placed(order);
       ctx.metrics.published.inc({ type: env.type });
     } catch (err) {
       throw new OrderpilotError('NATS_UNAVAILABLE', 'order recorded but not yet forwarded; send it again', { cause: err, retryAfterMs: 1000 });

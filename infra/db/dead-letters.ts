@@ -81,10 +81,19 @@ export async function replayDeadLetter(
   return updated ?? null;
 }
 
-/** Ids of an order's dead letters with this error code not replayed yet, oldest first. */
-export async function openDeadLettersOfOrder(sql: Sql, orderId: string, code: string): Promise<string[]> {
+/**
+ * Replays an order's dead letters with this error code not replayed yet, oldest first (e.g. the
+ * events dead-lettered `UNKNOWN_ORDER` before its `ORDER_PLACED`, once that is published again).
+ * Resolves with the replayed ids.
+ */
+export async function replayDeadLettersOfOrder(
+  sql: Sql,
+  publish: (subject: string, data: Uint8Array, msgId: string) => Promise<void>,
+  o: { orderId: string; code: string; actor: string; note: string },
+): Promise<string[]> {
   const rows = await sql<Array<{ id: string }>>`
-    select id::text from dead_letters where order_id = ${orderId} and error_code = ${code} and replayed_at is null order by id`;
+    select id::text from dead_letters where order_id = ${o.orderId} and error_code = ${o.code} and replayed_at is null order by id`;
+  for (const r of rows) await replayDeadLetter(sql, publish, r.id, o.actor, o.note);
   return rows.map((r) => r.id);
 }
 

@@ -14,8 +14,8 @@ import {
  * Publishes an envelope to JetStream with `env.id` as the message id: a republish of the same id
  * within the stream's duplicate window is dropped by the server. Resolves once the stream stored it.
  */
-export async function publishEnvelope(nc: NatsConnection, subject: string, env: Envelope): Promise<void> {
-  await jetstream(nc).publish(subject, encodeEnvelope(env), { msgID: env.id });
+export async function publishEnvelope(nc: NatsConnection, subject: string, env: Envelope, msgID: string = env.id): Promise<void> {
+  await jetstream(nc).publish(subject, encodeEnvelope(env), { msgID });
 }
 
 /** Publishes an event into the order actor (the order's partition subject). Use a stable `id` for idempotency. */
@@ -23,9 +23,11 @@ export async function publishOrderEvent<P>(
   nc: NatsConnection,
   names: Names,
   e: OrderEventMessage<P>,
+  /** The JetStream message id when it must differ from the envelope's (a deliberate republish). */
+  msgID?: string,
 ): Promise<Envelope<P>> {
   const env = makeEnvelope(e);
-  await publishEnvelope(nc, names.subjects.orderEvent(e.orderId), env);
+  await publishEnvelope(nc, names.subjects.orderEvent(e.orderId), env, msgID);
   return env;
 }
 

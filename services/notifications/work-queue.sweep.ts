@@ -1,5 +1,5 @@
 import { jetstream, RetentionPolicy } from '@nats-io/jetstream';
-import { openDeadLettersOfOrder, replayDeadLetter } from '../../infra/db/dead-letters.ts';
+import { replayDeadLettersOfOrder } from '../../infra/db/dead-letters.ts';
 import type { ServiceDeps } from '../../infra/runtime/service.ts';
 import { topology } from '../../infra/nats/topology.ts';
 import { startWorkQueueSweeper, type SweptMessage, type WorkQueueSweeper } from '../../infra/nats/work-queue-sweeper.ts';
@@ -27,10 +27,10 @@ export function startSweeper(deps: ServiceDeps & { store: NotificationStore; cha
 
   async function replayWhatWaitedFor(s: SweptMessage): Promise<void> {
     if (s.envelope?.type !== 'ORDER_PLACED' || !s.envelope.orderId) return;
-    for (const id of await openDeadLettersOfOrder(sql, s.envelope.orderId, 'UNKNOWN_ORDER')) {
-      await replayDeadLetter(sql, async (subject, data, msgID) => void (await js.publish(subject, data, { msgID })), id, ACTOR, `its order's ORDER_PLACED had been passed over by NATS and was put back on the queue (was sequence ${s.seq} of ${s.stream})`);
-      logger.warn({ deadLetter: id, orderId: s.envelope.orderId }, 'dead letter that waited for a put-back ORDER_PLACED replayed');
-    }
+    const orderId = s.envelope.orderId;
+    const note = `its order's ORDER_PLACED had been passed over by NATS and was put back on the queue (was sequence ${s.seq} of ${s.stream})`;
+    const replayed = await replayDeadLettersOfOrder(sql, async (subject, data, msgID) => void (await js.publish(subject, data, { msgID })), { orderId, code: 'UNKNOWN_ORDER', actor: ACTOR, note });
+    if (replayed.length > 0) logger.warn({ deadLetters: replayed, orderId }, 'dead letters that waited for a put-back ORDER_PLACED replayed');
   }
 
   async function report(swept: SweptMessage[], givenUp: SweptMessage[]): Promise<void> {

@@ -12,6 +12,7 @@ export {
   attentionFacts,
   problemCounts,
   listOrders,
+  missingOrders,
   ORDER_SORTS,
   orderHistory,
   recentTransitions,

@@ -1,5 +1,5 @@
 import type { StateValue } from 'xstate';
-import type { Sql } from '../../infra/db/postgres.ts';
+import type { Sql, TxSql } from '../../infra/db/postgres.ts';
 import { activeStateIds } from '../../machines/machine-graph.ts';
 import {
   allowedAdminEvents,
@@ -261,6 +261,14 @@ export async function orderHistory(sql: Sql, orderId: string): Promise<OrderHist
     occurredAt: h.occurred_at.toISOString(),
     at: h.at.toISOString(),
   }));
+}
+
+/** Which of these order ids have no order (yet): what the gateway's intake recheck republishes. */
+export async function missingOrders(sql: Sql | TxSql, ids: readonly string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const rows = await sql<{ id: string }[]>`
+    select t.id from unnest(${[...ids]}::text[]) as t(id) where not exists (select 1 from orders o where o.id = t.id)`;
+  return rows.map((r) => r.id);
 }
 
 /**

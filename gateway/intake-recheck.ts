@@ -1,0 +1,114 @@
+import type { Sql } from '../infra/db/postgres.ts';
+import type { Logger } from '../infra/logger.ts';
+import type { OrderData } from '../machines/order/index.ts';
+import { missingOrders } from '../services/orders/index.ts';
+
+export interface IntakeRecheckOptions {
+  sql: Sql;
+  logger: Logger;
+  /** Pause between checks (0: only `check()` by hand). */
+  everyMs: number;
+  /** An order younger than this is not looked for yet (its ORDER_PLACED may be on its way). */
+  graceMs: number;
+  /** How far back the first check after a start looks (default 1 h). */
+  lookbackMs?: number;
+  /** Most intake rows one check reads (default 5,000; the next check goes on from there). */
+  maxRows?: number;
+  /** Republishes before an order still missing is given up on, loudly (default 10). */
+  maxAttempts?: number;
+  /** Publishes the order's ORDER_PLACED again: the same envelope id, a new NATS message id. */
+  republish: (order: OrderData, attempt: number) => Promise<void>;
+}
+
+export interface IntakeRecheck {
+  /** One check now; resolves with the order ids it republished. */
+  check(): Promise<string[]>;
+  stop(): Promise<void>;
+}
+
+const RECHECK_LOCK = 0x6f70_6972; // 'opir'
+
+/**
+ * Every order the gateway accepted (answered 202) comes to exist, whatever NATS lost: its
+ * ORDER_PLACED was stored by JetStream before the answer, yet a NATS cluster node SIGKILLed on
+ * nats-server 2.9 can lose a work-queue message (README, "Scaling out"). So the gateway walks
+ * `order_intake` by time, asks the orders service which of those orders do not exist
+ * (`missingOrders`), and republishes each one's ORDER_PLACED under its stable envelope id
+ * (`order-placed:<orderId>`, so the order host's inbox drops it if the first one arrives after all)
+ * with a new NATS message id (the duplicate window would drop the old one). Orders still missing are
+ * asked again on every check, up to `maxAttempts`, then given up on with an error in the log.
+ * One gateway at a time checks (a Postgres advisory lock); each keeps its own place in time.
+ */
+export function startIntakeRecheck(o: IntakeRecheckOptions): IntakeRecheck {
+  const log = o.logger.child({ component: 'intake-recheck' });
+  const maxRows = o.maxRows ?? 5000;
+  const maxAttempts = o.maxAttempts ?? 10;
+  let checkedUpTo = new Date(Date.now() - (o.lookbackMs ?? 3600_000));
+  /** Orders found missing, asked again on every check until they exist. */
+  const missing = new Map<string, { order: OrderData; attempts: number }>();
+  let stopped = false;
+  let running: Promise<string[]> | null = null;
+  let timer: NodeJS.Timeout | null = null;
+
+  async function checkOnce(): Promise<string[]> {
+    const found = await o.sql.begin(async (tx) => {
+      const [lock] = await tx<{ ok: boolean }[]>`select pg_try_advisory_xact_lock(${RECHECK_LOCK}) as ok`;
+      if (!lock?.ok) return null;
+      const until = new Date(Date.now() - o.graceMs);
+      const rows = await tx<{ order_id: string; order_data: OrderData; created_at: Date }[]>`
+        select order_id, order_data, created_at from order_intake
+         where created_at > ${checkedUpTo} and created_at <= ${until}
+         order by created_at limit ${maxRows}`;
+      const last = rows.at(-1);
+      checkedUpTo = rows.length === maxRows && last ? last.created_at : until;
+      const candidates = new Map<string, OrderData>(rows.map((r) => [r.order_id, r.order_data]));
+      for (const [id, m] of missing) candidates.set(id, m.order);
+      return { candidates, absent: new Set(await missingOrders(tx, [...candidates.keys()])) };
+    });
+    if (!found) return [];
+    for (const id of missing.keys()) if (!found.absent.has(id)) missing.delete(id);
+    const republished: string[] = [];
+    for (const id of found.absent) {
+      if (stopped) break;
+      const order = found.candidates.get(id) as OrderData;
+      const attempts = (missing.get(id)?.attempts ?? 0) + 1;
+      if (attempts > maxAttempts) {
+        log.error({ orderId: id, externalId: order.externalId, attempts: attempts - 1 }, 'order accepted at intake still does not exist after republishing it; given up (look at NATS and the order host)');
+        missing.delete(id);
+        continue;
+      }
+      missing.set(id, { order, attempts });
+      await o.republish(order, attempts);
+      republished.push(id);
+      log.warn({ orderId: id, externalId: order.externalId, attempt: attempts }, 'order accepted at intake does not exist: ORDER_PLACED republished');
+    }
+    return republished;
+  }
+
+  function check(): Promise<string[]> {
+    running ??= checkOnce().finally(() => {
+      running = null;
+    });
+    return running;
+  }
+
+  const schedule = () => {
+    if (stopped || o.everyMs <= 0) return;
+    timer = setTimeout(() => {
+      void check()
+        .catch((err: unknown) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'intake recheck failed; next one at the usual time'))
+        .finally(schedule);
+    }, o.everyMs);
+    timer.unref();
+  };
+  schedule();
+
+  return {
+    check,
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await running?.catch(() => {});
+    },
+  };
+}
