@@ -1,5 +1,6 @@
 import type { Sql } from '../infra/db/postgres.ts';
 import type { Logger } from '../infra/logger.ts';
+import { startPeriodic, withTryLock } from '../infra/runtime/periodic.ts';
 import type { OrderData } from '../machines/order/index.ts';
 import { missingOrders } from '../services/orders/index.ts';
 
@@ -47,13 +48,9 @@ export function startIntakeRecheck(o: IntakeRecheckOptions): IntakeRecheck {
   /** Orders found missing, asked again on every check until they exist. */
   const missing = new Map<string, { order: OrderData; attempts: number }>();
   let stopped = false;
-  let running: Promise<string[]> | null = null;
-  let timer: NodeJS.Timeout | null = null;
 
   async function checkOnce(): Promise<string[]> {
-    const found = await o.sql.begin(async (tx) => {
-      const [lock] = await tx<{ ok: boolean }[]>`select pg_try_advisory_xact_lock(${RECHECK_LOCK}) as ok`;
-      if (!lock?.ok) return null;
+    const found = await withTryLock(o.sql, RECHECK_LOCK, async (tx) => {
       const until = new Date(Date.now() - o.graceMs);
       const rows = await tx<{ order_id: string; order_data: OrderData; created_at: Date }[]>`
         select order_id, order_data, created_at from order_intake
@@ -85,30 +82,17 @@ export function startIntakeRecheck(o: IntakeRecheckOptions): IntakeRecheck {
     return republished;
   }
 
-  function check(): Promise<string[]> {
-    running ??= checkOnce().finally(() => {
-      running = null;
-    });
-    return running;
-  }
-
-  const schedule = () => {
-    if (stopped || o.everyMs <= 0) return;
-    timer = setTimeout(() => {
-      void check()
-        .catch((err: unknown) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'intake recheck failed; next one at the usual time'))
-        .finally(schedule);
-    }, o.everyMs);
-    timer.unref();
-  };
-  schedule();
+  const periodic = startPeriodic({
+    everyMs: o.everyMs,
+    task: checkOnce,
+    onError: (err) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'intake recheck failed; next one at the usual time'),
+  });
 
   return {
-    check,
+    check: periodic.run,
     async stop() {
       stopped = true;
-      if (timer) clearTimeout(timer);
-      await running?.catch(() => {});
+      await periodic.stop();
     },
   };
 }

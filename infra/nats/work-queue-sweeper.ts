@@ -4,6 +4,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { decodeEnvelope } from '../../services/contracts/index.ts';
 import type { Sql } from '../db/postgres.ts';
 import type { Logger } from '../logger.ts';
+import { startPeriodic, withTryLock } from '../runtime/periodic.ts';
 
 /** A durable consumer of a work-queue stream and the one subject filter it reads. */
 export interface SweepTarget {
@@ -112,8 +113,6 @@ export function startWorkQueueSweeper(o: WorkQueueSweeperOptions): WorkQueueSwee
   /** Given up on (put back too often): reported once. */
   const givenUpOn = new Set<string>();
   let stopped = false;
-  let running: Promise<SweptMessage[]> | null = null;
-  let timer: NodeJS.Timeout | null = null;
 
   async function putBack(m: StoredMsg, t: SweepTarget, reason: SweepReason, sweeps: number): Promise<SweptMessage> {
     const h = natsHeaders();
@@ -179,11 +178,7 @@ export function startWorkQueueSweeper(o: WorkQueueSweeperOptions): WorkQueueSwee
 
   async function sweepOnce(): Promise<SweptMessage[]> {
     // One sweeper at a time across processes; the others find the lock taken and skip this round.
-    const result = await o.sql.begin(async (tx) => {
-      const [lock] = await tx<{ ok: boolean }[]>`select pg_try_advisory_xact_lock(${SWEEP_LOCK}) as ok`;
-      if (!lock?.ok) return null;
-      return sweepAsLeader();
-    });
+    const result = await withTryLock(o.sql, SWEEP_LOCK, () => sweepAsLeader());
     if (!result) return [];
     const { swept, givenUp } = result;
     for (const s of swept) log.warn(s, 'work-queue message its consumer passed over put back on the queue');
@@ -192,30 +187,17 @@ export function startWorkQueueSweeper(o: WorkQueueSweeperOptions): WorkQueueSwee
     return swept;
   }
 
-  function sweep(): Promise<SweptMessage[]> {
-    running ??= sweepOnce().finally(() => {
-      running = null;
-    });
-    return running;
-  }
-
-  const schedule = () => {
-    if (stopped || o.intervalMs <= 0) return;
-    timer = setTimeout(() => {
-      void sweep()
-        .catch((err: unknown) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'work-queue sweep failed; next one at the usual time'))
-        .finally(schedule);
-    }, o.intervalMs);
-    timer.unref();
-  };
-  schedule();
+  const periodic = startPeriodic({
+    everyMs: o.intervalMs,
+    task: sweepOnce,
+    onError: (err) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'work-queue sweep failed; next one at the usual time'),
+  });
 
   return {
-    sweep,
+    sweep: periodic.run,
     async stop() {
       stopped = true;
-      if (timer) clearTimeout(timer);
-      await running?.catch(() => {});
+      await periodic.stop();
     },
   };
 }
