@@ -13,6 +13,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { createLogger } from '../../infra/logger.ts';
+import { SERVICES } from '../../infra/cli/services.ts';
 import { ensureLocalServices } from '../../infra/runtime/local-services.ts';
 import { formatReport, runChaos } from './chaos-run.ts';
 import { measurePostgresWrites } from './postgres-ceiling.ts';
@@ -31,7 +32,9 @@ const local = await ensureLocalServices({
   dataDir: path.join(os.tmpdir(), 'orderpilot-chaos'),
   logger,
 });
-const perService = ['orders', 'invoicing', 'mailer', 'logistics', 'notifications', 'gateway'];
+// Every service of `orderpilot run` (payments too: an admin's cancel refunds), in processes of their own;
+// not shops: chaos places its orders through POST /orders, no shop connector is configured.
+const perService = SERVICES.map((s) => s.name).filter((name) => name !== 'shops');
 const onCluster = process.argv.slice(2).includes('--cluster');
 const copies = num('CHAOS_COPIES', onCluster ? 3 : 2);
 const out = (l: string) => process.stdout.write(`${l}\n`);
