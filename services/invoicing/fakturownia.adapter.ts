@@ -1,5 +1,6 @@
 import type { DocumentInfo, OrderData, Payment } from '../../machines/order/index.ts';
 import type { SellerConfig } from '../../infra/config.ts';
+import { createHttpClient, type HttpAnswer } from '../../infra/http/http-client.ts';
 import { isOrderpilotError, OrderpilotError, type ErrorCode } from '../contracts/index.ts';
 import type { CorrectionSpec, InvoicingProvider, IssueOptions } from './invoicing.port.ts';
 import { buyerTaxNoKind, type BuyerTaxNoKind } from './ksef.rules.ts';
@@ -327,19 +328,20 @@ const MAX_PAGES = 20;
 export function createFakturowniaAdapter(o: FakturowniaOptions): InvoicingProvider {
   const base = o.baseUrl.replace(/\/+$/, '');
   const today = o.today ?? todayInPoland;
+  const http = createHttpClient();
 
-  async function request(method: 'GET' | 'POST', path: string, query: Record<string, string>, body?: unknown): Promise<Response> {
+  async function request(method: 'GET' | 'POST', path: string, query: Record<string, string>, body?: unknown): Promise<HttpAnswer> {
     const url = new URL(`${base}${path}`);
     for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
     if (method === 'GET') url.searchParams.set('api_token', o.apiToken);
     const what = `${method} ${path}`;
-    let res: Response;
+    let res: HttpAnswer;
     try {
-      res = await fetch(url, {
+      res = await http.request(url, {
         method,
         headers: body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(o.timeoutMs),
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        timeoutMs: o.timeoutMs,
       });
     } catch (err) {
       if (isTimeout(err)) throw new OrderpilotError('PROVIDER_TIMEOUT', `invoicing system: ${what} timed out after ${o.timeoutMs} ms`, { cause: err });
@@ -393,7 +395,7 @@ export function createFakturowniaAdapter(o: FakturowniaOptions): InvoicingProvid
     return mine.map(toDocument);
   }
 
-  async function json<T>(res: Response, what: string): Promise<T> {
+  async function json<T>(res: HttpAnswer, what: string): Promise<T> {
     try {
       return (await res.json()) as T;
     } catch (err) {
@@ -457,16 +459,16 @@ export function createFakturowniaAdapter(o: FakturowniaOptions): InvoicingProvid
       return list.filter(isInvoice).map((i) => String(i.id));
     },
     async downloadKsefFile(providerId, kind) {
-      let res: Response;
+      let res: HttpAnswer;
       try {
-        // A 302 to the file when it is ready (fetch follows it), 404 while there is none.
+        // A 302 to the file when it is ready (followed), 404 while there is none.
         res = await request('GET', `/invoices/${encodeURIComponent(providerId)}/attachment`, { kind });
       } catch (err) {
         if (isOrderpilotError(err) && err.code === 'NOT_FOUND') return null;
         throw err;
       }
       try {
-        return Buffer.from(await res.arrayBuffer());
+        return await res.bytes();
       } catch (err) {
         throw new OrderpilotError('PROVIDER_UNAVAILABLE', `invoicing system: KSeF file ${kind} of document ${providerId} was cut off`, { cause: err });
       }
@@ -475,7 +477,7 @@ export function createFakturowniaAdapter(o: FakturowniaOptions): InvoicingProvid
       const res = await request('GET', `/invoices/${encodeURIComponent(providerId)}.pdf`, {});
       let pdf: Buffer;
       try {
-        pdf = Buffer.from(await res.arrayBuffer());
+        pdf = await res.bytes();
       } catch (err) {
         throw new OrderpilotError('PROVIDER_UNAVAILABLE', `invoicing system: PDF of document ${providerId} was cut off`, { cause: err });
       }

@@ -11,6 +11,7 @@ import {
   type Shipment,
   type ShipmentRequest,
 } from '../contracts/index.ts';
+import { createHttpClient, type HttpAnswer } from '../../infra/http/http-client.ts';
 import type { WarehouseLogPort, WarehousePort } from './warehouse.port.ts';
 
 export interface HttpWarehouseOptions {
@@ -54,6 +55,7 @@ function retryAfterMs(headers: Record<string, string>): number | undefined {
  */
 export function createHttpWarehouse(o: HttpWarehouseOptions): WarehousePort {
   const base = o.baseUrl.replace(/\/+$/, '');
+  const http = createHttpClient();
 
   async function call(
     method: 'GET' | 'POST',
@@ -78,15 +80,10 @@ export function createHttpWarehouse(o: HttpWarehouseOptions): WarehousePort {
       // The API key is a secret: never stored.
       headers: { ...headers, ...(headers['authorization'] ? { authorization: 'Bearer ***' } : {}) },
     });
-    let res: Response;
+    let res: HttpAnswer;
     let text: string;
     try {
-      res = await fetch(`${base}${path}`, {
-        method,
-        headers,
-        ...(body === undefined ? {} : { body }),
-        signal: AbortSignal.timeout(o.timeoutMs),
-      });
+      res = await http.request(`${base}${path}`, { method, headers, ...(body === undefined ? {} : { body }), timeoutMs: o.timeoutMs });
       text = await res.text();
     } catch (err) {
       const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
