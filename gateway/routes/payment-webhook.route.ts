@@ -44,21 +44,22 @@ export function paymentWebhookRoute<T>(spec: PaymentWebhookSpec<T>): GatewayRout
     const matcher = createPaymentMatcher(ctx.deps);
     const { provider } = spec;
 
-    const processor: WebhookProcessor<PaymentDecision> = {
-      async decide(input) {
-        let v = spec.verify(input, ctx.deps.config);
-        let forced: string | null = null;
-        if (!v.ok && input.force === true) {
-          // An admin vouches for a request whose signature failed: decide on its content, say so.
-          forced = v.reason;
-          v = spec.parseUnverified(input);
-        }
-        if (!v.ok) return { dedupeKey: invalidDedupeKey(provider, input.body), signature: 'invalid', verdict: 'invalid', detail: v.reason };
-        const decision = await decideVerified(input, v.value);
-        return forced === null ? decision : { ...decision, signature: 'invalid', detail: `forced by an admin despite: ${forced}; ${decision.detail ?? ''}` };
-      },
-      messages: matcher.messages,
+    // The rate limit verifies a request first (only rejected ones count); the route then takes that
+    // verdict for the very same bytes instead of verifying (HMAC, parse) again.
+    const verifiedBodies = new WeakMap<Buffer, T>();
+    const decide = async (input: PaymentWebhookInput, verified?: T): Promise<PaymentDecision> => {
+      let v: Verified<T> = verified === undefined ? spec.verify(input, ctx.deps.config) : { ok: true, value: verified };
+      let forced: string | null = null;
+      if (!v.ok && input.force === true) {
+        // An admin vouches for a request whose signature failed: decide on its content, say so.
+        forced = v.reason;
+        v = spec.parseUnverified(input);
+      }
+      if (!v.ok) return { dedupeKey: invalidDedupeKey(provider, input.body), signature: 'invalid', verdict: 'invalid', detail: v.reason };
+      const decision = await decideVerified(input, v.value);
+      return forced === null ? decision : { ...decision, signature: 'invalid', detail: `forced by an admin despite: ${forced}; ${decision.detail ?? ''}` };
     };
+    const processor: WebhookProcessor<PaymentDecision> = { decide: (input) => decide(input), messages: matcher.messages };
     async function decideVerified(input: PaymentWebhookInput, value: T): Promise<PaymentDecision> {
       const event = spec.map(value);
       if (event === null) {
@@ -71,11 +72,16 @@ export function paymentWebhookRoute<T>(spec: PaymentWebhookSpec<T>): GatewayRout
     ctx.inbox.registerProcessor(provider, processor);
 
     const config = ctx.deps.config;
-    const genuine = (request: FastifyRequest) => spec.verify({ headers: keepHeaders(request.headers), body: request.rawBody ?? Buffer.alloc(0), replay: false }, config).ok;
+    const genuine = (request: FastifyRequest) => {
+      const body = request.rawBody;
+      const v = spec.verify({ headers: keepHeaders(request.headers), body: body ?? Buffer.alloc(0), replay: false }, config);
+      if (v.ok && body !== undefined) verifiedBodies.set(body, v.value);
+      return v.ok;
+    };
     const routeOptions = { schema: { summary: spec.summary, description: spec.description, tags: ['webhooks'] }, config: { rateLimit: rejectedWebhookRateLimit(config.webhookInvalidRateLimit, genuine) } };
     app.post(spec.path, routeOptions, async (request, reply) => {
       const body = request.rawBody ?? Buffer.alloc(0);
-      const decision = await processor.decide({ headers: keepHeaders(request.headers), body, replay: false });
+      const decision = await decide({ headers: keepHeaders(request.headers), body, replay: false }, verifiedBodies.get(body));
       const { forward: _forward, unknownOrder: _unknownOrder, ...columns } = decision;
       const stored = await ctx.inbox.store({ provider, headers: request.headers, body, ...columns });
       if (decision.verdict === 'invalid') return sendError(reply, 'SIGNATURE_INVALID', decision.detail ?? 'signature is invalid', { webhookId: stored.id });
