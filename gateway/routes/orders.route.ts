@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import Type, { type Static } from 'typebox';
-import { Value } from 'typebox/value';
+import { Settings } from 'typebox/system';
+import { UnionPrioritySort, Value } from 'typebox/value';
 import { jetstream } from '@nats-io/jetstream';
 import { createDeferredMarks } from '../../infra/db/deferred-marks.ts';
 import { replayDeadLettersOfOrder } from '../../infra/db/dead-letters.ts';
@@ -24,6 +25,23 @@ export const OrderIntakeSchema = Type.Object({
   total: Type.Integer({ minimum: 0, maximum: 1_000_000_000_00, description: 'minor units; lines + shipping' }),
 });
 export type OrderIntake = Static<typeof OrderIntakeSchema>;
+
+/**
+ * Only the fields we know travel on. `Value.Clean` sorts the schema's unions (narrowest first) on
+ * every call, which was most of its cost (1–2 % of the process's CPU in the bench): the sorted schema
+ * is made once here and the per-call sort skipped — the same result. Synchronous, so the setting is
+ * back before anything else runs.
+ */
+const INTAKE_SORTED = UnionPrioritySort(OrderIntakeSchema);
+function cleanIntake(body: unknown): OrderIntake {
+  const sorting = Settings.Get().unionPrioritySort;
+  Settings.Set({ unionPrioritySort: false });
+  try {
+    return Value.Clean(INTAKE_SORTED, structuredClone(body)) as OrderIntake;
+  } finally {
+    Settings.Set({ unionPrioritySort: sorting });
+  }
+}
 
 const AcceptedSchema = Type.Object({ orderId: Type.String(), externalId: Type.String(), state: Type.Literal('pending') });
 
@@ -120,7 +138,7 @@ export const ordersRoute: GatewayRoute = async (app, ctx) => {
     },
     async (request, reply) => {
       // Only the fields we know travel on (extra fields would otherwise change nothing but the hash).
-      const intake = Value.Clean(OrderIntakeSchema, structuredClone(request.body)) as OrderIntake;
+      const intake = cleanIntake(request.body);
       const sum = intake.lines.reduce((s, l) => s + l.quantity * l.unitPrice, 0) + intake.shippingPrice;
       if (sum !== intake.total) {
         throw new OrderpilotError('VALIDATION_FAILED', `invalid request: body.total must equal the lines plus shippingPrice (${sum}), got ${intake.total}`, { details: {
