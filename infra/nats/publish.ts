@@ -1,4 +1,4 @@
-import { jetstream } from '@nats-io/jetstream';
+import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import {
   encodeEnvelope,
@@ -11,11 +11,26 @@ import {
 } from '../../services/contracts/index.ts';
 
 /**
+ * One JetStream client per connection: `jetstream(nc)` builds five objects and parses its options
+ * each time, and this runs for every message the gateway and the services publish. Weakly keyed, so
+ * a closed connection's client goes with it.
+ */
+const clients = new WeakMap<NatsConnection, JetStreamClient>();
+function jetstreamOf(nc: NatsConnection): JetStreamClient {
+  let js = clients.get(nc);
+  if (js === undefined) {
+    js = jetstream(nc);
+    clients.set(nc, js);
+  }
+  return js;
+}
+
+/**
  * Publishes an envelope to JetStream with `env.id` as the message id: a republish of the same id
  * within the stream's duplicate window is dropped by the server. Resolves once the stream stored it.
  */
 export async function publishEnvelope(nc: NatsConnection, subject: string, env: Envelope, msgID: string = env.id): Promise<void> {
-  await jetstream(nc).publish(subject, encodeEnvelope(env), { msgID });
+  await jetstreamOf(nc).publish(subject, encodeEnvelope(env), { msgID });
 }
 
 /** Publishes an event into the order actor (the order's partition subject). Use a stable `id` for idempotency. */
