@@ -30,6 +30,9 @@ beforeAll(async () => {
         res.writeHead(200, { 'content-length': '100' });
         res.write('only a part');
         setTimeout(() => res.socket?.destroy(), 20);
+      } else if (url.pathname === '/stall') {
+        res.writeHead(200, { 'content-length': '100' });
+        res.write('a part, then nothing');
       } else if (url.pathname === '/slow') {
         releaseSlow = () => res.end('late');
       } else {
@@ -87,6 +90,12 @@ describe('http client', () => {
 
   it('no answer in time: rejects with a TimeoutError', async () => {
     await expect(createHttpClient().request(`${base}/slow`, { method: 'GET', timeoutMs: 100 })).rejects.toMatchObject({ name: 'TimeoutError' });
+  });
+
+  it('an answer that stalls after its headers: reading the body rejects with a TimeoutError at the deadline', async () => {
+    const res = await createHttpClient().request(`${base}/stall`, { method: 'GET', timeoutMs: 200 });
+    expect(res.status).toBe(200);
+    await expect(res.text()).rejects.toMatchObject({ name: 'TimeoutError' });
   });
 
   it('nobody listening: rejects with the connection error code', async () => {

@@ -58,7 +58,12 @@ export function createHttpClient(): HttpClient {
       const headers: Record<string, string> = { ...call.headers };
       if (call.body !== undefined) headers['content-length'] = String(Buffer.byteLength(call.body));
       const req = (secure ? https : http).request(url, { method: call.method, headers, agent: secure ? agents.https : agents.http });
-      deadline.onTimeout = () => req.destroy(new HttpTimeoutError(`no answer within ${call.timeoutMs} ms`));
+      // The deadline settles the call itself, whatever events the destroyed request still emits.
+      deadline.onTimeout = () => {
+        const err = new HttpTimeoutError(`no answer within ${call.timeoutMs} ms`);
+        reject(err);
+        req.destroy(err);
+      };
       // Kept for the request's life: an error after the answer came (the body's own error tells) must not go unhandled.
       req.on('error', reject);
       req.once('response', (res) => resolve({ res, req }));
@@ -97,8 +102,13 @@ export function createHttpClient(): HttpClient {
   }
 
   function answer(res: http.IncomingMessage, status: number, deadline: { timer: NodeJS.Timeout | null; onTimeout: (() => void) | null }): HttpAnswer {
-    deadline.onTimeout = () => res.destroy(new HttpTimeoutError('the answer did not end in time'));
-    const body = readBody(res).finally(() => {
+    const body = readBody(res, (fail) => {
+      deadline.onTimeout = () => {
+        const err = new HttpTimeoutError('the answer did not end in time');
+        fail(err);
+        res.destroy(err);
+      };
+    }).finally(() => {
       if (deadline.timer) clearTimeout(deadline.timer);
     });
     // Read it even if the caller never asks: the connection is free for the next call only then.
@@ -130,25 +140,36 @@ export function createHttpClient(): HttpClient {
   return { request };
 }
 
-/** The body to its end, decoded; rejects when the connection ends before it (`complete` is false). */
-function readBody(res: http.IncomingMessage): Promise<Buffer> {
+/**
+ * The body to its end, decoded; rejects when the connection ends before it (`complete` is false),
+ * or when the caller's deadline calls the `fail` it is handed.
+ */
+function readBody(res: http.IncomingMessage, onFail: (fail: (err: Error) => void) => void): Promise<Buffer> {
   const encoding = String(res.headers['content-encoding'] ?? '').trim().toLowerCase();
   const decoder = encoding === 'gzip' || encoding === 'x-gzip' ? zlib.createGunzip() : encoding === 'deflate' ? zlib.createInflate() : encoding === 'br' ? zlib.createBrotliDecompress() : null;
   return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
-    let failed = false;
+    let settled = false;
     const fail = (err: unknown) => {
-      if (failed) return;
-      failed = true;
+      if (settled) return;
+      settled = true;
       reject(err instanceof Error ? err : new Error(String(err)));
     };
+    onFail(fail);
+    const cutOff = () => fail(Object.assign(new Error('the answer was cut off'), { code: 'ECONNRESET' }));
     res.once('error', fail);
-    res.once('aborted', () => fail(Object.assign(new Error('the answer was cut off'), { code: 'ECONNRESET' })));
+    res.once('aborted', cutOff);
+    // Closed before its end without an error event: cut off as well (settling twice is a no-op).
+    res.once('close', () => {
+      if (!res.complete) cutOff();
+    });
     const source: Readable = decoder ? res.pipe(decoder) : res;
     if (decoder) decoder.once('error', fail);
     source.on('data', (c: Buffer) => chunks.push(c));
     source.once('end', () => {
-      if (!res.complete) return fail(Object.assign(new Error('the answer was cut off'), { code: 'ECONNRESET' }));
+      if (!res.complete) return cutOff();
+      if (settled) return;
+      settled = true;
       resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
     });
   });
