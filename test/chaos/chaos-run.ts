@@ -544,7 +544,10 @@ async function verify(v: { sql: Sql; sandboxes: Sandboxes; orders: readonly Plac
     refundsByOrder.set(orderId, [...(refundsByOrder.get(orderId) ?? []), r.amount]);
   }
   const refundBad: string[] = [];
-  const refundable = rows.filter((r) => r.paid && r.state === 'cancelled' && v.cancelsAsked.has(r.id));
+  // Cancelled by the admin = its CANCEL applied (the API may have taken one whose answer was lost).
+  const adminCancelled = new Set((await sql<{ order_id: string }[]>`select distinct order_id from order_history where type = 'CANCEL' and outcome = 'applied'`).map((r) => r.order_id));
+  const cancelBad = [...adminCancelled].filter((id) => !v.cancelsWanted.has(id));
+  const refundable = rows.filter((r) => r.paid && r.state === 'cancelled' && adminCancelled.has(r.id));
   for (const r of refundable) {
     const made = refundsByOrder.get(r.id) ?? [];
     if (made.length !== 1 || made[0] !== totals.get(r.id)) refundBad.push(`${r.id}: refunds ${JSON.stringify(made)} at Stripe for a total of ${totals.get(r.id)}`);
@@ -571,10 +574,11 @@ async function verify(v: { sql: Sql; sandboxes: Sandboxes; orders: readonly Plac
   }
   check('at most one correction per cancelled order, the same at the sandbox and on our side', correctionBad, correctionsByOrder.size);
   const stillHeld = rows.filter((r) => v.cancelsWanted.has(r.id) && r.state === 'held').map((r) => `${r.id} held ${r.hold_code ?? ''}`);
+  const adminBad = [...stillHeld, ...cancelBad.map((id) => `${id} cancelled by an admin, yet its customer never gave up`)];
   checks.push({
-    name: 'every order the customer gave up on was cancelled by the admin',
-    ok: stillHeld.length === 0,
-    detail: stillHeld.length === 0 ? `${v.cancelsWanted.size} given up on, ${v.cancelsAsked.size} cancels taken, ${refundable.length} refunded, ${correctionsByOrder.size} corrections` : `still held: ${stillHeld.slice(0, 5).join('; ')}`,
+    name: 'every order the customer gave up on was cancelled by the admin, and no other',
+    ok: adminBad.length === 0,
+    detail: adminBad.length === 0 ? `${v.cancelsWanted.size} given up on, ${adminCancelled.size} cancels applied (${v.cancelsAsked.size} answered 202), ${refundable.length} refunded, ${correctionsByOrder.size} corrections` : adminBad.slice(0, 5).join('; '),
   });
 
   const inbox = new Set((await sql<{ dedupe_key: string }[]>`select dedupe_key from webhook_inbox`).map((r) => r.dedupe_key));
