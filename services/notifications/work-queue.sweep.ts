@@ -4,7 +4,7 @@ import type { ServiceDeps } from '../../infra/runtime/service.ts';
 import { topology } from '../../infra/nats/topology.ts';
 import { startWorkQueueSweeper, type SweptMessage, type WorkQueueSweeper } from '../../infra/nats/work-queue-sweeper.ts';
 import type { NotificationStore } from './notification.store.ts';
-import type { ChannelName } from './notification.types.ts';
+import type { ChannelName, NewNotification } from './notification.types.ts';
 
 const ACTOR = 'work-queue sweeper';
 
@@ -35,44 +35,29 @@ export function startSweeper(deps: ServiceDeps & { store: NotificationStore; cha
 
   async function report(swept: SweptMessage[], givenUp: SweptMessage[]): Promise<void> {
     for (const s of swept) await replayWhatWaitedFor(s);
-    let created = false;
     // One occurrence per message put back: the notification's count is the number of messages.
-    for (const s of swept) {
-      const r = await sql.begin((tx) =>
-        store.record(
-          tx,
-          {
-            kind: 'message.swept',
-            severity: 'warning',
-            code: 'WORK_QUEUE_SWEPT',
-            orderId: null,
-            externalId: null,
-            message: `Consumer ${s.consumer} of stream ${s.stream} had passed over messages it never delivered (NATS left them in the work queue, as nats-server 2.9 can after a cluster node is killed); the work-queue sweeper put them back on the queue and they are being processed. Nothing to do unless this keeps coming back: then look at the NATS cluster.`,
-            source: `swept:${s.stream}:${s.seq}`,
-          },
-          channels,
-        ),
-      );
-      created ||= r.created;
-    }
-    for (const g of givenUp) {
-      const r = await sql.begin((tx) =>
-        store.record(
-          tx,
-          {
-            kind: 'message.stuck',
-            severity: 'critical',
-            code: 'WORK_QUEUE_SWEPT_TOO_OFTEN',
-            orderId: g.envelope?.orderId ?? null,
-            externalId: null,
-            message: `Message ${g.seq} of stream ${g.stream} was put back on the queue ${g.sweeps} times and its consumer ${g.consumer} passed over it again. It is still in the stream: look at it with \`nats stream get ${g.stream} ${g.seq}\` and at the NATS cluster's health, then republish it.`,
-            source: `swept-too-often:${g.stream}:${g.seq}`,
-          },
-          channels,
-        ),
-      );
-      created ||= r.created;
-    }
+    const raised = [
+      ...swept.map((s): NewNotification => ({
+        kind: 'message.swept',
+        severity: 'warning',
+        code: 'WORK_QUEUE_SWEPT',
+        orderId: null,
+        externalId: null,
+        message: `Consumer ${s.consumer} of stream ${s.stream} had passed over messages it never delivered (NATS left them in the work queue, as nats-server 2.9 can after a cluster node is killed); the work-queue sweeper put them back on the queue and they are being processed. Nothing to do unless this keeps coming back: then look at the NATS cluster.`,
+        source: `swept:${s.stream}:${s.seq}`,
+      })),
+      ...givenUp.map((g): NewNotification => ({
+        kind: 'message.stuck',
+        severity: 'critical',
+        code: 'WORK_QUEUE_SWEPT_TOO_OFTEN',
+        orderId: g.envelope?.orderId ?? null,
+        externalId: null,
+        message: `Message ${g.seq} of stream ${g.stream} was put back on the queue ${g.sweeps} times and its consumer ${g.consumer} passed over it again. It is still in the stream: look at it with \`nats stream get ${g.stream} ${g.seq}\` and at the NATS cluster's health, then republish it.`,
+        source: `swept-too-often:${g.stream}:${g.seq}`,
+      })),
+    ];
+    let created = false;
+    for (const n of raised) created = (await sql.begin((tx) => store.record(tx, n, channels))).created || created;
     if (created) deps.onCreated();
   }
 
