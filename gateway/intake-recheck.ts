@@ -85,7 +85,8 @@ export function startIntakeRecheck(o: IntakeRecheckOptions): IntakeRecheck {
   const periodic = startPeriodic({
     everyMs: o.everyMs,
     task: checkOnce,
-    onError: (err) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'intake recheck failed; next one at the usual time'),
+    logger: log,
+    what: 'intake recheck',
   });
 
   return {

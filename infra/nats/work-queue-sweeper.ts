@@ -190,7 +190,8 @@ export function startWorkQueueSweeper(o: WorkQueueSweeperOptions): WorkQueueSwee
   const periodic = startPeriodic({
     everyMs: o.intervalMs,
     task: sweepOnce,
-    onError: (err) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'work-queue sweep failed; next one at the usual time'),
+    logger: log,
+    what: 'work-queue sweep',
   });
 
   return {

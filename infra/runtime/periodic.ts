@@ -1,4 +1,5 @@
 import type { Sql, TxSql } from '../db/postgres.ts';
+import type { Logger } from '../logger.ts';
 
 export interface Periodic<T> {
   /** Runs the task now, or joins the run in flight; resolves with its result. */
@@ -9,10 +10,11 @@ export interface Periodic<T> {
 
 /**
  * Runs `task` every `everyMs` after the previous run ended (0: only `run()` by hand), never two at
- * once. A failed run is reported to `onError`; the next one comes at the usual time. The timer does
- * not keep the process alive.
+ * once. A failed run is logged as a warning naming `what`; the next one comes at the usual time. The
+ * timer does not keep the process alive.
  */
-export function startPeriodic<T>(o: { everyMs: number; task: () => Promise<T>; onError: (err: unknown) => void }): Periodic<T> {
+export function startPeriodic<T>(o: { everyMs: number; task: () => Promise<T>; logger: Logger; what: string }): Periodic<T> {
+  const onError = (err: unknown) => o.logger.warn({ err: err instanceof Error ? err.message : String(err) }, `${o.what} failed; next one at the usual time`);
   let stopped = false;
   let running: Promise<T> | null = null;
   let timer: NodeJS.Timeout | null = null;
@@ -24,7 +26,7 @@ export function startPeriodic<T>(o: { everyMs: number; task: () => Promise<T>; o
   };
   const schedule = () => {
     if (stopped || o.everyMs <= 0) return;
-    timer = setTimeout(() => void run().catch(o.onError).finally(schedule), o.everyMs);
+    timer = setTimeout(() => void run().catch(onError).finally(schedule), o.everyMs);
     timer.unref();
   };
   schedule();

@@ -1,0 +1,52 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPeriodic, withTryLock } from '../../infra/runtime/periodic.ts';
+import { createTestContext, type TestContext } from '../support/context.ts';
+
+/** The shared periodic task of the work-queue sweeper and the intake recheck: one at a time, per process and across processes. */
+let t: TestContext;
+beforeAll(async () => {
+  t = await createTestContext();
+});
+afterAll(async () => {
+  await t?.cleanup();
+});
+
+describe('periodic tasks', () => {
+  it('a second instance finds the lock taken and skips its round; after the first, it gets it', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let entered!: () => void;
+    const inside = new Promise<void>((r) => (entered = r));
+    const first = withTryLock(t.sql, 4242, async () => {
+      entered();
+      await held;
+      return 'first';
+    });
+    await inside;
+    expect(await withTryLock(t.sql, 4242, async () => 'second')).toBeNull();
+    release();
+    expect(await first).toBe('first');
+    expect(await withTryLock(t.sql, 4242, async () => 'second')).toBe('second');
+  });
+
+  it('run() while a run is in flight joins it instead of starting another', async () => {
+    let runs = 0;
+    let release!: () => void;
+    const p = startPeriodic({
+      everyMs: 0,
+      logger: t.logger,
+      what: 'test task',
+      task: async () => {
+        runs++;
+        await new Promise<void>((r) => (release = r));
+        return runs;
+      },
+    });
+    const a = p.run();
+    const b = p.run();
+    release();
+    expect(await Promise.all([a, b])).toEqual([1, 1]);
+    expect(runs).toBe(1);
+    await p.stop();
+  });
+});
