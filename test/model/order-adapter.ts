@@ -261,6 +261,8 @@ export async function cause(w: ModelWorld, c: CauseInput): Promise<Redeliver | u
     case 'warehouse-answer':
     case 'warehouse-reject':
     case 'warehouse-reject-repeat': {
+      // A release's resubmit finds the shipment the warehouse already has (its look-up answers at once).
+      if (step.door !== 'held:submit') return;
       // Every submit the path has under way is at the door (a release's resubmit looks the reference up
       // first: answering the older one before then would let the look-up find its shipment).
       const waiting = Math.max(1, step.submitsWaiting);

@@ -23,6 +23,8 @@ const RUNS = num('WALK_RUNS', 25);
 const AT_ONCE = num('WALKS_AT_ONCE', 4);
 const MAX_STEPS = num('WALK_STEPS', 10);
 const SECONDS = num('WALK_SECONDS', 150);
+/** fast-check's path of a failing run (its report prints it): with WALK_SEED, replays that run and its shrinking. */
+const PATH = process.env['WALK_PATH'] || undefined;
 
 let world: ModelWorld;
 beforeAll(async () => {
@@ -48,7 +50,7 @@ describe('random walks with disorder through the real system', () => {
       const failed = results.filter((r) => !r.ok);
       if (failed.length > 0) throw new Error(failed.map((r) => r.report).join('\n\n'));
     });
-    const details = await fc.check(property, { seed: SEED, numRuns: RUNS, interruptAfterTimeLimit: SECONDS * 1000, markInterruptAsFailure: false });
+    const details = await fc.check(property, { seed: SEED, ...(PATH ? { path: PATH } : {}), numRuns: RUNS, interruptAfterTimeLimit: SECONDS * 1000, markInterruptAsFailure: false });
     console.log(
       `random walks: seed ${SEED}, ${details.numRuns} runs × ${AT_ONCE} walks (${total.walks} walks, shrinking included), ${total.steps} steps, ` +
         `${total.duplicates} webhooks delivered twice, ${total.redeliveries} delivered again later, ${total.swaps} pairs out of order, ${((Date.now() - t0) / 1000).toFixed(1)} s` +
