@@ -12,6 +12,7 @@ import { createGatewayMetrics, type GatewayMetrics } from './metrics.ts';
 import { BODY_LIMIT, installJsonParser } from './raw-body.ts';
 import { adminDeadLettersRoute } from './routes/admin-dead-letters.route.ts';
 import { createWebhookInbox, invalidDedupeKey } from './webhooks/webhook-inbox.ts';
+import { startWebhookRecheck } from './webhook-recheck.ts';
 import { warehouseWebhookRoute } from './routes/warehouse-webhook.route.ts';
 import { shopWebhookRoute } from './routes/shop-webhook.route.ts';
 import { adminShopsRoute } from './routes/admin-shops.route.ts';
@@ -105,8 +106,21 @@ export async function buildGateway(deps: GatewayDeps, opts: GatewayOptions = {})
     closing = true;
   });
   const stopRetention = startRejectedWebhookRetention({ prune: inbox.pruneRejected, retentionMs: deps.config.webhookInvalidRetentionMs, logger: deps.logger.child({ service: 'gateway' }) });
+  // Every webhook accepted for an order reaches it, whatever NATS lost (gateway/webhook-recheck.ts).
+  const recheckMs = deps.config.intakeRecheckMs;
+  const webhookRecheck =
+    recheckMs > 0
+      ? startWebhookRecheck({
+          sql: deps.sql,
+          logger: deps.logger,
+          everyMs: recheckMs,
+          graceMs: recheckMs,
+          replay: (id) => inbox.replay(id, 'webhook recheck', { note: 'accepted for an order that never answered it: its event was lost on the way' }),
+        })
+      : null;
   app.addHook('onClose', async () => {
     stopRetention();
+    await webhookRecheck?.stop();
     await inbox.flush();
   });
   // Text Postgres cannot hold, in the query or the path: 400 before any route logic (JSON bodies are

@@ -112,6 +112,10 @@ export interface Config {
   readonly natsReplicas: number;
   /** How often the gateway checks that every order it accepted exists, republishing any that does not (0: never); gateway/intake-recheck.ts. */
   readonly intakeRecheckMs: number;
+  /** How often the orders service looks for orders that have waited too long for a service, and asks again (0: never); services/orders/order-redrive.ts. */
+  readonly orderRedriveMs: number;
+  /** How long an order waits for a service before it is asked again (doubling each time). */
+  readonly orderRedriveAfterMs: number;
   /** How often the work-queue sweeper looks for messages a consumer passed over (0: never); infra/nats/work-queue-sweeper.ts. */
   readonly natsSweepMs: number;
   readonly port: number;
@@ -494,6 +498,8 @@ export function loadConfig(env: Env = process.env): Config {
     natsReplicas: int(env, 'NATS_REPLICAS', 1, 1, 5),
     natsSweepMs: int(env, 'NATS_SWEEP_MS', 10_000, 0, 3600_000),
     intakeRecheckMs: int(env, 'INTAKE_RECHECK_MS', 60_000, 0, 24 * 3600_000),
+    orderRedriveMs: int(env, 'ORDER_REDRIVE_MS', 30_000, 0, 24 * 3600_000),
+    orderRedriveAfterMs: int(env, 'ORDER_REDRIVE_AFTER_MS', 120_000, 1000, 7 * 24 * 3600_000),
     natsPrefix: prefix,
     port: int(env, 'PORT', 3000, 0, 65535),
     host: str(env, 'HOST') ?? '127.0.0.1',

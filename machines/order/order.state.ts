@@ -1,6 +1,6 @@
 import type { SnapshotFrom, StateValue } from 'xstate';
 import { orderMachine } from './order.machine.ts';
-import { ADMIN_EVENT_TYPES, DOCUMENT_STATUSES, type AdminEventType, type DocumentStatus, type OrderEvent, type OrderStatus } from './order.types.ts';
+import { ADMIN_EVENT_TYPES, DOCUMENT_STATUSES, type AdminEventType, type DocumentStatus, type OrderEffect, type OrderEvent, type OrderStatus } from './order.types.ts';
 
 export type OrderSnapshot = SnapshotFrom<typeof orderMachine>;
 
@@ -71,4 +71,30 @@ export function allowedAdminEvents(snapshot: OrderSnapshot): AdminEventType[] {
   return ADMIN_EVENT_TYPES.filter(
     (type) => snapshot.can(sample(type)) || (type === 'RESEND_TO_KSEF' && rejectedCorrections.some((correctionId) => snapshot.can({ type, correctionId, note, at }))),
   );
+}
+
+/**
+ * What the order waits for from a service now, as the effects that asked for it (the commands the
+ * host would send again to ask once more): a submit, a shipment cancel or address change, the
+ * document or its e-mail, each refund and correction still under way. Waiting on the outside world
+ * (a payment, a carrier, an admin, KSeF's verdict, which the invoicing service polls) is not in it.
+ * `order-redrive.ts` re-sends these for an order that has waited too long; every service answers a
+ * repeated command idempotently (the submit looks its reference up, the document its order, …).
+ */
+export function awaitedEffects(snapshot: Pick<OrderSnapshot, 'value' | 'context'>): OrderEffect[] {
+  const { value, context: c } = snapshot;
+  const out: OrderEffect[] = [];
+  const fulfilment = region(value, 'fulfilment');
+  if (fulfilment === 'submitting') out.push({ type: 'submitToWarehouse', params: { reason: c.warehouseSubmissions > 1 ? 'release' : 'payment' } });
+  if ((fulfilment === 'cancelling' || value === 'cancelled') && c.shipmentCancel?.status === 'requested') out.push({ type: 'cancelShipment' });
+  if ((fulfilment === 'accepted' || fulfilment === 'held') && c.pendingShippingAddress && c.shipmentId) out.push({ type: 'changeShipmentAddress' });
+  const document = region(value, 'document');
+  if (document === 'requested') out.push({ type: 'requestDocument', params: { reason: c.documentRequests > 1 ? 'admin' : 'payment' } });
+  if (document === 'issued' && c.document) out.push({ type: 'emailDocument', params: { to: c.documentEmailTo ?? null, resend: false } });
+  for (const r of c.refunds ?? []) if (r.status === 'requested') out.push({ type: 'refundPayment', params: { refundId: r.refundId } });
+  for (const k of c.corrections ?? []) {
+    if (k.status === 'requested') out.push({ type: 'issueCorrection', params: { correctionId: k.correctionId } });
+    if (k.status === 'issued') out.push({ type: 'emailCorrection', params: { correctionId: k.correctionId } });
+  }
+  return out;
 }

@@ -6,6 +6,7 @@ import { LIVE_PRESENCE_MS } from '../contracts/index.ts';
 import { acknowledgeOrderNotifications } from '../notifications/index.ts';
 import { createAdminSettlement } from './admin-settlement.ts';
 import { createOrderHost, type TransitionReport } from './order-host.ts';
+import { startOrderRedrive } from './order-redrive.ts';
 import { startOutboxRelay } from './outbox-relay.ts';
 
 export interface OrdersServiceOptions {
@@ -67,10 +68,12 @@ export async function startOrdersService(deps: ServiceDeps, opts: OrdersServiceO
     );
   }
   const relay = opts.relay === false ? null : await startOutboxRelay({ sql: deps.sql, nc, logger, pollMs: config.outboxPollMs });
+  const redrive = startOrderRedrive({ sql: deps.sql, nc, names, logger, everyMs: config.orderRedriveMs, afterMs: config.orderRedriveAfterMs, paymentTimeoutMs: config.paymentTimeoutMs });
   logger.info({ partitions: names.partitions }, 'orders service started');
   return {
     name: 'orders',
     async stop() {
+      await redrive.stop();
       await Promise.all(consumers.map((c) => c.stop()));
       presence.unsubscribe();
       await relay?.stop();

@@ -1,4 +1,4 @@
-import type { Sql } from '../../infra/db/postgres.ts';
+import type { Sql, TxSql } from '../../infra/db/postgres.ts';
 
 /**
  * What an order did with one message it was sent: the history row the order host wrote for it
@@ -17,7 +17,7 @@ export interface OrderAnswer {
 }
 
 /** The answers to these (order, message id) pairs that exist so far, oldest first (one query). */
-export async function orderAnswers(sql: Sql, refs: ReadonlyArray<{ orderId: string; messageId: string }>): Promise<OrderAnswer[]> {
+export async function orderAnswers(sql: Sql | TxSql, refs: ReadonlyArray<{ orderId: string; messageId: string }>): Promise<OrderAnswer[]> {
   if (refs.length === 0) return [];
   const orderIds = [...new Set(refs.map((r) => r.orderId))];
   const messageIds = [...new Set(refs.map((r) => r.messageId))];

@@ -309,7 +309,12 @@ export function worldEvents(w: WorldSnapshot): Sample[] {
   // answers slowly: the create's answer (sent to KSeF or not) then arrives while the order is attaching.
   const attach = unique.find((e) => e.event.type === 'ATTACH_DOCUMENT');
   if (attach && d.doc > 0 && w.order.matches({ processing: { document: 'requested' } })) unique.push({ variant: 'admin-slow-invoicing', event: attach.event });
-  const acts = unique.filter((e) => ACTIVE_VARIANTS.has(e.variant) && actFeasible(w, e) && !(d.slow && (e.event.type === 'RELEASE' || e.event.type === 'UPDATE_SHIPPING_ADDRESS')));
+  // A release once a carrier has the parcel (as far as the warehouse knows): the resubmit's look-up
+  // finds the shipment and logistics catches the order up to HANDED_TO_CARRIER by itself, an answer
+  // this model does not give (the catch-up is tested in test/logistics), so such walks are not drawn.
+  const acts = unique.filter(
+    (e) => ACTIVE_VARIANTS.has(e.variant) && actFeasible(w, e) && !(d.slow && (e.event.type === 'RELEASE' || e.event.type === 'UPDATE_SHIPPING_ADDRESS')) && !(d.tooLate && d.shipment && e.event.type === 'RELEASE'),
+  );
   // At most two document creates waiting at once (enough for a late answer after a failure).
   return [...answers, ...acts].filter((e) => w.order.can(e.event) && applyWorld(w, e).doors.doc <= 2 && applyWorld(w, e).doors.submits <= 2);
 }
