@@ -77,6 +77,8 @@ export interface ChaosReport {
   states: Record<string, number>;
   /** Work-queue messages a consumer passed over that the sweeper put back (services/notifications/work-queue.sweep.ts). */
   sweptBack: number;
+  /** Webhooks accepted for an order that never reached it, replayed by the gateway's webhook recheck. */
+  webhooksReplayed: number;
   checks: Check[];
   ok: boolean;
 }
@@ -165,6 +167,10 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       WAREHOUSE_TIMEOUT_MS: '1500',
       // Longer than a send ever takes on a loaded machine, or a second sender takes over a slow one.
       MAIL_CLAIM_LEASE_MS: '30000',
+      // What NATS loses (a cluster node SIGKILLed) is asked for again well within the settle time.
+      INTAKE_RECHECK_MS: '10000',
+      ORDER_REDRIVE_MS: '5000',
+      ORDER_REDRIVE_AFTER_MS: '30000',
       NOTIFY_DIGEST_WINDOW_MS: '500',
       NOTIFY_DIGEST_MAX_WAIT_MS: '2000',
       LOG_LEVEL: process.env['CHAOS_LOG_LEVEL'] ?? 'error',
@@ -369,12 +375,13 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     checks.push({ name: 'no message left in a work queue', ok: Object.keys(left).length === 0, detail: Object.keys(left).length === 0 ? `${workQueueStreams.length} work-queue streams empty` : `left: ${JSON.stringify(left)}` });
     const states = Object.fromEntries((await db<{ state: string; n: number }[]>`select state, count(*)::int as n from orders group by 1 order by 1`).map((r) => [r.state, r.n]));
     const [sweptRow] = await db<{ n: number }[]>`select coalesce(sum(occurrences), 0)::int as n from notifications where code = 'WORK_QUEUE_SWEPT'`;
+    const [replayedRow] = await db<{ n: number }[]>`select count(*)::int as n from webhook_inbox where replayed_by = 'webhook recheck'`;
     if (!checks.every((c) => c.ok)) log(`chaos: last settle probe ${JSON.stringify(last)}`);
     const busySeconds = Math.max(0.001, (settledAt - shopStartedAt) / 1000);
     const ordersPerSecond = shop.orders.length / busySeconds;
     const commits = commitsAtSettle - commitsAtStart;
     const postgres = { commitsPerOrder: commits / Math.max(1, shop.orders.length), commitsPerSecond: commits / busySeconds };
-    return { orders: shop.orders.length, seconds: (Date.now() - t0) / 1000, ordersPerSecond, nats: natsLabel, postgres, actions, states, sweptBack: sweptRow?.n ?? 0, checks, ok: checks.every((c) => c.ok) };
+    return { orders: shop.orders.length, seconds: (Date.now() - t0) / 1000, ordersPerSecond, nats: natsLabel, postgres, actions, states, sweptBack: sweptRow?.n ?? 0, webhooksReplayed: replayedRow?.n ?? 0, checks, ok: checks.every((c) => c.ok) };
   } finally {
     monkeyOn = false;
     await monkey.catch(() => {});
@@ -601,7 +608,7 @@ async function verify(v: { sql: Sql; sandboxes: Sandboxes; orders: readonly Plac
 
 export function formatReport(r: ChaosReport): string {
   const lines = [
-    `chaos: ${r.orders} orders on ${r.nats} in ${r.seconds.toFixed(1)} s (${r.ordersPerSecond.toFixed(1)} orders/s from the first order to all settled; Postgres ${r.postgres.commitsPerSecond.toFixed(0)} commits/s, ${r.postgres.commitsPerOrder.toFixed(1)} per order); faults ${JSON.stringify(r.actions)}; states ${JSON.stringify(r.states)}; put back by the work-queue sweeper: ${r.sweptBack}`,
+    `chaos: ${r.orders} orders on ${r.nats} in ${r.seconds.toFixed(1)} s (${r.ordersPerSecond.toFixed(1)} orders/s from the first order to all settled; Postgres ${r.postgres.commitsPerSecond.toFixed(0)} commits/s, ${r.postgres.commitsPerOrder.toFixed(1)} per order); faults ${JSON.stringify(r.actions)}; states ${JSON.stringify(r.states)}; put back by the work-queue sweeper: ${r.sweptBack}; webhooks replayed by the recheck: ${r.webhooksReplayed}`,
     ...r.checks.map((c) => `  ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`),
     r.ok ? 'chaos: nothing lost, nothing done twice' : 'chaos: FAILED',
   ];
