@@ -11,7 +11,7 @@ export interface IntakeRecheckOptions {
   everyMs: number;
   /** An order younger than this is not looked for yet (its ORDER_PLACED may be on its way). */
   graceMs: number;
-  /** How far back the first check after a start looks (default 1 h). */
+  /** How far back the first check after a start looks (default 24 h: a gateway down for hours still rechecks what it accepted before; the walk goes on `maxRows` at a time). */
   lookbackMs?: number;
   /** Most intake rows one check reads (default 5,000; the next check goes on from there). */
   maxRows?: number;
@@ -44,7 +44,7 @@ export function startIntakeRecheck(o: IntakeRecheckOptions): IntakeRecheck {
   const log = o.logger.child({ component: 'intake-recheck' });
   const maxRows = o.maxRows ?? 5000;
   const maxAttempts = o.maxAttempts ?? 10;
-  let checkedUpTo = new Date(Date.now() - (o.lookbackMs ?? 3600_000));
+  let checkedUpTo = new Date(Date.now() - (o.lookbackMs ?? 24 * 3600_000));
   /** Orders found missing, asked again on every check until they exist. */
   const missing = new Map<string, { order: OrderData; attempts: number }>();
   let stopped = false;

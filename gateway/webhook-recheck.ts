@@ -12,7 +12,7 @@ export interface WebhookRecheckOptions {
   everyMs: number;
   /** A webhook published more recently than this is not looked for yet (its event may be on its way). */
   graceMs: number;
-  /** How far back the first check after a start looks (default 1 h). */
+  /** How far back the first check after a start looks (default 24 h: a gateway down for hours still rechecks what it accepted before; the walk goes on `maxRows` at a time). */
   lookbackMs?: number;
   /** Most webhooks one check reads (default 5,000; the next check goes on from there). */
   maxRows?: number;
@@ -49,7 +49,7 @@ export function startWebhookRecheck(o: WebhookRecheckOptions): WebhookRecheck {
   const log = o.logger.child({ component: 'webhook-recheck' });
   const maxRows = o.maxRows ?? 5000;
   const maxReplays = o.maxReplays ?? 3;
-  let checkedUpTo = new Date(Date.now() - (o.lookbackMs ?? 3600_000));
+  let checkedUpTo = new Date(Date.now() - (o.lookbackMs ?? 24 * 3600_000));
   /** Webhooks found unanswered, looked at again on every check until answered or given up. */
   const open = new Set<string>();
   let stopped = false;
