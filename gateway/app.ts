@@ -115,7 +115,7 @@ export async function buildGateway(deps: GatewayDeps, opts: GatewayOptions = {})
           logger: deps.logger,
           everyMs: recheckMs,
           graceMs: recheckMs,
-          replay: (id) => inbox.replay(id, 'webhook recheck', { note: 'accepted for an order that never answered it: its event was lost on the way' }),
+          replay: (id) => inbox.replay(id, 'webhook recheck', { note: 'accepted for an order that never answered it: its event was lost on the way', redeliver: true }),
         })
       : null;
   app.addHook('onClose', async () => {

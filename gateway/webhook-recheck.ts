@@ -40,7 +40,8 @@ type Row = { id: string; provider: string; dedupe_key: string; order_id: string;
  * 200, never sends it again. So the gateway walks the webhook inbox by time: an accepted webhook of an
  * order, published `graceMs` ago, whose events the order has no history row for (`orderAnswers`:
  * applied or ignored, under the id published or the stable id the logistics service gives a warehouse
- * status) is replayed from its stored bytes, as an admin would. A warehouse status that is only logged
+ * status) is replayed from its stored bytes, as an admin would, but under the very same message ids
+ * (a new NATS message id): should the first arrive after all, the order's inbox drops the second. A warehouse status that is only logged
  * (no order event) is not looked for. A webhook still unanswered is asked again on every check until
  * it has been replayed `maxReplays` times, then left to an admin (the console lists it) with an error
  * in the log. One gateway at a time checks (a Postgres advisory lock); each keeps its own place in time.
@@ -70,16 +71,18 @@ export function startWebhookRecheck(o: WebhookRecheckOptions): WebhookRecheck {
   async function checkOnce(): Promise<string[]> {
     const found = await withTryLock(o.sql, RECHECK_LOCK, async (tx) => {
       const until = new Date(Date.now() - o.graceMs);
+      const ORDER_OF = tx`coalesce(order_id, case when provider = 'warehouse' then external_ref end)`;
+      // A warehouse status names its order by our reference (the order id).
       const fresh = await tx<(Row & { received_at: Date })[]>`
-        select id::text, provider, dedupe_key, order_id, message_ids, body, published_at, replay_count, received_at from webhook_inbox
+        select id::text, provider, dedupe_key, ${ORDER_OF} as order_id, message_ids, body, published_at, replay_count, received_at from webhook_inbox
          where received_at > ${checkedUpTo} and received_at <= ${until}
-           and verdict = 'accepted' and order_id is not null and published_at is not null
+           and verdict = 'accepted' and ${ORDER_OF} is not null and published_at is not null
          order by received_at limit ${maxRows}`;
       const last = fresh.at(-1);
       checkedUpTo = fresh.length === maxRows && last ? last.received_at : until;
       const again = open.size === 0 ? [] : await tx<Row[]>`
-        select id::text, provider, dedupe_key, order_id, message_ids, body, published_at, replay_count from webhook_inbox
-         where id = any(${[...open]}::bigint[]) and verdict = 'accepted' and order_id is not null`;
+        select id::text, provider, dedupe_key, ${ORDER_OF} as order_id, message_ids, body, published_at, replay_count from webhook_inbox
+         where id = any(${[...open]}::bigint[]) and verdict = 'accepted' and ${ORDER_OF} is not null`;
       const rows = [...fresh, ...again].filter((r) => r.published_at.getTime() <= until.getTime() && movesOrder(r));
       const answers = await orderAnswers(tx, rows.flatMap((r) => idsOf(r).map((messageId) => ({ orderId: r.order_id, messageId }))));
       const answered = new Set(answers.map((a) => `${a.orderId} ${a.messageId}`));

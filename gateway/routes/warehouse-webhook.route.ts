@@ -115,6 +115,12 @@ export const warehouseWebhookRoute: GatewayRoute = async (app, ctx) => {
   const processor: WebhookProcessor<WarehouseDecision> = {
     decide: async ({ headers, body, force }) => decideWarehouseWebhook(config.warehouseWebhookSecret, headers, body, { force }),
     messages: (d, webhookId) => warehouseMessages(names, d, webhookId),
+    // Straight to the order under the id it knows (`warehouse:<eventId>`): the long way through
+    // logistics would publish that same id again, which the stream's duplicate window drops.
+    redelivery: (d, webhookId) => {
+      const direct = d.arrival === undefined ? [] : arrivalMessages(names, d.arrival);
+      return direct.length > 0 ? direct : warehouseMessages(names, d, webhookId);
+    },
   };
   ctx.inbox.registerProcessor('warehouse', processor);
   ctx.inbox.registerAlongside<WarehouseArrival>('warehouse', { write: logArrivals });

@@ -64,7 +64,7 @@ export function createWebhookInbox(deps: WebhookInboxDeps) {
   const log = deps.logger.child({ component: 'webhook-inbox' });
   const rows = createWebhookInboxStore({ sql: deps.sql, logger: deps.logger });
   /** Per provider: decide again on stored bytes and name the messages for the (known) row id. */
-  const processors = new Map<string, (input: WebhookInput, webhookId: string) => Promise<{ decision: WebhookDecision; messages: WebhookMessage[] }>>();
+  const processors = new Map<string, (input: WebhookInput, webhookId: string, redeliver: boolean) => Promise<{ decision: WebhookDecision; messages: WebhookMessage[] }>>();
 
   function withIds(dedupeKey: string, messages: readonly WebhookMessage[], suffix = ''): Array<{ subject: string; envelope: Envelope }> {
     return messages.map((m, i) => ({
@@ -81,9 +81,10 @@ export function createWebhookInbox(deps: WebhookInboxDeps) {
     }));
   }
 
-  async function publishAll(messages: ReadonlyArray<{ subject: string; envelope: Envelope }>): Promise<void> {
+  /** `msgIdSuffix`: a new NATS message id for the same envelope (the stream's duplicate window would drop the old one). */
+  async function publishAll(messages: ReadonlyArray<{ subject: string; envelope: Envelope }>, msgIdSuffix = ''): Promise<void> {
     try {
-      await Promise.all(messages.map((m) => publishEnvelope(nc, m.subject, m.envelope)));
+      await Promise.all(messages.map((m) => publishEnvelope(nc, m.subject, m.envelope, `${m.envelope.id}${msgIdSuffix}`)));
     } catch (err) {
       throw new OrderpilotError('NATS_UNAVAILABLE', 'could not publish the webhook to NATS; it is stored, retry later', {
         cause: err,
@@ -156,8 +157,10 @@ export function createWebhookInbox(deps: WebhookInboxDeps) {
    * Replays a stored webhook: its provider's processor decides again on the stored bytes (order now
    * known? secret fixed?), the row takes the new verdict, and its messages are published with ids
    * suffixed `#replay-<n>` so they are delivered again (the order machine ignores what does not apply).
+   * `redeliver`: the same messages under the same ids (a new NATS message id), for one that never
+   * arrived — the order's inbox drops it should the first arrive after all.
    */
-  async function replay(id: string, by: string, opts: { force?: boolean; note?: string } = {}): Promise<{ webhook: StoredWebhook; messageIds: string[] }> {
+  async function replay(id: string, by: string, opts: { force?: boolean; note?: string; redeliver?: boolean } = {}): Promise<{ webhook: StoredWebhook; messageIds: string[] }> {
     const stored = await rows.get(id);
     if (!stored) throw new OrderpilotError('NOT_FOUND', `no webhook ${id}`);
     const processor = processors.get(stored.provider);
@@ -170,11 +173,11 @@ export function createWebhookInbox(deps: WebhookInboxDeps) {
     }
     if (force && note === null) throw new OrderpilotError('VALIDATION_FAILED', 'a forced replay needs a note (who vouched for the request, and why)');
     const receivedAt = new Date(stored.receivedAt);
-    const decided = await processor({ headers: stored.headers, body: stored.body, replay: true, receivedAt, force }, id);
+    const decided = await processor({ headers: stored.headers, body: stored.body, replay: true, receivedAt, force }, id, opts.redeliver === true);
     const { decision } = decided;
     const n = stored.replayCount + 1;
-    const messages = withIds(stored.dedupeKey, decided.messages, `#replay-${n}`);
-    if (messages.length > 0) await publishAll(messages);
+    const messages = withIds(stored.dedupeKey, decided.messages, opts.redeliver ? '' : `#replay-${n}`);
+    if (messages.length > 0) await publishAll(messages, opts.redeliver ? `#redelivery-${n}` : '');
     const ids = messages.map((m) => m.envelope.id);
     const webhook = await rows.recordReplay(id, {
       verdict: decision.verdict,
@@ -209,9 +212,10 @@ export function createWebhookInbox(deps: WebhookInboxDeps) {
     },
     /** Lets an admin replay this provider's stored webhooks (the route registers its own processor). */
     registerProcessor<D extends WebhookDecision>(provider: string, processor: WebhookProcessor<D>): void {
-      processors.set(provider, async (input, webhookId) => {
+      processors.set(provider, async (input, webhookId, redeliver) => {
         const decision = await processor.decide(input);
-        return { decision, messages: decision.verdict === 'invalid' ? [] : processor.messages(decision, webhookId) };
+        if (decision.verdict === 'invalid') return { decision, messages: [] };
+        return { decision, messages: redeliver && processor.redelivery ? processor.redelivery(decision, webhookId) : processor.messages(decision, webhookId) };
       });
     },
   };

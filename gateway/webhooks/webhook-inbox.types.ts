@@ -138,4 +138,9 @@ export interface WebhookProcessor<D extends WebhookDecision = WebhookDecision> {
   decide(input: WebhookInput): Promise<D>;
   /** Never called for an `invalid` decision. */
   messages(decision: D, webhookId: string): WebhookMessage[];
+  /**
+   * What a redelivery of a webhook whose event never reached its order publishes (default `messages`):
+   * the messages that reach the order under their own ids, so its inbox drops a second copy.
+   */
+  redelivery?(decision: D, webhookId: string): WebhookMessage[];
 }

@@ -33,7 +33,13 @@ export async function publishEnvelope(nc: NatsConnection, subject: string, env: 
   await jetstreamOf(nc).publish(subject, encodeEnvelope(env), { msgID });
 }
 
-/** Publishes an event into the order actor (the order's partition subject). Use a stable `id` for idempotency. */
+/**
+ * Publishes an event into the order actor (the order's partition subject). Use a stable `id` for
+ * idempotency: the order host's inbox applies an id once. An answer to a command goes under the JetStream
+ * message id `<id><<command id>`: a redelivered command answers into the stream's duplicate window, while
+ * the same command sent again (the order re-drive, `services/orders/order-redrive.ts`) gets its answer
+ * stored even when the first answer, with the same envelope id, was lost inside that window.
+ */
 export async function publishOrderEvent<P>(
   nc: NatsConnection,
   names: Names,
@@ -42,7 +48,7 @@ export async function publishOrderEvent<P>(
   msgID?: string,
 ): Promise<Envelope<P>> {
   const env = makeEnvelope(e);
-  await publishEnvelope(nc, names.subjects.orderEvent(e.orderId), env, msgID);
+  await publishEnvelope(nc, names.subjects.orderEvent(e.orderId), env, msgID ?? (env.causationId ? `${env.id}<${env.causationId}` : env.id));
   return env;
 }
 

@@ -6,6 +6,7 @@ import { startOrdersService } from '../../services/orders/main.ts';
 import type { RunningService } from '../../infra/runtime/service.ts';
 import { createTestContext, eventually, type TestContext } from '../support/context.ts';
 import { orderState } from '../support/orders.ts';
+import { startSystemWorld } from '../support/system-world.ts';
 import { GATEWAY_ENV, SHOP, intakeBody, paidSession, stripeEvent } from './gateway-helpers.ts';
 
 /**
@@ -58,10 +59,12 @@ describe('webhook recheck', () => {
     orders = await startOrdersService(t);
 
     await eventually(async () => (await orderState(t.sql, lost)) === 'processing', 'the lost payment replayed and applied', 60_000, 100);
-    const history = await t.sql<{ type: string; outcome: string; actor: string | null }[]>`select type, outcome, actor from order_history where order_id = ${lost} order by id`;
-    expect(history.map((h) => [h.type, h.outcome])).toEqual([
-      ['ORDER_PLACED', 'created'],
-      ['PAYMENT_CONFIRMED', 'applied'],
+    const history = await t.sql<{ type: string; outcome: string; message_id: string }[]>`select type, outcome, message_id from order_history where order_id = ${lost} order by id`;
+    const [webhook] = await t.sql<{ dedupe_key: string }[]>`select dedupe_key from webhook_inbox where order_id = ${lost}`;
+    // Redelivered under its own id: had the first arrived after all, the order's inbox would drop it.
+    expect(history.map((h) => [h.type, h.outcome, h.message_id])).toEqual([
+      ['ORDER_PLACED', 'created', `order-placed:${lost}`],
+      ['PAYMENT_CONFIRMED', 'applied', webhook?.dedupe_key],
     ]);
     const rows = await t.sql<{ order_id: string; replay_count: number; replayed_by: string | null }[]>`select order_id, replay_count, replayed_by from webhook_inbox where provider = 'stripe' order by id`;
     expect(rows).toEqual([
@@ -72,5 +75,42 @@ describe('webhook recheck', () => {
     const later = Date.now();
     await eventually(async () => Date.now() - later > 2500 && (await t.sql`select 1 from webhook_inbox where replay_count > 1`).length === 0, 'two more checks pass', 30_000, 250);
     expect(await t.sql`select 1 from order_history where order_id = ${lost} and type = 'PAYMENT_CONFIRMED'`).toHaveLength(1);
+  });
+
+  it('a warehouse status whose order event NATS lost is redelivered to the order under its own id and moves it once', async () => {
+    const w = await startSystemWorld({ env: { INTAKE_RECHECK_MS: '1000' } });
+    try {
+      const placed = await w.http('POST', '/orders', intakeBody(), SHOP);
+      const id: string = placed.body.orderId;
+      w.warehouse.setPlan(id, { paused: true });
+      await eventually(async () => (await orderState(w.t.sql, id)) === 'pending', 'placed');
+      w.stripe.addPayment(paidSession(id).payment_intent, 6500, 'pln');
+      const ev = stripeEvent('checkout.session.completed', paidSession(id));
+      expect((await w.http('POST', '/webhooks/payments/stripe', ev.payload, ev.headers)).status).toBe(200);
+      await eventually(async () => {
+        const [r] = await w.t.sql<{ f: string }[]>`select state_value->'processing'->>'fulfilment' as f from orders where id = ${id}`;
+        return r?.f === 'accepted';
+      }, 'shipment accepted');
+
+      // The order host is away when the carrier takes the parcel; NATS loses the status's order event.
+      const host = w.services[0] as RunningService;
+      await host.stop();
+      const shipment = w.warehouse.shipmentByReference(id);
+      const sent = await w.warehouse.sendWebhook({ eventId: `evt_recheck_${id.slice(-12)}`, shipmentId: shipment?.shipmentId ?? '', reference: id, status: 'HANDED_TO_CARRIER', occurredAt: new Date().toISOString(), trackingNumber: 'TRK-RECHECK-1', carrier: 'DPD' });
+      expect(sent.delivered).toBe(true);
+      const jsm = await jetstreamManager(w.t.nc);
+      const subject = w.t.names.subjects.orderEvent(id);
+      await eventually(async () => ((await jsm.streams.info(w.t.names.streams.orderEvents, { subjects_filter: subject })).state.subjects?.[subject] ?? 0) > 0, 'the status event stored');
+      expect((await jsm.streams.purge(w.t.names.streams.orderEvents, { filter: subject })).purged).toBe(1);
+      w.services[0] = await startOrdersService(w.t);
+
+      await eventually(async () => (await orderState(w.t.sql, id)) === 'inShipment', 'the lost status replayed and applied', 60_000, 100);
+      const rows = await w.t.sql<{ outcome: string; message_id: string }[]>`select outcome, message_id from order_history where order_id = ${id} and type = 'HANDED_TO_CARRIER'`;
+      expect(rows).toEqual([{ outcome: 'applied', message_id: `warehouse:evt_recheck_${id.slice(-12)}` }]);
+      const [inbox] = await w.t.sql<{ replay_count: number; replayed_by: string }[]>`select replay_count, replayed_by from webhook_inbox where provider = 'warehouse' and dedupe_key = ${`warehouse:evt_recheck_${id.slice(-12)}`}`;
+      expect(inbox).toEqual({ replay_count: 1, replayed_by: 'webhook recheck' });
+    } finally {
+      await w.stop();
+    }
   });
 });
