@@ -88,9 +88,9 @@ describe('webhook recheck', () => {
       const ev = stripeEvent('checkout.session.completed', paidSession(id));
       expect((await w.http('POST', '/webhooks/payments/stripe', ev.payload, ev.headers)).status).toBe(200);
       await eventually(async () => {
-        const [r] = await w.t.sql<{ f: string }[]>`select state_value->'processing'->>'fulfilment' as f from orders where id = ${id}`;
-        return r?.f === 'accepted';
-      }, 'shipment accepted');
+        const [r] = await w.t.sql<{ f: string; d: string }[]>`select state_value->'processing'->>'fulfilment' as f, document_state as d from orders where id = ${id}`;
+        return r?.f === 'accepted' && r.d === 'emailed';
+      }, 'shipment accepted, document e-mailed (nothing else on its way)');
 
       // The order host is away when the carrier takes the parcel; NATS loses the status's order event.
       const host = w.services[0] as RunningService;
