@@ -498,7 +498,7 @@ export function loadConfig(env: Env = process.env): Config {
     natsReplicas: int(env, 'NATS_REPLICAS', 1, 1, 5),
     natsSweepMs: int(env, 'NATS_SWEEP_MS', 10_000, 0, 3600_000),
     intakeRecheckMs: int(env, 'INTAKE_RECHECK_MS', 60_000, 0, 24 * 3600_000),
-    orderRedriveMs: int(env, 'ORDER_REDRIVE_MS', 30_000, 0, 24 * 3600_000),
+    orderRedriveMs: int(env, 'ORDER_REDRIVE_MS', 60_000, 0, 24 * 3600_000),
     orderRedriveAfterMs: int(env, 'ORDER_REDRIVE_AFTER_MS', 120_000, 1000, 7 * 24 * 3600_000),
     natsPrefix: prefix,
     port: int(env, 'PORT', 3000, 0, 65535),
