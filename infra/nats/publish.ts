@@ -16,7 +16,7 @@ import {
  * a closed connection's client goes with it.
  */
 const clients = new WeakMap<NatsConnection, JetStreamClient>();
-function jetstreamOf(nc: NatsConnection): JetStreamClient {
+export function jetstreamOf(nc: NatsConnection): JetStreamClient {
   let js = clients.get(nc);
   if (js === undefined) {
     js = jetstream(nc);

@@ -1,7 +1,8 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Sql } from '../../infra/db/postgres.ts';
 import type { Logger } from '../../infra/logger.ts';
-import { publishEnvelope } from '../../infra/nats/publish.ts';
+import { replayDeadLetter } from '../../infra/db/dead-letters.ts';
+import { jetstreamOf, publishEnvelope } from '../../infra/nats/publish.ts';
 import { startPeriodic, withTryLock } from '../../infra/runtime/periodic.ts';
 import { awaitedEffects, restoreOrderSnapshot, type OrderEffect, type OrderSnapshot } from '../../machines/order/index.ts';
 import type { Envelope, Names } from '../contracts/index.ts';
@@ -57,7 +58,9 @@ type Candidate = { id: string; version: number; state: string; snapshot: { value
  * pending order past its payment timeout with no timer left (it fired; its message was lost) gets
  * its timer set again, due at once (a second timeout, should the first arrive after all, is ignored).
  * Attempts back off (`afterMs`, ×2 each time) and reset when the order moves; after `maxAttempts`
- * an admin is notified (critical, ORDER_STALLED) and the order is left alone.
+ * an admin is notified (critical, ORDER_STALLED) and the order is left alone. And an event that came
+ * before its order and was dead-lettered `UNKNOWN_ORDER` is replayed once the order exists (whatever
+ * brought the order back: the sweeper, the intake recheck, a late delivery).
  */
 export function startOrderRedrive(o: OrderRedriveOptions): OrderRedrive {
   const log = o.logger.child({ component: 'order-redrive' });
@@ -94,9 +97,21 @@ export function startOrderRedrive(o: OrderRedriveOptions): OrderRedrive {
       const pending = orders.filter((r) => r.state === 'pending').map((r) => r.id);
       const timed = pending.length === 0 ? [] : await tx<{ order_id: string }[]>`select order_id from timers where order_id = any(${pending}::text[]) and kind = 'payment-timeout'`;
       const lostTimers = new Set(pending.filter((id) => !timed.some((t) => t.order_id === id)));
-      return { orders, lostTimers };
+      // Events that came before their order (dead-lettered UNKNOWN_ORDER, e.g. behind an ORDER_PLACED
+      // NATS passed over or lost) whose order exists now: replayed, oldest first.
+      const orphans = await tx<{ id: string; order_id: string }[]>`
+        select d.id::text, d.order_id from dead_letters d
+         where d.replayed_at is null and d.error_code = 'UNKNOWN_ORDER' and d.created_at > ${since}
+           and exists (select 1 from orders o where o.id = d.order_id)
+         order by d.id limit ${maxRows}`;
+      return { orders, lostTimers, orphans };
     });
     if (!found) return [];
+    for (const d of found.orphans) {
+      if (stopped) break;
+      await replayDeadLetter(o.sql, async (subject, data, msgID) => void (await jetstreamOf(o.nc).publish(subject, data, { msgID })), d.id, 'order re-drive', 'its order exists now');
+      log.warn({ orderId: d.order_id, deadLetter: d.id }, 'event dead-lettered before its order existed replayed: the order exists now');
+    }
     const now = Date.now();
     const out: Redriven[] = [];
     const seen = new Set<string>();

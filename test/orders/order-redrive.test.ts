@@ -126,4 +126,26 @@ describe('order re-drive', () => {
     }, 'admin notified', 30_000, 300);
     expect(await issueCount()).toBe(issuedBefore + 1);
   });
+
+  it('an event dead-lettered before its order existed is replayed once the order exists', async () => {
+    const t = await createTestContext({ ORDER_REDRIVE_MS: '0' });
+    cleanups.push(() => t.cleanup());
+    const svc = await startOrdersService(t);
+    cleanups.push(() => svc.stop());
+    const order = sampleOrder();
+    // The payment overtakes its ORDER_PLACED (passed over by NATS and put back later): no order yet.
+    const paid = await publishOrderEvent(t.nc, t.names, order.orderId, 'PAYMENT_CONFIRMED', { provider: 'payu', paymentId: 'p-early', amount: order.total, currency: 'PLN' });
+    await eventually(async () => (await t.sql`select 1 from dead_letters where message_id = ${paid.id} and error_code = 'UNKNOWN_ORDER'`).length === 1, 'payment dead-lettered UNKNOWN_ORDER');
+    const redrive = startOrderRedrive({ sql: t.sql, nc: t.nc, names: t.names, logger: createLogger({ level: 'error', name: 'redrive' }), everyMs: 0, afterMs: 60_000, paymentTimeoutMs: 60_000 });
+    cleanups.push(() => redrive.stop());
+    await redrive.check();
+    expect(await t.sql`select 1 from dead_letters where replayed_at is not null`).toHaveLength(0);
+    await publishOrderEvent(t.nc, t.names, order.orderId, 'ORDER_PLACED', { order });
+    await eventually(async () => (await orderState(t.sql, order.orderId)) === 'pending', 'the order arrives');
+    await redrive.check();
+    await eventually(async () => (await orderState(t.sql, order.orderId)) === 'processing', 'the payment replayed and applied');
+    const [d] = await t.sql<{ replayed_by: string }[]>`select replayed_by from dead_letters where message_id = ${paid.id}`;
+    expect(d?.replayed_by).toBe('order re-drive');
+    expect(await t.sql`select 1 from order_history where order_id = ${order.orderId} and type = 'PAYMENT_CONFIRMED' and outcome = 'applied'`).toHaveLength(1);
+  });
 });
