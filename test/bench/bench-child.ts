@@ -7,6 +7,8 @@
  *   and after a phase). Counting costs a stack capture per statement (BENCH_STATEMENTS=1 asks).
  * - BENCH_CPU_PROF_DIR: profile the process from start to SIGTERM and write a `.cpuprofile` there
  *   (Node refuses --cpu-prof in NODE_OPTIONS, so the inspector does it).
+ * - BENCH_HEAP_PROF_DIR: sample allocations from start to SIGTERM — garbage included, which is what
+ *   the young-generation GC pays for — and write a `.heapprofile` there.
  */
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -38,6 +40,18 @@ if (profiler) {
   await profiler.post('Profiler.start');
 }
 
+const heapProfDir = process.env['BENCH_HEAP_PROF_DIR'];
+const heapProfiler = heapProfDir ? new Session() : null;
+if (heapProfiler) {
+  heapProfiler.connect();
+  await heapProfiler.post('HeapProfiler.enable');
+  await heapProfiler.post('HeapProfiler.startSampling', {
+    samplingInterval: 32 * 1024,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
+}
+
 const runtime = await startRuntime({
   config,
   logger,
@@ -49,6 +63,10 @@ const stop = async (sig: string) => {
   if (profiler && profDir) {
     const { profile } = await profiler.post('Profiler.stop');
     writeFileSync(path.join(profDir, `CPU.bench-${name}.${process.pid}.cpuprofile`), JSON.stringify(profile));
+  }
+  if (heapProfiler && heapProfDir) {
+    const { profile } = await heapProfiler.post('HeapProfiler.stopSampling');
+    writeFileSync(path.join(heapProfDir, `HEAP.bench-${name}.${process.pid}.heapprofile`), JSON.stringify(profile));
   }
   await runtime.shutdown(sig);
   process.exit(0);

@@ -197,9 +197,13 @@ async function e2e(): Promise<void> {
   const countStatements = num('BENCH_STATEMENTS', 0) > 0;
   const statementFiles = countStatements ? (split ? [0, 1] : [0]).map((i) => path.join(os.tmpdir(), `orderpilot-bench-statements-${process.pid}-${i}`)) : [];
   // BENCH_CPU_PROF_DIR=<dir>: the orderpilot processes write a V8 CPU profile there when they stop
-  // (sum it with the peer's profile-summary.mjs).
+  // (sum it with the peer's profile-summary.mjs); BENCH_HEAP_PROF_DIR=<dir>: an allocation profile.
   const profDir = process.env['BENCH_CPU_PROF_DIR'];
-  const profile: Record<string, string> = profDir ? { BENCH_CPU_PROF_DIR: path.resolve(profDir) } : {};
+  const heapProfDir = process.env['BENCH_HEAP_PROF_DIR'];
+  const profile: Record<string, string> = {
+    ...(profDir ? { BENCH_CPU_PROF_DIR: path.resolve(profDir) } : {}),
+    ...(heapProfDir ? { BENCH_HEAP_PROF_DIR: path.resolve(heapProfDir) } : {}),
+  };
   const childEnv = (i: number): Record<string, string> => ({ ...env, ...profile, ...(countStatements ? { BENCH_STATEMENTS_FILE: statementFiles[i] ?? '' } : {}) });
   const child = await startChild('test/bench/bench-child.ts', split ? ['gateway', 'orders'] : [], childEnv(0), 60_000);
   const second = split ? await startChild('test/bench/bench-child.ts', ['invoicing', 'mailer', 'logistics', 'notifications'], childEnv(1), 60_000) : null;
