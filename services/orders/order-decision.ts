@@ -1,4 +1,4 @@
-import { initialTransition, transition, type StateValue } from 'xstate';
+import type { StateValue } from 'xstate';
 import {
   documentStatus,
   orderMachine,
@@ -12,6 +12,7 @@ import {
 } from '../../machines/order/index.ts';
 import { makeEnvelope, ORDER_EVENT_PAYLOADS, OrderpilotError, validate, type Envelope, type Names, type OrderMessageType, type ShopUpdate } from '../contracts/index.ts';
 import { planEffects, type EffectPlan } from './order-effects.ts';
+import { createOrderStepper } from './order-stepper.ts';
 import { shopChanges } from './shop-changes.ts';
 import type { HistoryEntry, LoadResult, OrderColumns, OrderWrite } from './order-store.ts';
 
@@ -19,6 +20,9 @@ import type { HistoryEntry, LoadResult, OrderColumns, OrderWrite } from './order
  * The order host's pure core: what one event does to one order. No I/O, no clock of its own
  * (`now` is passed in), so the host's shell is only load → decide → write → report.
  */
+
+/** XState's pure transition with one actor scope, made once (pure: holds no I/O; order-stepper.ts). */
+const stepper = createOrderStepper();
 
 export type Outcome = 'created' | 'applied' | 'ignored' | 'duplicate';
 
@@ -136,7 +140,7 @@ export function decideOrderEvent(e: OrderEventInput, loaded: LoadResult, ctx: De
       };
     }
     const order = e.payload['order'] as OrderSnapshot['context']['order'];
-    const [snap, actions] = initialTransition(orderMachine, { order });
+    const [snap, actions] = stepper.initial({ order });
     return {
       outcome: 'created',
       from: null,
@@ -155,7 +159,7 @@ export function decideOrderEvent(e: OrderEventInput, loaded: LoadResult, ctx: De
   }
   const current = row.live ?? restoreOrderSnapshot(row.snapshot);
   const event = { ...e.payload, type: e.type, at: e.env.occurredAt, ...(e.env.actor ? { actor: e.env.actor } : {}) } as OrderEvent;
-  const [next, actions] = transition(orderMachine, current, event);
+  const [next, actions] = stepper.step(current, event);
   // XState returns the very same snapshot when no transition is enabled for the event.
   if (next === current && actions.length === 0) {
     return {
