@@ -28,33 +28,54 @@ function stringProblem(s: string): string | null {
   return null;
 }
 
+/** A value met while walking a body; its path (`body.lines[0].name`) is built only for the one reported. */
+interface Visit {
+  v: unknown;
+  parent: Visit | null;
+  /** Its key in the parent: a property name, or an index in an array. */
+  key: string | number;
+  depth: number;
+}
+
+function pathOf(visit: Visit): string {
+  const parts: string[] = [];
+  for (let at: Visit | null = visit; at !== null; at = at.parent) {
+    parts.push(at.parent === null ? String(at.key) : typeof at.key === 'number' ? `[${at.key}]` : `.${at.key}`);
+  }
+  return parts.reverse().join('');
+}
+
 /**
  * The first unstorable string or over-deep nesting in a parsed value, or null. Iterative (an
- * explicit stack), so a 50,000-deep body cannot overflow the call stack while being checked.
+ * explicit stack), so a 50,000-deep body cannot overflow the call stack while being checked. Runs
+ * on every request body, so nothing is allocated per value beyond its stack entry.
  */
 export function findTextProblem(value: unknown, root: string, maxDepth = MAX_JSON_DEPTH): TextProblem | null {
-  const stack: Array<{ v: unknown; path: string; depth: number }> = [{ v: value, path: root, depth: 0 }];
+  const stack: Visit[] = [{ v: value, parent: null, key: root, depth: 0 }];
   while (stack.length > 0) {
-    const { v, path, depth } = stack.pop()!;
+    const visit = stack.pop()!;
+    const { v, depth } = visit;
     if (typeof v === 'string') {
       const problem = stringProblem(v);
-      if (problem) return { field: path, message: problem };
+      if (problem) return { field: pathOf(visit), message: problem };
       continue;
     }
     if (v === null || typeof v !== 'object') continue;
     if (depth >= maxDepth) return { field: root, message: `nests deeper than ${maxDepth} levels` };
     if (Array.isArray(v)) {
-      v.forEach((item, i) => stack.push({ v: item, path: `${path}[${i}]`, depth: depth + 1 }));
+      for (let i = 0; i < v.length; i++) stack.push({ v: v[i], parent: visit, key: i, depth: depth + 1 });
       continue;
     }
-    for (const [k, item] of Object.entries(v)) {
+    const record = v as Record<string, unknown>;
+    for (const k of Object.keys(record)) {
+      const item = record[k];
       const keyProblem = stringProblem(k);
-      if (keyProblem) return { field: `${path} (a key)`, message: keyProblem };
+      if (keyProblem) return { field: `${pathOf(visit)} (a key)`, message: keyProblem };
       // Prototype poisoning (what Fastify's own parser refuses): never a key of ours.
       if (k === '__proto__' || (k === 'constructor' && item !== null && typeof item === 'object' && 'prototype' in item)) {
-        return { field: `${path}.${k}`, message: 'is a reserved key' };
+        return { field: `${pathOf(visit)}.${k}`, message: 'is a reserved key' };
       }
-      stack.push({ v: item, path: `${path}.${k}`, depth: depth + 1 });
+      stack.push({ v: item, parent: visit, key: k, depth: depth + 1 });
     }
   }
   return null;
