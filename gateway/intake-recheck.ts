@@ -1,20 +1,9 @@
-import type { Sql } from '../infra/db/postgres.ts';
-import type { Logger } from '../infra/logger.ts';
 import { startPeriodic, withTryLock } from '../infra/runtime/periodic.ts';
 import type { OrderData } from '../machines/order/index.ts';
 import { missingOrders } from '../services/orders/index.ts';
+import { recheckWindow, type RecheckOptions } from './recheck-window.ts';
 
-export interface IntakeRecheckOptions {
-  sql: Sql;
-  logger: Logger;
-  /** Pause between checks (0: only `check()` by hand). */
-  everyMs: number;
-  /** An order younger than this is not looked for yet (its ORDER_PLACED may be on its way). */
-  graceMs: number;
-  /** How far back the first check after a start looks (default 24 h: a gateway down for hours still rechecks what it accepted before; the walk goes on `maxRows` at a time). */
-  lookbackMs?: number;
-  /** Most intake rows one check reads (default 5,000; the next check goes on from there). */
-  maxRows?: number;
+export interface IntakeRecheckOptions extends RecheckOptions {
   /** Republishes before an order still missing is given up on, loudly (default 10). */
   maxAttempts?: number;
   /** Publishes the order's ORDER_PLACED again: the same envelope id, a new NATS message id. */
@@ -42,22 +31,20 @@ const RECHECK_LOCK = 0x6f70_6972; // 'opir'
  */
 export function startIntakeRecheck(o: IntakeRecheckOptions): IntakeRecheck {
   const log = o.logger.child({ component: 'intake-recheck' });
-  const maxRows = o.maxRows ?? 5000;
+  const cursor = recheckWindow(o);
   const maxAttempts = o.maxAttempts ?? 10;
-  let checkedUpTo = new Date(Date.now() - (o.lookbackMs ?? 24 * 3600_000));
   /** Orders found missing, asked again on every check until they exist. */
   const missing = new Map<string, { order: OrderData; attempts: number }>();
   let stopped = false;
 
   async function checkOnce(): Promise<string[]> {
     const found = await withTryLock(o.sql, RECHECK_LOCK, async (tx) => {
-      const until = new Date(Date.now() - o.graceMs);
+      const { from, until } = cursor.next();
       const rows = await tx<{ order_id: string; order_data: OrderData; created_at: Date }[]>`
         select order_id, order_data, created_at from order_intake
-         where created_at > ${checkedUpTo} and created_at <= ${until}
-         order by created_at limit ${maxRows}`;
-      const last = rows.at(-1);
-      checkedUpTo = rows.length === maxRows && last ? last.created_at : until;
+         where created_at > ${from} and created_at <= ${until}
+         order by created_at limit ${cursor.maxRows}`;
+      cursor.advance(until, rows.length, rows.at(-1)?.created_at);
       const candidates = new Map<string, OrderData>(rows.map((r) => [r.order_id, r.order_data]));
       for (const [id, m] of missing) candidates.set(id, m.order);
       return { candidates, absent: new Set(await missingOrders(tx, [...candidates.keys()])) };

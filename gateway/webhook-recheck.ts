@@ -1,21 +1,10 @@
-import type { Sql } from '../infra/db/postgres.ts';
-import type { Logger } from '../infra/logger.ts';
 import { startPeriodic, withTryLock } from '../infra/runtime/periodic.ts';
 import type { WarehouseWebhook } from '../services/contracts/index.ts';
 import { warehouseArrival } from '../services/logistics/index.ts';
 import { orderAnswers } from '../services/orders/index.ts';
+import { recheckWindow, type RecheckOptions } from './recheck-window.ts';
 
-export interface WebhookRecheckOptions {
-  sql: Sql;
-  logger: Logger;
-  /** Pause between checks (0: only `check()` by hand). */
-  everyMs: number;
-  /** A webhook published more recently than this is not looked for yet (its event may be on its way). */
-  graceMs: number;
-  /** How far back the first check after a start looks (default 24 h: a gateway down for hours still rechecks what it accepted before; the walk goes on `maxRows` at a time). */
-  lookbackMs?: number;
-  /** Most webhooks one check reads (default 5,000; the next check goes on from there). */
-  maxRows?: number;
+export interface WebhookRecheckOptions extends RecheckOptions {
   /** Replays of one webhook (an admin's included) before the recheck leaves it to an admin (default 3). */
   maxReplays?: number;
   /** The webhook inbox's replay: decides again on the stored bytes and publishes what follows. */
@@ -48,9 +37,8 @@ type Row = { id: string; provider: string; dedupe_key: string; order_id: string;
  */
 export function startWebhookRecheck(o: WebhookRecheckOptions): WebhookRecheck {
   const log = o.logger.child({ component: 'webhook-recheck' });
-  const maxRows = o.maxRows ?? 5000;
+  const cursor = recheckWindow(o);
   const maxReplays = o.maxReplays ?? 3;
-  let checkedUpTo = new Date(Date.now() - (o.lookbackMs ?? 24 * 3600_000));
   /** Webhooks found unanswered, looked at again on every check until answered or given up. */
   const open = new Set<string>();
   let stopped = false;
@@ -70,16 +58,15 @@ export function startWebhookRecheck(o: WebhookRecheckOptions): WebhookRecheck {
 
   async function checkOnce(): Promise<string[]> {
     const found = await withTryLock(o.sql, RECHECK_LOCK, async (tx) => {
-      const until = new Date(Date.now() - o.graceMs);
+      const { from, until } = cursor.next();
       const ORDER_OF = tx`coalesce(order_id, case when provider = 'warehouse' then external_ref end)`;
       // A warehouse status names its order by our reference (the order id).
       const fresh = await tx<(Row & { received_at: Date })[]>`
         select id::text, provider, dedupe_key, ${ORDER_OF} as order_id, message_ids, body, published_at, replay_count, received_at from webhook_inbox
-         where received_at > ${checkedUpTo} and received_at <= ${until}
+         where received_at > ${from} and received_at <= ${until}
            and verdict = 'accepted' and ${ORDER_OF} is not null and published_at is not null
-         order by received_at limit ${maxRows}`;
-      const last = fresh.at(-1);
-      checkedUpTo = fresh.length === maxRows && last ? last.received_at : until;
+         order by received_at limit ${cursor.maxRows}`;
+      cursor.advance(until, fresh.length, fresh.at(-1)?.received_at);
       const again = open.size === 0 ? [] : await tx<Row[]>`
         select id::text, provider, dedupe_key, ${ORDER_OF} as order_id, message_ids, body, published_at, replay_count from webhook_inbox
          where id = any(${[...open]}::bigint[]) and verdict = 'accepted' and ${ORDER_OF} is not null`;
