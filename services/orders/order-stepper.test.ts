@@ -1,22 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { initialTransition, transition } from 'xstate';
 import { orderMachine, type OrderData, type OrderEvent, type OrderSnapshot } from '../../machines/order/index.ts';
+import { sampleOrder } from '../../test/support/orders.ts';
 import { createOrderStepper } from './order-stepper.ts';
 
 const at = '2026-11-28T10:00:00.000Z';
-const order: OrderData = {
-  orderId: 'ord_1',
-  externalId: 'SHOP-1',
-  currency: 'PLN',
-  language: 'pl',
-  customer: { email: 'jan@example.com', name: 'Jan' },
-  billingAddress: { name: 'Jan', line1: 'Prosta 1', city: 'Warszawa', postalCode: '00-001', country: 'PL' },
-  shippingAddress: { name: 'Jan', line1: 'Prosta 1', city: 'Warszawa', postalCode: '00-001', country: 'PL' },
-  lines: [{ sku: 'A', name: 'Kubek', quantity: 1, unitPrice: 5000, taxRate: 23 }],
-  shippingPrice: 1500,
-  total: 6500,
-  placedAt: at,
-};
+const order: OrderData = sampleOrder({ orderId: 'ord_1', placedAt: at });
 
 /** Sequences through every region, with events that are not enabled where they arrive. */
 const sequences: OrderEvent[][] = [
