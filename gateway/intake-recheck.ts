@@ -35,7 +35,6 @@ export function startIntakeRecheck(o: IntakeRecheckOptions): IntakeRecheck {
   const maxAttempts = o.maxAttempts ?? 10;
   /** Orders found missing, asked again on every check until they exist. */
   const missing = new Map<string, { order: OrderData; attempts: number }>();
-  let stopped = false;
 
   async function checkOnce(): Promise<string[]> {
     const found = await withTryLock(o.sql, RECHECK_LOCK, async (tx) => {
@@ -53,7 +52,7 @@ export function startIntakeRecheck(o: IntakeRecheckOptions): IntakeRecheck {
     for (const id of missing.keys()) if (!found.absent.has(id)) missing.delete(id);
     const republished: string[] = [];
     for (const id of found.absent) {
-      if (stopped) break;
+      if (periodic.stopping) break;
       const order = found.candidates.get(id) as OrderData;
       const attempts = (missing.get(id)?.attempts ?? 0) + 1;
       if (attempts > maxAttempts) {
@@ -78,9 +77,6 @@ export function startIntakeRecheck(o: IntakeRecheckOptions): IntakeRecheck {
 
   return {
     check: periodic.run,
-    async stop() {
-      stopped = true;
-      await periodic.stop();
-    },
+    stop: periodic.stop,
   };
 }

@@ -41,7 +41,6 @@ export function startWebhookRecheck(o: WebhookRecheckOptions): WebhookRecheck {
   const maxReplays = o.maxReplays ?? 3;
   /** Webhooks found unanswered, looked at again on every check until answered or given up. */
   const open = new Set<string>();
-  let stopped = false;
 
   /** The ids the order may know this webhook's event by. */
   const idsOf = (r: Row) => [...new Set([...r.message_ids.map((m) => m.replace(REPLAY_SUFFIX, '')), ...r.message_ids, r.dedupe_key])];
@@ -80,7 +79,7 @@ export function startWebhookRecheck(o: WebhookRecheckOptions): WebhookRecheck {
     for (const id of open) if (!unanswered.has(id)) open.delete(id);
     const replayed: string[] = [];
     for (const r of unanswered.values()) {
-      if (stopped) break;
+      if (periodic.stopping) break;
       if (r.replay_count >= maxReplays) {
         if (open.delete(r.id)) log.error({ webhookId: r.id, provider: r.provider, orderId: r.order_id, replays: r.replay_count }, 'webhook accepted for an order still has no answer from it after replays; left to an admin (look at NATS and the order host)');
         continue;
@@ -96,9 +95,6 @@ export function startWebhookRecheck(o: WebhookRecheckOptions): WebhookRecheck {
   const periodic = startPeriodic({ everyMs: o.everyMs, task: checkOnce, logger: log, what: 'webhook recheck' });
   return {
     check: periodic.run,
-    async stop() {
-      stopped = true;
-      await periodic.stop();
-    },
+    stop: periodic.stop,
   };
 }

@@ -112,7 +112,6 @@ export function startWorkQueueSweeper(o: WorkQueueSweeperOptions): WorkQueueSwee
   let suspects = new Set<string>();
   /** Given up on (put back too often): reported once. */
   const givenUpOn = new Set<string>();
-  let stopped = false;
 
   async function putBack(m: StoredMsg, t: SweepTarget, reason: SweepReason, sweeps: number): Promise<SweptMessage> {
     const h = natsHeaders();
@@ -141,11 +140,11 @@ export function startWorkQueueSweeper(o: WorkQueueSweeperOptions): WorkQueueSwee
       const { state } = await jsm.streams.info(stream);
       if (state.messages === 0) continue;
       for (const t of targets) {
-        if (swept.length >= maxPerSweep || stopped) break;
+        if (swept.length >= maxPerSweep || periodic.stopping) break;
         // The consumer's state first, then the messages: a message delivered in between is above it.
         const info = await jsm.consumers.info(stream, t.consumer);
         let from = state.first_seq;
-        while (swept.length < maxPerSweep && !stopped) {
+        while (swept.length < maxPerSweep && !periodic.stopping) {
           // `next_by_subj` (nats-server ≥ 2.9): the first stored message at or after `seq` on the filter.
           const m = await jsm.streams.getMessage(stream, { seq: from, next_by_subj: t.filter } as unknown as { seq: number });
           if (!m) break;
@@ -196,9 +195,6 @@ export function startWorkQueueSweeper(o: WorkQueueSweeperOptions): WorkQueueSwee
 
   return {
     sweep: periodic.run,
-    async stop() {
-      stopped = true;
-      await periodic.stop();
-    },
+    stop: periodic.stop,
   };
 }

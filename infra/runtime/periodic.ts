@@ -4,8 +4,10 @@ import type { Logger } from '../logger.ts';
 export interface Periodic<T> {
   /** Runs the task now, or joins the run in flight; resolves with its result. */
   run(): Promise<T>;
-  /** No further runs; waits for the one in flight. */
+  /** No further runs; waits for the one in flight (which sees `stopping` and may cut itself short). */
   stop(): Promise<void>;
+  /** True once `stop()` was called: a long task checks it between items. */
+  readonly stopping: boolean;
 }
 
 /**
@@ -32,6 +34,9 @@ export function startPeriodic<T>(o: { everyMs: number; task: () => Promise<T>; l
   schedule();
   return {
     run,
+    get stopping() {
+      return stopped;
+    },
     async stop() {
       stopped = true;
       if (timer) clearTimeout(timer);

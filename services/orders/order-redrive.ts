@@ -68,7 +68,6 @@ export function startOrderRedrive(o: OrderRedriveOptions): OrderRedrive {
   const maxRows = o.maxRows ?? 2000;
   /** Per order: the version last re-driven, how often, when; `gaveUp` once an admin was told. */
   const tried = new Map<string, { version: number; attempts: number; lastAt: number; gaveUp: boolean }>();
-  let stopped = false;
 
   const publishAll = async (messages: ReadonlyArray<{ subject: string; envelope: Envelope }>) => {
     await Promise.all(messages.map((m) => publishEnvelope(o.nc, m.subject, m.envelope)));
@@ -108,7 +107,7 @@ export function startOrderRedrive(o: OrderRedriveOptions): OrderRedrive {
     });
     if (!found) return [];
     for (const d of found.orphans) {
-      if (stopped) break;
+      if (periodic.stopping) break;
       await replayDeadLetter(o.sql, async (subject, data, msgID) => void (await jetstreamOf(o.nc).publish(subject, data, { msgID })), d.id, 'order re-drive', 'its order exists now');
       log.warn({ orderId: d.order_id, deadLetter: d.id }, 'event dead-lettered before its order existed replayed: the order exists now');
     }
@@ -116,7 +115,7 @@ export function startOrderRedrive(o: OrderRedriveOptions): OrderRedrive {
     const out: Redriven[] = [];
     const seen = new Set<string>();
     for (const row of found.orders) {
-      if (stopped) break;
+      if (periodic.stopping) break;
       seen.add(row.id);
       const snapshot = restoreOrderSnapshot(row.snapshot);
       const awaited: OrderEffect[] = awaitedEffects(snapshot);
@@ -161,9 +160,6 @@ export function startOrderRedrive(o: OrderRedriveOptions): OrderRedrive {
   const periodic = startPeriodic({ everyMs: o.everyMs, task: checkOnce, logger: log, what: 'order re-drive' });
   return {
     check: periodic.run,
-    async stop() {
-      stopped = true;
-      await periodic.stop();
-    },
+    stop: periodic.stop,
   };
 }

@@ -49,4 +49,31 @@ describe('periodic tasks', () => {
     expect(runs).toBe(1);
     await p.stop();
   });
+
+  it('stop() tells the run in flight (stopping), which cuts itself short, and waits for it', async () => {
+    let step!: () => void;
+    let done = 0;
+    const p = startPeriodic({
+      everyMs: 0,
+      logger: t.logger,
+      what: 'test task',
+      task: async () => {
+        for (let i = 0; i < 5; i++) {
+          if (p.stopping) break;
+          await new Promise<void>((r) => (step = r));
+          done++;
+        }
+        return done;
+      },
+    });
+    expect(p.stopping).toBe(false);
+    const run = p.run();
+    step();
+    await new Promise((r) => setImmediate(r));
+    const stopped = p.stop();
+    expect(p.stopping).toBe(true);
+    step();
+    await stopped;
+    expect(await run).toBe(2);
+  });
 });
