@@ -1,8 +1,21 @@
 /** The part of fontkit (pdfkit's font engine; it ships no types) the invoicing sandbox uses. */
 declare module 'fontkit' {
+  /** Where a glyph of a run goes, in font units (pdfkit scales these in place). */
+  export interface GlyphPosition {
+    xAdvance: number;
+    yAdvance: number;
+    xOffset: number;
+    yOffset: number;
+  }
+  /** A shaped run: the glyphs (shared objects of their font) and their positions. */
+  export interface GlyphRun {
+    glyphs: unknown[];
+    positions: GlyphPosition[];
+    readonly advanceWidth: number;
+  }
   /** A parsed font; pdfkit's `doc.font()` accepts it as it is (anything with `layout`). */
   export interface Font {
-    layout(text: string): unknown;
+    layout(text: string, features?: unknown): GlyphRun;
   }
   export function create(buffer: Uint8Array): Font;
 }

@@ -28,8 +28,47 @@ const UNICODE_FONT = UNICODE_FONTS.find((f) => existsSync(f));
 // tables again for each PDF, which cost the bench more CPU than the rest of the sandboxes together.
 let parsedFont: fontkit.Font | undefined;
 function unicodeFont(): fontkit.Font | undefined {
-  if (UNICODE_FONT !== undefined) parsedFont ??= fontkit.create(readFileSync(UNICODE_FONT));
+  if (UNICODE_FONT !== undefined) parsedFont ??= withSharedLayouts(fontkit.create(readFileSync(UNICODE_FONT)));
   return parsedFont;
+}
+
+/** A run handed out from the shared layouts: its own positions, since pdfkit scales them in place. */
+class CopiedRun implements fontkit.GlyphRun {
+  readonly positions: fontkit.GlyphPosition[];
+  constructor(
+    readonly glyphs: unknown[],
+    positions: readonly fontkit.GlyphPosition[],
+  ) {
+    this.positions = positions.map((p) => ({ xAdvance: p.xAdvance, yAdvance: p.yAdvance, xOffset: p.xOffset, yOffset: p.yOffset }));
+  }
+  get advanceWidth(): number {
+    let width = 0;
+    for (const p of this.positions) width += p.xAdvance;
+    return width;
+  }
+}
+
+/**
+ * The font, with its word layouts (shaping: about a third of a PDF's CPU) kept across documents.
+ * pdfkit lays text out word by word and caches the words per document only, though most words
+ * ("Faktura", "Nabywca", product names, amounts) recur in every one; the same word in the same font
+ * always shapes the same, so the PDFs come out byte for byte as before. Everything but `layout`
+ * is the parsed font itself (pdfkit also reads its tables and makes its subsets).
+ */
+function withSharedLayouts(font: fontkit.Font): fontkit.Font {
+  const runs = new Map<string, { glyphs: unknown[]; positions: fontkit.GlyphPosition[] }>();
+  const layout = (text: string, features?: unknown): fontkit.GlyphRun => {
+    // With features asked (never by this sandbox) the layout is not the word's usual one.
+    if (features !== undefined) return font.layout(text, features);
+    const kept = runs.get(text);
+    if (kept) return new CopiedRun(kept.glyphs, kept.positions);
+    const run = font.layout(text);
+    runs.set(text, { glyphs: run.glyphs, positions: new CopiedRun(run.glyphs, run.positions).positions });
+    // Buyers' names, e-mails and numbers are one-offs: keep the map from growing without bound.
+    if (runs.size > 20_000) runs.clear();
+    return run;
+  };
+  return new Proxy(font, { get: (target, key) => (key === 'layout' ? layout : Reflect.get(target, key, target)) });
 }
 
 /** Renders a real, single-page PDF (buyer, seller, lines, totals) with pdfkit. */
