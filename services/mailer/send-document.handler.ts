@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { isRetryable, type EnvelopeHandler } from '../../infra/nats/consumer-runner.ts';
 import type { Logger } from '../../infra/logger.ts';
-import { isRetryableSmtpError, isUncertainSmtpError, type MailTransport } from '../../infra/smtp.ts';
+import { composeMail, isRetryableSmtpError, isUncertainSmtpError, type MailTransport } from '../../infra/smtp.ts';
 import { COMMAND_PAYLOADS, documentCommandOrReportFailed, isOrderpilotError, OrderpilotError, type DocumentEvents, type SendDocumentCommand } from '../contracts/index.ts';
 import type { InvoicingProvider } from '../invoicing/index.ts';
 import { renderDocumentMail } from './document-mail.template.ts';
@@ -86,15 +86,18 @@ export function createSendDocumentHandler(deps: SendDocumentDeps): EnvelopeHandl
       // The same Message-ID for the same document: should a send ever repeat, mail clients fold it.
       const messageId = `<document-${createHash('sha256').update(key).digest('hex').slice(0, 32)}@orderpilot>`;
       try {
-        await deps.transport.sendMail({
-          from: deps.mailFrom,
-          to: cmd.to ? to : { name: order.customer.name, address: to },
-          subject: mail.subject,
-          text: mail.text,
-          html: mail.html,
-          messageId,
-          attachments: [{ filename: mail.filename, content: pdf, contentType: 'application/pdf' }],
-        });
+        // Composed in one piece, then sent as is: the same message, without a stream per MIME part.
+        await deps.transport.sendMail(
+          composeMail({
+            from: deps.mailFrom,
+            to: cmd.to ? to : { name: order.customer.name, address: to },
+            subject: mail.subject,
+            text: mail.text,
+            html: mail.html,
+            messageId,
+            attachments: [{ filename: mail.filename, content: pdf, contentType: 'application/pdf' }],
+          }),
+        );
       } catch (err) {
         if (isUncertainSmtpError(err)) throw new UncertainSend(err, err instanceof Error ? err.message : String(err));
         throw smtpError(err);

@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import net from 'node:net';
+import MailComposer, { type MailComposerOptions } from 'nodemailer/lib/mail-composer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMailTransport, isRetryableSmtpError } from '../../infra/smtp.ts';
+import { composeMail, createMailTransport, isRetryableSmtpError } from '../../infra/smtp.ts';
 import { startSmtpSink, type SmtpSink } from '../../infra/sandbox/smtp-sink.ts';
 
 let sink: SmtpSink;
@@ -25,6 +27,33 @@ describe('SMTP transport and sink (real SMTP on loopback)', () => {
     expect(sink.mails).toHaveLength(1);
     expect(sink.mails[0]).toMatchObject({ to: ['jan@example.com'], subject: 'Faktura FV/1/11/2026' });
     expect(sink.mails[0]?.attachments[0]?.content.subarray(0, 5).toString()).toBe('%PDF-');
+  });
+
+  it('a mail composed with composeMail and sent raw arrives like the mail itself: envelope, headers, text, html, the PDF byte for byte', async () => {
+    const pdf = Buffer.concat([Buffer.from('%PDF-1.4\n'), randomBytes(20_000)]);
+    const transport = createMailTransport(sink.url);
+    const info = await transport.sendMail(
+      composeMail({
+        from: 'orderpilot <orders@localhost>',
+        to: { name: 'Łukasz Żółć', address: 'lukasz@example.com' },
+        subject: 'Faktura FV/2/11/2026 do zamówienia COMPOSED-1',
+        text: 'Dzień dobry,\n\n.w załączniku faktura.\n',
+        html: '<p>Dzień dobry</p>',
+        messageId: '<document-composed@orderpilot>',
+        attachments: [{ filename: 'FV-2-11-2026.pdf', content: pdf, contentType: 'application/pdf' }],
+      }),
+    );
+    transport.close();
+    expect(info.messageId).toBe('<document-composed@orderpilot>');
+    const mail = sink.mails.find((m) => m.subject.includes('COMPOSED-1'));
+    expect(mail).toMatchObject({ from: 'orders@localhost', to: ['lukasz@example.com'], subject: 'Faktura FV/2/11/2026 do zamówienia COMPOSED-1' });
+    expect(mail?.text).toBe('Dzień dobry,\n\n.w załączniku faktura.\n');
+    expect(mail?.html).toBe('<p>Dzień dobry</p>');
+    expect(mail?.headers['message-id']).toBe('<document-composed@orderpilot>');
+    expect(mail?.raw?.to).toMatchObject({ value: [{ name: 'Łukasz Żółć', address: 'lukasz@example.com' }] });
+    expect(mail?.attachments).toHaveLength(1);
+    expect(mail?.attachments[0]).toMatchObject({ filename: 'FV-2-11-2026.pdf', contentType: 'application/pdf' });
+    expect(mail?.attachments[0]?.content.equals(pdf)).toBe(true);
   });
 
   it('survives a client that resets its connection mid-message (a killed sender) and keeps accepting mail', async () => {
@@ -64,5 +93,40 @@ describe('SMTP transport and sink (real SMTP on loopback)', () => {
     expect(err).not.toBeNull();
     expect(err?.message ?? '').toMatch(/STARTTLS/i);
     expect(sink.mails.length).toBe(before);
+  });
+});
+
+describe('composeMail', () => {
+  // Boundaries and generated Message-IDs are random: the same shape, not the same bytes.
+  const comparable = (raw: Buffer) =>
+    raw
+      .toString('latin1')
+      .replace(/_NmP-[0-9a-f]+-Part_\d+/g, '<boundary>')
+      .replace(/^Message-ID: .*$/m, 'Message-ID: <generated>');
+  const date = new Date('2026-11-30T10:00:00Z');
+  const cases: Array<[string, MailComposerOptions]> = [
+    ['plain ASCII text (7bit)', { from: 'a@example.com', to: 'b@example.com', subject: 'x', text: 'short ascii', date }],
+    [
+      'Polish text and html with long lines and a dot at a line start',
+      { from: 'Sklep Ćma <a@example.com>', to: 'b@example.com', subject: 'Zażółć gęślą jaźń '.repeat(6), text: `${'long '.repeat(40)}\n.dot\nzażółć ${'ą'.repeat(300)}`, html: `<p>${'ę'.repeat(500)}</p>`, date },
+    ],
+    ...[0, 1, 57, 114, 20_001].map((n): [string, MailComposerOptions] => [
+      `text, html and a ${n}-byte attachment`,
+      { from: 'orderpilot <orders@localhost>', to: { name: 'Jan Kowalski', address: 'jan@example.com' }, subject: 'Faktura', text: 'W załączniku faktura.\n', html: '<p>faktura</p>', messageId: '<m@x>', date, attachments: [{ filename: 'ż.pdf', content: randomBytes(n), contentType: 'application/pdf' }] },
+    ]),
+  ];
+  it.each(cases)('%s: byte for byte what nodemailer streams for the same mail', async (_name, mail) => {
+    const streamed = await new MailComposer(mail).compile().build();
+    expect(comparable(composeMail(mail).raw)).toBe(comparable(streamed));
+  });
+
+  it('takes the envelope from the headers, as sendMail would', () => {
+    const { envelope, messageId } = composeMail({ from: 'Shop <shop@example.com>', to: [{ name: 'Jan', address: 'jan@example.com' }, 'ola@example.com'], subject: 's', text: 't', messageId: '<id@x>' });
+    expect(envelope).toEqual({ from: 'shop@example.com', to: ['jan@example.com', 'ola@example.com'] });
+    expect(messageId).toBe('<id@x>');
+  });
+
+  it('refuses content it would have to read from a stream, a file or a URL', () => {
+    expect(() => composeMail({ from: 'a@example.com', to: 'b@example.com', text: 't', attachments: [{ filename: 'f.pdf', path: '/etc/hostname' }] })).toThrow(/in-memory content only/);
   });
 });
