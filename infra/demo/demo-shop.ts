@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Stripe from 'stripe';
 import type { Logger } from '../logger.ts';
+import { createHttpPost, type HttpPost } from '../sandbox/http-post.ts';
 
 /**
  * A demo shop: places orders through `POST /orders` and pays them with signed Stripe webhooks at a
@@ -136,8 +137,9 @@ export function shopHeaders(shopKey: string): Record<string, string> {
   return { 'content-type': 'application/json', authorization: `Bearer ${shopKey}` };
 }
 
-/** POSTs JSON until the server answers 2xx (or `attempts` run out); network errors and 5xx are retried. */
+/** POSTs JSON (through `http`) until the server answers 2xx (or `attempts` run out); network errors and 5xx are retried. */
 export async function postUntilAccepted(
+  http: HttpPost,
   url: string,
   body: string,
   headers: Record<string, string>,
@@ -147,8 +149,8 @@ export async function postUntilAccepted(
   let last = 'no attempt';
   for (let n = 1; n <= attempts; n++) {
     try {
-      const res = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000) });
-      const text = await res.text();
+      const res = await http.post(url, body, headers, opts.timeoutMs);
+      const text = res.text;
       if (res.ok && opts.loseFirstAnswer && n === 1) continue; // the answer "never arrived": send again
       if (res.ok) return { status: res.status, json: text ? (JSON.parse(text) as unknown) : null, attempts: n };
       last = `HTTP ${res.status}: ${text.slice(0, 200)}`;
@@ -217,13 +219,14 @@ export function startDemoShop(o: DemoShopOptions): DemoShop {
   let stopped = false;
   let started = 0;
   const log = o.logger.child({ component: 'demo-shop' });
+  const http = createHttpPost();
 
   async function one(n: number): Promise<void> {
     const trouble = o.firstTroubles?.[n] ?? pickTrouble(o.trouble ?? DEFAULT_TROUBLE, random);
     stats.byTrouble[trouble] = (stats.byTrouble[trouble] ?? 0) + 1;
     const order = buildShopOrder(trouble, random);
     const lost = trouble === 'lostResponse';
-    const placed = await postUntilAccepted(`${gateway()}/orders`, JSON.stringify(order), shopHeaders(o.shopKey), { loseFirstAnswer: lost });
+    const placed = await postUntilAccepted(http, `${gateway()}/orders`, JSON.stringify(order), shopHeaders(o.shopKey), { loseFirstAnswer: lost });
     const orderId = (placed.json as { orderId?: string } | null)?.orderId;
     if (typeof orderId !== 'string') throw new Error(`POST /orders answered without an orderId: ${JSON.stringify(placed.json)}`);
     const p: PlacedOrder = { orderId, externalId: order.externalId, total: order.total, currency: order.currency, trouble };
@@ -239,12 +242,12 @@ export function startDemoShop(o: DemoShopOptions): DemoShop {
     const stripeUrl = () => `${gateway()}/webhooks/payments/stripe`;
     if (trouble === 'paymentFailed') {
       const f = stripePaymentEvent(o.stripeSecret, orderId, order.total, order.currency, { failed: true });
-      await postUntilAccepted(stripeUrl(), f.body, f.headers);
+      await postUntilAccepted(http, stripeUrl(), f.body, f.headers);
       stats.failedPayments++;
     }
     const ev = stripePaymentEvent(o.stripeSecret, orderId, order.total, order.currency);
     o.stripe?.addPayment(ev.paymentIntent, order.total, order.currency);
-    await postUntilAccepted(stripeUrl(), ev.body, ev.headers, { loseFirstAnswer: lost });
+    await postUntilAccepted(http, stripeUrl(), ev.body, ev.headers, { loseFirstAnswer: lost });
     stats.paid++;
     o.onPaid?.(p, ev.eventId);
     log.debug({ orderId, externalId: order.externalId, trouble }, 'demo shop: order placed and paid');
@@ -288,6 +291,7 @@ export function startDemoShop(o: DemoShopOptions): DemoShop {
       stopped = true;
       if (timer) clearTimeout(timer);
       while (inflight.size > 0) await Promise.allSettled([...inflight]);
+      http.close();
       resolveDone();
     },
   };

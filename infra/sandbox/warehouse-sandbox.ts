@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createHttpPost } from './http-post.ts';
 import { listenHttp } from './http-listen.ts';
 import { pathToFileURL } from 'node:url';
 import { Compile } from 'typebox/compile';
@@ -249,6 +250,7 @@ export async function startWarehouseSandbox(o: WarehouseSandboxOptions): Promise
   const checkAddressChange = Compile(ShipmentAddressChangeSchema);
   let webhookUrl = o.webhookUrl;
   let closed = false;
+  const http = createHttpPost();
 
   const shipments = new Map<string, SandboxShipment>();
   const byReference = new Map<string, SandboxShipment>();
@@ -326,13 +328,7 @@ export async function startWarehouseSandbox(o: WarehouseSandboxOptions): Promise
           break;
         }
         try {
-          const res = await fetch(webhookUrl, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json', [WAREHOUSE_SIGNATURE_HEADER]: signature ?? signWarehouseBody(o.webhookSecret, body) },
-            body,
-            signal: AbortSignal.timeout(10_000),
-          });
-          await res.arrayBuffer().catch(() => undefined);
+          const res = await http.post(webhookUrl, body, { 'content-type': 'application/json', [WAREHOUSE_SIGNATURE_HEADER]: signature ?? signWarehouseBody(o.webhookSecret, body) });
           sent.httpStatus = res.status;
           // A 4xx will not get better by retrying (bad signature, malformed): like a real provider, stop.
           if (res.ok || (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429)) {
@@ -699,6 +695,7 @@ export async function startWarehouseSandbox(o: WarehouseSandboxOptions): Promise
       for (const t of timers) clearTimeout(t);
       timers.clear();
       await listening.close();
+      http.close();
       activeWalks = 0;
       checkIdle();
     },

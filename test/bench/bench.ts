@@ -30,6 +30,7 @@ import { fileURLToPath } from 'node:url';
 import type { StateValue } from 'xstate';
 import { buildShopOrder, postUntilAccepted, shopHeaders, stripePaymentEvent } from '../../infra/demo/demo-shop.ts';
 import { startSandboxes } from '../../infra/demo/sandboxes.ts';
+import { createHttpPost, type HttpPost } from '../../infra/sandbox/http-post.ts';
 import { freePort } from '../../infra/runtime/local-services.ts';
 import { startChild } from '../support/processes.ts';
 import { createBenchEnv, percentile, runBareCeiling, type BenchEnv } from './bench-env.ts';
@@ -86,13 +87,13 @@ interface Timed {
 }
 
 /** One order: placed, then paid with a signed webhook; resolves with the moment the webhook was sent. */
-async function placeAndPay(gatewayUrl: string, shopKey: string, secret: string): Promise<Timed> {
+async function placeAndPay(http: HttpPost, gatewayUrl: string, shopKey: string, secret: string): Promise<Timed> {
   const order = buildShopOrder('none');
-  const placed = await postUntilAccepted(`${gatewayUrl}/orders`, JSON.stringify(order), shopHeaders(shopKey));
+  const placed = await postUntilAccepted(http, `${gatewayUrl}/orders`, JSON.stringify(order), shopHeaders(shopKey));
   const orderId = (placed.json as { orderId: string }).orderId;
   const ev = stripePaymentEvent(secret, orderId, order.total, order.currency);
   const paidAt = Date.now();
-  await postUntilAccepted(`${gatewayUrl}/webhooks/payments/stripe`, ev.body, ev.headers);
+  await postUntilAccepted(http, `${gatewayUrl}/webhooks/payments/stripe`, ev.body, ev.headers);
   return { orderId, paidAt };
 }
 
@@ -136,7 +137,7 @@ async function bareCeiling(b: BenchEnv, transitions: number, concurrency: number
 }
 
 /** One paced run: `orders` orders placed and paid at `rate` per second; percentiles from the payment webhook. */
-async function pacedLatency(o: { gatewayUrl: string; shopKey: string; secret: string; bench: BenchEnv }, rate: number, orders: number) {
+async function pacedLatency(o: { http: HttpPost; gatewayUrl: string; shopKey: string; secret: string; bench: BenchEnv }, rate: number, orders: number) {
   process.stdout.write(`bench: ${orders} orders at ${rate}/s for latency…\n`);
   const timed: Timed[] = [];
   const inflight: Array<Promise<void>> = [];
@@ -145,7 +146,7 @@ async function pacedLatency(o: { gatewayUrl: string; shopKey: string; secret: st
     const due = start + (i * 1000) / rate;
     const wait = due - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    inflight.push(placeAndPay(o.gatewayUrl, o.shopKey, o.secret).then((t) => void timed.push(t)));
+    inflight.push(placeAndPay(o.http, o.gatewayUrl, o.shopKey, o.secret).then((t) => void timed.push(t)));
   }
   await Promise.all(inflight);
   await waitClosed(o.bench, timed.map((t) => t.orderId), 600_000);
@@ -179,6 +180,8 @@ async function e2e(): Promise<void> {
   // 5 s of 500 measured orders, 10 % after 20 s), so a larger BENCH_WARMUP measures the steady state.
   const WARMUP = Math.max(1, num('BENCH_WARMUP', 20));
   const b = await createBenchEnv();
+  // The shoppers' client: kept-alive connections, as cheap as the driver can make a request.
+  const http = createHttpPost();
   const sandboxes = await startSandboxes({ logger: b.logger, stepMs: 0, maxMails: 10, smtpParse: 'headers' });
   const port = await freePort();
   const gatewayUrl = `http://127.0.0.1:${port}`;
@@ -219,7 +222,7 @@ async function e2e(): Promise<void> {
     // Warm-up (JIT, pools, connections), not measured: BENCH_WARMUP orders, at most 64 at a time,
     // each batch closed and e-mailed before the next (no warm-up work left over for the measured phase).
     for (let left = WARMUP; left > 0; left -= 64) {
-      const batch = await Promise.all(Array.from({ length: Math.min(64, left) }, () => placeAndPay(gatewayUrl, shopKey, secret)));
+      const batch = await Promise.all(Array.from({ length: Math.min(64, left) }, () => placeAndPay(http, gatewayUrl, shopKey, secret)));
       await waitClosedAndEmailed(b, batch.map((o) => o.orderId), 120_000);
     }
     const cpuOf = () => pids.reduce((sum, p) => sum + procStats(p).cpuSeconds, 0);
@@ -239,7 +242,7 @@ async function e2e(): Promise<void> {
       Array.from({ length: CONCURRENCY }, async () => {
         while (next < ORDERS) {
           next++;
-          ids.push((await placeAndPay(gatewayUrl, shopKey, secret)).orderId);
+          ids.push((await placeAndPay(http, gatewayUrl, shopKey, secret)).orderId);
         }
       }),
     );
@@ -264,7 +267,7 @@ async function e2e(): Promise<void> {
 
     // 2. Latency at each steady rate.
     const latencyByRate = [];
-    for (const rate of RATES) latencyByRate.push(await pacedLatency({ gatewayUrl, shopKey, secret, bench: b }, rate, LATENCY_ORDERS));
+    for (const rate of RATES) latencyByRate.push(await pacedLatency({ http, gatewayUrl, shopKey, secret, bench: b }, rate, LATENCY_ORDERS));
     const stats = pids.map((p) => procStats(p)).reduce((a, c) => ({ peakRssMiB: Math.max(a.peakRssMiB, c.peakRssMiB), cpuSeconds: a.cpuSeconds + c.cpuSeconds }));
     // 3. The bare ceiling for the same number of write transactions — with orderpilot stopped (its
     // relay would try to publish the bare outbox rows).
@@ -326,6 +329,7 @@ async function e2e(): Promise<void> {
   } finally {
     await Promise.all([child.kill('SIGTERM'), second?.kill('SIGTERM')]);
     for (const f of statementFiles) rmSync(f, { force: true });
+    http.close();
     await sandboxes.close();
     await b.cleanup();
   }
