@@ -9,6 +9,7 @@ import {
   type NewEnvelope,
   type OrderEventMessage,
 } from '../../services/contracts/index.ts';
+import { PubAckInbox } from './pub-ack-inbox.ts';
 
 /**
  * One JetStream client per connection: `jetstream(nc)` builds five objects and parses its options
@@ -25,12 +26,22 @@ export function jetstreamOf(nc: NatsConnection): JetStreamClient {
   return js;
 }
 
+/** One PubAck inbox per connection (a subscription each), weakly keyed like the clients above. */
+const inboxes = new WeakMap<NatsConnection, PubAckInbox>();
+
 /**
  * Publishes an envelope to JetStream with `env.id` as the message id: a republish of the same id
  * within the stream's duplicate window is dropped by the server. Resolves once the stream stored it.
+ * Runs for every message the gateway and the services publish, so it skips nats.js's request path
+ * (see `PubAckInbox`); errors are the ones `js.publish` throws.
  */
 export async function publishEnvelope(nc: NatsConnection, subject: string, env: Envelope, msgID: string = env.id): Promise<void> {
-  await jetstreamOf(nc).publish(subject, encodeEnvelope(env), { msgID });
+  let inbox = inboxes.get(nc);
+  if (inbox === undefined) {
+    inbox = new PubAckInbox(nc);
+    inboxes.set(nc, inbox);
+  }
+  return inbox.publish(subject, encodeEnvelope(env), msgID);
 }
 
 /**
