@@ -13,9 +13,16 @@ declare module 'fontkit' {
     positions: GlyphPosition[];
     readonly advanceWidth: number;
   }
+  /** A glyph: one object per glyph id and font, kept by the font. */
+  export interface Glyph {
+    readonly id: number;
+    /** fontkit-private: decodes the glyph's outline from the `glyf` table, again on every call. */
+    _decode(): unknown;
+  }
   /** A parsed font; pdfkit's `doc.font()` accepts it as it is (anything with `layout`). */
   export interface Font {
     layout(text: string, features?: unknown): GlyphRun;
+    getGlyph(id: number, codePoints?: number[]): Glyph | null;
   }
   export function create(buffer: Uint8Array): Font;
 }

@@ -28,7 +28,7 @@ const UNICODE_FONT = UNICODE_FONTS.find((f) => existsSync(f));
 // tables again for each PDF, which cost the bench more CPU than the rest of the sandboxes together.
 let parsedFont: fontkit.Font | undefined;
 function unicodeFont(): fontkit.Font | undefined {
-  if (UNICODE_FONT !== undefined) parsedFont ??= withSharedLayouts(fontkit.create(readFileSync(UNICODE_FONT)));
+  if (UNICODE_FONT !== undefined) parsedFont ??= sharedAcrossDocuments(fontkit.create(readFileSync(UNICODE_FONT)));
   return parsedFont;
 }
 
@@ -49,13 +49,17 @@ class CopiedRun implements fontkit.GlyphRun {
 }
 
 /**
- * The font, with its word layouts (shaping: about a third of a PDF's CPU) kept across documents.
- * pdfkit lays text out word by word and caches the words per document only, though most words
- * ("Faktura", "Nabywca", product names, amounts) recur in every one; the same word in the same font
- * always shapes the same, so the PDFs come out byte for byte as before. Everything but `layout`
- * is the parsed font itself (pdfkit also reads its tables and makes its subsets).
+ * The font, with what pdfkit recomputes for every document kept across documents instead; the
+ * PDFs come out byte for byte as before. Everything else is the parsed font itself.
+ *
+ * - Word layouts (shaping: about a third of a PDF's CPU): pdfkit lays text out word by word and
+ *   caches the words per document only, though most words ("Faktura", "Nabywca", product names,
+ *   amounts) recur in every one; the same word in the same font always shapes the same.
+ * - Glyph outlines (about a third of what is left): the font subset embedded in each PDF decodes
+ *   every glyph it includes from the `glyf` table again; the fonts above are static (no
+ *   variation axes), so a glyph's outline never changes and is decoded once.
  */
-function withSharedLayouts(font: fontkit.Font): fontkit.Font {
+function sharedAcrossDocuments(font: fontkit.Font): fontkit.Font {
   const runs = new Map<string, { glyphs: unknown[]; positions: fontkit.GlyphPosition[] }>();
   const layout = (text: string, features?: unknown): fontkit.GlyphRun => {
     // With features asked (never by this sandbox) the layout is not the word's usual one.
@@ -68,7 +72,20 @@ function withSharedLayouts(font: fontkit.Font): fontkit.Font {
     if (runs.size > 20_000) runs.clear();
     return run;
   };
-  return new Proxy(font, { get: (target, key) => (key === 'layout' ? layout : Reflect.get(target, key, target)) });
+  const decodedOnce = new WeakSet<fontkit.Glyph>();
+  const getGlyph = (id: number, codePoints?: number[]): fontkit.Glyph | null => {
+    const glyph = font.getGlyph(id, codePoints);
+    if (glyph !== null && !decodedOnce.has(glyph)) {
+      decodedOnce.add(glyph);
+      const decode = glyph._decode.bind(glyph);
+      let outline: { value: unknown } | undefined;
+      glyph._decode = () => (outline ??= { value: decode() }).value;
+    }
+    return glyph;
+  };
+  return new Proxy(font, {
+    get: (target, key) => (key === 'layout' ? layout : key === 'getGlyph' ? getGlyph : Reflect.get(target, key, target)),
+  });
 }
 
 /** Renders a real, single-page PDF (buyer, seller, lines, totals) with pdfkit. */
