@@ -1,8 +1,8 @@
-import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { encodeEnvelope, type Envelope } from '../contracts/index.ts';
+import type { Envelope } from '../contracts/index.ts';
 import type { Sql } from '../../infra/db/postgres.ts';
 import type { Logger } from '../../infra/logger.ts';
+import { publishEnvelope } from '../../infra/nats/publish.ts';
 import { backoffMs, JITTER_NONE, type RetryPolicy } from '../../infra/retry-policy.ts';
 
 /** After a failed round the leader waits 200 ms, doubling, at most 5 s (the one retry policy; exact: one relay leads). */
@@ -41,7 +41,6 @@ interface OutboxRow {
  * Wakes on `NOTIFY outbox` after a commit, and polls as a fallback.
  */
 export async function startOutboxRelay(o: OutboxRelayOptions): Promise<OutboxRelay> {
-  const js = jetstream(o.nc);
   const log = o.logger.child({ service: 'outbox-relay' });
   const batchSize = o.batchSize ?? 500;
   const retentionMs = o.retentionMs ?? 7 * 24 * 3600_000;
@@ -107,7 +106,7 @@ export async function startOutboxRelay(o: OutboxRelayOptions): Promise<OutboxRel
     if (rows.length === 0) return 0;
     // One connection keeps publish order; awaiting all at once pipelines the acks.
     const results = await Promise.allSettled(
-      rows.map((r) => js.publish(r.subject, encodeEnvelope({ ...r.envelope, id: r.id }), { msgID: r.id })),
+      rows.map((r) => publishEnvelope(o.nc, r.subject, { ...r.envelope, id: r.id }, r.id)),
     );
     const firstFailure = results.findIndex((r) => r.status === 'rejected');
     const sent = firstFailure === -1 ? rows : rows.slice(0, firstFailure);
