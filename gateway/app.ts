@@ -12,6 +12,7 @@ import { createGatewayMetrics, type GatewayMetrics } from './metrics.ts';
 import { BODY_LIMIT, installJsonParser } from './raw-body.ts';
 import { adminDeadLettersRoute } from './routes/admin-dead-letters.route.ts';
 import { createWebhookInbox, invalidDedupeKey } from './webhooks/webhook-inbox.ts';
+import { createKnownOrders } from './webhooks/known-orders.ts';
 import { startWebhookRecheck } from './webhook-recheck.ts';
 import { warehouseWebhookRoute } from './routes/warehouse-webhook.route.ts';
 import { shopWebhookRoute } from './routes/shop-webhook.route.ts';
@@ -76,7 +77,7 @@ export async function buildGateway(deps: GatewayDeps, opts: GatewayOptions = {})
     onPublished: (env) => metrics.published.inc({ type: env.type }),
     onReceived: (provider, verdict, isNew) => metrics.webhooks.inc({ provider, verdict, new: String(isNew) }),
   });
-  const ctx: GatewayContext = { deps, inbox, metrics };
+  const ctx: GatewayContext = { deps, inbox, metrics, knownOrders: createKnownOrders() };
   const app = Fastify({
     // pino's Logger is a FastifyBaseLogger; the cast keeps the instance type Fastify's default.
     loggerInstance: deps.logger.child({ service: 'gateway' }) as FastifyBaseLogger,

@@ -158,6 +158,8 @@ export const ordersRoute: GatewayRoute = async (app, ctx) => {
         on conflict (shop, external_id) do nothing
         returning order_id`;
       if (inserted.length === 1) {
+        // Committed: a payment naming this id (a few seconds from now, usually) needs no look-up.
+        ctx.knownOrders.remember(orderId, { orderId, externalId: intake.externalId });
         await publish(order);
         request.log.info({ orderId, shop, externalId: intake.externalId, total: intake.total, currency: intake.currency }, 'order accepted');
         return reply.code(202).send({ orderId, externalId: intake.externalId, state: 'pending' as const });

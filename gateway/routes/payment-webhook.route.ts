@@ -41,7 +41,7 @@ const sha256 = (body: Buffer) => createHash('sha256').update(body).digest('hex')
  */
 export function paymentWebhookRoute<T>(spec: PaymentWebhookSpec<T>): GatewayRoute {
   return async (app, ctx) => {
-    const matcher = createPaymentMatcher(ctx.deps);
+    const matcher = createPaymentMatcher({ ...ctx.deps, knownOrders: ctx.knownOrders });
     const { provider } = spec;
 
     // The rate limit verifies a request first (only rejected ones count); the route then takes that

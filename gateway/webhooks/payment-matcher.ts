@@ -1,6 +1,7 @@
 import type { Sql } from '../../infra/db/postgres.ts';
 import { COMMANDS, type Names, type NotifyCommand, type OrderEventPayload } from '../../services/contracts/index.ts';
 import { findOrderByReference, type OrderReference } from '../../services/orders/index.ts';
+import type { KnownOrders } from './known-orders.ts';
 import type { ProviderEvent } from './payment.types.ts';
 import type { WebhookDecision, WebhookMessage } from './webhook-inbox.types.ts';
 
@@ -19,8 +20,6 @@ export interface PaymentDecision extends WebhookDecision {
   unknownOrder?: { severity: NotifyCommand['severity']; externalRef: string | null };
 }
 
-const CACHE_MAX = 10_000;
-
 /**
  * Turns a verified provider event into a decision: resolves the reference to exactly one order (our
  * id, `<shop>:<externalId>`, or an externalId only one shop uses; the gateway's intake table first, then the orders service's read model for
@@ -28,17 +27,15 @@ const CACHE_MAX = 10_000;
  * payment that does not pay the order reaches the machine, which stays pending and tells an admin;
  * the webhook's evidence is that answer, read from the order (`order-answers.ts`).
  */
-export function createPaymentMatcher(deps: { sql: Sql; names: Names }) {
-  const { sql, names } = deps;
-  // Order id and externalId never change once placed, so found orders may be cached.
-  const cache = new Map<string, KnownOrder>();
+export function createPaymentMatcher(deps: { sql: Sql; names: Names; knownOrders: KnownOrders }) {
+  const { sql, names, knownOrders } = deps;
 
   /**
    * The one order `ref` names (see `findOrderByReference`: our id, `<shop>:<externalId>`, or a bare
    * externalId only one shop uses); `{ ambiguous }` when several shops use that externalId.
    */
   async function findOrder(ref: string): Promise<KnownOrder | { ambiguous: number } | null> {
-    const hit = cache.get(ref);
+    const hit = knownOrders.get(ref);
     if (hit) return hit;
     const colon = ref.indexOf(':');
     const shop = colon > 0 ? ref.slice(0, colon) : null;
@@ -55,8 +52,7 @@ export function createPaymentMatcher(deps: { sql: Sql; names: Names }) {
       ? { orderId: first.order_id, externalId: first.external_id }
       : await findOrderByReference(sql, ref);
     if (found === null || 'ambiguous' in found) return found;
-    if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value as string);
-    cache.set(ref, found);
+    knownOrders.remember(ref, found);
     return found;
   }
 
