@@ -4,6 +4,7 @@ import { Settings } from 'typebox/system';
 import { UnionPrioritySort, Value } from 'typebox/value';
 import { jetstream } from '@nats-io/jetstream';
 import { createDeferredMarks } from '../../infra/db/deferred-marks.ts';
+import { createGroupedWrites } from '../../infra/db/grouped-writes.ts';
 import { replayDeadLettersOfOrder } from '../../infra/db/dead-letters.ts';
 import { publishOrderEvent } from '../../infra/nats/publish.ts';
 import { startIntakeRecheck } from '../intake-recheck.ts';
@@ -84,6 +85,31 @@ export const ordersRoute: GatewayRoute = async (app, ctx) => {
     onError: (err, rows) => ctx.deps.logger.warn({ err: err instanceof Error ? err.message : String(err), rows }, 'could not mark orders published (a repeat republishes them)'),
   });
   app.addHook('onClose', () => published.flush());
+  // Concurrent intakes insert together (infra/db/grouped-writes.ts): many orders, one INSERT, one
+  // commit; each caller learns whether its own row went in. A (shop, externalId) twice in one batch:
+  // the first row goes in, the second meets it as a conflict, as if they had come one after the other.
+  const insertIntake = createGroupedWrites<{ shop: string; order: OrderData; bodyHash: string }, boolean>({
+    maxInFlight: 4,
+    maxBatch: 100,
+    async write(batch) {
+      const rows = batch.map(({ shop, order, bodyHash }) => ({
+        shop,
+        external_id: order.externalId,
+        order_id: order.orderId,
+        body_hash: bodyHash,
+        total: order.total,
+        currency: order.currency,
+        order_data: sql.json(order as never),
+        created_at: order.placedAt,
+      }));
+      const inserted = await sql<{ order_id: string }[]>`
+        insert into order_intake ${sql(rows as never, 'shop', 'external_id', 'order_id', 'body_hash', 'total', 'currency', 'order_data', 'created_at')}
+        on conflict (shop, external_id) do nothing
+        returning order_id`;
+      const fresh = new Set(inserted.map((r) => r.order_id));
+      return batch.map((b) => fresh.has(b.order.orderId));
+    },
+  });
   // Every accepted order comes to exist, whatever NATS lost (gateway/intake-recheck.ts).
   const everyMs = ctx.deps.config.intakeRecheckMs;
   const js = jetstream(nc);
@@ -152,12 +178,7 @@ export const ordersRoute: GatewayRoute = async (app, ctx) => {
       const orderId = `ord_${randomUUID()}`;
       const placedAt = new Date().toISOString();
       const order: OrderData = { ...intake, shop, orderId, language, placedAt };
-      const inserted = await sql<{ order_id: string }[]>`
-        insert into order_intake (shop, external_id, order_id, body_hash, total, currency, order_data, created_at)
-        values (${shop}, ${intake.externalId}, ${orderId}, ${bodyHash}, ${intake.total}, ${intake.currency}, ${sql.json(order as never)}, ${placedAt})
-        on conflict (shop, external_id) do nothing
-        returning order_id`;
-      if (inserted.length === 1) {
+      if (await insertIntake({ shop, order, bodyHash })) {
         // Committed: a payment naming this id (a few seconds from now, usually) needs no look-up.
         ctx.knownOrders.remember(orderId, { orderId, externalId: intake.externalId });
         await publish(order);

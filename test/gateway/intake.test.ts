@@ -109,6 +109,17 @@ describe('POST /orders', () => {
     expect(await placed([...ids][0] as string)).toHaveLength(1);
   });
 
+  it('concurrent submissions of one externalId with different bodies: one order, the others 409', async () => {
+    const externalId = intakeBody().externalId;
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => app.inject({ method: 'POST', url: '/orders', headers: SHOP, payload: intakeBody({ externalId, shippingPrice: 1500 + i, total: 6500 + i }) })),
+    );
+    const accepted = answers.filter((a) => a.statusCode === 202);
+    expect(accepted).toHaveLength(1);
+    expect(answers.filter((a) => a.statusCode === 409)).toHaveLength(9);
+    expect(await placed(accepted[0]?.json().orderId as string)).toHaveLength(1);
+  });
+
   it('answers 422 naming each bad field, and a wrong total', async () => {
     const bad = intakeBody({ currency: 'zł', customer: { email: 'not-an-email' }, lines: [{ sku: 'A', name: 'A', quantity: 0, unitPrice: 1.5, taxRate: 23 }] });
     const res = await app.inject({ method: 'POST', url: '/orders', headers: SHOP, payload: bad });
