@@ -66,8 +66,10 @@ describe('webhook recheck', () => {
       ['ORDER_PLACED', 'created', `order-placed:${lost}`],
       ['PAYMENT_CONFIRMED', 'applied', webhook?.dedupe_key],
     ]);
-    const rows = await t.sql<{ order_id: string; replay_count: number; replayed_by: string | null }[]>`select order_id, replay_count, replayed_by from webhook_inbox where provider = 'stripe' order by id`;
-    expect(rows).toEqual([
+    // The replay is recorded once its messages are published, so the order may have moved a moment before.
+    const replayRows = () => t.sql<{ order_id: string; replay_count: number; replayed_by: string | null }[]>`select order_id, replay_count, replayed_by from webhook_inbox where provider = 'stripe' order by id`;
+    await eventually(async () => (await replayRows()).some((r) => r.replay_count > 0), 'the replay recorded');
+    expect(await replayRows()).toEqual([
       { order_id: kept, replay_count: 0, replayed_by: null },
       { order_id: lost, replay_count: 1, replayed_by: 'webhook recheck' },
     ]);
@@ -107,8 +109,11 @@ describe('webhook recheck', () => {
       await eventually(async () => (await orderState(w.t.sql, id)) === 'inShipment', 'the lost status replayed and applied', 60_000, 100);
       const rows = await w.t.sql<{ outcome: string; message_id: string }[]>`select outcome, message_id from order_history where order_id = ${id} and type = 'HANDED_TO_CARRIER'`;
       expect(rows).toEqual([{ outcome: 'applied', message_id: `warehouse:evt_recheck_${id.slice(-12)}` }]);
-      const [inbox] = await w.t.sql<{ replay_count: number; replayed_by: string }[]>`select replay_count, replayed_by from webhook_inbox where provider = 'warehouse' and dedupe_key = ${`warehouse:evt_recheck_${id.slice(-12)}`}`;
-      expect(inbox).toEqual({ replay_count: 1, replayed_by: 'webhook recheck' });
+      // The replay is recorded once its message is published, so the order may have moved a moment before.
+      const inbox = async () =>
+        (await w.t.sql<{ replay_count: number; replayed_by: string }[]>`select replay_count, replayed_by from webhook_inbox where provider = 'warehouse' and dedupe_key = ${`warehouse:evt_recheck_${id.slice(-12)}`}`)[0];
+      await eventually(async () => ((await inbox())?.replay_count ?? 0) > 0, 'the redelivery recorded');
+      expect(await inbox()).toEqual({ replay_count: 1, replayed_by: 'webhook recheck' });
     } finally {
       await w.stop();
     }
