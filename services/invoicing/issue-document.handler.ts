@@ -41,13 +41,16 @@ export interface IssueDocumentDeps {
  * document per order):
  * 1. the command says the order already has a document → report it again, stop;
  * 2. this service recorded one for the order → report it, stop;
- * 3. ask the invoicing system for a document with this order id (issued but the answer lost, or
- *    issued there by hand after a failure) → report it;
- * 4. local pre-check (NIP checksum, buyer data, totals; for KSeF also the seller data and KSeF's
- *    field rules) → a permanent failure names the field and costs no issue attempt;
- * 5. only then issue it (`oid_unique`: a concurrent twin is refused and then found by step 4 again);
- *    with the payment data (paid, date, method) and, when it goes to KSeF, `gov_save_and_send`;
- * 6. save it in `documents` (with its KSeF record, whose first poll is due shortly), report
+ * 3. local pre-check (NIP checksum, buyer data, totals; for KSeF also the seller data and KSeF's
+ *    field rules); when it fails, the invoicing system is asked for a document with this order id
+ *    (issued there by hand after a failure) → report it; none → a permanent failure that names the
+ *    field and costs no issue attempt;
+ * 4. issue it with `oid_unique`, with the payment data (paid, date, method) and, when it goes to
+ *    KSeF, `gov_save_and_send`. A document with this order id already there (issued but the answer
+ *    lost, issued by hand, a concurrent twin) makes the invoicing system refuse it
+ *    (INVOICE_ALREADY_EXISTS); then every document with this order id is read and the oldest is the
+ *    answer — so the usual order costs one request, not a look-up and a create;
+ * 5. save it in `documents` (with its KSeF record, whose first poll is due shortly), report
  *    DOCUMENT_ISSUED — `ksef: "sent"` tells the order actor to wait for KSeF's verdict before e-mailing.
  * A retryable failure throws (the runner naks with backoff) until the last attempt, which reports
  * DOCUMENT_FAILED RETRIES_EXHAUSTED and acks; a permanent one reports DOCUMENT_FAILED with its code
@@ -74,24 +77,32 @@ export function createIssueDocumentHandler(deps: IssueDocumentDeps): EnvelopeHan
         return;
       }
       const toKsef = deps.ksef.config.mode !== 'off' && inKsefScope(cmd.order, deps.ksef.config.scope);
-      // The invoicing system first: a document issued there (by an earlier attempt, or by hand after
-      // a failed pre-check) is the answer, whatever the local checks would say about the order now.
-      const existing = await provider.findAllByOrder(orderId);
-      let doc = existing[0] ?? null;
+      // The invoicing system's documents win over the local checks: one issued there (by an earlier
+      // attempt, or by hand after a failed pre-check) is the answer, whatever the checks say now.
+      let existing: DocumentInfo[] = [];
+      let doc: DocumentInfo | null = null;
       let how: 'found' | 'issued' = 'found';
-      if (doc === null) {
+      try {
         precheckOrderForInvoice(cmd.order);
         if (toKsef) {
           checkSellerForKsef(deps.ksef.seller);
           checkOrderForKsef(cmd.order);
         }
+      } catch (err) {
+        existing = await provider.findAllByOrder(orderId);
+        doc = existing[0] ?? null;
+        if (doc === null) throw err;
+      }
+      if (doc === null) {
         try {
           doc = await provider.issue(cmd.order, { payment: cmd.payment ?? null, sendToKsef: toKsef });
           how = 'issued';
         } catch (err) {
+          // oid_unique: refused because this order id has a document there (the provider names the
+          // oid among whatever else it finds wrong, and the adapter puts that code first).
           if (!isOrderpilotError(err) || err.code !== 'INVOICE_ALREADY_EXISTS') throw err;
-          // Another delivery or instance issued it a moment ago: take that one.
-          doc = await provider.findByOrder(orderId);
+          existing = await provider.findAllByOrder(orderId);
+          doc = existing[0] ?? null;
           if (doc === null) {
             throw new OrderpilotError('PROVIDER_UNAVAILABLE', `invoicing system refused a second document for order ${orderId} but does not list the first one yet`, { cause: err });
           }

@@ -126,8 +126,8 @@ describe('invoicing + mailer (real Postgres, NATS, sandbox over HTTP, SMTP on lo
     const row = await orderRow(t.sql, order.orderId);
     expect(row?.snapshot.context.documentFailure).toMatchObject({ code: 'INVOICE_BUYER_TAX_ID_INVALID' });
     expect(row?.snapshot.context.documentFailure?.message).toContain('1234567890');
-    // Asked by order id first (a document issued there by hand would be the answer); then the
-    // pre-check caught it: nothing was created, and nothing was retried.
+    // The pre-check caught it, then asked by order id (a document issued there by hand would be the
+    // answer): nothing was created, and nothing was retried.
     expect(sandbox.requests.create).toBe(before.create);
     expect(sandbox.requests.list).toBe(before.list + 1);
     expect((await history(t.sql, order.orderId)).filter((h) => h.type === 'DOCUMENT_FAILED')).toHaveLength(1);
@@ -164,7 +164,7 @@ describe('invoicing + mailer (real Postgres, NATS, sandbox over HTTP, SMTP on lo
     try {
       await placeAndPay(t.nc, t.names, order);
       await eventually(async () => (await orderRow(t.sql, order.orderId))?.document_state === 'failed', 'document failed');
-      // Every attempt asks the invoicing system once (the look-up fails first).
+      // Every attempt asks the invoicing system once (the create fails).
       expect(sandbox.requests.list + sandbox.requests.create - before).toBe(MAX_ATTEMPTS);
       await sleep(2500); // longer than the last backoff: nothing more comes
       expect(sandbox.requests.list + sandbox.requests.create - before).toBe(MAX_ATTEMPTS);
