@@ -6,7 +6,7 @@
  * try: it must be given a key); right → `request.shop` is the shop's name, recorded on the order.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
+import type { onRequestHookHandler } from 'fastify';
 import type { ShopKey } from '../infra/config.ts';
 import { OrderpilotError } from '../services/contracts/index.ts';
 import { bearerToken } from './admin-auth.ts';
@@ -35,20 +35,26 @@ export function createShopKeyMatcher(keys: readonly ShopKey[]): (presented: stri
   };
 }
 
-/** An onRequest hook that requires a valid shop key and sets `request.shop`. */
-export function shopAuthHook(keys: readonly ShopKey[]): onRequestAsyncHookHandler {
+/**
+ * An onRequest hook that requires a valid shop key and sets `request.shop`. Callback style: it runs
+ * on every order, and an accepted one then costs no promise.
+ */
+export function shopAuthHook(keys: readonly ShopKey[]): onRequestHookHandler {
   const match = createShopKeyMatcher(keys);
-  return async (request: FastifyRequest, reply: FastifyReply) => {
+  return (request, reply, done) => {
     const key = bearerToken(request);
     const shop = key === null ? null : match(key);
     if (shop === null) {
       reply.header('www-authenticate', 'Bearer realm="orderpilot-intake"');
       if (key !== null) request.log.warn({ ip: request.ip }, 'order intake: unknown shop key');
-      throw new OrderpilotError(
-        'UNAUTHENTICATED',
-        keys.length === 0 ? 'order intake is closed: no shop keys are configured (SHOP_KEYS)' : 'order intake needs "Authorization: Bearer <shop key>" with a key from SHOP_KEYS',
+      return done(
+        new OrderpilotError(
+          'UNAUTHENTICATED',
+          keys.length === 0 ? 'order intake is closed: no shop keys are configured (SHOP_KEYS)' : 'order intake needs "Authorization: Bearer <shop key>" with a key from SHOP_KEYS',
+        ),
       );
     }
     request.shop = shop;
+    done();
   };
 }

@@ -43,6 +43,11 @@ export function keepHeaders(headers: Headers): Record<string, string> {
   return out;
 }
 
+/** A text column's value as Postgres can store it (null stays null). */
+function storableColumn(v: string | null | undefined): string | null {
+  return v === undefined || v === null ? null : storableText(v);
+}
+
 /** The dedupe key of a request whose signature failed: its body hash, never the provider's event id. */
 export function invalidDedupeKey(provider: string, body: Buffer): string {
   return `${provider}:invalid:${createHash('sha256').update(body).digest('hex')}`;
@@ -100,18 +105,17 @@ export function createWebhookInbox(deps: WebhookInboxDeps) {
    * publishes the same ones again, same ids, which JetStream and the consumers de-duplicate).
    */
   async function store(receipt: WebhookReceipt): Promise<StoredReceipt> {
-    // Text columns hold what Postgres can store; the exact bytes are in `body`.
-    const text = (v: string | null | undefined) => (v === undefined || v === null ? null : storableText(v));
+    // Text columns hold what Postgres can store (`storableColumn`); the exact bytes are in `body`.
     const r: WebhookReceipt = { ...receipt, dedupeKey: storableText(receipt.dedupeKey) };
     const inserted = await rows.insertOnce({
       provider: r.provider,
       dedupe_key: r.dedupeKey,
-      event_type: text(r.eventType),
+      event_type: storableColumn(r.eventType),
       signature: r.signature,
       verdict: r.verdict,
-      detail: text(r.detail),
-      order_id: text(r.orderId),
-      external_ref: text(r.externalRef),
+      detail: storableColumn(r.detail),
+      order_id: storableColumn(r.orderId),
+      external_ref: storableColumn(r.externalRef),
       headers: keepHeaders(r.headers),
       body: r.body,
     }, r.alongside);
