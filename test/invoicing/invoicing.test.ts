@@ -48,8 +48,12 @@ const emailed = (orderId: string) => eventually(async () => (await orderRow(t.sq
 describe('invoicing + mailer (real Postgres, NATS, sandbox over HTTP, SMTP on loopback)', () => {
   it('happy path: one document saved on the order, one e-mail with a valid PDF to the customer', async () => {
     const order = sampleOrder({ externalId: `HAPPY-${Date.now()}` });
+    const before = { ...sandbox.requests };
     await placeAndPay(t.nc, t.names, order);
     await emailed(order.orderId);
+    // One create and no look-up by order: oid_unique would refuse it if the order id had a document there.
+    expect(sandbox.requests.create - before.create).toBe(1);
+    expect(sandbox.requests.list - before.list).toBe(0);
     const row = await orderRow(t.sql, order.orderId);
     const doc = row?.snapshot.context.document;
     expect(doc?.number).toMatch(/^FV\/\d+\/\d{2}\/\d{4}$/);
