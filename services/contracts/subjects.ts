@@ -85,6 +85,11 @@ export function natsNames(prefix: string, partitions: number) {
        * on the first, then every LIVE_PRESENCE_MS); order hosts publish hints only while they hear it.
        */
       liveListening: `${prefix}.live.listening`,
+      /**
+       * "The outbox has new rows": plain NATS, outside every stream, published by an order host after
+       * a commit that queued outbox rows; the relay wakes on it (and polls, should a hint be lost).
+       */
+      outboxWake: `${prefix}.hint.outbox`,
       /** JetStream's advisory when a consumer reached max_deliver on a message (all accounts' streams; filter by streamPrefix). */
       maxDeliveriesAdvisories: '$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.>',
       eventsAll: `${prefix}.evt.>`,

@@ -6,6 +6,8 @@ export interface GroupCommitOptions {
   maxBatch: number;
   /** Statements in flight at once: the next batch fills while one commits. */
   maxInFlight: number;
+  /** Called after a commit that queued outbox rows (wakes the relay). Must not throw. */
+  onOutboxWritten?: () => void;
 }
 
 interface Pending {
@@ -34,7 +36,9 @@ export function createGroupCommitter(sql: Sql, o: GroupCommitOptions) {
 
   async function writeAlone(p: Pending): Promise<void> {
     try {
-      p.resolve(await writeOrderEvent(sql, p.write));
+      const written = await writeOrderEvent(sql, p.write);
+      if (written && p.write.effects.outbox.length > 0) o.onOutboxWritten?.();
+      p.resolve(written);
     } catch (err) {
       p.reject(err);
     }
@@ -50,6 +54,7 @@ export function createGroupCommitter(sql: Sql, o: GroupCommitOptions) {
       for (const p of batch) await writeAlone(p);
       return;
     }
+    if (batch.some((p) => p.write.effects.outbox.length > 0 && written.has(p.write.history.messageId))) o.onOutboxWritten?.();
     for (const p of batch) p.resolve(written.has(p.write.history.messageId));
   }
 

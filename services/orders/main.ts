@@ -38,6 +38,14 @@ export async function startOrdersService(deps: ServiceDeps, opts: OrdersServiceO
     logger,
     paymentTimeoutMs: config.paymentTimeoutMs,
     shopConnectors: new Set(config.shops.map((s) => s.name)),
+    // Wakes the outbox relay (here or in another process); a lost hint costs at most OUTBOX_POLL_MS.
+    onOutboxWritten: () => {
+      try {
+        nc.publish(names.subjects.outboxWake);
+      } catch {
+        // A closing connection: the relay's poll finds the rows.
+      }
+    },
     onTransition: (r) => {
       if (r.to !== null && r.outcome !== 'ignored' && Date.now() < listenersUntil) {
         // A hint for live views; the database stays the truth, so a lost hint costs only freshness.
@@ -67,7 +75,7 @@ export async function startOrdersService(deps: ServiceDeps, opts: OrdersServiceO
       }),
     );
   }
-  const relay = opts.relay === false ? null : await startOutboxRelay({ sql: deps.sql, nc, logger, pollMs: config.outboxPollMs });
+  const relay = opts.relay === false ? null : await startOutboxRelay({ sql: deps.sql, nc, logger, pollMs: config.outboxPollMs, wakeSubject: names.subjects.outboxWake });
   const redrive = startOrderRedrive({ sql: deps.sql, nc, names, logger, everyMs: config.orderRedriveMs, afterMs: config.orderRedriveAfterMs, paymentTimeoutMs: config.paymentTimeoutMs });
   logger.info({ partitions: names.partitions }, 'orders service started');
   return {

@@ -35,6 +35,8 @@ export interface OrderHostDeps {
   cachedOrders?: number;
   /** Most events in one group-commit statement; default 64. */
   maxBatch?: number;
+  /** Called after a commit that queued outbox rows: wakes the relay (which also polls). Must not throw. */
+  onOutboxWritten?: () => void;
 }
 
 /**
@@ -65,7 +67,7 @@ export function createOrderHost(deps: OrderHostDeps) {
   const now = deps.now ?? (() => new Date());
   const log = deps.logger.child({ service: 'orders' });
   const cache = createSnapshotCache(deps.cachedOrders ?? 10_000);
-  const committer = createGroupCommitter(deps.sql, { maxBatch: deps.maxBatch ?? 64, maxInFlight: 2 });
+  const committer = createGroupCommitter(deps.sql, { maxBatch: deps.maxBatch ?? 64, maxInFlight: 2, ...(deps.onOutboxWritten ? { onOutboxWritten: deps.onOutboxWritten } : {}) });
 
   async function load(e: OrderEventInput, fresh: boolean): Promise<LoadResult> {
     if (!fresh) {

@@ -5,8 +5,8 @@ import type { EffectPlan } from './order-effects.ts';
 
 /**
  * The order host's statements. A write is a single SQL statement (data-modifying CTEs), so it is
- * atomic without BEGIN/COMMIT round trips — snapshot, history, outbox, timers, inbox row and the
- * relay's NOTIFY commit together or not at all. Every write is conditional on the order row version
+ * atomic without BEGIN/COMMIT round trips — snapshot, history, outbox, timers and inbox row commit
+ * together or not at all (the relay is woken after the commit, not by it). Every write is conditional on the order row version
  * the decision was made from (optimistic concurrency): if someone else changed the order in between,
  * nothing is written and the caller re-reads. The host writes through `writeOrderEvents` (group
  * commit: many orders' events in one statement); `writeOrderEvent` is the one-event form (a batch
@@ -128,21 +128,20 @@ export async function writeOrderEvent(sql: Sql, w: OrderWrite): Promise<boolean>
       on conflict (order_id, kind) do update set fire_at = excluded.fire_at, envelope = excluded.envelope, subject = excluded.subject
       returning 1)`;
   }
-  let wake = sql``;
   if (w.effects.outbox.length > 0) {
     const outbox = w.effects.outbox.map((o) => ({ id: o.envelope.id, subject: o.subject, envelope: o.envelope }));
     ctes = sql`${ctes}, new_outbox as (
       insert into outbox (id, order_id, subject, envelope)
       select r.id, ${w.orderId}, r.subject, r.envelope
       from target, jsonb_to_recordset(${json(outbox)}::jsonb) as r(id text, subject text, envelope jsonb)
-      returning 1),
-    wake as (select pg_notify('outbox', '') from target)`;
-    // A CTE that only reads runs only when referenced.
-    wake = sql`, (select count(*) from wake) as woke`;
+      returning 1)`;
   }
+  // No NOTIFY here: Postgres lets one transaction at a time commit a NOTIFY, holding that lock through
+  // its WAL flush, so every write with outbox rows queued behind the last. The host wakes the relay
+  // once the write has committed (a NATS hint, `OrderHostDeps.onOutboxWritten`); the relay polls too.
   const [result] = await sql<Array<{ written: number }>>`
     with ${ctes}
-    select (select count(*) from target)::int as written ${wake}`;
+    select (select count(*) from target)::int as written`;
   return (result?.written ?? 0) === 1;
 }
 
@@ -219,10 +218,8 @@ export async function writeOrderEvents(sql: Sql, writes: readonly OrderWrite[]):
       select r.id, r.order_id, r.subject, r.envelope
       from jsonb_to_recordset(${json(outbox)}::jsonb) as r(n int, id text, order_id text, subject text, envelope jsonb)
       join target t on t.id = r.order_id order by r.n
-      returning 1),
-    wake as (select pg_notify('outbox', '') where exists (select 1 from new_outbox))
-    select coalesce((select array_agg(i.message_id) from input i join target t on t.id = i.id), '{}') as written,
-           (select count(*) from wake) as woke`;
+      returning 1)
+    select coalesce((select array_agg(i.message_id) from input i join target t on t.id = i.id), '{}') as written`;
   return new Set(rows[0]?.written ?? []);
 }
 

@@ -19,6 +19,11 @@ export interface OutboxRelayOptions {
   batchSize?: number;
   /** Sent outbox rows and inbox rows older than this are deleted (default 7 days). */
   retentionMs?: number;
+  /**
+   * The plain NATS subject order hosts publish on after a commit that queued outbox rows
+   * (`names.subjects.outboxWake`); the relay wakes on it at once. Without it the relay only polls.
+   */
+  wakeSubject?: string;
 }
 
 export interface OutboxRelay {
@@ -38,7 +43,8 @@ interface OutboxRow {
  * Publishes outbox rows to JetStream in `seq` order with the row id as message id, then marks them
  * sent (with the statement that takes the next batch). Also fires due timers (moves them into the outbox in one statement). One leader at a time
  * (Postgres advisory lock); other instances stand by and take over when the leader's session ends.
- * Wakes on `NOTIFY outbox` after a commit, and polls as a fallback.
+ * Wakes on the hosts' hint after a commit (`wakeSubject`; not NOTIFY, which Postgres lets only one
+ * committing transaction at a time send), and polls as a fallback should a hint be lost.
  */
 export async function startOutboxRelay(o: OutboxRelayOptions): Promise<OutboxRelay> {
   const log = o.logger.child({ service: 'outbox-relay' });
@@ -65,7 +71,7 @@ export async function startOutboxRelay(o: OutboxRelayOptions): Promise<OutboxRel
       };
     });
 
-  const listener = await o.sql.listen('outbox', signal);
+  const hints = o.wakeSubject === undefined ? null : o.nc.subscribe(o.wakeSubject, { callback: signal });
   let resolveLeader!: () => void;
   const leader = new Promise<void>((r) => (resolveLeader = r));
 
@@ -200,7 +206,7 @@ export async function startOutboxRelay(o: OutboxRelayOptions): Promise<OutboxRel
       stopped = true;
       wake?.();
       await loop;
-      await listener.unlisten().catch(() => {});
+      hints?.unsubscribe();
     },
   };
 }
