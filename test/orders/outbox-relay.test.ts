@@ -34,6 +34,22 @@ async function streamCount(): Promise<number> {
 }
 
 describe('outbox relay', () => {
+  it('wakes on the order hosts\' NATS hint: a row is published long before the next poll', async () => {
+    // A poll interval no test waits out: only the hint can wake the relay in time.
+    const relay = await startOutboxRelay({ sql: t.sql, nc: t.nc, logger: t.logger, pollMs: 600_000, wakeSubject: t.names.subjects.outboxWake });
+    try {
+      await relay.leader;
+      await eventually(async () => (await t.sql`select 1 from outbox where sent_at is null limit 1`).length === 0, 'the start-up round done', 30_000, 50);
+      const before = await streamCount();
+      await insertOutbox(1, `ord_${randomUUID()}`);
+      t.nc.publish(t.names.subjects.outboxWake);
+      // Published, not yet marked: the relay marks a round's rows in the statement of its next round.
+      await eventually(async () => (await streamCount()) - before === 1, 'the row published after the hint', 60_000, 50);
+    } finally {
+      await relay.stop();
+    }
+  });
+
   it('killed mid-batch: every row is published exactly once in the stream, none lost', async () => {
     const before = await streamCount();
     await insertOutbox(3000, `ord_${randomUUID()}`);
