@@ -64,6 +64,28 @@ describe('group commit (real Postgres)', () => {
     expect(await t.sql`select 1 from timers where order_id = any(${[a.orderId, b.orderId, c.orderId]})`).toHaveLength(0);
   });
 
+  it('wakes the relay after a commit that queued outbox rows, alone or in a group, and only then', async () => {
+    let wakes = 0;
+    const committer = createGroupCommitter(t.sql, { maxBatch: 64, maxInFlight: 1, onOutboxWritten: () => wakes++ });
+    const [a, b] = [sampleOrder(), sampleOrder()];
+    const placed = await Promise.all([a, b].map((o) => decide('ORDER_PLACED', o.orderId, { order: o })));
+    expect(placed.every((w) => w.effects.outbox.length === 0)).toBe(true);
+    await Promise.all(placed.map((w) => committer.write(w)));
+    expect(wakes).toBe(0);
+    // One alone (writeOrderEvent), then two in one statement (writeOrderEvents): one wake each.
+    const payA = await decide('PAYMENT_CONFIRMED', a.orderId, paid(a));
+    expect(payA.effects.outbox.length).toBeGreaterThan(0);
+    expect(await committer.write(payA)).toBe(true);
+    expect(wakes).toBe(1);
+    const payB = await decide('PAYMENT_CONFIRMED', b.orderId, paid(b));
+    const again = { ...payA, row: { ...payA.row, ...(payA.row.kind === 'update' ? { expectedVersion: payA.row.expectedVersion + 1 } : {}) } };
+    expect(await Promise.all([committer.write(payB), committer.write(again)])).toEqual([true, false]);
+    expect(wakes).toBe(2);
+    // A write with outbox rows that writes nothing (already applied) wakes nobody.
+    expect(await committer.write(again)).toBe(false);
+    expect(wakes).toBe(2);
+  });
+
   it('a statement that fails is retried one write at a time: only the bad event fails', async () => {
     const committer = createGroupCommitter(t.sql, { maxBatch: 64, maxInFlight: 1 });
     const good = [sampleOrder(), sampleOrder()];
