@@ -173,9 +173,11 @@ export async function writeOrderEvents(sql: Sql, writes: readonly OrderWrite[]):
       select * from jsonb_to_recordset(${json(orders)}::jsonb) as r(
         n int, id text, kind text, expected int, external_id text, customer_email text, created_at timestamptz, state text,
         document_state text, state_value jsonb, snapshot jsonb, machine_version text, hold_code text, message_id text)),
+    -- One index probe per event: as \`not exists\` Postgres turns this into an anti join and, taking
+    -- the input for 100 rows, hashes every inbox row of the consumer (26 ms at 9k rows, and growing).
     fresh as (
       select i.* from input i
-      where not exists (select 1 from processed_messages p where p.consumer = ${consumer} and p.message_id = i.message_id)),
+      where (select true from processed_messages p where p.consumer = ${consumer} and p.message_id = i.message_id) is null),
     created as (
       insert into orders (id, external_id, state, document_state, state_value, snapshot, machine_version, version, customer_email, created_at, updated_at)
       select id, external_id, state, document_state, state_value, snapshot, machine_version, 1, customer_email, created_at, now()
