@@ -102,15 +102,17 @@ async function placeAndPay(http: HttpPost, gatewayUrl: string, shopKey: string, 
  * polls run on the measured system's Postgres and in this driver while the orders are processed,
  * and each is a commit in the database's counts: so each asks only about the orders not yet seen
  * done, and they come every 250 ms (the figures come from the rows' own timestamps, not from when
- * a poll saw them).
+ * a poll saw them). The ids are joined, one index probe each: as `id = any($1)` in the prepared
+ * (generic) plan, Postgres compared every row it read with every id left, one by one (140 ms of
+ * the database's CPU per poll with 2,500 orders, 27 ms joined; counted in its CPU per order).
  */
 async function pollUntilAll(b: BenchEnv, ids: readonly string[], timeoutMs: number, what: string, emailed: boolean): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let left = [...ids];
   for (;;) {
     const rows = emailed
-      ? await b.sql<{ id: string }[]>`select id from orders where id = any(${left}) and state = 'closed' and document_state = 'emailed'`
-      : await b.sql<{ id: string }[]>`select id from orders where id = any(${left}) and state = 'closed'`;
+      ? await b.sql<{ id: string }[]>`select o.id from unnest(${left}::text[]) as u(id) join orders o on o.id = u.id where o.state = 'closed' and o.document_state = 'emailed'`
+      : await b.sql<{ id: string }[]>`select o.id from unnest(${left}::text[]) as u(id) join orders o on o.id = u.id where o.state = 'closed'`;
     if (rows.length > 0) {
       const seen = new Set(rows.map((r) => r.id));
       left = left.filter((id) => !seen.has(id));
