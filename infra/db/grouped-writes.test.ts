@@ -54,6 +54,25 @@ describe('grouped writes (pure)', () => {
     await expect(c).rejects.toThrow('boom');
     await expect(write(4)).resolves.toBe(4);
   });
+
+  it('with a key, a statement carries one item per key; later items of a key follow in order', async () => {
+    const batches: string[][] = [];
+    const first = gate();
+    const write = createGroupedWrites<string, string>({
+      maxInFlight: 1,
+      maxBatch: 10,
+      key: (item) => item.slice(0, 1),
+      async write(batch) {
+        batches.push(batch);
+        if (batches.length === 1) await first.opened;
+        return batch.map((item) => item.toUpperCase());
+      },
+    });
+    const answers = ['x0', 'a1', 'b1', 'a2', 'c1', 'a3', 'b2'].map((item) => write(item));
+    first.open();
+    expect(await Promise.all(answers)).toEqual(['X0', 'A1', 'B1', 'A2', 'C1', 'A3', 'B2']);
+    expect(batches).toEqual([['x0'], ['a1', 'b1', 'c1'], ['a2', 'b2'], ['a3']]);
+  });
 });
 
 describe('deferred marks (pure)', () => {

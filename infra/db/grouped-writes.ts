@@ -3,11 +3,19 @@
  * go together in the next one (up to `maxBatch` per statement) — one commit, one WAL flush for many
  * callers. At low load an item goes at once, alone; nothing waits for a batch to fill. `write`
  * answers one result per item, in the items' order; a failed statement fails every item in it.
+ * With `key`, one statement never carries two items of one key (an upsert may not touch a row
+ * twice in one statement): a second item of a key waits for a later statement, in arrival order.
  */
-export function createGroupedWrites<T, R>(o: { maxInFlight: number; maxBatch: number; write(batch: T[]): Promise<R[]> }): (item: T) => Promise<R> {
-  let queue: Array<{ item: T; resolve: (r: R) => void; reject: (err: unknown) => void }> = [];
+export function createGroupedWrites<T, R>(o: {
+  maxInFlight: number;
+  maxBatch: number;
+  key?: (item: T) => string;
+  write(batch: T[]): Promise<R[]>;
+}): (item: T) => Promise<R> {
+  type Waiting = { item: T; resolve: (r: R) => void; reject: (err: unknown) => void };
+  let queue: Waiting[] = [];
   let inFlight = 0;
-  async function run(batch: typeof queue): Promise<void> {
+  async function run(batch: Waiting[]): Promise<void> {
     try {
       const results = await o.write(batch.map((b) => b.item));
       batch.forEach((b, i) => b.resolve(results[i] as R));
@@ -15,10 +23,29 @@ export function createGroupedWrites<T, R>(o: { maxInFlight: number; maxBatch: nu
       for (const b of batch) b.reject(err);
     }
   }
-  function pump(): void {
-    while (inFlight < o.maxInFlight && queue.length > 0) {
+  function take(): Waiting[] {
+    const key = o.key;
+    if (key === undefined) {
       const batch = queue.slice(0, o.maxBatch);
       queue = queue.slice(o.maxBatch);
+      return batch;
+    }
+    const batch: Waiting[] = [];
+    const rest: Waiting[] = [];
+    const keys = new Set<string>();
+    for (const w of queue) {
+      const k = key(w.item);
+      // A key seen before (in this batch, or waiting behind) keeps its later items in order.
+      if (batch.length < o.maxBatch && !keys.has(k)) batch.push(w);
+      else rest.push(w);
+      keys.add(k);
+    }
+    queue = rest;
+    return batch;
+  }
+  function pump(): void {
+    while (inFlight < o.maxInFlight && queue.length > 0) {
+      const batch = take();
       inFlight++;
       void run(batch).finally(() => {
         inFlight--;

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { createGroupedWrites } from '../../infra/db/grouped-writes.ts';
 import type { Sql } from '../../infra/db/postgres.ts';
 
 /** How long a claim to send one document's e-mail blocks other instances (a crashed sender's claim expires). */
@@ -29,18 +30,52 @@ export interface MailDeliveryStore {
   release(key: string, claimId: string, error: string, status?: 'failed' | 'sent-unknown'): Promise<void>;
 }
 
+/** Statements in flight at once for claims, and for "sent" marks; more wait and go together. */
+const GROUP_IN_FLIGHT = 2;
+const GROUP_MAX = 100;
+
 export function createMailDeliveryStore(sql: Sql, leaseSeconds = CLAIM_LEASE_SECONDS): MailDeliveryStore {
-  return {
-    async claim(key, orderId, recipient) {
-      const claimId = randomUUID();
-      const claimed = await sql`insert into mail_deliveries (idempotency_key, order_id, recipient, status, attempts, claimed_at, claim_id)
-        values (${key}, ${orderId}, ${recipient}, 'sending', 1, now(), ${claimId})
-        on conflict (idempotency_key) do update set status = 'sending', claimed_at = now(), claim_id = ${claimId},
+  // Claims and "sent" marks of several senders share a statement (and its commit) when they meet:
+  // each is still conditional on its own row exactly as alone, and one statement holds one item
+  // per document (an upsert may touch a row once per statement).
+  const claimRows = createGroupedWrites<{ key: string; orderId: string; recipient: string; claimId: string }, boolean>({
+    maxInFlight: GROUP_IN_FLIGHT,
+    maxBatch: GROUP_MAX,
+    key: (c) => c.key,
+    async write(batch) {
+      const rows = await sql<{ idempotency_key: string }[]>`
+        insert into mail_deliveries (idempotency_key, order_id, recipient, status, attempts, claimed_at, claim_id)
+        select v.key, v.order_id, v.recipient, 'sending', 1, now(), v.claim_id
+          from unnest(${batch.map((c) => c.key)}::text[], ${batch.map((c) => c.orderId)}::text[], ${batch.map((c) => c.recipient)}::text[],
+                      ${batch.map((c) => c.claimId)}::text[]) as v(key, order_id, recipient, claim_id)
+        on conflict (idempotency_key) do update set status = 'sending', claimed_at = now(), claim_id = excluded.claim_id,
             attempts = mail_deliveries.attempts + 1, recipient = excluded.recipient
           where mail_deliveries.status <> 'sent'
             and (mail_deliveries.claimed_at is null or mail_deliveries.claimed_at < now() - make_interval(secs => ${leaseSeconds}))
-        returning 1`;
-      if (claimed.length > 0) return { kind: 'claimed', claimId };
+        returning idempotency_key`;
+      const claimed = new Set(rows.map((r) => r.idempotency_key));
+      return batch.map((c) => claimed.has(c.key));
+    },
+  });
+  const markRows = createGroupedWrites<{ key: string; claimId: string; messageId: string }, boolean>({
+    maxInFlight: GROUP_IN_FLIGHT,
+    maxBatch: GROUP_MAX,
+    key: (m) => m.key,
+    async write(batch) {
+      const rows = await sql<{ idempotency_key: string }[]>`
+        update mail_deliveries m set status = 'sent', message_id = v.message_id, sent_at = now(), claimed_at = null, last_error = null
+          from unnest(${batch.map((m) => m.key)}::text[], ${batch.map((m) => m.claimId)}::text[], ${batch.map((m) => m.messageId)}::text[])
+               as v(key, claim_id, message_id)
+         where m.idempotency_key = v.key and m.claim_id = v.claim_id and m.status = 'sending'
+        returning m.idempotency_key`;
+      const marked = new Set(rows.map((r) => r.idempotency_key));
+      return batch.map((m) => marked.has(m.key));
+    },
+  });
+  return {
+    async claim(key, orderId, recipient) {
+      const claimId = randomUUID();
+      if (await claimRows({ key, orderId, recipient, claimId })) return { kind: 'claimed', claimId };
       const [row] = await sql<{ status: string; recipient: string; message_id: string | null; lease_left_ms: number | null }[]>`
         select status, recipient, message_id,
                (extract(epoch from (claimed_at + make_interval(secs => ${leaseSeconds}) - now())) * 1000)::int as lease_left_ms
@@ -53,10 +88,8 @@ export function createMailDeliveryStore(sql: Sql, leaseSeconds = CLAIM_LEASE_SEC
         where idempotency_key = ${key} and claim_id = ${claimId} and status = 'sending' returning 1`;
       return r.length > 0;
     },
-    async markSent(key, claimId, messageId) {
-      const r = await sql`update mail_deliveries set status = 'sent', message_id = ${messageId}, sent_at = now(), claimed_at = null, last_error = null
-        where idempotency_key = ${key} and claim_id = ${claimId} and status = 'sending' returning 1`;
-      return r.length > 0;
+    markSent(key, claimId, messageId) {
+      return markRows({ key, claimId, messageId });
     },
     async release(key, claimId, error, status = 'failed') {
       await sql`update mail_deliveries set status = ${status}, claimed_at = null, last_error = ${error.slice(0, 2000)},
