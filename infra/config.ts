@@ -135,6 +135,8 @@ export interface Config {
   readonly consoleSessionHours: number;
   /** Refuse to send mail over a connection that did not upgrade to TLS (nodemailer `requireTLS`). */
   readonly smtpRequireTls: boolean;
+  /** SMTP connections the mailer keeps open at once (each carries one message at a time). */
+  readonly smtpMaxConnections: number;
   readonly logLevel: string;
   readonly adminTokens: readonly AdminToken[];
   /** Keys shops present on `POST /orders` (`Authorization: Bearer <key>`); empty = no intake. */
@@ -509,6 +511,7 @@ export function loadConfig(env: Env = process.env): Config {
     webhookInvalidRetentionMs: duration(env, 'WEBHOOK_INVALID_RETENTION', 7 * 24 * 3600_000),
     webhookInvalidRateLimit: int(env, 'WEBHOOK_INVALID_RATE_LIMIT', 60, 1, 1_000_000),
     smtpRequireTls: bool(env, 'SMTP_REQUIRE_TLS'),
+    smtpMaxConnections: int(env, 'SMTP_MAX_CONNECTIONS', 16, 1, 100),
     logLevel: str(env, 'LOG_LEVEL') ?? 'info',
     adminTokens: Object.freeze(parseAdminTokens(str(env, 'ADMIN_TOKENS'))),
     shopKeys: Object.freeze(parseShopKeys(str(env, 'SHOP_KEYS'))),
@@ -542,7 +545,7 @@ export function loadConfig(env: Env = process.env): Config {
     fakturowniaTimeoutMs: int(env, 'FAKTUROWNIA_TIMEOUT_MS', 15_000, 100, 300_000),
     mailMaxAttempts: int(env, 'MAIL_MAX_ATTEMPTS', 8, 1, 100),
     mailRetryBaseMs: int(env, 'MAIL_RETRY_BASE_MS', 30_000, 1, 3600_000),
-    mailConcurrency: int(env, 'MAIL_CONCURRENCY', 8, 1, 256),
+    mailConcurrency: int(env, 'MAIL_CONCURRENCY', 32, 1, 256),
     mailClaimLeaseMs: int(env, 'MAIL_CLAIM_LEASE_MS', 300_000, 1000, 24 * 3600_000),
     mailUncertain: oneOf(env, 'MAIL_UNCERTAIN', ['resend', 'notify'] as const, 'resend'),
     logisticsMaxAttempts: int(env, 'LOGISTICS_MAX_ATTEMPTS', 8, 1, 100),

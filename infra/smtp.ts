@@ -80,7 +80,7 @@ function serializeNode(node: MimeNode, out: Buffer[]): void {
  * `close()` it on shutdown. Timeouts are short so a dead SMTP server is a fast, retryable failure.
  * `requireTls` (SMTP_REQUIRE_TLS): a server that does not offer STARTTLS is refused, mail is not sent in clear.
  */
-export function createMailTransport(smtpUrl: string, opts: { requireTls?: boolean } = {}): MailTransport {
+export function createMailTransport(smtpUrl: string, opts: { requireTls?: boolean; maxConnections?: number } = {}): MailTransport {
   const u = new URL(smtpUrl);
   return nodemailer.createTransport({
     host: u.hostname,
@@ -93,7 +93,7 @@ export function createMailTransport(smtpUrl: string, opts: { requireTls?: boolea
     requireTLS: opts.requireTls === true,
     tls: { rejectUnauthorized: u.searchParams.get('rejectUnauthorized') !== 'false' },
     pool: true,
-    maxConnections: 5,
+    maxConnections: opts.maxConnections ?? 5,
     connectionTimeout: SMTP_TIMEOUTS_MS.connection,
     greetingTimeout: SMTP_TIMEOUTS_MS.greeting,
     socketTimeout: SMTP_TIMEOUTS_MS.socket,

@@ -23,7 +23,7 @@ export async function startMailerService(deps: ServiceDeps, opts: MailerServiceO
   const logger = deps.logger.child({ service: 'mailer' });
   if (!config.smtpUrl) throw new ConfigError('SMTP_URL', 'required by the mailer (e.g. smtp://user:pass@mail.example.com:587)');
   const provider = opts.provider ?? invoicingProviderFromConfig(config);
-  const transport = createMailTransport(config.smtpUrl, { requireTls: config.smtpRequireTls });
+  const transport = createMailTransport(config.smtpUrl, { requireTls: config.smtpRequireTls, maxConnections: config.smtpMaxConnections });
   const consumer = await runConsumer({
     nc,
     sql: deps.sql,

@@ -94,6 +94,35 @@ describe('SMTP transport and sink (real SMTP on loopback)', () => {
     expect(err?.message ?? '').toMatch(/STARTTLS/i);
     expect(sink.mails.length).toBe(before);
   });
+
+  it('SMTP_MAX_CONNECTIONS: mails sent at once go over at most that many connections', async () => {
+    // A TCP relay in front of the sink counts the connections the transport opens.
+    let opened = 0;
+    const relay = net.createServer((client) => {
+      opened++;
+      const upstream = net.connect(Number(new URL(sink.url).port), '127.0.0.1');
+      client.on('error', () => upstream.destroy());
+      upstream.on('error', () => client.destroy());
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    const url = `smtp://127.0.0.1:${(relay.address() as net.AddressInfo).port}?ignoreTLS=true`;
+    const sendEight = async (maxConnections: number) => {
+      opened = 0;
+      const transport = createMailTransport(url, { maxConnections });
+      await Promise.all(Array.from({ length: 8 }, (_, i) => transport.sendMail({ from: 'a@example.com', to: 'b@example.com', subject: `at once ${i}`, text: 'x' })));
+      transport.close();
+      return opened;
+    };
+    try {
+      const few = await sendEight(2);
+      expect(few).toBeGreaterThanOrEqual(1);
+      expect(few).toBeLessThanOrEqual(2);
+      expect(await sendEight(8)).toBeGreaterThan(2);
+    } finally {
+      relay.close();
+    }
+  });
 });
 
 describe('composeMail', () => {
