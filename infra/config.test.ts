@@ -14,7 +14,7 @@ function errorOf(env: Record<string, string>): ConfigError {
 describe('config', () => {
   it('has sensible defaults and is frozen', () => {
     const c = loadConfig({});
-    expect(c).toMatchObject({ natsPrefix: 'orderpilot', port: 3000, host: '127.0.0.1', orderPartitions: 64, heapGrowingPercent: 50, databaseUrl: undefined });
+    expect(c).toMatchObject({ natsPrefix: 'orderpilot', port: 3000, host: '127.0.0.1', orderPartitions: 64, heapGrowingPercent: 50, databaseUrl: undefined, smtpMaxConnections: 16, mailConcurrency: 32 });
     expect(Object.isFrozen(c)).toBe(true);
     expect(() => {
       (c as { port: number }).port = 1;
@@ -27,6 +27,7 @@ describe('config', () => {
     expect(errorOf({ DATABASE_URL: 'mysql://x' }).variable).toBe('DATABASE_URL');
     expect(errorOf({ NATS_URL: 'not a url' }).variable).toBe('NATS_URL');
     expect(errorOf({ NATS_PREFIX: 'a.b' }).variable).toBe('NATS_PREFIX');
+    expect(errorOf({ SMTP_MAX_CONNECTIONS: '0' }).variable).toBe('SMTP_MAX_CONNECTIONS');
     expect(errorOf({ ADMIN_TOKENS: 'anna' }).variable).toBe('ADMIN_TOKENS');
     expect(errorOf({ STRIPE_WEBHOOK_SECRET: 'sk_live_x' }).variable).toBe('STRIPE_WEBHOOK_SECRET');
     expect(errorOf({ ORDERPILOT_INSPECT: 'maybe' }).variable).toBe('ORDERPILOT_INSPECT');

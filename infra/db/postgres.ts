@@ -15,7 +15,7 @@ export interface SqlOptions {
    * Called for every statement sent (the bench counts them). Costs a stack capture per query
    * (postgres.js's debug hook), so it is off unless asked for.
    */
-  onStatement?: (query: string) => void;
+  onStatement?: (query: string, parameters: readonly unknown[]) => void;
 }
 
 /** Creates a pool. Callers own it and must `end()` it on shutdown. */
@@ -26,7 +26,7 @@ export function createSql(url: string, opts: SqlOptions = {}): Sql {
     idle_timeout: 20,
     onnotice: () => {},
     connection: { application_name: opts.name ?? 'orderpilot' },
-    ...(opts.onStatement === undefined ? {} : { debug: (_connection: number, query: string) => opts.onStatement?.(query) }),
+    ...(opts.onStatement === undefined ? {} : { debug: (_connection: number, query: string, parameters: unknown[]) => opts.onStatement?.(query, parameters) }),
   }) as Sql;
 }
 

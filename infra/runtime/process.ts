@@ -26,7 +26,7 @@ export interface StartOptions {
   /** Install SIGINT/SIGTERM handlers that shut down gracefully (default true). */
   handleSignals?: boolean;
   /** Called for every SQL statement the process sends (the bench counts them; see `SqlOptions`). */
-  onStatement?: (query: string) => void;
+  onStatement?: (query: string, parameters: readonly unknown[]) => void;
 }
 
 /** Connects, migrates, declares the NATS topology and starts the given services in this process. */

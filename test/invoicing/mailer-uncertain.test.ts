@@ -6,6 +6,7 @@ import { startMailerService } from '../../services/mailer/main.ts';
 import { createMailDeliveryStore } from '../../services/mailer/mail-delivery.store.ts';
 import { startInvoicingSandbox, type InvoicingSandbox } from '../../infra/sandbox/invoicing-sandbox.ts';
 import { loadConfig } from '../../infra/config.ts';
+import { createSql } from '../../infra/db/postgres.ts';
 import type { RunningService } from '../../infra/runtime/service.ts';
 import { createTestContext, eventually, type TestContext } from '../support/context.ts';
 import { sampleOrder } from '../support/orders.ts';
@@ -169,25 +170,27 @@ describe('mail claims are fenced', () => {
   it('claims and marks made at once share statements, each decided on its own row as alone', async () => {
     const store = createMailDeliveryStore(t.sql, 60);
     const seen: string[] = [];
-    const traced = createMailDeliveryStore(Object.assign(((...a: Parameters<typeof t.sql>) => {
-      seen.push(String(a[0]?.[0] ?? '').trim().split(/\s+/).slice(0, 2).join(' '));
-      return t.sql(...a);
-    }) as unknown as typeof t.sql, t.sql), 60);
-    const keys = Array.from({ length: 6 }, (_, i) => `document:group:${Date.now()}:${i}`);
-    // The first goes alone; the other five, and a second claim of the first's document, meet.
-    const claims = await Promise.all([...keys, keys[0] as string].map((k) => traced.claim(k, 'ord_group', 'jan@example.com')));
-    expect(claims.slice(0, 6).map((c) => c.kind)).toEqual(Array(6).fill('claimed'));
-    expect(claims[6]).toMatchObject({ kind: 'busy' });
-    const inserts = seen.filter((s) => s === 'insert into').length;
-    expect(inserts).toBeGreaterThan(1);
-    expect(inserts).toBeLessThan(7);
-    const ids = claims.map((c) => (c.kind === 'claimed' ? c.claimId : 'none'));
-    // Marks at once, one of them with a claim that is not the holder's: only that one is refused.
-    const marked = await Promise.all(keys.map((k, i) => traced.markSent(k, i === 3 ? 'not-the-claim' : (ids[i] as string), `<m${i}@x>`)));
-    expect(marked).toEqual([true, true, true, false, true, true]);
-    expect(seen.filter((s) => s === 'update mail_deliveries').length).toBeLessThan(6);
-    expect(await store.claim(keys[3] as string, 'ord_group', 'jan@example.com')).toMatchObject({ kind: 'busy' });
-    expect(await store.claim(keys[5] as string, 'ord_group', 'jan@example.com')).toEqual({ kind: 'sent', recipient: 'jan@example.com', messageId: '<m5@x>' });
+    const tracedSql = createSql(t.databaseUrl, { onStatement: (query) => void seen.push(query.trim().split(/\s+/).slice(0, 2).join(' ')) });
+    const traced = createMailDeliveryStore(tracedSql, 60);
+    try {
+      const keys = Array.from({ length: 6 }, (_, i) => `document:group:${Date.now()}:${i}`);
+      // The first goes alone; the other five, and a second claim of the first's document, meet.
+      const claims = await Promise.all([...keys, keys[0] as string].map((k) => traced.claim(k, 'ord_group', 'jan@example.com')));
+      expect(claims.slice(0, 6).map((c) => c.kind)).toEqual(Array(6).fill('claimed'));
+      expect(claims[6]).toMatchObject({ kind: 'busy' });
+      const inserts = seen.filter((s) => s === 'insert into').length;
+      expect(inserts).toBeGreaterThan(1);
+      expect(inserts).toBeLessThan(7);
+      const ids = claims.map((c) => (c.kind === 'claimed' ? c.claimId : 'none'));
+      // Marks at once, one of them with a claim that is not the holder's: only that one is refused.
+      const marked = await Promise.all(keys.map((k, i) => traced.markSent(k, i === 3 ? 'not-the-claim' : (ids[i] as string), `<m${i}@x>`)));
+      expect(marked).toEqual([true, true, true, false, true, true]);
+      expect(seen.filter((s) => s === 'update mail_deliveries').length).toBeLessThan(6);
+      expect(await store.claim(keys[3] as string, 'ord_group', 'jan@example.com')).toMatchObject({ kind: 'busy' });
+      expect(await store.claim(keys[5] as string, 'ord_group', 'jan@example.com')).toEqual({ kind: 'sent', recipient: 'jan@example.com', messageId: '<m5@x>' });
+    } finally {
+      await tracedSql.end();
+    }
   });
 
   it('configuration refuses a claim lease shorter than the timeouts one send must cover', () => {

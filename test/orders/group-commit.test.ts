@@ -1,6 +1,6 @@
-import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeEnvelope, natsNames } from '../../services/contracts/index.ts';
+import { createSql } from '../../infra/db/postgres.ts';
 import { createGroupCommitter } from '../../services/orders/group-commit.ts';
 import { decideOrderEvent, parseOrderEvent } from '../../services/orders/order-decision.ts';
 import { loadForEvent, writeOrderEvents, type OrderWrite } from '../../services/orders/order-store.ts';
@@ -110,12 +110,12 @@ describe('group commit (real Postgres)', () => {
     const consumer = 'gc-plan';
     await t.sql`insert into processed_messages (consumer, message_id) select ${consumer}, 'old-' || g from generate_series(1, 9000) g`;
     await t.sql`analyze processed_messages`; // analysed, not vacuumed: as on a busy system
-    const seen: Array<{ query: string; parameters: unknown[] }> = [];
-    const traced = postgres(t.databaseUrl, { max: 1, onnotice: () => {}, debug: (_c, query, parameters) => void seen.push({ query, parameters }) });
+    const seen: Array<{ query: string; parameters: readonly unknown[] }> = [];
+    const traced = createSql(t.databaseUrl, { max: 1, onStatement: (query, parameters) => void seen.push({ query, parameters }) });
     try {
       const orders = [sampleOrder(), sampleOrder(), sampleOrder()];
       const placed = await Promise.all(orders.map(async (o) => ({ ...(await decide('ORDER_PLACED', o.orderId, { order: o })), consumer })));
-      expect((await writeOrderEvents(traced as never, placed)).size).toBe(3);
+      expect((await writeOrderEvents(traced, placed)).size).toBe(3);
       const statement = seen.find((s) => s.query.includes('processed_messages'));
       if (!statement) throw new Error('the group statement was not seen');
       const [row] = await traced.unsafe(`explain (format json) ${statement.query}`, statement.parameters as never[]);
