@@ -6,7 +6,7 @@ import { loadConfig, parseAdminTokens, type Config } from '../config.ts';
 import { createSql } from '../db/postgres.ts';
 import type { Logger } from '../logger.ts';
 import { databaseName, ensureDatabase, withDatabase } from '../db/ensure-database.ts';
-import { DEFAULT_DATABASE_URL, ensureLocalServices } from '../runtime/local-services.ts';
+import { defaultDatabaseUrl, ensureLocalServices } from '../runtime/local-services.ts';
 import { startRuntime, type Runtime } from '../runtime/process.ts';
 import { startDemoShop, type DemoShop } from '../demo/demo-shop.ts';
 import { startMailbox, type Mailbox } from '../demo/mailbox.server.ts';
@@ -149,7 +149,7 @@ export async function runDemo(opts: { config: Config; logger: Logger }): Promise
   // Without DATABASE_URL the demo uses its own database on the local (or embedded) server; a
   // DATABASE_URL from the environment is used as it is. Either way the database is created if missing.
   const local = await ensureLocalServices({
-    databaseUrl: opts.config.databaseUrl ?? withDatabase(DEFAULT_DATABASE_URL, DEMO_DATABASE),
+    databaseUrl: opts.config.databaseUrl ?? withDatabase(await defaultDatabaseUrl(), DEMO_DATABASE),
     natsUrl: opts.config.natsUrl,
     dataDir: opts.config.dataDir,
     logger,

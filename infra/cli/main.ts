@@ -7,7 +7,7 @@ import { redactText, redactUrl, secretsFromEnv } from '../redact.ts';
 import { jetstream } from '@nats-io/jetstream';
 import { listDeadLetters, replayDeadLetter } from '../db/dead-letters.ts';
 import { connectNats } from '../nats/connection.ts';
-import { DEFAULT_DATABASE_URL, DEFAULT_NATS_URL, postgresAnswers } from '../runtime/local-services.ts';
+import { defaultDatabaseUrl, DEFAULT_NATS_URL, postgresAnswers } from '../runtime/local-services.ts';
 import { startRuntime } from '../runtime/process.ts';
 import { selectServices, SERVICES } from './services.ts';
 
@@ -28,7 +28,7 @@ Configuration comes from the environment; see README.md.`;
 
 /** The database URL of a one-shot command, once its server answers (a clear message otherwise). */
 async function answeringDatabaseUrl(configured: string | undefined): Promise<string> {
-  const url = configured ?? DEFAULT_DATABASE_URL;
+  const url = configured ?? (await defaultDatabaseUrl());
   if (!(await postgresAnswers(url))) throw new Error(`Postgres does not answer at DATABASE_URL (${redactUrl(url)}). Set DATABASE_URL to a running server.`);
   return url;
 }

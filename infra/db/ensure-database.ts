@@ -1,4 +1,4 @@
-import postgres from 'postgres';
+import { openPostgres } from './postgres.ts';
 
 /** The database named in a Postgres URL (`postgres` when the URL names none). */
 export function databaseName(url: string): string {
@@ -20,7 +20,7 @@ export function withDatabase(url: string, name: string): string {
  */
 export async function ensureDatabase(url: string): Promise<boolean> {
   const name = databaseName(url);
-  const admin = postgres(withDatabase(url, 'postgres'), { max: 1, onnotice: () => {}, connect_timeout: 10 });
+  const admin = openPostgres(withDatabase(url, 'postgres'), { max: 1, onnotice: () => {}, connect_timeout: 10 });
   try {
     const [row] = await admin`select 1 as found from pg_database where datname = ${name}`;
     if (row) return false;

@@ -18,16 +18,41 @@ export interface SqlOptions {
   onStatement?: (query: string, parameters: readonly unknown[]) => void;
 }
 
+/**
+ * A Postgres URL as postgres.js takes it. libpq's way of naming a Unix socket,
+ * `postgres://user@localhost/db?host=/var/run/postgresql` (the directory holding `.s.PGSQL.<port>`),
+ * is not understood by postgres.js, which would send `host` to the server as a run-time setting and
+ * fail; here it becomes postgres.js's `path` option. Any other URL passes through unchanged.
+ */
+export function connectionTarget(url: string): { url: string; path?: string } {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return { url };
+  }
+  const dir = u.searchParams.get('host');
+  if (dir === null || !dir.startsWith('/')) return { url };
+  u.searchParams.delete('host');
+  return { url: u.toString(), path: `${dir.replace(/\/+$/, '')}/.s.PGSQL.${u.port || '5432'}` };
+}
+
+/** postgres.js on `url` (TCP or, libpq-style, a Unix socket), with the given client options. */
+export function openPostgres(url: string, options: postgres.Options<Record<string, postgres.PostgresType>> = {}): Sql {
+  const target = connectionTarget(url);
+  return postgres(target.url, target.path === undefined ? options : { ...options, path: target.path }) as Sql;
+}
+
 /** Creates a pool. Callers own it and must `end()` it on shutdown. */
 export function createSql(url: string, opts: SqlOptions = {}): Sql {
-  return postgres(url, {
+  return openPostgres(url, {
     max: opts.max ?? 10,
     // Idle connections go back to the server: many small processes share its max_connections.
     idle_timeout: 20,
     onnotice: () => {},
     connection: { application_name: opts.name ?? 'orderpilot' },
     ...(opts.onStatement === undefined ? {} : { debug: (_connection: number, query: string, parameters: unknown[]) => opts.onStatement?.(query, parameters) }),
-  }) as Sql;
+  });
 }
 
 /** SQLSTATEs that mean "try again": serialization failures, deadlocks, connection loss, shutdown. */

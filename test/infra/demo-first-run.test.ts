@@ -3,9 +3,9 @@ import { cp, mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import postgres from 'postgres';
 import { afterAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
+import { openPostgres } from '../../infra/db/postgres.ts';
 import { connectNats } from '../../infra/nats/connection.ts';
 import { deleteTopology } from '../../infra/nats/topology.ts';
 import { natsNames } from '../../services/contracts/index.ts';
@@ -24,7 +24,7 @@ const natsUrl = inject('natsUrl');
 
 afterAll(async () => {
   if (demo && demo.exitCode === null && demo.pid) process.kill(-demo.pid, 'SIGKILL');
-  const admin = postgres(baseUrl, { max: 1, onnotice: () => {} });
+  const admin = openPostgres(baseUrl, { max: 1, onnotice: () => {} });
   await admin.unsafe(`drop database if exists ${dbName} with (force)`).catch(() => {});
   await admin.end();
   const nc = await connectNats(natsUrl, 'demo-test-cleanup');
@@ -95,7 +95,7 @@ describe('first run: the Quick start on a fresh checkout', () => {
     expect(root.headers.get('location')).toBe('/admin');
     expect((await fetch(urls['demo mailbox'] ?? '')).status).toBe(200);
     expect((await fetch(urls['API docs'] ?? '')).status).toBe(200);
-    const sql = postgres(urls['Postgres'] ?? '', { max: 1, onnotice: () => {} });
+    const sql = openPostgres(urls['Postgres'] ?? '', { max: 1, onnotice: () => {} });
     const [db] = await sql`select current_database() as name, (select count(*)::int from information_schema.tables where table_name = 'orders') as orders_tables`;
     await sql.end();
     expect(db).toEqual({ name: dbName, orders_tables: 1 }); // its own database, created and migrated

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import postgres from 'postgres';
 import { loadConfig, type Config } from '../../infra/config.ts';
-import { createSql, type Sql } from '../../infra/db/postgres.ts';
+import { createSql, openPostgres, type Sql } from '../../infra/db/postgres.ts';
 import { migrate } from '../../infra/db/migrate.ts';
 import { createLogger, type Logger } from '../../infra/logger.ts';
 import { connectNats, type NatsConnection } from '../../infra/nats/connection.ts';
@@ -17,7 +16,7 @@ export function uniqueName(kind: string): string {
 /** A fresh, empty database on the server of `baseUrl`; `drop()` removes it (connections forced out). */
 export async function createScratchDatabase(baseUrl: string, kind: string): Promise<{ name: string; url: string; drop(): Promise<void> }> {
   const name = uniqueName(kind);
-  const admin = postgres(baseUrl, { max: 1, onnotice: () => {} });
+  const admin = openPostgres(baseUrl, { max: 1, onnotice: () => {} });
   await admin.unsafe(`create database ${name}`);
   await admin.end();
   const u = new URL(baseUrl);
@@ -26,7 +25,7 @@ export async function createScratchDatabase(baseUrl: string, kind: string): Prom
     name,
     url: u.toString(),
     async drop() {
-      const a = postgres(baseUrl, { max: 1, onnotice: () => {} });
+      const a = openPostgres(baseUrl, { max: 1, onnotice: () => {} });
       await a.unsafe(`drop database if exists ${name} with (force)`).catch(() => {});
       await a.end();
     },
