@@ -16,11 +16,14 @@ declare module 'fontkit' {
   /** A glyph: one object per glyph id and font, kept by the font. */
   export interface Glyph {
     readonly id: number;
+    /** The outline (the tests check a glyph is drawn). */
+    readonly path: { commands: unknown[] };
     /** fontkit-private: decodes the glyph's outline from the `glyf` table, again on every call. */
     _decode(): unknown;
   }
   /** A parsed font; pdfkit's `doc.font()` accepts it as it is (anything with `layout`). */
   export interface Font {
+    readonly numGlyphs: number;
     layout(text: string, features?: unknown): GlyphRun;
     getGlyph(id: number, codePoints?: number[]): Glyph | null;
   }
