@@ -58,9 +58,9 @@ async function probePostgres(url: string): Promise<'ok' | 'error' | 'absent'> {
 
 /**
  * The database URL used when DATABASE_URL is not set: like psql, the local server's Unix socket
- * when one is there and lets user `postgres` in (a round trip over a socket costs the client and
- * the server less CPU than over loopback TCP), else TCP on 127.0.0.1 (DEFAULT_DATABASE_URL). The
- * socket is named libpq-style: `postgres://postgres@localhost:5432/postgres?host=/var/run/postgresql`.
+ * when one is there and lets user `postgres` in (no TCP stack on either side of a round trip), else
+ * TCP on 127.0.0.1 (DEFAULT_DATABASE_URL). The socket is named libpq-style:
+ * `postgres://postgres@localhost:5432/postgres?host=/var/run/postgresql`.
  */
 export async function defaultDatabaseUrl(o: { socketDirs?: readonly string[]; port?: number } = {}): Promise<string> {
   const port = o.port ?? 5432;
@@ -176,8 +176,8 @@ export async function startEmbeddedPostgres(dir: string, logger: Logger, port?: 
     password: 'postgres',
     port: p,
     // Its Unix socket lives in the data directory (no shared /tmp or /var/run needed), and clients
-    // here use it — cheaper per round trip than loopback TCP. A socket path has at most 107 bytes;
-    // a data directory too deep for that keeps the binary's default and clients use TCP.
+    // here use it, as they use a local server's. A socket path has at most 107 bytes; a data
+    // directory too deep for that keeps the binary's default and clients use TCP.
     postgresFlags: socketFits ? ['-k', dir] : [],
     persistent: true,
     createPostgresUser: true,

@@ -35,13 +35,15 @@ export async function startRuntime(opts: StartOptions): Promise<Runtime> {
   const logger = opts.logger ?? createLogger({ level: config.logLevel });
   applyHeapGrowingPercent(config.heapGrowingPercent);
   let local: LocalServices | null = null;
-  let databaseUrl = config.databaseUrl ?? (await defaultDatabaseUrl());
-  let natsUrl = config.natsUrl ?? DEFAULT_NATS_URL;
+  let databaseUrl: string;
+  let natsUrl: string;
   if (opts.startLocal) {
     local = await ensureLocalServices({ databaseUrl: config.databaseUrl, natsUrl: config.natsUrl, dataDir: config.dataDir, logger });
     databaseUrl = local.databaseUrl;
     natsUrl = local.natsUrl;
   } else {
+    databaseUrl = config.databaseUrl ?? (await defaultDatabaseUrl());
+    natsUrl = config.natsUrl ?? DEFAULT_NATS_URL;
     if (!(await postgresAnswers(databaseUrl))) throw new Error(`Postgres does not answer at DATABASE_URL (${redactUrl(databaseUrl)}). Set DATABASE_URL, or use "orderpilot demo" to start an embedded one.`);
     if (!(await natsAnswers(natsUrl))) throw new Error(`NATS does not answer at NATS_URL (${redactUrl(natsUrl)}). Set NATS_URL, or use "orderpilot demo" to start nats-server from the PATH.`);
   }

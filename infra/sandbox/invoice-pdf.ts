@@ -120,7 +120,7 @@ const fontFiles = new Map<string, Buffer>();
  * `compress`), pinned in package-lock.json; the test checks the font in the output.
  */
 function sameFontFileAcrossDocuments(doc: PDFKit.PDFDocument): void {
-  const internals = doc as unknown as { _font?: EmbeddedPdfFont & Partial<{ subset: unknown }>; ref(data?: object): PdfRef };
+  const internals = doc as unknown as { _font?: Partial<EmbeddedPdfFont>; ref(data?: object): PdfRef };
   const embedded = internals._font;
   if (embedded?.subset === undefined || typeof embedded.encode !== 'function') return; // a standard font: nothing embedded
   embedded.encode(FIXED_SUBSET_TEXT);
