@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstreamManager, StorageType } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { freePort } from '../../infra/runtime/local-services.ts';
 import { eventually } from '../support/context.ts';
@@ -99,8 +99,23 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
     for (let i = 0; i < nodes.length; i++) await kill(i);
     await rm(dir, { recursive: true, force: true });
   };
+  /**
+   * The meta leader knows every peer: a stream with a replica on each node can be placed. Answering
+   * nodes are not enough — right after they start, a stream add can fail "no suitable peers for
+   * placement" (JetStream 10005) while the last peer is still joining.
+   */
+  const placeable = () =>
+    eventually(async () => {
+      const probe = `placement_probe_${process.pid}_${Date.now()}`;
+      return ask(async (jsm) => {
+        await jsm.streams.add({ name: probe, subjects: [`${probe}.>`], num_replicas: size, storage: StorageType.Memory });
+        await jsm.streams.delete(probe);
+        return true;
+      });
+    }, `a stream with ${size} replicas placed on the cluster`, 90_000, 250);
   try {
     await answering();
+    await placeable();
   } catch (err) {
     await stop();
     throw err;
