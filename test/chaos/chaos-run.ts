@@ -120,6 +120,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
 
   let sandboxes: Sandboxes | null = null;
   const procs: Proc[] = [];
+  /** Every child ever started (a killed one is replaced): their output tells what went wrong. */
+  const everyChild: Child[] = [];
   let sql: Sql | null = null;
   let nc: NatsConnection | null = null;
   let monkeyOn = false;
@@ -202,6 +204,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       for (let attempt = 1; ; attempt++) {
         try {
           p.child = await startChild('test/chaos/service-child.ts', p.services, p.env, 60_000);
+          everyChild.push(p.child);
           return;
         } catch (err) {
           // NATS may be restarting right now, the machine may be slow: a supervisor tries again.
@@ -378,9 +381,20 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     // A last look after a quiet moment: nothing may arrive late.
     await sleep(1500);
     commitsAtSettle = Math.max(commitsAtSettle, await pgCommits());
+    // What the work-queue sweepers said (their errors reach the processes' output): why a message was left.
+    const sweeperSaid = () =>
+      everyChild
+        .flatMap((c) => c.output().split('\n'))
+        .filter((line) => line.includes('"component":"work-queue-sweeper"'))
+        .slice(-5)
+        .map((line) => line.slice(0, 600));
     const checks = await verify({ sql: db, sandboxes: sb, orders: shop.orders, paidEvents, pending: await pendingMessages().catch(() => -1), kills: actions['sigkill'] ?? 0, mailConcurrency: config.mailConcurrency, cancelsAsked: cancels.asked, cancelsWanted: cancels.wanted });
     const left = await leftInWorkQueues().catch((err: unknown) => ({ [`(could not read: ${err instanceof Error ? err.message : String(err)})`]: -1 }));
-    checks.push({ name: 'no message left in a work queue', ok: Object.keys(left).length === 0, detail: Object.keys(left).length === 0 ? `${workQueueStreams.length} work-queue streams empty` : `left: ${JSON.stringify(left)}` });
+    checks.push({
+      name: 'no message left in a work queue',
+      ok: Object.keys(left).length === 0,
+      detail: Object.keys(left).length === 0 ? `${workQueueStreams.length} work-queue streams empty` : `left: ${JSON.stringify(left)}; the sweepers' last words: ${sweeperSaid().join('\n') || 'none'}`,
+    });
     const states = Object.fromEntries((await db<{ state: string; n: number }[]>`select state, count(*)::int as n from orders group by 1 order by 1`).map((r) => [r.state, r.n]));
     const [sweptRow] = await db<{ n: number }[]>`select coalesce(sum(occurrences), 0)::int as n from notifications where code = 'WORK_QUEUE_SWEPT'`;
     const [replayedRow] = await db<{ n: number }[]>`select count(*)::int as n from webhook_inbox where replayed_by = 'webhook recheck'`;
