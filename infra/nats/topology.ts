@@ -169,6 +169,33 @@ export async function ensureTopology(nc: NatsConnection, names: Names, opts: Top
 }
 
 /**
+ * Deletes the durable consumer `durable` and adds it again with its topology config, so it starts
+ * over at the first message its filter matches. For a consumer whose state no longer matches its
+ * stream (nats-server 2.9 on a cluster, after a node was killed: it reports nothing pending while
+ * its filter holds messages, and passes over every copy put back): on a work queue the stream holds
+ * only what is not acked yet, so starting over delivers exactly that — a message in flight again too,
+ * which the handlers drop as a duplicate. Clients consuming it resume on their own once their pull
+ * heartbeats are missed (about 45 s with nats.js 3).
+ */
+export async function recreateConsumer(nc: NatsConnection, names: Names, opts: TopologyOptions, durable: string): Promise<void> {
+  const spec = topology(names, opts).consumers.find((c) => c.durable_name === durable);
+  if (spec === undefined) throw new Error(`no consumer ${durable} in the topology`);
+  const { stream, ...c } = spec;
+  const jsm = await jetstreamManager(nc);
+  await jsm.consumers.delete(stream, durable).catch((err: unknown) => {
+    if (!isNotFound(err)) throw err;
+  });
+  try {
+    await jsm.consumers.add(stream, c as ConsumerConfig);
+  } catch (addErr) {
+    // Another process (a restart's ensureTopology) added it meanwhile: the same config.
+    await jsm.consumers.info(stream, durable).catch(() => {
+      throw addErr;
+    });
+  }
+}
+
+/**
  * An order's partition is its id hashed modulo ORDER_PARTITIONS: with another count, its next
  * event goes to another partition than the ones still waiting, and the two could be applied out of
  * order. So the count may change only while the stream is empty (nothing waiting or in flight).

@@ -60,6 +60,11 @@ export interface WorkQueueSweeperOptions {
   maxSweepsPerMessage?: number;
   /** Told about what one sweep put back (or gave up on), after the fact. */
   onSwept?: (swept: SweptMessage[], givenUp: SweptMessage[]) => Promise<void> | void;
+  /**
+   * Starts a consumer over (delete, add again) when it passed over a message put back too often:
+   * its state no longer matches the stream, so it would pass over whatever comes next as well.
+   */
+  recreateConsumer?: (t: SweepTarget) => Promise<void>;
 }
 
 export interface WorkQueueSweeper {
@@ -182,6 +187,15 @@ export function startWorkQueueSweeper(o: WorkQueueSweeperOptions): WorkQueueSwee
     const { swept, givenUp } = result;
     for (const s of swept) log.warn(s, 'work-queue message its consumer passed over put back on the queue');
     for (const g of givenUp) log.error(g, 'work-queue message passed over again after being put back too often; left in the stream');
+    // A consumer that passes over even the copies is started over, once per message given up: the
+    // new one delivers what its filter still holds, the message given up included.
+    const startOver = o.targets.filter((t) => givenUp.some((g) => g.stream === t.stream && g.consumer === t.consumer));
+    for (const t of o.recreateConsumer === undefined ? [] : startOver) {
+      await o.recreateConsumer?.(t).then(
+        () => log.warn({ stream: t.stream, consumer: t.consumer }, 'consumer started over: it passed over messages put back for it'),
+        (err: unknown) => log.error({ stream: t.stream, consumer: t.consumer, err: err instanceof Error ? err.message : String(err) }, 'could not start the consumer over'),
+      );
+    }
     if (swept.length > 0 || givenUp.length > 0) await o.onSwept?.(swept, givenUp);
     return swept;
   }

@@ -1,7 +1,7 @@
 import { jetstream, RetentionPolicy } from '@nats-io/jetstream';
 import { replayDeadLettersOfOrder } from '../../infra/db/dead-letters.ts';
 import type { ServiceDeps } from '../../infra/runtime/service.ts';
-import { topology } from '../../infra/nats/topology.ts';
+import { recreateConsumer, topology } from '../../infra/nats/topology.ts';
 import { startWorkQueueSweeper, type SweptMessage, type WorkQueueSweeper } from '../../infra/nats/work-queue-sweeper.ts';
 import type { NotificationStore } from './notification.store.ts';
 import type { ChannelName, NewNotification } from './notification.types.ts';
@@ -52,7 +52,7 @@ export function startSweeper(deps: ServiceDeps & { store: NotificationStore; cha
         code: 'WORK_QUEUE_SWEPT_TOO_OFTEN',
         orderId: g.envelope?.orderId ?? null,
         externalId: null,
-        message: `Message ${g.seq} of stream ${g.stream} was put back on the queue ${g.sweeps} times and its consumer ${g.consumer} passed over it again. It is still in the stream: look at it with \`nats stream get ${g.stream} ${g.seq}\` and at the NATS cluster's health, then republish it.`,
+        message: `Message ${g.seq} of stream ${g.stream} was put back on the queue ${g.sweeps} times and its consumer ${g.consumer} passed over it again. The consumer is started over (it delivers what its filter still holds, this message included); if the message stays (\`nats stream get ${g.stream} ${g.seq}\`), look at the NATS cluster's health.`,
         source: `swept-too-often:${g.stream}:${g.seq}`,
       })),
     ];
@@ -61,5 +61,13 @@ export function startSweeper(deps: ServiceDeps & { store: NotificationStore; cha
     if (created) deps.onCreated();
   }
 
-  return startWorkQueueSweeper({ nc, sql, logger: deps.logger, targets, intervalMs: config.natsSweepMs, onSwept: report });
+  return startWorkQueueSweeper({
+    nc,
+    sql,
+    logger: deps.logger,
+    targets,
+    intervalMs: config.natsSweepMs,
+    onSwept: report,
+    recreateConsumer: (t) => recreateConsumer(nc, names, { ackWaitMs: config.ackWaitMs, duplicateWindowMs: config.duplicateWindowMs, maxDeliver: config.maxDeliver }, t.consumer),
+  });
 }

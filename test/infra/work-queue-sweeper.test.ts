@@ -119,7 +119,7 @@ describe('work-queue sweeper', () => {
     expect(notes).toEqual([{ severity: 'warning', message: expect.stringContaining(partitionConsumer(order.orderId)) }]);
   });
 
-  it('a message put back too often is left in the stream and raised as critical', async () => {
+  it('a message put back too often is raised as critical and its consumer started over, which then delivers it', async () => {
     await orders?.stop();
     orders = null;
     const order = sampleOrder();
@@ -128,13 +128,25 @@ describe('work-queue sweeper', () => {
     h.set(SWEPT_HEADER, '3');
     const ack = await jetstream(t.nc).publish(t.names.subjects.orderEvent(order.orderId), encodeEnvelope(env), { msgID: `${env.id}:swept:1`, headers: h });
     await passOver(order.orderId, ack.seq);
+    const jsm = await jetstreamManager(t.nc);
+    const before = await jsm.consumers.info(t.names.streams.orderEvents, partitionConsumer(order.orderId));
     const note = await eventually(async () => {
       expect(await (sweeper as WorkQueueSweeper).sweep()).toEqual([]);
       const [n] = await t.sql<{ severity: string; order_id: string; message: string }[]>`select severity, order_id, message from notifications where code = 'WORK_QUEUE_SWEPT_TOO_OFTEN'`;
       return n;
     }, 'the critical notification', 60_000, 200);
     expect(note).toEqual({ severity: 'critical', order_id: order.orderId, message: expect.stringContaining(`Message ${ack.seq} of stream ${t.names.streams.orderEvents}`) });
-    const left = await (await jetstreamManager(t.nc)).streams.getMessage(t.names.streams.orderEvents, { seq: ack.seq });
+    const left = await jsm.streams.getMessage(t.names.streams.orderEvents, { seq: ack.seq });
     expect(left?.seq).toBe(ack.seq);
+    // The consumer was started over: a new one, which counts the message as still to deliver.
+    const after = await jsm.consumers.info(t.names.streams.orderEvents, partitionConsumer(order.orderId));
+    expect(before.delivered.stream_seq).toBeGreaterThanOrEqual(ack.seq);
+    expect(new Date(after.created).getTime()).toBeGreaterThan(new Date(before.created).getTime());
+    expect(after.delivered.stream_seq).toBeLessThan(ack.seq);
+    expect(after.num_pending).toBeGreaterThanOrEqual(1);
+    // The order host, back, gets it from there: the order exists and the message left the queue.
+    orders = await startOrdersService(t);
+    await eventually(async () => (await orderState(t.sql, order.orderId)) === 'pending', 'the order placed from the message given up');
+    await eventually(async () => (await jsm.streams.getMessage(t.names.streams.orderEvents, { seq: ack.seq })) === null, 'the message acked and gone');
   });
 });
