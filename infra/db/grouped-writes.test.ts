@@ -73,6 +73,29 @@ describe('grouped writes (pure)', () => {
     expect(await Promise.all(answers)).toEqual(['X0', 'A1', 'B1', 'A2', 'C1', 'A3', 'B2']);
     expect(batches).toEqual([['x0'], ['a1', 'b1', 'c1'], ['a2', 'b2'], ['a3']]);
   });
+
+  it('with a key, an item whose key is in a running statement waits for it to end, even with a statement slot free', async () => {
+    const batches: string[][] = [];
+    const first = gate();
+    const write = createGroupedWrites<string, string>({
+      maxInFlight: 2,
+      maxBatch: 10,
+      key: (item) => item.slice(0, 1),
+      async write(batch) {
+        batches.push(batch);
+        if (batches.length === 1) await first.opened;
+        return batch.map((item) => item.toUpperCase());
+      },
+    });
+    const a1 = write('a1');
+    const later = ['a2', 'b1'].map((item) => write(item));
+    // The second slot takes b1 only: a2 would race a1 in another statement.
+    await later[1];
+    expect(batches).toEqual([['a1'], ['b1']]);
+    first.open();
+    expect(await Promise.all([a1, ...later])).toEqual(['A1', 'A2', 'B1']);
+    expect(batches).toEqual([['a1'], ['b1'], ['a2']]);
+  });
 });
 
 describe('deferred marks (pure)', () => {

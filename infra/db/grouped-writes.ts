@@ -4,7 +4,9 @@
  * callers. At low load an item goes at once, alone; nothing waits for a batch to fill. `write`
  * answers one result per item, in the items' order; a failed statement fails every item in it.
  * With `key`, one statement never carries two items of one key (an upsert may not touch a row
- * twice in one statement): a second item of a key waits for a later statement, in arrival order.
+ * twice in one statement), and an item of a key whose earlier item is in a statement still running
+ * waits for that statement to end: the items of a key are written one after the other, in arrival
+ * order, as if each were alone.
  */
 export function createGroupedWrites<T, R>(o: {
   maxInFlight: number;
@@ -15,6 +17,8 @@ export function createGroupedWrites<T, R>(o: {
   type Waiting = { item: T; resolve: (r: R) => void; reject: (err: unknown) => void };
   let queue: Waiting[] = [];
   let inFlight = 0;
+  /** Keys with an item in a running statement (never two: `take` holds back the later one). */
+  const keysInFlight = new Set<string>();
   async function run(batch: Waiting[]): Promise<void> {
     try {
       const results = await o.write(batch.map((b) => b.item));
@@ -35,8 +39,8 @@ export function createGroupedWrites<T, R>(o: {
     const keys = new Set<string>();
     for (const w of queue) {
       const k = key(w.item);
-      // A key seen before (in this batch, or waiting behind) keeps its later items in order.
-      if (batch.length < o.maxBatch && !keys.has(k)) batch.push(w);
+      // A key seen before (in this batch, or waiting behind) or still being written keeps its later items in order.
+      if (batch.length < o.maxBatch && !keys.has(k) && !keysInFlight.has(k)) batch.push(w);
       else rest.push(w);
       keys.add(k);
     }
@@ -46,9 +50,14 @@ export function createGroupedWrites<T, R>(o: {
   function pump(): void {
     while (inFlight < o.maxInFlight && queue.length > 0) {
       const batch = take();
+      // Everything waiting is behind an item of its key in a running statement: its end pumps again.
+      if (batch.length === 0) return;
+      const keys = o.key === undefined ? [] : batch.map((b) => (o.key as (item: T) => string)(b.item));
+      for (const k of keys) keysInFlight.add(k);
       inFlight++;
       void run(batch).finally(() => {
         inFlight--;
+        for (const k of keys) keysInFlight.delete(k);
         pump();
       });
     }
