@@ -9,6 +9,23 @@ function gate() {
   return { open, opened };
 }
 
+/** Grouped writes keyed by an item's first letter; the first statement waits for `first.open()`. */
+function keyedByFirstLetter(maxInFlight: number) {
+  const batches: string[][] = [];
+  const first = gate();
+  const write = createGroupedWrites<string, string>({
+    maxInFlight,
+    maxBatch: 10,
+    key: (item) => item.slice(0, 1),
+    async write(batch) {
+      batches.push(batch);
+      if (batches.length === 1) await first.opened;
+      return batch.map((item) => item.toUpperCase());
+    },
+  });
+  return { write, batches, first };
+}
+
 describe('grouped writes (pure)', () => {
   it('a lone item goes at once; items arriving while statements run go together, each gets its own answer', async () => {
     const batches: number[][] = [];
@@ -56,18 +73,7 @@ describe('grouped writes (pure)', () => {
   });
 
   it('with a key, a statement carries one item per key; later items of a key follow in order', async () => {
-    const batches: string[][] = [];
-    const first = gate();
-    const write = createGroupedWrites<string, string>({
-      maxInFlight: 1,
-      maxBatch: 10,
-      key: (item) => item.slice(0, 1),
-      async write(batch) {
-        batches.push(batch);
-        if (batches.length === 1) await first.opened;
-        return batch.map((item) => item.toUpperCase());
-      },
-    });
+    const { write, batches, first } = keyedByFirstLetter(1);
     const answers = ['x0', 'a1', 'b1', 'a2', 'c1', 'a3', 'b2'].map((item) => write(item));
     first.open();
     expect(await Promise.all(answers)).toEqual(['X0', 'A1', 'B1', 'A2', 'C1', 'A3', 'B2']);
@@ -75,18 +81,7 @@ describe('grouped writes (pure)', () => {
   });
 
   it('with a key, an item whose key is in a running statement waits for it to end, even with a statement slot free', async () => {
-    const batches: string[][] = [];
-    const first = gate();
-    const write = createGroupedWrites<string, string>({
-      maxInFlight: 2,
-      maxBatch: 10,
-      key: (item) => item.slice(0, 1),
-      async write(batch) {
-        batches.push(batch);
-        if (batches.length === 1) await first.opened;
-        return batch.map((item) => item.toUpperCase());
-      },
-    });
+    const { write, batches, first } = keyedByFirstLetter(2);
     const a1 = write('a1');
     const later = ['a2', 'b1'].map((item) => write(item));
     // The second slot takes b1 only: a2 would race a1 in another statement.
