@@ -156,14 +156,7 @@ export async function ensureTopology(nc: NatsConnection, names: Names, opts: Top
       }
     } catch (err) {
       if (!isNotFound(err)) throw err;
-      try {
-        await jsm.consumers.add(stream, c as ConsumerConfig);
-        logger?.info({ stream, consumer: name }, 'consumer created');
-      } catch (addErr) {
-        await jsm.consumers.info(stream, name).catch(() => {
-          throw addErr;
-        });
-      }
+      if (await addConsumerOnce(jsm, stream, c as ConsumerConfig)) logger?.info({ stream, consumer: name }, 'consumer created');
     }
   }
 }
@@ -185,13 +178,22 @@ export async function recreateConsumer(nc: NatsConnection, names: Names, opts: T
   await jsm.consumers.delete(stream, durable).catch((err: unknown) => {
     if (!isNotFound(err)) throw err;
   });
+  await addConsumerOnce(jsm, stream, c as ConsumerConfig);
+}
+
+/**
+ * Adds a durable consumer; true when this call added it, false when another process did meanwhile
+ * (its add failed, but the consumer is there: the same topology config).
+ */
+async function addConsumerOnce(jsm: JetStreamManager, stream: string, c: ConsumerConfig): Promise<boolean> {
   try {
-    await jsm.consumers.add(stream, c as ConsumerConfig);
+    await jsm.consumers.add(stream, c);
+    return true;
   } catch (addErr) {
-    // Another process (a restart's ensureTopology) added it meanwhile: the same config.
-    await jsm.consumers.info(stream, durable).catch(() => {
+    await jsm.consumers.info(stream, c.durable_name as string).catch(() => {
       throw addErr;
     });
+    return false;
   }
 }
 

@@ -186,12 +186,13 @@ export function startWorkQueueSweeper(o: WorkQueueSweeperOptions): WorkQueueSwee
     if (!result) return [];
     const { swept, givenUp } = result;
     for (const s of swept) log.warn(s, 'work-queue message its consumer passed over put back on the queue');
-    for (const g of givenUp) log.error(g, 'work-queue message passed over again after being put back too often; left in the stream');
+    for (const g of givenUp) log.error(g, 'work-queue message passed over again after being put back too often; not put back again');
     // A consumer that passes over even the copies is started over, once per message given up: the
     // new one delivers what its filter still holds, the message given up included.
-    const startOver = o.targets.filter((t) => givenUp.some((g) => g.stream === t.stream && g.consumer === t.consumer));
-    for (const t of o.recreateConsumer === undefined ? [] : startOver) {
-      await o.recreateConsumer?.(t).then(
+    const recreate = o.recreateConsumer;
+    for (const t of o.targets.filter((x) => givenUp.some((g) => g.stream === x.stream && g.consumer === x.consumer))) {
+      if (recreate === undefined) break;
+      await recreate(t).then(
         () => log.warn({ stream: t.stream, consumer: t.consumer }, 'consumer started over: it passed over messages put back for it'),
         (err: unknown) => log.error({ stream: t.stream, consumer: t.consumer, err: err instanceof Error ? err.message : String(err) }, 'could not start the consumer over'),
       );

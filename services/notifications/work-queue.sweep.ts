@@ -21,7 +21,8 @@ export function startSweeper(deps: ServiceDeps & { store: NotificationStore; cha
   if (config.natsSweepMs <= 0) return null;
   const logger = deps.logger.child({ component: 'work-queue-sweeper' });
   const js = jetstream(nc);
-  const topo = topology(names, { ackWaitMs: config.ackWaitMs, duplicateWindowMs: config.duplicateWindowMs, maxDeliver: config.maxDeliver });
+  const topoOpts = { ackWaitMs: config.ackWaitMs, duplicateWindowMs: config.duplicateWindowMs, maxDeliver: config.maxDeliver };
+  const topo = topology(names, topoOpts);
   const workQueues = new Set(topo.streams.filter((s) => s.retention === RetentionPolicy.Workqueue).map((s) => s.name));
   const targets = topo.consumers.filter((c) => workQueues.has(c.stream)).map((c) => ({ stream: c.stream, consumer: c.durable_name ?? '', filter: c.filter_subject ?? '' }));
 
@@ -68,6 +69,6 @@ export function startSweeper(deps: ServiceDeps & { store: NotificationStore; cha
     targets,
     intervalMs: config.natsSweepMs,
     onSwept: report,
-    recreateConsumer: (t) => recreateConsumer(nc, names, { ackWaitMs: config.ackWaitMs, duplicateWindowMs: config.duplicateWindowMs, maxDeliver: config.maxDeliver }, t.consumer),
+    recreateConsumer: (t) => recreateConsumer(nc, names, topoOpts, t.consumer),
   });
 }
