@@ -174,6 +174,11 @@ export interface Config {
   readonly ackWaitMs: number;
   /** JetStream duplicate window for message-id de-duplication. */
   readonly duplicateWindowMs: number;
+  /**
+   * Bulk consumers (documents, e-mails, shipments, refunds, notifications) take fewer messages at once
+   * while the process's event loop runs this late (ms), so webhooks and order events go first; 0: off.
+   */
+  readonly bulkYieldLagMs: number;
   /** Outbox relay poll interval (LISTEN/NOTIFY wakes it sooner). */
   readonly outboxPollMs: number;
   /** Postgres connections per orderpilot process (mind max_connections when running many processes). */
@@ -536,6 +541,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxDeliver: int(env, 'MAX_DELIVER', 8, 1, 1000),
     ackWaitMs: int(env, 'ACK_WAIT_MS', 30_000, 500, 3600_000),
     duplicateWindowMs: int(env, 'DUPLICATE_WINDOW_MS', 10 * 60_000, 1000, 24 * 3600_000),
+    bulkYieldLagMs: int(env, 'BULK_YIELD_LAG_MS', 10, 0, 10_000),
     outboxPollMs: int(env, 'OUTBOX_POLL_MS', 1000, 10, 60_000),
     databasePoolMax: int(env, 'DATABASE_POOL_MAX', 20, 2, 1000),
     dataDir: str(env, 'ORDERPILOT_DATA_DIR') ?? '.data',

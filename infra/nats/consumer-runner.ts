@@ -5,6 +5,7 @@ import { isRetryableDbError, type Sql } from '../db/postgres.ts';
 import { recordDeadLetter } from '../db/dead-letters.ts';
 import { clearPendingRetry, recordPendingRetry } from '../db/pending-retries.ts';
 import type { Logger } from '../logger.ts';
+import type { BulkGate } from '../runtime/bulk-gate.ts';
 import { backoffMs, retryDelayMs, type RetryPolicy } from '../retry-policy.ts';
 
 export interface MessageContext {
@@ -33,6 +34,12 @@ export interface ConsumerRunnerOptions {
   retry: RetryPolicy;
   /** JetStream ack wait; long handlers signal `working()` at half of it. */
   ackWaitMs: number;
+  /**
+   * Bulk work (documents, e-mails, shipments, notifications): the process's gate narrows how many
+   * messages run at once while the event loop runs late, so front work (webhooks, order events)
+   * goes first. Without it the consumer always runs `concurrency` at once.
+   */
+  gate?: BulkGate | undefined;
 }
 
 export interface RunningConsumer {
@@ -129,22 +136,77 @@ export async function runConsumer(o: ConsumerRunnerOptions): Promise<RunningCons
     }
   };
 
-  const done = (async () => {
+  // Delivered messages wait here for a slot. nats.js pulls more as soon as messages arrive (up to the
+  // consumer's max_ack_pending), not as they are handled, so a consumer that is slower than its
+  // arrivals — or narrowed by the gate — holds a queue; a message waiting longer than a third of the
+  // ack wait is kept alive (`working()`), so a wait is never mistaken for a crash and redelivered.
+  const waiting: Array<{ m: JsMsg; since: number }> = [];
+  let wake: (() => void) | null = null;
+  const wakeUp = () => {
+    const w = wake;
+    wake = null;
+    w?.();
+  };
+  let pulled = false;
+  let pullError: unknown;
+  const pump = (async () => {
     for await (const m of messages) {
-      if (stopping) break;
-      const p = handleOne(m).finally(() => inflight.delete(p));
-      inflight.add(p);
-      if (inflight.size >= o.concurrency) await Promise.race(inflight);
+      // Stopping: back to the stream at once, for another instance (or this one's restart).
+      if (stopping) m.nak();
+      else waiting.push({ m, since: Date.now() });
+      wakeUp();
+    }
+  })()
+    .catch((err: unknown) => {
+      pullError = err;
+    })
+    .finally(() => {
+      pulled = true;
+      wakeUp();
+    });
+  const keepAliveEvery = Math.max(250, Math.floor(o.ackWaitMs / 3));
+  const keepWaitingAlive = setInterval(() => {
+    const before = Date.now() - keepAliveEvery;
+    for (const w of waiting) {
+      if (w.since > before) continue;
+      w.m.working();
+      w.since = Date.now();
+    }
+  }, keepAliveEvery);
+  keepWaitingAlive.unref();
+
+  const limit = () => (o.gate ? o.gate.limit(o.concurrency) : o.concurrency);
+  const done = (async () => {
+    for (;;) {
+      let next: { m: JsMsg } | undefined;
+      while (!stopping && inflight.size < limit() && (next = waiting.shift()) !== undefined) {
+        const p = handleOne(next.m).finally(() => {
+          inflight.delete(p);
+          wakeUp();
+        });
+        inflight.add(p);
+      }
+      if (stopping || (pulled && waiting.length === 0)) break;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        // Narrowed by the gate with work waiting: look again at its next tick.
+        if (o.gate && waiting.length > 0 && inflight.size < o.concurrency) void o.gate.nextTick().then(wakeUp);
+      });
     }
     await Promise.allSettled([...inflight]);
+    if (pullError !== undefined && !stopping) throw pullError;
   })();
 
   return {
     done,
     async stop() {
       stopping = true;
+      wakeUp();
       await messages.close().catch(() => {});
+      await pump;
       await done.catch(() => {});
+      for (const w of waiting.splice(0)) w.m.nak();
+      clearInterval(keepWaitingAlive);
       await Promise.allSettled([...inflight]);
     },
   };

@@ -6,6 +6,7 @@ import { redactUrl } from '../redact.ts';
 import { connectNats, type NatsConnection } from '../nats/connection.ts';
 import { ensureTopology } from '../nats/topology.ts';
 import { natsNames, type Names } from '../../services/contracts/index.ts';
+import { createBulkGate } from './bulk-gate.ts';
 import { applyHeapGrowingPercent } from './heap-policy.ts';
 import { defaultDatabaseUrl, DEFAULT_NATS_URL, ensureLocalServices, natsAnswers, postgresAnswers, type LocalServices } from './local-services.ts';
 import type { RunningService, ServiceDeps, ServiceStarter } from './service.ts';
@@ -53,7 +54,8 @@ export async function startRuntime(opts: StartOptions): Promise<Runtime> {
   const nc: NatsConnection = await connectNats(natsUrl, `orderpilot-${process.pid}`, logger);
   const names: Names = natsNames(config.natsPrefix, config.orderPartitions);
   await ensureTopology(nc, names, { ackWaitMs: config.ackWaitMs, duplicateWindowMs: config.duplicateWindowMs, maxDeliver: config.maxDeliver, replicas: config.natsReplicas }, logger);
-  const deps: ServiceDeps = { config: effective, logger, sql, nc, names };
+  const bulkGate = createBulkGate({ lagMs: config.bulkYieldLagMs });
+  const deps: ServiceDeps = { config: effective, logger, sql, nc, names, bulkGate };
   const services: RunningService[] = [];
   let shuttingDown: Promise<void> | null = null;
   const runtime: Runtime = {
@@ -66,6 +68,7 @@ export async function startRuntime(opts: StartOptions): Promise<Runtime> {
         for (const s of [...services].reverse()) {
           await s.stop().catch((err: unknown) => logger.error({ service: s.name, err: err instanceof Error ? err.message : String(err) }, 'service stop failed'));
         }
+        bulkGate.stop();
         await nc.drain().catch(() => {});
         await sql.end({ timeout: 5 }).catch(() => {});
         await local?.stop();

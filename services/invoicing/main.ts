@@ -103,6 +103,7 @@ export async function startInvoicingService(deps: ServiceDeps, opts: InvoicingSe
     concurrency: config.invoicingConcurrency,
     retry: retryPolicyFromConfig(config, 'invoicing'),
     ackWaitMs: config.ackWaitMs,
+    gate: deps.bulkGate,
   });
   // Documents sent to KSeF are followed whatever KSEF_MODE says now (one sent before a switch to off
   // still deserves its verdict).

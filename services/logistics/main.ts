@@ -53,6 +53,7 @@ export async function startLogisticsService(deps: ServiceDeps, opts: LogisticsSe
     // The handler turns the last transient failure into SHIPMENT_REJECTED WAREHOUSE_UNREACHABLE.
     maxDeliver: config.logisticsMaxAttempts,
     ackWaitMs: config.ackWaitMs,
+    gate: deps.bulkGate,
     retry: retryPolicyFromConfig(config, 'logistics'),
     handler: async (env, ctx) => {
       if (ctx.subject === submitSubject) return submit(env, ctx);

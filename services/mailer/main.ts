@@ -44,6 +44,7 @@ export async function startMailerService(deps: ServiceDeps, opts: MailerServiceO
     concurrency: config.mailConcurrency,
     retry: retryPolicyFromConfig(config, 'mail'),
     ackWaitMs: config.ackWaitMs,
+    gate: deps.bulkGate,
   }).catch((err: unknown) => {
     transport.close();
     throw err;

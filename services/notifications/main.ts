@@ -66,6 +66,7 @@ export async function startNotificationsService(deps: ServiceDeps, opts: Notific
     concurrency: opts.concurrency ?? 8,
     maxDeliver: config.maxDeliver,
     ackWaitMs: config.ackWaitMs,
+    gate: deps.bulkGate,
     retry: retryPolicyFromConfig(config, 'consumer'),
     handler: (env) => handle(env),
   });

@@ -56,6 +56,7 @@ export async function startPaymentsService(deps: ServiceDeps, opts: PaymentsServ
     concurrency: config.payments.concurrency,
     retry: retryPolicyFromConfig(config, 'payments'),
     ackWaitMs: config.ackWaitMs,
+    gate: deps.bulkGate,
   });
   logger.info({ providers: [...providers.keys()], maxAttempts: config.payments.maxAttempts }, 'payments service started');
   return {

@@ -31,7 +31,7 @@ export async function createBenchEnv(overrides: Record<string, string> = {}): Pr
       LOG_LEVEL: 'warn',
       // Tuning knobs pass through, so a bench can be run with other partition counts etc.
       ...Object.fromEntries(
-        ['ORDER_PARTITIONS', 'ACK_WAIT_MS', 'OUTBOX_POLL_MS', 'DATABASE_POOL_MAX'].flatMap((k) => (process.env[k] ? [[k, process.env[k] as string]] : [])),
+        ['ORDER_PARTITIONS', 'ACK_WAIT_MS', 'OUTBOX_POLL_MS', 'DATABASE_POOL_MAX', 'INVOICING_CONCURRENCY', 'MAIL_CONCURRENCY', 'LOGISTICS_CONCURRENCY', 'BULK_YIELD_LAG_MS'].flatMap((k) => (process.env[k] ? [[k, process.env[k] as string]] : [])),
       ),
       ...overrides,
     },
