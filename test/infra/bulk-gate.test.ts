@@ -152,3 +152,60 @@ describe('consumer runner with a bulk gate (real NATS)', () => {
     consumer = undefined;
   });
 });
+
+describe('consumer runner stop (real NATS, a long ack wait)', () => {
+  let t: TestContext;
+  const running: RunningConsumer[] = [];
+  beforeAll(async () => {
+    // Two minutes: a message left to the ack wait would come back only after the test's deadline.
+    t = await createTestContext({ ACK_WAIT_MS: '120000' });
+  });
+  afterAll(async () => {
+    for (const c of running) await c.stop();
+    await t?.cleanup();
+  });
+
+  it('gives the messages it holds but has not started back to the stream at once, for the next instance', async () => {
+    const ids = Array.from({ length: 4 }, (_, i) => `ord_stop_${Date.now()}_${i}`);
+    const seenByFirst: string[] = [];
+    const seenBySecond: Array<{ orderId: string; deliveryCount: number }> = [];
+    let releaseFirst = false;
+    const start = (handler: (orderId: string, deliveryCount: number) => Promise<void>) =>
+      runConsumer({
+        nc: t.nc,
+        sql: t.sql,
+        logger: t.logger,
+        stream: t.names.streams.command('notify'),
+        consumer: t.names.consumers.command('notify'),
+        concurrency: 1,
+        maxDeliver: 8,
+        ackWaitMs: t.config.ackWaitMs,
+        retry: { baseMs: 100, capMs: 100, jitter: [1, 1] },
+        handler: (env, ctx) => handler(env.orderId ?? '', ctx.deliveryCount),
+      });
+    const first = await start(async (orderId) => {
+      seenByFirst.push(orderId);
+      await eventually(async () => releaseFirst, 'the test to release the first handler', 120_000, 10);
+    });
+    running.push(first);
+    for (const id of ids) {
+      await publishCommand<NotifyCommand>(t.nc, t.names, 'notify', { type: 'notify', orderId: id, payload: { kind: 'x', severity: 'warning', code: 'X', message: 'x', orderId: id, externalId: null } });
+    }
+    const info = async () => (await (await jetstreamManager(t.nc)).consumers.info(t.names.streams.command('notify'), t.names.consumers.command('notify'))).num_ack_pending;
+    // One running, three delivered and waiting in the first runner.
+    await eventually(async () => seenByFirst.length === 1 && (await info()) === 4, 'four delivered to the first instance, one started');
+    const stopping = first.stop();
+    releaseFirst = true;
+    await stopping;
+    running.push(
+      await start(async (orderId, deliveryCount) => {
+        seenBySecond.push({ orderId, deliveryCount });
+      }),
+    );
+    // The three it never started come back now (nak), not after the two-minute ack wait.
+    await eventually(async () => seenBySecond.length === 3, 'the three waiting messages at the second instance', 45_000);
+    expect(seenByFirst).toEqual([ids[0]]);
+    expect(seenBySecond.map((s) => s.orderId).sort()).toEqual(ids.slice(1).sort());
+    expect(seenBySecond.every((s) => s.deliveryCount === 2)).toBe(true);
+  });
+});
