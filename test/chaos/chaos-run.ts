@@ -7,7 +7,7 @@
  * test/chaos/chaos.test.ts (short, part of `npm test`).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createScratchDatabase, uniqueName } from '../support/world.ts';
@@ -79,6 +79,8 @@ export interface ChaosReport {
   sweptBack: number;
   /** Webhooks accepted for an order that never reached it, replayed by the gateway's webhook recheck. */
   webhooksReplayed: number;
+  /** How the wait for the system to settle ended: settled after n s, or the last probe at the deadline. */
+  settle: string;
   checks: Check[];
   ok: boolean;
 }
@@ -376,6 +378,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       await sleep(500);
     }
     const settledAt = Date.now();
+    const settle = Date.now() > deadline ? `not settled within ${o.settleTimeoutMs / 1000} s, last probe ${JSON.stringify(last)}` : `settled ${((settledAt - (deadline - o.settleTimeoutMs)) / 1000).toFixed(1)} s after the shop was done`;
     // The statistics collector reports with a little delay; a last read after the quiet moment below.
     let commitsAtSettle = await pgCommits();
     // A last look after a quiet moment: nothing may arrive late.
@@ -388,7 +391,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         .filter((line) => line.includes('"component":"work-queue-sweeper"'))
         .slice(-5)
         .map((line) => line.slice(0, 600));
-    const checks = await verify({ sql: db, sandboxes: sb, orders: shop.orders, paidEvents, pending: await pendingMessages().catch(() => -1), kills: actions['sigkill'] ?? 0, mailConcurrency: config.mailConcurrency, cancelsAsked: cancels.asked, cancelsWanted: cancels.wanted });
+    const checks = await verify({ sql: db, sandboxes: sb, orders: shop.orders, paidEvents, pending: await pendingMessages().catch(() => -1), kills: actions['sigkill'] ?? 0, mailConcurrency: config.mailConcurrency, cancelsAsked: cancels.asked, cancelsWanted: cancels.wanted, childOutput: () => everyChild.flatMap((c) => c.output().split('\n')) });
     const left = await leftInWorkQueues().catch((err: unknown) => ({ [`(could not read: ${err instanceof Error ? err.message : String(err)})`]: -1 }));
     checks.push({
       name: 'no message left in a work queue',
@@ -403,10 +406,13 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     const ordersPerSecond = shop.orders.length / busySeconds;
     const commits = commitsAtSettle - commitsAtStart;
     const postgres = { commitsPerOrder: commits / Math.max(1, shop.orders.length), commitsPerSecond: commits / busySeconds };
-    return { orders: shop.orders.length, seconds: (Date.now() - t0) / 1000, ordersPerSecond, nats: natsLabel, postgres, actions, states, sweptBack: sweptRow?.n ?? 0, webhooksReplayed: replayedRow?.n ?? 0, checks, ok: checks.every((c) => c.ok) };
+    return { orders: shop.orders.length, seconds: (Date.now() - t0) / 1000, ordersPerSecond, nats: natsLabel, postgres, actions, states, sweptBack: sweptRow?.n ?? 0, webhooksReplayed: replayedRow?.n ?? 0, settle, checks, ok: checks.every((c) => c.ok) };
   } finally {
     monkeyOn = false;
     await monkey.catch(() => {});
+    // CHAOS_LOG_DIR: every process's output kept for reading after the run (with CHAOS_LOG_LEVEL=info, the whole story).
+    const logDir = process.env['CHAOS_LOG_DIR'];
+    if (logDir) await Promise.all(everyChild.map((c, i) => writeFile(path.join(logDir, `${prefix}-child-${i}.log`), c.output()).catch(() => {})));
     await admin?.stop();
     await Promise.all(procs.map((p) => p.child?.kill('SIGTERM').catch(() => {})));
     await balancer.close();
@@ -480,7 +486,7 @@ function startAdminCancels(o: { sql: Sql; gatewayUrl: string; token: string; log
   };
 }
 
-async function verify(v: { sql: Sql; sandboxes: Sandboxes; orders: readonly PlacedOrder[]; paidEvents: Map<string, string>; pending: number; kills: number; mailConcurrency: number; cancelsAsked: ReadonlySet<string>; cancelsWanted: ReadonlySet<string> }): Promise<Check[]> {
+async function verify(v: { sql: Sql; sandboxes: Sandboxes; orders: readonly PlacedOrder[]; paidEvents: Map<string, string>; pending: number; kills: number; mailConcurrency: number; cancelsAsked: ReadonlySet<string>; cancelsWanted: ReadonlySet<string>; childOutput: () => string[] }): Promise<Check[]> {
   const { sql, sandboxes } = v;
   const checks: Check[] = [];
   const check = (name: string, bad: string[], total: number) =>
@@ -525,6 +531,12 @@ async function verify(v: { sql: Sql; sandboxes: Sandboxes; orders: readonly Plac
   }
   for (const oid of invoicesByOid.keys()) if (!byId.get(oid)?.paid) docBad.push(`${oid}: sandbox document for an unpaid order`);
   check('exactly one document per paid order, at the sandbox and on the order', docBad, paid.length);
+  // What a wrong order saw, so a run that failed once says where its document went.
+  const docBadIds = [...new Set(docBad.map((b) => b.split(/[ :]/)[0] ?? ''))].filter((id) => byId.has(id)).slice(0, 3);
+  const lastCheck = checks[checks.length - 1];
+  if (lastCheck && !lastCheck.ok) {
+    for (const id of docBadIds) lastCheck.detail += `\n${await traceOrder(sql, id, v.childOutput).catch((err: unknown) => `    trace of ${id} failed: ${err instanceof Error ? err.message : String(err)}`)}`;
+  }
 
   // The document's Message-ID is fixed (one per document), so a second mail for a document is a resend.
   // SMTP has no idempotency: a sender SIGKILLed after the server took the mail but before it recorded
@@ -633,9 +645,45 @@ async function verify(v: { sql: Sql; sandboxes: Sandboxes; orders: readonly Plac
   return checks;
 }
 
+/**
+ * One order's trail for a failed check: its state and document, every event offered to it (applied or
+ * ignored), every command it sent (and whether the relay sent it), the invoicing service's record, dead
+ * letters, pending retries, notifications, and what the processes logged about it.
+ */
+async function traceOrder(sql: Sql, orderId: string, childOutput: () => string[]): Promise<string> {
+  const lines: string[] = [`    trace of ${orderId}:`];
+  const [o] = await sql<{ state: string; document_state: string; hold_code: string | null; updated_at: Date; ctx: unknown }[]>`
+    select state, document_state, hold_code, updated_at, (snapshot->'context') - 'order' as ctx from orders where id = ${orderId}`;
+  lines.push(`      order: ${o ? `${o.state} document ${o.document_state} hold ${o.hold_code ?? '-'} updated ${o.updated_at.toISOString()} context ${JSON.stringify(o.ctx).slice(0, 800)}` : 'none'}`);
+  for (const h of await sql<{ at: Date; type: string; outcome: string; from_state: string | null; to_state: string | null; from_doc: string | null; to_doc: string | null; message_id: string; actor: string | null }[]>`
+    select at, type, outcome, from_state, to_state, from_value->'processing'->>'document' as from_doc, to_value->'processing'->>'document' as to_doc, message_id, actor
+      from order_history where order_id = ${orderId} order by id`) {
+    lines.push(`      event ${h.at.toISOString()} ${h.type} ${h.outcome} ${h.from_state ?? '-'}→${h.to_state ?? '-'} document ${h.from_doc ?? '-'}→${h.to_doc ?? '-'} (${h.message_id}, ${h.actor ?? '-'})`);
+  }
+  for (const r of await sql<{ created_at: Date; sent_at: Date | null; id: string; subject: string; type: string }[]>`
+    select created_at, sent_at, id, subject, envelope->>'type' as type from outbox where order_id = ${orderId} order by seq`) {
+    lines.push(`      outbox ${r.created_at.toISOString()} ${r.type} ${r.subject} ${r.id} sent ${r.sent_at?.toISOString() ?? 'never'}`);
+  }
+  for (const d of await sql<{ status: string; error_code: string | null; error_message: string | null; provider_id: string | null }[]>`select status, error_code, error_message, provider_id from documents where order_id = ${orderId}`) {
+    lines.push(`      documents: ${d.status} ${d.provider_id ?? ''} ${d.error_code ?? ''} ${(d.error_message ?? '').slice(0, 200)}`);
+  }
+  for (const d of await sql<{ consumer: string; message_id: string | null; error_code: string; deliveries: number; replayed_at: Date | null }[]>`select consumer, message_id, error_code, deliveries, replayed_at from dead_letters where order_id = ${orderId} order by id`) {
+    lines.push(`      dead letter ${d.consumer} ${d.message_id ?? ''} ${d.error_code} after ${d.deliveries}${d.replayed_at ? ' (replayed)' : ''}`);
+  }
+  for (const r of await sql<{ consumer: string; message_id: string; type: string | null; attempt: number; last_error: string }[]>`select consumer, message_id, type, attempt, last_error from pending_retries where order_id = ${orderId}`) {
+    lines.push(`      pending retry ${r.consumer} ${r.type ?? ''} ${r.message_id} attempt ${r.attempt}: ${r.last_error.slice(0, 200)}`);
+  }
+  for (const n of await sql<{ code: string; severity: string; message: string }[]>`select code, severity, message from notifications where order_id = ${orderId} order by id`) {
+    lines.push(`      notification ${n.severity} ${n.code}: ${n.message.slice(0, 200)}`);
+  }
+  const said = childOutput().filter((l) => l.includes(orderId)).slice(-40);
+  for (const l of said) lines.push(`      log ${l.slice(0, 500)}`);
+  return lines.join('\n');
+}
+
 export function formatReport(r: ChaosReport): string {
   const lines = [
-    `chaos: ${r.orders} orders on ${r.nats} in ${r.seconds.toFixed(1)} s (${r.ordersPerSecond.toFixed(1)} orders/s from the first order to all settled; Postgres ${r.postgres.commitsPerSecond.toFixed(0)} commits/s, ${r.postgres.commitsPerOrder.toFixed(1)} per order); faults ${JSON.stringify(r.actions)}; states ${JSON.stringify(r.states)}; put back by the work-queue sweeper: ${r.sweptBack}; webhooks replayed by the recheck: ${r.webhooksReplayed}`,
+    `chaos: ${r.orders} orders on ${r.nats} in ${r.seconds.toFixed(1)} s (${r.ordersPerSecond.toFixed(1)} orders/s from the first order to all settled; Postgres ${r.postgres.commitsPerSecond.toFixed(0)} commits/s, ${r.postgres.commitsPerOrder.toFixed(1)} per order); faults ${JSON.stringify(r.actions)}; states ${JSON.stringify(r.states)}; put back by the work-queue sweeper: ${r.sweptBack}; webhooks replayed by the recheck: ${r.webhooksReplayed}; ${r.settle}`,
     ...r.checks.map((c) => `  ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`),
     r.ok ? 'chaos: nothing lost, nothing done twice' : 'chaos: FAILED',
   ];
