@@ -175,8 +175,8 @@ export interface Config {
   /** JetStream duplicate window for message-id de-duplication. */
   readonly duplicateWindowMs: number;
   /**
-   * Bulk consumers (documents, e-mails, shipments, refunds, notifications) take fewer messages at once
-   * while the process's event loop runs this late (ms), so webhooks and order events go first; 0: off.
+   * Bulk consumers (documents, e-mails, shipments, refunds, notifications) pause (one message at a
+   * time) while the process's event loop runs this late (ms), so webhooks and order events go first; 0: off.
    */
   readonly bulkYieldLagMs: number;
   /** Outbox relay poll interval (LISTEN/NOTIFY wakes it sooner). */

@@ -35,8 +35,8 @@ export interface ConsumerRunnerOptions {
   /** JetStream ack wait; long handlers signal `working()` at half of it. */
   ackWaitMs: number;
   /**
-   * Bulk work (documents, e-mails, shipments, notifications): the process's gate narrows how many
-   * messages run at once while the event loop runs late, so front work (webhooks, order events)
+   * Bulk work (documents, e-mails, shipments, refunds, notifications): the process's gate pauses it
+   * (one message at a time) while the event loop runs late, so front work (webhooks, order events)
    * goes first. Without it the consumer always runs `concurrency` at once.
    */
   gate?: BulkGate | undefined;
@@ -138,7 +138,7 @@ export async function runConsumer(o: ConsumerRunnerOptions): Promise<RunningCons
 
   // Delivered messages wait here for a slot. nats.js pulls more as soon as messages arrive (up to the
   // consumer's max_ack_pending), not as they are handled, so a consumer that is slower than its
-  // arrivals — or narrowed by the gate — holds a queue; a message waiting longer than a third of the
+  // arrivals — or paused by the gate — holds a queue; a message waiting longer than a third of the
   // ack wait is kept alive (`working()`), so a wait is never mistaken for a crash and redelivered.
   const waiting: Array<{ m: JsMsg; since: number }> = [];
   let wake: (() => void) | null = null;
@@ -189,7 +189,7 @@ export async function runConsumer(o: ConsumerRunnerOptions): Promise<RunningCons
       if (stopping || (pulled && waiting.length === 0)) break;
       await new Promise<void>((resolve) => {
         wake = resolve;
-        // Narrowed by the gate with work waiting: look again at its next tick.
+        // Paused by the gate with work waiting: look again at its next tick.
         if (o.gate && waiting.length > 0 && inflight.size < o.concurrency) void o.gate.nextTick().then(wakeUp);
       });
     }

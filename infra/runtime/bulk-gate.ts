@@ -1,43 +1,43 @@
 /**
  * Front work before bulk work, inside one process. The front — webhooks answered by the gateway,
  * order events applied by the host — decides how fast an order moves; the bulk — documents, e-mails,
- * shipments, notifications — can wait a moment in its durable queue. When the process falls behind
- * (its event loop runs late: every callback, a payment's included, waits its turn), the bulk
- * consumers take fewer messages at once, down to one each, and give the loop back to the front; as
- * soon as the loop is on time again they widen step by step to their full concurrency (additive
- * increase, multiplicative decrease, as TCP does with its window).
+ * shipments, refunds, notifications — can wait a moment in its durable queue. When the process falls
+ * behind (its event loop runs late: every callback, a payment's included, waits its turn), the bulk
+ * consumers pause: each finishes what it runs and starts at most one message at a time, giving the
+ * loop back to the front. Once the loop has been on time for `resumeAfterMs` they resume at full
+ * concurrency.
  *
- * The signal is the loop's own lateness, measured with one timer: a tick due every `tickMs` that
- * runs `lagMs` late or more halves the bulk share; a tick on time adds `1 / riseTicks` of it.
+ * Pause and resume, not a gradual narrowing: narrowed to a few messages each (a TCP-like window),
+ * bulk work trickled one message at a time and lost its batching (group commit: two more commits per
+ * order) and the bench about a seventh of its throughput; paused and resumed whole, it runs in bursts
+ * that batch as before. The signal is the loop's own lateness, measured with one timer.
  */
 export interface BulkGate {
-  /** How many of a consumer's `max` bulk messages may run at once now: `max` when the loop keeps up, down to 1. */
+  /** How many of a consumer's `max` bulk messages may run at once now: `max`, or 1 while paused. */
   limit(max: number): number;
   /** Resolves at the gate's next tick (the limit may have changed); right away once stopped. */
   nextTick(): Promise<void>;
-  /** The bulk share now, 0..1 (1: no throttling). */
-  readonly share: number;
+  /** True while bulk work is paused. */
+  readonly paused: boolean;
   /** The last tick's lateness, ms. */
   readonly lagMs: number;
   stop(): void;
 }
 
 export interface BulkGateOptions {
-  /** A tick this late (ms) counts as falling behind; 0 turns the gate off (always full concurrency). */
+  /** A tick this late (ms) pauses bulk work; 0 turns the gate off (always full concurrency). */
   lagMs: number;
+  /** How long the loop must be on time before bulk work resumes, ms (default 100). */
+  resumeAfterMs?: number;
   /** Tick interval, ms (default 10). */
   tickMs?: number;
-  /** Ticks on time from the lowest share back to full (default 25: a quarter second at 10 ms). */
-  riseTicks?: number;
-  /** The clock (tests); default `performance.now`. */
-  now?: () => number;
 }
 
 export function createBulkGate(o: BulkGateOptions): BulkGate {
   const tickMs = o.tickMs ?? 10;
-  const rise = 1 / (o.riseTicks ?? 25);
-  const now = o.now ?? (() => performance.now());
-  let share = 1;
+  const resumeAfterTicks = Math.max(1, Math.round((o.resumeAfterMs ?? 100) / tickMs));
+  let paused = false;
+  let onTimeTicks = 0;
   let lastLag = 0;
   let stopped = o.lagMs <= 0;
   let waiters: Array<() => void> = [];
@@ -50,10 +50,15 @@ export function createBulkGate(o: BulkGateOptions): BulkGate {
   };
 
   const schedule = () => {
-    const due = now() + tickMs;
+    const due = performance.now() + tickMs;
     timer = setTimeout(() => {
-      lastLag = Math.max(0, now() - due);
-      share = lastLag >= o.lagMs ? share / 2 : Math.min(1, share + rise);
+      lastLag = Math.max(0, performance.now() - due);
+      if (lastLag >= o.lagMs) {
+        paused = true;
+        onTimeTicks = 0;
+      } else if (paused && ++onTimeTicks >= resumeAfterTicks) {
+        paused = false;
+      }
       wakeWaiters();
       if (!stopped) schedule();
     }, tickMs);
@@ -63,10 +68,10 @@ export function createBulkGate(o: BulkGateOptions): BulkGate {
   if (!stopped) schedule();
 
   return {
-    limit: (max) => (stopped ? max : Math.max(1, Math.floor(max * share))),
+    limit: (max) => (paused && !stopped ? 1 : max),
     nextTick: () => (stopped ? Promise.resolve() : new Promise<void>((resolve) => waiters.push(resolve))),
-    get share() {
-      return stopped ? 1 : share;
+    get paused() {
+      return paused && !stopped;
     },
     get lagMs() {
       return lastLag;

@@ -15,19 +15,22 @@ function blockLoop(ms: number): void {
 }
 
 describe('bulk gate', () => {
-  it('narrows bulk work while the event loop runs late, down to one at a time, and widens it again once the loop keeps up', async () => {
-    const gate = createBulkGate({ lagMs: 25 });
+  it('pauses bulk work (one message at a time) while the event loop runs late, and resumes it whole once the loop has kept up', async () => {
+    const gate = createBulkGate({ lagMs: 25, resumeAfterMs: 50 });
     try {
       expect(gate.limit(32)).toBe(32);
-      // Each late tick halves the share: 32 → 16 → 8 → 4 → 2 → 1, never 0.
-      for (let i = 0; i < 8; i++) {
-        blockLoop(100);
-        await gate.nextTick();
-      }
+      blockLoop(100);
+      await gate.nextTick();
       expect(gate.lagMs).toBeGreaterThanOrEqual(25);
+      expect(gate.paused).toBe(true);
       expect(gate.limit(32)).toBe(1);
       expect(gate.limit(1)).toBe(1);
-      await eventually(async () => gate.limit(32) === 32, 'the gate back to full concurrency once the loop is idle');
+      // Still paused while the loop stays late.
+      blockLoop(100);
+      await gate.nextTick();
+      expect(gate.limit(32)).toBe(1);
+      await eventually(async () => gate.limit(32) === 32, 'bulk work resumed once the loop is idle');
+      expect(gate.paused).toBe(false);
     } finally {
       gate.stop();
     }
@@ -38,12 +41,12 @@ describe('bulk gate', () => {
     blockLoop(100);
     await gate.nextTick();
     expect(gate.limit(32)).toBe(32);
-    expect(gate.share).toBe(1);
+    expect(gate.paused).toBe(false);
     gate.stop();
   });
 });
 
-/** A gate the test opens and closes: narrow (one at a time) or wide (full concurrency). */
+/** A gate the test pauses and resumes. */
 function manualGate(): BulkGate & { narrow: boolean } {
   return {
     narrow: true,
@@ -51,8 +54,8 @@ function manualGate(): BulkGate & { narrow: boolean } {
       return this.narrow ? 1 : max;
     },
     nextTick: () => new Promise((resolve) => setTimeout(resolve, 10)),
-    get share() {
-      return this.narrow ? 0 : 1;
+    get paused() {
+      return this.narrow;
     },
     lagMs: 0,
     stop() {},
@@ -74,7 +77,7 @@ describe('consumer runner with a bulk gate (real NATS)', () => {
   const notify = (orderId: string) =>
     publishCommand<NotifyCommand>(t.nc, t.names, 'notify', { type: 'notify', orderId, payload: { kind: 'x', severity: 'warning', code: 'X', message: 'x', orderId, externalId: null } });
 
-  it('runs one message at a time while the gate is narrow, up to its concurrency once it widens, and loses none', async () => {
+  it('runs one message at a time while the gate is paused, up to its concurrency once it resumes, and loses none', async () => {
     const gate = manualGate();
     let running = 0;
     let maxRunning = 0;
@@ -110,7 +113,7 @@ describe('consumer runner with a bulk gate (real NATS)', () => {
     await eventually(async () => running === 1, 'one handler running');
     expect(maxRunning).toBe(1);
     gate.narrow = false;
-    await eventually(async () => running === 6, 'all six running at once after the gate widened');
+    await eventually(async () => running === 6, 'all six running at once after the gate resumed');
     expect(maxRunning).toBe(6);
     open = true;
     await eventually(async () => ids.every((id) => handled.get(id) === 1), 'every message handled once');
