@@ -54,6 +54,11 @@ export interface GatewayOptions {
   defaultMetrics?: boolean;
 }
 
+/** Requests that bring new orders or payments: `/orders`, `/webhooks/payments/*`, `/webhooks/shops/*`. */
+function isFrontPath(url: string): boolean {
+  return url.startsWith('/webhooks/payments/') || url.startsWith('/webhooks/shops/') || url === '/orders' || url.startsWith('/orders?');
+}
+
 /** TRUST_PROXY as a hop count: trust the nearest `n` proxies (Fastify's typings lack the number form). */
 const trustHops = (n: number) => (_address: string, hop: number) => hop < n;
 
@@ -149,6 +154,15 @@ export async function buildGateway(deps: GatewayDeps, opts: GatewayOptions = {})
       .store({ provider, dedupeKey: invalidDedupeKey(provider, body), signature: 'unchecked', verdict: 'malformed', detail: malformed.message, headers: request.headers, body })
       .then((stored) => void sendError(reply, malformed.code, malformed.message, { webhookId: stored.id }), done);
   });
+  // New orders and payments are the front (infra/runtime/bulk-gate.ts): while they come in, a late
+  // event loop pauses the process's bulk consumers; warehouse statuses and admin calls do not count.
+  const gate = deps.bulkGate;
+  if (gate !== undefined) {
+    app.addHook('onRequest', (request, _reply, done) => {
+      if (request.method === 'POST' && isFrontPath(request.url)) gate.frontSeen();
+      done();
+    });
+  }
   app.addHook('onSend', (_request, reply, payload, done) => {
     if (closing) reply.header('connection', 'close');
     done(null, payload);

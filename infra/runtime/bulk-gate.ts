@@ -2,10 +2,12 @@
  * Front work before bulk work, inside one process. The front — webhooks answered by the gateway,
  * order events applied by the host — decides how fast an order moves; the bulk — documents, e-mails,
  * shipments, refunds, notifications — can wait a moment in its durable queue. When the process falls
- * behind (its event loop runs late: every callback, a payment's included, waits its turn), the bulk
+ * behind (its event loop runs late: every callback, a payment's included, waits its turn) while
+ * front work comes in (`frontSeen()`: the gateway calls it for new orders and payments), the bulk
  * consumers pause: each finishes what it runs and starts at most one message at a time, giving the
- * loop back to the front. Once the loop has been on time for `resumeAfterMs` they resume at full
- * concurrency.
+ * loop back to the front. Once the loop has been on time for `resumeAfterMs`, or no front work has
+ * come for `frontWindowMs`, they resume at full concurrency: a loop kept busy by bulk work alone
+ * (the tail of a burst) has nothing to make way for, and pausing it would only leave the CPU idle.
  *
  * Pause and resume, not a gradual narrowing: narrowed to a few messages each (a TCP-like window),
  * bulk work trickled one message at a time and lost its batching (group commit: two more commits per
@@ -17,6 +19,8 @@ export interface BulkGate {
   limit(max: number): number;
   /** Resolves at the gate's next tick (the limit may have changed); right away once stopped. */
   nextTick(): Promise<void>;
+  /** Front work arrived (a new order, a payment): bulk work makes way while the loop runs late. */
+  frontSeen(): void;
   /** True while bulk work is paused. */
   readonly paused: boolean;
   /** The last tick's lateness, ms. */
@@ -29,6 +33,8 @@ export interface BulkGateOptions {
   lagMs: number;
   /** How long the loop must be on time before bulk work resumes, ms (default 100). */
   resumeAfterMs?: number;
+  /** Front work counts as coming in for this long after the last `frontSeen()`, ms (default 250). */
+  frontWindowMs?: number;
   /** Tick interval, ms (default 10). */
   tickMs?: number;
 }
@@ -36,6 +42,8 @@ export interface BulkGateOptions {
 export function createBulkGate(o: BulkGateOptions): BulkGate {
   const tickMs = o.tickMs ?? 10;
   const resumeAfterTicks = Math.max(1, Math.round((o.resumeAfterMs ?? 100) / tickMs));
+  const frontWindowMs = o.frontWindowMs ?? 250;
+  let lastFront = -Infinity;
   let paused = false;
   let onTimeTicks = 0;
   let lastLag = 0;
@@ -52,11 +60,13 @@ export function createBulkGate(o: BulkGateOptions): BulkGate {
   const schedule = () => {
     const due = performance.now() + tickMs;
     timer = setTimeout(() => {
-      lastLag = Math.max(0, performance.now() - due);
-      if (lastLag >= o.lagMs) {
+      const at = performance.now();
+      lastLag = Math.max(0, at - due);
+      const frontComing = at - lastFront <= frontWindowMs;
+      if (lastLag >= o.lagMs && frontComing) {
         paused = true;
         onTimeTicks = 0;
-      } else if (paused && ++onTimeTicks >= resumeAfterTicks) {
+      } else if (paused && (!frontComing || ++onTimeTicks >= resumeAfterTicks)) {
         paused = false;
       }
       wakeWaiters();
@@ -70,6 +80,9 @@ export function createBulkGate(o: BulkGateOptions): BulkGate {
   return {
     limit: (max) => (paused && !stopped ? 1 : max),
     nextTick: () => (stopped ? Promise.resolve() : new Promise<void>((resolve) => waiters.push(resolve))),
+    frontSeen() {
+      lastFront = performance.now();
+    },
     get paused() {
       return paused && !stopped;
     },

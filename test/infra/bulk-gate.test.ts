@@ -16,9 +16,11 @@ function blockLoop(ms: number): void {
 
 describe('bulk gate', () => {
   it('pauses bulk work (one message at a time) while the event loop runs late, and resumes it whole once the loop has kept up', async () => {
-    const gate = createBulkGate({ lagMs: 25, resumeAfterMs: 50 });
+    // A long front window: the busy loops below must not outlast it.
+    const gate = createBulkGate({ lagMs: 25, resumeAfterMs: 50, frontWindowMs: 60_000 });
     try {
       expect(gate.limit(32)).toBe(32);
+      gate.frontSeen();
       blockLoop(100);
       await gate.nextTick();
       expect(gate.lagMs).toBeGreaterThanOrEqual(25);
@@ -36,8 +38,29 @@ describe('bulk gate', () => {
     }
   });
 
+  it('does not pause bulk work when no front work comes in (a loop busy with bulk work alone), and resumes when it stops coming', async () => {
+    const gate = createBulkGate({ lagMs: 25, frontWindowMs: 300, resumeAfterMs: 60_000 });
+    try {
+      blockLoop(100);
+      await gate.nextTick();
+      expect(gate.lagMs).toBeGreaterThanOrEqual(25);
+      expect(gate.paused).toBe(false);
+      expect(gate.limit(32)).toBe(32);
+      // Front work: paused; the loop on time again but resumeAfterMs far away — it resumes once the front is quiet.
+      gate.frontSeen();
+      blockLoop(100);
+      await gate.nextTick();
+      expect(gate.paused).toBe(true);
+      await eventually(async () => !gate.paused, 'resumed once no front work came for the front window');
+      expect(gate.limit(32)).toBe(32);
+    } finally {
+      gate.stop();
+    }
+  });
+
   it('with lagMs 0 it is off: always full concurrency', async () => {
     const gate = createBulkGate({ lagMs: 0 });
+    gate.frontSeen();
     blockLoop(100);
     await gate.nextTick();
     expect(gate.limit(32)).toBe(32);
@@ -54,6 +77,7 @@ function manualGate(): BulkGate & { narrow: boolean } {
       return this.narrow ? 1 : max;
     },
     nextTick: () => new Promise((resolve) => setTimeout(resolve, 10)),
+    frontSeen() {},
     get paused() {
       return this.narrow;
     },
