@@ -73,7 +73,7 @@ declare module 'fastify' {
  * the connections it is given; closing the app does not close them.
  */
 export async function buildGateway(deps: GatewayDeps, opts: GatewayOptions = {}): Promise<FastifyInstance> {
-  const metrics: GatewayMetrics = createGatewayMetrics({ defaultMetrics: opts.defaultMetrics });
+  const metrics: GatewayMetrics = createGatewayMetrics({ defaultMetrics: opts.defaultMetrics, bulkGate: deps.bulkGate });
   registerBusinessMetrics(metrics.registry, deps);
   const inbox = createWebhookInbox({
     sql: deps.sql,

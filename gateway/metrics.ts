@@ -1,10 +1,11 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { BulkGate } from '../infra/runtime/bulk-gate.ts';
 
 /**
  * Prometheus metrics of one gateway instance, in its own registry (never prom-client's global
  * default, so two gateways in one process — tests — do not collide).
  */
-export function createGatewayMetrics(opts: { defaultMetrics?: boolean } = {}) {
+export function createGatewayMetrics(opts: { defaultMetrics?: boolean; bulkGate?: BulkGate | undefined } = {}) {
   const registry = new Registry();
   if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'orderpilot_gateway_' });
   const requests = new Counter({
@@ -32,6 +33,26 @@ export function createGatewayMetrics(opts: { defaultMetrics?: boolean } = {}) {
     labelNames: ['type'] as const,
     registers: [registry],
   });
+  const gate = opts.bulkGate;
+  if (gate !== undefined) {
+    // How much this process held its bulk work back for front work (infra/runtime/bulk-gate.ts).
+    new Gauge({
+      name: 'orderpilot_bulk_gate_pauses',
+      help: 'Times the bulk consumers of this process paused for front work since it started',
+      registers: [registry],
+      collect() {
+        this.set(gate.stats().pauses);
+      },
+    });
+    new Gauge({
+      name: 'orderpilot_bulk_gate_paused_seconds',
+      help: 'Time the bulk consumers of this process spent paused for front work since it started',
+      registers: [registry],
+      collect() {
+        this.set(gate.stats().pausedMs / 1000);
+      },
+    });
+  }
   return { registry, requests, duration, webhooks, published };
 }
 

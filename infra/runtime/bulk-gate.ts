@@ -25,6 +25,8 @@ export interface BulkGate {
   readonly paused: boolean;
   /** The last tick's lateness, ms. */
   readonly lagMs: number;
+  /** Since the gate started: how often bulk work paused, and for how long in all (ms). */
+  stats(): { pauses: number; pausedMs: number };
   stop(): void;
 }
 
@@ -46,6 +48,9 @@ export function createBulkGate(o: BulkGateOptions): BulkGate {
   let lastFront = -Infinity;
   let paused = false;
   let onTimeTicks = 0;
+  let pauses = 0;
+  let pausedMs = 0;
+  let lastTickAt = performance.now();
   let lastLag = 0;
   let stopped = o.lagMs <= 0;
   let waiters: Array<() => void> = [];
@@ -61,9 +66,12 @@ export function createBulkGate(o: BulkGateOptions): BulkGate {
     const due = performance.now() + tickMs;
     timer = setTimeout(() => {
       const at = performance.now();
+      if (paused) pausedMs += at - lastTickAt;
+      lastTickAt = at;
       lastLag = Math.max(0, at - due);
       const frontComing = at - lastFront <= frontWindowMs;
       if (lastLag >= o.lagMs && frontComing) {
+        if (!paused) pauses++;
         paused = true;
         onTimeTicks = 0;
       } else if (paused && (!frontComing || ++onTimeTicks >= resumeAfterTicks)) {
@@ -89,6 +97,7 @@ export function createBulkGate(o: BulkGateOptions): BulkGate {
     get lagMs() {
       return lastLag;
     },
+    stats: () => ({ pauses, pausedMs }),
     stop() {
       stopped = true;
       if (timer !== null) clearTimeout(timer);

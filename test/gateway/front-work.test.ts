@@ -17,6 +17,7 @@ const gate: BulkGate = {
   },
   paused: false,
   lagMs: 0,
+  stats: () => ({ pauses: 3, pausedMs: 1500 }),
   stop: () => {},
 };
 
@@ -41,5 +42,12 @@ describe('front work and the bulk gate', () => {
     expect(await count({ method: 'POST', url: '/webhooks/warehouse', headers: { 'content-type': 'application/json' }, payload: '{}' })).toBe(0);
     expect(await count({ method: 'GET', url: '/healthz' })).toBe(0);
     expect(await count({ method: 'GET', url: '/orders' })).toBe(0);
+  });
+
+  it('exports how often and how long the bulk work paused', async () => {
+    const res = await app.inject({ method: 'GET', url: '/metrics' });
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toMatch(/^orderpilot_bulk_gate_pauses 3$/m);
+    expect(res.body).toMatch(/^orderpilot_bulk_gate_paused_seconds 1\.5$/m);
   });
 });

@@ -33,6 +33,9 @@ describe('bulk gate', () => {
       expect(gate.limit(32)).toBe(1);
       await eventually(async () => gate.limit(32) === 32, 'bulk work resumed once the loop is idle');
       expect(gate.paused).toBe(false);
+      // One pause (the second late tick continued it), as long as the busy loop and the wait to resume at least.
+      expect(gate.stats().pauses).toBe(1);
+      expect(gate.stats().pausedMs).toBeGreaterThanOrEqual(100);
     } finally {
       gate.stop();
     }
@@ -78,6 +81,7 @@ function manualGate(): BulkGate & { narrow: boolean } {
     },
     nextTick: () => new Promise((resolve) => setTimeout(resolve, 10)),
     frontSeen() {},
+    stats: () => ({ pauses: 0, pausedMs: 0 }),
     get paused() {
       return this.narrow;
     },
