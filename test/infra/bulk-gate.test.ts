@@ -33,8 +33,9 @@ describe('bulk gate', () => {
       expect(gate.limit(32)).toBe(1);
       await eventually(async () => gate.limit(32) === 32, 'bulk work resumed once the loop is idle');
       expect(gate.paused).toBe(false);
-      // One pause (the second late tick continued it), as long as the busy loop and the wait to resume at least.
-      expect(gate.stats().pauses).toBe(1);
+      // Counted: at least the pause above (a busy machine may add late ticks of its own), as long as
+      // the second busy loop at least (the first one ran before the pause began).
+      expect(gate.stats().pauses).toBeGreaterThanOrEqual(1);
       expect(gate.stats().pausedMs).toBeGreaterThanOrEqual(100);
     } finally {
       gate.stop();
