@@ -151,9 +151,10 @@ export async function runConsumer(o: ConsumerRunnerOptions): Promise<RunningCons
   let pullError: unknown;
   const pump = (async () => {
     for await (const m of messages) {
-      // Stopping: back to the stream at once, for another instance (or this one's restart).
-      if (stopping) m.nak();
-      else waiting.push({ m, since: Date.now() });
+      // Stopping: not started here, so redelivered after the ack wait (to another instance or this
+      // one's restart). Not nak'd: on nats-server 2.9 a nak right after the pull was closed sent the
+      // message to the closed pull, where it waited out the ack wait anyway, and another came twice.
+      if (!stopping) waiting.push({ m, since: Date.now() });
       wakeUp();
     }
   })()
@@ -205,7 +206,7 @@ export async function runConsumer(o: ConsumerRunnerOptions): Promise<RunningCons
       await messages.close().catch(() => {});
       await pump;
       await done.catch(() => {});
-      for (const w of waiting.splice(0)) w.m.nak();
+      waiting.splice(0);
       clearInterval(keepWaitingAlive);
       await Promise.allSettled([...inflight]);
     },
