@@ -1,6 +1,6 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runConsumer, type RunningConsumer } from '../../infra/nats/consumer-runner.ts';
+import { runConsumer, type ConsumerRunnerOptions, type RunningConsumer } from '../../infra/nats/consumer-runner.ts';
 import { publishCommand } from '../../infra/nats/publish.ts';
 import { createBulkGate, type BulkGate } from '../../infra/runtime/bulk-gate.ts';
 import type { NotifyCommand } from '../../services/contracts/index.ts';
@@ -74,17 +74,17 @@ describe('bulk gate', () => {
 });
 
 /** A gate the test pauses and resumes. */
-function manualGate(): BulkGate & { narrow: boolean } {
+function manualGate(): BulkGate & { held: boolean } {
   return {
-    narrow: true,
+    held: true,
     limit(max) {
-      return this.narrow ? 1 : max;
+      return this.held ? 1 : max;
     },
     nextTick: () => new Promise((resolve) => setTimeout(resolve, 10)),
     frontSeen() {},
     stats: () => ({ pauses: 0, pausedMs: 0 }),
     get paused() {
-      return this.narrow;
+      return this.held;
     },
     lagMs: 0,
     stop() {},
@@ -103,6 +103,19 @@ describe('consumer runner with a bulk gate (real NATS)', () => {
   });
 
   const ackPending = async () => (await (await jetstreamManager(t.nc)).consumers.info(t.names.streams.command('notify'), t.names.consumers.command('notify'))).num_ack_pending;
+  /** A runner on the notify queue (standing in for any bulk queue here). */
+  const runNotify = (o: Pick<ConsumerRunnerOptions, 'concurrency' | 'handler' | 'gate'>) =>
+    runConsumer({
+      nc: t.nc,
+      sql: t.sql,
+      logger: t.logger,
+      stream: t.names.streams.command('notify'),
+      consumer: t.names.consumers.command('notify'),
+      maxDeliver: 8,
+      ackWaitMs: t.config.ackWaitMs,
+      retry: { baseMs: 100, capMs: 100, jitter: [1, 1] },
+      ...o,
+    });
   const notify = (orderId: string) =>
     publishCommand<NotifyCommand>(t.nc, t.names, 'notify', { type: 'notify', orderId, payload: { kind: 'x', severity: 'warning', code: 'X', message: 'x', orderId, externalId: null } });
 
@@ -112,16 +125,8 @@ describe('consumer runner with a bulk gate (real NATS)', () => {
     let maxRunning = 0;
     const handled = new Map<string, number>();
     let open = false;
-    consumer = await runConsumer({
-      nc: t.nc,
-      sql: t.sql,
-      logger: t.logger,
-      stream: t.names.streams.command('notify'),
-      consumer: t.names.consumers.command('notify'),
+    consumer = await runNotify({
       concurrency: 8,
-      maxDeliver: 8,
-      ackWaitMs: 3000,
-      retry: { baseMs: 100, capMs: 100, jitter: [1, 1] },
       gate,
       handler: async (env) => {
         running++;
@@ -137,11 +142,11 @@ describe('consumer runner with a bulk gate (real NATS)', () => {
     });
     const ids = Array.from({ length: 6 }, (_, i) => `ord_gate_${Date.now()}_${i}`);
     for (const id of ids) await notify(id);
-    // Narrow: all six are delivered (unacked), one runs, the other five wait in the runner.
+    // Paused: all six are delivered (unacked), one runs, the other five wait in the runner.
     await eventually(async () => (await ackPending()) === 6, 'all six delivered');
     await eventually(async () => running === 1, 'one handler running');
     expect(maxRunning).toBe(1);
-    gate.narrow = false;
+    gate.held = false;
     await eventually(async () => running === 6, 'all six running at once after the gate resumed');
     expect(maxRunning).toBe(6);
     open = true;
@@ -154,16 +159,8 @@ describe('consumer runner with a bulk gate (real NATS)', () => {
     const deliveries: Array<{ orderId: string; deliveryCount: number }> = [];
     const ackWaitMs = t.config.ackWaitMs;
     let firstStarted = 0;
-    consumer = await runConsumer({
-      nc: t.nc,
-      sql: t.sql,
-      logger: t.logger,
-      stream: t.names.streams.command('notify'),
-      consumer: t.names.consumers.command('notify'),
+    consumer = await runNotify({
       concurrency: 1,
-      maxDeliver: 8,
-      ackWaitMs,
-      retry: { baseMs: 100, capMs: 100, jitter: [1, 1] },
       handler: async (env, ctx) => {
         deliveries.push({ orderId: env.orderId ?? '', deliveryCount: ctx.deliveryCount });
         if (deliveries.length === 1) {
