@@ -17,7 +17,7 @@
 export interface BulkGate {
   /** How many of a consumer's `max` bulk messages may run at once now: `max`, or 1 while paused. */
   limit(max: number): number;
-  /** Resolves at the gate's next tick (the limit may have changed); right away once stopped. */
+  /** Resolves at the gate's next tick (the limit may have changed); right away when it is not ticking (no front work, or stopped). */
   nextTick(): Promise<void>;
   /** Front work arrived (a new order, a payment): bulk work makes way while the loop runs late. */
   frontSeen(): void;
@@ -54,6 +54,8 @@ export function createBulkGate(o: BulkGateOptions): BulkGate {
   let lastLag = 0;
   let stopped = o.lagMs <= 0;
   let waiters: Array<() => void> = [];
+  // The timer runs only while front work comes in or bulk work is paused: an idle process, or one
+  // without a gateway, is not woken a hundred times a second for nothing.
   let timer: NodeJS.Timeout | null = null;
 
   const wakeWaiters = () => {
@@ -78,18 +80,22 @@ export function createBulkGate(o: BulkGateOptions): BulkGate {
         paused = false;
       }
       wakeWaiters();
-      if (!stopped) schedule();
+      timer = null;
+      if (!stopped && (paused || frontComing)) schedule();
     }, tickMs);
     // The gate never keeps a process alive.
     timer.unref();
   };
-  if (!stopped) schedule();
 
   return {
     limit: (max) => (paused && !stopped ? 1 : max),
-    nextTick: () => (stopped ? Promise.resolve() : new Promise<void>((resolve) => waiters.push(resolve))),
+    nextTick: () => (timer === null ? Promise.resolve() : new Promise<void>((resolve) => waiters.push(resolve))),
     frontSeen() {
       lastFront = performance.now();
+      if (timer === null && !stopped) {
+        lastTickAt = lastFront;
+        schedule();
+      }
     },
     get paused() {
       return paused && !stopped;
@@ -101,6 +107,7 @@ export function createBulkGate(o: BulkGateOptions): BulkGate {
     stop() {
       stopped = true;
       if (timer !== null) clearTimeout(timer);
+      timer = null;
       wakeWaiters();
     },
   };

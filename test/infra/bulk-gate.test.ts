@@ -45,9 +45,9 @@ describe('bulk gate', () => {
   it('does not pause bulk work when no front work comes in (a loop busy with bulk work alone), and resumes when it stops coming', async () => {
     const gate = createBulkGate({ lagMs: 25, frontWindowMs: 300, resumeAfterMs: 60_000 });
     try {
+      // No front work: the gate does not even tick (nextTick answers at once), and nothing pauses.
       blockLoop(100);
       await gate.nextTick();
-      expect(gate.lagMs).toBeGreaterThanOrEqual(25);
       expect(gate.paused).toBe(false);
       expect(gate.limit(32)).toBe(32);
       // Front work: paused; the loop on time again but resumeAfterMs far away — it resumes once the front is quiet.
