@@ -152,9 +152,26 @@ async function bareCeiling(b: BenchEnv, transitions: number, concurrency: number
   return runBareCeiling(b.sql, { total: transitions, concurrency, sample: sample.snapshot });
 }
 
+/**
+ * How often and how long the bulk gate of the gateway's process paused so far (its /metrics), or
+ * null when it does not say (BULK_YIELD_LAG_MS=0 still exports zeros; an old build nothing).
+ */
+async function bulkGatePauses(gatewayUrl: string): Promise<{ pauses: number; pausedSeconds: number } | null> {
+  try {
+    const text = await (await fetch(`${gatewayUrl}/metrics`)).text();
+    const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+    const pauses = value('orderpilot_bulk_gate_pauses');
+    const pausedSeconds = value('orderpilot_bulk_gate_paused_seconds');
+    return Number.isFinite(pauses) && Number.isFinite(pausedSeconds) ? { pauses, pausedSeconds } : null;
+  } catch {
+    return null;
+  }
+}
+
 /** One paced run: `orders` orders placed and paid at `rate` per second; percentiles from the payment webhook. */
 async function pacedLatency(o: { http: HttpPost; gatewayUrl: string; shopKey: string; secret: string; bench: BenchEnv }, rate: number, orders: number) {
   process.stdout.write(`bench: ${orders} orders at ${rate}/s for latency…\n`);
+  const gateBefore = await bulkGatePauses(o.gatewayUrl);
   const timed: Timed[] = [];
   const inflight: Array<Promise<void>> = [];
   const start = performance.now();
@@ -166,6 +183,9 @@ async function pacedLatency(o: { http: HttpPost; gatewayUrl: string; shopKey: st
   }
   await Promise.all(inflight);
   await waitClosed(o.bench, timed.map((t) => t.orderId), 600_000);
+  const gateAfter = await bulkGatePauses(o.gatewayUrl);
+  const bulkGate =
+    gateBefore && gateAfter ? { pauses: gateAfter.pauses - gateBefore.pauses, pausedSeconds: +(gateAfter.pausedSeconds - gateBefore.pausedSeconds).toFixed(2) } : null;
   const rows = await o.bench.sql<{ order_id: string; type: string; to_state: string; at: Date }[]>`
     select order_id, type, to_state, at from order_history
      where order_id = any(${timed.map((t) => t.orderId)}) and outcome = 'applied'
@@ -182,7 +202,7 @@ async function pacedLatency(o: { http: HttpPost; gatewayUrl: string; shopKey: st
   toProcessing.sort((x, y) => x - y);
   toClosed.sort((x, y) => x - y);
   const pct = (a: number[]) => ({ p50: percentile(a, 50), p95: percentile(a, 95), p99: percentile(a, 99) });
-  return { rate, orders, paymentToProcessingMs: pct(toProcessing), paymentToClosedMs: pct(toClosed) };
+  return { rate, orders, paymentToProcessingMs: pct(toProcessing), paymentToClosedMs: pct(toClosed), bulkGate };
 }
 
 async function e2e(): Promise<void> {
@@ -337,6 +357,7 @@ async function e2e(): Promise<void> {
         ...latencyByRate.flatMap((l) => [
           `| payment → processing at ${l.rate}/s, p50/p95/p99 ms | ${l.paymentToProcessingMs.p50} / ${l.paymentToProcessingMs.p95} / ${l.paymentToProcessingMs.p99} | p99 < ${l.rate <= 50 ? 50 : 100} |`,
           `| payment → closed at ${l.rate}/s, p50/p95/p99 ms | ${l.paymentToClosedMs.p50} / ${l.paymentToClosedMs.p95} / ${l.paymentToClosedMs.p99} | |`,
+          `| bulk gate at ${l.rate}/s (BULK_YIELD_LAG_MS): pauses / seconds paused | ${l.bulkGate ? `${l.bulkGate.pauses} / ${l.bulkGate.pausedSeconds}` : 'not exported'} | |`,
         ]),
         `| orderpilot peak RSS (${result.process.ordersInDatabase} orders in the database) | ${stats.peakRssMiB} MiB | < 300 |`,
         `| CPU seconds per order (orderpilot process) | ${result.process.cpuSecondsPerOrder} | |`,
