@@ -76,7 +76,8 @@ export function allowedAdminEvents(snapshot: OrderSnapshot): AdminEventType[] {
 /**
  * What the order waits for from a service now, as the effects that asked for it (the commands the
  * host would send again to ask once more): a submit, a shipment cancel or address change, the
- * document or its e-mail, each refund and correction still under way. Waiting on the outside world
+ * document or its e-mail (a cancelled paid order's document too, when its request was still out),
+ * each refund and correction still under way. Waiting on the outside world
  * (a payment, a carrier, an admin, KSeF's verdict, which the invoicing service polls) is not in it.
  * `order-redrive.ts` re-sends these for an order that has waited too long; every service answers a
  * repeated command idempotently (the submit looks its reference up, the document its order, …).
@@ -91,6 +92,12 @@ export function awaitedEffects(snapshot: Pick<OrderSnapshot, 'value' | 'context'
   const document = region(value, 'document');
   if (document === 'requested') out.push({ type: 'requestDocument', params: { reason: c.documentRequests > 1 ? 'admin' : 'payment' } });
   if (document === 'issued' && c.document) out.push({ type: 'emailDocument', params: { to: c.documentEmailTo ?? null, resend: false } });
+  // Cancelled while its document was still asked for (a paid order held and cancelled at once): the
+  // cancel ends the document region, not the request. A paid order is owed its document (the
+  // cancelled order keeps a late one and tells an admin to correct it), so it is asked again.
+  if (value === 'cancelled' && c.payment !== null && c.documentRequests > 0 && c.document === null && c.documentFailure === null) {
+    out.push({ type: 'requestDocument', params: { reason: c.documentRequests > 1 ? 'admin' : 'payment' } });
+  }
   for (const r of c.refunds ?? []) if (r.status === 'requested') out.push({ type: 'refundPayment', params: { refundId: r.refundId } });
   for (const k of c.corrections ?? []) {
     if (k.status === 'requested') out.push({ type: 'issueCorrection', params: { correctionId: k.correctionId } });

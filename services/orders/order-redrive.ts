@@ -86,6 +86,8 @@ export function startOrderRedrive(o: OrderRedriveOptions): OrderRedrive {
            and ((state = 'pending' and created_at < ${new Date(now - o.paymentTimeoutMs - o.afterMs)})
              or state_value->'processing'->>'fulfilment' in ('submitting', 'cancelling')
              or document_state in ('requested', 'issued')
+             or (state = 'cancelled' and document_state = 'none' and (snapshot->'context'->>'documentRequests')::int > 0
+                 and snapshot->'context'->>'documentFailure' is null)
              or snapshot->'context'->'shipmentCancel'->>'status' = 'requested'
              or snapshot->'context'->'refunds' @> '[{"status":"requested"}]'
              or snapshot->'context'->'corrections' @> '[{"status":"requested"}]'

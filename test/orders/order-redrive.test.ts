@@ -127,6 +127,46 @@ describe('order re-drive', () => {
     expect(await issueCount()).toBe(issuedBefore + 1);
   });
 
+  it('a paid order cancelled while NATS lost its document request is asked for its document again; the late document is kept and an admin told', async () => {
+    const t = await createTestContext({ ORDER_REDRIVE_MS: '0' });
+    cleanups.push(() => t.cleanup());
+    const svc = await startOrdersService(t);
+    cleanups.push(() => svc.stop());
+    const order = sampleOrder();
+    await publishOrderEvent(t.nc, t.names, order.orderId, 'ORDER_PLACED', { order });
+    await publishOrderEvent(t.nc, t.names, order.orderId, 'PAYMENT_CONFIRMED', { provider: 'payu', paymentId: 'p-cancelled', amount: order.total, currency: 'PLN' });
+    // The document request is sent and NATS loses it (no invoicing service here takes it first).
+    const invoicing = t.names.streams.command('invoicing');
+    const issue = t.names.subjects.command('issueDocument');
+    await eventually(async () => (await streamCount(t, invoicing, issue)) === 1, 'document requested');
+    const jsm = await jetstreamManager(t.nc);
+    expect((await jsm.streams.purge(invoicing, { filter: issue })).purged).toBe(1);
+    // Cancelled before any document came (the chaos run's admin cancels a rejected order within
+    // a tenth of a second of its hold): the document region is gone, its request still unanswered.
+    await publishOrderEvent(t.nc, t.names, order.orderId, 'CANCEL', { note: 'out of stock' }, { actor: 'anna' });
+    await publishOrderEvent(t.nc, t.names, order.orderId, 'SHIPMENT_CANCELLED', { existed: false }, { actor: 'logistics' });
+    await eventually(async () => (await orderState(t.sql, order.orderId)) === 'cancelled', 'cancelled');
+
+    const redrive = startOrderRedrive({ sql: t.sql, nc: t.nc, names: t.names, logger: createLogger({ level: 'error', name: 'redrive' }), everyMs: 0, afterMs: 500, paymentTimeoutMs: 60_000 });
+    cleanups.push(() => redrive.stop());
+    const again = await eventually(async () => (await redrive.check()).find((r) => r.orderId === order.orderId), 'the cancelled order asked again for its document', 30_000, 200);
+    // Its refund too: no payments service here answers it.
+    expect(again.sent.sort()).toEqual(['issue-document', 'refund-payment']);
+    expect(await streamCount(t, invoicing, issue)).toBe(1);
+
+    // The document comes: the cancelled order keeps it and tells an admin to correct it; asked no more.
+    await publishOrderEvent(t.nc, t.names, order.orderId, 'DOCUMENT_ISSUED', { providerId: '77', number: 'FV/77/2026', issueDate: '2026-01-02', provider: 'fakturownia' }, { actor: 'invoicing' });
+    await eventually(async () => {
+      const [r] = await t.sql<{ document_state: string }[]>`select document_state from orders where id = ${order.orderId}`;
+      return r?.document_state === 'issued';
+    }, 'document kept on the cancelled order');
+    const notes = await t.sql`select 1 from outbox where order_id = ${order.orderId} and envelope->'payload'->>'code' = 'DOCUMENT_AFTER_CANCEL'`;
+    expect(notes).toHaveLength(1);
+    await eventually(async () => (await t.sql`select 1 from orders where id = ${order.orderId} and updated_at < now() - interval '1 second'`).length === 1, 'the order quiet for longer than afterMs');
+    expect((await redrive.check()).find((r) => r.orderId === order.orderId)?.sent).toEqual(['refund-payment']);
+    expect(await streamCount(t, invoicing, issue)).toBe(1);
+  });
+
   it('an event dead-lettered before its order existed is replayed once the order exists', async () => {
     const t = await createTestContext({ ORDER_REDRIVE_MS: '0' });
     cleanups.push(() => t.cleanup());
