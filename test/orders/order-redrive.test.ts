@@ -21,6 +21,22 @@ afterAll(async () => {
   for (const c of cleanups.reverse()) await c().catch(() => {});
 });
 
+/** A fresh world with the orders service running; the service's own re-drive is off (ORDER_REDRIVE_MS=0). */
+async function ordersWorld(): Promise<TestContext> {
+  const t = await createTestContext({ ORDER_REDRIVE_MS: '0' });
+  cleanups.push(() => t.cleanup());
+  const svc = await startOrdersService(t);
+  cleanups.push(() => svc.stop());
+  return t;
+}
+
+/** A re-drive the test runs by hand (`check()`), for orders quiet longer than `afterMs`. */
+function redriveByHand(t: TestContext, afterMs: number) {
+  const redrive = startOrderRedrive({ sql: t.sql, nc: t.nc, names: t.names, logger: createLogger({ level: 'error', name: 'redrive' }), everyMs: 0, afterMs, paymentTimeoutMs: 60_000 });
+  cleanups.push(() => redrive.stop());
+  return redrive;
+}
+
 const streamCount = async (t: TestContext, stream: string, subject: string) => {
   const jsm = await jetstreamManager(t.nc);
   const info = await jsm.streams.info(stream, { subjects_filter: subject });
@@ -128,10 +144,7 @@ describe('order re-drive', () => {
   });
 
   it('a paid order cancelled while NATS lost its document request is asked for its document again; the late document is kept and an admin told', async () => {
-    const t = await createTestContext({ ORDER_REDRIVE_MS: '0' });
-    cleanups.push(() => t.cleanup());
-    const svc = await startOrdersService(t);
-    cleanups.push(() => svc.stop());
+    const t = await ordersWorld();
     const order = sampleOrder();
     await publishOrderEvent(t.nc, t.names, order.orderId, 'ORDER_PLACED', { order });
     await publishOrderEvent(t.nc, t.names, order.orderId, 'PAYMENT_CONFIRMED', { provider: 'payu', paymentId: 'p-cancelled', amount: order.total, currency: 'PLN' });
@@ -147,8 +160,7 @@ describe('order re-drive', () => {
     await publishOrderEvent(t.nc, t.names, order.orderId, 'SHIPMENT_CANCELLED', { existed: false }, { actor: 'logistics' });
     await eventually(async () => (await orderState(t.sql, order.orderId)) === 'cancelled', 'cancelled');
 
-    const redrive = startOrderRedrive({ sql: t.sql, nc: t.nc, names: t.names, logger: createLogger({ level: 'error', name: 'redrive' }), everyMs: 0, afterMs: 500, paymentTimeoutMs: 60_000 });
-    cleanups.push(() => redrive.stop());
+    const redrive = redriveByHand(t, 500);
     const again = await eventually(async () => (await redrive.check()).find((r) => r.orderId === order.orderId), 'the cancelled order asked again for its document', 30_000, 200);
     // Its refund too: no payments service here answers it.
     expect(again.sent.sort()).toEqual(['issue-document', 'refund-payment']);
@@ -168,16 +180,12 @@ describe('order re-drive', () => {
   });
 
   it('an event dead-lettered before its order existed is replayed once the order exists', async () => {
-    const t = await createTestContext({ ORDER_REDRIVE_MS: '0' });
-    cleanups.push(() => t.cleanup());
-    const svc = await startOrdersService(t);
-    cleanups.push(() => svc.stop());
+    const t = await ordersWorld();
     const order = sampleOrder();
     // The payment overtakes its ORDER_PLACED (passed over by NATS and put back later): no order yet.
     const paid = await publishOrderEvent(t.nc, t.names, order.orderId, 'PAYMENT_CONFIRMED', { provider: 'payu', paymentId: 'p-early', amount: order.total, currency: 'PLN' });
     await eventually(async () => (await t.sql`select 1 from dead_letters where message_id = ${paid.id} and error_code = 'UNKNOWN_ORDER'`).length === 1, 'payment dead-lettered UNKNOWN_ORDER');
-    const redrive = startOrderRedrive({ sql: t.sql, nc: t.nc, names: t.names, logger: createLogger({ level: 'error', name: 'redrive' }), everyMs: 0, afterMs: 60_000, paymentTimeoutMs: 60_000 });
-    cleanups.push(() => redrive.stop());
+    const redrive = redriveByHand(t, 60_000);
     await redrive.check();
     expect(await t.sql`select 1 from dead_letters where replayed_at is not null`).toHaveLength(0);
     await publishOrderEvent(t.nc, t.names, order.orderId, 'ORDER_PLACED', { order });
