@@ -3,6 +3,7 @@ import { initialTransition, transition } from 'xstate';
 import {
   ADMIN_EVENT_TYPES,
   ORDER_EVENT_TYPES,
+  awaitedEffects,
   allowedAdminEvents,
   documentStatus,
   orderMachine,
@@ -592,6 +593,24 @@ describe('order machine: cancel means something (warehouse, refund, correction)'
     expect(cancelAgain.map((a) => a.type)).toContain('cancelShipment');
     const [, paidLate] = transition(orderMachine, run(ev.CANCEL).snap, ev.PAYMENT_CONFIRMED);
     expect(paidLate).toContainEqual(expect.objectContaining({ params: expect.objectContaining({ kind: 'payment.after-cancel', severity: 'critical' }) }));
+  });
+
+  it('the document request out at the cancel fails for good → recorded, a warning naming its code, no longer awaited; once only', () => {
+    const cancelled = run(ev.PAYMENT_CONFIRMED, ev.CANCEL, { ...ev.SHIPMENT_CANCELLED, existed: false }).snap;
+    expect(awaitedEffects(cancelled).map((e) => e.type)).toContain('requestDocument');
+    const [failed, actions] = transition(orderMachine, cancelled, ev.DOCUMENT_FAILED);
+    expect(status(failed)).toBe('cancelled');
+    expect(failed.context.documentFailure).toMatchObject({ code: 'INVOICE_BUYER_TAX_ID_INVALID', message: 'bad NIP' });
+    expect(actions).toContainEqual(
+      expect.objectContaining({ type: 'notifyAdmin', params: expect.objectContaining({ kind: 'document.failed', severity: 'warning', code: 'INVOICE_BUYER_TAX_ID_INVALID', message: expect.stringContaining('cancelled order') }) }),
+    );
+    expect(awaitedEffects(failed).map((e) => e.type)).not.toContain('requestDocument');
+    // A twin failure, or one after a late document, changes nothing and tells no one again.
+    const [, twice] = transition(orderMachine, failed, ev.DOCUMENT_FAILED);
+    expect(twice.filter((a) => a.type === 'notifyAdmin')).toEqual([]);
+    const [withDoc] = transition(orderMachine, cancelled, ev.DOCUMENT_ISSUED);
+    const [, afterDoc] = transition(orderMachine, withDoc, ev.DOCUMENT_FAILED);
+    expect(afterDoc.filter((a) => a.type === 'notifyAdmin')).toEqual([]);
   });
 
   it('REFUND (partial) after payment: that amount refunded and corrected; more than what is left is refused', () => {

@@ -219,6 +219,8 @@ export const orderMachine = setup({
     hasTrackingNumber: ({ event }) =>
       event.type === 'MARK_SHIPPED' && event.trackingNumber.trim() !== '',
     hasDocument: ({ context }) => context.document !== null,
+    // A cancelled order whose document request was still out: none issued, no failure recorded.
+    documentAwaitedAfterCancel: ({ context }) => context.documentRequests > 0 && context.document === null && context.documentFailure === null,
     // Only the mailer's failure moves an issued document to failed: a late failure of a duplicate
     // issue command (a twin delivery that gave up) must not undo a document that exists.
     emailFailed: ({ event }) => event.type === 'DOCUMENT_FAILED' && event.stage === 'email',
@@ -750,6 +752,24 @@ export const orderMachine = setup({
                 severity: 'critical',
                 code: 'DOCUMENT_AFTER_CANCEL',
                 message: `Sales document ${event.number} was issued for order ${context.order.externalId} after it was cancelled: correct it (a correction document) by hand`,
+              }),
+            },
+          ],
+        },
+        // The request that was out at the cancel failed for good (a tax id the invoicing system
+        // refuses, say): recorded, so nothing waits for that document any more (the re-drive stops
+        // asking), and an admin hears it under its own code; there is no document to correct.
+        DOCUMENT_FAILED: {
+          guard: 'documentAwaitedAfterCancel',
+          actions: [
+            'documentFailed',
+            {
+              type: 'notifyAdmin',
+              params: ({ context, event }) => ({
+                kind: 'document.failed',
+                severity: 'warning',
+                code: event.code,
+                message: `Sales document for cancelled order ${context.order.externalId} could not be issued (${event.code}: ${event.message}); no document exists: issue one by hand if the sale needs it`,
               }),
             },
           ],
