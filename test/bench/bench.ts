@@ -34,7 +34,7 @@ import { createHttpPost, type HttpPost } from '../../infra/sandbox/http-post.ts'
 import { freePort } from '../../infra/runtime/local-services.ts';
 import { startChild } from '../support/processes.ts';
 import { createBenchEnv, percentile, runBareCeiling, type BenchEnv } from './bench-env.ts';
-import { accountDiff, accountSnapshot, type AccountTarget } from './cpu-account.ts';
+import { accountDiff, accountSnapshot, cpuSpeedIndexMs, type AccountTarget } from './cpu-account.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const num = (name: string, fallback: number): number => {
@@ -254,6 +254,7 @@ async function e2e(): Promise<void> {
   const pid = child.proc.pid ?? 0;
   const pids = [pid, ...(second?.proc.pid ? [second.proc.pid] : [])];
   const load0 = os.loadavg()[0] ?? 0;
+  const speed0 = cpuSpeedIndexMs();
   try {
     // Warm-up (JIT, pools, connections), not measured: BENCH_WARMUP orders, at most 64 at a time,
     // each batch closed and e-mailed before the next (no warm-up work left over for the measured phase).
@@ -336,7 +337,13 @@ async function e2e(): Promise<void> {
       jetstreamDeliveriesPerOrder: account.jetstreamDeliveriesPerOrder,
       jetstreamAcksPerOrder: account.jetstreamAcksPerOrder,
       warmupOrders: WARMUP,
-      machine: { cpus: os.cpus().length, loadAvg1mAtStart: +load0.toFixed(2), loadAvg1mAtEnd: +(os.loadavg()[0] ?? 0).toFixed(2) },
+      machine: {
+        cpus: os.cpus().length,
+        loadAvg1mAtStart: +load0.toFixed(2),
+        loadAvg1mAtEnd: +(os.loadavg()[0] ?? 0).toFixed(2),
+        cpuSpeedIndexMsAtStart: speed0,
+        cpuSpeedIndexMsAtEnd: cpuSpeedIndexMs(),
+      },
       at: new Date().toISOString(),
     };
     await mkdir(path.join(ROOT, 'bench-results'), { recursive: true });
@@ -361,7 +368,7 @@ async function e2e(): Promise<void> {
         ]),
         `| orderpilot peak RSS (${result.process.ordersInDatabase} orders in the database) | ${stats.peakRssMiB} MiB | < 300 |`,
         `| CPU seconds per order (orderpilot process) | ${result.process.cpuSecondsPerOrder} | |`,
-        `| machine | ${result.machine.cpus} CPUs, load ${result.machine.loadAvg1mAtStart} → ${result.machine.loadAvg1mAtEnd} | |`,
+        `| machine | ${result.machine.cpus} CPUs, load ${result.machine.loadAvg1mAtStart} → ${result.machine.loadAvg1mAtEnd}, CPU speed index ${result.machine.cpuSpeedIndexMsAtStart} → ${result.machine.cpuSpeedIndexMsAtEnd} ms (a fixed workload's CPU time; lower is faster) | |`,
         '',
         `written to ${path.relative(ROOT, file)}`,
         '',

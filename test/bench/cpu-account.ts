@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -15,6 +16,25 @@ import type { Names } from '../../services/contracts/index.ts';
  * sent. Take a snapshot before and after, then `accountDiff`. Same fields as the peer's
  * `cpu-account.mjs`, so both benches read alike.
  */
+
+const SPEED_DATA = JSON.stringify({ items: Array.from({ length: 200 }, (_, i) => ({ id: i, name: `item ${i}`, price: i * 1.5, tags: ['a', 'b'] })) });
+
+/**
+ * How fast a core of this machine runs now: the CPU time, in ms, of one fixed single-threaded
+ * workload (JSON parse and stringify, SHA-256, over the same data), the median of three. On a shared
+ * or throttled host the same code takes longer while the load average stays low, so figures from
+ * two windows compare only with this beside them. Lower is faster.
+ */
+export function cpuSpeedIndexMs(): number {
+  const once = (): number => {
+    const before = process.cpuUsage();
+    for (let i = 0; i < 1500; i++) createHash('sha256').update(JSON.stringify(JSON.parse(SPEED_DATA))).digest();
+    const used = process.cpuUsage(before);
+    return (used.user + used.system) / 1000;
+  };
+  const runs = [once(), once(), once()].sort((a, b) => a - b);
+  return Math.round(runs[1] ?? 0);
+}
 
 function cpuSecondsOf(pid: number | string): number {
   try {

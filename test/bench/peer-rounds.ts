@@ -16,6 +16,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cpuSpeedIndexMs } from './cpu-account.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -91,25 +92,37 @@ const peerRate = (process.env['BENCH_RATE'] ?? '50').split(',')[0]?.trim() || '5
 const dir = await peerCopy();
 const ours: Array<Record<string, unknown>> = [];
 const peer: Array<Record<string, unknown>> = [];
+// Each side's run is preceded by the CPU speed index (a fixed workload's CPU time): on a shared host a
+// core can run slower for minutes while the load average stays low.
+const speed: { ours: number[]; peer: number[] } = { ours: [], peer: [] };
 for (let i = 1; i <= rounds; i++) {
-  process.stdout.write(`\n=== round ${i}/${rounds}: orderpilot ===\n`);
+  speed.ours.push(cpuSpeedIndexMs());
+  process.stdout.write(`\n=== round ${i}/${rounds}: orderpilot (CPU speed index ${speed.ours.at(-1)} ms) ===\n`);
   let since = Date.now();
   await run(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test/bench/bench.ts')], ROOT, {});
   ours.push(newestResult(path.join(ROOT, 'bench-results'), 'e2e-', since));
-  process.stdout.write(`\n=== round ${i}/${rounds}: plain pg-boss pipeline ===\n`);
+  speed.peer.push(cpuSpeedIndexMs());
+  process.stdout.write(`\n=== round ${i}/${rounds}: plain pg-boss pipeline (CPU speed index ${speed.peer.at(-1)} ms) ===\n`);
   since = Date.now();
   await run(process.execPath, ['bench.mjs'], dir, { BENCH_RATE: peerRate });
   peer.push(newestResult(path.join(dir, 'results'), 'peer-', since));
 }
+const ratios = ours.map((r, i) => {
+  const p = peer[i];
+  const q = p ? at(r, 'closedAndEmailed.ordersPerSec') / at(p, 'ordersPerSec') : NaN;
+  return Number.isFinite(q) ? q.toFixed(2) : '—';
+});
 const lines = [
   '',
   `| figure (${rounds} rounds, interleaved) | orderpilot | plain pg-boss pipeline |`,
   '| --- | --- | --- |',
   ...FIGURES.map((f) => `| ${f.name} | ${range(ours.map((r) => at(r, f.ours)))} | ${range(peer.map((r) => at(r, f.peer)))} |`),
+  `| CPU speed index before the run, ms (lower is faster) | ${range(speed.ours)} | ${range(speed.peer)} |`,
+  `| orders/s to closed and e-mailed, orderpilot ÷ peer, round by round | ${ratios.join(' / ')} | |`,
   '',
 ];
 process.stdout.write(lines.join('\n'));
 await mkdir(path.join(ROOT, 'bench-results'), { recursive: true });
 const file = path.join(ROOT, 'bench-results', `peer-rounds-${Date.now()}.json`);
-await writeFile(file, `${JSON.stringify({ rounds, peerRate: Number(peerRate), ours, peer, at: new Date().toISOString() }, null, 2)}\n`);
+await writeFile(file, `${JSON.stringify({ rounds, peerRate: Number(peerRate), cpuSpeedIndexMs: speed, closedAndEmailedRatios: ratios, ours, peer, at: new Date().toISOString() }, null, 2)}\n`);
 process.stdout.write(`written to ${path.relative(ROOT, file)}\n`);
