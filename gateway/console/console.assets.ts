@@ -122,6 +122,22 @@ export const CONSOLE_JS = `
     var n = banner.querySelector('[data-count]');
     if (n) n.textContent = pending === 1 ? '1 change' : pending + ' changes';
   }
+  // A refresh replaces the page's markup: what the person opened (a transition's payload, a raw
+  // message or webhook) is opened again in the new markup, found by its row's id.
+  var ROWS = '[data-transition],[data-dead-letter],[data-webhook]';
+  function detailsKey(d) {
+    var row = d.closest(ROWS);
+    if (!row) return null;
+    var attrs = ['data-transition', 'data-dead-letter', 'data-webhook'];
+    for (var i = 0; i < attrs.length; i++) if (row.hasAttribute(attrs[i])) return attrs[i] + '=' + row.getAttribute(attrs[i]);
+    return null;
+  }
+  function replaceKeepingOpen(root, text) {
+    var open = {};
+    root.querySelectorAll('details[open]').forEach(function (d) { var k = detailsKey(d); if (k) open[k] = true; });
+    root.innerHTML = text;
+    root.querySelectorAll('details').forEach(function (d) { var k = detailsKey(d); if (k && open[k]) d.open = true; });
+  }
   function refresh() {
     if (busy) { again = true; return; }
     busy = true;
@@ -131,7 +147,7 @@ export const CONSOLE_JS = `
         if (text === null) return;
         // Input may have started while the request was out: then wait for the person instead.
         if (editing()) { pending = Math.max(pending, 1); showPending(); return; }
-        live().innerHTML = text;
+        replaceKeepingOpen(live(), text);
         pending = 0;
         showPending();
         body.setAttribute('data-refreshed', String(Date.now()));

@@ -415,6 +415,12 @@ describe('admin console in headless Chromium (real gateway, order host, Postgres
     expect(await activeStates()).toEqual(expect.arrayContaining(['order.processing.fulfilment.submitting', 'order.processing.document.requested']));
     await row.locator('summary').click();
     expect(await row.locator('pre.raw').innerText()).toContain(`pi_${order.orderId}`);
+    // The next transition refreshes the page: the payload opened stays open.
+    await publishOrderEvent(t.nc, t.names, order.orderId, 'SHIPMENT_REJECTED', { code: 'OUT_OF_STOCK', message: 'SKU-1 not in stock' }, { actor: 'warehouse' });
+    await page.locator('table.transitions tr[data-event="SHIPMENT_REJECTED"]').waitFor({ timeout: 90_000 });
+    expect(await row.locator('details').evaluate((d) => (d as HTMLDetailsElement).open)).toBe(true);
+    expect(await row.locator('pre.raw').innerText()).toContain(`pi_${order.orderId}`);
+    expect(await page.locator('table.transitions tr[data-event="SHIPMENT_REJECTED"] details').evaluate((d) => (d as HTMLDetailsElement).open)).toBe(false);
     await shot('inspector');
     await page.goto(`${gw.url}/admin/inspector`);
     expect(await page.locator(`table.transitions a[href="/admin/inspector?order=${order.orderId}"]`).count()).toBeGreaterThan(0);
