@@ -124,12 +124,12 @@ export const CONSOLE_JS = `
   }
   // A refresh replaces the page's markup: what the person opened (a transition's payload, a raw
   // message or webhook) is opened again in the new markup, found by its row's id.
-  var ROWS = '[data-transition],[data-dead-letter],[data-webhook]';
+  var ROW_IDS = ['data-transition', 'data-dead-letter', 'data-webhook'];
+  var ROWS = ROW_IDS.map(function (a) { return '[' + a + ']'; }).join(',');
   function detailsKey(d) {
     var row = d.closest(ROWS);
     if (!row) return null;
-    var attrs = ['data-transition', 'data-dead-letter', 'data-webhook'];
-    for (var i = 0; i < attrs.length; i++) if (row.hasAttribute(attrs[i])) return attrs[i] + '=' + row.getAttribute(attrs[i]);
+    for (var i = 0; i < ROW_IDS.length; i++) if (row.hasAttribute(ROW_IDS[i])) return ROW_IDS[i] + '=' + row.getAttribute(ROW_IDS[i]);
     return null;
   }
   function replaceKeepingOpen(root, text) {

@@ -249,6 +249,8 @@ async function e2e(): Promise<void> {
     ...(heapProfDir ? { BENCH_HEAP_PROF_DIR: path.resolve(heapProfDir) } : {}),
   };
   const childEnv = (i: number): Record<string, string> => ({ ...env, ...profile, ...(countStatements ? { BENCH_STATEMENTS_FILE: statementFiles[i] ?? '' } : {}) });
+  // Before the orderpilot process starts: its start-up (module loading, compiling) would slow this too.
+  const speed0 = cpuSpeedIndexMs();
   const child = await startChild('test/bench/bench-child.ts', split ? ['gateway', 'orders'] : [], childEnv(0), 60_000);
   const second = split ? await startChild('test/bench/bench-child.ts', ['invoicing', 'mailer', 'logistics', 'notifications'], childEnv(1), 60_000) : null;
   // BENCH_BULK_NICE=<n> (with BENCH_SPLIT=1): the bulk services' process at a lower CPU priority, as
@@ -261,7 +263,6 @@ async function e2e(): Promise<void> {
   const pid = child.proc.pid ?? 0;
   const pids = [pid, ...(second?.proc.pid ? [second.proc.pid] : [])];
   const load0 = os.loadavg()[0] ?? 0;
-  const speed0 = cpuSpeedIndexMs();
   try {
     // Warm-up (JIT, pools, connections), not measured: BENCH_WARMUP orders, at most 64 at a time,
     // each batch closed and e-mailed before the next (no warm-up work left over for the measured phase).
