@@ -34,6 +34,13 @@ const lastOf = <T>(list: readonly T[] | undefined): T => {
   if (last === undefined) throw new Error('no record to act on');
   return last;
 };
+/**
+ * A document was asked for and neither issued nor failed since: its request is still out. What a
+ * cancelled order (whose document region the cancel ended) still waits for, or takes a failure for.
+ */
+export const documentRequestOut = (c: Pick<OrderContext, 'documentRequests' | 'document' | 'documentFailure'>): boolean =>
+  c.documentRequests > 0 && c.document === null && c.documentFailure === null;
+
 const cancelReason = (c: OrderContext): string => `order cancelled${c.cancellation?.note ? `: ${c.cancellation.note}` : ''}`;
 
 /** Side effects are declared by name only; the host runs them (as outbox rows or timers). */
@@ -219,8 +226,7 @@ export const orderMachine = setup({
     hasTrackingNumber: ({ event }) =>
       event.type === 'MARK_SHIPPED' && event.trackingNumber.trim() !== '',
     hasDocument: ({ context }) => context.document !== null,
-    // A cancelled order whose document request was still out: none issued, no failure recorded.
-    documentAwaitedAfterCancel: ({ context }) => context.documentRequests > 0 && context.document === null && context.documentFailure === null,
+    documentAwaitedAfterCancel: ({ context }) => documentRequestOut(context),
     // Only the mailer's failure moves an issued document to failed: a late failure of a duplicate
     // issue command (a twin delivery that gave up) must not undo a document that exists.
     emailFailed: ({ event }) => event.type === 'DOCUMENT_FAILED' && event.stage === 'email',

@@ -1,5 +1,5 @@
 import type { SnapshotFrom, StateValue } from 'xstate';
-import { orderMachine } from './order.machine.ts';
+import { documentRequestOut, orderMachine } from './order.machine.ts';
 import { ADMIN_EVENT_TYPES, DOCUMENT_STATUSES, type AdminEventType, type DocumentStatus, type OrderEffect, type OrderEvent, type OrderStatus } from './order.types.ts';
 
 export type OrderSnapshot = SnapshotFrom<typeof orderMachine>;
@@ -95,7 +95,7 @@ export function awaitedEffects(snapshot: Pick<OrderSnapshot, 'value' | 'context'
   // Cancelled while its document was still asked for (a paid order held and cancelled at once): the
   // cancel ends the document region, not the request. A paid order is owed its document (the
   // cancelled order keeps a late one and tells an admin to correct it), so it is asked again.
-  if (value === 'cancelled' && c.payment !== null && c.documentRequests > 0 && c.document === null && c.documentFailure === null) {
+  if (value === 'cancelled' && c.payment !== null && documentRequestOut(c)) {
     out.push({ type: 'requestDocument', params: { reason: c.documentRequests > 1 ? 'admin' : 'payment' } });
   }
   for (const r of c.refunds ?? []) if (r.status === 'requested') out.push({ type: 'refundPayment', params: { refundId: r.refundId } });
