@@ -166,6 +166,9 @@ export function startWorkQueueSweeper(o: WorkQueueSweeperOptions): WorkQueueSwee
           if (reason !== 'below-ack-floor' && !suspects.has(key)) continue;
           const sweeps = Number(m.header?.get(SWEPT_HEADER) || '0') + 1;
           if (sweeps > maxSweeps) {
+            // Its consumer was started over after this copy was stored — by this process or by another
+            // sweeper's (each keeps its own memory): that is all a give-up does; not again, not reported again.
+            if (Date.parse(info.created) > m.time.getTime()) continue;
             if (!givenUpOn.has(key)) {
               givenUpOn.add(key);
               givenUp.push({ stream, consumer: t.consumer, subject: m.subject, seq: m.seq, newSeq: m.seq, reason, sweeps: sweeps - 1, envelope: envelopeOf(m.data) });

@@ -149,4 +149,37 @@ describe('work-queue sweeper', () => {
     await eventually(async () => (await orderState(t.sql, order.orderId)) === 'pending', 'the order placed from the message given up');
     await eventually(async () => (await jsm.streams.getMessage(t.names.streams.orderEvents, { seq: ack.seq })) === null, 'the message acked and gone');
   });
+
+  it('a consumer is started over once per message given up, whichever process sweeps next', async () => {
+    await orders?.stop();
+    orders = null;
+    const order = sampleOrder();
+    const env = makeEnvelope({ type: 'ORDER_PLACED', orderId: order.orderId, payload: { order } });
+    const h = natsHeaders();
+    h.set(SWEPT_HEADER, '3');
+    const ack = await jetstream(t.nc).publish(t.names.subjects.orderEvent(order.orderId), encodeEnvelope(env), { msgID: `${env.id}:swept:1`, headers: h });
+    await passOver(order.orderId, ack.seq);
+    const jsm = await jetstreamManager(t.nc);
+    const consumerInfo = () => jsm.consumers.info(t.names.streams.orderEvents, partitionConsumer(order.orderId));
+    const before = await consumerInfo();
+    // This process gives up on the message and starts its consumer over.
+    const restarted = await eventually(async () => {
+      expect(await (sweeper as WorkQueueSweeper).sweep()).toEqual([]);
+      const now = await consumerInfo();
+      return now.created !== before.created ? now : undefined;
+    }, 'the consumer started over', 60_000, 200);
+    // The new consumer passes over it as well (as a broken cluster node's can); another process's
+    // sweeper, with no memory of the give-up, sees it on every sweep and leaves the consumer alone.
+    await passOver(order.orderId, ack.seq);
+    const other = startSweeper({ ...t, config: { ...t.config, natsSweepMs: 3_600_000 }, store: createNotificationStore(t.sql), channels: [], onCreated: () => {} });
+    try {
+      for (let i = 0; i < 3; i++) expect(await (other as WorkQueueSweeper).sweep()).toEqual([]);
+    } finally {
+      await other?.stop();
+    }
+    expect((await consumerInfo()).created).toBe(restarted.created);
+    const [n] = await t.sql<{ occurrences: number }[]>`select occurrences from notifications where code = 'WORK_QUEUE_SWEPT_TOO_OFTEN' and order_id = ${order.orderId}`;
+    expect(n?.occurrences).toBe(1);
+    await jsm.streams.deleteMessage(t.names.streams.orderEvents, ack.seq);
+  });
 });
