@@ -91,20 +91,6 @@ export function sweepReason(seq: number, c: { delivered: { stream_seq: number };
 }
 
 /**
- * Where a copy goes: under a subject of its own (`<subject>.swept<n>`) when the consumer's filter
- * ends in `>` and so takes any deeper subject (the order-event and shop-update partitions, whose
- * handlers read the envelope, not the subject); otherwise (a command queue's `…cmd.*`, whose handlers
- * go by the subject) under the original. On nats-server 2.9 a consumer passed over every copy of one
- * message put back under its original subject (cluster chaos test, 2026-12-01), which points at the
- * stream's state for that subject; a fresh subject does not share it. Whether that cures it is not
- * shown (one occurrence in about thirty runs).
- */
-export function putBackSubject(subject: string, filter: string, sweeps: number): string {
-  if (!filter.endsWith('.>')) return subject;
-  return `${subject.replace(/\.swept\d+$/, '')}.swept${sweeps}`;
-}
-
-/**
  * The work-queue sweeper: redelivers what a work queue still holds that its consumer will never
  * deliver. nats-server 2.9 can leave such messages behind when a node of a cluster is killed (a
  * filtered pull consumer of an R3 work-queue stream moves past messages it never delivered; see the
@@ -115,8 +101,8 @@ export function putBackSubject(subject: string, filter: string, sweeps: number):
  * `next_by_subj`) and asks `sweepReason` of each. A message below the consumer's ack floor is put back
  * at once; one judged passed over otherwise only by two sweeps in a row — so a message caught between
  * delivery and removal is never touched. Putting back is
- * publishing a copy (same headers and bytes, a new `Nats-Msg-Id`, `Orderpilot-Swept` counting; the
- * subject per `putBackSubject`) and then deleting the original. Consumers de-duplicate by envelope id (the order host's
+ * publishing a copy (same subject, headers and bytes, a new `Nats-Msg-Id`, `Orderpilot-Swept`
+ * counting) and then deleting the original. Consumers de-duplicate by envelope id (the order host's
  * inbox) or are idempotent (command handlers), so a copy of something already done changes nothing.
  * A copy lands at the end of its partition, behind later messages of the same order: what a skipped
  * message would have let through first and failed for want of it is replayed by the caller (onSwept).
@@ -140,7 +126,7 @@ export function startWorkQueueSweeper(o: WorkQueueSweeperOptions): WorkQueueSwee
     }
     h.set(SWEPT_HEADER, String(sweeps));
     const msgID = `${m.header?.get('Nats-Msg-Id') || `${t.stream}-${m.seq}`}:swept:${m.seq}`;
-    const ack = await js.publish(putBackSubject(m.subject, t.filter, sweeps), m.data, { headers: h, msgID });
+    const ack = await js.publish(m.subject, m.data, { headers: h, msgID });
     // Deleted only once its copy is stored: a crash in between leaves two, and the copy is a duplicate.
     await (jsm as JetStreamManager).streams.deleteMessage(t.stream, m.seq, false).catch((err: unknown) => {
       log.warn({ stream: t.stream, seq: m.seq, err: err instanceof Error ? err.message : String(err) }, 'swept message copied but not deleted (its copy is a duplicate consumers drop)');

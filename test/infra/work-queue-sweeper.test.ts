@@ -5,7 +5,7 @@ import { encodeEnvelope, makeEnvelope, partitionOf } from '../../services/contra
 import { startOrdersService } from '../../services/orders/main.ts';
 import { createNotificationStore } from '../../services/notifications/notification.store.ts';
 import { startSweeper } from '../../services/notifications/work-queue.sweep.ts';
-import { putBackSubject, SWEPT_HEADER, sweepReason, type SweptMessage, type WorkQueueSweeper } from '../../infra/nats/work-queue-sweeper.ts';
+import { SWEPT_HEADER, sweepReason, type SweptMessage, type WorkQueueSweeper } from '../../infra/nats/work-queue-sweeper.ts';
 import type { RunningService } from '../../infra/runtime/service.ts';
 import { createTestContext, eventually, type TestContext } from '../support/context.ts';
 import { orderState, publishOrderEvent, sampleOrder } from '../support/orders.ts';
@@ -55,12 +55,6 @@ async function sweepUntilPutBack(): Promise<SweptMessage[]> {
 }
 
 describe('work-queue sweeper', () => {
-  it('puts a copy under a subject of its own where the consumer takes any deeper subject, else under the original', () => {
-    expect(putBackSubject('op.order.evt.2.ord_1', 'op.order.evt.2.>', 1)).toBe('op.order.evt.2.ord_1.swept1');
-    expect(putBackSubject('op.order.evt.2.ord_1.swept1', 'op.order.evt.2.>', 2)).toBe('op.order.evt.2.ord_1.swept2');
-    expect(putBackSubject('op.invoicing.cmd.issue-document', 'op.invoicing.cmd.*', 1)).toBe('op.invoicing.cmd.issue-document');
-  });
-
   it('judges a stored message from its consumer’s own state', () => {
     const c = (delivered: number, ackFloor: number, pending: number, ackPending: number) => ({
       delivered: { stream_seq: delivered, consumer_seq: delivered },
@@ -114,13 +108,11 @@ describe('work-queue sweeper', () => {
     expect(await jsm.streams.getMessage(t.names.streams.orderEvents, { seq: ack.seq })).toBeNull();
 
     await eventually(async () => (await orderState(t.sql, order.orderId)) === 'processing', 'the order placed and then paid');
-    const history = await t.sql<{ type: string; outcome: string; message_id: string; source: string }[]>`select type, outcome, message_id, source from order_history where order_id = ${order.orderId} order by id`;
+    const history = await t.sql<{ type: string; outcome: string; message_id: string }[]>`select type, outcome, message_id from order_history where order_id = ${order.orderId} order by id`;
     expect(history.map((r) => [r.type, r.outcome, r.message_id])).toEqual([
       ['ORDER_PLACED', 'created', placed.id],
       ['PAYMENT_CONFIRMED', 'applied', paid.id],
     ]);
-    // The copy came under a subject of its own in the same partition.
-    expect(history[0]?.source).toBe(`${t.names.subjects.orderEvent(order.orderId)}.swept1`);
     const [dl] = await t.sql<{ replayed_by: string; replay_note: string }[]>`select replayed_by, replay_note from dead_letters where message_id = ${paid.id}`;
     expect(dl).toEqual({ replayed_by: 'work-queue sweeper', replay_note: expect.stringContaining(`was sequence ${ack.seq}`) });
     const notes = await t.sql<{ severity: string; message: string }[]>`select severity, message from notifications where code = 'WORK_QUEUE_SWEPT'`;
