@@ -54,6 +54,22 @@ async function sweepUntilPutBack(): Promise<SweptMessage[]> {
   }, 'a sweep that puts the message back', 60_000, 200);
 }
 
+/**
+ * An ORDER_PLACED copy already put back 3 times (its `Orderpilot-Swept` header), passed over by its
+ * consumer once more, with no order host running: the next sweeps give up on it.
+ */
+async function passedOverAfterThreeSweeps() {
+  await orders?.stop();
+  orders = null;
+  const order = sampleOrder();
+  const env = makeEnvelope({ type: 'ORDER_PLACED', orderId: order.orderId, payload: { order } });
+  const h = natsHeaders();
+  h.set(SWEPT_HEADER, '3');
+  const ack = await jetstream(t.nc).publish(t.names.subjects.orderEvent(order.orderId), encodeEnvelope(env), { msgID: `${env.id}:swept:1`, headers: h });
+  await passOver(order.orderId, ack.seq);
+  return { order, ack };
+}
+
 describe('work-queue sweeper', () => {
   it('judges a stored message from its consumer’s own state', () => {
     const c = (delivered: number, ackFloor: number, pending: number, ackPending: number) => ({
@@ -120,14 +136,7 @@ describe('work-queue sweeper', () => {
   });
 
   it('a message put back too often is raised as critical and its consumer started over, which then delivers it', async () => {
-    await orders?.stop();
-    orders = null;
-    const order = sampleOrder();
-    const env = makeEnvelope({ type: 'ORDER_PLACED', orderId: order.orderId, payload: { order } });
-    const h = natsHeaders();
-    h.set(SWEPT_HEADER, '3');
-    const ack = await jetstream(t.nc).publish(t.names.subjects.orderEvent(order.orderId), encodeEnvelope(env), { msgID: `${env.id}:swept:1`, headers: h });
-    await passOver(order.orderId, ack.seq);
+    const { order, ack } = await passedOverAfterThreeSweeps();
     const jsm = await jetstreamManager(t.nc);
     const before = await jsm.consumers.info(t.names.streams.orderEvents, partitionConsumer(order.orderId));
     const note = await eventually(async () => {
@@ -151,14 +160,7 @@ describe('work-queue sweeper', () => {
   });
 
   it('a consumer is started over once per message given up, whichever process sweeps next', async () => {
-    await orders?.stop();
-    orders = null;
-    const order = sampleOrder();
-    const env = makeEnvelope({ type: 'ORDER_PLACED', orderId: order.orderId, payload: { order } });
-    const h = natsHeaders();
-    h.set(SWEPT_HEADER, '3');
-    const ack = await jetstream(t.nc).publish(t.names.subjects.orderEvent(order.orderId), encodeEnvelope(env), { msgID: `${env.id}:swept:1`, headers: h });
-    await passOver(order.orderId, ack.seq);
+    const { order, ack } = await passedOverAfterThreeSweeps();
     const jsm = await jetstreamManager(t.nc);
     const consumerInfo = () => jsm.consumers.info(t.names.streams.orderEvents, partitionConsumer(order.orderId));
     const before = await consumerInfo();
