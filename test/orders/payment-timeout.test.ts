@@ -5,7 +5,9 @@ import { orderState, publishOrderEvent, sampleOrder } from '../support/orders.ts
 
 let t: TestContext;
 beforeAll(async () => {
-  t = await createTestContext({ PAYMENT_TIMEOUT_MS: '800' });
+  // Long enough that the process is stopped before the timer is due even on a busy machine (the
+  // orders are applied in two partitions, in no fixed order between them).
+  t = await createTestContext({ PAYMENT_TIMEOUT_MS: '8000' });
 });
 afterAll(async () => {
   await t?.cleanup();
@@ -20,11 +22,14 @@ describe('payment timeout (a Postgres timer, not an in-memory delay)', () => {
     await publishOrderEvent(t.nc, t.names, paid.orderId, 'ORDER_PLACED', { order: paid });
     await publishOrderEvent(t.nc, t.names, paid.orderId, 'PAYMENT_CONFIRMED', { provider: 'payu', paymentId: 'p', amount: paid.total, currency: 'PLN' });
     await eventually(async () => (await orderState(t.sql, paid.orderId)) === 'processing', 'paid');
-    expect(await orderState(t.sql, unpaid.orderId)).toBe('pending');
+    await eventually(async () => (await orderState(t.sql, unpaid.orderId)) === 'pending', 'the unpaid order placed');
     // The process stops before the timer is due; the timer lives on in Postgres.
     await svc.stop();
-    expect(await t.sql`select kind from timers where order_id = ${unpaid.orderId}`).toHaveLength(1);
-    await new Promise((r) => setTimeout(r, 1000));
+    const timers = await t.sql<{ kind: string; fire_at: Date }[]>`select kind, fire_at from timers where order_id = ${unpaid.orderId}`;
+    expect(timers).toHaveLength(1);
+    expect(await orderState(t.sql, unpaid.orderId)).toBe('pending');
+    // Started again only once the timer is due: it fires from Postgres, not from the stopped process's memory.
+    await eventually(async () => Date.now() > timers[0]!.fire_at.getTime(), 'the timer due', 60_000);
     svc = await startOrdersService(t);
     await eventually(async () => (await orderState(t.sql, unpaid.orderId)) === 'cancelled', 'cancelled by timeout');
     const [h] = await t.sql`select type, actor from order_history where order_id = ${unpaid.orderId} and type = 'PAYMENT_TIMEOUT'`;
