@@ -26,8 +26,8 @@ type Row = { id: string; provider: string; dedupe_key: string; order_id: string;
  * Every webhook the gateway accepted (answered 200) for an order reaches it, whatever NATS lost: the
  * order event was stored by JetStream before the answer, yet a NATS cluster node SIGKILLed on
  * nats-server 2.9 can lose a work-queue message (README, "Scaling out"), and the provider, answered
- * 200, never sends it again. So the gateway walks the webhook inbox by time: an accepted webhook of an
- * order, published `graceMs` ago, whose events the order has no history row for (`orderAnswers`:
+ * 200, never sends it again. So the gateway walks the webhook inbox by the time each webhook's events
+ * were published: an accepted webhook of an order, published `graceMs` ago, whose events the order has no history row for (`orderAnswers`:
  * applied or ignored, under the id published or the stable id the logistics service gives a warehouse
  * status) is replayed from its stored bytes, as an admin would, but under the very same message ids
  * (a new NATS message id): should the first arrive after all, the order's inbox drops the second. A warehouse status that is only logged
@@ -60,12 +60,14 @@ export function startWebhookRecheck(o: WebhookRecheckOptions): WebhookRecheck {
       const { from, until } = cursor.next();
       const ORDER_OF = tx`coalesce(order_id, case when provider = 'warehouse' then external_ref end)`;
       // A warehouse status names its order by our reference (the order id).
-      const fresh = await tx<(Row & { received_at: Date })[]>`
-        select id::text, provider, dedupe_key, ${ORDER_OF} as order_id, message_ids, body, published_at, replay_count, received_at from webhook_inbox
-         where received_at > ${from} and received_at <= ${until}
-           and verdict = 'accepted' and ${ORDER_OF} is not null and published_at is not null
-         order by received_at limit ${cursor.maxRows}`;
-      cursor.advance(until, fresh.length, fresh.at(-1)?.received_at);
+      // Walked by when its events were published, not when it was received: the publish mark is a
+      // deferred write, and a walk by arrival moved past a webhook whose mark came after the check.
+      const fresh = await tx<Row[]>`
+        select id::text, provider, dedupe_key, ${ORDER_OF} as order_id, message_ids, body, published_at, replay_count from webhook_inbox
+         where published_at > ${from} and published_at <= ${until}
+           and verdict = 'accepted' and ${ORDER_OF} is not null
+         order by published_at limit ${cursor.maxRows}`;
+      cursor.advance(until, fresh.length, fresh.at(-1)?.published_at);
       const again = open.size === 0 ? [] : await tx<Row[]>`
         select id::text, provider, dedupe_key, ${ORDER_OF} as order_id, message_ids, body, published_at, replay_count from webhook_inbox
          where id = any(${[...open]}::bigint[]) and verdict = 'accepted' and ${ORDER_OF} is not null`;

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { buildGateway } from '../../gateway/app.ts';
+import { startWebhookRecheck } from '../../gateway/webhook-recheck.ts';
 import { startOrdersService } from '../../services/orders/main.ts';
 import type { RunningService } from '../../infra/runtime/service.ts';
 import { createTestContext, eventually, type TestContext } from '../support/context.ts';
@@ -37,6 +38,30 @@ const pay = async (orderId: string) => {
 };
 
 describe('webhook recheck', () => {
+  it('looks at a webhook once its events are published, however late its publish mark comes after its arrival', async () => {
+    // A database of its own: the gateway above runs its own recheck every second.
+    const own = await createTestContext();
+    const replayed: string[] = [];
+    const recheck = startWebhookRecheck({ sql: own.sql, logger: own.logger, everyMs: 0, graceMs: 300, replay: async (id) => void replayed.push(id) });
+    try {
+      const orderId = `ord_late_mark_${Date.now()}`;
+      // Received 30 s ago; its publish mark (a deferred write) not written yet.
+      const [row] = await own.sql<{ id: string }[]>`
+        insert into webhook_inbox (provider, dedupe_key, signature, verdict, order_id, headers, body, message_ids, received_at)
+        values ('stripe', ${`stripe:evt_late_${orderId}`}, 'valid', 'accepted', ${orderId}, '{}'::jsonb, ${Buffer.from('{}')}, ${[`payment:${orderId}`]}, now() - interval '30 seconds')
+        returning id::text`;
+      expect(await recheck.check()).toEqual([]);
+      // Marked now: a check within the grace leaves it; the next ones find it unanswered and replay it.
+      await own.sql`update webhook_inbox set published_at = now() where id = ${row!.id}`;
+      expect(await recheck.check()).toEqual([]);
+      await eventually(async () => (await recheck.check()).includes(row!.id), 'the late-marked webhook replayed', 30_000, 100);
+      expect(replayed).toEqual([row!.id]);
+    } finally {
+      await recheck.stop();
+      await own.cleanup();
+    }
+  });
+
   it('a payment webhook whose event NATS lost is replayed from its stored bytes; one that arrived is left alone', async () => {
     orders = await startOrdersService(t);
     const ids: string[] = [];
