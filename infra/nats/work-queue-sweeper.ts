@@ -1,5 +1,5 @@
 import { headers as natsHeaders } from '@nats-io/nats-core';
-import { jetstream, jetstreamManager, type JetStreamManager, type StoredMsg } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, type ClusterInfo, type JetStreamManager, type StoredMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { decodeEnvelope } from '../../services/contracts/index.ts';
 import type { Sql } from '../db/postgres.ts';
@@ -44,6 +44,13 @@ function envelopeOf(data: Uint8Array): SweptMessage['envelope'] {
   } catch {
     return null;
   }
+}
+
+/** A clustered stream's or consumer's leader and replicas, in one line of a log. */
+function placement(c: ClusterInfo | undefined): string | null {
+  if (c === undefined) return null;
+  const replicas = (c.replicas ?? []).map((r) => `${r.name}${r.current ? '' : ' behind'}${r.offline ? ' offline' : ''} lag ${r.lag ?? 0} seen ${(r.active / 1e6).toFixed(0)} ms ago`);
+  return `leader ${c.leader ?? 'none'}; ${replicas.join('; ') || 'no replicas'}`;
 }
 
 export interface WorkQueueSweeperOptions {
@@ -142,12 +149,13 @@ export function startWorkQueueSweeper(o: WorkQueueSweeperOptions): WorkQueueSwee
     const byStream = new Map<string, SweepTarget[]>();
     for (const t of o.targets) byStream.set(t.stream, [...(byStream.get(t.stream) ?? []), t]);
     for (const [stream, targets] of byStream) {
-      const { state } = await jsm.streams.info(stream);
+      const { state, cluster: streamCluster } = await jsm.streams.info(stream);
       if (state.messages === 0) continue;
       for (const t of targets) {
         if (swept.length >= maxPerSweep || periodic.stopping) break;
         // The consumer's state first, then the messages: a message delivered in between is above it.
         const info = await jsm.consumers.info(stream, t.consumer);
+        const before = swept.length + givenUp.length;
         let from = state.first_seq;
         while (swept.length < maxPerSweep && !periodic.stopping) {
           // `next_by_subj` (nats-server ≥ 2.9): the first stored message at or after `seq` on the filter.
@@ -176,6 +184,14 @@ export function startWorkQueueSweeper(o: WorkQueueSweeperOptions): WorkQueueSwee
             continue;
           }
           swept.push(await putBack(m, t, reason, sweeps));
+        }
+        // Where the consumer and its stream live when it passes messages over: on a cluster, which node
+        // leads each and how far each replica lags (the question behind "Scaling out" in the README).
+        if (swept.length + givenUp.length > before) {
+          log.warn(
+            { stream, consumer: t.consumer, delivered: info.delivered.stream_seq, ackFloor: info.ack_floor.stream_seq, numPending: info.num_pending, numAckPending: info.num_ack_pending, consumerCluster: placement(info.cluster), streamCluster: placement(streamCluster) },
+            'consumer state while it passed messages over',
+          );
         }
       }
     }
