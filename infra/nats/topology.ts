@@ -171,14 +171,24 @@ export async function ensureTopology(nc: NatsConnection, names: Names, opts: Top
  * heartbeats are missed (about 45 s with nats.js 3).
  */
 export async function recreateConsumer(nc: NatsConnection, names: Names, opts: TopologyOptions, durable: string): Promise<void> {
-  const spec = topology(names, opts).consumers.find((c) => c.durable_name === durable);
-  if (spec === undefined) throw new Error(`no consumer ${durable} in the topology`);
-  const { stream, ...c } = spec;
-  const jsm = await jetstreamManager(nc);
-  await jsm.consumers.delete(stream, durable).catch((err: unknown) => {
+  const { stream } = consumerSpec(names, opts, durable);
+  await (await jetstreamManager(nc)).consumers.delete(stream, durable).catch((err: unknown) => {
     if (!isNotFound(err)) throw err;
   });
-  await addConsumerOnce(jsm, stream, c as ConsumerConfig);
+  // Should this add fail, the consumer is missing: the work-queue sweeper adds it (restoreConsumer).
+  await restoreConsumer(nc, names, opts, durable);
+}
+
+function consumerSpec(names: Names, opts: TopologyOptions, durable: string) {
+  const spec = topology(names, opts).consumers.find((c) => c.durable_name === durable);
+  if (spec === undefined) throw new Error(`no consumer ${durable} in the topology`);
+  return spec;
+}
+
+/** Adds the durable consumer `durable` with its topology config when it is missing (nothing when it is there). */
+export async function restoreConsumer(nc: NatsConnection, names: Names, opts: TopologyOptions, durable: string): Promise<void> {
+  const { stream, ...c } = consumerSpec(names, opts, durable);
+  await addConsumerOnce(await jetstreamManager(nc), stream, c as ConsumerConfig);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { headers as natsHeaders } from '@nats-io/nats-core';
-import { jetstream, jetstreamManager, type ClusterInfo, type JetStreamManager, type StoredMsg } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, JetStreamApiError, type ClusterInfo, type JetStreamManager, type StoredMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { decodeEnvelope } from '../../services/contracts/index.ts';
 import type { Sql } from '../db/postgres.ts';
@@ -53,6 +53,11 @@ function placement(c: ClusterInfo | undefined): string | null {
   return `leader ${c.leader ?? 'none'}; ${replicas.join('; ') || 'no replicas'}`;
 }
 
+/** JetStream's "consumer not found" (error code 10014). */
+function isConsumerNotFound(err: unknown): boolean {
+  return err instanceof JetStreamApiError && err.code === 10014;
+}
+
 export interface WorkQueueSweeperOptions {
   nc: NatsConnection;
   /** Sweeps of several processes take turns through a Postgres advisory lock. */
@@ -72,6 +77,8 @@ export interface WorkQueueSweeperOptions {
    * its state no longer matches the stream, so it would pass over whatever comes next as well.
    */
   recreateConsumer?: (t: SweepTarget) => Promise<void>;
+  /** Adds a target consumer found missing from its stream (with its topology config). */
+  restoreConsumer?: (t: SweepTarget) => Promise<void>;
 }
 
 export interface WorkQueueSweeper {
@@ -141,6 +148,23 @@ export function startWorkQueueSweeper(o: WorkQueueSweeperOptions): WorkQueueSwee
     return { stream: t.stream, consumer: t.consumer, subject: m.subject, seq: m.seq, newSeq: ack.seq, reason, sweeps, envelope: envelopeOf(m.data) };
   }
 
+  /**
+   * A target consumer that is gone from its stream (a start-over whose delete went through and whose
+   * add did not — on a cluster in the middle of an election the add can time out) delivers nothing,
+   * for good: it is added again, and the other targets are swept as usual.
+   */
+  async function restoreMissing(t: SweepTarget): Promise<void> {
+    const add = o.restoreConsumer;
+    if (add === undefined) {
+      log.error({ stream: t.stream, consumer: t.consumer }, 'consumer missing from its stream; nothing it filters is delivered until it is added again');
+      return;
+    }
+    await add(t).then(
+      () => log.error({ stream: t.stream, consumer: t.consumer }, 'consumer was missing from its stream; added again from the topology'),
+      (err: unknown) => log.error({ stream: t.stream, consumer: t.consumer, err: err instanceof Error ? err.message : String(err) }, 'consumer missing from its stream and could not be added again; next sweep tries again'),
+    );
+  }
+
   async function sweepAsLeader(): Promise<{ swept: SweptMessage[]; givenUp: SweptMessage[] }> {
     jsm ??= await jetstreamManager(o.nc);
     const seen = new Set<string>();
@@ -154,7 +178,12 @@ export function startWorkQueueSweeper(o: WorkQueueSweeperOptions): WorkQueueSwee
       for (const t of targets) {
         if (swept.length >= maxPerSweep || periodic.stopping) break;
         // The consumer's state first, then the messages: a message delivered in between is above it.
-        const info = await jsm.consumers.info(stream, t.consumer);
+        const info = await jsm.consumers.info(stream, t.consumer).catch(async (err: unknown) => {
+          if (!isConsumerNotFound(err)) throw err;
+          await restoreMissing(t);
+          return null;
+        });
+        if (info === null) continue;
         const before = swept.length + givenUp.length;
         let from = state.first_seq;
         while (swept.length < maxPerSweep && !periodic.stopping) {

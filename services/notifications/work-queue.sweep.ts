@@ -1,7 +1,7 @@
 import { jetstream, RetentionPolicy } from '@nats-io/jetstream';
 import { replayDeadLettersOfOrder } from '../../infra/db/dead-letters.ts';
 import type { ServiceDeps } from '../../infra/runtime/service.ts';
-import { recreateConsumer, topology } from '../../infra/nats/topology.ts';
+import { recreateConsumer, restoreConsumer, topology } from '../../infra/nats/topology.ts';
 import { startWorkQueueSweeper, type SweptMessage, type WorkQueueSweeper } from '../../infra/nats/work-queue-sweeper.ts';
 import type { NotificationStore } from './notification.store.ts';
 import type { ChannelName, NewNotification } from './notification.types.ts';
@@ -70,5 +70,6 @@ export function startSweeper(deps: ServiceDeps & { store: NotificationStore; cha
     intervalMs: config.natsSweepMs,
     onSwept: report,
     recreateConsumer: (t) => recreateConsumer(nc, names, topoOpts, t.consumer),
+    restoreConsumer: (t) => restoreConsumer(nc, names, topoOpts, t.consumer),
   });
 }

@@ -184,4 +184,28 @@ describe('work-queue sweeper', () => {
     expect(n?.occurrences).toBe(1);
     await jsm.streams.deleteMessage(t.names.streams.orderEvents, ack.seq);
   });
+
+  it('a consumer missing from its stream (a start-over whose add failed) is added again, and the other consumers are swept', async () => {
+    await orders?.stop();
+    orders = null;
+    const jsm = await jetstreamManager(t.nc);
+    const order = sampleOrder();
+    const env = makeEnvelope({ type: 'ORDER_PLACED', orderId: order.orderId, payload: { order } });
+    await jetstream(t.nc).publish(t.names.subjects.orderEvent(order.orderId), encodeEnvelope(env), { msgID: env.id });
+    await jsm.consumers.delete(t.names.streams.orderEvents, partitionConsumer(order.orderId));
+    // A message another partition's consumer passed over, to see the sweep go on past the missing one.
+    let other = sampleOrder();
+    while (partitionConsumer(other.orderId) === partitionConsumer(order.orderId)) other = sampleOrder();
+    const otherEnv = makeEnvelope({ type: 'ORDER_PLACED', orderId: other.orderId, payload: { order: other } });
+    const otherAck = await jetstream(t.nc).publish(t.names.subjects.orderEvent(other.orderId), encodeEnvelope(otherEnv), { msgID: otherEnv.id });
+    await passOver(other.orderId, otherAck.seq);
+    const swept = await sweepUntilPutBack();
+    expect(swept.map((s) => s.envelope?.orderId)).toContain(other.orderId);
+    const restored = await jsm.consumers.info(t.names.streams.orderEvents, partitionConsumer(order.orderId));
+    expect(restored.num_pending).toBeGreaterThanOrEqual(1);
+    // The order host delivers from the restored consumer: the order exists.
+    orders = await startOrdersService(t);
+    await eventually(async () => (await orderState(t.sql, order.orderId)) === 'pending', 'the order placed through the restored consumer');
+    await eventually(async () => (await orderState(t.sql, other.orderId)) === 'pending', 'the other order placed from the message put back');
+  });
 });
