@@ -165,9 +165,22 @@ export function startWorkQueueSweeper(o: WorkQueueSweeperOptions): WorkQueueSwee
     );
   }
 
+  /** Asks the consumer's leader to step down (`$JS.API.CONSUMER.LEADER.STEPDOWN`): another replica leads it, its state kept. */
+  async function stepDown(t: SweepTarget, leader: string | null): Promise<void> {
+    try {
+      const reply = await o.nc.request(`$JS.API.CONSUMER.LEADER.STEPDOWN.${t.stream}.${t.consumer}`, undefined, { timeout: 5000 });
+      const answer = reply.json<{ success?: boolean; error?: { description?: string } }>();
+      if (answer.success !== true) throw new Error(answer.error?.description ?? 'no success in the answer');
+      log.warn({ stream: t.stream, consumer: t.consumer, leader }, 'consumer passed over a copy put back for it: its leader stepped down, another node leads it');
+    } catch (err) {
+      log.warn({ stream: t.stream, consumer: t.consumer, leader, err: err instanceof Error ? err.message : String(err) }, 'consumer passed over a copy put back for it; its leader could not be made to step down');
+    }
+  }
+
   async function sweepAsLeader(): Promise<{ swept: SweptMessage[]; givenUp: SweptMessage[] }> {
     jsm ??= await jetstreamManager(o.nc);
     const seen = new Set<string>();
+    const steppedDown = new Set<string>();
     const swept: SweptMessage[] = [];
     const givenUp: SweptMessage[] = [];
     const byStream = new Map<string, SweepTarget[]>();
@@ -202,6 +215,15 @@ export function startWorkQueueSweeper(o: WorkQueueSweeperOptions): WorkQueueSwee
           // a second sweep to agree.
           if (reason !== 'below-ack-floor' && !suspects.has(key)) continue;
           const sweeps = Number(m.header?.get(SWEPT_HEADER) || '0') + 1;
+          // A copy passed over as well: on a cluster, the node leading the consumer may hold a replica
+          // of the stream that stopped taking messages while it reports itself current (seen on
+          // nats-server 2.9 after a node's restart: every consumer it led stuck at one sequence, a
+          // consumer started over there too). Another node takes the lead, once per consumer and
+          // sweep, given up or not: once a leader counts the message, no sweep judges it again.
+          if (sweeps >= 2 && (info.cluster?.replicas?.length ?? 0) > 0 && !steppedDown.has(t.consumer)) {
+            steppedDown.add(t.consumer);
+            await stepDown(t, info.cluster?.leader ?? null);
+          }
           if (sweeps > maxSweeps) {
             // Its consumer was started over after this copy was stored — by this process or by another
             // sweeper's (each keeps its own memory): that is all a give-up does; not again, not reported again.
