@@ -12,7 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Sql } from '../infra/db/postgres.ts';
-import { OrderpilotError } from '../services/contracts/index.ts';
+import { OrderpilotError, type Envelope } from '../services/contracts/index.ts';
 
 export interface IdempotentScope {
   admin: string;
@@ -27,6 +27,8 @@ export interface RecordedAnswer {
   status: number;
   /** The JSON body, serialized once: a repeat gets the very same bytes. */
   body: string;
+  /** The event published (accepted requests): kept for the admin-event recheck. */
+  sent?: { subject: string; envelope: Envelope };
 }
 
 export type IdempotencyClaim = { kind: 'claimed'; messageId: string } | { kind: 'repeat'; answer: RecordedAnswer };
@@ -100,7 +102,8 @@ export function createAdminIdempotency(deps: { sql: Sql; waitMs?: number; pollMs
 
   /** Records the answer of a claimed key (every later repeat gets it). */
   async function answer(admin: string, key: string, a: RecordedAnswer): Promise<void> {
-    await sql`update admin_idempotency set status = ${a.status}, response = ${a.body}, answered_at = now()
+    await sql`update admin_idempotency set status = ${a.status}, response = ${a.body}, answered_at = now(),
+        subject = ${a.sent?.subject ?? null}, envelope = ${a.sent ? sql.json(a.sent.envelope as never) : null}
       where admin = ${admin} and key = ${key} and status is null`;
   }
 

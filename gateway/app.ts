@@ -14,6 +14,8 @@ import { adminDeadLettersRoute } from './routes/admin-dead-letters.route.ts';
 import { createWebhookInbox, invalidDedupeKey } from './webhooks/webhook-inbox.ts';
 import { createKnownOrders } from './webhooks/known-orders.ts';
 import { startWebhookRecheck } from './webhook-recheck.ts';
+import { startAdminEventRecheck } from './admin-event-recheck.ts';
+import { publishEnvelope } from '../infra/nats/publish.ts';
 import { warehouseWebhookRoute } from './routes/warehouse-webhook.route.ts';
 import { shopWebhookRoute } from './routes/shop-webhook.route.ts';
 import { adminShopsRoute } from './routes/admin-shops.route.ts';
@@ -124,9 +126,21 @@ export async function buildGateway(deps: GatewayDeps, opts: GatewayOptions = {})
           replay: (id) => inbox.replay(id, 'webhook recheck', { note: 'accepted for an order that never answered it: its event was lost on the way', redeliver: true }),
         })
       : null;
+  // Every admin event accepted for an order reaches it, whatever NATS lost (gateway/admin-event-recheck.ts).
+  const adminEventRecheck =
+    recheckMs > 0
+      ? startAdminEventRecheck({
+          sql: deps.sql,
+          logger: deps.logger,
+          everyMs: recheckMs,
+          graceMs: recheckMs,
+          republish: (subject, envelope, attempt) => publishEnvelope(deps.nc, subject, envelope, `${envelope.id}#recheck-${attempt}`),
+        })
+      : null;
   app.addHook('onClose', async () => {
     stopRetention();
     await webhookRecheck?.stop();
+    await adminEventRecheck?.stop();
     await inbox.flush();
   });
   // The hooks below run on every request: callback style (not async), so a request they let through

@@ -12,6 +12,7 @@ import {
   OrderpilotError,
   taxIdProblem,
   validate,
+  type Envelope,
 } from '../../services/contracts/index.ts';
 import { findOrder, listOrders, ORDER_SORTS, orderHistory, type OrderCursor, type OrderDetail } from '../../services/orders/index.ts';
 import { createAdminIdempotency, IDEMPOTENCY_KEY_PATTERN, type RecordedAnswer } from '../admin-idempotency.ts';
@@ -188,14 +189,15 @@ export const adminOrdersRoute: GatewayRoute = async (app, ctx) => {
       const why = type === 'REFUND' ? `: at most ${refundableAmount(row.context)} (minor units) is left to refund` : ' with this payload';
       throw new OrderpilotError('EVENT_NOT_ALLOWED', `${type} is not allowed for order ${row.id} now${why}`, { details: { state: row.state, allowed, ...(type === 'REFUND' ? { refundable: refundableAmount(row.context) } : {}) } });
     }
+    let envelope: Envelope;
     try {
-      await publishOrderEvent(nc, names, { type, orderId: row.id, id: messageId, actor: admin, payload });
+      envelope = await publishOrderEvent(nc, names, { type, orderId: row.id, id: messageId, actor: admin, payload });
     } catch (err) {
       throw new OrderpilotError('NATS_UNAVAILABLE', 'could not forward the event; try again', { cause: err, retryAfterMs: 1000 });
     }
     ctx.metrics.published.inc({ type });
     ctx.deps.logger.info({ orderId: row.id, type, admin, messageId }, 'admin event sent');
-    return { status: 202, body: JSON.stringify({ accepted: true, orderId: row.id, type, messageId, by: admin }) };
+    return { status: 202, body: JSON.stringify({ accepted: true, orderId: row.id, type, messageId, by: admin }), sent: { subject: names.subjects.orderEvent(row.id), envelope } };
   }
 
   app.get(
@@ -262,11 +264,9 @@ export const adminOrdersRoute: GatewayRoute = async (app, ctx) => {
       const { type } = request.body;
       // A body the event cannot carry is refused before any key is spent on it.
       const payload = eventPayload(request.body, row);
-      const rawKey = request.headers['idempotency-key'];
-      if (rawKey === undefined) {
-        const answer = await decide(row, admin, type, payload, `admin:${randomUUID()}`);
-        return reply.code(answer.status).type('application/json; charset=utf-8').send(answer.body);
-      }
+      // Without an Idempotency-Key the request gets a key of its own, never repeated: every accepted
+      // event is then on record for the admin-event recheck (gateway/admin-event-recheck.ts).
+      const rawKey = request.headers['idempotency-key'] ?? `auto-${randomUUID()}`;
       if (typeof rawKey !== 'string' || !IDEMPOTENCY_KEY_PATTERN.test(rawKey)) {
         const message = 'must be 1–100 letters, digits, "_", ".", ":" or "-"';
         throw new OrderpilotError('VALIDATION_FAILED', `invalid request: headers.idempotency-key ${message}`, { details: { fields: [{ field: 'headers.idempotency-key', message }] } });
