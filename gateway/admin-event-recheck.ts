@@ -62,14 +62,18 @@ export function startAdminEventRecheck(o: AdminEventRecheckOptions): AdminEventR
     if (!found) return [];
     const unanswered = new Set(found.map(keyOf));
     for (const k of open.keys()) if (!unanswered.has(k)) open.delete(k);
+    // Every event found unanswered is remembered before any is sent: the window has moved past them,
+    // so should a publish fail (NATS away), the next check still looks at the rest.
+    const alreadyOpen = new Set(open.keys());
+    for (const r of found) open.set(keyOf(r), { admin: r.admin, key: r.key });
     const sent: string[] = [];
     for (const r of found) {
       if (periodic.stopping) break;
       if (r.replays >= maxReplays) {
-        if (open.delete(keyOf(r))) log.error({ orderId: r.order_id, messageId: r.message_id, type: r.envelope.type, admin: r.admin, replays: r.replays }, 'admin event accepted for an order still has no answer from it after sending it again; left to an admin (look at NATS and the order host)');
+        open.delete(keyOf(r));
+        if (alreadyOpen.has(keyOf(r))) log.error({ orderId: r.order_id, messageId: r.message_id, type: r.envelope.type, admin: r.admin, replays: r.replays }, 'admin event accepted for an order still has no answer from it after sending it again; left to an admin (look at NATS and the order host)');
         continue;
       }
-      open.set(keyOf(r), { admin: r.admin, key: r.key });
       await o.republish(r.subject, r.envelope, r.replays + 1);
       await o.sql`update admin_idempotency set replays = replays + 1 where admin = ${r.admin} and key = ${r.key}`;
       sent.push(r.message_id);

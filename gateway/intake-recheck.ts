@@ -50,6 +50,9 @@ export function startIntakeRecheck(o: IntakeRecheckOptions): IntakeRecheck {
     });
     if (!found) return [];
     for (const id of missing.keys()) if (!found.absent.has(id)) missing.delete(id);
+    // Every order found missing is remembered before any is republished: the window has moved past
+    // them, so should a republish fail (NATS away), the next check still asks for the rest.
+    for (const id of found.absent) if (!missing.has(id)) missing.set(id, { order: found.candidates.get(id) as OrderData, attempts: 0 });
     const republished: string[] = [];
     for (const id of found.absent) {
       if (periodic.stopping) break;
@@ -60,8 +63,8 @@ export function startIntakeRecheck(o: IntakeRecheckOptions): IntakeRecheck {
         missing.delete(id);
         continue;
       }
-      missing.set(id, { order, attempts });
       await o.republish(order, attempts);
+      missing.set(id, { order, attempts });
       republished.push(id);
       log.warn({ orderId: id, externalId: order.externalId, attempt: attempts }, 'order accepted at intake does not exist: ORDER_PLACED republished');
     }

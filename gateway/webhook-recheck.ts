@@ -79,14 +79,18 @@ export function startWebhookRecheck(o: WebhookRecheckOptions): WebhookRecheck {
     if (!found) return [];
     const unanswered = new Map(found.map((r) => [r.id, r]));
     for (const id of open) if (!unanswered.has(id)) open.delete(id);
+    // Every webhook found unanswered is remembered before any is replayed: the window has moved past
+    // them, so should a replay fail (NATS away), the next check still looks at the rest.
+    const alreadyOpen = new Set(open);
+    for (const r of unanswered.values()) open.add(r.id);
     const replayed: string[] = [];
     for (const r of unanswered.values()) {
       if (periodic.stopping) break;
       if (r.replay_count >= maxReplays) {
-        if (open.delete(r.id)) log.error({ webhookId: r.id, provider: r.provider, orderId: r.order_id, replays: r.replay_count }, 'webhook accepted for an order still has no answer from it after replays; left to an admin (look at NATS and the order host)');
+        open.delete(r.id);
+        if (alreadyOpen.has(r.id)) log.error({ webhookId: r.id, provider: r.provider, orderId: r.order_id, replays: r.replay_count }, 'webhook accepted for an order still has no answer from it after replays; left to an admin (look at NATS and the order host)');
         continue;
       }
-      open.add(r.id);
       await o.replay(r.id);
       replayed.push(r.id);
       log.warn({ webhookId: r.id, provider: r.provider, orderId: r.order_id, replay: r.replay_count + 1 }, 'webhook accepted for an order never reached it: replayed from its stored bytes');
