@@ -248,7 +248,14 @@ async function e2e(): Promise<void> {
     ...(profDir ? { BENCH_CPU_PROF_DIR: path.resolve(profDir) } : {}),
     ...(heapProfDir ? { BENCH_HEAP_PROF_DIR: path.resolve(heapProfDir) } : {}),
   };
-  const childEnv = (i: number): Record<string, string> => ({ ...env, ...profile, ...(countStatements ? { BENCH_STATEMENTS_FILE: statementFiles[i] ?? '' } : {}) });
+  // BENCH_CHILD_NODE_OPTIONS: Node/V8 flags for the orderpilot processes only (not this driver), e.g. `--max-semi-space-size=32`.
+  const childNodeOptions = process.env['BENCH_CHILD_NODE_OPTIONS'];
+  const childEnv = (i: number): Record<string, string> => ({
+    ...env,
+    ...profile,
+    ...(countStatements ? { BENCH_STATEMENTS_FILE: statementFiles[i] ?? '' } : {}),
+    ...(childNodeOptions ? { NODE_OPTIONS: `${process.env['NODE_OPTIONS'] ?? ''} ${childNodeOptions}`.trim() } : {}),
+  });
   // Before the orderpilot process starts: its start-up (module loading, compiling) would slow this too.
   const speed0 = cpuSpeedIndexMs();
   const child = await startChild('test/bench/bench-child.ts', split ? ['gateway', 'orders'] : [], childEnv(0), 60_000);
