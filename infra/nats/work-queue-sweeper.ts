@@ -129,6 +129,8 @@ export function startWorkQueueSweeper(o: WorkQueueSweeperOptions): WorkQueueSwee
   let jsm: JetStreamManager | null = null;
   /** Messages found passed over by the previous sweep: `stream:seq`. */
   let suspects = new Set<string>();
+  /** Messages whose consumer's leader this process asked to step down (once each). */
+  const steppedDownFor = new Set<string>();
   /** Given up on (put back too often): reported once. */
   const givenUpOn = new Set<string>();
 
@@ -219,9 +221,11 @@ export function startWorkQueueSweeper(o: WorkQueueSweeperOptions): WorkQueueSwee
           // of the stream that stopped taking messages while it reports itself current (seen on
           // nats-server 2.9 after a node's restart: every consumer it led stuck at one sequence, a
           // consumer started over there too). Another node takes the lead, once per consumer and
-          // sweep, given up or not: once a leader counts the message, no sweep judges it again.
-          if (sweeps >= 2 && (info.cluster?.replicas?.length ?? 0) > 0 && !steppedDown.has(t.consumer)) {
+          // sweep and once per message and process, given up or not: once a leader counts the
+          // message, no sweep judges it again; one no leader counts stops moving the lead around.
+          if (sweeps >= 2 && (info.cluster?.replicas?.length ?? 0) > 0 && !steppedDown.has(t.consumer) && !steppedDownFor.has(key)) {
             steppedDown.add(t.consumer);
+            steppedDownFor.add(key);
             await stepDown(t, info.cluster?.leader ?? null);
           }
           if (sweeps > maxSweeps) {
