@@ -27,7 +27,8 @@ type Row = { admin: string; key: string; order_id: string; message_id: string; s
  * order unchanged (a repeat of the request gets the recorded answer, not a second event). So the
  * gateway walks `admin_idempotency` by answer time: an accepted event answered `graceMs` ago that
  * its order has no history row for (`orderAnswers`: applied or ignored) is published again under
- * its envelope id (should the first arrive after all, the order's inbox drops the second). One still
+ * its envelope id (should the first arrive after all, the order's inbox drops the second); one the
+ * host dead-lettered is not lost (an admin sees the dead letter) and is left alone. One still
  * unanswered is asked again on every check until sent `maxReplays` times, then left to an admin with
  * an error in the log. One gateway at a time checks (a Postgres advisory lock); each keeps its own
  * place in time.
@@ -57,7 +58,11 @@ export function startAdminEventRecheck(o: AdminEventRecheckOptions): AdminEventR
       const rows = new Map([...fresh, ...again].map((r) => [keyOf(r), r]));
       const answers = await orderAnswers(tx, [...rows.values()].map((r) => ({ orderId: r.order_id, messageId: r.message_id })));
       const answered = new Set(answers.map((a) => `${a.orderId} ${a.messageId}`));
-      return [...rows.values()].filter((r) => !answered.has(`${r.order_id} ${r.message_id}`));
+      const unanswered = [...rows.values()].filter((r) => !answered.has(`${r.order_id} ${r.message_id}`));
+      // An event the order host refused for good is dead-lettered, not lost: an admin sees it there.
+      const dead = unanswered.length === 0 ? [] : await tx<{ message_id: string }[]>`select message_id from dead_letters where message_id = any(${unanswered.map((r) => r.message_id)}::text[])`;
+      const deadIds = new Set(dead.map((d) => d.message_id));
+      return unanswered.filter((r) => !deadIds.has(r.message_id));
     });
     if (!found) return [];
     const unanswered = new Set(found.map(keyOf));

@@ -104,4 +104,30 @@ describe('a recheck whose sending fails half-way', () => {
       await recheck.stop();
     }
   });
+
+  it('admin events: one the order host dead-lettered is not sent again', async () => {
+    const orderId = `ord_ae_dead_${Date.now()}`;
+    const env = makeEnvelope({ id: `admin:alice:k-${orderId}`, type: 'CANCEL', orderId, payload: { note: 'x' }, actor: 'alice' });
+    await t.sql`insert into admin_idempotency (admin, key, order_id, event_type, scope_hash, message_id, status, response, answered_at, subject, envelope)
+      values ('alice', ${`k-${orderId}`}, ${orderId}, 'CANCEL', 'h', ${env.id}, 202, '{}', now() - interval '5 seconds', ${t.names.subjects.orderEvent(orderId)}, ${t.sql.json(env as never)})`;
+    const sent: string[] = [];
+    const recheck = startAdminEventRecheck({ sql: t.sql, logger: t.logger, everyMs: 0, graceMs: 1000, republish: async (_s, e) => void sent.push(e.id) });
+    try {
+      await t.sql`insert into dead_letters (consumer, subject, message_id, order_id, data, error_code, error_message, deliveries)
+        values ('orders_p0', ${t.names.subjects.orderEvent(orderId)}, ${env.id}, ${orderId}, '{}', 'VALIDATION_FAILED', 'refused', 1)`;
+      // (The rows of the test before, unanswered still, share this database: only this event is looked at.)
+      expect(await recheck.check()).not.toContain(env.id);
+      // Without the dead letter it would have been sent: the same row, the letter gone.
+      await t.sql`delete from dead_letters where message_id = ${env.id}`;
+      const other = startAdminEventRecheck({ sql: t.sql, logger: t.logger, everyMs: 0, graceMs: 1000, republish: async (_s, e) => void sent.push(e.id) });
+      try {
+        expect(await other.check()).toContain(env.id);
+      } finally {
+        await other.stop();
+      }
+      expect(sent.filter((id) => id === env.id)).toEqual([env.id]);
+    } finally {
+      await recheck.stop();
+    }
+  });
 });
