@@ -69,11 +69,18 @@ export function isRetryable(err: unknown): boolean {
  * - permanent failure, a malformed message or the last allowed delivery → a `dead_letters` row, then
  *   `term()` so the server never redelivers it. Nothing is dropped silently.
  */
+/** How long one pull request lives at the server (its heartbeat comes every half of it). */
+const PULL_EXPIRES_MS = 10_000;
+
 export async function runConsumer(o: ConsumerRunnerOptions): Promise<RunningConsumer> {
   const js = jetstream(o.nc);
   const consumer = await js.consumers.get(o.stream, o.consumer);
   // A deep pull keeps a request open at the server; max_ack_pending (not this buffer) bounds what is in flight.
-  const messages: ConsumerMessages = await consumer.consume({ max_messages: Math.max(64, Math.min(o.concurrency * 2, 512)) });
+  // Pulls expire after PULL_EXPIRES_MS (nats.js: 30 s), with the server's heartbeat every half of it:
+  // a pull the server no longer holds (the consumer's leader moved to another node, the consumer was
+  // started over) is noticed after two missed heartbeats and pulled again: a consumer started over
+  // delivered again after 14.9 s, against 44.9 s with nats.js's default (README, "Scaling out").
+  const messages: ConsumerMessages = await consumer.consume({ max_messages: Math.max(64, Math.min(o.concurrency * 2, 512)), expires: PULL_EXPIRES_MS });
   const log = o.logger.child({ consumer: o.consumer });
   const inflight = new Set<Promise<void>>();
   let stopping = false;

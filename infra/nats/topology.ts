@@ -168,7 +168,7 @@ export async function ensureTopology(nc: NatsConnection, names: Names, opts: Top
  * its filter holds messages, and passes over every copy put back): on a work queue the stream holds
  * only what is not acked yet, so starting over delivers exactly that — a message in flight again too,
  * which the handlers drop as a duplicate. Clients consuming it resume on their own once their pull
- * heartbeats are missed (about 45 s with nats.js 3).
+ * heartbeats are missed (about 15 s: the consumer runner's pulls expire after 10 s).
  */
 export async function recreateConsumer(nc: NatsConnection, names: Names, opts: TopologyOptions, durable: string): Promise<void> {
   const { stream } = consumerSpec(names, opts, durable);
