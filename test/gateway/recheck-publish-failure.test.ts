@@ -45,6 +45,17 @@ const checkUntil = async (check: () => Promise<string[]>, n: number) => {
   return all;
 };
 
+/** The first check fails on its first send (and throws); the next checks send both `ids`. */
+async function failsThenSendsBoth(recheck: { check(): Promise<string[]>; stop(): Promise<void> }, ids: string[]): Promise<void> {
+  try {
+    await expect(recheck.check()).rejects.toThrow('jetstream is not enabled');
+    const sent = await checkUntil(() => recheck.check(), 2);
+    expect([...sent].sort()).toEqual([...ids].sort());
+  } finally {
+    await recheck.stop();
+  }
+}
+
 describe('a recheck whose sending fails half-way', () => {
   it('intake: both missing orders are republished by the next check', async () => {
     const orders = [sampleOrder(), sampleOrder()];
@@ -53,14 +64,7 @@ describe('a recheck whose sending fails half-way', () => {
         values ('acme', ${o.externalId}, ${o.orderId}, 'h', ${o.total}, 'PLN', ${t.sql.json(o as never)}, now() - interval '5 seconds')`;
     }
     const sender = failingOnce<[{ orderId: string }, number]>();
-    const recheck = startIntakeRecheck({ sql: t.sql, logger: t.logger, everyMs: 0, graceMs: 1000, republish: sender.send });
-    try {
-      await expect(recheck.check()).rejects.toThrow('jetstream is not enabled');
-      const sent = await checkUntil(() => recheck.check(), 2);
-      expect([...sent].sort()).toEqual(orders.map((o) => o.orderId).sort());
-    } finally {
-      await recheck.stop();
-    }
+    await failsThenSendsBoth(startIntakeRecheck({ sql: t.sql, logger: t.logger, everyMs: 0, graceMs: 1000, republish: sender.send }), orders.map((o) => o.orderId));
   });
 
   it('webhooks: both unanswered webhooks are replayed by the next check', async () => {
@@ -74,14 +78,7 @@ describe('a recheck whose sending fails half-way', () => {
       ids.push(row!.id);
     }
     const sender = failingOnce<[string]>();
-    const recheck = startWebhookRecheck({ sql: t.sql, logger: t.logger, everyMs: 0, graceMs: 1000, replay: sender.send });
-    try {
-      await expect(recheck.check()).rejects.toThrow('jetstream is not enabled');
-      const sent = await checkUntil(() => recheck.check(), 2);
-      expect([...sent].sort()).toEqual([...ids].sort());
-    } finally {
-      await recheck.stop();
-    }
+    await failsThenSendsBoth(startWebhookRecheck({ sql: t.sql, logger: t.logger, everyMs: 0, graceMs: 1000, replay: sender.send }), ids);
   });
 
   it('admin events: both unanswered events are published again by the next check', async () => {
@@ -94,15 +91,8 @@ describe('a recheck whose sending fails half-way', () => {
       ids.push(env.id);
     }
     const sender = failingOnce<[string, { id: string }, number]>();
-    const recheck = startAdminEventRecheck({ sql: t.sql, logger: t.logger, everyMs: 0, graceMs: 1000, republish: sender.send });
-    try {
-      await expect(recheck.check()).rejects.toThrow('jetstream is not enabled');
-      const sent = await checkUntil(() => recheck.check(), 2);
-      expect([...sent].sort()).toEqual([...ids].sort());
-      expect(sender.sent.map(([, e]) => e.id).sort()).toEqual([...ids].sort());
-    } finally {
-      await recheck.stop();
-    }
+    await failsThenSendsBoth(startAdminEventRecheck({ sql: t.sql, logger: t.logger, everyMs: 0, graceMs: 1000, republish: sender.send }), ids);
+    expect(sender.sent.map(([, e]) => e.id).sort()).toEqual([...ids].sort());
   });
 
   it('admin events: one the order host dead-lettered is not sent again', async () => {
