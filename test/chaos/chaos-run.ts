@@ -344,11 +344,26 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     // A work queue keeps a message until it is acked: one left there once every consumer says it has
     // nothing pending was skipped by its consumer (never delivered, never acked).
     const workQueueStreams = topology(names, topo).streams.filter((s) => s.retention === RetentionPolicy.Workqueue).map((s) => s.name);
+    /**
+     * Messages still stored in a work queue, read one by one (`next_by_subj` ">" from the first
+     * sequence), with the stream state's own count beside them: after a node's restart nats-server 2.9
+     * can count messages that no read finds. Those are named in the report, not counted as left.
+     */
+    const countedButNotStored: string[] = [];
     const leftInWorkQueues = async (): Promise<Record<string, number>> => {
       const left: Record<string, number> = {};
+      countedButNotStored.length = 0;
       for (const name of workQueueStreams) {
         const info = await jsm.streams.info(name);
-        if (info.state.messages > 0) left[name] = info.state.messages;
+        if (info.state.messages === 0) continue;
+        let found = 0;
+        for (let seq = info.state.first_seq; found < 100; found++) {
+          const m = await jsm.streams.getMessage(name, { seq, next_by_subj: '>' } as unknown as { seq: number });
+          if (!m) break;
+          seq = m.seq + 1;
+        }
+        if (found > 0) left[name] = found;
+        else countedButNotStored.push(`${name}: ${info.state.messages} counted, none stored from ${info.state.first_seq} on`);
       }
       return left;
     };
@@ -396,7 +411,10 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     checks.push({
       name: 'no message left in a work queue',
       ok: Object.keys(left).length === 0,
-      detail: Object.keys(left).length === 0 ? `${workQueueStreams.length} work-queue streams empty` : `left: ${JSON.stringify(left)}; the sweepers' last words: ${sweeperSaid().join('\n') || 'none'}`,
+      detail:
+        Object.keys(left).length === 0
+          ? `${workQueueStreams.length} work-queue streams empty${countedButNotStored.length > 0 ? ` (the stream state still counts messages no read finds: ${countedButNotStored.join('; ')})` : ''}`
+          : `left: ${JSON.stringify(left)}; the sweepers' last words: ${sweeperSaid().join('\n') || 'none'}`,
     });
     const states = Object.fromEntries((await db<{ state: string; n: number }[]>`select state, count(*)::int as n from orders group by 1 order by 1`).map((r) => [r.state, r.n]));
     const [sweptRow] = await db<{ n: number }[]>`select coalesce(sum(occurrences), 0)::int as n from notifications where code = 'WORK_QUEUE_SWEPT'`;
