@@ -167,6 +167,13 @@ export function startWorkQueueSweeper(o: WorkQueueSweeperOptions): WorkQueueSwee
     );
   }
 
+  /** Adds again every target consumer of `stream` that its listing of consumers does not name. */
+  async function restoreMissingOf(stream: string, targets: readonly SweepTarget[]): Promise<void> {
+    const present = new Set<string>();
+    for await (const c of (jsm as JetStreamManager).consumers.list(stream)) present.add(c.name);
+    for (const t of targets) if (!present.has(t.consumer) && !periodic.stopping) await restoreMissing(t);
+  }
+
   /** Asks the consumer's leader to step down (`$JS.API.CONSUMER.LEADER.STEPDOWN`): another replica leads it, its state kept. */
   async function stepDown(t: SweepTarget, leader: string | null): Promise<void> {
     try {
@@ -189,7 +196,12 @@ export function startWorkQueueSweeper(o: WorkQueueSweeperOptions): WorkQueueSwee
     for (const t of o.targets) byStream.set(t.stream, [...(byStream.get(t.stream) ?? []), t]);
     for (const [stream, targets] of byStream) {
       const { state, cluster: streamCluster } = await jsm.streams.info(stream);
-      if (state.messages === 0) continue;
+      if (state.messages === 0) {
+        // Nothing to sweep, but a consumer missing from an empty stream would deliver nothing of what
+        // comes next: one listing of the stream's consumers (not an info per target) says which are there.
+        await restoreMissingOf(stream, targets);
+        continue;
+      }
       for (const t of targets) {
         if (swept.length >= maxPerSweep || periodic.stopping) break;
         // The consumer's state first, then the messages: a message delivered in between is above it.

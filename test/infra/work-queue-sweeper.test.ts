@@ -208,4 +208,16 @@ describe('work-queue sweeper', () => {
     await eventually(async () => (await orderState(t.sql, order.orderId)) === 'pending', 'the order placed through the restored consumer');
     await eventually(async () => (await orderState(t.sql, other.orderId)) === 'pending', 'the other order placed from the message put back');
   });
+
+  it('a consumer missing from an empty stream is added again too, before anything arrives for it', async () => {
+    const jsm = await jetstreamManager(t.nc);
+    const stream = t.names.streams.shopUpdates;
+    const consumer = t.names.consumers.shopPartition(0);
+    expect((await jsm.streams.info(stream)).state.messages).toBe(0);
+    await jsm.consumers.delete(stream, consumer);
+    await expect(jsm.consumers.info(stream, consumer)).rejects.toThrow(/consumer not found/);
+    await (sweeper as WorkQueueSweeper).sweep();
+    const restored = await jsm.consumers.info(stream, consumer);
+    expect(restored.config.filter_subject).toBe(t.names.subjects.shopPartition(0));
+  });
 });
