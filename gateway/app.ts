@@ -5,7 +5,8 @@ import swaggerUi from '@fastify/swagger-ui';
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
 import { installErrorHandling, sendError, sendErrorFor } from './errors.ts';
 import { findTextProblem, MAX_PARAM_LENGTH } from './hostile-text.ts';
-import { startRejectedWebhookRetention } from './webhooks/webhook-limits.ts';
+import { startRetention } from '../infra/runtime/retention.ts';
+import { createAdminIdempotency } from './admin-idempotency.ts';
 import type { GatewayContext, GatewayDeps, GatewayRoute } from './gateway.types.ts';
 import { registerBusinessMetrics } from './business-metrics.ts';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.ts';
@@ -113,7 +114,11 @@ export async function buildGateway(deps: GatewayDeps, opts: GatewayOptions = {})
   app.addHook('preClose', async () => {
     closing = true;
   });
-  const stopRetention = startRejectedWebhookRetention({ prune: inbox.pruneRejected, retentionMs: deps.config.webhookInvalidRetentionMs, logger: deps.logger.child({ service: 'gateway' }) });
+  const retentionLog = deps.logger.child({ service: 'gateway' });
+  const stopRetention = [
+    startRetention({ what: 'rejected webhooks', prune: inbox.pruneRejected, retentionMs: deps.config.webhookInvalidRetentionMs, logger: retentionLog }),
+    startRetention({ what: 'admin idempotency keys', prune: createAdminIdempotency({ sql: deps.sql }).prune, retentionMs: deps.config.adminIdempotencyRetentionMs, logger: retentionLog }),
+  ];
   // Every webhook accepted for an order reaches it, whatever NATS lost (gateway/webhook-recheck.ts).
   const recheckMs = deps.config.intakeRecheckMs;
   const webhookRecheck =
@@ -138,7 +143,7 @@ export async function buildGateway(deps: GatewayDeps, opts: GatewayOptions = {})
         })
       : null;
   app.addHook('onClose', async () => {
-    stopRetention();
+    for (const stop of stopRetention) stop();
     await webhookRecheck?.stop();
     await adminEventRecheck?.stop();
     await inbox.flush();

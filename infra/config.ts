@@ -129,6 +129,8 @@ export interface Config {
   readonly metricsToken: string | undefined;
   /** Webhooks rejected on arrival (bad signature, unreadable) are deleted after this long. */
   readonly webhookInvalidRetentionMs: number;
+  /** Admin Idempotency-Keys (and the answers they replay) are deleted this long after their answer. */
+  readonly adminIdempotencyRetentionMs: number;
   /** Rejected webhooks accepted (and stored) per client address per minute; more → 429, not stored. */
   readonly webhookInvalidRateLimit: number;
   /** Hours a console session lasts (revoked at sign-out). */
@@ -514,6 +516,7 @@ export function loadConfig(env: Env = process.env): Config {
     metricsToken: secret(env, 'METRICS_TOKEN', 16),
     consoleSessionHours: int(env, 'CONSOLE_SESSION_HOURS', 12, 1, 24 * 30),
     webhookInvalidRetentionMs: duration(env, 'WEBHOOK_INVALID_RETENTION', 7 * 24 * 3600_000),
+    adminIdempotencyRetentionMs: duration(env, 'ADMIN_IDEMPOTENCY_RETENTION', 7 * 24 * 3600_000),
     webhookInvalidRateLimit: int(env, 'WEBHOOK_INVALID_RATE_LIMIT', 60, 1, 1_000_000),
     smtpRequireTls: bool(env, 'SMTP_REQUIRE_TLS'),
     smtpMaxConnections: int(env, 'SMTP_MAX_CONNECTIONS', 16, 1, 100),

@@ -1,6 +1,5 @@
 import type { FastifyRequest } from 'fastify';
 import type { RateLimitOptions } from '@fastify/rate-limit';
-import type { Logger } from '../../infra/logger.ts';
 import { OrderpilotError } from '../../services/contracts/index.ts';
 
 /**
@@ -26,28 +25,4 @@ export function rejectedWebhookRateLimit(perMinute: number, genuine: (request: F
         retryAfterMs: context.ttl,
       }),
   };
-}
-
-/**
- * Deletes rejected webhooks older than `retentionMs`: once at start, then every `everyMs` (default
- * hourly). Returns a stop function.
- */
-export function startRejectedWebhookRetention(o: { prune: (olderThan: Date) => Promise<number>; retentionMs: number; logger: Logger; everyMs?: number }): () => void {
-  let running: Promise<void> | null = null;
-  const run = () => {
-    if (running) return;
-    running = o
-      .prune(new Date(Date.now() - o.retentionMs))
-      .then((n) => {
-        if (n > 0) o.logger.info({ deleted: n, retentionMs: o.retentionMs }, 'rejected webhooks past their retention deleted');
-      })
-      .catch((err: unknown) => o.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'rejected-webhook retention failed; will try again'))
-      .finally(() => {
-        running = null;
-      });
-  };
-  run();
-  const timer = setInterval(run, o.everyMs ?? 3600_000);
-  timer.unref();
-  return () => clearInterval(timer);
 }

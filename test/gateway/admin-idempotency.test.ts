@@ -148,4 +148,30 @@ describe('admin Idempotency-Key: scoped to (admin, order, event type, body), the
     expect(noNote.statusCode).toBe(422);
     expect((await send(orderId, { type: 'RELEASE', note: 'now with a note' }, 'fixable-1')).statusCode).toBe(202);
   });
+
+  it('keys past ADMIN_IDEMPOTENCY_RETENTION are deleted, answered or a claim that died; a recent one stays; an expired key is free again', { timeout: 240_000 }, async () => {
+    const { orderId } = await heldOrder();
+    expect((await send(orderId, { type: 'RELEASE', note: 'restocked' }, 'aged-1')).statusCode).toBe(202);
+    await eventually(async () => (await applied(orderId, 'RELEASE')) === 1, 'released', 60_000);
+    await t.sql`update admin_idempotency set created_at = now() - interval '8 days', answered_at = now() - interval '8 days' where admin = 'alice' and key = 'aged-1'`;
+    // A claim whose request died before answering, never repeated; and a key answered just now.
+    await t.sql`insert into admin_idempotency (admin, key, order_id, event_type, scope_hash, message_id, created_at)
+      values ('alice', 'died-1', ${orderId}, 'CANCEL', 'x', 'admin:alice:died-1', now() - interval '9 days')`;
+    await t.sql`insert into admin_idempotency (admin, key, order_id, event_type, scope_hash, message_id, status, response, answered_at)
+      values ('alice', 'recent-1', ${orderId}, 'CANCEL', 'x', 'admin:alice:recent-1', 202, '{}', now())`;
+    const keys = async () => (await t.sql<Array<{ key: string }>>`select key from admin_idempotency where key in ('aged-1', 'died-1', 'recent-1') order by key`).map((r) => r.key);
+    expect(await keys()).toEqual(['aged-1', 'died-1', 'recent-1']);
+    // A gateway starting up (and then hourly) applies the retention (default 7 days).
+    const other = await buildGateway(t, { defaultMetrics: false });
+    try {
+      await eventually(async () => (await keys()).length === 1, 'expired keys deleted', 30_000);
+      expect(await keys()).toEqual(['recent-1']);
+    } finally {
+      await other.close();
+    }
+    // The expired key with another body is a new request (not IDEMPOTENCY_KEY_REUSED): the machine answers.
+    const reused = await send(orderId, { type: 'RELEASE', note: 'another body' }, 'aged-1');
+    expect(reused.statusCode).toBe(409);
+    expect(reused.json().error.code).toBe('EVENT_NOT_ALLOWED');
+  });
 });
