@@ -74,4 +74,28 @@ describe('admin event recheck', () => {
     expect(Object.fromEntries((await rows()).map((r) => [r.order_id, r.replays]))).toEqual({ [lost]: 1, [kept]: 0, [unkeyed]: 0 });
     expect(await t.sql`select 1 from order_history where order_id = ${lost} and type = 'CANCEL'`).toHaveLength(1);
   });
+
+  it('an event still unanswered is sent 3 times, then left to an admin: no fourth send', async () => {
+    const orderId = await heldOrder();
+    // The host stays away: nothing answers the event, however often it is sent.
+    await orders?.stop();
+    orders = null;
+    expect((await cancel(orderId, `away-${orderId}`)).statusCode).toBe(202);
+    const jsm = await jetstreamManager(t.nc);
+    const subject = t.names.subjects.orderEvent(orderId);
+    expect((await jsm.streams.purge(t.names.streams.orderEvents, { filter: subject })).purged).toBe(1);
+    const replays = async () => (await t.sql<{ replays: number }[]>`select replays from admin_idempotency where order_id = ${orderId}`)[0]?.replays;
+    await eventually(async () => (await replays()) === 3, 'three sends', 60_000, 100);
+    // Checks keep coming every second: none sends it a fourth time.
+    const gaveUpAt = Date.now();
+    await eventually(async () => Date.now() - gaveUpAt > 3500, 'three more checks pass', 30_000, 250);
+    expect(await replays()).toBe(3);
+    const stored = (await jsm.streams.info(t.names.streams.orderEvents, { subjects_filter: subject })).state.subjects ?? {};
+    expect(stored[subject]).toBe(3);
+    // Once the host is back, the copies waiting in the stream are one event to the order: applied once.
+    orders = await startOrdersService(t);
+    await eventually(() => cancelApplied(orderId), 'the cancel applied', 60_000, 100);
+    await eventually(async () => (await jsm.streams.info(t.names.streams.orderEvents, { subjects_filter: subject })).state.subjects === undefined, 'the copies consumed', 60_000, 100);
+    expect(await t.sql`select 1 from order_history where order_id = ${orderId} and type = 'CANCEL'`).toHaveLength(1);
+  });
 });
