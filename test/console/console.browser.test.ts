@@ -11,7 +11,7 @@ import { createFakturowniaAdapter } from '../../services/invoicing/fakturownia.a
 import { startInvoicingSandbox, type InvoicingSandbox } from '../../infra/sandbox/invoicing-sandbox.ts';
 import type { RunningService } from '../../infra/runtime/service.ts';
 import { createTestContext, eventually, type TestContext } from '../support/context.ts';
-import { orderState, publishOrderEvent, sampleOrder } from '../support/orders.ts';
+import { heldOrder, orderState, publishOrderEvent, sampleOrder } from '../support/orders.ts';
 
 const TOKEN = 'alice-console-token-0123456789';
 const ARTIFACTS = path.resolve('test-artifacts');
@@ -48,16 +48,6 @@ afterAll(async () => {
   if (profile) await rm(profile, { recursive: true, force: true });
 });
 
-/** A held order through the real order host: placed, paid, rejected by the warehouse. */
-async function heldOrder(code = 'OUT_OF_STOCK', message = 'SKU-1 not in stock') {
-  const order = sampleOrder();
-  await publishOrderEvent(t.nc, t.names, order.orderId, 'ORDER_PLACED', { order });
-  await publishOrderEvent(t.nc, t.names, order.orderId, 'PAYMENT_CONFIRMED', { provider: 'stripe', paymentId: `pi_${order.orderId}`, amount: order.total, currency: 'PLN' });
-  await publishOrderEvent(t.nc, t.names, order.orderId, 'SHIPMENT_REJECTED', { code, message }, { actor: 'warehouse' });
-  await eventually(async () => (await orderState(t.sql, order.orderId)) === 'held', `order ${order.externalId} held`);
-  return order;
-}
-
 const shot = (name: string) => page.screenshot({ path: path.join(ARTIFACTS, `console-${name}.png`), fullPage: true });
 const activeStates = () => page.locator('.statechart .st.active').evaluateAll((els) => els.map((e) => e.getAttribute('data-state-id')));
 
@@ -78,7 +68,7 @@ describe('admin console in headless Chromium (real gateway, order host, Postgres
   });
 
   it('needs attention is a work queue: the held order once, why in words, who and how much, what may be done now', async () => {
-    const order = await heldOrder('OUT_OF_STOCK', 'SKU-1 not in stock');
+    const order = await heldOrder(t, { code: 'OUT_OF_STOCK', message: 'SKU-1 not in stock' });
     await eventually(async () => (await t.sql`select 1 from notifications where order_id = ${order.orderId}`).length === 1, 'notification stored');
     await page.goto(`${gw.url}/admin`);
     const row = page.locator(`table.held tr[data-order="${order.orderId}"]`);
@@ -105,7 +95,7 @@ describe('admin console in headless Chromium (real gateway, order host, Postgres
   });
 
   it('order page: statechart highlights the state, only allowed actions, release with a note updates live', async () => {
-    const order = await heldOrder('ADDRESS_INVALID', 'street missing');
+    const order = await heldOrder(t, { code: 'ADDRESS_INVALID', message: 'street missing' });
     await page.goto(`${gw.url}/admin/orders/${order.orderId}`);
     expect(await activeStates()).toEqual(expect.arrayContaining(['order.processing', 'order.processing.fulfilment.held', 'order.processing.document.requested']));
     expect(await activeStates()).not.toContain('order.pending');
@@ -137,7 +127,7 @@ describe('admin console in headless Chromium (real gateway, order host, Postgres
   });
 
   it('order page: items, both addresses, payment, and the retries under way', async () => {
-    const order = await heldOrder();
+    const order = await heldOrder(t);
     await recordPendingRetry(t.sql, { consumer: t.names.consumers.command('logistics'), messageId: `submit-${order.orderId}`, orderId: order.orderId, subject: t.names.subjects.command('submitShipment'), type: 'submit-shipment', attempt: 3, maxAttempts: 8, lastError: 'PROVIDER_UNAVAILABLE: warehouse answered 503', delayMs: 60_000 });
     await page.goto(`${gw.url}/admin/orders/${order.orderId}`);
     expect(await page.locator('table.items').innerText()).toContain('Kubek');
@@ -156,7 +146,7 @@ describe('admin console in headless Chromium (real gateway, order host, Postgres
   });
 
   it('timeline toggles between what matters and everything (ignored events, raw payloads)', async () => {
-    const order = await heldOrder();
+    const order = await heldOrder(t);
     // DELIVERED means nothing to a held order: the machine ignores it, history records it.
     await publishOrderEvent(t.nc, t.names, order.orderId, 'DELIVERED', {}, { actor: 'warehouse' });
     await eventually(async () => (await t.sql`select 1 from order_history where order_id = ${order.orderId} and outcome = 'ignored'`).length === 1, 'ignored event recorded');
@@ -169,7 +159,7 @@ describe('admin console in headless Chromium (real gateway, order host, Postgres
   });
 
   it('bulk-releases 3 held orders with one note after a confirmation that lists them', async () => {
-    const three = [await heldOrder(), await heldOrder(), await heldOrder()];
+    const three = [await heldOrder(t), await heldOrder(t), await heldOrder(t)];
     await page.goto(`${gw.url}/admin`);
     for (const o of three) await page.check(`table.held tr[data-order="${o.orderId}"] input[name=ids]`);
     await page.fill('form[data-key="bulk"] input[name=note]', 'stock arrived');
@@ -187,14 +177,14 @@ describe('admin console in headless Chromium (real gateway, order host, Postgres
   });
 
   it('typing a note while live updates arrive keeps the text and the focus; the page catches up afterwards', async () => {
-    const mine = await heldOrder();
+    const mine = await heldOrder(t);
     await page.goto(`${gw.url}/admin`);
     await page.waitForFunction(() => document.getElementById('live-dot')?.classList.contains('on'));
     const note = page.locator('form[data-key="bulk"] input[name=note]');
     await note.click();
     await page.keyboard.type('Checked with the ');
     // Changes elsewhere arrive while the person types: two more orders get held.
-    const others = [await heldOrder(), await heldOrder()];
+    const others = [await heldOrder(t), await heldOrder(t)];
     await page.waitForSelector('#live-pending:not([hidden])');
     await page.keyboard.type('customer');
     expect(await note.inputValue()).toBe('Checked with the customer');
@@ -210,7 +200,7 @@ describe('admin console in headless Chromium (real gateway, order host, Postgres
   });
 
   it('bulk-cancels 2 held orders with one note after a confirmation that lists them', async () => {
-    const two = [await heldOrder(), await heldOrder()];
+    const two = [await heldOrder(t), await heldOrder(t)];
     await page.goto(`${gw.url}/admin`);
     for (const o of two) await page.check(`table.held tr[data-order="${o.orderId}"] input[name=ids]`);
     await page.fill('form[data-key="bulk"] input[name=note]', 'supplier gone');
@@ -229,7 +219,7 @@ describe('admin console in headless Chromium (real gateway, order host, Postgres
   });
 
   it('repair forms: labelled fields with the current values; a refused field shows its error beside it; the corrected form goes through', async () => {
-    const order = await heldOrder('ADDRESS_INVALID', 'no such postal code');
+    const order = await heldOrder(t, { code: 'ADDRESS_INVALID', message: 'no such postal code' });
     await page.goto(`${gw.url}/admin/orders/${order.orderId}`);
     const form = page.locator('form[data-action="UPDATE_SHIPPING_ADDRESS"]');
     expect(await form.locator('input[name="shippingAddress.postalCode"]').inputValue()).toBe('00-001');
@@ -348,7 +338,7 @@ describe('admin console in headless Chromium (real gateway, order host, Postgres
   });
 
   it('shows the document number and date with a PDF link served from the invoicing system', async () => {
-    const order = await heldOrder();
+    const order = await heldOrder(t);
     // The invoicing service's work, done by hand: issue at the (sandbox) invoicing system, report it.
     const doc = await createFakturowniaAdapter({ baseUrl: invoicingSandbox.url, apiToken: invoicingSandbox.apiToken, timeoutMs: 5000 }).issue(order);
     await publishOrderEvent(t.nc, t.names, order.orderId, 'DOCUMENT_ISSUED', doc, { actor: 'invoicing' });
@@ -363,10 +353,10 @@ describe('admin console in headless Chromium (real gateway, order host, Postgres
   });
 
   it('orders list: finds an order by its document number and by its tracking number; CSV exports the filtered rows', async () => {
-    const withDoc = await heldOrder();
+    const withDoc = await heldOrder(t);
     const doc = await createFakturowniaAdapter({ baseUrl: invoicingSandbox.url, apiToken: invoicingSandbox.apiToken, timeoutMs: 5000 }).issue(withDoc);
     await publishOrderEvent(t.nc, t.names, withDoc.orderId, 'DOCUMENT_ISSUED', doc, { actor: 'invoicing' });
-    const shipped = await heldOrder();
+    const shipped = await heldOrder(t);
     const tracking = `TRK-${Date.now()}`;
     await publishOrderEvent(t.nc, t.names, shipped.orderId, 'MARK_SHIPPED', { trackingNumber: tracking, carrier: 'InPost', note: 'sent by hand' }, { actor: 'alice' });
     await eventually(async () => (await orderState(t.sql, shipped.orderId)) === 'inShipment', 'shipped by hand');

@@ -5,7 +5,7 @@ import { buildGateway } from '../../gateway/app.ts';
 import type { RunningService } from '../../infra/runtime/service.ts';
 import { startOrdersService } from '../../services/orders/main.ts';
 import { createTestContext, eventually, type TestContext } from '../support/context.ts';
-import { orderState, publishOrderEvent, sampleOrder } from '../support/orders.ts';
+import { heldOrder as heldOrderOf } from '../support/orders.ts';
 import { ALICE, GATEWAY_ENV } from './gateway-helpers.ts';
 
 /**
@@ -30,14 +30,7 @@ afterAll(async () => {
   await t?.cleanup();
 });
 
-async function heldOrder(): Promise<string> {
-  const order = sampleOrder();
-  await publishOrderEvent(t.nc, t.names, order.orderId, 'ORDER_PLACED', { order });
-  await publishOrderEvent(t.nc, t.names, order.orderId, 'PAYMENT_CONFIRMED', { provider: 'payu', paymentId: `p-${order.orderId}`, amount: order.total, currency: 'PLN' });
-  await publishOrderEvent(t.nc, t.names, order.orderId, 'SHIPMENT_REJECTED', { code: 'OUT_OF_STOCK', message: 'no mugs' });
-  await eventually(async () => (await orderState(t.sql, order.orderId)) === 'held', 'order held', 60_000);
-  return order.orderId;
-}
+const heldOrder = async () => (await heldOrderOf(t, { provider: 'payu', message: 'no mugs' })).orderId;
 
 /** The order applied the admin's CANCEL (it then waits for the warehouse's answer, which no service here gives). */
 const cancelApplied = async (orderId: string) => (await t.sql`select 1 from order_history where order_id = ${orderId} and type = 'CANCEL' and outcome = 'applied'`).length === 1;

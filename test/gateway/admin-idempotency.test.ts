@@ -6,7 +6,7 @@ import type { RunningService } from '../../infra/runtime/service.ts';
 import { startNotificationsService } from '../../services/notifications/main.ts';
 import { startOrdersService } from '../../services/orders/main.ts';
 import { createTestContext, eventually, type TestContext } from '../support/context.ts';
-import { orderState, publishOrderEvent, sampleOrder } from '../support/orders.ts';
+import { heldOrder as heldOrderOf, orderState, publishOrderEvent } from '../support/orders.ts';
 import { ALICE, GATEWAY_ENV } from './gateway-helpers.ts';
 
 let t: TestContext;
@@ -29,11 +29,7 @@ afterAll(async () => {
 
 /** An order held by a warehouse rejection, with its open hold notification. */
 async function heldOrder(): Promise<{ orderId: string; notificationId: string }> {
-  const order = sampleOrder();
-  await publishOrderEvent(t.nc, t.names, order.orderId, 'ORDER_PLACED', { order });
-  await publishOrderEvent(t.nc, t.names, order.orderId, 'PAYMENT_CONFIRMED', { provider: 'payu', paymentId: `p-${order.orderId}`, amount: order.total, currency: 'PLN' });
-  await publishOrderEvent(t.nc, t.names, order.orderId, 'SHIPMENT_REJECTED', { code: 'OUT_OF_STOCK', message: 'no mugs' });
-  await eventually(async () => (await orderState(t.sql, order.orderId)) === 'held', 'order held', 60_000);
+  const order = await heldOrderOf(t, { provider: 'payu', message: 'no mugs' });
   const [n] = await eventually(async () => {
     const rows = await openNotifications(order.orderId);
     return rows.length === 1 ? rows : undefined;
