@@ -92,18 +92,15 @@ export const ordersRoute: GatewayRoute = async (app, ctx) => {
     maxInFlight: 4,
     maxBatch: 100,
     async write(batch) {
-      const rows = batch.map(({ shop, order, bodyHash }) => ({
-        shop,
-        external_id: order.externalId,
-        order_id: order.orderId,
-        body_hash: bodyHash,
-        total: order.total,
-        currency: order.currency,
-        order_data: sql.json(order as never),
-        created_at: order.placedAt,
-      }));
+      const col = (f: (b: (typeof batch)[number]) => string) => batch.map(f);
+      // One array per column: the same statement text for every batch size (prepared once per connection).
       const inserted = await sql<{ order_id: string }[]>`
-        insert into order_intake ${sql(rows as never, 'shop', 'external_id', 'order_id', 'body_hash', 'total', 'currency', 'order_data', 'created_at')}
+        insert into order_intake (shop, external_id, order_id, body_hash, total, currency, order_data, created_at)
+        select v.shop, v.external_id, v.order_id, v.body_hash, v.total::bigint, v.currency, v.order_data::jsonb, v.created_at::timestamptz
+          from unnest(${col((b) => b.shop)}::text[], ${col((b) => b.order.externalId)}::text[], ${col((b) => b.order.orderId)}::text[],
+                      ${col((b) => b.bodyHash)}::text[], ${col((b) => String(b.order.total))}::text[], ${col((b) => b.order.currency)}::text[],
+                      ${col((b) => JSON.stringify(b.order))}::text[], ${col((b) => b.order.placedAt)}::text[])
+            as v(shop, external_id, order_id, body_hash, total, currency, order_data, created_at)
         on conflict (shop, external_id) do nothing
         returning order_id`;
       const fresh = new Set(inserted.map((r) => r.order_id));

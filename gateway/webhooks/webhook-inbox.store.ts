@@ -120,11 +120,20 @@ export function createWebhookInboxStore(deps: { sql: Sql; logger: Logger }) {
     maxInFlight: MAX_INSERTS_IN_FLIGHT,
     maxBatch: MAX_INSERT_BATCH,
     async write(batch) {
-      const rows = batch.map((b) => ({ ...b.row, headers: sql.json(b.row.headers) }));
+      const col = (f: (r: InboxInsert) => string | null) => batch.map((b) => f(b.row));
       const alongside = alongsideOf(batch);
+      // One array per column (unnest): the statement's text is the same for every batch size, so it is
+      // prepared once per connection, not once per size (a multi-row VALUES list made a new statement
+      // for every row count, each first described in a round trip of its own and planned anew).
       const inserted = await sql<{ id: string; dedupe_key: string; alongside: boolean }[]>`
         with new_inbox_rows as (
-          insert into webhook_inbox ${sql(rows as never, 'provider', 'dedupe_key', 'event_type', 'signature', 'verdict', 'detail', 'order_id', 'external_ref', 'headers', 'body')}
+          insert into webhook_inbox (provider, dedupe_key, event_type, signature, verdict, detail, order_id, external_ref, headers, body)
+          select v.provider, v.dedupe_key, v.event_type, v.signature, v.verdict, v.detail, v.order_id, v.external_ref, v.headers::jsonb, decode(v.body, 'base64')
+            from unnest(${col((r) => r.provider)}::text[], ${col((r) => r.dedupe_key)}::text[], ${col((r) => r.event_type)}::text[],
+                        ${col((r) => r.signature)}::text[], ${col((r) => r.verdict)}::text[], ${col((r) => r.detail)}::text[],
+                        ${col((r) => r.order_id)}::text[], ${col((r) => r.external_ref)}::text[], ${col((r) => JSON.stringify(r.headers))}::text[],
+                        ${col((r) => r.body.toString('base64'))}::text[])
+              as v(provider, dedupe_key, event_type, signature, verdict, detail, order_id, external_ref, headers, body)
           on conflict (dedupe_key) do nothing
           returning id, dedupe_key
         )${alongside.ctes}
