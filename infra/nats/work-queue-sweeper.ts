@@ -129,9 +129,9 @@ export function startWorkQueueSweeper(o: WorkQueueSweeperOptions): WorkQueueSwee
   let jsm: JetStreamManager | null = null;
   /** Messages found passed over by the previous sweep: `stream:seq`. */
   let suspects = new Set<string>();
-  /** Messages whose consumer's leader this process asked to step down (once each). */
+  /** Messages whose consumer's leader this process asked to step down (once each, while passed over). */
   const steppedDownFor = new Set<string>();
-  /** Given up on (put back too often): reported once. */
+  /** Given up on (put back too often): reported once while it stays passed over. */
   const givenUpOn = new Set<string>();
 
   async function putBack(m: StoredMsg, t: SweepTarget, reason: SweepReason, sweeps: number): Promise<SweptMessage> {
@@ -263,6 +263,11 @@ export function startWorkQueueSweeper(o: WorkQueueSweeperOptions): WorkQueueSwee
       }
     }
     suspects = seen;
+    // What a complete sweep no longer judges is gone from the queue (or counted again): forgotten, so
+    // these sets hold only messages still passed over. A sweep cut short (its limit, a stop) keeps them.
+    if (swept.length < maxPerSweep && !periodic.stopping) {
+      for (const set of [steppedDownFor, givenUpOn]) for (const key of set) if (!seen.has(key)) set.delete(key);
+    }
     return { swept, givenUp };
   }
 
