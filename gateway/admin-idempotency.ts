@@ -112,23 +112,23 @@ export function createAdminIdempotency(deps: { sql: Sql; waitMs?: number; pollMs
     await sql`delete from admin_idempotency where admin = ${admin} and key = ${key} and status is null`;
   }
 
-  /**
-   * Deletes keys answered before `olderThan` and claims never answered that were made before it (a
-   * request that died and was never repeated), in batches; returns how many. A key deleted is free
-   * again: a request with it is a new request. The admin-event recheck looks only at recent answers.
-   */
-  async function prune(olderThan: Date, batch = 5000): Promise<number> {
-    let total = 0;
-    for (;;) {
-      const deleted = await sql`delete from admin_idempotency where (admin, key) in (
-          select admin, key from admin_idempotency where coalesce(answered_at, created_at) < ${olderThan} limit ${batch})
-        returning 1`;
-      total += deleted.length;
-      if (deleted.length < batch) return total;
-    }
-  }
+  return { claim, answer, release };
+}
 
-  return { claim, answer, release, prune };
+/**
+ * Deletes keys answered before `olderThan` and claims never answered that were made before it (a
+ * request that died and was never repeated), in batches; returns how many. A key deleted is free
+ * again: a request with it is a new request. The admin-event recheck looks only at recent answers.
+ */
+export async function pruneAdminIdempotency(sql: Sql, olderThan: Date, batch = 5000): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const deleted = await sql`delete from admin_idempotency where (admin, key) in (
+        select admin, key from admin_idempotency where coalesce(answered_at, created_at) < ${olderThan} limit ${batch})
+      returning 1`;
+    total += deleted.length;
+    if (deleted.length < batch) return total;
+  }
 }
 
 export type AdminIdempotency = ReturnType<typeof createAdminIdempotency>;

@@ -6,7 +6,7 @@ import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
 import { installErrorHandling, sendError, sendErrorFor } from './errors.ts';
 import { findTextProblem, MAX_PARAM_LENGTH } from './hostile-text.ts';
 import { startRetention } from '../infra/runtime/retention.ts';
-import { createAdminIdempotency } from './admin-idempotency.ts';
+import { pruneAdminIdempotency } from './admin-idempotency.ts';
 import type { GatewayContext, GatewayDeps, GatewayRoute } from './gateway.types.ts';
 import { registerBusinessMetrics } from './business-metrics.ts';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.ts';
@@ -117,7 +117,7 @@ export async function buildGateway(deps: GatewayDeps, opts: GatewayOptions = {})
   const retentionLog = deps.logger.child({ service: 'gateway' });
   const stopRetention = [
     startRetention({ what: 'rejected webhooks', prune: inbox.pruneRejected, retentionMs: deps.config.webhookInvalidRetentionMs, logger: retentionLog }),
-    startRetention({ what: 'admin idempotency keys', prune: createAdminIdempotency({ sql: deps.sql }).prune, retentionMs: deps.config.adminIdempotencyRetentionMs, logger: retentionLog }),
+    startRetention({ what: 'admin idempotency keys', prune: (olderThan) => pruneAdminIdempotency(deps.sql, olderThan), retentionMs: deps.config.adminIdempotencyRetentionMs, logger: retentionLog }),
   ];
   // Every webhook accepted for an order reaches it, whatever NATS lost (gateway/webhook-recheck.ts).
   const recheckMs = deps.config.intakeRecheckMs;
