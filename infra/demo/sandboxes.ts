@@ -7,6 +7,7 @@ import { startStripeSandbox, type StripeSandbox } from '../sandbox/stripe-sandbo
 import { startPayuSandbox, type PayuSandbox } from '../sandbox/payu-sandbox.ts';
 import { startWooCommerceSandbox, type WooCommerceSandbox, type WooNote, type WooOrder } from '../sandbox/woocommerce-sandbox.ts';
 import { startMagentoSandbox, type MagentoOrder, type MagentoSandbox } from '../sandbox/magento-sandbox.ts';
+import type { WarehouseStatus } from '../../services/contracts/index.ts';
 import type { SandboxStateStore } from './sandbox-state.store.ts';
 
 /** The sandbox providers on loopback, and the environment that points orderpilot at them. */
@@ -44,6 +45,8 @@ export interface SandboxesOptions {
   ports?: { invoicing?: number; warehouse?: number; smtp?: number };
   /** Attempts the warehouse makes to deliver one webhook (default 8, backoff up to 5 s). */
   webhookAttempts?: number;
+  /** The statuses the warehouse reports (default: all six of a normal walk). */
+  warehouseReports?: readonly WarehouseStatus[];
   /** Mails the SMTP sink keeps in memory (oldest dropped first). */
   maxMails?: number;
   /** How much of each mail the SMTP sink parses (`headers` for benches); default `full`. */
@@ -69,6 +72,7 @@ export async function startSandboxes(o: SandboxesOptions): Promise<Sandboxes> {
     webhookUrl: o.webhookUrl,
     stepMs: o.stepMs ?? 1000,
     ...(o.webhookAttempts !== undefined ? { webhookAttempts: o.webhookAttempts } : {}),
+    ...(o.warehouseReports !== undefined ? { reports: o.warehouseReports } : {}),
     seed: o.seed ?? (Date.now() & 0xffff),
     logger: o.logger,
     ...(o.ports?.warehouse !== undefined ? { port: o.ports.warehouse } : {}),

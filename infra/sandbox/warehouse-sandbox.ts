@@ -105,6 +105,12 @@ export interface WarehouseSandboxOptions {
   seed?: number;
   /** Attempts to deliver one webhook (the gateway down, 5xx) before giving up (default 8). */
   webhookAttempts?: number;
+  /**
+   * The statuses this warehouse sends webhooks for (default: every one). Many 3PLs report only
+   * what the carrier does (`HANDED_TO_CARRIER`, `DELIVERED`); the walk is the same, the other
+   * statuses pass unreported. Problem statuses are always reported.
+   */
+  reports?: readonly WarehouseStatus[];
   logger?: Logger;
   /** Shipments from before a restart (the demo keeps them in Postgres); unfinished walks go on from their status. */
   initialShipments?: ReadonlyArray<{ shipment: SandboxShipment; plan: WarehouseFaultPlan }>;
@@ -230,7 +236,7 @@ const REJECT_MESSAGES: Record<WarehouseRejectionCode, string> = {
 };
 
 /** The statuses a shipment walks through under its plan, in the order the webhooks are sent. */
-export function walkOf(plan: WarehouseFaultPlan): WarehouseStatus[] {
+export function walkOf(plan: WarehouseFaultPlan, reports?: readonly WarehouseStatus[]): WarehouseStatus[] {
   let walk: WarehouseStatus[] = [...WALK];
   if (plan.problem === 'ON_HOLD' || plan.problem === 'CANCELLED') walk = ['ACCEPTED', 'PICKING', plan.problem];
   else if (plan.problem !== undefined) walk = [...WALK.slice(0, 5), plan.problem];
@@ -238,7 +244,7 @@ export function walkOf(plan: WarehouseFaultPlan): WarehouseStatus[] {
     const i = walk.indexOf(plan.stopAfter);
     if (i >= 0) walk = walk.slice(0, i + 1);
   }
-  return walk;
+  return reports === undefined ? walk : walk.filter((st) => reports.includes(st) || !(WALK as readonly string[]).includes(st));
 }
 
 export async function startWarehouseSandbox(o: WarehouseSandboxOptions): Promise<WarehouseSandbox> {
@@ -381,7 +387,7 @@ export async function startWarehouseSandbox(o: WarehouseSandboxOptions): Promise
   async function walk(s: SandboxShipment, plan: WarehouseFaultPlan, resumeFrom?: WarehouseStatus): Promise<void> {
     activeWalks++;
     try {
-      const statuses = walkOf(plan);
+      const statuses = walkOf(plan, o.reports);
       const from = resumeFrom === undefined ? 0 : Math.max(0, statuses.indexOf(resumeFrom));
       const bodies = statuses.map((status, i) => ({ status, body: webhookBody(s, status, i + 1) })).filter((b) => statuses.indexOf(b.status) >= from);
       // Reordered: DELIVERED's webhook goes out before HANDED_TO_CARRIER's.
@@ -630,7 +636,7 @@ export async function startWarehouseSandbox(o: WarehouseSandboxOptions): Promise
     created.set(shipment.reference, 1);
     submits.set(shipment.reference, 1);
     plans.set(shipment.reference, plan);
-    const statuses = walkOf(plan);
+    const statuses = walkOf(plan, o.reports);
     if (statuses.indexOf(shipment.status) < statuses.length - 1) void walk(shipment, plan, shipment.status);
   }
   logger.info({ url, webhookUrl, stepMs }, 'sandbox warehouse listening');

@@ -205,6 +205,19 @@ async function pacedLatency(o: { http: HttpPost; gatewayUrl: string; shopKey: st
   return { rate, orders, paymentToProcessingMs: pct(toProcessing), paymentToClosedMs: pct(toClosed), bulkGate };
 }
 
+/** The statuses the short walk reports: the two that move the order, as the peer's warehouse sends by default. */
+const SHORT_WALK = ['HANDED_TO_CARRIER', 'DELIVERED'] as const;
+
+/**
+ * BENCH_WALK: `full` (default) — the sandbox warehouse sends a webhook for each of a shipment's six
+ * statuses; `short` — only for HANDED_TO_CARRIER and DELIVERED (the statuses that move the order).
+ */
+function benchWalk(): 'full' | 'short' {
+  const w = process.env['BENCH_WALK'] ?? 'full';
+  if (w !== 'full' && w !== 'short') throw new Error(`BENCH_WALK must be full or short, not ${JSON.stringify(w)}`);
+  return w;
+}
+
 async function e2e(): Promise<void> {
   const ORDERS = num('BENCH_ORDERS', 2000);
   const CONCURRENCY = num('BENCH_CONCURRENCY', 64);
@@ -215,10 +228,11 @@ async function e2e(): Promise<void> {
   // few thousand orders after 20 (a perf profile: 28 % of the process's CPU in TurboFan in the first
   // 5 s of 500 measured orders, 10 % after 20 s), so a larger BENCH_WARMUP measures the steady state.
   const WARMUP = Math.max(1, num('BENCH_WARMUP', 20));
+  const WALK = benchWalk();
   const b = await createBenchEnv();
   // The shoppers' client: kept-alive connections, as cheap as the driver can make a request.
   const http = createHttpPost();
-  const sandboxes = await startSandboxes({ logger: b.logger, stepMs: 0, maxMails: 10, smtpParse: 'headers' });
+  const sandboxes = await startSandboxes({ logger: b.logger, stepMs: 0, maxMails: 10, smtpParse: 'headers', ...(WALK === 'short' ? { warehouseReports: SHORT_WALK } : {}) });
   const port = await freePort();
   const gatewayUrl = `http://127.0.0.1:${port}`;
   sandboxes.warehouse.setWebhookUrl(`${gatewayUrl}/webhooks/warehouse`);
@@ -353,6 +367,7 @@ async function e2e(): Promise<void> {
       jetstreamDeliveriesPerOrder: account.jetstreamDeliveriesPerOrder,
       jetstreamAcksPerOrder: account.jetstreamAcksPerOrder,
       warmupOrders: WARMUP,
+      warehouseWalk: WALK,
       machine: {
         cpus: os.cpus().length,
         loadAvg1mAtStart: +load0.toFixed(2),
@@ -370,7 +385,7 @@ async function e2e(): Promise<void> {
         '',
         `| measure | value | target |`,
         `| --- | --- | --- |`,
-        `| orders/s to closed (${ORDERS} orders, ${CONCURRENCY} shoppers) | ${result.ordersPerSec} | |`,
+        `| orders/s to closed (${ORDERS} orders, ${CONCURRENCY} shoppers; warehouse walk: ${WALK}) | ${result.ordersPerSec} | |`,
         `| orders/s to closed and e-mailed | ${result.closedAndEmailed.ordersPerSec} | ≥ 100 |`,
         `| CPU ms per order: orderpilot / driver+sandboxes / Postgres / nats-server / rest | ${[result.cpuMsPerOrder.app, result.cpuMsPerOrder.driver, result.cpuMsPerOrder.postgresBackends, result.cpuMsPerOrder.natsServer, result.cpuMsPerOrder.restOfMachine].join(' / ')} | app ≤ 6 |`,
         `| Postgres commits / statements per order | ${result.postgresCommitsPerOrder} / ${result.postgresStatementsPerOrder ?? 'not counted (BENCH_STATEMENTS=1)'} | ≤ 12 commits |`,

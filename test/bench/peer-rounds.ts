@@ -5,8 +5,10 @@
  * (its source is read-only) and installed there with `npm ci`; later runs reuse that copy.
  *
  * Knobs: the bench's own (BENCH_ORDERS, BENCH_CONCURRENCY, BENCH_FILL, BENCH_LATENCY_ORDERS,
- * BENCH_SPLIT…) go to both; BENCH_RATE's first rate is the peer's paced rate; PEER_WALK=full makes
- * the peer's warehouse send all six statuses like ours; PEER_SOURCE names the peer's folder.
+ * BENCH_SPLIT…) go to both; BENCH_RATE's first rate is the peer's paced rate; BENCH_WALK (`full`,
+ * default: six status webhooks per order; `short`: HANDED_TO_CARRIER and DELIVERED only) goes to both,
+ * as PEER_WALK for the peer (whose own default is the short walk), so both sides' warehouses send the
+ * same webhooks; PEER_SOURCE names the peer's folder.
  * Prints each figure's range per side and writes bench-results/peer-rounds-<time>.json.
  */
 import { spawn } from 'node:child_process';
@@ -89,6 +91,9 @@ const range = (xs: number[]) => {
 
 const rounds = Number(process.env['BENCH_ROUNDS'] ?? 3);
 const peerRate = (process.env['BENCH_RATE'] ?? '50').split(',')[0]?.trim() || '50';
+// Same warehouse walk on both sides (the peer's default is the short one, ours the full one).
+const walk = process.env['BENCH_WALK'] ?? 'full';
+if (walk !== 'full' && walk !== 'short') throw new Error(`BENCH_WALK must be full or short, not ${JSON.stringify(walk)}`);
 const dir = await peerCopy();
 const ours: Array<Record<string, unknown>> = [];
 const peer: Array<Record<string, unknown>> = [];
@@ -104,7 +109,7 @@ for (let i = 1; i <= rounds; i++) {
   speed.peer.push(cpuSpeedIndexMs());
   process.stdout.write(`\n=== round ${i}/${rounds}: plain pg-boss pipeline (CPU speed index ${speed.peer.at(-1)} ms) ===\n`);
   since = Date.now();
-  await run(process.execPath, ['bench.mjs'], dir, { BENCH_RATE: peerRate });
+  await run(process.execPath, ['bench.mjs'], dir, { BENCH_RATE: peerRate, PEER_WALK: walk === 'full' ? 'full' : '' });
   peer.push(newestResult(path.join(dir, 'results'), 'peer-', since));
 }
 const ratios = ours.map((r, i) => {
@@ -114,7 +119,7 @@ const ratios = ours.map((r, i) => {
 });
 const lines = [
   '',
-  `| figure (${rounds} rounds, interleaved) | orderpilot | plain pg-boss pipeline |`,
+  `| figure (${rounds} rounds, interleaved; warehouse walk: ${walk}) | orderpilot | plain pg-boss pipeline |`,
   '| --- | --- | --- |',
   ...FIGURES.map((f) => `| ${f.name} | ${range(ours.map((r) => at(r, f.ours)))} | ${range(peer.map((r) => at(r, f.peer)))} |`),
   `| CPU speed index before the run, ms (lower is faster) | ${range(speed.ours)} | ${range(speed.peer)} |`,
@@ -124,5 +129,5 @@ const lines = [
 process.stdout.write(lines.join('\n'));
 await mkdir(path.join(ROOT, 'bench-results'), { recursive: true });
 const file = path.join(ROOT, 'bench-results', `peer-rounds-${Date.now()}.json`);
-await writeFile(file, `${JSON.stringify({ rounds, peerRate: Number(peerRate), cpuSpeedIndexMs: speed, closedAndEmailedRatios: ratios, ours, peer, at: new Date().toISOString() }, null, 2)}\n`);
+await writeFile(file, `${JSON.stringify({ rounds, warehouseWalk: walk, peerRate: Number(peerRate), cpuSpeedIndexMs: speed, closedAndEmailedRatios: ratios, ours, peer, at: new Date().toISOString() }, null, 2)}\n`);
 process.stdout.write(`written to ${path.relative(ROOT, file)}\n`);

@@ -104,4 +104,12 @@ describe('warehouse contract helpers (pure)', () => {
     expect(walkOf({ problem: 'ON_HOLD' })).toEqual(['ACCEPTED', 'PICKING', 'ON_HOLD']);
     expect(walkOf({ stopAfter: 'PACKED' })).toEqual(['ACCEPTED', 'PICKING', 'PACKED']);
   });
+
+  it('a warehouse that reports only some statuses: the rest pass unreported, problems are always reported', () => {
+    const carrierOnly = ['HANDED_TO_CARRIER', 'DELIVERED'] as const;
+    expect(walkOf({}, carrierOnly)).toEqual(['HANDED_TO_CARRIER', 'DELIVERED']);
+    expect(walkOf({ problem: 'LOST' }, carrierOnly)).toEqual(['HANDED_TO_CARRIER', 'LOST']);
+    expect(walkOf({ problem: 'ON_HOLD' }, carrierOnly)).toEqual(['ON_HOLD']);
+    expect(walkOf({ stopAfter: 'PACKED' }, carrierOnly)).toEqual([]);
+  });
 });
