@@ -108,8 +108,18 @@ for (let i = 1; i <= rounds; i++) {
   ours.push(newestResult(path.join(ROOT, 'bench-results'), 'e2e-', since));
   speed.peer.push(cpuSpeedIndexMs());
   process.stdout.write(`\n=== round ${i}/${rounds}: plain pg-boss pipeline (CPU speed index ${speed.peer.at(-1)} ms) ===\n`);
-  since = Date.now();
-  await run(process.execPath, ['bench.mjs'], dir, { BENCH_RATE: peerRate, PEER_WALK: walk === 'full' ? 'full' : '' });
+  // The peer's bench writes its result after dropping its database, and that drop can kill its own
+  // run (an idle pool client terminated with the database: an unhandled 'error'): one more try then.
+  for (let attempt = 1; ; attempt++) {
+    since = Date.now();
+    try {
+      await run(process.execPath, ['bench.mjs'], dir, { BENCH_RATE: peerRate, PEER_WALK: walk === 'full' ? 'full' : '' });
+      break;
+    } catch (err) {
+      if (attempt >= 2) throw err;
+      process.stdout.write(`\npeer: ${err instanceof Error ? err.message : String(err)}; running this round's peer once more\n`);
+    }
+  }
   peer.push(newestResult(path.join(dir, 'results'), 'peer-', since));
 }
 const ratios = ours.map((r, i) => {
