@@ -76,6 +76,8 @@ export interface AccountSnapshot {
   nats: number;
   machine: { busy: number; all: number };
   commits: number;
+  /** The server's WAL position in bytes (server-wide: other databases' writes count too). */
+  walBytes: number;
   published: number;
   delivered: number;
   acked: number;
@@ -131,7 +133,8 @@ function statementsOf(files: readonly string[] | undefined): { statements: numbe
 export async function accountSnapshot(t: AccountTarget): Promise<AccountSnapshot> {
   const dbName = new URL(t.databaseUrl).pathname.slice(1);
   const pids = await t.sql<{ pid: number }[]>`select pid from pg_stat_activity where datname = ${dbName}`;
-  const [stats] = await t.sql<{ commits: string }[]>`select xact_commit::text as commits from pg_stat_database where datname = ${dbName}`;
+  const [stats] = await t.sql<{ commits: string; wal: string }[]>`
+    select xact_commit::text as commits, pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::text as wal from pg_stat_database where datname = ${dbName}`;
   const natsPid = natsServerPid(new URL(t.natsUrl).port || '4222');
   const self = process.cpuUsage();
   return {
@@ -141,6 +144,7 @@ export async function accountSnapshot(t: AccountTarget): Promise<AccountSnapshot
     nats: natsPid ? cpuSecondsOf(natsPid) : NaN,
     machine: machineSeconds(),
     commits: Number(stats?.commits ?? NaN),
+    walBytes: Number(stats?.wal ?? NaN),
     ...(await jetstreamCounts(t.nc, t.names)),
     ...statementsOf(t.statementFiles),
   };
@@ -165,6 +169,8 @@ export function accountDiff(a: AccountSnapshot, b: AccountSnapshot, orders: numb
       machineUtilisation: +(busy / all).toFixed(2),
     },
     postgresCommitsPerOrder: +((b.commits - a.commits) / orders).toFixed(1),
+    /** Write-ahead log written per order, KiB: what the database wrote, whatever the machine's speed. */
+    postgresWalKiBPerOrder: +((b.walBytes - a.walBytes) / 1024 / orders).toFixed(1),
     /** null when the app did not count them (BENCH_STATEMENTS=1 asks it to). */
     postgresStatementsPerOrder: Number.isNaN(b.statements - a.statements) ? null : +((b.statements - a.statements) / orders).toFixed(1),
     jetstreamPublishesPerOrder: +((b.published - a.published) / orders).toFixed(1),
