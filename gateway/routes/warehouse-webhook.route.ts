@@ -8,7 +8,7 @@ import {
   type Names,
   type WarehouseStatusCommand,
 } from '../../services/contracts/index.ts';
-import { logArrivals, warehouseArrival, type WarehouseArrival } from '../../services/logistics/index.ts';
+import { logArrivals, settledArrivals, warehouseArrival, type WarehouseArrival } from '../../services/logistics/index.ts';
 import { sendError } from '../errors.ts';
 import { rejectedWebhookRateLimit } from '../webhooks/webhook-limits.ts';
 import type { GatewayRoute } from '../gateway.types.ts';
@@ -123,7 +123,7 @@ export const warehouseWebhookRoute: GatewayRoute = async (app, ctx) => {
     },
   };
   ctx.inbox.registerProcessor('warehouse', processor);
-  ctx.inbox.registerAlongside<WarehouseArrival>('warehouse', { write: logArrivals });
+  ctx.inbox.registerAlongside<WarehouseArrival>('warehouse', { write: logArrivals, settled: settledArrivals });
 
   const secret = config.warehouseWebhookSecret;
   // The rate limit checks the signature first (only rejected requests count); the route then trusts

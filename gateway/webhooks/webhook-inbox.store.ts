@@ -24,10 +24,14 @@ export interface InboxInsert {
   body: Buffer;
 }
 
-/** What an insert answers: the new row's id (null for a repeat) and whether its alongside row was written. */
+/**
+ * What an insert answers: the new row's id (null for a repeat), whether its alongside row was written,
+ * and whether the insert marked it published already (its alongside row was all its work).
+ */
 export interface InsertOutcome {
   id: string | null;
   alongside: boolean;
+  settled: boolean;
 }
 
 interface Row extends InboxInsert {
@@ -95,20 +99,28 @@ export function createWebhookInboxStore(deps: { sql: Sql; logger: Logger }) {
   const writers = new Map<string, AlongsideWriter<unknown>>();
   type Pending = { row: InboxInsert; alongside: unknown };
 
-  /** The batch's alongside writes as CTEs after `new_inbox_rows`, and the test naming which rows got one. */
-  function alongsideOf(batch: readonly Pending[]): { ctes: SqlFragment; written: SqlFragment } {
+  /**
+   * The batch's alongside writes as CTEs after `new_inbox_rows`, the test naming which rows got one,
+   * and the keys the insert marks published at once (`AlongsideWriter.settled`), as a CTE before it.
+   */
+  function alongsideOf(batch: readonly Pending[]): { settled: SqlFragment; publishedAt: SqlFragment; ctes: SqlFragment; written: SqlFragment } {
     const groups = new Map<AlongsideWriter<unknown>, unknown[]>();
     for (const b of batch) {
       const writer = writers.get(b.row.provider);
       if (b.alongside === undefined || writer === undefined) continue;
       groups.set(writer, [...(groups.get(writer) ?? []), b.alongside]);
     }
-    if (groups.size === 0) return { ctes: sql``, written: sql`false` };
+    const none = { settled: sql``, publishedAt: sql`null::timestamptz`, ctes: sql``, written: sql`false` };
+    if (groups.size === 0) return none;
     const parts = [...groups].map(([writer, values], i) => ({
       cte: sql`, ${sql(`alongside_${i}`)} as (${writer.write(sql, values)})`,
       keys: sql`select a.dedupe_key from ${sql(`alongside_${i}`)} a`,
+      settled: writer.settled?.(sql, values) ?? null,
     }));
+    const settled = parts.flatMap((p) => (p.settled === null ? [] : [p.settled]));
     return {
+      settled: settled.length === 0 ? sql`` : sql`settled_keys as (${settled.reduce((all, k) => sql`${all} union all ${k}`)}),`,
+      publishedAt: settled.length === 0 ? none.publishedAt : sql`case when v.dedupe_key in (select s.dedupe_key from settled_keys s) then now() end`,
       ctes: parts.map((p) => p.cte).reduce((all, c) => sql`${all}${c}`),
       written: sql`n.dedupe_key in (${parts.map((p) => p.keys).reduce((all, k) => sql`${all} union all ${k}`)})`,
     };
@@ -125,25 +137,26 @@ export function createWebhookInboxStore(deps: { sql: Sql; logger: Logger }) {
       // One array per column (unnest): the statement's text is the same for every batch size, so it is
       // prepared once per connection, not once per size (a multi-row VALUES list made a new statement
       // for every row count, each first described in a round trip of its own and planned anew).
-      const inserted = await sql<{ id: string; dedupe_key: string; alongside: boolean }[]>`
-        with new_inbox_rows as (
-          insert into webhook_inbox (provider, dedupe_key, event_type, signature, verdict, detail, order_id, external_ref, headers, body)
-          select v.provider, v.dedupe_key, v.event_type, v.signature, v.verdict, v.detail, v.order_id, v.external_ref, v.headers::jsonb, decode(v.body, 'base64')
+      const inserted = await sql<{ id: string; dedupe_key: string; alongside: boolean; settled: boolean }[]>`
+        with ${alongside.settled} new_inbox_rows as (
+          insert into webhook_inbox (provider, dedupe_key, event_type, signature, verdict, detail, order_id, external_ref, headers, body, published_at)
+          select v.provider, v.dedupe_key, v.event_type, v.signature, v.verdict, v.detail, v.order_id, v.external_ref, v.headers::jsonb, decode(v.body, 'base64'),
+                 ${alongside.publishedAt}
             from unnest(${col((r) => r.provider)}::text[], ${col((r) => r.dedupe_key)}::text[], ${col((r) => r.event_type)}::text[],
                         ${col((r) => r.signature)}::text[], ${col((r) => r.verdict)}::text[], ${col((r) => r.detail)}::text[],
                         ${col((r) => r.order_id)}::text[], ${col((r) => r.external_ref)}::text[], ${col((r) => JSON.stringify(r.headers))}::text[],
                         ${col((r) => r.body.toString('base64'))}::text[])
               as v(provider, dedupe_key, event_type, signature, verdict, detail, order_id, external_ref, headers, body)
           on conflict (dedupe_key) do nothing
-          returning id, dedupe_key
+          returning id, dedupe_key, published_at is not null as settled
         )${alongside.ctes}
-        select n.id, n.dedupe_key, ${alongside.written} as alongside from new_inbox_rows n`;
+        select n.id, n.dedupe_key, ${alongside.written} as alongside, n.settled from new_inbox_rows n`;
       // Within one batch a key is inserted once; only its first waiter gets the id.
-      const byKey = new Map(inserted.map((x) => [x.dedupe_key, { id: String(x.id), alongside: x.alongside }]));
+      const byKey = new Map(inserted.map((x) => [x.dedupe_key, { id: String(x.id), alongside: x.alongside, settled: x.settled }]));
       return batch.map((b) => {
         const row = byKey.get(b.row.dedupe_key);
         byKey.delete(b.row.dedupe_key);
-        return row ?? { id: null, alongside: false };
+        return row ?? { id: null, alongside: false, settled: false };
       });
     },
   });

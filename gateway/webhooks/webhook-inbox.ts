@@ -127,14 +127,14 @@ export function createWebhookInbox(deps: WebhookInboxDeps) {
       log.debug({ provider: r.provider, dedupeKey: r.dedupeKey }, 'webhook already stored');
       // The first attempt stored it but may not have published (crash, NATS down): finish its work.
       const toPublish = !existing.published && existing.verdict === r.verdict && r.verdict !== 'invalid';
-      return { id: existing.id, dedupeKey: r.dedupeKey, provider: r.provider, isNew: false, verdict: existing.verdict, toPublish, messageIds: existing.messageIds, alongside: false };
+      return { id: existing.id, dedupeKey: r.dedupeKey, provider: r.provider, isNew: false, verdict: existing.verdict, toPublish, messageIds: existing.messageIds, alongside: false, settled: false };
     }
     deps.onReceived?.(r.provider, r.verdict, true);
     // What is published for it is logged by `publish`; a row that leads nowhere is logged here.
     const fields = { webhookId: insertedId, provider: r.provider, verdict: r.verdict, eventType: r.eventType, orderId: r.orderId, detail: r.detail };
     if (r.verdict === 'invalid' || r.verdict === 'malformed') log.info(fields, 'webhook stored');
     else log.debug(fields, 'webhook stored');
-    return { id: insertedId, dedupeKey: r.dedupeKey, provider: r.provider, isNew: true, verdict: r.verdict, toPublish: r.verdict !== 'invalid', messageIds: [], alongside: inserted.alongside };
+    return { id: insertedId, dedupeKey: r.dedupeKey, provider: r.provider, isNew: true, verdict: r.verdict, toPublish: r.verdict !== 'invalid', messageIds: [], alongside: inserted.alongside, settled: inserted.settled };
   }
 
   /**
@@ -145,8 +145,9 @@ export function createWebhookInbox(deps: WebhookInboxDeps) {
   async function publish(stored: StoredReceipt, messages: readonly WebhookMessage[]): Promise<string[]> {
     if (!stored.toPublish) return stored.messageIds;
     if (messages.length === 0) {
-      // Its work was done by the insert itself (the row written alongside): nothing for a retry to finish.
-      if (stored.alongside) rows.markPublished(stored.id, []);
+      // Its work was done by the insert itself (the row written alongside): nothing for a retry to
+      // finish. Marked published by the insert already when its writer said so (`settled`).
+      if (stored.alongside && !stored.settled) rows.markPublished(stored.id, []);
       return stored.messageIds;
     }
     const out = withIds(stored.dedupeKey, messages);

@@ -59,6 +59,13 @@ export interface WebhookReceipt extends WebhookDecision {
  */
 export interface AlongsideWriter<T> {
   write(sql: Sql, values: readonly T[]): SqlFragment;
+  /**
+   * The values whose webhook this very statement completes (`write` logs it and nothing is published
+   * for it afterwards), as a SELECT of their `dedupe_key` on the statement's snapshot, or null when
+   * none can: their inbox rows are inserted already marked published, instead of being marked by a
+   * second write. Must select only keys `write` writes when their inbox row is new.
+   */
+  settled?(sql: Sql, values: readonly T[]): SqlFragment | null;
 }
 
 /** A stored (or found) row, as `inbox.store` answers: the webhook id, and whether its messages are still to publish. */
@@ -78,6 +85,8 @@ export interface StoredReceipt {
   messageIds: string[];
   /** A new row whose `alongside` row was written with it (false for repeats and rows without one). */
   alongside: boolean;
+  /** A new row its insert already marked published: the alongside row was all its work (`AlongsideWriter.settled`). */
+  settled: boolean;
 }
 
 /** A stored webhook, as the admin API and the console read it. */

@@ -10,6 +10,6 @@ export {
   type WarehouseTimelineEntry,
 } from './warehouse-timeline.ts';
 export type { WarehousePort } from './warehouse.port.ts';
-export { logArrivals, warehouseArrival, type WarehouseArrival } from './warehouse-arrival.ts';
+export { logArrivals, settledArrivals, warehouseArrival, type WarehouseArrival } from './warehouse-arrival.ts';
 export { readShipmentOutcomes } from './shipment-metrics.read.ts';
 export { startLogisticsService, type LogisticsServiceOptions } from './main.ts';

@@ -199,11 +199,15 @@ describe('logistics service (real sandbox warehouse, gateway, Postgres, NATS)', 
       expect(timeline[0]?.summary).toContain('TRK-ARRIVE');
       // Every row's work is done: a provider retry has nothing left to finish.
       const inbox = await eventually(async () => {
-        const rows = await w.t.sql<{ published_at: Date | null; message_ids: string[] }[]>`
-          select published_at, message_ids from webhook_inbox where dedupe_key like ${`warehouse:arrive_%_${order.orderId}`} order by id`;
+        const rows = await w.t.sql<{ published_at: Date | null; message_ids: string[]; by_insert: boolean }[]>`
+          select published_at, message_ids, published_at = received_at as by_insert from webhook_inbox
+           where dedupe_key like ${`warehouse:arrive_%_${order.orderId}`} order by id`;
         return rows.length === 3 && rows.every((r) => r.published_at !== null) ? rows : undefined;
       }, 'rows marked done');
       expect(inbox.map((r) => r.message_ids.length)).toEqual([0, 1, 1]);
+      // A status only logged is done by its insert (same transaction: the same now()); the others are
+      // marked once their order event is published.
+      expect(inbox.map((r) => r.by_insert)).toEqual([true, false, false]);
     } finally {
       w.logistics.push(await startLogisticsService(w.t));
     }
