@@ -84,14 +84,16 @@ export function logArrivals(sql: Sql, arrivals: readonly WarehouseArrival[]): Sq
 
 /**
  * The arrivals whose webhook `logArrivals` completes — a status only logged (no order event), for a
- * reference we submitted, the same test on the same statement's snapshot — as a SELECT of their
- * dedupe keys, or null when the batch has none. The webhook inbox inserts their rows already marked
- * published (`AlongsideWriter.settled`), so a status only logged costs one row write, not two.
+ * reference we submitted, the same test on the same statement's snapshot, and with no log row under
+ * its key yet (which would make `logArrivals` skip it and the webhook go the long way) — as a SELECT
+ * of their dedupe keys, or null when the batch has none. The webhook inbox inserts their rows already
+ * marked published (`AlongsideWriter.settled`), so a status only logged costs one row write, not two.
  */
 export function settledArrivals(sql: Sql, arrivals: readonly WarehouseArrival[]): SqlFragment | null {
   const onlyLogged = arrivals.filter((a) => a.orderEvent === null);
   if (onlyLogged.length === 0) return null;
   return sql`
     select v.dedupe_key from unnest(${onlyLogged.map((a) => a.dedupeKey)}::text[], ${onlyLogged.map((a) => a.reference)}::text[]) as v(dedupe_key, reference)
-     where exists (select 1 from warehouse_log l where l.reference = v.reference and l.kind = 'submit-request')`;
+     where exists (select 1 from warehouse_log l where l.reference = v.reference and l.kind = 'submit-request')
+       and not exists (select 1 from warehouse_log l where l.dedupe_key = v.dedupe_key)`;
 }

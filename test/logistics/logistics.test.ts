@@ -213,6 +213,27 @@ describe('logistics service (real sandbox warehouse, gateway, Postgres, NATS)', 
     }
   });
 
+  it('a status only logged whose key the log already holds goes the long way and is marked with its message, not by its insert', async () => {
+    const order = sampleOrder();
+    plans.set(order.orderId, { stopAfter: 'ACCEPTED' });
+    await placePaidOrder(w.t, order);
+    await eventually(async () => (await history(w.t, order.orderId)).some((e) => e.type === 'SHIPMENT_ACCEPTED'), 'accepted');
+    const s = w.sandbox.shipmentByReference(order.orderId);
+    const eventId = `prelogged_${order.orderId}`;
+    // A log row under the webhook's key before its inbox row: the insert's own log row is skipped.
+    await w.t.sql`insert into warehouse_log (order_id, reference, direction, kind, status, event_id, dedupe_key, matched, raw)
+      values (${order.orderId}, ${order.orderId}, 'in', 'webhook', 'PICKING', ${eventId}, ${`warehouse:${eventId}`}, true, '{}')`;
+    const answer = await w.sandbox.sendWebhook({ eventId, shipmentId: s?.shipmentId ?? '', reference: order.orderId, status: 'PICKING', occurredAt: new Date().toISOString() });
+    expect(answer.httpStatus).toBe(200);
+    const [row] = await eventually(async () => {
+      const rows = await w.t.sql<{ message_ids: string[]; by_insert: boolean }[]>`
+        select message_ids, published_at = received_at as by_insert from webhook_inbox where dedupe_key = ${`warehouse:${eventId}`} and published_at is not null`;
+      return rows.length === 1 ? rows : undefined;
+    }, 'row marked done');
+    expect(row?.by_insert).toBe(false);
+    expect(row?.message_ids).toHaveLength(1);
+  });
+
   it('a status for an unknown reference is logged as unmatched and an admin is told', async () => {
     const eventId = `evt_unknown_${Date.now()}`;
     const sent = await w.sandbox.sendWebhook({ eventId, shipmentId: 'shp_nobody', reference: 'ord_not_ours', status: 'DELIVERED', occurredAt: new Date().toISOString() });
