@@ -45,6 +45,19 @@ export async function createBenchEnv(overrides: Record<string, string> = {}): Pr
   };
 }
 
+/** The statuses the short warehouse walk reports: the two that move the order, as the peer's warehouse sends by default. */
+export const SHORT_WALK = ['HANDED_TO_CARRIER', 'DELIVERED'] as const;
+
+/**
+ * BENCH_WALK: `full` (default) — the sandbox warehouse sends a webhook for each of a shipment's six
+ * statuses; `short` — only for HANDED_TO_CARRIER and DELIVERED (the statuses that move the order).
+ */
+export function benchWalk(): 'full' | 'short' {
+  const w = process.env['BENCH_WALK'] ?? 'full';
+  if (w !== 'full' && w !== 'short') throw new Error(`BENCH_WALK must be full or short, not ${JSON.stringify(w)}`);
+  return w;
+}
+
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));

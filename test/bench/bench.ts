@@ -33,7 +33,7 @@ import { startSandboxes } from '../../infra/demo/sandboxes.ts';
 import { createHttpPost, type HttpPost } from '../../infra/sandbox/http-post.ts';
 import { freePort } from '../../infra/runtime/local-services.ts';
 import { startChild } from '../support/processes.ts';
-import { createBenchEnv, percentile, runBareCeiling, type BenchEnv } from './bench-env.ts';
+import { benchWalk, createBenchEnv, percentile, runBareCeiling, SHORT_WALK, type BenchEnv } from './bench-env.ts';
 import { accountDiff, accountSnapshot, cpuSpeedIndexMs, type AccountTarget } from './cpu-account.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -210,19 +210,6 @@ async function pacedLatency(o: { http: HttpPost; gatewayUrl: string; shopKey: st
   const pct = (a: number[]) => ({ p50: percentile(a, 50), p95: percentile(a, 95), p99: percentile(a, 99) });
   const maxBySecond = Array.from(bySecond, (xs) => (xs === undefined ? null : Math.max(...xs)));
   return { rate, orders, paymentToProcessingMs: pct(toProcessing), paymentToProcessingMaxMsBySecond: maxBySecond, paymentToClosedMs: pct(toClosed), bulkGate };
-}
-
-/** The statuses the short walk reports: the two that move the order, as the peer's warehouse sends by default. */
-const SHORT_WALK = ['HANDED_TO_CARRIER', 'DELIVERED'] as const;
-
-/**
- * BENCH_WALK: `full` (default) — the sandbox warehouse sends a webhook for each of a shipment's six
- * statuses; `short` — only for HANDED_TO_CARRIER and DELIVERED (the statuses that move the order).
- */
-function benchWalk(): 'full' | 'short' {
-  const w = process.env['BENCH_WALK'] ?? 'full';
-  if (w !== 'full' && w !== 'short') throw new Error(`BENCH_WALK must be full or short, not ${JSON.stringify(w)}`);
-  return w;
 }
 
 async function e2e(): Promise<void> {

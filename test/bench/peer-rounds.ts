@@ -18,6 +18,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { benchWalk } from './bench-env.ts';
 import { cpuSpeedIndexMs } from './cpu-account.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -92,8 +93,7 @@ const range = (xs: number[]) => {
 const rounds = Number(process.env['BENCH_ROUNDS'] ?? 3);
 const peerRate = (process.env['BENCH_RATE'] ?? '50').split(',')[0]?.trim() || '50';
 // Same warehouse walk on both sides (the peer's default is the short one, ours the full one).
-const walk = process.env['BENCH_WALK'] ?? 'full';
-if (walk !== 'full' && walk !== 'short') throw new Error(`BENCH_WALK must be full or short, not ${JSON.stringify(walk)}`);
+const walk = benchWalk();
 const dir = await peerCopy();
 const ours: Array<Record<string, unknown>> = [];
 const peer: Array<Record<string, unknown>> = [];
