@@ -22,6 +22,15 @@ async function snapshotContext(orderId: string): Promise<Record<string, unknown>
   return row?.snapshot.context ?? {};
 }
 
+/** A paid order whose shipment the warehouse accepted and then holds still (no more statuses sent). */
+async function acceptedOrder(): Promise<{ order: ReturnType<typeof sampleOrder>; shipmentId: string }> {
+  const order = sampleOrder();
+  plans.set(order.orderId, { stopAfter: 'ACCEPTED' });
+  await placePaidOrder(w.t, order);
+  await eventually(async () => (await history(w.t, order.orderId)).some((e) => e.type === 'SHIPMENT_ACCEPTED'), 'accepted');
+  return { order, shipmentId: w.sandbox.shipmentByReference(order.orderId)?.shipmentId ?? '' };
+}
+
 async function holdCode(orderId: string): Promise<string | null> {
   const [row] = await w.t.sql<{ hold_code: string | null }[]>`select hold_code from orders where id = ${orderId}`;
   return row?.hold_code ?? null;
@@ -173,17 +182,13 @@ describe('logistics service (real sandbox warehouse, gateway, Postgres, NATS)', 
   });
 
   it('statuses of our shipments are handled where they arrive: logged and applied while the logistics service is stopped', async () => {
-    const order = sampleOrder();
-    plans.set(order.orderId, { stopAfter: 'ACCEPTED' });
-    await placePaidOrder(w.t, order);
-    await eventually(async () => (await history(w.t, order.orderId)).some((e) => e.type === 'SHIPMENT_ACCEPTED'), 'accepted');
-    const s = w.sandbox.shipmentByReference(order.orderId);
+    const { order, shipmentId } = await acceptedOrder();
     const running = w.logistics.splice(0, w.logistics.length);
     await Promise.all(running.map((r) => r.stop()));
     try {
       const at = new Date().toISOString();
       const send = (status: string, extra: Record<string, string> = {}) =>
-        w.sandbox.sendWebhook({ eventId: `arrive_${status}_${order.orderId}`, shipmentId: s?.shipmentId ?? '', reference: order.orderId, status, occurredAt: at, ...extra });
+        w.sandbox.sendWebhook({ eventId: `arrive_${status}_${order.orderId}`, shipmentId, reference: order.orderId, status, occurredAt: at, ...extra });
       const answers = [await send('PICKING'), await send('HANDED_TO_CARRIER', { trackingNumber: 'TRK-ARRIVE', carrier: 'DPD' }), await send('DELIVERED')];
       expect(answers.map((a) => a.httpStatus)).toEqual([200, 200, 200]);
       await waitForState(w.t, order.orderId, 'closed');
@@ -214,16 +219,12 @@ describe('logistics service (real sandbox warehouse, gateway, Postgres, NATS)', 
   });
 
   it('a status only logged whose key the log already holds goes the long way and is marked with its message, not by its insert', async () => {
-    const order = sampleOrder();
-    plans.set(order.orderId, { stopAfter: 'ACCEPTED' });
-    await placePaidOrder(w.t, order);
-    await eventually(async () => (await history(w.t, order.orderId)).some((e) => e.type === 'SHIPMENT_ACCEPTED'), 'accepted');
-    const s = w.sandbox.shipmentByReference(order.orderId);
+    const { order, shipmentId } = await acceptedOrder();
     const eventId = `prelogged_${order.orderId}`;
     // A log row under the webhook's key before its inbox row: the insert's own log row is skipped.
     await w.t.sql`insert into warehouse_log (order_id, reference, direction, kind, status, event_id, dedupe_key, matched, raw)
       values (${order.orderId}, ${order.orderId}, 'in', 'webhook', 'PICKING', ${eventId}, ${`warehouse:${eventId}`}, true, '{}')`;
-    const answer = await w.sandbox.sendWebhook({ eventId, shipmentId: s?.shipmentId ?? '', reference: order.orderId, status: 'PICKING', occurredAt: new Date().toISOString() });
+    const answer = await w.sandbox.sendWebhook({ eventId, shipmentId, reference: order.orderId, status: 'PICKING', occurredAt: new Date().toISOString() });
     expect(answer.httpStatus).toBe(200);
     const [row] = await eventually(async () => {
       const rows = await w.t.sql<{ message_ids: string[]; by_insert: boolean }[]>`
