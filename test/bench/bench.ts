@@ -186,12 +186,17 @@ async function pacedLatency(o: { http: HttpPost; gatewayUrl: string; shopKey: st
   const gateAfter = await bulkGatePauses(o.gatewayUrl);
   const bulkGate =
     gateBefore && gateAfter ? { pauses: gateAfter.pauses - gateBefore.pauses, pausedSeconds: +(gateAfter.pausedSeconds - gateBefore.pausedSeconds).toFixed(2) } : null;
-  const rows = await o.bench.sql<{ order_id: string; type: string; to_state: string; at: Date }[]>`
-    select order_id, type, to_state, at from order_history
+  const rows = await o.bench.sql<{ order_id: string; type: string; to_state: string; at: Date; occurred_at: Date }[]>`
+    select order_id, type, to_state, at, occurred_at from order_history
      where order_id = any(${timed.map((t) => t.orderId)}) and outcome = 'applied'
        and (type = 'PAYMENT_CONFIRMED' or to_state = 'closed')`;
   const paidAt = new Map(timed.map((t) => [t.orderId, t.paidAt]));
   const toProcessing: number[] = [];
+  // The same span in two parts: webhook sent → payment event published by the gateway (the envelope's
+  // occurredAt: request, signature check, webhook inbox insert) and published → applied by the order
+  // host (JetStream, the partition's queue, the group-commit statement).
+  const toPublished: number[] = [];
+  const publishedToApplied: number[] = [];
   const toClosed: number[] = [];
   // Payment → processing by the second of the run the payment was sent in: a tail at the start (work
   // left from an earlier phase) reads differently from one spread over the run.
@@ -202,14 +207,24 @@ async function pacedLatency(o: { http: HttpPost; gatewayUrl: string; shopKey: st
     if (t === undefined) continue;
     if (r.type === 'PAYMENT_CONFIRMED') {
       toProcessing.push(r.at.getTime() - t);
+      toPublished.push(r.occurred_at.getTime() - t);
+      publishedToApplied.push(r.at.getTime() - r.occurred_at.getTime());
       (bySecond[Math.floor((t - firstPaid) / 1000)] ??= []).push(r.at.getTime() - t);
     } else if (r.to_state === 'closed') toClosed.push(r.at.getTime() - t);
   }
-  toProcessing.sort((x, y) => x - y);
-  toClosed.sort((x, y) => x - y);
+  for (const a of [toProcessing, toPublished, publishedToApplied, toClosed]) a.sort((x, y) => x - y);
   const pct = (a: number[]) => ({ p50: percentile(a, 50), p95: percentile(a, 95), p99: percentile(a, 99) });
   const maxBySecond = Array.from(bySecond, (xs) => (xs === undefined ? null : Math.max(...xs)));
-  return { rate, orders, paymentToProcessingMs: pct(toProcessing), paymentToProcessingMaxMsBySecond: maxBySecond, paymentToClosedMs: pct(toClosed), bulkGate };
+  return {
+    rate,
+    orders,
+    paymentToProcessingMs: pct(toProcessing),
+    paymentToPublishedMs: pct(toPublished),
+    paymentPublishedToProcessingMs: pct(publishedToApplied),
+    paymentToProcessingMaxMsBySecond: maxBySecond,
+    paymentToClosedMs: pct(toClosed),
+    bulkGate,
+  };
 }
 
 async function e2e(): Promise<void> {
@@ -390,6 +405,7 @@ async function e2e(): Promise<void> {
         `| bare Postgres, same write transactions | ${result.bare.ordersPerSec} orders/s (${result.bare.transactionsPerSec} tx/s); ratio e2e/bare ${result.ratio} | |`,
         ...latencyByRate.flatMap((l) => [
           `| payment → processing at ${l.rate}/s, p50/p95/p99 ms | ${l.paymentToProcessingMs.p50} / ${l.paymentToProcessingMs.p95} / ${l.paymentToProcessingMs.p99} | p99 < ${l.rate <= 50 ? 50 : 100} |`,
+          `| … of which webhook → published (gateway) / published → applied (JetStream, order host), p50/p99 ms | ${l.paymentToPublishedMs.p50} / ${l.paymentToPublishedMs.p99}; ${l.paymentPublishedToProcessingMs.p50} / ${l.paymentPublishedToProcessingMs.p99} | |`,
           `| payment → processing at ${l.rate}/s, slowest by second of the run, ms | ${l.paymentToProcessingMaxMsBySecond.map((x) => x ?? '—').join(' ')} | |`,
           `| payment → closed at ${l.rate}/s, p50/p95/p99 ms | ${l.paymentToClosedMs.p50} / ${l.paymentToClosedMs.p95} / ${l.paymentToClosedMs.p99} | |`,
           `| bulk gate at ${l.rate}/s (BULK_YIELD_LAG_MS): pauses / seconds paused | ${l.bulkGate ? `${l.bulkGate.pauses} / ${l.bulkGate.pausedSeconds}` : 'not exported'} | |`,
