@@ -192,9 +192,10 @@ async function pacedLatency(o: { http: HttpPost; gatewayUrl: string; shopKey: st
        and (type = 'PAYMENT_CONFIRMED' or to_state = 'closed')`;
   const paidAt = new Map(timed.map((t) => [t.orderId, t.paidAt]));
   const toProcessing: number[] = [];
-  // The same span in two parts: webhook sent → payment event published by the gateway (the envelope's
-  // occurredAt: request, signature check, webhook inbox insert) and published → applied by the order
-  // host (JetStream, the partition's queue, the group-commit statement).
+  // The same span in two parts: webhook sent → payment event published by the gateway and published →
+  // applied by the order host (JetStream, the partition's queue, the group-commit statement). A Stripe
+  // event carries no time of its own, so its envelope's occurredAt is when the gateway built it, after
+  // the request, the signature check and the webhook-inbox insert, just before publishing.
   const toPublished: number[] = [];
   const publishedToApplied: number[] = [];
   const toClosed: number[] = [];
