@@ -32,7 +32,7 @@ import { buildShopOrder, postUntilAccepted, shopHeaders, stripePaymentEvent } fr
 import { startSandboxes } from '../../infra/demo/sandboxes.ts';
 import { createHttpPost, type HttpPost } from '../../infra/sandbox/http-post.ts';
 import { freePort } from '../../infra/runtime/local-services.ts';
-import { startChild } from '../support/processes.ts';
+import { startChild, type Child } from '../support/processes.ts';
 import { benchWalk, createBenchEnv, percentile, runBareCeiling, SHORT_WALK, type BenchEnv } from './bench-env.ts';
 import { accountDiff, accountSnapshot, cpuSpeedIndexMs, type AccountTarget } from './cpu-account.ts';
 
@@ -282,8 +282,26 @@ async function e2e(): Promise<void> {
   });
   // Before the orderpilot process starts: its start-up (module loading, compiling) would slow this too.
   const speed0 = cpuSpeedIndexMs();
-  const child = await startChild('test/bench/bench-child.ts', split ? ['gateway', 'orders'] : [], childEnv(0), 60_000);
-  const second = split ? await startChild('test/bench/bench-child.ts', ['invoicing', 'mailer', 'logistics', 'notifications'], childEnv(1), 60_000) : null;
+  /** Stops what the bench started (its orderpilot processes, sandboxes, database), whether it got far or not. */
+  const release = async (children: ReadonlyArray<Child | null>) => {
+    await Promise.all(children.map((c) => c?.kill('SIGTERM')));
+    for (const f of statementFiles) rmSync(f, { force: true });
+    http.close();
+    await sandboxes.close();
+    await b.cleanup();
+  };
+  const started: Child[] = [];
+  try {
+    started.push(await startChild('test/bench/bench-child.ts', split ? ['gateway', 'orders'] : [], childEnv(0), 60_000));
+    if (split) started.push(await startChild('test/bench/bench-child.ts', ['invoicing', 'mailer', 'logistics', 'notifications'], childEnv(1), 60_000));
+  } catch (err) {
+    // An orderpilot process that would not start (a bad BENCH_CHILD_NODE_OPTIONS, say): without this the
+    // driver printed the error and then never exited, its sandboxes and connections still open.
+    await release(started);
+    throw err;
+  }
+  const [child] = started as [Child];
+  const second = started[1] ?? null;
   // BENCH_BULK_NICE=<n> (with BENCH_SPLIT=1): the bulk services' process at a lower CPU priority, as
   // `nice -n <n> orderpilot run invoicing mailer logistics notifications` would start it. Linux keeps
   // a priority per thread, so every thread the process has by now (V8's workers, libuv's) is set.
@@ -420,11 +438,7 @@ async function e2e(): Promise<void> {
       ].join('\n'),
     );
   } finally {
-    await Promise.all([child.kill('SIGTERM'), second?.kill('SIGTERM')]);
-    for (const f of statementFiles) rmSync(f, { force: true });
-    http.close();
-    await sandboxes.close();
-    await b.cleanup();
+    await release([child, second]);
   }
 }
 
