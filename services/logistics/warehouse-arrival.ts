@@ -58,10 +58,16 @@ export function warehouseArrival(hook: WarehouseWebhook, raw: string): Warehouse
 }
 
 /**
+ * "One of our shipments?" for the arrival `v` of a statement: its reference has a `submit-request`
+ * (logged before any submit is sent, so a genuine status cannot overtake it). One condition for
+ * `logArrivals` and `settledArrivals`, which must agree on it (migration 020's partial index answers it).
+ */
+const SUBMITTED = (sql: Sql): SqlFragment => sql`exists (select 1 from warehouse_log l where l.reference = v.reference and l.kind = 'submit-request')`;
+
+/**
  * The warehouse-log rows of `arrivals` as one data-modifying statement, to be run as a CTE of the
  * webhook inbox's insert: a row is written only when its webhook's inbox row is new in that very
- * statement (`new_inbox_rows(dedupe_key)`) and its reference is one we submitted (a `submit-request`
- * is logged before any submit is sent, so a genuine status cannot overtake it). Returns the
+ * statement (`new_inbox_rows(dedupe_key)`) and its reference is one we submitted (`SUBMITTED`). Returns the
  * `dedupe_key` of each row written; a webhook without one goes the long way.
  */
 export function logArrivals(sql: Sql, arrivals: readonly WarehouseArrival[]): SqlFragment {
@@ -77,7 +83,7 @@ export function logArrivals(sql: Sql, arrivals: readonly WarehouseArrival[]): Sq
                   ${col((a) => a.occurredAt)}::text[])
            as v(reference, shipment_id, status, event_id, dedupe_key, order_event, timeline, summary, raw, occurred_at)
      where v.dedupe_key in (select n.dedupe_key from new_inbox_rows n)
-       and exists (select 1 from warehouse_log l where l.reference = v.reference and l.kind = 'submit-request')
+       and ${SUBMITTED(sql)}
     on conflict (dedupe_key) do nothing
     returning dedupe_key`;
 }
@@ -94,6 +100,6 @@ export function settledArrivals(sql: Sql, arrivals: readonly WarehouseArrival[])
   if (onlyLogged.length === 0) return null;
   return sql`
     select v.dedupe_key from unnest(${onlyLogged.map((a) => a.dedupeKey)}::text[], ${onlyLogged.map((a) => a.reference)}::text[]) as v(dedupe_key, reference)
-     where exists (select 1 from warehouse_log l where l.reference = v.reference and l.kind = 'submit-request')
+     where ${SUBMITTED(sql)}
        and not exists (select 1 from warehouse_log l where l.dedupe_key = v.dedupe_key)`;
 }
