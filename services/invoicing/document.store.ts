@@ -67,8 +67,14 @@ export function createDocumentStore(sql: Sql): DocumentStore {
     maxInFlight: GROUP_IN_FLIGHT,
     maxBatch: GROUP_MAX,
     async write(orderIds) {
-      const rows = await sql<Array<Row & { order_id: string }>>`select order_id, ${ISSUED_COLUMNS}
-        from documents where order_id = any(${orderIds}::text[]) and status = 'issued'`;
+      // One index probe per order id, whatever the table's size: each look-up is its own fenced
+      // sub-query (`offset 0`), and the status is tested outside it. Written as one condition
+      // (`order_id = any(...) and status = 'issued'`), the plan a connection kept from a young table
+      // walked the status index through every issued document in each statement.
+      const rows = await sql<Array<Row & { order_id: string }>>`select u.id as order_id, d.*
+        from unnest(${orderIds}::text[]) as u(id)
+        cross join lateral (select status, ${ISSUED_COLUMNS} from documents where order_id = u.id offset 0) as d
+        where d.status = 'issued'`;
       const byOrder = new Map(rows.map((r) => [r.order_id, toRecorded(r)]));
       return orderIds.map((id) => byOrder.get(id) ?? null);
     },

@@ -61,8 +61,12 @@ export function warehouseArrival(hook: WarehouseWebhook, raw: string): Warehouse
  * "One of our shipments?" for the arrival `v` of a statement: its reference has a `submit-request`
  * (logged before any submit is sent, so a genuine status cannot overtake it). One condition for
  * `logArrivals` and `settledArrivals`, which must agree on it (migration 020's partial index answers it).
+ *
+ * `offset 0` keeps it one index probe per arrival: without the fence Postgres may turn the
+ * EXISTS into a hash of every submitted reference, and the plan a connection keeps from a young log
+ * did so — one walk of the whole index in every statement, however few arrivals it carried.
  */
-const SUBMITTED = (sql: Sql): SqlFragment => sql`exists (select 1 from warehouse_log l where l.reference = v.reference and l.kind = 'submit-request')`;
+const SUBMITTED = (sql: Sql): SqlFragment => sql`exists (select 1 from warehouse_log l where l.reference = v.reference and l.kind = 'submit-request' offset 0)`;
 
 /**
  * The warehouse-log rows of `arrivals` as one data-modifying statement, to be run as a CTE of the
@@ -101,5 +105,5 @@ export function settledArrivals(sql: Sql, arrivals: readonly WarehouseArrival[])
   return sql`
     select v.dedupe_key from unnest(${onlyLogged.map((a) => a.dedupeKey)}::text[], ${onlyLogged.map((a) => a.reference)}::text[]) as v(dedupe_key, reference)
      where ${SUBMITTED(sql)}
-       and not exists (select 1 from warehouse_log l where l.dedupe_key = v.dedupe_key)`;
+       and not exists (select 1 from warehouse_log l where l.dedupe_key = v.dedupe_key offset 0)`; // a probe too (see SUBMITTED)
 }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSql, type Sql } from '../../infra/db/postgres.ts';
-import { settledArrivals, warehouseArrival } from '../../services/logistics/warehouse-arrival.ts';
+import { logArrivals, settledArrivals, warehouseArrival } from '../../services/logistics/warehouse-arrival.ts';
 import { createTestContext, type TestContext } from '../support/context.ts';
+import { genericPlan, statementOf } from '../support/generic-plan.ts';
 
 let t: TestContext;
 beforeAll(async () => {
@@ -11,57 +11,58 @@ afterAll(async () => {
   await t?.cleanup();
 });
 
-/** The text and parameters of the statement `run` sends on `table` (postgres.js's debug hook; it also reads pg_type once). */
-async function statementOf(table: string, run: (sql: Sql) => Promise<unknown>): Promise<{ text: string; parameters: readonly unknown[] }> {
-  const sent: Array<{ text: string; parameters: readonly unknown[] }> = [];
-  const sql = createSql(t.databaseUrl, { max: 1, onStatement: (text, parameters) => sent.push({ text, parameters }) });
-  try {
-    await run(sql);
-  } finally {
-    await sql.end();
+/** A log of `orders` submitted shipments with six statuses each, never analysed (autovacuum looks once a minute). */
+async function logOf(orders: number, prefix: string): Promise<void> {
+  for (let i = 0; i < orders; i++) {
+    const ref = `${prefix}_${i}`;
+    await t.sql`insert into warehouse_log (order_id, reference, direction, kind, raw) values (${ref}, ${ref}, 'out', 'submit-request', '{}')`;
+    for (let k = 0; k < 6; k++) {
+      await t.sql`insert into warehouse_log (order_id, reference, direction, kind, raw, dedupe_key, matched)
+        values (${ref}, ${ref}, 'in', 'webhook', '{}', ${`warehouse:evt_${prefix}_${i}_${k}`}, true)`;
+    }
   }
-  const ours = sent.filter((s) => s.text.includes(table));
-  expect(ours).toHaveLength(1);
-  return ours[0] as { text: string; parameters: readonly unknown[] };
 }
 
-describe('warehouse arrivals: "one of our shipments?" at any size of the log', () => {
-  it('the prepared statement\'s generic plan probes an index, not a scan of the whole log (migration 020)', async () => {
-    // A young log, never analysed (autovacuum looks at a database once a minute): the generic plan a
-    // connection keeps after its fifth execution is costed on this. Without the partial index it
-    // hashed a sequential scan of the log, done again by every later statement for as long as the
-    // plan was kept.
-    for (let i = 0; i < 20; i++) {
-      const ref = `ord_plan_${i}`;
-      await t.sql`insert into warehouse_log (order_id, reference, direction, kind, raw) values (${ref}, ${ref}, 'out', 'submit-request', '{}')`;
-      for (let k = 0; k < 6; k++) {
-        await t.sql`insert into warehouse_log (order_id, reference, direction, kind, raw, dedupe_key, matched)
-          values (${ref}, ${ref}, 'in', 'webhook', '{}', ${`warehouse:evt_plan_${i}_${k}`}, true)`;
-      }
-    }
-    const arrival = warehouseArrival(
-      { eventId: 'evt_plan_new', reference: 'ord_plan_3', shipmentId: 'shp_1', status: 'PICKING', occurredAt: new Date().toISOString() },
-      '{}',
-    );
-    expect(arrival?.orderEvent).toBeNull();
-    const probe = await statementOf('warehouse_log', async (sql) => {
-      const fragment = settledArrivals(sql, [arrival!]);
-      expect(fragment).not.toBeNull();
-      return sql`${fragment!}`;
-    });
+const arrival = (reference: string) =>
+  warehouseArrival({ eventId: `evt_new_${reference}`, reference, shipmentId: 'shp_1', status: 'PICKING', occurredAt: new Date().toISOString() }, '{}');
 
-    const plan = await t.sql.begin(async (tx) => {
-      await tx`set local plan_cache_mode = force_generic_plan`;
-      await tx.unsafe(`prepare arrival_probe as ${probe.text}`);
-      // The probe's parameters are the batch's columns, text arrays as postgres.js serialised them;
-      // a utility statement (EXPLAIN) takes no bound parameters, so they go in as literals.
-      expect(probe.parameters.every((p) => typeof p === 'string' && p.startsWith('{'))).toBe(true);
-      const literals = probe.parameters.map((p) => `'${String(p).replace(/'/g, "''")}'::text[]`).join(', ');
-      const rows = await tx.unsafe(`explain execute arrival_probe(${literals})`);
-      await tx.unsafe('deallocate arrival_probe');
-      return rows.map((r) => String(r['QUERY PLAN'])).join('\n');
+/**
+ * Every lookup of the log in `plan` is an index probe keyed by the arrival's column, and nothing
+ * reads the log whole: no sequential scan, no hash built from it.
+ */
+function expectProbesOnly(plan: string): void {
+  expect(plan).toContain('Index Cond: (reference = v.reference)');
+  expect(plan).not.toMatch(/Seq Scan on warehouse_log/);
+  expect(plan).not.toMatch(/Hash/);
+  for (const scan of plan.split('\n').filter((l) => /Index (Only )?Scan using warehouse_log_\w+ on warehouse_log/.test(l))) {
+    const at = plan.split('\n').indexOf(scan);
+    expect(plan.split('\n')[at + 1], `${scan} is keyed`).toMatch(/Index Cond: \((reference|dedupe_key) = v\.(reference|dedupe_key)\)/);
+  }
+}
+
+describe('warehouse arrivals: "one of our shipments?" is one index probe per arrival, at any size of the log', () => {
+  // The generic plan a connection keeps after a statement's fifth execution is costed on the log as
+  // it was then. Without the fences the probes became a hash of the whole log, or of every submitted
+  // reference (migration 020's index read end to end), built again by every later statement.
+  for (const [name, orders] of [['a young log', 1], ['a grown log', 40]] as const) {
+    it(`the statement that settles status-only arrivals, on ${name}`, async () => {
+      await logOf(orders, `settle_${orders}`);
+      const a = arrival(`settle_${orders}_0`);
+      expect(a?.orderEvent).toBeNull();
+      const probe = await statementOf(t.databaseUrl, 'warehouse_log', (sql) => sql`${settledArrivals(sql, [a!])!}`);
+      expectProbesOnly(await genericPlan(t.sql, probe, ['text[]', 'text[]']));
     });
-    expect(plan).toContain('warehouse_log_submitted_idx');
-    expect(plan).not.toMatch(/Seq Scan on warehouse_log/);
+  }
+
+  it('the insert that logs arrivals alongside the webhook inbox row', async () => {
+    await logOf(40, 'log');
+    const a = arrival('log_0');
+    // As in the webhook inbox's grouped insert: the arrivals are logged for the inbox rows new in the same statement.
+    const probe = await statementOf(t.databaseUrl, 'warehouse_log', (sql) =>
+      sql`with new_inbox_rows as (select ${a!.dedupeKey}::text as dedupe_key), logged as (${logArrivals(sql, [a!])}) select count(*) from logged`,
+    );
+    const plan = await genericPlan(t.sql, probe, ['text', ...Array.from({ length: probe.parameters.length - 1 }, () => 'text[]')]);
+    expect(plan).toContain('Insert on warehouse_log');
+    expectProbesOnly(plan);
   });
 });
