@@ -1,4 +1,4 @@
-import type { Sql, TxSql } from '../db/postgres.ts';
+import type { Sql } from '../db/postgres.ts';
 import type { Logger } from '../logger.ts';
 
 export interface Periodic<T> {
@@ -46,12 +46,26 @@ export function startPeriodic<T>(o: { everyMs: number; task: () => Promise<T>; l
 }
 
 /**
- * Runs `fn` inside a transaction holding the Postgres advisory lock `key`, or resolves null at once
- * when another session holds it: one process of many does the work, the others skip that round.
+ * Runs `fn` while this process holds the Postgres advisory lock `key`, or resolves null at once when
+ * another session holds it: one process of many does the work, the others skip that round. `fn` gets
+ * the connection that holds the lock (reserved from the pool for the run).
+ *
+ * A session lock, not a transaction's: `fn` may take seconds (the work-queue sweeper's NATS requests
+ * on a loaded machine took 2–7 s), and a transaction left open that long, even idle, holds back the
+ * database's xmin horizon — no dead row anywhere could be pruned or vacuumed meanwhile, and index
+ * scans walked the outbox's sent rows again in every relay batch. The lock goes with the session if
+ * the connection breaks or the process dies.
  */
-export async function withTryLock<T>(sql: Sql, key: number, fn: (tx: TxSql) => Promise<T>): Promise<T | null> {
-  return sql.begin(async (tx) => {
-    const [lock] = await tx<{ ok: boolean }[]>`select pg_try_advisory_xact_lock(${key}) as ok`;
-    return lock?.ok ? fn(tx) : null;
-  }) as Promise<T | null>;
+export async function withTryLock<T>(sql: Sql, key: number, fn: (db: Sql) => Promise<T>): Promise<T | null> {
+  const db = await sql.reserve();
+  let locked = false;
+  try {
+    const [lock] = await db<{ ok: boolean }[]>`select pg_try_advisory_lock(${key}) as ok`;
+    locked = lock?.ok === true;
+    return locked ? await fn(db) : null;
+  } finally {
+    // Fails only with the connection, whose session (and lock) is gone with it.
+    if (locked) await db`select pg_advisory_unlock(${key})`.catch(() => {});
+    db.release();
+  }
 }

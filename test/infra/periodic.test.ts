@@ -29,6 +29,35 @@ describe('periodic tasks', () => {
     expect(await withTryLock(t.sql, 4242, async () => 'second')).toBe('second');
   });
 
+  it('a long run holds no transaction open (the xmin horizon moves on), and a failing run lets go of the lock', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let pid!: (n: number) => void;
+    const lockHolder = new Promise<number>((r) => (pid = r));
+    const run = withTryLock(t.sql, 4343, async (db) => {
+      const [me] = await db<{ pid: number }[]>`select pg_backend_pid() as pid`;
+      pid(me!.pid);
+      await held; // e.g. the sweeper's NATS requests
+      return 'done';
+    });
+    const holder = await lockHolder;
+    // While it waits, its session is idle — not "idle in transaction" pinning the oldest snapshot
+    // every other session's dead rows are kept for. (Read once its last statement has finished.)
+    await expect
+      .poll(async () => (await t.sql<{ state: string; xmin: string | null }[]>`select state, backend_xmin::text as xmin from pg_stat_activity where pid = ${holder}`)[0], { timeout: 10_000 })
+      .toEqual({ state: 'idle', xmin: null });
+    const [lock] = await t.sql<{ n: number }[]>`select count(*)::int as n from pg_locks where locktype = 'advisory' and objid = 4343 and pid = ${holder} and granted`;
+    expect(lock?.n).toBe(1);
+    expect(await withTryLock(t.sql, 4343, async () => 'other')).toBeNull();
+    release();
+    expect(await run).toBe('done');
+
+    await expect(withTryLock(t.sql, 4343, async () => { throw new Error('task failed'); })).rejects.toThrow('task failed');
+    expect(await withTryLock(t.sql, 4343, async () => 'after the failure')).toBe('after the failure');
+    const [left] = await t.sql<{ n: number }[]>`select count(*)::int as n from pg_locks where locktype = 'advisory' and objid = 4343`;
+    expect(left?.n).toBe(0);
+  });
+
   it('run() while a run is in flight joins it instead of starting another', async () => {
     let runs = 0;
     let release!: () => void;
