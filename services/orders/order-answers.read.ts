@@ -21,10 +21,14 @@ export async function orderAnswers(sql: Sql | TxSql, refs: ReadonlyArray<{ order
   if (refs.length === 0) return [];
   const orderIds = [...new Set(refs.map((r) => r.orderId))];
   const messageIds = [...new Set(refs.map((r) => r.messageId))];
-  // `order_id = any(...)` uses the history's (order_id, id) index; the message ids filter those rows.
+  // Each order's history through the (order_id, id) index, one fenced probe per order (`offset 0`),
+  // whatever the table's size; the message ids filter those rows. As one `order_id = any(...)`
+  // condition, a plan kept from a young table could read the whole history instead.
   const rows = await sql<{ order_id: string; message_id: string; type: string; outcome: OrderAnswer['outcome']; from_state: string | null; to_state: string | null; at: Date }[]>`
-    select order_id, message_id, type, outcome, from_state, to_state, at from order_history
-    where order_id = any(${orderIds}::text[]) and message_id = any(${messageIds}::text[])
-    order by id`;
+    select h.order_id, h.message_id, h.type, h.outcome, h.from_state, h.to_state, h.at
+    from unnest(${orderIds}::text[]) as u(id)
+    cross join lateral (select id, order_id, message_id, type, outcome, from_state, to_state, at from order_history where order_id = u.id offset 0) as h
+    where h.message_id = any(${messageIds}::text[])
+    order by h.id`;
   return rows.map((r) => ({ orderId: r.order_id, messageId: r.message_id, type: r.type, outcome: r.outcome, fromState: r.from_state, toState: r.to_state, at: r.at.toISOString() }));
 }
