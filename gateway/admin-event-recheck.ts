@@ -42,25 +42,25 @@ export function startAdminEventRecheck(o: AdminEventRecheckOptions): AdminEventR
   const keyOf = (r: { admin: string; key: string }) => `${r.admin} ${r.key}`;
 
   async function checkOnce(): Promise<string[]> {
-    const found = await withTryLock(o.sql, RECHECK_LOCK, async (db) => {
+    const found = await withTryLock(o.sql, RECHECK_LOCK, async (tx) => {
       const { from, until } = cursor.next();
-      const fresh = await db<Row[]>`
+      const fresh = await tx<Row[]>`
         select admin, key, order_id, message_id, subject, envelope, answered_at, replays from admin_idempotency
          where envelope is not null and answered_at > ${from} and answered_at <= ${until}
          order by answered_at limit ${cursor.maxRows}`;
       cursor.advance(until, fresh.length, fresh.at(-1)?.answered_at);
       const reopened = [...open.values()];
-      const again = reopened.length === 0 ? [] : await db<Row[]>`
+      const again = reopened.length === 0 ? [] : await tx<Row[]>`
         select a.admin, a.key, a.order_id, a.message_id, a.subject, a.envelope, a.answered_at, a.replays
           from admin_idempotency a
           join unnest(${reopened.map((r) => r.admin)}::text[], ${reopened.map((r) => r.key)}::text[]) as r(admin, key) on a.admin = r.admin and a.key = r.key
          where a.envelope is not null`;
       const rows = new Map([...fresh, ...again].map((r) => [keyOf(r), r]));
-      const answers = await orderAnswers(db, [...rows.values()].map((r) => ({ orderId: r.order_id, messageId: r.message_id })));
+      const answers = await orderAnswers(tx, [...rows.values()].map((r) => ({ orderId: r.order_id, messageId: r.message_id })));
       const answered = new Set(answers.map((a) => `${a.orderId} ${a.messageId}`));
       const unanswered = [...rows.values()].filter((r) => !answered.has(`${r.order_id} ${r.message_id}`));
       // An event the order host refused for good is dead-lettered, not lost: an admin sees it there.
-      const dead = unanswered.length === 0 ? [] : await db<{ message_id: string }[]>`select message_id from dead_letters where message_id = any(${unanswered.map((r) => r.message_id)}::text[])`;
+      const dead = unanswered.length === 0 ? [] : await tx<{ message_id: string }[]>`select message_id from dead_letters where message_id = any(${unanswered.map((r) => r.message_id)}::text[])`;
       const deadIds = new Set(dead.map((d) => d.message_id));
       return unanswered.filter((r) => !deadIds.has(r.message_id));
     });

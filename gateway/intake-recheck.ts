@@ -37,16 +37,16 @@ export function startIntakeRecheck(o: IntakeRecheckOptions): IntakeRecheck {
   const missing = new Map<string, { order: OrderData; attempts: number }>();
 
   async function checkOnce(): Promise<string[]> {
-    const found = await withTryLock(o.sql, RECHECK_LOCK, async (db) => {
+    const found = await withTryLock(o.sql, RECHECK_LOCK, async (tx) => {
       const { from, until } = cursor.next();
-      const rows = await db<{ order_id: string; order_data: OrderData; created_at: Date }[]>`
+      const rows = await tx<{ order_id: string; order_data: OrderData; created_at: Date }[]>`
         select order_id, order_data, created_at from order_intake
          where created_at > ${from} and created_at <= ${until}
          order by created_at limit ${cursor.maxRows}`;
       cursor.advance(until, rows.length, rows.at(-1)?.created_at);
       const candidates = new Map<string, OrderData>(rows.map((r) => [r.order_id, r.order_data]));
       for (const [id, m] of missing) candidates.set(id, m.order);
-      return { candidates, absent: new Set(await missingOrders(db, [...candidates.keys()])) };
+      return { candidates, absent: new Set(await missingOrders(tx, [...candidates.keys()])) };
     });
     if (!found) return [];
     for (const id of missing.keys()) if (!found.absent.has(id)) missing.delete(id);

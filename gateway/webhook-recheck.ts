@@ -56,23 +56,23 @@ export function startWebhookRecheck(o: WebhookRecheckOptions): WebhookRecheck {
   };
 
   async function checkOnce(): Promise<string[]> {
-    const found = await withTryLock(o.sql, RECHECK_LOCK, async (db) => {
+    const found = await withTryLock(o.sql, RECHECK_LOCK, async (tx) => {
       const { from, until } = cursor.next();
-      const ORDER_OF = db`coalesce(order_id, case when provider = 'warehouse' then external_ref end)`;
+      const ORDER_OF = tx`coalesce(order_id, case when provider = 'warehouse' then external_ref end)`;
       // A warehouse status names its order by our reference (the order id).
       // Walked by when its events were published, not when it was received: the publish mark is a
       // deferred write, and a walk by arrival moved past a webhook whose mark came after the check.
-      const fresh = await db<Row[]>`
+      const fresh = await tx<Row[]>`
         select id::text, provider, dedupe_key, ${ORDER_OF} as order_id, message_ids, body, published_at, replay_count from webhook_inbox
          where published_at > ${from} and published_at <= ${until}
            and verdict = 'accepted' and ${ORDER_OF} is not null
          order by published_at limit ${cursor.maxRows}`;
       cursor.advance(until, fresh.length, fresh.at(-1)?.published_at);
-      const again = open.size === 0 ? [] : await db<Row[]>`
+      const again = open.size === 0 ? [] : await tx<Row[]>`
         select id::text, provider, dedupe_key, ${ORDER_OF} as order_id, message_ids, body, published_at, replay_count from webhook_inbox
          where id = any(${[...open]}::bigint[]) and verdict = 'accepted' and ${ORDER_OF} is not null`;
       const rows = [...fresh, ...again].filter((r) => r.published_at.getTime() <= until.getTime() && movesOrder(r));
-      const answers = await orderAnswers(db, rows.flatMap((r) => idsOf(r).map((messageId) => ({ orderId: r.order_id, messageId }))));
+      const answers = await orderAnswers(tx, rows.flatMap((r) => idsOf(r).map((messageId) => ({ orderId: r.order_id, messageId }))));
       const answered = new Set(answers.map((a) => `${a.orderId} ${a.messageId}`));
       return rows.filter((r) => !idsOf(r).some((m) => answered.has(`${r.order_id} ${m}`)));
     });

@@ -1,4 +1,4 @@
-import type { Sql } from '../db/postgres.ts';
+import type { Sql, TxSql } from '../db/postgres.ts';
 import type { Logger } from '../logger.ts';
 
 export interface Periodic<T> {
@@ -46,26 +46,28 @@ export function startPeriodic<T>(o: { everyMs: number; task: () => Promise<T>; l
 }
 
 /**
- * Runs `fn` while this process holds the Postgres advisory lock `key`, or resolves null at once when
- * another session holds it: one process of many does the work, the others skip that round. `fn` gets
- * the connection that holds the lock (reserved from the pool for the run).
+ * Runs `fn` inside a transaction holding the Postgres advisory lock `key`, or resolves null at once
+ * when another session holds it: one process of many does the work, the others skip that round.
  *
- * A session lock, not a transaction's: `fn` may take seconds (the work-queue sweeper's NATS requests
- * on a loaded machine took 2–7 s), and a transaction left open that long, even idle, holds back the
- * database's xmin horizon — no dead row anywhere could be pruned or vacuumed meanwhile, and index
- * scans walked the outbox's sent rows again in every relay batch. The lock goes with the session if
- * the connection breaks or the process dies.
+ * `fn` may take seconds (the work-queue sweeper's NATS requests on a loaded machine took 2–7 s). An
+ * idle transaction pins no snapshot by itself, but after a statement postgres.js sends with
+ * parameters (extended protocol) it kept that statement's snapshot until the next one
+ * (`pg_stat_activity.backend_xmin` stays set): taken that way, the lock held back the database's
+ * xmin horizon for the whole task — no dead row anywhere could be pruned or vacuumed meanwhile, and
+ * the outbox relay's scans walked sent rows again in every batch. The lock is therefore taken with the
+ * simple protocol (test/infra/periodic.test.ts watches the xmin).
+ *
+ * Not a session lock on a `reserve()`d connection, which would need no transaction: postgres.js 3.4.9
+ * does not survive such a connection dying — the next query on it throws an uncaught TypeError and
+ * never settles, and its pool slot stays dead (porsager/postgres#1208, #1199). A transaction whose
+ * connection dies is rejected (ECONNRESET / CONNECTION_CLOSED) and the pool goes on — nearly always:
+ * the same bug can still surface if the connection dies just as the COMMIT is written.
  */
-export async function withTryLock<T>(sql: Sql, key: number, fn: (db: Sql) => Promise<T>): Promise<T | null> {
-  const db = await sql.reserve();
-  let locked = false;
-  try {
-    const [lock] = await db<{ ok: boolean }[]>`select pg_try_advisory_lock(${key}) as ok`;
-    locked = lock?.ok === true;
-    return locked ? await fn(db) : null;
-  } finally {
-    // Fails only with the connection, whose session (and lock) is gone with it.
-    if (locked) await db`select pg_advisory_unlock(${key})`.catch(() => {});
-    db.release();
-  }
+export async function withTryLock<T>(sql: Sql, key: number, fn: (tx: TxSql) => Promise<T>): Promise<T | null> {
+  // The simple protocol takes no parameters: the key goes in as an integer literal.
+  if (!Number.isSafeInteger(key)) throw new Error(`advisory lock key ${key} is not an integer`);
+  return sql.begin(async (tx) => {
+    const [lock] = await tx.unsafe<{ ok: boolean }[]>(`select pg_try_advisory_xact_lock(${key}::bigint) as ok`).simple();
+    return lock?.ok ? fn(tx) : null;
+  }) as Promise<T | null>;
 }

@@ -74,13 +74,13 @@ export function startOrderRedrive(o: OrderRedriveOptions): OrderRedrive {
   };
 
   async function checkOnce(): Promise<Redriven[]> {
-    const found = await withTryLock(o.sql, REDRIVE_LOCK, async (db) => {
+    const found = await withTryLock(o.sql, REDRIVE_LOCK, async (tx) => {
       const now = Date.now();
       const cut = new Date(now - o.afterMs);
       const since = new Date(now - (o.lookbackMs ?? 24 * 3600_000));
       // The summary columns and the context narrow it down; `awaitedEffects` decides. A scan of the
       // window's orders (about 0.2 s of Postgres per 100,000 orders, measured): cheap once a minute.
-      const orders = await db<Candidate[]>`
+      const orders = await tx<Candidate[]>`
         select id, version, state, snapshot from orders
          where created_at > ${since} and updated_at < ${cut}
            and ((state = 'pending' and created_at < ${new Date(now - o.paymentTimeoutMs - o.afterMs)})
@@ -96,11 +96,11 @@ export function startOrderRedrive(o: OrderRedriveOptions): OrderRedrive {
          order by updated_at limit ${maxRows}`;
       // Pending past its payment timeout with no timer left: the timer fired, and its message was lost.
       const pending = orders.filter((r) => r.state === 'pending').map((r) => r.id);
-      const timed = pending.length === 0 ? [] : await db<{ order_id: string }[]>`select order_id from timers where order_id = any(${pending}::text[]) and kind = 'payment-timeout'`;
+      const timed = pending.length === 0 ? [] : await tx<{ order_id: string }[]>`select order_id from timers where order_id = any(${pending}::text[]) and kind = 'payment-timeout'`;
       const lostTimers = new Set(pending.filter((id) => !timed.some((t) => t.order_id === id)));
       // Events that came before their order (dead-lettered UNKNOWN_ORDER, e.g. behind an ORDER_PLACED
       // NATS passed over or lost) whose order exists now: replayed, oldest first.
-      const orphans = await db<{ id: string; order_id: string }[]>`
+      const orphans = await tx<{ id: string; order_id: string }[]>`
         select d.id::text, d.order_id from dead_letters d
          where d.replayed_at is null and d.error_code = 'UNKNOWN_ORDER' and d.created_at > ${since}
            and exists (select 1 from orders o where o.id = d.order_id)

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDocumentStore } from '../../services/invoicing/document.store.ts';
 import { createTestContext, type TestContext } from '../support/context.ts';
-import { genericPlan, statementOf } from '../support/generic-plan.ts';
+import { expectKeyedProbes, genericPlan, statementOf } from '../support/generic-plan.ts';
 
 let t: TestContext;
 beforeAll(async () => {
@@ -28,5 +28,6 @@ describe('documents: the grouped look-up of issued documents', () => {
     expect(plan).toContain('Index Cond: (order_id = u.id)');
     expect(plan).not.toContain('documents_status_idx');
     expect(plan).not.toMatch(/Seq Scan on documents|Hash/);
+    expectKeyedProbes(plan, 'documents', ['order_id = u.id']);
   });
 });

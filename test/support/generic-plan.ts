@@ -54,3 +54,19 @@ export async function genericPlan(sql: Sql, statement: SentStatement, types: rea
 }
 
 class RollBack extends Error {}
+
+/**
+ * Every scan of `table` in `plan` is an index probe keyed by the statement's own row — its
+ * `Index Cond` is one of `conditions` (e.g. `order_id = u.id`) — and no hash is built: nothing in
+ * the plan reads the table whole, however large it grows.
+ */
+export function expectKeyedProbes(plan: string, table: string, conditions: readonly string[]): void {
+  const lines = plan.split('\n');
+  const scans = lines.flatMap((line, at) => (new RegExp(`Scan.* on ${table}\\b`).test(line) ? [at] : []));
+  expect(scans.length, `no scan of ${table} in\n${plan}`).toBeGreaterThan(0);
+  for (const at of scans) {
+    expect(lines[at], plan).toMatch(/Index (Only )?Scan/);
+    expect(conditions.map((c) => `Index Cond: (${c})`), `${lines[at]} is keyed`).toContain(lines[at + 1]?.trim());
+  }
+  expect(plan).not.toMatch(/Hash/);
+}
