@@ -3,6 +3,7 @@ import type { Envelope } from '../contracts/index.ts';
 import type { Sql } from '../../infra/db/postgres.ts';
 import type { Logger } from '../../infra/logger.ts';
 import { publishEnvelope } from '../../infra/nats/publish.ts';
+import { withTryLock } from '../../infra/runtime/periodic.ts';
 import { backoffMs, JITTER_NONE, type RetryPolicy } from '../../infra/retry-policy.ts';
 
 /** After a failed round the leader waits 200 ms, doubling, at most 5 s (the one retry policy; exact: one relay leads). */
@@ -143,58 +144,62 @@ export async function startOutboxRelay(o: OutboxRelayOptions): Promise<OutboxRel
     await o.sql`delete from processed_messages where processed_at < ${before}`;
   }
 
-  const loop = (async () => {
-    while (!stopped) {
-      // Leadership lives on one reserved connection: if it dies, the lock goes with it.
-      let conn: Awaited<ReturnType<Sql['reserve']>> | null = null;
-      try {
-        conn = await o.sql.reserve();
-        const [got] = await conn<{ ok: boolean }[]>`select pg_try_advisory_lock(${RELAY_LOCK}) as ok`;
-        if (!got?.ok) {
-          conn.release();
-          conn = null;
-          await sleep(o.pollMs);
-          pendingWake = false;
+  /**
+   * Leads for as long as this instance holds the lock: a transaction holding the transaction-level
+   * advisory lock, taken with the simple protocol so the idle transaction pins no snapshot
+   * (`withTryLock`). Not a session lock on a `reserve()`d connection: when such a connection's
+   * backend dies, postgres.js 3.4.9 throws an uncaught TypeError from its write loop and the next
+   * query never settles — the process would die on a Postgres restart (porsager/postgres#1208). A
+   * transaction whose connection dies is rejected like any statement, and the relay campaigns again.
+   * Resolves null when another instance leads.
+   */
+  function lead(): Promise<true | null> {
+    return withTryLock(o.sql, RELAY_LOCK, async (lock) => {
+      log.info('outbox relay is leader');
+      resolveLeader();
+      let failures = 0;
+      while (!stopped) {
+        pendingWake = false;
+        try {
+          // Timers are due on the clock, not on commits: check them once per poll interval.
+          if (Date.now() - lastTimerCheck >= o.pollMs) {
+            lastTimerCheck = Date.now();
+            await fireTimers();
+          }
+          let n = await publishBatch();
+          while (n === batchSize && !stopped) n = await publishBatch();
+          await cleanup();
+          failures = 0;
+        } catch (err) {
+          failures++;
+          log.warn({ err: err instanceof Error ? err.message : String(err), failures }, 'outbox publish failed; will retry');
+          await new Promise((r) => setTimeout(r, backoffMs(RELAY_RETRY, failures)));
           continue;
         }
-        log.info('outbox relay is leader');
-        resolveLeader();
-        let failures = 0;
-        while (!stopped) {
-          pendingWake = false;
-          try {
-            // Timers are due on the clock, not on commits: check them once per poll interval.
-            if (Date.now() - lastTimerCheck >= o.pollMs) {
-              lastTimerCheck = Date.now();
-              await fireTimers();
-            }
-            let n = await publishBatch();
-            while (n === batchSize && !stopped) n = await publishBatch();
-            await cleanup();
-            failures = 0;
-          } catch (err) {
-            failures++;
-            log.warn({ err: err instanceof Error ? err.message : String(err), failures }, 'outbox publish failed; will retry');
-            await new Promise((r) => setTimeout(r, backoffMs(RELAY_RETRY, failures)));
-            continue;
-          }
-          // Check the lock connection is alive (a broken session has lost the lock) once per poll
-          // interval, not after every wake-up: under load a round follows every commit.
-          if (Date.now() - lastLockCheck >= o.pollMs) {
-            lastLockCheck = Date.now();
-            await conn`select 1`;
-          }
-          await sleep(o.pollMs);
+        // Check the lock's session is alive (a broken session has lost the lock) once per poll
+        // interval, not after every wake-up: under load a round follows every commit.
+        if (Date.now() - lastLockCheck >= o.pollMs) {
+          lastLockCheck = Date.now();
+          await lock.unsafe('select 1').simple();
         }
-        await markPublished().catch(() => {});
-        await conn`select pg_advisory_unlock(${RELAY_LOCK})`.catch(() => {});
-        conn.release();
-        conn = null;
+        await sleep(o.pollMs);
+      }
+      await markPublished().catch(() => {});
+      return true as const;
+    });
+  }
+
+  const loop = (async () => {
+    while (!stopped) {
+      try {
+        if ((await lead()) === null) {
+          await sleep(o.pollMs);
+          pendingWake = false;
+        }
       } catch (err) {
         log.warn({ err: err instanceof Error ? err.message : String(err) }, 'outbox relay lost its connection; retrying');
         // The lock may be gone: another leader publishes (and marks) these rows, the copies dropped.
         unmarked = [];
-        conn?.release();
         await new Promise((r) => setTimeout(r, o.pollMs));
       }
     }

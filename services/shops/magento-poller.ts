@@ -3,6 +3,7 @@ import type { ShopConfig } from '../../infra/config.ts';
 import type { Sql } from '../../infra/db/postgres.ts';
 import type { Logger } from '../../infra/logger.ts';
 import { publishOrderEvent } from '../../infra/nats/publish.ts';
+import { withTryLock } from '../../infra/runtime/periodic.ts';
 import type { OrderData } from '../../machines/order/index.ts';
 import type { Names, OrderEventPayload, OrderPlacedPayload } from '../contracts/index.ts';
 import { mapMagentoOrder } from './magento.incoming.ts';
@@ -57,50 +58,47 @@ export function startMagentoPoller(d: MagentoPollerDeps): { stop(): Promise<void
     }
   }
 
+  /**
+   * One round under the shop's advisory lock, held by a transaction (`withTryLock`: simple protocol,
+   * no snapshot pinned while Magento answers) rather than a session lock on a `reserve()`d
+   * connection, which postgres.js 3.4.9 cannot survive losing (an uncaught TypeError on a Postgres
+   * restart). The round's own statements run outside that transaction, each committed as it goes.
+   */
   async function round(): Promise<void> {
-    const conn = await d.sql.reserve();
-    try {
-      const [lock] = await conn<{ ok: boolean }[]>`select pg_try_advisory_lock(${lockKey(d.shop.name)}) as ok`;
-      if (!lock?.ok) return;
-      try {
-        const [cur] = await d.sql<{ updated_at: string; entity_id: string }[]>`select updated_at, entity_id::text from shop_poll_cursor where shop = ${d.shop.name}`;
-        let cursor = { updatedAt: cur?.updated_at ?? EPOCH, entityId: Number(cur?.entity_id ?? 0) };
-        const since = cursor.updatedAt;
-        for (let page = 1; !stopped; page++) {
-          const { items, total } = await d.search(since, page, pageSize);
-          for (const raw of items) {
-            const m = raw as { entity_id?: unknown; updated_at?: unknown };
-            const updatedAt = String(m.updated_at ?? '');
-            const entityId = Number(m.entity_id);
-            if (updatedAt < cursor.updatedAt || (updatedAt === cursor.updatedAt && entityId <= cursor.entityId)) continue;
-            try {
-              const incoming = mapMagentoOrder(raw, { shop: d.shop.name });
-              const [row] = await d.sql<{ order_id: string }[]>`
-                with ins as (
-                  insert into shop_intake (shop, external_id, order_id) values (${d.shop.name}, ${incoming.externalId}, ${`ord_${crypto.randomUUID()}`})
-                  on conflict (shop, external_id) do nothing returning order_id)
-                select order_id from ins union all select order_id from shop_intake where shop = ${d.shop.name} and external_id = ${incoming.externalId} limit 1`;
-              if (!row) throw new Error('shop intake row missing');
-              await place({ ...incoming.order, orderId: row.order_id }, incoming);
-            } catch (err) {
-              // An order we cannot map is logged and passed over (the shop's data must be fixed there).
-              if (!(err instanceof Error) || (err as { code?: string }).code !== 'VALIDATION_FAILED') throw err;
-              log.warn({ entityId, err: err.message }, 'Magento order not taken');
-            }
-            cursor = { updatedAt, entityId };
-            await d.sql`
-              insert into shop_poll_cursor (shop, updated_at, entity_id) values (${d.shop.name}, ${updatedAt}, ${entityId})
-              on conflict (shop) do update set updated_at = excluded.updated_at, entity_id = excluded.entity_id, at = now()`;
+    await withTryLock(d.sql, lockKey(d.shop.name), async () => {
+      const [cur] = await d.sql<{ updated_at: string; entity_id: string }[]>`select updated_at, entity_id::text from shop_poll_cursor where shop = ${d.shop.name}`;
+      let cursor = { updatedAt: cur?.updated_at ?? EPOCH, entityId: Number(cur?.entity_id ?? 0) };
+      const since = cursor.updatedAt;
+      for (let page = 1; !stopped; page++) {
+        const { items, total } = await d.search(since, page, pageSize);
+        for (const raw of items) {
+          const m = raw as { entity_id?: unknown; updated_at?: unknown };
+          const updatedAt = String(m.updated_at ?? '');
+          const entityId = Number(m.entity_id);
+          if (updatedAt < cursor.updatedAt || (updatedAt === cursor.updatedAt && entityId <= cursor.entityId)) continue;
+          try {
+            const incoming = mapMagentoOrder(raw, { shop: d.shop.name });
+            const [row] = await d.sql<{ order_id: string }[]>`
+              with ins as (
+                insert into shop_intake (shop, external_id, order_id) values (${d.shop.name}, ${incoming.externalId}, ${`ord_${crypto.randomUUID()}`})
+                on conflict (shop, external_id) do nothing returning order_id)
+              select order_id from ins union all select order_id from shop_intake where shop = ${d.shop.name} and external_id = ${incoming.externalId} limit 1`;
+            if (!row) throw new Error('shop intake row missing');
+            await place({ ...incoming.order, orderId: row.order_id }, incoming);
+          } catch (err) {
+            // An order we cannot map is logged and passed over (the shop's data must be fixed there).
+            if (!(err instanceof Error) || (err as { code?: string }).code !== 'VALIDATION_FAILED') throw err;
+            log.warn({ entityId, err: err.message }, 'Magento order not taken');
           }
-          // Magento answers a page past the end with the last page again: stop by the count.
-          if (page * pageSize >= total || items.length === 0) break;
+          cursor = { updatedAt, entityId };
+          await d.sql`
+            insert into shop_poll_cursor (shop, updated_at, entity_id) values (${d.shop.name}, ${updatedAt}, ${entityId})
+            on conflict (shop) do update set updated_at = excluded.updated_at, entity_id = excluded.entity_id, at = now()`;
         }
-      } finally {
-        await conn`select pg_advisory_unlock(${lockKey(d.shop.name)})`;
+        // Magento answers a page past the end with the last page again: stop by the count.
+        if (page * pageSize >= total || items.length === 0) break;
       }
-    } finally {
-      conn.release();
-    }
+    });
   }
 
   const loop = () => {

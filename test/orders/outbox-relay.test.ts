@@ -72,6 +72,27 @@ describe('outbox relay', () => {
     await second.kill('SIGTERM');
   });
 
+  it('its leader session killed (a Postgres restart, an admin\'s pg_terminate_backend): it leads again and publishes', async () => {
+    const relay = await startOutboxRelay({ sql: t.sql, nc: t.nc, logger: t.logger, pollMs: 100 });
+    try {
+      await relay.leader;
+      await eventually(async () => (await t.sql`select 1 from outbox where sent_at is null limit 1`).length === 0, 'the start-up round done', 30_000, 50);
+      const holder = async () => (await t.sql<{ pid: number }[]>`
+        select pid from pg_locks where locktype = 'advisory' and granted and database = (select oid from pg_database where datname = current_database())`)[0]?.pid ?? null;
+      await eventually(async () => (await holder()) !== null, 'the leader holds its lock', 30_000, 50);
+      const first = await holder();
+      const [killed] = await t.sql<{ ok: boolean }[]>`select pg_terminate_backend(${first}) as ok`;
+      expect(killed?.ok).toBe(true);
+      // The relay notices on its next statement, steps down and campaigns again on a new session.
+      await eventually(async () => { const pid = await holder(); return pid !== null && pid !== first; }, 'leading again on a new session', 60_000, 50);
+      const before = await streamCount();
+      await insertOutbox(5, `ord_${randomUUID()}`);
+      await eventually(async () => (await streamCount()) - before === 5, 'rows inserted after the kill published', 60_000, 50);
+    } finally {
+      await relay.stop();
+    }
+  });
+
   it('publishes each order’s rows in seq order, and only one relay leads at a time', async () => {
     const [a, b] = await Promise.all([
       startOutboxRelay({ sql: t.sql, nc: t.nc, logger: t.logger, pollMs: 100 }),
