@@ -58,16 +58,24 @@ export function startPeriodic<T>(o: { everyMs: number; task: () => Promise<T>; l
  * simple protocol (test/infra/periodic.test.ts watches the xmin).
  *
  * Not a session lock on a `reserve()`d connection, which would need no transaction: postgres.js 3.4.9
- * does not survive such a connection dying — the next query on it throws an uncaught TypeError and
- * never settles, and its pool slot stays dead (porsager/postgres#1208, #1199). A transaction whose
- * connection dies is rejected (ECONNRESET / CONNECTION_CLOSED) and the pool goes on — nearly always:
- * the same bug can still surface if the connection dies just as the COMMIT is written.
+ * did not survive such a connection dying — the next query on it threw an uncaught TypeError and
+ * never settled (porsager/postgres#1208; `infra/patches/` now guards it, see
+ * test/infra/postgres-connection-loss.test.ts). A transaction whose connection dies is rejected
+ * (ECONNRESET / CONNECTION_CLOSED / 57P01) and the pool goes on.
  */
-export async function withTryLock<T>(sql: Sql, key: number, fn: (tx: TxSql) => Promise<T>): Promise<T | null> {
+export async function withTryLock<T>(sql: Sql, key: number, fn: (tx: TxSql, held: () => boolean) => Promise<T>): Promise<T | null> {
   // The simple protocol takes no parameters: the key goes in as an integer literal.
   if (!Number.isSafeInteger(key)) throw new Error(`advisory lock key ${key} is not an integer`);
-  return sql.begin(async (tx) => {
-    const [lock] = await tx.unsafe<{ ok: boolean }[]>(`select pg_try_advisory_xact_lock(${key}::bigint) as ok`).simple();
-    return lock?.ok ? fn(tx) : null;
-  }) as Promise<T | null>;
+  // When the session ends, postgres.js rejects the transaction at once, while `fn` runs on: a task
+  // that goes on for long (the outbox relay leads until stopped) asks `held()` and stops using `tx`,
+  // whose connection the pool reconnects and hands to others.
+  let over = false;
+  try {
+    return (await sql.begin(async (tx) => {
+      const [lock] = await tx.unsafe<{ ok: boolean }[]>(`select pg_try_advisory_xact_lock(${key}::bigint) as ok`).simple();
+      return lock?.ok ? fn(tx, () => !over) : null;
+    })) as T | null;
+  } finally {
+    over = true;
+  }
 }

@@ -147,18 +147,17 @@ export async function startOutboxRelay(o: OutboxRelayOptions): Promise<OutboxRel
   /**
    * Leads for as long as this instance holds the lock: a transaction holding the transaction-level
    * advisory lock, taken with the simple protocol so the idle transaction pins no snapshot
-   * (`withTryLock`). Not a session lock on a `reserve()`d connection: when such a connection's
-   * backend dies, postgres.js 3.4.9 throws an uncaught TypeError from its write loop and the next
-   * query never settles — the process would die on a Postgres restart (porsager/postgres#1208). A
-   * transaction whose connection dies is rejected like any statement, and the relay campaigns again.
+   * (`withTryLock`). If the session ends (a Postgres restart), the transaction is rejected, the
+   * relay campaigns again, and this round stops at its next turn (`held()`).
    * Resolves null when another instance leads.
    */
   function lead(): Promise<true | null> {
-    return withTryLock(o.sql, RELAY_LOCK, async (lock) => {
+    return withTryLock(o.sql, RELAY_LOCK, async (lock, held) => {
       log.info('outbox relay is leader');
       resolveLeader();
       let failures = 0;
-      while (!stopped) {
+      // `held()`: once the lock's session has ended this round stops (the loop below campaigns again).
+      while (!stopped && held()) {
         pendingWake = false;
         try {
           // Timers are due on the clock, not on commits: check them once per poll interval.
@@ -178,7 +177,7 @@ export async function startOutboxRelay(o: OutboxRelayOptions): Promise<OutboxRel
         }
         // Check the lock's session is alive (a broken session has lost the lock) once per poll
         // interval, not after every wake-up: under load a round follows every commit.
-        if (Date.now() - lastLockCheck >= o.pollMs) {
+        if (Date.now() - lastLockCheck >= o.pollMs && held()) {
           lastLockCheck = Date.now();
           await lock.unsafe('select 1').simple();
         }

@@ -124,6 +124,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const procs: Proc[] = [];
   /** Every child ever started (a killed one is replaced): their output tells what went wrong. */
   const everyChild: Child[] = [];
+  /** Processes that exited without the monkey killing them (the end of the run stops them too: `monkeyOn`). */
+  const unexpectedExits: string[] = [];
   let sql: Sql | null = null;
   let nc: NatsConnection | null = null;
   let monkeyOn = false;
@@ -205,8 +207,16 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     const start = async (p: Proc) => {
       for (let attempt = 1; ; attempt++) {
         try {
-          p.child = await startChild('test/chaos/service-child.ts', p.services, p.env, 60_000);
-          everyChild.push(p.child);
+          const child = await startChild('test/chaos/service-child.ts', p.services, p.env, 60_000);
+          p.child = child;
+          everyChild.push(child);
+          // Only the monkey ends a process: one that exits while it is still this slot's child died
+          // on its own (a crash), and nothing restarts it.
+          void child.exited.then((e) => {
+            if (p.child !== child) return;
+            const lastWords = child.output().split('\n').filter((l) => l.trim() !== '').slice(-3).join(' | ').slice(0, 600);
+            unexpectedExits.push(`${p.services.join('+') || 'all'} exited (${e.code ?? e.signal}): ${lastWords}`);
+          });
           return;
         } catch (err) {
           // NATS may be restarting right now, the machine may be slow: a supervisor tries again.
@@ -234,7 +244,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     monkeyOn = true;
     const sb = sandboxes;
     // On a cluster two node restarts come first: the stream leader's, then another's.
-    const forced = !o.restartNats ? [0, 0] : cluster === null ? [0, 0.6, 0] : [0, 0.6, 0, 0.6];
+    // Then every service's Postgres sessions killed once (0.82).
+    const forced = !o.restartNats ? [0, 0.82, 0] : cluster === null ? [0, 0.6, 0, 0.82] : [0, 0.6, 0, 0.6, 0.82];
     const restarts = new Set<Promise<void>>();
     const restartFailures: string[] = [];
     let shopDone = false;
@@ -248,8 +259,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
           const victim = procs[Math.floor(Math.random() * procs.length)];
           if (!victim?.child) continue;
           count('sigkill');
-          await victim.child.kill('SIGKILL');
+          const killed = victim.child;
           victim.child = null;
+          await killed.kill('SIGKILL');
           // Restarted in the background (a process manager would): the monkey goes on meanwhile.
           const restart: Promise<void> = sleep(200 + Math.random() * 800)
             .then(() => start(victim))
@@ -277,6 +289,13 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
           sb.invoicing.configure({ errorRate: 0.5, timeoutRate: 0.1, dropResponseRate: 0.2 });
           await sleep(1500);
           sb.invoicing.configure({ errorRate: 0.05, timeoutRate: 0.02, dropResponseRate: 0.05 });
+        } else if (r < 0.85) {
+          // What a Postgres restart or failover does to its clients, without restarting the shared
+          // server: every session of the services on this database ends at once, mid-statement or idle
+          // (the leaders' lock sessions among them). The harness's own sessions ('chaos') stay.
+          count('postgres-sessions-killed');
+          await (sql as Sql)`select pg_terminate_backend(pid) from pg_stat_activity
+            where datname = current_database() and pid <> pg_backend_pid() and application_name <> 'chaos'`;
         } else if (r < 0.9) {
           count('smtp-down');
           sb.smtp.setDown(true);
@@ -407,6 +426,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         .slice(-5)
         .map((line) => line.slice(0, 600));
     const checks = await verify({ sql: db, sandboxes: sb, orders: shop.orders, paidEvents, pending: await pendingMessages().catch(() => -1), kills: actions['sigkill'] ?? 0, mailConcurrency: config.mailConcurrency, cancelsAsked: cancels.asked, cancelsWanted: cancels.wanted, childOutput: () => everyChild.flatMap((c) => c.output().split('\n')) });
+    checks.push({
+      name: 'no process died on its own',
+      ok: unexpectedExits.length === 0,
+      detail: unexpectedExits.length === 0 ? `${everyChild.length} processes started, each ended only by the monkey` : unexpectedExits.join('; '),
+    });
     const left = await leftInWorkQueues().catch((err: unknown) => ({ [`(could not read: ${err instanceof Error ? err.message : String(err)})`]: -1 }));
     checks.push({
       name: 'no message left in a work queue',
@@ -432,7 +456,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     const logDir = process.env['CHAOS_LOG_DIR'];
     if (logDir) await Promise.all(everyChild.map((c, i) => writeFile(path.join(logDir, `${prefix}-child-${i}.log`), c.output()).catch(() => {})));
     await admin?.stop();
-    await Promise.all(procs.map((p) => p.child?.kill('SIGTERM').catch(() => {})));
+    await Promise.all(procs.map((p) => {
+      const child = p.child;
+      p.child = null;
+      return child?.kill('SIGTERM').catch(() => {});
+    }));
     await balancer.close();
     await sandboxes?.close();
     await nc?.close().catch(() => {});
