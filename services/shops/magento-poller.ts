@@ -60,9 +60,10 @@ export function startMagentoPoller(d: MagentoPollerDeps): { stop(): Promise<void
 
   /**
    * One round under the shop's advisory lock, held by a transaction (`withTryLock`: simple protocol,
-   * no snapshot pinned while Magento answers) rather than a session lock on a `reserve()`d
-   * connection, which postgres.js 3.4.9 cannot survive losing (an uncaught TypeError on a Postgres
-   * restart). The round's own statements run outside that transaction, each committed as it goes.
+   * no snapshot pinned while Magento answers), like every leader here, rather than a session lock
+   * on a `reserve()`d connection (which unpatched postgres.js 3.4.9 could not survive losing: README,
+   * "Postgres going away"). The round's own statements run outside that transaction, each committed
+   * as it goes.
    */
   async function round(): Promise<void> {
     await withTryLock(d.sql, lockKey(d.shop.name), async () => {
