@@ -51,6 +51,8 @@ export interface ChaosOptions {
   databasePoolMax?: number;
   /** At most this many NATS node restarts on a cluster (default: as the monkey draws them). */
   maxNatsNodeRestarts?: number;
+  /** End every service session on the database now and then, at least once (default true). */
+  postgresFaults?: boolean;
   /** How long the system may take to settle after the last order was paid. */
   settleTimeoutMs: number;
   logger: Logger;
@@ -87,6 +89,8 @@ export interface ChaosReport {
 
 const TROUBLE = { badNip: 0.05, outOfStock: 0.04, badAddress: 0.03, lostResponse: 0.08, paymentFailed: 0.05, unpaid: 0.03 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** How long a service process may take to stop after SIGTERM at the end of a run. */
+const STOP_GRACE_MS = 30_000;
 
 /** Starts processes at most as many at once as the machine has cores (at least two). */
 async function startAll<T>(items: readonly T[], start: (item: T) => Promise<void>): Promise<void> {
@@ -244,8 +248,10 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     monkeyOn = true;
     const sb = sandboxes;
     // On a cluster two node restarts come first: the stream leader's, then another's.
-    // Then every service's Postgres sessions killed once (0.82).
-    const forced = !o.restartNats ? [0, 0.82, 0] : cluster === null ? [0, 0.6, 0, 0.82] : [0, 0.6, 0, 0.6, 0.82];
+    // Then every service's Postgres sessions ended once (0.82), unless Postgres faults are off.
+    const pgFaults = o.postgresFaults ?? true;
+    const pgFirst = pgFaults ? [0.82] : [];
+    const forced = !o.restartNats ? [0, ...pgFirst, 0] : cluster === null ? [0, 0.6, 0, ...pgFirst] : [0, 0.6, 0, 0.6, ...pgFirst];
     const restarts = new Set<Promise<void>>();
     const restartFailures: string[] = [];
     let shopDone = false;
@@ -289,7 +295,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
           sb.invoicing.configure({ errorRate: 0.5, timeoutRate: 0.1, dropResponseRate: 0.2 });
           await sleep(1500);
           sb.invoicing.configure({ errorRate: 0.05, timeoutRate: 0.02, dropResponseRate: 0.05 });
-        } else if (r < 0.85) {
+        } else if (r < 0.85 && pgFaults) {
           // What a Postgres restart or failover does to its clients, without restarting the shared
           // server: every session of the services on this database ends at once, mid-statement or idle
           // (the leaders' lock sessions among them). The harness's own sessions ('chaos') stay.
@@ -454,13 +460,20 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     await monkey.catch(() => {});
     // CHAOS_LOG_DIR: every process's output kept for reading after the run (with CHAOS_LOG_LEVEL=info, the whole story).
     const logDir = process.env['CHAOS_LOG_DIR'];
-    if (logDir) await Promise.all(everyChild.map((c, i) => writeFile(path.join(logDir, `${prefix}-child-${i}.log`), c.output()).catch(() => {})));
     await admin?.stop();
-    await Promise.all(procs.map((p) => {
+    // A graceful stop, as a process manager asks for one; a process still running after the grace
+    // period is SIGKILLed and named (a hang in shutdown is a defect, never a hung run).
+    const hungOnStop: string[] = [];
+    await Promise.all(procs.map(async (p) => {
       const child = p.child;
       p.child = null;
-      return child?.kill('SIGTERM').catch(() => {});
+      if (child === null) return;
+      const stopped = await Promise.race([child.kill('SIGTERM').then(() => true, () => true), sleep(STOP_GRACE_MS).then(() => false)]);
+      if (stopped) return;
+      hungOnStop.push(`${p.services.join('+') || 'all'} (pid ${child.proc.pid}): ${child.output().split('\n').filter((l) => l.trim() !== '').slice(-5).join(' | ').slice(0, 1500)}`);
+      await child.kill('SIGKILL');
     }));
+    if (logDir) await Promise.all(everyChild.map((c, i) => writeFile(path.join(logDir, `${prefix}-child-${i}.log`), c.output()).catch(() => {})));
     await balancer.close();
     await sandboxes?.close();
     await nc?.close().catch(() => {});
@@ -469,6 +482,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     await cluster?.stop();
     await rm(natsDir, { recursive: true, force: true }).catch(() => {});
     if (!o.keep) await db.drop();
+    // Thrown from here it replaces the run's report (or its error): the hang is the finding.
+    // eslint-disable-next-line no-unsafe-finally
+    if (hungOnStop.length > 0) throw new Error(`process(es) still running ${STOP_GRACE_MS / 1000} s after SIGTERM, SIGKILLed: ${hungOnStop.join('; ')}`);
   }
 }
 

@@ -44,7 +44,12 @@ export async function startChild(
     proc.once('exit', (code, signal) => resolve({ code, signal })),
   );
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${script} not ready in ${readyTimeoutMs} ms:\n${out}`)), readyTimeoutMs);
+    // Not ready in time: the process is killed, never left running unwatched (a late-ready one would
+    // go on consuming messages and holding connections that no one ends).
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`${script} not ready in ${readyTimeoutMs} ms:\n${out}`));
+    }, readyTimeoutMs);
     const onData = () => {
       if (ready.test(out)) {
         clearTimeout(timer);
