@@ -128,7 +128,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const procs: Proc[] = [];
   /** Every child ever started (a killed one is replaced): their output tells what went wrong. */
   const everyChild: Child[] = [];
-  /** Processes that exited without the monkey killing them (the end of the run stops them too: `monkeyOn`). */
+  /** Processes that exited without the monkey killing them (the monkey and the end of the run clear a slot before they stop its process). */
   const unexpectedExits: string[] = [];
   let sql: Sql | null = null;
   let nc: NatsConnection | null = null;
@@ -483,7 +483,6 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     await rm(natsDir, { recursive: true, force: true }).catch(() => {});
     if (!o.keep) await db.drop();
     // Thrown from here it replaces the run's report (or its error): the hang is the finding.
-    // eslint-disable-next-line no-unsafe-finally
     if (hungOnStop.length > 0) throw new Error(`process(es) still running ${STOP_GRACE_MS / 1000} s after SIGTERM, SIGKILLed: ${hungOnStop.join('; ')}`);
   }
 }
