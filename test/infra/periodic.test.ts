@@ -65,6 +65,26 @@ describe('periodic tasks', () => {
     expect(left?.n).toBe(0);
   });
 
+  it('the holder\'s session ended (a Postgres restart): withTryLock rejects, held() turns false, another takes the lock', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let isHeld: () => boolean = () => false;
+    const run = withTryLock(t.sql, 4444, async (_tx, h) => {
+      isHeld = h;
+      await held;
+      return 'finished';
+    });
+    const outcome = run.then(() => 'resolved', (err: { code?: string }) => err.code ?? 'rejected');
+    const holder = await holderOf(4444);
+    expect(isHeld()).toBe(true);
+    await t.sql`select pg_terminate_backend(${holder})`;
+    expect(['CONNECTION_CLOSED', '57P01', 'ECONNRESET']).toContain(await outcome);
+    // The task runs on (it was waiting); held() tells it its transaction is over.
+    expect(isHeld()).toBe(false);
+    expect(await withTryLock(t.sql, 4444, async () => 'next leader')).toBe('next leader');
+    release();
+  });
+
   it('run() while a run is in flight joins it instead of starting another', async () => {
     let runs = 0;
     let release!: () => void;
