@@ -86,15 +86,40 @@ export function documentColumn(s: Pick<OrderSnapshot, 'value' | 'context'>): Doc
   return s.context.documentEmailedAt ? 'emailed' : 'issued';
 }
 
-export function orderColumns(s: OrderSnapshot): OrderColumns {
+/**
+ * `prev`: the context the stored snapshot holds (same machine version), when the write may send
+ * only what changed (`contextPatch`) instead of the whole snapshot.
+ */
+export function orderColumns(s: OrderSnapshot, prev?: OrderSnapshot['context']): OrderColumns {
   return {
     state: orderStatus(s.value),
     documentState: documentColumn(s),
     stateValue: s.value,
     snapshot: { value: s.value, context: s.context, status: s.status },
+    status: s.status,
+    contextPatch: prev === undefined ? null : contextPatch(prev, s.context),
     machineVersion: ORDER_MACHINE_VERSION,
     holdCode: s.context.hold?.code ?? null,
   };
+}
+
+/**
+ * The context keys `next` changed from `prev`, compared by reference: XState's `assign` copies the
+ * context shallowly, so a key no action assigned keeps its very value (the order data, above all —
+ * most of a snapshot's bytes, and changed only by an admin's repair). Null when a merge cannot turn
+ * `prev` into `next`: a key gone, or set to undefined (JSON drops it; a merge would keep the old value).
+ */
+export function contextPatch(prev: object, next: object): Record<string, unknown> | null {
+  const before = prev as Record<string, unknown>;
+  const after = next as Record<string, unknown>;
+  const patch: Record<string, unknown> = {};
+  for (const k of Object.keys(before)) {
+    if (before[k] !== undefined && after[k] === undefined) return null;
+  }
+  for (const k of Object.keys(after)) {
+    if (after[k] !== before[k]) patch[k] = after[k];
+  }
+  return patch;
 }
 
 const NO_EFFECTS: EffectPlan = { outbox: [], timers: [], cancelTimers: [] };
@@ -193,6 +218,8 @@ export function decideOrderEvent(e: OrderEventInput, loaded: LoadResult, ctx: De
     snapshot: next,
     history: historyEntry(e, 'applied', current.value, next.value, note),
     effects,
-    row: { kind: 'update', expectedVersion: row.version, state: orderColumns(next) },
+    // The stored snapshot is `current` as JSON when it is of this machine version (the snapshot
+    // cache holds what this host wrote; else it was just read): then only what changed is sent.
+    row: { kind: 'update', expectedVersion: row.version, state: orderColumns(next, row.machine_version === ORDER_MACHINE_VERSION ? current.context : undefined) },
   };
 }

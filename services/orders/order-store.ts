@@ -74,9 +74,28 @@ export interface OrderColumns {
   state: string;
   documentState: string;
   stateValue: StateValue;
+  /** The whole snapshot: `{ value, context, status }`. */
   snapshot: unknown;
+  /** The snapshot's `status` (XState's: active, done…). */
+  status: string;
+  /**
+   * An update may send this instead of `snapshot`: the context keys that changed, merged into the
+   * stored context (`value` and `status` are sent whole). Valid only against the stored snapshot the
+   * decision was made from, which the write's version condition guarantees. Null: send `snapshot`.
+   */
+  contextPatch: Record<string, unknown> | null;
   machineVersion: string;
   holdCode: string | null;
+}
+
+/**
+ * The new snapshot as an update's SET expression: the whole snapshot, or the stored one with its
+ * context merged with the patch (jsonb `||` on the top level: the keys sent replace the stored ones).
+ */
+function snapshotUpdate(sql: Sql, s: OrderColumns) {
+  const json = (v: unknown) => sql.json(v as never);
+  if (s.contextPatch === null) return json(s.snapshot);
+  return sql`jsonb_build_object('value', ${json(s.stateValue)}::jsonb, 'status', ${s.status}::text, 'context', (snapshot->'context') || ${json(s.contextPatch)}::jsonb)`;
 }
 
 /**
@@ -99,7 +118,7 @@ export async function writeOrderEvent(sql: Sql, w: OrderWrite): Promise<boolean>
   } else if (w.row.kind === 'update') {
     const s = w.row.state;
     target = sql`update orders set state = ${s.state}, document_state = ${s.documentState}, state_value = ${json(s.stateValue)},
-        snapshot = ${json(s.snapshot)}, hold_code = ${s.holdCode}, version = version + 1, updated_at = now()
+        snapshot = ${snapshotUpdate(sql, s)}, machine_version = ${s.machineVersion}, hold_code = ${s.holdCode}, version = version + 1, updated_at = now()
       where id = ${w.orderId} and version = ${w.row.expectedVersion} and ${notInInbox} returning id`;
   } else {
     target = sql`update orders set version = version + 1 where id = ${w.orderId} and version = ${w.row.expectedVersion} and ${notInInbox} returning id`;
@@ -175,7 +194,7 @@ export async function writeOrderEvents(sql: Sql, writes: readonly OrderWrite[]):
     with input as (
       select * from jsonb_to_recordset(${json(orders)}::jsonb) as r(
         n int, id text, kind text, expected int, external_id text, customer_email text, created_at timestamptz, state text,
-        document_state text, state_value jsonb, snapshot jsonb, machine_version text, hold_code text, message_id text)),
+        document_state text, state_value jsonb, snapshot jsonb, status text, context_patch jsonb, machine_version text, hold_code text, message_id text)),
     fresh as (
       select i.* from input i
       where (select true from processed_messages p where p.consumer = ${consumer} and p.message_id = i.message_id) is null),
@@ -189,7 +208,10 @@ export async function writeOrderEvents(sql: Sql, writes: readonly OrderWrite[]):
         state = case when i.kind = 'update' then i.state else orders.state end,
         document_state = case when i.kind = 'update' then i.document_state else orders.document_state end,
         state_value = case when i.kind = 'update' then i.state_value else orders.state_value end,
-        snapshot = case when i.kind = 'update' then i.snapshot else orders.snapshot end,
+        snapshot = case when i.kind <> 'update' then orders.snapshot
+                        when i.context_patch is null then i.snapshot
+                        else jsonb_build_object('value', i.state_value, 'status', i.status, 'context', (orders.snapshot->'context') || i.context_patch) end,
+        machine_version = case when i.kind = 'update' then i.machine_version else orders.machine_version end,
         hold_code = case when i.kind = 'update' then i.hold_code else orders.hold_code end,
         updated_at = case when i.kind = 'update' then now() else orders.updated_at end,
         version = orders.version + 1
@@ -239,7 +261,10 @@ function orderInput(w: OrderWrite, n: number) {
     state: s?.state ?? null,
     document_state: s?.documentState ?? null,
     state_value: s?.stateValue ?? null,
-    snapshot: s?.snapshot ?? null,
+    // One or the other: the patch when the decision made one (see `OrderColumns.contextPatch`).
+    snapshot: s && s.contextPatch === null ? s.snapshot : null,
+    status: s?.status ?? null,
+    context_patch: s?.contextPatch ?? null,
     machine_version: s?.machineVersion ?? null,
     hold_code: s?.holdCode ?? null,
     message_id: w.history.messageId,

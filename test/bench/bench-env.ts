@@ -95,7 +95,7 @@ export async function runBareCeiling(
       orderId: id,
       history: { messageId: env.id, type: env.type, source: 'bare', outcome: 'applied', fromState: 'pending', toState: 'processing', fromValue: sample.value, toValue: sample.value, payload: env.payload, actor: null, note: null, occurredAt: env.occurredAt },
       effects: { outbox: [{ subject: 'bare', envelope: env }], timers: [], cancelTimers: [] },
-      row: { kind: 'update', expectedVersion: order?.version ?? 0, state: { state: 'processing', documentState: 'requested', stateValue: sample.value, snapshot: sample, machineVersion: 'bench', holdCode: null } },
+      row: { kind: 'update', expectedVersion: order?.version ?? 0, state: { state: 'processing', documentState: 'requested', stateValue: sample.value, snapshot: sample, status: 'active', contextPatch: null, machineVersion: 'bench', holdCode: null } },
     });
   };
   const once = opts.once ?? hostStatements;

@@ -3,7 +3,8 @@ import { makeEnvelope, natsNames } from '../../services/contracts/index.ts';
 import { createSql } from '../../infra/db/postgres.ts';
 import { createGroupCommitter } from '../../services/orders/group-commit.ts';
 import { decideOrderEvent, parseOrderEvent } from '../../services/orders/order-decision.ts';
-import { loadForEvent, writeOrderEvents, type OrderWrite } from '../../services/orders/order-store.ts';
+import { contextPatch, decideOrderEvent as decideFrom } from '../../services/orders/order-decision.ts';
+import { loadForEvent, writeOrderEvent, writeOrderEvents, type LoadResult, type OrderWrite } from '../../services/orders/order-store.ts';
 import { createTestContext, type TestContext } from '../support/context.ts';
 import { sampleOrder } from '../support/orders.ts';
 
@@ -101,6 +102,65 @@ describe('group commit (real Postgres)', () => {
     expect(results.slice(0, 2).map((r) => (r as PromiseFulfilledResult<boolean>).value)).toEqual([true, true]);
     const stored = await t.sql`select id from orders where id = any(${[...good, clash].map((o) => o.orderId)})`;
     expect(stored.map((r) => r['id']).sort()).toEqual(good.map((o) => o.orderId).sort());
+  });
+
+  it('an update sends only the context keys that changed; the stored snapshot is the whole new one, alone or grouped, from memory or read', async () => {
+    const a = sampleOrder();
+    const b = sampleOrder();
+    const stored = async (id: string) => (await t.sql<{ snapshot: unknown; version: number }[]>`select snapshot, version from orders where id = ${id}`)[0];
+    /** Decides from the live snapshot the host would keep in memory (`live`), or from a fresh read. */
+    const step = async (o: ReturnType<typeof sampleOrder>, live: LoadResult['order'], type: string, payload: unknown) => {
+      const env = makeEnvelope({ type, orderId: o.orderId, payload });
+      const loaded = live ? { processed: false, order: live } : await loadForEvent(t.sql, CONSUMER, env.id, o.orderId);
+      const d = decideFrom(parseOrderEvent(env, 'test'), loaded, { names, now: new Date(), paymentTimeoutMs: 60_000 });
+      if (d.outcome !== 'applied' || d.row.kind !== 'update' || !d.snapshot) throw new Error(`${type} was not applied: ${d.outcome}`);
+      const write: OrderWrite = { consumer: CONSUMER, orderId: o.orderId, history: d.history, effects: d.effects, row: d.row };
+      const next = { snapshot: { value: d.snapshot.value, context: d.snapshot.context }, machine_version: d.row.state.machineVersion, version: d.row.expectedVersion + 1, live: d.snapshot };
+      return { write, patch: d.row.state.contextPatch, whole: JSON.parse(JSON.stringify(d.row.state.snapshot)) as unknown, next };
+    };
+    const placed = await Promise.all([a, b].map((o) => decide('ORDER_PLACED', o.orderId, { order: o })));
+    await writeOrderEvents(t.sql, placed);
+
+    // An admin corrects the address before the payment (the order data changes: it is sent), decided from a read, written alone.
+    const address = { ...a.shippingAddress, line1: 'ul. Nowa 2' };
+    const fix = await step(a, null, 'UPDATE_SHIPPING_ADDRESS', { shippingAddress: address, note: 'customer called' });
+    expect(Object.keys(fix.patch ?? {})).toContain('order');
+    expect(await writeOrderEvent(t.sql, fix.write)).toBe(true);
+    const afterFix = await stored(a.orderId);
+    expect(afterFix?.snapshot).toEqual(fix.whole);
+    expect((afterFix?.snapshot as { context: { order: { shippingAddress: unknown } } }).context.order.shippingAddress).toEqual(address);
+
+    // Paid, a's decided from memory and b's from a read, in one statement: the order data did not change, so it is not sent.
+    const payA = await step(a, fix.next, 'PAYMENT_CONFIRMED', paid(a));
+    const payB = await step(b, null, 'PAYMENT_CONFIRMED', paid(b));
+    for (const pay of [payA, payB]) {
+      expect(Object.keys(pay.patch ?? {})).toContain('payment');
+      expect(Object.keys(pay.patch ?? {})).not.toContain('order');
+    }
+    expect(await writeOrderEvents(t.sql, [payA.write, payB.write])).toEqual(new Set([payA.write.history.messageId, payB.write.history.messageId]));
+    expect((await stored(a.orderId))?.snapshot).toEqual(payA.whole);
+    expect((await stored(b.orderId))?.snapshot).toEqual(payB.whole);
+
+    // The document, a's from memory, grouped with b's from a read.
+    const issued = (n: number) => ({ providerId: String(n), number: `FV/${n}/12/2026`, issueDate: '2026-12-02', provider: 'fakturownia' });
+    const docA = await step(a, payA.next, 'DOCUMENT_ISSUED', issued(1));
+    const docB = await step(b, null, 'DOCUMENT_ISSUED', issued(2));
+    expect(Object.keys(docA.patch ?? {})).not.toContain('order');
+    expect((await writeOrderEvents(t.sql, [docA.write, docB.write])).size).toBe(2);
+    expect((await stored(a.orderId))?.snapshot).toEqual(docA.whole);
+    expect((await stored(b.orderId))?.snapshot).toEqual(docB.whole);
+    expect((await stored(a.orderId))?.version).toBe(4);
+  });
+
+  it('a context patch is null when a merge could not give the new context (a key gone or undefined)', () => {
+    const order = { id: 1 };
+    expect(contextPatch({ order, hold: null }, { order, hold: { code: 'LOST' } })).toEqual({ hold: { code: 'LOST' } });
+    expect(contextPatch({ order, hold: null }, { order, hold: null })).toEqual({});
+    // Same content in a new object: sent (the comparison is by reference, which is only ever more).
+    expect(contextPatch({ order }, { order: { id: 1 } })).toEqual({ order: { id: 1 } });
+    expect(contextPatch({ order, note: 'x' }, { order })).toBeNull();
+    expect(contextPatch({ order, note: 'x' }, { order, note: undefined })).toBeNull();
+    expect(contextPatch({ order, note: undefined }, { order })).toEqual({});
   });
 
   it("checks each event against the inbox by index, never by reading all of the consumer's inbox rows", async () => {

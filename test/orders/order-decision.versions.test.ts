@@ -37,6 +37,8 @@ describe('order host: machine versions', () => {
     if (cancel.outcome === 'duplicate' || !cancel.snapshot) throw new Error('not applied');
     expect(cancel.outcome).toBe('applied');
     expect(cancel.row).toMatchObject({ kind: 'update', state: { state: 'cancelling', machineVersion: ORDER_MACHINE_VERSION } });
+    // Written back whole: a patch merged into the old shape would keep it old.
+    expect(cancel.row).toMatchObject({ state: { contextPatch: null } });
     const afterCancel = { snapshot: { value: cancel.snapshot.value, context: JSON.parse(JSON.stringify(cancel.snapshot.context)) as Record<string, unknown> }, machine_version: 'order@1', version: 5 };
     const done = decide('SHIPMENT_CANCELLED', { existed: true }, afterCancel);
     if (done.outcome === 'duplicate') throw new Error('duplicate');
