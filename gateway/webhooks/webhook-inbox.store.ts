@@ -132,21 +132,20 @@ export function createWebhookInboxStore(deps: { sql: Sql; logger: Logger }) {
     maxInFlight: MAX_INSERTS_IN_FLIGHT,
     maxBatch: MAX_INSERT_BATCH,
     async write(batch) {
-      const col = (f: (r: InboxInsert) => string | null) => batch.map((b) => f(b.row));
       const alongside = alongsideOf(batch);
-      // One array per column (unnest): the statement's text is the same for every batch size, so it is
-      // prepared once per connection, not once per size (a multi-row VALUES list made a new statement
-      // for every row count, each first described in a round trip of its own and planned anew).
+      // The rows as ONE jsonb parameter: the statement's text is the same for every batch size, so it
+      // is prepared once per connection (a multi-row VALUES list made a new statement for every row
+      // count), and the rows are serialized by JSON.stringify at once — as text arrays, postgres.js
+      // escaped every element (the bodies, the headers' JSON) in JavaScript, copy after copy. Text here
+      // went through `storableText` (no NUL, no lone surrogate: jsonb refuses both); the body is base64.
+      const rows = batch.map(({ row: r }) => ({ ...r, body: r.body.toString('base64') }));
       const inserted = await sql<{ id: string; dedupe_key: string; alongside: boolean; settled: boolean }[]>`
         with ${alongside.settled} new_inbox_rows as (
           insert into webhook_inbox (provider, dedupe_key, event_type, signature, verdict, detail, order_id, external_ref, headers, body, published_at)
-          select v.provider, v.dedupe_key, v.event_type, v.signature, v.verdict, v.detail, v.order_id, v.external_ref, v.headers::jsonb, decode(v.body, 'base64'),
+          select v.provider, v.dedupe_key, v.event_type, v.signature, v.verdict, v.detail, v.order_id, v.external_ref, v.headers, decode(v.body, 'base64'),
                  ${alongside.publishedAt}
-            from unnest(${col((r) => r.provider)}::text[], ${col((r) => r.dedupe_key)}::text[], ${col((r) => r.event_type)}::text[],
-                        ${col((r) => r.signature)}::text[], ${col((r) => r.verdict)}::text[], ${col((r) => r.detail)}::text[],
-                        ${col((r) => r.order_id)}::text[], ${col((r) => r.external_ref)}::text[], ${col((r) => JSON.stringify(r.headers))}::text[],
-                        ${col((r) => r.body.toString('base64'))}::text[])
-              as v(provider, dedupe_key, event_type, signature, verdict, detail, order_id, external_ref, headers, body)
+            from jsonb_to_recordset(${sql.json(rows as never)}::jsonb)
+              as v(provider text, dedupe_key text, event_type text, signature text, verdict text, detail text, order_id text, external_ref text, headers jsonb, body text)
           on conflict (dedupe_key) do nothing
           returning id, dedupe_key, published_at is not null as settled
         )${alongside.ctes}
