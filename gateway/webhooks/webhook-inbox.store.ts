@@ -2,6 +2,7 @@ import type { Sql, SqlFragment } from '../../infra/db/postgres.ts';
 import { createDeferredMarks } from '../../infra/db/deferred-marks.ts';
 import { createGroupedWrites } from '../../infra/db/grouped-writes.ts';
 import type { Logger } from '../../infra/logger.ts';
+import { storableText } from '../../services/contracts/index.ts';
 import type { AlongsideWriter, ListFilter, SignatureVerdict, StoredWebhook, WebhookVerdict } from './webhook-inbox.types.ts';
 
 /**
@@ -183,9 +184,19 @@ export function createWebhookInboxStore(deps: { sql: Sql; logger: Logger }) {
      * whether `alongside` (for the provider's registered writer) was written with it.
      */
     insertOnce(raw: InboxInsert, alongside?: unknown): Promise<InsertOutcome> {
-      // Postgres text cannot hold NUL; one such value must not fail the whole batch.
-      const clean = (v: string | null) => (v === null ? null : v.replace(/\u0000/g, ''));
-      const row: InboxInsert = { ...raw, event_type: clean(raw.event_type), detail: clean(raw.detail), order_id: clean(raw.order_id), external_ref: clean(raw.external_ref) };
+      // Neither Postgres text nor jsonb holds NUL, and jsonb refuses a lone surrogate: one such value
+      // must not fail the whole batch (the inbox passes stored text already; this keeps the store safe alone).
+      const clean = (v: string | null) => (v === null ? null : storableText(v));
+      const headers = Object.fromEntries(Object.entries(raw.headers).map(([k, v]) => [storableText(k), storableText(v)]));
+      const row: InboxInsert = {
+        ...raw,
+        dedupe_key: storableText(raw.dedupe_key),
+        event_type: clean(raw.event_type),
+        detail: clean(raw.detail),
+        order_id: clean(raw.order_id),
+        external_ref: clean(raw.external_ref),
+        headers,
+      };
       return insert({ row, alongside });
     },
 
