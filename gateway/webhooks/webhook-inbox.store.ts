@@ -137,8 +137,8 @@ export function createWebhookInboxStore(deps: { sql: Sql; logger: Logger }) {
       // The rows as ONE jsonb parameter: the statement's text is the same for every batch size, so it
       // is prepared once per connection (a multi-row VALUES list made a new statement for every row
       // count), and the rows are serialized by JSON.stringify at once — as text arrays, postgres.js
-      // escaped every element (the bodies, the headers' JSON) in JavaScript, copy after copy. Text here
-      // went through `storableText` (no NUL, no lone surrogate: jsonb refuses both); the body is base64.
+      // escaped every element (the bodies, the headers' JSON) in JavaScript, copy after copy. The text
+      // went through `storableText` in `insertOnce` (jsonb refuses NUL and lone surrogates); the body is base64.
       const rows = batch.map(({ row: r }) => ({ ...r, body: r.body.toString('base64') }));
       const inserted = await sql<{ id: string; dedupe_key: string; alongside: boolean; settled: boolean }[]>`
         with ${alongside.settled} new_inbox_rows as (
@@ -185,7 +185,7 @@ export function createWebhookInboxStore(deps: { sql: Sql; logger: Logger }) {
      */
     insertOnce(raw: InboxInsert, alongside?: unknown): Promise<InsertOutcome> {
       // Neither Postgres text nor jsonb holds NUL, and jsonb refuses a lone surrogate: one such value
-      // must not fail the whole batch (the inbox passes stored text already; this keeps the store safe alone).
+      // must not fail the whole batch. This is the one place the row's text is made storable.
       const clean = (v: string | null) => (v === null ? null : storableText(v));
       const headers = Object.fromEntries(Object.entries(raw.headers).map(([k, v]) => [storableText(k), storableText(v)]));
       const row: InboxInsert = {

@@ -43,11 +43,6 @@ export function keepHeaders(headers: Headers): Record<string, string> {
   return out;
 }
 
-/** A text column's value as Postgres can store it (null stays null). */
-function storableColumn(v: string | null | undefined): string | null {
-  return v === undefined || v === null ? null : storableText(v);
-}
-
 /** The dedupe key of a request whose signature failed: its body hash, never the provider's event id. */
 export function invalidDedupeKey(provider: string, body: Buffer): string {
   return `${provider}:invalid:${createHash('sha256').update(body).digest('hex')}`;
@@ -105,17 +100,18 @@ export function createWebhookInbox(deps: WebhookInboxDeps) {
    * publishes the same ones again, same ids, which JetStream and the consumers de-duplicate).
    */
   async function store(receipt: WebhookReceipt): Promise<StoredReceipt> {
-    // Text columns hold what Postgres can store (`storableColumn`); the exact bytes are in `body`.
+    // The store makes every text column storable (no NUL, no lone surrogate); the exact bytes are in
+    // `body`. The dedupe key is made so here too: it is also looked up and names the messages.
     const r: WebhookReceipt = { ...receipt, dedupeKey: storableText(receipt.dedupeKey) };
     const inserted = await rows.insertOnce({
       provider: r.provider,
       dedupe_key: r.dedupeKey,
-      event_type: storableColumn(r.eventType),
+      event_type: r.eventType ?? null,
       signature: r.signature,
       verdict: r.verdict,
-      detail: storableColumn(r.detail),
-      order_id: storableColumn(r.orderId),
-      external_ref: storableColumn(r.externalRef),
+      detail: r.detail ?? null,
+      order_id: r.orderId ?? null,
+      external_ref: r.externalRef ?? null,
       headers: keepHeaders(r.headers),
       body: r.body,
     }, r.alongside);

@@ -2,8 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeEnvelope, natsNames } from '../../services/contracts/index.ts';
 import { createSql } from '../../infra/db/postgres.ts';
 import { createGroupCommitter } from '../../services/orders/group-commit.ts';
-import { decideOrderEvent, parseOrderEvent } from '../../services/orders/order-decision.ts';
-import { contextPatch, decideOrderEvent as decideFrom } from '../../services/orders/order-decision.ts';
+import { contextPatch, decideOrderEvent, parseOrderEvent } from '../../services/orders/order-decision.ts';
 import { loadForEvent, writeOrderEvent, writeOrderEvents, type LoadResult, type OrderWrite } from '../../services/orders/order-store.ts';
 import { createTestContext, type TestContext } from '../support/context.ts';
 import { sampleOrder } from '../support/orders.ts';
@@ -112,7 +111,7 @@ describe('group commit (real Postgres)', () => {
     const step = async (o: ReturnType<typeof sampleOrder>, live: LoadResult['order'], type: string, payload: unknown) => {
       const env = makeEnvelope({ type, orderId: o.orderId, payload });
       const loaded = live ? { processed: false, order: live } : await loadForEvent(t.sql, CONSUMER, env.id, o.orderId);
-      const d = decideFrom(parseOrderEvent(env, 'test'), loaded, { names, now: new Date(), paymentTimeoutMs: 60_000 });
+      const d = decideOrderEvent(parseOrderEvent(env, 'test'), loaded, { names, now: new Date(), paymentTimeoutMs: 60_000 });
       if (d.outcome !== 'applied' || d.row.kind !== 'update' || !d.snapshot) throw new Error(`${type} was not applied: ${d.outcome}`);
       const write: OrderWrite = { consumer: CONSUMER, orderId: o.orderId, history: d.history, effects: d.effects, row: d.row };
       const next = { snapshot: { value: d.snapshot.value, context: d.snapshot.context }, machine_version: d.row.state.machineVersion, version: d.row.expectedVersion + 1, live: d.snapshot };
