@@ -10,7 +10,7 @@
  * - BENCH_HEAP_PROF_DIR: sample allocations from start to SIGTERM — garbage included, which is what
  *   the young-generation GC pays for — and write a `.heapprofile` there.
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import path from 'node:path';
 import { loadConfig } from '../../infra/config.ts';
@@ -34,7 +34,8 @@ if (countFile) setInterval(() => writeFileSync(countFile, JSON.stringify({ total
 
 const profDir = process.env['BENCH_CPU_PROF_DIR'];
 const profiler = profDir ? new Session() : null;
-if (profiler) {
+if (profiler && profDir) {
+  mkdirSync(profDir, { recursive: true });
   profiler.connect();
   await profiler.post('Profiler.enable');
   await profiler.post('Profiler.start');
@@ -42,7 +43,8 @@ if (profiler) {
 
 const heapProfDir = process.env['BENCH_HEAP_PROF_DIR'];
 const heapProfiler = heapProfDir ? new Session() : null;
-if (heapProfiler) {
+if (heapProfiler && heapProfDir) {
+  mkdirSync(heapProfDir, { recursive: true });
   heapProfiler.connect();
   await heapProfiler.post('HeapProfiler.enable');
   await heapProfiler.post('HeapProfiler.startSampling', {
