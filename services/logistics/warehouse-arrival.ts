@@ -27,7 +27,9 @@ export interface WarehouseArrival {
   readonly orderEvent: MappedOrderEvent | null;
 }
 
-const hasNul = (s: string | null | undefined) => typeof s === 'string' && s.includes('\u0000');
+/** Text jsonb cannot hold: a NUL, or a lone UTF-16 surrogate (`u`: a pair is one code point, no match). */
+const UNSTORABLE = /\u0000|[\ud800-\udfff]/u;
+const unstorable = (s: string | null | undefined) => typeof s === 'string' && UNSTORABLE.test(s);
 
 function validTime(s: string): string | null {
   const t = Date.parse(s);
@@ -42,7 +44,7 @@ function validTime(s: string): string | null {
 export function warehouseArrival(hook: WarehouseWebhook, raw: string): WarehouseArrival | null {
   const mapped = mapWarehouseWebhook(hook);
   if (mapped.unknownStatus) return null;
-  if ([raw, hook.reference, hook.shipmentId, hook.status, hook.eventId, mapped.summary].some(hasNul)) return null;
+  if ([raw, hook.reference, hook.shipmentId, hook.status, hook.eventId, mapped.summary].some(unstorable)) return null;
   return {
     dedupeKey: warehouseEventKey(hook.eventId),
     reference: hook.reference,
@@ -75,17 +77,29 @@ const SUBMITTED = (sql: Sql): SqlFragment => sql`exists (select 1 from warehouse
  * `dedupe_key` of each row written; a webhook without one goes the long way.
  */
 export function logArrivals(sql: Sql, arrivals: readonly WarehouseArrival[]): SqlFragment {
-  const col = (f: (a: WarehouseArrival) => string | null) => arrivals.map(f);
+  // The rows as ONE jsonb parameter (serialized by JSON.stringify at once; as ten text arrays postgres.js
+  // escaped every element — the raw bodies too — in JavaScript). `warehouseArrival` let no text jsonb
+  // refuses through, so one hostile webhook cannot fail the batch.
+  const rows = arrivals.map((a) => ({
+    reference: a.reference,
+    shipment_id: a.shipmentId,
+    status: a.status,
+    event_id: a.eventId,
+    dedupe_key: a.dedupeKey,
+    order_event: a.orderEvent?.type ?? null,
+    timeline: a.timeline,
+    summary: a.summary,
+    raw: a.raw,
+    occurred_at: a.occurredAt,
+  }));
   return sql`
     insert into warehouse_log
       (order_id, reference, shipment_id, direction, kind, status, event_id, dedupe_key, matched, order_event, timeline, summary, raw, occurred_at)
     select v.reference, v.reference, v.shipment_id, 'in', 'webhook', v.status, v.event_id, v.dedupe_key, true, v.order_event,
-           v.timeline::boolean, v.summary, v.raw, v.occurred_at::timestamptz
-      from unnest(${col((a) => a.reference)}::text[], ${col((a) => a.shipmentId)}::text[], ${col((a) => a.status)}::text[],
-                  ${col((a) => a.eventId)}::text[], ${col((a) => a.dedupeKey)}::text[], ${col((a) => a.orderEvent?.type ?? null)}::text[],
-                  ${col((a) => String(a.timeline))}::text[], ${col((a) => a.summary)}::text[], ${col((a) => a.raw)}::text[],
-                  ${col((a) => a.occurredAt)}::text[])
-           as v(reference, shipment_id, status, event_id, dedupe_key, order_event, timeline, summary, raw, occurred_at)
+           v.timeline, v.summary, v.raw, v.occurred_at
+      from jsonb_to_recordset(${sql.json(rows as never)}::jsonb)
+           as v(reference text, shipment_id text, status text, event_id text, dedupe_key text, order_event text,
+                timeline boolean, summary text, raw text, occurred_at timestamptz)
      where v.dedupe_key in (select n.dedupe_key from new_inbox_rows n)
        and ${SUBMITTED(sql)}
     on conflict (dedupe_key) do nothing
