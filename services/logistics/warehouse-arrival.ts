@@ -78,7 +78,7 @@ const SUBMITTED = (sql: Sql): SqlFragment => sql`exists (select 1 from warehouse
  */
 export function logArrivals(sql: Sql, arrivals: readonly WarehouseArrival[]): SqlFragment {
   // The rows as ONE jsonb parameter (serialized by JSON.stringify at once; as ten text arrays postgres.js
-  // escaped every element — the raw bodies too — in JavaScript). `warehouseArrival` let no text jsonb
+  // escaped every element — the raw bodies too — in JavaScript). `warehouseArrival` lets no text that jsonb
   // refuses through, so one hostile webhook cannot fail the batch.
   const rows = arrivals.map((a) => ({
     reference: a.reference,
