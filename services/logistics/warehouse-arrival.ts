@@ -1,5 +1,5 @@
 import type { Sql, SqlFragment } from '../../infra/db/postgres.ts';
-import { warehouseEventKey, type WarehouseWebhook } from '../contracts/index.ts';
+import { isStorableText, warehouseEventKey, type WarehouseWebhook } from '../contracts/index.ts';
 import { mapWarehouseWebhook, type MappedOrderEvent } from './warehouse-status.mapping.ts';
 
 /**
@@ -27,9 +27,7 @@ export interface WarehouseArrival {
   readonly orderEvent: MappedOrderEvent | null;
 }
 
-/** Text jsonb cannot hold: a NUL, or a lone UTF-16 surrogate (`u`: a pair is one code point, no match). */
-const UNSTORABLE = /\u0000|[\ud800-\udfff]/u;
-const unstorable = (s: string | null | undefined) => typeof s === 'string' && UNSTORABLE.test(s);
+const unstorable = (s: string | null | undefined) => typeof s === 'string' && !isStorableText(s);
 
 function validTime(s: string): string | null {
   const t = Date.parse(s);
