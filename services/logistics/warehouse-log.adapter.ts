@@ -1,10 +1,11 @@
 import { createGroupedWrites } from '../../infra/db/grouped-writes.ts';
 import type { Sql } from '../../infra/db/postgres.ts';
+import { storableText } from '../contracts/index.ts';
 import type { WarehouseExchange, WarehouseLogPort } from './warehouse.port.ts';
 
-/** Postgres text cannot hold NUL: one such byte from a warehouse must not fail the rows logged with it. */
+/** Postgres text cannot hold NUL (nor a lone surrogate): one such value from a warehouse must not fail the rows logged with it. */
 function storable(s: string | null): string | null {
-  return s === null ? null : s.replace(/\u0000/g, '\uFFFD');
+  return s === null ? null : storableText(s);
 }
 
 function validTime(s: string | null | undefined): string | null {
