@@ -32,13 +32,16 @@ import type { AlongsideWriter, Headers, ListFilter, StoredReceipt, StoredWebhook
 
 export * from './webhook-inbox.types.ts';
 
-/** Headers worth keeping (no cookies or auth), lower-cased, arrays joined. */
+/**
+ * Headers worth keeping (no cookies or auth), lower-cased, arrays joined. Their text is made storable
+ * where it is stored (`insertOnce`), not here: verification reads them as they came.
+ */
 export function keepHeaders(headers: Headers): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(headers)) {
     const key = k.toLowerCase();
     if (v === undefined || key === 'cookie' || key === 'authorization') continue;
-    out[storableText(key)] = storableText(Array.isArray(v) ? v.join(', ') : v);
+    out[key] = Array.isArray(v) ? v.join(', ') : v;
   }
   return out;
 }

@@ -1,6 +1,6 @@
 import type { StateValue } from 'xstate';
 import type { OrderSnapshot } from '../../machines/order/index.ts';
-import type { Sql } from '../../infra/db/postgres.ts';
+import type { Sql, SqlFragment } from '../../infra/db/postgres.ts';
 import type { EffectPlan } from './order-effects.ts';
 
 /**
@@ -89,13 +89,18 @@ export interface OrderColumns {
 }
 
 /**
- * The new snapshot as an update's SET expression: the whole snapshot, or the stored one with its
- * context merged with the patch (jsonb `||` on the top level: the keys sent replace the stored ones).
+ * The stored snapshot with its context merged with a patch (jsonb `||` on the top level: the keys
+ * sent replace the stored ones), `value` and `status` whole: the one shape both update statements build.
  */
+function patchedSnapshot(sql: Sql, p: { value: SqlFragment; status: SqlFragment; stored: SqlFragment; patch: SqlFragment }): SqlFragment {
+  return sql`jsonb_build_object('value', ${p.value}, 'status', ${p.status}, 'context', (${p.stored}->'context') || ${p.patch})`;
+}
+
+/** The new snapshot as the one-event update's SET expression: the whole snapshot, or the patched stored one. */
 function snapshotUpdate(sql: Sql, s: OrderColumns) {
   const json = (v: unknown) => sql.json(v as never);
   if (s.contextPatch === null) return json(s.snapshot);
-  return sql`jsonb_build_object('value', ${json(s.stateValue)}::jsonb, 'status', ${s.status}::text, 'context', (snapshot->'context') || ${json(s.contextPatch)}::jsonb)`;
+  return patchedSnapshot(sql, { value: sql`${json(s.stateValue)}::jsonb`, status: sql`${s.status}::text`, stored: sql`snapshot`, patch: sql`${json(s.contextPatch)}::jsonb` });
 }
 
 /**
@@ -210,7 +215,7 @@ export async function writeOrderEvents(sql: Sql, writes: readonly OrderWrite[]):
         state_value = case when i.kind = 'update' then i.state_value else orders.state_value end,
         snapshot = case when i.kind <> 'update' then orders.snapshot
                         when i.context_patch is null then i.snapshot
-                        else jsonb_build_object('value', i.state_value, 'status', i.status, 'context', (orders.snapshot->'context') || i.context_patch) end,
+                        else ${patchedSnapshot(sql, { value: sql`i.state_value`, status: sql`i.status`, stored: sql`orders.snapshot`, patch: sql`i.context_patch` })} end,
         machine_version = case when i.kind = 'update' then i.machine_version else orders.machine_version end,
         hold_code = case when i.kind = 'update' then i.hold_code else orders.hold_code end,
         updated_at = case when i.kind = 'update' then now() else orders.updated_at end,
