@@ -546,7 +546,7 @@ export function loadConfig(env: Env = process.env): Config {
     duplicateWindowMs: int(env, 'DUPLICATE_WINDOW_MS', 10 * 60_000, 1000, 24 * 3600_000),
     bulkYieldLagMs: int(env, 'BULK_YIELD_LAG_MS', 10, 0, 10_000),
     outboxPollMs: int(env, 'OUTBOX_POLL_MS', 1000, 10, 60_000),
-    databasePoolMax: int(env, 'DATABASE_POOL_MAX', 20, 2, 1000),
+    databasePoolMax: int(env, 'DATABASE_POOL_MAX', 6, 2, 1000),
     dataDir: str(env, 'ORDERPILOT_DATA_DIR') ?? '.data',
     invoicingMaxAttempts: int(env, 'INVOICING_MAX_ATTEMPTS', 8, 1, 100),
     invoicingRetryBaseMs: int(env, 'INVOICING_RETRY_BASE_MS', 30_000, 1, 3600_000),

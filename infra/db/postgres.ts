@@ -43,16 +43,42 @@ export function openPostgres(url: string, options: postgres.Options<Record<strin
   return postgres(target.url, target.path === undefined ? options : { ...options, path: target.path }) as Sql;
 }
 
-/** Creates a pool. Callers own it and must `end()` it on shutdown. */
+/** Leader locks' pool of each pool made by `createSql` (made on first use). */
+const leaderPools = new WeakMap<Sql, () => Sql>();
+/** Most leader locks one process holds at once (relay, sweeper, redrive, rechecks, one per polled shop); more wait. */
+const LEADER_POOL_MAX = 16;
+
+/**
+ * Creates a pool. Callers own it and must `end()` it on shutdown (which also ends its leader pool).
+ *
+ * Leader locks (`withTryLock`: a transaction holding an advisory lock for as long as a process
+ * leads, the outbox relay's for its whole life) are taken on a second pool of their own, made on
+ * first use, so they never sit on the work pool's connections: the work pool can be small — a few
+ * backends busy at once on a 2-core machine (Postgres spends less CPU per statement than with
+ * twenty: README, "Benchmark") — without a leader's inner statements waiting for a connection that
+ * the leaders themselves hold.
+ */
 export function createSql(url: string, opts: SqlOptions = {}): Sql {
-  return openPostgres(url, {
-    max: opts.max ?? 10,
+  const name = opts.name ?? 'orderpilot';
+  const common = {
     // Idle connections go back to the server: many small processes share its max_connections.
     idle_timeout: 20,
     onnotice: () => {},
-    connection: { application_name: opts.name ?? 'orderpilot' },
     ...(opts.onStatement === undefined ? {} : { debug: (_connection: number, query: string, parameters: unknown[]) => opts.onStatement?.(query, parameters) }),
-  });
+  };
+  const sql = openPostgres(url, { ...common, max: opts.max ?? 10, connection: { application_name: name } });
+  let leaders: Sql | null = null;
+  leaderPools.set(sql, () => (leaders ??= openPostgres(url, { ...common, max: LEADER_POOL_MAX, connection: { application_name: `${name}-leader` } })));
+  const endWork = sql.end.bind(sql);
+  sql.end = async (options?: { timeout?: number | undefined }) => {
+    await Promise.all([endWork(options), leaders?.end(options)]);
+  };
+  return sql;
+}
+
+/** The pool leader locks are taken on: `sql`'s own leader pool when `createSql` made it, else `sql`. */
+export function leaderPool(sql: Sql): Sql {
+  return leaderPools.get(sql)?.() ?? sql;
 }
 
 /** SQLSTATEs that mean "try again": serialization failures, deadlocks, connection loss, shutdown. */

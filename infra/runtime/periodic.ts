@@ -1,4 +1,4 @@
-import type { Sql, TxSql } from '../db/postgres.ts';
+import { leaderPool, type Sql, type TxSql } from '../db/postgres.ts';
 import type { Logger } from '../logger.ts';
 
 export interface Periodic<T> {
@@ -62,6 +62,9 @@ export function startPeriodic<T>(o: { everyMs: number; task: () => Promise<T>; l
  * never settled (porsager/postgres#1208; `infra/patches/` now guards it, see
  * test/infra/postgres-connection-loss.test.ts). A transaction whose connection dies is rejected
  * (ECONNRESET / CONNECTION_CLOSED / 57P01) and the pool goes on.
+ *
+ * The transaction runs on `sql`'s leader pool (`leaderPool`), not on its work connections; statements
+ * `fn` sends through `sql` itself take a work connection as any other.
  */
 export async function withTryLock<T>(sql: Sql, key: number, fn: (tx: TxSql, held: () => boolean) => Promise<T>): Promise<T | null> {
   // The simple protocol takes no parameters: the key goes in as an integer literal.
@@ -71,7 +74,7 @@ export async function withTryLock<T>(sql: Sql, key: number, fn: (tx: TxSql, held
   // whose connection the pool reconnects and hands to others.
   let over = false;
   try {
-    return (await sql.begin(async (tx) => {
+    return (await leaderPool(sql).begin(async (tx) => {
       const [lock] = await tx.unsafe<{ ok: boolean }[]>(`select pg_try_advisory_xact_lock(${key}::bigint) as ok`).simple();
       return lock?.ok ? fn(tx, () => !over) : null;
     })) as T | null;

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSql } from '../../infra/db/postgres.ts';
 import { startPeriodic, withTryLock } from '../../infra/runtime/periodic.ts';
 import { createTestContext, type TestContext } from '../support/context.ts';
 
@@ -27,6 +28,39 @@ describe('periodic tasks', () => {
     release();
     expect(await first).toBe('first');
     expect(await withTryLock(t.sql, 4242, async () => 'second')).toBe('second');
+  });
+
+  it('leaders hold their locks on a pool of their own: a work pool of one connection still serves their statements', async () => {
+    // Like the outbox relay (leads for its whole life) beside the sweeper: each lock is a transaction
+    // held while its task sends statements through the work pool. On the work pool's own connections,
+    // the first lock would take the only one and its task's first statement would wait forever.
+    const sql = createSql(t.databaseUrl, { max: 1, name: 'leader-pool-test' });
+    try {
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      const relay = withTryLock(sql, 4444, async () => {
+        const [row] = await sql<{ n: number }[]>`select 1 as n`;
+        await held;
+        return row?.n;
+      });
+      const sweep = withTryLock(sql, 4445, async () => (await sql<{ n: number }[]>`select 2 as n`)[0]?.n);
+      expect(await sweep).toBe(2);
+      release();
+      expect(await relay).toBe(1);
+      const sessions = await t.sql<{ name: string; n: number }[]>`
+        select application_name as name, count(*)::int as n from pg_stat_activity
+        where application_name like 'leader-pool-test%' group by 1 order by 1`;
+      expect(sessions).toEqual([
+        { name: 'leader-pool-test', n: 1 },
+        { name: 'leader-pool-test-leader', n: 2 },
+      ]);
+    } finally {
+      await sql.end({ timeout: 5 });
+    }
+    // end() closed the leader pool as well: no session of either pool is left.
+    await expect
+      .poll(async () => (await t.sql<{ n: number }[]>`select count(*)::int as n from pg_stat_activity where application_name like 'leader-pool-test%'`)[0]?.n, { timeout: 10_000 })
+      .toBe(0);
   });
 
   /** The session holding advisory lock `key` (once granted). */
