@@ -40,27 +40,12 @@ export interface ConsumerRunnerOptions {
    * goes first. Without it the consumer always runs `concurrency` at once.
    */
   gate?: BulkGate | undefined;
-  /**
-   * Keeps messages of one subject in stream order while several are in flight (the order host's
-   * order-turns.ts): `inTurn` before a message is handled (decoded or not), `settle` once it is acked or
-   * dead-lettered (gone from a work-queue stream).
-   */
-  turns?: { inTurn(m: JsMsg): Promise<void>; settle(m: JsMsg): void } | undefined;
 }
 
 export interface RunningConsumer {
   /** Stops pulling, waits for in-flight messages to finish and be acked. */
   stop(): Promise<void>;
   readonly done: Promise<void>;
-}
-
-/**
- * Thrown by a handler that is being stopped before it could start the message's work (it was
- * waiting its turn): the message is neither acked nor nak'd and no attempt is counted against it in
- * process — JetStream delivers it again after the ack wait, like a message not started at all.
- */
-export class LeftForRedelivery extends Error {
-  override readonly name = 'LeftForRedelivery';
 }
 
 /**
@@ -110,18 +95,12 @@ export async function runConsumer(o: ConsumerRunnerOptions): Promise<RunningCons
     const keepAlive = setInterval(() => m.working(), Math.max(250, Math.floor(o.ackWaitMs / 2)));
     let env: Envelope | undefined;
     try {
-      await o.turns?.inTurn(m);
       env = decodeEnvelope(m.data);
       await o.handler(env, ctx);
       m.ack();
-      o.turns?.settle(m);
       // Only a message that failed before can have a pending retry: the happy path costs nothing.
       if (deliveryCount > 1) forget(env.id);
     } catch (err) {
-      if (err instanceof LeftForRedelivery) {
-        log.debug({ subject: m.subject, messageId: env?.id }, 'stopping: left for redelivery after the ack wait');
-        return;
-      }
       const retryable = isRetryable(err);
       const code = isOrderpilotError(err) ? err.code : retryable ? 'DB_UNAVAILABLE' : 'INTERNAL';
       const message = err instanceof Error ? err.message : String(err);
@@ -153,7 +132,6 @@ export async function runConsumer(o: ConsumerRunnerOptions): Promise<RunningCons
         });
         // No reason argument: nats-server 2.9 does not understand `+TERM <reason>` and would redeliver.
         m.term();
-        o.turns?.settle(m);
         if (env && deliveryCount > 1) forget(env.id);
       } catch (dlErr) {
         // Could not even record it: leave it to redelivery rather than lose it.
