@@ -68,9 +68,12 @@ export function createSql(url: string, opts: SqlOptions = {}): Sql {
   };
   const sql = openPostgres(url, { ...common, max: opts.max ?? 10, connection: { application_name: name } });
   let leaders: Sql | null = null;
-  leaderPools.set(sql, () => (leaders ??= openPostgres(url, { ...common, max: LEADER_POOL_MAX, connection: { application_name: `${name}-leader` } })));
+  let ended = false;
+  // Once ended, no leader pool is made any more (nothing would end it): the ended work pool answers, with CONNECTION_ENDED.
+  leaderPools.set(sql, () => (ended ? sql : (leaders ??= openPostgres(url, { ...common, max: LEADER_POOL_MAX, connection: { application_name: `${name}-leader` } }))));
   const endWork = sql.end.bind(sql);
   sql.end = async (options?: { timeout?: number | undefined }) => {
+    ended = true;
     await Promise.all([endWork(options), leaders?.end(options)]);
   };
   return sql;

@@ -57,6 +57,10 @@ describe('periodic tasks', () => {
     } finally {
       await sql.end({ timeout: 5 });
     }
+    // A pool ended before it ever led: a late leader is refused, and no leader pool is opened for it.
+    const unused = createSql(t.databaseUrl, { max: 1, name: 'leader-pool-test-unused' });
+    await unused.end({ timeout: 5 });
+    await expect(withTryLock(unused, 4446, async () => 'led')).rejects.toMatchObject({ code: 'CONNECTION_ENDED' });
     // end() closed the leader pool as well: no session of either pool is left.
     await expect
       .poll(async () => (await t.sql<{ n: number }[]>`select count(*)::int as n from pg_stat_activity where application_name like 'leader-pool-test%'`)[0]?.n, { timeout: 10_000 })
