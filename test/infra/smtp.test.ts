@@ -159,3 +159,83 @@ describe('composeMail', () => {
     expect(() => composeMail({ from: 'a@example.com', to: 'b@example.com', text: 't', attachments: [{ filename: 'f.pdf', path: '/etc/hostname' }] })).toThrow(/in-memory content only/);
   });
 });
+
+/**
+ * nodemailer's dot-stuffing stream as released (10.6.1), every byte tested in JavaScript: the oracle
+ * for the patched one (infra/patches/nodemailer+10.6.1.patch), which jumps between line breaks.
+ */
+function stuffedAsReleased(chunks: readonly Buffer[]): Buffer {
+  const out: Buffer[] = [];
+  let lastByte: number | false = false;
+  for (const chunk of chunks) {
+    if (chunk.length === 0) continue;
+    for (let i = 0; i < chunk.length; i++) {
+      const byte = chunk[i];
+      const prev = i ? chunk[i - 1] : lastByte;
+      if (prev === 0x0d && byte !== 0x0a) out.push(Buffer.from(byte === 0x2e ? '\n.' : '\n'));
+      else if (byte === 0x0a && prev !== 0x0d) out.push(Buffer.from('\r'));
+      else if (byte === 0x2e && (prev === 0x0a || prev === false)) out.push(Buffer.from('.'));
+      out.push(chunk.subarray(i, i + 1));
+    }
+    lastByte = chunk[chunk.length - 1] ?? lastByte;
+  }
+  out.push(Buffer.from(lastByte === 0x0a ? '.\r\n' : lastByte === 0x0d ? '\n.\r\n' : '\r\n.\r\n'));
+  return Buffer.concat(out);
+}
+
+describe('SMTP DATA dot-stuffing (nodemailer patched to skip between line breaks)', () => {
+  async function stuffed(chunks: readonly Buffer[]): Promise<Buffer> {
+    const { default: DataStream } = (await import('nodemailer/lib/smtp-connection/data-stream.js')) as { default: new () => import('node:stream').Transform };
+    const stream = new DataStream();
+    const out: Buffer[] = [];
+    stream.on('data', (b: Buffer) => out.push(b));
+    const ended = new Promise((resolve) => stream.on('end', resolve));
+    for (const c of chunks) stream.write(c);
+    stream.end();
+    await ended;
+    return Buffer.concat(out);
+  }
+
+  it('the patch is applied', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const { createRequire } = await import('node:module');
+    const file = createRequire(import.meta.url).resolve('nodemailer/lib/smtp-connection/data-stream.js');
+    expect(await readFile(file, 'utf8')).toContain('orderpilot patch');
+  });
+
+  it.each([
+    ['a dot at the very start', ['.hello\r\n']],
+    ['bare LF, bare CR, CR before a dot (no "\\r.\\r" end of data)', ['a\nb\rc\r.d\r\n.\r\n']],
+    ['a line break split across chunks, a dot in the next chunk', ['line\r', '\n', '.', 'x\r', '.y\n', '\n..']],
+    ['ends in CR, then in LF', ['x\r'], ['x\n']],
+    ['no line break at all', ['plain text without breaks']],
+  ].flatMap(([name, ...variants]) => (variants as string[][]).map((v) => [name as string, v] as const)))('%s: byte for byte as released', async (_name, parts) => {
+    const chunks = parts.map((p) => Buffer.from(p, 'latin1'));
+    expect((await stuffed(chunks)).toString('latin1')).toBe(stuffedAsReleased(chunks).toString('latin1'));
+  });
+
+  it('random text of dots, CRs, LFs and letters in random chunks: byte for byte as released (2,000 cases)', async () => {
+    let seed = 16;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const alphabet = Buffer.from('.\r\na.');
+    for (let k = 0; k < 2000; k++) {
+      const data = Buffer.from(Array.from({ length: rnd(60) }, () => alphabet[rnd(alphabet.length)] as number));
+      const chunks: Buffer[] = [];
+      for (let at = 0; at < data.length; ) {
+        const n = 1 + rnd(12);
+        chunks.push(data.subarray(at, at + n));
+        at += n;
+      }
+      expect((await stuffed(chunks)).toString('latin1'), JSON.stringify(data.toString('latin1'))).toBe(stuffedAsReleased(chunks).toString('latin1'));
+    }
+  });
+
+  it('a composed mail with a 40 kB PDF: byte for byte as released', async () => {
+    const { raw } = composeMail({ from: 'a@example.com', to: 'b@example.com', subject: 'Faktura', text: 'Dzień dobry,\n.kropka\n', attachments: [{ filename: 'f.pdf', content: randomBytes(40_000) }] });
+    const chunks = [raw.subarray(0, 1000), raw.subarray(1000, 17_000), raw.subarray(17_000)];
+    expect((await stuffed(chunks)).equals(stuffedAsReleased(chunks))).toBe(true);
+  });
+});
