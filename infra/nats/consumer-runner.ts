@@ -40,6 +40,30 @@ export interface ConsumerRunnerOptions {
    * goes first. Without it the consumer always runs `concurrency` at once.
    */
   gate?: BulkGate | undefined;
+  /**
+   * Keeps the messages of one subject in stream order while several are in flight (the order host's
+   * `services/orders/order-turns.ts`): `arrived` as each is pulled, `inTurn` before it is handled
+   * (decoded or not), `settled` once acked or dead-lettered, `nakked` once nak'd for a retry, `left`
+   * when the consumer stops before its turn came.
+   */
+  turns?: ConsumerTurns | undefined;
+}
+
+export interface ConsumerTurns {
+  arrived(m: JsMsg): void;
+  inTurn(m: JsMsg): Promise<void>;
+  settled(m: JsMsg): void;
+  nakked(m: JsMsg): void;
+  left(m: JsMsg): void;
+}
+
+/**
+ * Thrown while a message waits its turn and the consumer stops: the message is neither acked nor
+ * nak'd and no attempt is counted against it here — JetStream delivers it again after the ack wait,
+ * like a message not started at all.
+ */
+export class LeftForRedelivery extends Error {
+  override readonly name = 'LeftForRedelivery';
 }
 
 export interface RunningConsumer {
@@ -95,12 +119,19 @@ export async function runConsumer(o: ConsumerRunnerOptions): Promise<RunningCons
     const keepAlive = setInterval(() => m.working(), Math.max(250, Math.floor(o.ackWaitMs / 2)));
     let env: Envelope | undefined;
     try {
+      await o.turns?.inTurn(m);
       env = decodeEnvelope(m.data);
       await o.handler(env, ctx);
       m.ack();
+      o.turns?.settled(m);
       // Only a message that failed before can have a pending retry: the happy path costs nothing.
       if (deliveryCount > 1) forget(env.id);
     } catch (err) {
+      if (err instanceof LeftForRedelivery) {
+        o.turns?.left(m);
+        log.debug({ subject: m.subject, seq: m.seq }, 'stopping: left for redelivery after the ack wait');
+        return;
+      }
       const retryable = isRetryable(err);
       const code = isOrderpilotError(err) ? err.code : retryable ? 'DB_UNAVAILABLE' : 'INTERNAL';
       const message = err instanceof Error ? err.message : String(err);
@@ -114,6 +145,7 @@ export async function runConsumer(o: ConsumerRunnerOptions): Promise<RunningCons
           );
         }
         m.nak(delay);
+        o.turns?.nakked(m);
         return;
       }
       log.error({ code, err: message, deliveryCount, subject: m.subject, messageId: env?.id }, retryable ? 'retries exhausted; dead-lettered' : 'permanent failure; dead-lettered');
@@ -132,11 +164,13 @@ export async function runConsumer(o: ConsumerRunnerOptions): Promise<RunningCons
         });
         // No reason argument: nats-server 2.9 does not understand `+TERM <reason>` and would redeliver.
         m.term();
+        o.turns?.settled(m);
         if (env && deliveryCount > 1) forget(env.id);
       } catch (dlErr) {
         // Could not even record it: leave it to redelivery rather than lose it.
         log.error({ err: dlErr instanceof Error ? dlErr.message : String(dlErr) }, 'dead letter not recorded; will redeliver');
         m.nak(backoffMs(o.retry, deliveryCount));
+        o.turns?.nakked(m);
       }
     } finally {
       clearInterval(keepAlive);
@@ -161,7 +195,10 @@ export async function runConsumer(o: ConsumerRunnerOptions): Promise<RunningCons
       // Stopping: not started here, so redelivered after the ack wait (to another instance or this
       // one's restart). Not nak'd: on nats-server 2.9 a nak right after the pull was closed sent the
       // message to the closed pull, where it waited out the ack wait anyway, and another came twice.
-      if (!stopping) waiting.push({ m, since: Date.now() });
+      if (!stopping) {
+        o.turns?.arrived(m);
+        waiting.push({ m, since: Date.now() });
+      }
       wakeUp();
     }
   })()

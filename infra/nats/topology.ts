@@ -16,6 +16,15 @@ import { COMMAND_SERVICES, type Names } from '../../services/contracts/index.ts'
 import { ConfigError } from '../config.ts';
 import type { Logger } from '../logger.ts';
 
+/**
+ * Order events in flight at once per partition, across all host instances (the partition consumers'
+ * max_ack_pending); each order's own events still one after the other, in publish order
+ * (`services/orders/order-turns.ts`). Not a setting: every process must declare the same, or each
+ * start would change the consumers back and forth. With 1, a payment waited behind its partition's
+ * earlier events' commits (README, "Eighteenth round").
+ */
+export const ORDER_PARTITION_WINDOW = 8;
+
 export interface TopologyOptions {
   ackWaitMs: number;
   duplicateWindowMs: number;
@@ -25,7 +34,7 @@ export interface TopologyOptions {
   replicas?: number;
 }
 
-type StreamSpec = Pick<StreamConfig, 'name' | 'subjects' | 'retention' | 'max_age' | 'duplicate_window'>;
+type StreamSpec = Pick<StreamConfig, 'name' | 'subjects' | 'retention' | 'max_age' | 'duplicate_window'> & { allow_direct?: boolean };
 type ConsumerSpec = { stream: string } & Pick<
   ConsumerConfig,
   'durable_name' | 'filter_subject' | 'ack_wait' | 'max_deliver' | 'max_ack_pending' | 'ack_policy' | 'deliver_policy'
@@ -35,8 +44,10 @@ type ConsumerSpec = { stream: string } & Pick<
  * Every stream and durable consumer orderpilot uses, as data. Works on nats-server 2.9: one filter
  * subject per consumer, work-queue streams with disjoint consumer filters, no per-message TTL.
  *
- * - order events: one work-queue stream; one consumer per partition with max_ack_pending 1, so each
- *   partition has exactly one message in flight across all host instances (publish order kept).
+ * - order events: one work-queue stream, a subject per order; one consumer per partition with
+ *   ORDER_PARTITION_WINDOW messages in flight across all host instances, each order's events applied
+ *   one after the other in publish order (`services/orders/order-turns.ts`; its direct gets need
+ *   `allow_direct`).
  * - commands: one work-queue stream and one shared consumer per service (order does not matter,
  *   every handler is idempotent; many messages in flight).
  * - events: a limits stream for fan-out facts (console live updates); readers use ordered consumers.
@@ -53,6 +64,7 @@ export function topology(names: Names, opts: TopologyOptions): { streams: Stream
       retention: RetentionPolicy.Workqueue,
       max_age: 0,
       duplicate_window: dup,
+      allow_direct: true,
     },
     {
       name: names.streams.shopUpdates,
@@ -85,7 +97,7 @@ export function topology(names: Names, opts: TopologyOptions): { streams: Stream
       deliver_policy: DeliverPolicy.All,
       ack_wait: ackWait,
       max_deliver: serverMaxDeliver,
-      max_ack_pending: 1,
+      max_ack_pending: ORDER_PARTITION_WINDOW,
     })),
     // Shop updates: like order events, one message in flight per partition (per-order order kept,
     // a shop that is down holds back only its partition's later updates, which must wait anyway).
@@ -125,7 +137,7 @@ export async function ensureTopology(nc: NatsConnection, names: Names, opts: Top
     const cfg = { ...s, storage: StorageType.File, discard: DiscardPolicy.Old, num_replicas: opts.replicas ?? 1 };
     try {
       await jsm.streams.info(s.name);
-      await jsm.streams.update(s.name, { subjects: cfg.subjects, max_age: cfg.max_age, duplicate_window: cfg.duplicate_window });
+      await jsm.streams.update(s.name, { subjects: cfg.subjects, max_age: cfg.max_age, duplicate_window: cfg.duplicate_window, ...(s.allow_direct ? { allow_direct: true } : {}) });
     } catch (err) {
       if (!isNotFound(err)) throw err;
       try {

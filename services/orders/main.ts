@@ -1,4 +1,6 @@
+import { jetstreamManager } from '@nats-io/jetstream';
 import { runConsumer, type RunningConsumer } from '../../infra/nats/consumer-runner.ts';
+import { ORDER_PARTITION_WINDOW } from '../../infra/nats/topology.ts';
 import type { RunningService, ServiceDeps } from '../../infra/runtime/service.ts';
 import { retryPolicyFromConfig } from '../../infra/retry-policy.ts';
 import { orderStatus } from '../../machines/order/index.ts';
@@ -7,6 +9,7 @@ import { acknowledgeOrderNotifications } from '../notifications/index.ts';
 import { createAdminSettlement } from './admin-settlement.ts';
 import { createOrderHost, type TransitionReport } from './order-host.ts';
 import { startOrderRedrive } from './order-redrive.ts';
+import { createOrderTurns } from './order-turns.ts';
 import { startOutboxRelay } from './outbox-relay.ts';
 
 export interface OrdersServiceOptions {
@@ -17,8 +20,9 @@ export interface OrdersServiceOptions {
 }
 
 /**
- * The order actor host: one consumer per order-event partition (one message in flight per
- * partition across all instances), plus the outbox relay candidate.
+ * The order actor host: one consumer per order-event partition (ORDER_PARTITION_WINDOW messages in
+ * flight per partition across all instances, each order's events one after the other in publish
+ * order: order-turns.ts), plus the outbox relay candidate.
  */
 export async function startOrdersService(deps: ServiceDeps, opts: OrdersServiceOptions = {}): Promise<RunningService> {
   const { config, names, nc } = deps;
@@ -55,6 +59,7 @@ export async function startOrdersService(deps: ServiceDeps, opts: OrdersServiceO
       opts.onTransition?.(r);
     },
   });
+  const turns = createOrderTurns({ jsm: await jetstreamManager(nc), stream: names.streams.orderEvents });
   const consumers: RunningConsumer[] = [];
   for (let p = 0; p < names.partitions; p++) {
     const consumer = names.consumers.orderPartition(p);
@@ -65,10 +70,11 @@ export async function startOrdersService(deps: ServiceDeps, opts: OrdersServiceO
         logger,
         stream: names.streams.orderEvents,
         consumer,
-        concurrency: 1,
+        concurrency: ORDER_PARTITION_WINDOW,
         maxDeliver: config.maxDeliver,
         ackWaitMs: config.ackWaitMs,
         retry: retryPolicyFromConfig(config, 'consumer'),
+        turns,
         handler: async (env, ctx) => {
           await host.handle(env, ctx.subject);
         },
@@ -82,6 +88,7 @@ export async function startOrdersService(deps: ServiceDeps, opts: OrdersServiceO
     name: 'orders',
     async stop() {
       await redrive.stop();
+      turns.stop();
       await Promise.all(consumers.map((c) => c.stop()));
       presence.unsubscribe();
       await relay?.stop();
