@@ -124,6 +124,7 @@ export function createOrderTurns(o: { jsm: JetStreamManager; stream: string }) {
   /** Lost the thread of deliveries: what was nak'd here may be redelivered elsewhere, so it is no longer known. */
   function lose(v: ConsumerView): void {
     v.expect = null;
+    if (v.nakked.size === 0) return;
     for (const [subject, set] of bySubject) {
       for (const seq of set) if (v.nakked.has(seq) && !v.held.has(seq)) set.delete(seq);
       if (set.size === 0) bySubject.delete(subject);
