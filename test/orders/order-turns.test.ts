@@ -177,6 +177,46 @@ describe('order turns: several events in flight per partition, each order in pub
     await Promise.all(hosts.map((h) => h.consumer.stop()));
   });
 
+  it('a host stopping leaves an event still waiting its turn unapplied and unacked; the next host applies it after the earlier one', async () => {
+    const p = 0;
+    const [a] = ordersIn(p, 1, 'stop') as [string];
+    const turns = createOrderTurns({ jsm, stream: t.names.streams.orderEvents });
+    const handled: Handled[] = [];
+    let releaseFirst!: () => void;
+    const firstHeld = new Promise<void>((r) => (releaseFirst = r));
+    let started = 0;
+    const consumer = await host({
+      p,
+      turns,
+      name: 'first',
+      handled,
+      work: (env) => {
+        started++;
+        return (env.payload as { n: number }).n === 0 ? firstHeld : Promise.resolve();
+      },
+    });
+    await publish(a, 0);
+    await publish(a, 1);
+    await eventually(async () => started === 1 && (await jsm.consumers.info(t.names.streams.orderEvents, t.names.consumers.orderPartition(p))).num_ack_pending === 2, 'event 0 held, event 1 delivered and waiting its turn');
+    // Stopping: the waiting event is let go (not nak'd, not handled); the one being handled finishes.
+    turns.stop();
+    const stopped = consumer.stop();
+    releaseFirst();
+    await stopped;
+    expect(handled.map((h) => [h.orderId, h.n])).toEqual([[a, 0]]);
+    expect(started).toBe(1);
+    // The next host (a restart) gets it after the ack wait and applies it.
+    const next = createOrderTurns({ jsm, stream: t.names.streams.orderEvents });
+    const again = await host({ p, turns: next, name: 'next', handled, work: async () => {} });
+    await eventually(async () => handled.length === 2, 'event 1 after the restart');
+    expect(handled.map((h) => [h.n, h.by])).toEqual([
+      [0, 'first'],
+      [1, 'next'],
+    ]);
+    next.stop();
+    await again.stop();
+  });
+
   it('an event its consumer gave up on (max deliveries, still in the stream) holds back nothing', async () => {
     const p = 3;
     const [a] = ordersIn(p, 1, 'given-up') as [string];
