@@ -35,8 +35,8 @@ export interface PaymentWebhookSpec<T> {
 const sha256 = (body: Buffer) => createHash('sha256').update(body).digest('hex');
 
 /**
- * `POST <path>` for one payment provider: verified over the raw body, stored in the webhook inbox,
- * forwarded to the order, 200 (also for replays and unknown orders); a bad signature is stored as
+ * `POST <path>` for one payment provider: verified over the raw body, stored in the webhook inbox
+ * and forwarded to the order at once, 200 (also for replays and unknown orders); a bad signature is stored as
  * invalid and answered 400. The provider's processor is registered for admin replays.
  */
 export function paymentWebhookRoute<T>(spec: PaymentWebhookSpec<T>): GatewayRoute {
@@ -83,6 +83,13 @@ export function paymentWebhookRoute<T>(spec: PaymentWebhookSpec<T>): GatewayRout
       const body = request.rawBody ?? Buffer.alloc(0);
       const decision = await decide({ headers: keepHeaders(request.headers), body, replay: false }, verifiedBodies.get(body));
       const { forward: _forward, unknownOrder: _unknownOrder, ...columns } = decision;
+      const forwarded = matcher.forwarded(decision);
+      if (forwarded.length > 0) {
+        // A payment for its order: published while its row is inserted (the insert's commit is not
+        // on the payment's way to the order); answered once both are done.
+        const { stored } = await ctx.inbox.storeAndPublish({ provider, headers: request.headers, body, ...columns }, forwarded);
+        return { received: true, webhookId: stored.id, verdict: stored.verdict, duplicate: !stored.isNew };
+      }
       const stored = await ctx.inbox.store({ provider, headers: request.headers, body, ...columns });
       if (decision.verdict === 'invalid') return sendError(reply, 'SIGNATURE_INVALID', decision.detail ?? 'signature is invalid', { webhookId: stored.id });
       await ctx.inbox.publish(stored, processor.messages(decision, stored.id));

@@ -96,12 +96,15 @@ export function createPaymentMatcher(deps: { sql: Sql; names: Names; knownOrders
     };
   }
 
+  /** The event a decision forwards to its order (none, or one): it does not name the stored row. */
+  function forwarded(d: PaymentDecision): WebhookMessage[] {
+    const f = d.forward;
+    return f ? [{ subject: names.subjects.orderEvent(f.orderId), type: f.type, orderId: f.orderId, payload: f.payload, actor: f.actor }] : [];
+  }
+
   /** The messages of a decision, for the stored webhook `webhookId`. */
   function messages(d: PaymentDecision, webhookId: string): WebhookMessage[] {
-    if (d.forward) {
-      const f = d.forward;
-      return [{ subject: names.subjects.orderEvent(f.orderId), type: f.type, orderId: f.orderId, payload: f.payload, actor: f.actor }];
-    }
+    if (d.forward) return forwarded(d);
     if (d.unknownOrder) {
       const notice: NotifyCommand = {
         kind: 'payment',
@@ -116,7 +119,7 @@ export function createPaymentMatcher(deps: { sql: Sql; names: Names; knownOrders
     return [];
   }
 
-  return { decide, messages, findOrder };
+  return { decide, messages, forwarded, findOrder };
 }
 
 export type PaymentMatcher = ReturnType<typeof createPaymentMatcher>;

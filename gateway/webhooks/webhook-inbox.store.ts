@@ -234,7 +234,18 @@ export function createWebhookInboxStore(deps: { sql: Sql; logger: Logger }) {
       return rows.map(toStored);
     },
 
-    /** Records a replay on its row: the new decision, the added message ids, who and when. */
+    /**
+     * Records on a stored row that a repeat of its request was forwarded (`storeAndPublish`): the new
+     * verdict and order, the message ids added; marked published if it was not.
+     */
+    async recordForward(id: string, f: { verdict: WebhookVerdict; orderId: string | null; detail: string | null; messageIds: string[] }): Promise<void> {
+      await sql`
+        update webhook_inbox set
+          verdict = ${f.verdict}, order_id = coalesce(${f.orderId}, order_id), detail = ${f.detail},
+          message_ids = message_ids || ${f.messageIds}::text[], published_at = coalesce(published_at, now())
+        where id = ${id}`;
+    },
+
     /**
      * Deletes webhooks rejected on arrival (bad signature, unreadable) received before `olderThan`, in
      * batches; returns how many. Accepted, recorded and unmatched rows are kept (the audit trail).
@@ -249,6 +260,7 @@ export function createWebhookInboxStore(deps: { sql: Sql; logger: Logger }) {
         if (deleted.length < batch) return total;
       }
     },
+    /** Records a replay on its row: the new decision, the added message ids, who and when. */
     async recordReplay(id: string, r: ReplayRecord): Promise<StoredWebhook | null> {
       const [row] = await sql<Row[]>`
         update webhook_inbox set

@@ -12,6 +12,12 @@
  *   await ctx.inbox.publish(stored, processor.messages(decision, stored.id));   // the row id is data here
  *   // stored.isNew === false: a repeat of a stored event; nothing new is published.
  *
+ * A message that does not name the row (a verified payment forwarded to its order) need not wait
+ * for the insert's commit: `storeAndPublish` inserts and publishes at once and answers when both are
+ * done (see there what a failure of either leaves):
+ *
+ *   const { stored, messageIds } = await ctx.inbox.storeAndPublish({ provider, headers, body, ...decision }, forward);
+ *
  * Message ids: a message without an explicit id gets `<dedupeKey>` (first message) or
  * `<dedupeKey>#<n>`, so a republish is de-duplicated by JetStream and by the consumers' inboxes.
  * A request whose signature is invalid never claims the provider's event id: its dedupe key is
@@ -158,6 +164,36 @@ export function createWebhookInbox(deps: WebhookInboxDeps) {
   }
 
   /**
+   * Stores the request and publishes `messages` at the same time: for messages that do not depend on
+   * the row (a verified payment forwarded to its order, under the dedupe key as id), so the insert's
+   * commit is not on the event's way. Answers once both are done, and fails as either alone would: the
+   * database failing (nothing stored) → the provider's retry stores it and publishes the same ids
+   * again, which JetStream and the order host's inbox drop; NATS failing → NATS_UNAVAILABLE, the row
+   * stays unpublished and a retry publishes. A repeat publishes the same ids again (dropped likewise);
+   * a repeat of a row stored with another verdict (`unmatched`: the order did not exist yet) reaches
+   * the order now, and its row records the forward (verdict, order, message ids).
+   */
+  async function storeAndPublish(receipt: WebhookReceipt, messages: readonly WebhookMessage[]): Promise<{ stored: StoredReceipt; messageIds: string[] }> {
+    const out = withIds(storableText(receipt.dedupeKey), messages);
+    const [inserted, published] = await Promise.allSettled([store(receipt), publishAll(out)]);
+    if (inserted.status === 'rejected') throw inserted.reason;
+    const stored = inserted.value;
+    if (published.status === 'rejected') throw published.reason;
+    const ids = out.map((m) => m.envelope.id);
+    const fields = { webhookId: stored.id, provider: stored.provider, messageIds: ids };
+    if (stored.isNew || stored.toPublish) {
+      rows.markPublished(stored.id, ids);
+      log.info({ ...fields, verdict: receipt.verdict }, 'webhook stored and published');
+      return { stored, messageIds: ids };
+    }
+    if (stored.verdict === receipt.verdict || ids.every((id) => stored.messageIds.includes(id))) return { stored, messageIds: stored.messageIds };
+    await rows.flush(); // the first attempt's "published" mark may still wait: written first, kept
+    await rows.recordForward(stored.id, { verdict: receipt.verdict, orderId: receipt.orderId ?? null, detail: receipt.detail ?? null, messageIds: ids });
+    log.info({ ...fields, before: stored.verdict, verdict: receipt.verdict, orderId: receipt.orderId }, 'repeat of a stored webhook forwarded: stored before with another verdict');
+    return { stored: { ...stored, verdict: receipt.verdict, messageIds: [...stored.messageIds, ...ids] }, messageIds: ids };
+  }
+
+  /**
    * Replays a stored webhook: its provider's processor decides again on the stored bytes (order now
    * known? secret fixed?), the row takes the new verdict, and its messages are published with ids
    * suffixed `#replay-<n>` so they are delivered again (the order machine ignores what does not apply).
@@ -203,6 +239,7 @@ export function createWebhookInbox(deps: WebhookInboxDeps) {
   return {
     store,
     publish,
+    storeAndPublish,
     replay,
     get: (id: string) => rows.get(id),
     list: (f: ListFilter) => rows.list(f),
