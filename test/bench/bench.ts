@@ -188,8 +188,13 @@ async function pacedLatency(o: { http: HttpPost; gatewayUrl: string; shopKey: st
     gateBefore && gateAfter ? { pauses: gateAfter.pauses - gateBefore.pauses, pausedSeconds: +(gateAfter.pausedSeconds - gateBefore.pausedSeconds).toFixed(2) } : null;
   const rows = await o.bench.sql<{ order_id: string; type: string; to_state: string; at: Date; occurred_at: Date }[]>`
     select order_id, type, to_state, at, occurred_at from order_history
-     where order_id = any(${timed.map((t) => t.orderId)}) and outcome = 'applied'
-       and (type = 'PAYMENT_CONFIRMED' or to_state = 'closed')`;
+     where order_id = any(${timed.map((t) => t.orderId)}) and outcome in ('applied', 'created')
+       and (type in ('PAYMENT_CONFIRMED', 'ORDER_PLACED') or to_state = 'closed')`;
+  // A payment published before its order's ORDER_PLACED statement began waited for that statement
+  // (an order's events go in turn): how many, and what their published → applied looked like.
+  const placedAt = new Map(rows.filter((r) => r.type === 'ORDER_PLACED').map((r) => [r.order_id, r.at.getTime()]));
+  const behindPlaced: number[] = [];
+  const notBehindPlaced: number[] = [];
   const paidAt = new Map(timed.map((t) => [t.orderId, t.paidAt]));
   // The gateway's half split once more at the webhook-inbox row's received_at (its insert statement's
   // start: the rows of a batch share it): sent → insert started (HTTP, signature, decision, waiting for
@@ -224,10 +229,12 @@ async function pacedLatency(o: { http: HttpPost; gatewayUrl: string; shopKey: st
         insertToPublished.push(r.occurred_at.getTime() - received);
       }
       publishedToApplied.push(r.at.getTime() - r.occurred_at.getTime());
+      const placed = placedAt.get(r.order_id);
+      if (placed !== undefined) (placed >= r.occurred_at.getTime() ? behindPlaced : notBehindPlaced).push(r.at.getTime() - r.occurred_at.getTime());
       (bySecond[Math.floor((t - firstPaid) / 1000)] ??= []).push(r.at.getTime() - t);
     } else if (r.to_state === 'closed') toClosed.push(r.at.getTime() - t);
   }
-  for (const a of [toProcessing, toPublished, toInsert, insertToPublished, publishedToApplied, toClosed]) a.sort((x, y) => x - y);
+  for (const a of [toProcessing, toPublished, toInsert, insertToPublished, publishedToApplied, toClosed, behindPlaced, notBehindPlaced]) a.sort((x, y) => x - y);
   const pct = (a: number[]) => ({ p50: percentile(a, 50), p95: percentile(a, 95), p99: percentile(a, 99) });
   const maxBySecond = Array.from(bySecond, (xs) => (xs === undefined ? null : Math.max(...xs)));
   return {
@@ -238,6 +245,7 @@ async function pacedLatency(o: { http: HttpPost; gatewayUrl: string; shopKey: st
     paymentPublishedToProcessingMs: pct(publishedToApplied),
     paymentToInboxInsertMs: pct(toInsert),
     paymentInboxInsertToPublishedMs: pct(insertToPublished),
+    paymentsBehindOrderPlaced: { count: behindPlaced.length, of: behindPlaced.length + notBehindPlaced.length, publishedToAppliedMs: pct(behindPlaced), othersPublishedToAppliedMs: pct(notBehindPlaced) },
     paymentToProcessingMaxMsBySecond: maxBySecond,
     paymentToClosedMs: pct(toClosed),
     bulkGate,
@@ -447,6 +455,7 @@ async function e2e(): Promise<void> {
         ...latencyByRate.flatMap((l) => [
           `| payment → processing at ${l.rate}/s, p50/p95/p99 ms | ${l.paymentToProcessingMs.p50} / ${l.paymentToProcessingMs.p95} / ${l.paymentToProcessingMs.p99} | p99 < ${l.rate <= 50 ? 50 : 100} |`,
           `| … of which webhook → published (gateway) / published → applied (JetStream, order host), p50/p99 ms | ${l.paymentToPublishedMs.p50} / ${l.paymentToPublishedMs.p99}; ${l.paymentPublishedToProcessingMs.p50} / ${l.paymentPublishedToProcessingMs.p99} | |`,
+          `| … payments published before their ORDER_PLACED's statement began (they wait for it): count; their published → applied p50/p99 ms; the others' | ${l.paymentsBehindOrderPlaced.count} of ${l.paymentsBehindOrderPlaced.of}; ${l.paymentsBehindOrderPlaced.publishedToAppliedMs.p50} / ${l.paymentsBehindOrderPlaced.publishedToAppliedMs.p99}; ${l.paymentsBehindOrderPlaced.othersPublishedToAppliedMs.p50} / ${l.paymentsBehindOrderPlaced.othersPublishedToAppliedMs.p99} | |`,
           `| … the gateway's part: webhook sent → inbox insert started / insert started → published, p50/p99 ms | ${l.paymentToInboxInsertMs.p50} / ${l.paymentToInboxInsertMs.p99}; ${l.paymentInboxInsertToPublishedMs.p50} / ${l.paymentInboxInsertToPublishedMs.p99} | |`,
           `| payment → processing at ${l.rate}/s, slowest by second of the run, ms | ${l.paymentToProcessingMaxMsBySecond.map((x) => x ?? '—').join(' ')} | |`,
           `| payment → closed at ${l.rate}/s, p50/p95/p99 ms | ${l.paymentToClosedMs.p50} / ${l.paymentToClosedMs.p95} / ${l.paymentToClosedMs.p99} | |`,
