@@ -11,7 +11,7 @@ export const payuWebhookRoute = paymentWebhookRoute<unknown>({
   label: 'PayU',
   path: '/webhooks/payments/payu',
   summary: 'PayU notification endpoint',
-  description: 'Signed with OpenPayu-Signature (PAYU_SECOND_KEY). Stored raw, then published; 200 also for replays and unknown orders.',
+  description: 'Signed with OpenPayu-Signature (PAYU_SECOND_KEY). Stored raw and forwarded to the order (a payment for a known order is published while it is stored); 200 once both are done, also for replays and unknown orders.',
   verify: ({ headers, body }, config) => {
     const v = verifyPayuSignature(body, headers['openpayu-signature'] ?? headers['x-openpayu-signature'], config.payuSecondKey);
     if (!v.ok) return v;

@@ -236,13 +236,14 @@ export function createWebhookInboxStore(deps: { sql: Sql; logger: Logger }) {
 
     /**
      * Records on a stored row that a repeat of its request was forwarded (`storeAndPublish`): the new
-     * verdict and order, the message ids added; marked published if it was not.
+     * verdict and order, the message ids added, published now (as a replay does: the webhook recheck
+     * walks rows by that time, so it looks for the order's answer to this forward too).
      */
     async recordForward(id: string, f: { verdict: WebhookVerdict; orderId: string | null; detail: string | null; messageIds: string[] }): Promise<void> {
       await sql`
         update webhook_inbox set
           verdict = ${f.verdict}, order_id = coalesce(${f.orderId}, order_id), detail = ${f.detail},
-          message_ids = message_ids || ${f.messageIds}::text[], published_at = coalesce(published_at, now())
+          message_ids = message_ids || ${f.messageIds}::text[], published_at = now()
         where id = ${id}`;
     },
 

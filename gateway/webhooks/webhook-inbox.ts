@@ -1,7 +1,8 @@
 /**
  * The webhook inbox: every webhook request is stored raw (exact bytes, headers, provider, signature
- * verdict, dedupe key) BEFORE anything is published, insert-once on the dedupe key; then the messages
- * it leads to are published to NATS with stable message ids; only then does the route answer.
+ * verdict, dedupe key), insert-once on the dedupe key, and the messages it leads to are published to
+ * NATS with stable message ids — after the insert, or alongside it for messages that do not name the
+ * row (`storeAndPublish`); only when both are done does the route answer.
  * The table and its batched writes live in `webhook-inbox.store.ts`; this file receives and replays.
  *
  * How to use it from a webhook route (see warehouse-webhook.route.ts / payment-webhook.route.ts),

@@ -18,7 +18,7 @@ const VERDICT_WORDS: Record<string, string> = {
 function webhooksView(d: { items: readonly WebhookView[]; verdict: string; provider: string; next: string | null; csrf: string }): Html {
   const nextUrl = d.next ? `/admin/webhooks?${new URLSearchParams({ verdict: d.verdict, provider: d.provider, cursor: d.next }).toString()}` : null;
   return html`<h1>Webhook inbox</h1>
-<p class="muted">Every request payment providers and the warehouse sent, stored before anything else. Replay one after fixing its cause (the order now exists, a secret was wrong); one rejected on arrival is replayed only by force, with a note saying why it is genuine.</p>
+<p class="muted">Every request payment providers and the warehouse sent, stored as it came (answered only once stored). Replay one after fixing its cause (the order now exists, a secret was wrong); one rejected on arrival is replayed only by force, with a note saying why it is genuine.</p>
 <form method="get" action="/admin/webhooks" class="filters" data-key="wh-filter">
 <label>Verdict <select name="verdict"><option value="">any</option>${WEBHOOK_VERDICTS.map((v) => html`<option value="${v}" ${d.verdict === v ? 'selected' : ''}>${v}</option>`)}</select></label>
 <label>Provider <input type="text" name="provider" value="${d.provider}" maxlength="50"></label>
