@@ -19,8 +19,8 @@ interface ConsumerView {
   expect: number | null;
   /** The highest delivery sequence that arrived here. */
   lastSeen: number;
-  /** The messages this process holds (arrived, not yet acked or dead-lettered): stream → delivery sequence. */
-  held: Map<number, number>;
+  /** The messages this process holds (arrived, not yet acked or dead-lettered), by stream sequence: the delivery. */
+  held: Map<number, JsMsg>;
   /** Stream sequences nak'd here while `expect` held (their redelivery comes here too, or breaks `expect`). */
   nakked: Set<number>;
   lastResync: number;
@@ -49,6 +49,12 @@ interface ConsumerView {
  * one → go; one this process holds → wait for it; one it does not hold → wait, unless the consumer
  * counts no un-acked message but the ones this process holds (`num_ack_pending`) — then that one is
  * pending nowhere: given up, and skipped.
+ *
+ * **A consumer started over** (delivery sequence going down: the work-queue sweeper's last resort)
+ * delivers again what this process may still be handling under the old consumer: the view is
+ * forgotten, and a delivery of a message whose earlier delivery is still being handled here waits
+ * for that one to end (so the order's later events wait too) — settling an old delivery never
+ * counts as settling the new one.
  */
 export function createOrderTurns(o: { jsm: JetStreamManager; stream: string }) {
   const views = new Map<string, ConsumerView>();
@@ -63,7 +69,23 @@ export function createOrderTurns(o: { jsm: JetStreamManager; stream: string }) {
    * after it (its ack may not have reached the server yet; its order's earlier events were settled before it).
    */
   const settledHere = new Map<string, number>();
+  /** Stream sequence → deliveries of it being handled here (past `inTurn`, not yet settled, nak'd or left). */
+  const running = new Map<number, number>();
+  const started = new WeakSet<JsMsg>();
   let stopping = false;
+
+  function start(m: JsMsg): void {
+    started.add(m);
+    running.set(m.seq, (running.get(m.seq) ?? 0) + 1);
+  }
+
+  /** A delivery's handling is over: a twin delivery of the same message waiting here may go. */
+  function finish(m: JsMsg): void {
+    if (!started.delete(m)) return;
+    const n = (running.get(m.seq) ?? 1) - 1;
+    if (n > 0) running.set(m.seq, n);
+    else running.delete(m.seq);
+  }
 
   function view(consumer: string): ConsumerView {
     let v = views.get(consumer);
@@ -117,7 +139,7 @@ export function createOrderTurns(o: { jsm: JetStreamManager; stream: string }) {
     if (info === null) return null;
     const delivered = info.delivered.consumer_seq;
     let heldThen = 0;
-    for (const d of v.held.values()) if (d <= delivered) heldThen++;
+    for (const m of v.held.values()) if (m.info.deliverySequence <= delivered) heldThen++;
     return { yes: v.nakked.size === 0 && info.num_ack_pending === heldThen, delivered };
   }
 
@@ -161,7 +183,7 @@ export function createOrderTurns(o: { jsm: JetStreamManager; stream: string }) {
       if (inOrder) v.expect = d + 1;
       else if (v.expect !== null) lose(v);
       v.lastSeen = Math.max(v.lastSeen, d);
-      v.held.set(m.seq, d);
+      v.held.set(m.seq, m);
       v.nakked.delete(m.seq);
       track(m.subject, m.seq);
     },
@@ -177,11 +199,16 @@ export function createOrderTurns(o: { jsm: JetStreamManager; stream: string }) {
       let from = (settledHere.get(m.subject) ?? 0) + 1;
       for (let ms = 2; ; ms = Math.min(ms * 2, MAX_PAUSE_MS)) {
         if (stopping) throw new LeftForRedelivery(`stopping while event ${m.seq} waited for an earlier event of its order`);
+        if (running.has(m.seq)) {
+          // Delivered again (a consumer started over) while its earlier delivery is handled here.
+          await pause(m.subject, ms);
+          continue;
+        }
         let earlierHere = false;
         for (const seq of bySubject.get(m.subject) ?? []) if (seq < m.seq) earlierHere = true;
         // Trusted while the view still holds (no delivery went elsewhere since: what was nak'd here is still known).
         if (complete.get(m) === true && v.expect !== null && Date.now() - since < LOCAL_TRUST_MS) {
-          if (!earlierHere) return;
+          if (!earlierHere) return start(m);
           await pause(m.subject, ms);
           continue;
         }
@@ -190,7 +217,7 @@ export function createOrderTurns(o: { jsm: JetStreamManager; stream: string }) {
         if (first === null || first.seq >= m.seq) {
           // Nak'd here and settled elsewhere since: no longer an earlier event of this order.
           for (const seq of bySubject.get(m.subject) ?? []) if (seq < m.seq && v.nakked.delete(seq)) untrack(m.subject, seq, v);
-          return;
+          return start(m);
         }
         if (!v.held.has(first.seq) && !v.nakked.has(first.seq)) {
           // Delivered before this one, still in the stream, yet pending nowhere (every message the
@@ -208,8 +235,10 @@ export function createOrderTurns(o: { jsm: JetStreamManager; stream: string }) {
     /** Acked or dead-lettered: gone from the stream; the order's later events may go. */
     settled(m: JsMsg): void {
       const v = view(m.info.consumer);
-      v.held.delete(m.seq);
+      // Only this delivery: an older one's settling (a consumer started over) leaves its twin held.
+      if (v.held.get(m.seq) === m) v.held.delete(m.seq);
       v.nakked.delete(m.seq);
+      finish(m);
       untrack(m.subject, m.seq, v);
       settledHere.delete(m.subject);
       settledHere.set(m.subject, m.seq);
@@ -220,8 +249,10 @@ export function createOrderTurns(o: { jsm: JetStreamManager; stream: string }) {
     /** Nak'd here: pending at the server until redelivered, still before its order's later events. */
     nakked(m: JsMsg): void {
       const v = view(m.info.consumer);
-      v.held.delete(m.seq);
-      if (v.expect !== null) v.nakked.add(m.seq);
+      const mine = v.held.get(m.seq) === m;
+      if (mine) v.held.delete(m.seq);
+      finish(m);
+      if (mine && v.expect !== null) v.nakked.add(m.seq);
       else untrack(m.subject, m.seq, v);
       wake(m.subject);
     },
@@ -229,9 +260,12 @@ export function createOrderTurns(o: { jsm: JetStreamManager; stream: string }) {
     /** Left unstarted (the host stops): it comes back after the ack wait, here or elsewhere. */
     left(m: JsMsg): void {
       const v = view(m.info.consumer);
-      v.held.delete(m.seq);
+      const mine = v.held.get(m.seq) === m;
+      if (mine) v.held.delete(m.seq);
+      finish(m);
       untrack(m.subject, m.seq, v);
-      lose(v);
+      if (mine) lose(v);
+      wake(m.subject);
     },
 
     /** Waiting events stop waiting (left for redelivery); call before stopping the consumers. */

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { runConsumer, type RunningConsumer } from '../../infra/nats/consumer-runner.ts';
-import { ORDER_PARTITION_WINDOW } from '../../infra/nats/topology.ts';
+import { ORDER_PARTITION_WINDOW, recreateConsumer } from '../../infra/nats/topology.ts';
 import { retryPolicyFromConfig } from '../../infra/retry-policy.ts';
 import { encodeEnvelope, makeEnvelope, OrderpilotError, partitionOf, type Envelope } from '../../services/contracts/index.ts';
 import { createOrderTurns, type OrderTurns } from '../../services/orders/order-turns.ts';
@@ -215,6 +215,49 @@ describe('order turns: several events in flight per partition, each order in pub
     ]);
     next.stop();
     await again.stop();
+  });
+
+  it('a consumer started over while events wait (the sweeper’s last resort): the process forgets its view, and each order’s events are still first handled in publish order', async () => {
+    const p = 1;
+    const [a, b, warm] = ordersIn(p, 3, 'over') as [string, string, string];
+    const turns = createOrderTurns({ jsm, stream: t.names.streams.orderEvents });
+    const handled: Handled[] = [];
+    let releaseFirst!: () => void;
+    const firstHeld = new Promise<void>((r) => (releaseFirst = r));
+    let heldOnce = false;
+    const consumer = await host({
+      p,
+      turns,
+      name: 'one',
+      handled,
+      work: (env) => {
+        if (env.orderId !== a || (env.payload as { n: number }).n !== 0 || heldOnce) return Promise.resolve();
+        heldOnce = true;
+        return firstHeld;
+      },
+    });
+    // In step with the consumer first (the fast path), then a's first event held, its later ones waiting.
+    await publish(warm, 0);
+    await eventually(async () => handled.length === 1, 'the warm-up event');
+    for (let n = 0; n < 3; n++) await publish(a, n);
+    await publish(b, 0);
+    await eventually(async () => handled.some((h) => h.orderId === b), "the other order's event");
+    expect(handled.filter((h) => h.orderId === a)).toEqual([]);
+    // The consumer deleted and added again: its delivery sequence starts over at 1, and a's three
+    // events (un-acked) are delivered again once the runner pulls from the new consumer.
+    await recreateConsumer(t.nc, t.names, { ackWaitMs: t.config.ackWaitMs, duplicateWindowMs: t.config.duplicateWindowMs, maxDeliver: t.config.maxDeliver }, t.names.consumers.orderPartition(p));
+    await eventually(async () => (await jsm.consumers.info(t.names.streams.orderEvents, t.names.consumers.orderPartition(p))).delivered.consumer_seq > 0, 'the new consumer delivering', 60_000);
+    releaseFirst();
+    await eventually(async () => new Set(handled.filter((h) => h.orderId === a).map((h) => h.n)).size === 3, "a's three events", 60_000);
+    await publish(a, 3);
+    await eventually(async () => handled.some((h) => h.orderId === a && h.n === 3), "a's event after the start-over", 60_000);
+    // At least once: an event delivered by both consumers may be handled twice; the first handling of
+    // each is in publish order, each one after the previous had ended.
+    const firsts = handled.filter((h) => h.orderId === a).sort((x, y) => x.start - y.start).filter((h, i, all) => all.findIndex((o) => o.n === h.n) === i);
+    expect(firsts.map((h) => h.n)).toEqual([0, 1, 2, 3]);
+    for (let i = 1; i < firsts.length; i++) expect((firsts[i] as Handled).start, `event ${i} began before ${i - 1} ended`).toBeGreaterThanOrEqual((firsts[i - 1] as Handled).end);
+    turns.stop();
+    await consumer.stop();
   });
 
   it('an event its consumer gave up on (max deliveries, still in the stream) holds back nothing', async () => {
