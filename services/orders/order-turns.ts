@@ -79,12 +79,21 @@ export function createOrderTurns(o: { jsm: JetStreamManager; stream: string }) {
     running.set(m.seq, (running.get(m.seq) ?? 0) + 1);
   }
 
-  /** A delivery's handling is over: a twin delivery of the same message waiting here may go. */
-  function finish(m: JsMsg): void {
-    if (!started.delete(m)) return;
-    const n = (running.get(m.seq) ?? 1) - 1;
-    if (n > 0) running.set(m.seq, n);
-    else running.delete(m.seq);
+  /**
+   * A delivery leaves this process's hands (settled, nak'd or left): off its consumer's view — only if
+   * it is the view's own, not an older twin's (a consumer started over) — and no longer running, so a
+   * twin delivery waiting here may go. `mine`: it was the view's.
+   */
+  function release(m: JsMsg): { v: ConsumerView; mine: boolean } {
+    const v = view(m.info.consumer);
+    const mine = v.held.get(m.seq) === m;
+    if (mine) v.held.delete(m.seq);
+    if (started.delete(m)) {
+      const n = (running.get(m.seq) ?? 1) - 1;
+      if (n > 0) running.set(m.seq, n);
+      else running.delete(m.seq);
+    }
+    return { v, mine };
   }
 
   function view(consumer: string): ConsumerView {
@@ -234,11 +243,8 @@ export function createOrderTurns(o: { jsm: JetStreamManager; stream: string }) {
 
     /** Acked or dead-lettered: gone from the stream; the order's later events may go. */
     settled(m: JsMsg): void {
-      const v = view(m.info.consumer);
-      // Only this delivery: an older one's settling (a consumer started over) leaves its twin held.
-      if (v.held.get(m.seq) === m) v.held.delete(m.seq);
+      const { v } = release(m);
       v.nakked.delete(m.seq);
-      finish(m);
       untrack(m.subject, m.seq, v);
       settledHere.delete(m.subject);
       settledHere.set(m.subject, m.seq);
@@ -248,10 +254,7 @@ export function createOrderTurns(o: { jsm: JetStreamManager; stream: string }) {
 
     /** Nak'd here: pending at the server until redelivered, still before its order's later events. */
     nakked(m: JsMsg): void {
-      const v = view(m.info.consumer);
-      const mine = v.held.get(m.seq) === m;
-      if (mine) v.held.delete(m.seq);
-      finish(m);
+      const { v, mine } = release(m);
       if (mine && v.expect !== null) v.nakked.add(m.seq);
       else untrack(m.subject, m.seq, v);
       wake(m.subject);
@@ -259,10 +262,7 @@ export function createOrderTurns(o: { jsm: JetStreamManager; stream: string }) {
 
     /** Left unstarted (the host stops): it comes back after the ack wait, here or elsewhere. */
     left(m: JsMsg): void {
-      const v = view(m.info.consumer);
-      const mine = v.held.get(m.seq) === m;
-      if (mine) v.held.delete(m.seq);
-      finish(m);
+      const { v, mine } = release(m);
       untrack(m.subject, m.seq, v);
       if (mine) lose(v);
       wake(m.subject);

@@ -102,6 +102,32 @@ describe('a payment forwarded while its webhook is stored', () => {
     expect(after?.message_ids).toEqual(['stripe:evt_order_later:notify', 'stripe:evt_order_later']);
   });
 
+  it('the row insert failing: an error answer, the payment already on its way; the retry stores the row and adds no second message', async () => {
+    const o = await newOrder();
+    const e = stripeEvent('checkout.session.completed', paidSession(o.orderId), { id: 'evt_db_refuses' });
+    await t.sql.unsafe(`create function refuse_inbox_row() returns trigger language plpgsql as $$ begin raise exception 'inbox refused for the test'; end $$;
+      create trigger refuse_inbox_row before insert on webhook_inbox for each row execute function refuse_inbox_row()`);
+    let refused;
+    try {
+      refused = await pay(e);
+    } finally {
+      await t.sql.unsafe('drop trigger refuse_inbox_row on webhook_inbox; drop function refuse_inbox_row()');
+    }
+    expect(refused.statusCode).toBeGreaterThanOrEqual(500);
+    expect(refused.json().error).toBeDefined();
+    expect(await t.sql`select 1 from webhook_inbox where dedupe_key = 'stripe:evt_db_refuses'`).toHaveLength(0);
+    expect((await payments(o.orderId)).map((m) => m.msgId)).toEqual(['stripe:evt_db_refuses']);
+
+    const retried = await pay(e);
+    expect(retried.statusCode).toBe(200);
+    expect(retried.json()).toMatchObject({ verdict: 'accepted', duplicate: false });
+    expect((await payments(o.orderId)).map((m) => m.msgId)).toEqual(['stripe:evt_db_refuses']);
+    await eventually(async () => {
+      const [r] = await t.sql<{ message_ids: string[]; published_at: Date | null }[]>`select message_ids, published_at from webhook_inbox where dedupe_key = 'stripe:evt_db_refuses'`;
+      return r?.published_at !== null && r?.message_ids.join() === 'stripe:evt_db_refuses';
+    }, 'the retry stores the row, marked published');
+  });
+
   it('NATS refusing the publish: 503, the row stored unpublished; the retry publishes it once', async () => {
     const o = await newOrder();
     const jsm = await jetstreamManager(t.nc);
