@@ -229,9 +229,10 @@ async function pacedLatency(o: { http: HttpPost; gatewayUrl: string; shopKey: st
         toInsert.push(received - t);
         insertAfterPublished.push(received - r.occurred_at.getTime());
       }
-      publishedToApplied.push(r.at.getTime() - r.occurred_at.getTime());
+      const applied = r.at.getTime() - r.occurred_at.getTime();
+      publishedToApplied.push(applied);
       const placed = placedAt.get(r.order_id);
-      if (placed !== undefined) (placed >= r.occurred_at.getTime() ? behindPlaced : notBehindPlaced).push(r.at.getTime() - r.occurred_at.getTime());
+      if (placed !== undefined) (placed >= r.occurred_at.getTime() ? behindPlaced : notBehindPlaced).push(applied);
       (bySecond[Math.floor((t - firstPaid) / 1000)] ??= []).push(r.at.getTime() - t);
     } else if (r.to_state === 'closed') toClosed.push(r.at.getTime() - t);
   }

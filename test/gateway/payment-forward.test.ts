@@ -32,6 +32,16 @@ async function newOrder(body = intakeBody()): Promise<{ orderId: string; externa
 const payments = async (orderId: string) =>
   (await streamMessages(t.nc, t.names.streams.orderEvents)).filter((m) => m.env.orderId === orderId && m.env.type === 'PAYMENT_CONFIRMED');
 
+/** Waits until the webhook row of `dedupeKey` is marked published; its message ids. */
+async function markedPublished(dedupeKey: string): Promise<string[]> {
+  const row = await eventually(async () => {
+    const [r] = await t.sql<{ message_ids: string[]; published_at: Date | null }[]>`
+      select message_ids, published_at from webhook_inbox where dedupe_key = ${dedupeKey}`;
+    return r?.published_at ? r : undefined;
+  }, `webhook ${dedupeKey} marked published`);
+  return row.message_ids;
+}
+
 const pay = (e: { payload: string; headers: Record<string, string> }) => app.inject({ method: 'POST', url: '/webhooks/payments/stripe', payload: e.payload, headers: e.headers });
 
 describe('a payment forwarded while its webhook is stored', () => {
@@ -69,12 +79,7 @@ describe('a payment forwarded while its webhook is stored', () => {
     const res = await answer;
     expect(res.statusCode).toBe(200);
     expect(res.json()).toMatchObject({ received: true, verdict: 'accepted', duplicate: false });
-    const [row] = await eventually(async () => {
-      const rows = await t.sql<{ message_ids: string[]; published_at: Date | null }[]>`
-        select message_ids, published_at from webhook_inbox where dedupe_key = 'stripe:evt_while_blocked'`;
-      return rows[0]?.published_at ? rows : undefined;
-    }, 'row marked published');
-    expect(row?.message_ids).toEqual(['stripe:evt_while_blocked']);
+    expect(await markedPublished('stripe:evt_while_blocked')).toEqual(['stripe:evt_while_blocked']);
     expect(await payments(o.orderId)).toHaveLength(1);
   });
 
@@ -122,10 +127,7 @@ describe('a payment forwarded while its webhook is stored', () => {
     expect(retried.statusCode).toBe(200);
     expect(retried.json()).toMatchObject({ verdict: 'accepted', duplicate: false });
     expect((await payments(o.orderId)).map((m) => m.msgId)).toEqual(['stripe:evt_db_refuses']);
-    await eventually(async () => {
-      const [r] = await t.sql<{ message_ids: string[]; published_at: Date | null }[]>`select message_ids, published_at from webhook_inbox where dedupe_key = 'stripe:evt_db_refuses'`;
-      return r?.published_at !== null && r?.message_ids.join() === 'stripe:evt_db_refuses';
-    }, 'the retry stores the row, marked published');
+    expect(await markedPublished('stripe:evt_db_refuses')).toEqual(['stripe:evt_db_refuses']);
   });
 
   it('NATS refusing the publish: 503, the row stored unpublished; the retry publishes it once', async () => {
@@ -144,9 +146,6 @@ describe('a payment forwarded while its webhook is stored', () => {
     expect(retried.statusCode).toBe(200);
     expect(retried.json()).toMatchObject({ verdict: 'accepted', duplicate: true });
     expect((await payments(o.orderId)).map((m) => m.msgId)).toEqual(['stripe:evt_nats_down']);
-    await eventually(async () => {
-      const [r] = await t.sql<{ message_ids: string[]; published_at: Date | null }[]>`select message_ids, published_at from webhook_inbox where dedupe_key = 'stripe:evt_nats_down'`;
-      return r?.published_at !== null && r?.message_ids.join() === 'stripe:evt_nats_down';
-    }, 'the retry marks the row published');
+    expect(await markedPublished('stripe:evt_nats_down')).toEqual(['stripe:evt_nats_down']);
   });
 });
