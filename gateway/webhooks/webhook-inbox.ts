@@ -29,6 +29,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { flushNow } from '../../infra/nats/connection.ts';
 import { publishEnvelope } from '../../infra/nats/publish.ts';
 import type { Sql } from '../../infra/db/postgres.ts';
 import type { Logger } from '../../infra/logger.ts';
@@ -176,7 +177,10 @@ export function createWebhookInbox(deps: WebhookInboxDeps) {
    */
   async function storeAndPublish(receipt: WebhookReceipt, messages: readonly WebhookMessage[]): Promise<{ stored: StoredReceipt; messageIds: string[] }> {
     const out = withIds(storableText(receipt.dedupeKey), messages);
-    const [inserted, published] = await Promise.allSettled([store(receipt), publishAll(out)]);
+    const storing = store(receipt);
+    const publishing = publishAll(out);
+    flushNow(nc); // the payment leaves now, not at the event loop's turn (its order host waits for it)
+    const [inserted, published] = await Promise.allSettled([storing, publishing]);
     if (inserted.status === 'rejected') throw inserted.reason;
     const stored = inserted.value;
     if (published.status === 'rejected') throw published.reason;

@@ -42,6 +42,18 @@ function protocolOf(nc: NatsConnection): ProtocolInternals | undefined {
   return typeof q.flushPending === 'function' && typeof q.outbound?.size === 'function' && typeof q.pendingLimit === 'number' ? (q as ProtocolInternals) : undefined;
 }
 
+/** Each connection's own flush (nats.js's), for `flushNow`. */
+const immediateFlush = new WeakMap<NatsConnection, () => void>();
+
+/**
+ * Writes what `nc` has buffered now instead of at the event loop's turn (`flushOncePerTurn`): for a
+ * message someone waits on (a payment forwarded by the gateway), where that turn can come tens of
+ * milliseconds late under load. A connection without the deferral writes on its own; nothing to do.
+ */
+export function flushNow(nc: NatsConnection): void {
+  immediateFlush.get(nc)?.();
+}
+
 /**
  * One socket write per event-loop turn instead of one per microtask checkpoint. nats.js writes its
  * outbound buffer in a microtask after the first command, so every ack, publish and pull that
@@ -56,6 +68,7 @@ function flushOncePerTurn(nc: NatsConnection): void {
   const protocol = protocolOf(nc);
   if (protocol === undefined) return;
   const flushNow = protocol.flushPending.bind(protocol);
+  immediateFlush.set(nc, flushNow);
   let scheduled = false;
   const flushScheduled = () => {
     scheduled = false;

@@ -8,6 +8,11 @@ export interface GroupCommitOptions {
   maxInFlight: number;
   /** Called after a commit that queued outbox rows (wakes the relay). Must not throw. */
   onOutboxWritten?: () => void;
+  /**
+   * Writes someone waits on (a new order, a payment): with a statement slot free, such a write
+   * goes out at once, with whatever else is waiting, instead of at the event loop's next turn.
+   */
+  isFront?: (w: OrderWrite) => boolean;
 }
 
 interface Pending {
@@ -20,9 +25,12 @@ interface Pending {
  * Group commit for the order host. Each partition consumer hands its event's write here and waits;
  * whatever is waiting when a statement slot is free goes out together as ONE statement
  * (`writeOrderEvents`), so under load one commit serves many partitions, and alone an event is
- * written at once (no timer: nothing ever waits for a batch to fill). Each partition still has one
- * message in flight, so an order's events stay in publish order; and no two writes of one order
- * are ever in flight together (a later one waits for the next statement).
+ * written at the event loop's next turn (no timer: nothing ever waits for a batch to fill) — a
+ * front write (`isFront`: a new order, a payment) with a slot free even sooner, since under load
+ * that turn comes tens of milliseconds late (the loop first runs every I/O callback it has ready).
+ * An order's events stay in publish order (the partition's turns hand over one event of an order
+ * at a time), and no two writes of one order are ever in flight together (a later one waits for
+ * the next statement).
  *
  * When a statement with several writes fails, each write is tried again alone: one bad event (a
  * constraint it breaks) fails only its own message, which its consumer then naks or dead-letters
@@ -33,6 +41,7 @@ export function createGroupCommitter(sql: Sql, o: GroupCommitOptions) {
   const ordersInFlight = new Set<string>();
   let inFlight = 0;
   let scheduled = false;
+  let frontScheduled = false;
 
   async function writeAlone(p: Pending): Promise<void> {
     try {
@@ -74,6 +83,11 @@ export function createGroupCommitter(sql: Sql, o: GroupCommitOptions) {
 
   function pump(): void {
     scheduled = false;
+    drain();
+  }
+
+  /** Starts statements while a slot is free and something can go. */
+  function drain(): void {
     while (inFlight < o.maxInFlight && queue.length > 0) {
       const batch = takeBatch();
       if (batch.length === 0) return;
@@ -90,6 +104,18 @@ export function createGroupCommitter(sql: Sql, o: GroupCommitOptions) {
   function write(w: OrderWrite): Promise<boolean> {
     return new Promise<boolean>((resolve, reject) => {
       queue.push({ write: w, resolve, reject });
+      if (inFlight < o.maxInFlight && o.isFront?.(w) === true) {
+        // Someone waits on this write and a slot is free: out now, after the microtasks already
+        // queued (writes handed over in the same wave join it), not after the loop's turn.
+        if (!frontScheduled) {
+          frontScheduled = true;
+          queueMicrotask(() => {
+            frontScheduled = false;
+            drain();
+          });
+        }
+        return;
+      }
       // Let the partitions whose messages arrived in the same turn of the event loop join in.
       if (!scheduled) {
         scheduled = true;

@@ -62,12 +62,24 @@ const MAX_ATTEMPTS = 4;
  * `handle` resolves, i.e. after the commit. No provider is ever called here; the outbox carries
  * the commands.
  */
+/**
+ * Events a shopper or a payment provider waits on — the gateway's front work (`frontSeen()` in
+ * infra/runtime/bulk-gate.ts): with a statement slot free their write goes out without waiting for
+ * the event loop's turn (group-commit.ts).
+ */
+const FRONT_EVENTS: ReadonlySet<string> = new Set(['ORDER_PLACED', 'PAYMENT_CONFIRMED', 'PAYMENT_FAILED']);
+
 export function createOrderHost(deps: OrderHostDeps) {
   const consumer = deps.consumer ?? 'orders';
   const now = deps.now ?? (() => new Date());
   const log = deps.logger.child({ service: 'orders' });
   const cache = createSnapshotCache(deps.cachedOrders ?? 10_000);
-  const committer = createGroupCommitter(deps.sql, { maxBatch: deps.maxBatch ?? 64, maxInFlight: 2, ...(deps.onOutboxWritten ? { onOutboxWritten: deps.onOutboxWritten } : {}) });
+  const committer = createGroupCommitter(deps.sql, {
+    maxBatch: deps.maxBatch ?? 64,
+    maxInFlight: 2,
+    isFront: (w) => FRONT_EVENTS.has(w.history.type),
+    ...(deps.onOutboxWritten ? { onOutboxWritten: deps.onOutboxWritten } : {}),
+  });
 
   async function load(e: OrderEventInput, fresh: boolean): Promise<LoadResult> {
     if (!fresh) {

@@ -194,4 +194,37 @@ describe('group commit (real Postgres)', () => {
       await traced.end();
     }
   });
+  it("a front write (a new order, a payment) with a slot free goes out before the event loop's turn; other writes wait for that turn", async () => {
+    const issued: string[] = [];
+    const traced = createSql(t.databaseUrl, { max: 1, onStatement: (query) => void issued.push(query) });
+    try {
+      await traced`select 1`; // the connection is open and idle: a statement handed over is issued at once
+      const front = createGroupCommitter(traced, { maxBatch: 64, maxInFlight: 2, isFront: (w) => w.history.type === 'PAYMENT_CONFIRMED' });
+      /** How many order-write statements were issued when the event loop reached its next turn after `write`. */
+      const issuedByTheTurn = async (write: () => Promise<boolean>): Promise<number> => {
+        const before = issued.length;
+        let atTurn = -1;
+        // Registered before the write: it runs ahead of anything the write schedules for that turn.
+        setImmediate(() => (atTurn = issued.length - before));
+        expect(await write()).toBe(true);
+        return atTurn;
+      };
+      const [a, b] = [sampleOrder(), sampleOrder()];
+      // ORDER_PLACED is not front for this committer: it waits for the turn, where its partitions' neighbours would join it.
+      const placed = await decide('ORDER_PLACED', a.orderId, { order: a });
+      expect(await issuedByTheTurn(() => front.write(placed))).toBe(0);
+      const pay = await decide('PAYMENT_CONFIRMED', a.orderId, paid(a));
+      expect(await issuedByTheTurn(() => front.write(pay))).toBe(1);
+      // Without `isFront` a payment waits for the turn like any other write.
+      const plain = createGroupCommitter(traced, { maxBatch: 64, maxInFlight: 2 });
+      await plain.write(await decide('ORDER_PLACED', b.orderId, { order: b }));
+      const payB = await decide('PAYMENT_CONFIRMED', b.orderId, paid(b));
+      expect(await issuedByTheTurn(() => plain.write(payB))).toBe(0);
+      const states = await t.sql<{ id: string; state: string }[]>`select id, state from orders where id = any(${[a.orderId, b.orderId]}) order by id`;
+      expect(new Set(states.map((r) => r.state))).toEqual(new Set(['processing']));
+      expect(states).toHaveLength(2);
+    } finally {
+      await traced.end();
+    }
+  });
 });
