@@ -47,8 +47,9 @@ const immediateFlush = new WeakMap<NatsConnection, () => void>();
 
 /**
  * Writes what `nc` has buffered now instead of at the event loop's turn (`flushOncePerTurn`): for a
- * message someone waits on (a payment forwarded by the gateway), where that turn can come tens of
- * milliseconds late under load. A connection without the deferral writes on its own; nothing to do.
+ * message someone waits on (a payment or a new order the gateway forwards), where that turn can come
+ * tens of milliseconds late under load. A connection without the deferral writes on its own: nothing
+ * to do then.
  */
 export function flushNow(nc: NatsConnection): void {
   immediateFlush.get(nc)?.();
