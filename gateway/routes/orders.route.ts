@@ -6,7 +6,6 @@ import { jetstream } from '@nats-io/jetstream';
 import { createDeferredMarks } from '../../infra/db/deferred-marks.ts';
 import { createGroupedWrites } from '../../infra/db/grouped-writes.ts';
 import { replayDeadLettersOfOrder } from '../../infra/db/dead-letters.ts';
-import { flushNow } from '../../infra/nats/connection.ts';
 import { publishOrderEvent } from '../../infra/nats/publish.ts';
 import { startIntakeRecheck } from '../intake-recheck.ts';
 import type { Language, OrderData } from '../../machines/order/index.ts';
@@ -132,16 +131,15 @@ export const ordersRoute: GatewayRoute = async (app, ctx) => {
       : null;
   app.addHook('onClose', async () => recheck?.stop());
 
-  const placed = (order: OrderData, msgID?: string) => {
-    const publishing = publishOrderEvent<OrderPlacedPayload>(
+  // The shop waits for this answer: the order leaves now, not at the event loop's turn.
+  const placed = (order: OrderData, msgID?: string) =>
+    publishOrderEvent<OrderPlacedPayload>(
       nc,
       names,
       { type: 'ORDER_PLACED', orderId: order.orderId, id: `order-placed:${order.orderId}`, actor: 'shop', occurredAt: order.placedAt, payload: { order } },
       msgID,
+      { now: true },
     );
-    flushNow(nc); // the shop waits for this answer: the order leaves now, not at the event loop's turn
-    return publishing;
-  };
   async function publish(order: OrderData): Promise<void> {
     try {
       const env = await placed(order);

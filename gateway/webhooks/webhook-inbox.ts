@@ -29,7 +29,6 @@
  */
 import { createHash } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { flushNow } from '../../infra/nats/connection.ts';
 import { publishEnvelope } from '../../infra/nats/publish.ts';
 import type { Sql } from '../../infra/db/postgres.ts';
 import type { Logger } from '../../infra/logger.ts';
@@ -92,10 +91,13 @@ export function createWebhookInbox(deps: WebhookInboxDeps) {
     }));
   }
 
-  /** `msgIdSuffix`: a new NATS message id for the same envelope (the stream's duplicate window would drop the old one). */
-  async function publishAll(messages: ReadonlyArray<{ subject: string; envelope: Envelope }>, msgIdSuffix = ''): Promise<void> {
+  /**
+   * `msgIdSuffix`: a new NATS message id for the same envelope (the stream's duplicate window would
+   * drop the old one); `now`: written at once, not at the event loop's turn (`publishEnvelope`).
+   */
+  async function publishAll(messages: ReadonlyArray<{ subject: string; envelope: Envelope }>, o: { msgIdSuffix?: string; now?: boolean } = {}): Promise<void> {
     try {
-      await Promise.all(messages.map((m) => publishEnvelope(nc, m.subject, m.envelope, `${m.envelope.id}${msgIdSuffix}`)));
+      await Promise.all(messages.map((m) => publishEnvelope(nc, m.subject, m.envelope, `${m.envelope.id}${o.msgIdSuffix ?? ''}`, { now: o.now === true })));
     } catch (err) {
       throw new OrderpilotError('NATS_UNAVAILABLE', 'could not publish the webhook to NATS; it is stored, retry later', {
         cause: err,
@@ -177,10 +179,8 @@ export function createWebhookInbox(deps: WebhookInboxDeps) {
    */
   async function storeAndPublish(receipt: WebhookReceipt, messages: readonly WebhookMessage[]): Promise<{ stored: StoredReceipt; messageIds: string[] }> {
     const out = withIds(storableText(receipt.dedupeKey), messages);
-    const storing = store(receipt);
-    const publishing = publishAll(out);
-    flushNow(nc); // the payment leaves now, not at the event loop's turn (its order host waits for it)
-    const [inserted, published] = await Promise.allSettled([storing, publishing]);
+    // The payment leaves now, not at the event loop's turn: its order host waits for it.
+    const [inserted, published] = await Promise.allSettled([store(receipt), publishAll(out, { now: true })]);
     if (inserted.status === 'rejected') throw inserted.reason;
     const stored = inserted.value;
     if (published.status === 'rejected') throw published.reason;
@@ -222,7 +222,7 @@ export function createWebhookInbox(deps: WebhookInboxDeps) {
     const { decision } = decided;
     const n = stored.replayCount + 1;
     const messages = withIds(stored.dedupeKey, decided.messages, opts.redeliver ? '' : `#replay-${n}`);
-    if (messages.length > 0) await publishAll(messages, opts.redeliver ? `#redelivery-${n}` : '');
+    if (messages.length > 0) await publishAll(messages, { msgIdSuffix: opts.redeliver ? `#redelivery-${n}` : '' });
     const ids = messages.map((m) => m.envelope.id);
     const webhook = await rows.recordReplay(id, {
       verdict: decision.verdict,

@@ -68,16 +68,16 @@ export function flushNow(nc: NatsConnection): void {
 function flushOncePerTurn(nc: NatsConnection): void {
   const protocol = protocolOf(nc);
   if (protocol === undefined) return;
-  const flushNow = protocol.flushPending.bind(protocol);
-  immediateFlush.set(nc, flushNow);
+  const writeBuffered = protocol.flushPending.bind(protocol);
+  immediateFlush.set(nc, writeBuffered);
   let scheduled = false;
   const flushScheduled = () => {
     scheduled = false;
-    flushNow();
+    writeBuffered();
   };
   protocol.flushPending = () => {
     if (protocol.outbound.size() >= protocol.pendingLimit) {
-      flushNow();
+      writeBuffered();
       return;
     }
     if (!scheduled) {
@@ -87,7 +87,7 @@ function flushOncePerTurn(nc: NatsConnection): void {
   };
   const close = nc.close.bind(nc);
   nc.close = () => {
-    flushNow();
+    writeBuffered();
     return close();
   };
 }

@@ -59,4 +59,19 @@ describe('publishEnvelope', () => {
     expect(err).toMatchObject({ name: 'ClosedConnectionError' });
     expect(isRetryable(err)).toBe(true);
   });
+  it('`now`: the message is written before the call returns; without it, at the event loop\'s turn; both stored', async () => {
+    // What the connection has not written yet sits in nats.js's outbound buffer (the internals the
+    // per-turn write in `connection.ts` relies on).
+    const buffered = () => (nc as unknown as { protocol: { outbound: { size(): number } } }).protocol.outbound.size();
+    const [later, now] = [envelope(11), envelope(12)];
+    const stored = [publishEnvelope(nc, `${prefix}.s.later`, later)];
+    expect(buffered()).toBeGreaterThan(0);
+    stored.push(publishEnvelope(nc, `${prefix}.s.now`, now, now.id, { now: true }));
+    expect(buffered()).toBe(0);
+    await Promise.all(stored);
+    for (const [subject, env] of [['later', later], ['now', now]] as const) {
+      const m = await jsm.streams.getMessage(stream, { last_by_subj: `${prefix}.s.${subject}` });
+      expect(decodeEnvelope(m?.data ?? new Uint8Array()).id).toBe(env.id);
+    }
+  });
 });

@@ -9,6 +9,7 @@ import {
   type NewEnvelope,
   type OrderEventMessage,
 } from '../../services/contracts/index.ts';
+import { flushNow } from './connection.ts';
 import { PubAckInbox } from './pub-ack-inbox.ts';
 
 /**
@@ -29,19 +30,26 @@ export function jetstreamOf(nc: NatsConnection): JetStreamClient {
 /** One PubAck inbox per connection (a subscription each), weakly keyed like the clients above. */
 const inboxes = new WeakMap<NatsConnection, PubAckInbox>();
 
+/** `now`: someone waits on this message (a payment, a new order): written at once, not at the event loop's turn (`flushNow`). */
+export interface PublishOptions {
+  now?: boolean;
+}
+
 /**
  * Publishes an envelope to JetStream with `env.id` as the message id: a republish of the same id
  * within the stream's duplicate window is dropped by the server. Resolves once the stream stored it.
  * Runs for every message the gateway and the services publish, so it skips nats.js's request path
  * (see `PubAckInbox`); errors are the ones `js.publish` throws.
  */
-export async function publishEnvelope(nc: NatsConnection, subject: string, env: Envelope, msgID: string = env.id): Promise<void> {
+export async function publishEnvelope(nc: NatsConnection, subject: string, env: Envelope, msgID: string = env.id, opts: PublishOptions = {}): Promise<void> {
   let inbox = inboxes.get(nc);
   if (inbox === undefined) {
     inbox = new PubAckInbox(nc);
     inboxes.set(nc, inbox);
   }
-  return inbox.publish(subject, encodeEnvelope(env), msgID);
+  const stored = inbox.publish(subject, encodeEnvelope(env), msgID);
+  if (opts.now === true) flushNow(nc);
+  return stored;
 }
 
 /**
@@ -57,9 +65,10 @@ export async function publishOrderEvent<P>(
   e: OrderEventMessage<P>,
   /** The JetStream message id when it must differ from the envelope's (a deliberate republish). */
   msgID?: string,
+  opts: PublishOptions = {},
 ): Promise<Envelope<P>> {
   const env = makeEnvelope(e);
-  await publishEnvelope(nc, names.subjects.orderEvent(e.orderId), env, msgID ?? (env.causationId ? `${env.id}<${env.causationId}` : env.id));
+  await publishEnvelope(nc, names.subjects.orderEvent(e.orderId), env, msgID ?? (env.causationId ? `${env.id}<${env.causationId}` : env.id), opts);
   return env;
 }
 
