@@ -57,11 +57,6 @@ export interface GatewayOptions {
   defaultMetrics?: boolean;
 }
 
-/** Bulk work arriving over HTTP: warehouse status webhooks (held back while the bulk gate is paused). */
-function isBulkPath(url: string): boolean {
-  return url === '/webhooks/warehouse' || url.startsWith('/webhooks/warehouse?');
-}
-
 /** Requests that bring new orders or payments: `/orders`, `/webhooks/payments/*`, `/webhooks/shops/*`. */
 function isFrontPath(url: string): boolean {
   return url.startsWith('/webhooks/payments/') || url.startsWith('/webhooks/shops/') || url === '/orders' || url.startsWith('/orders?');
@@ -186,19 +181,6 @@ export async function buildGateway(deps: GatewayDeps, opts: GatewayOptions = {})
       if (request.method === 'POST' && isFrontPath(request.url)) gate.frontSeen();
       done();
     });
-    // Warehouse statuses are bulk work that comes in at the door (six per order, against one payment):
-    // while the gate holds bulk work back, such a request waits, body unread, for the gate to open —
-    // at most BULK_WEBHOOK_WAIT_MS — and the loop serves new orders and payments first.
-    const waitMs = deps.config.bulkWebhookWaitMs;
-    if (waitMs > 0) {
-      app.addHook('onRequest', async (request) => {
-        if (!gate.paused || request.method !== 'POST' || !isBulkPath(request.url)) return;
-        const started = performance.now();
-        while (gate.paused && performance.now() - started < waitMs) await gate.nextTick();
-        metrics.bulkHeld.inc();
-        metrics.bulkHeldSeconds.inc((performance.now() - started) / 1000);
-      });
-    }
   }
   app.addHook('onSend', (_request, reply, payload, done) => {
     if (closing) reply.header('connection', 'close');

@@ -33,16 +33,6 @@ export function createGatewayMetrics(opts: { defaultMetrics?: boolean; bulkGate?
     labelNames: ['type'] as const,
     registers: [registry],
   });
-  const bulkHeld = new Counter({
-    name: 'orderpilot_gateway_bulk_webhooks_held_total',
-    help: 'Warehouse webhooks that waited while the bulk gate held bulk work back (BULK_WEBHOOK_WAIT_MS)',
-    registers: [registry],
-  });
-  const bulkHeldSeconds = new Counter({
-    name: 'orderpilot_gateway_bulk_webhooks_held_seconds_total',
-    help: 'Time warehouse webhooks waited, all together, while the bulk gate held bulk work back',
-    registers: [registry],
-  });
   const gate = opts.bulkGate;
   if (gate !== undefined) {
     // How much this process held its bulk work back for front work (infra/runtime/bulk-gate.ts).
@@ -63,7 +53,7 @@ export function createGatewayMetrics(opts: { defaultMetrics?: boolean; bulkGate?
       },
     });
   }
-  return { registry, requests, duration, webhooks, published, bulkHeld, bulkHeldSeconds };
+  return { registry, requests, duration, webhooks, published };
 }
 
 export type GatewayMetrics = ReturnType<typeof createGatewayMetrics>;

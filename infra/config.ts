@@ -181,8 +181,6 @@ export interface Config {
    * time) while the process's event loop runs this late (ms), so webhooks and order events go first; 0: off.
    */
   readonly bulkYieldLagMs: number;
-  /** While the bulk gate holds bulk work back, a warehouse webhook waits this long at most before it is handled (0 = never waits). */
-  readonly bulkWebhookWaitMs: number;
   /** Outbox relay poll interval (LISTEN/NOTIFY wakes it sooner). */
   readonly outboxPollMs: number;
   /** Postgres connections per orderpilot process (mind max_connections when running many processes). */
@@ -547,7 +545,6 @@ export function loadConfig(env: Env = process.env): Config {
     ackWaitMs: int(env, 'ACK_WAIT_MS', 30_000, 500, 3600_000),
     duplicateWindowMs: int(env, 'DUPLICATE_WINDOW_MS', 10 * 60_000, 1000, 24 * 3600_000),
     bulkYieldLagMs: int(env, 'BULK_YIELD_LAG_MS', 10, 0, 10_000),
-    bulkWebhookWaitMs: int(env, 'BULK_WEBHOOK_WAIT_MS', 1000, 0, 30_000),
     outboxPollMs: int(env, 'OUTBOX_POLL_MS', 1000, 10, 60_000),
     databasePoolMax: int(env, 'DATABASE_POOL_MAX', 6, 2, 1000),
     dataDir: str(env, 'ORDERPILOT_DATA_DIR') ?? '.data',

@@ -156,16 +156,13 @@ async function bareCeiling(b: BenchEnv, transitions: number, concurrency: number
  * How often and how long the bulk gate of the gateway's process paused so far (its /metrics), or
  * null when it does not say (BULK_YIELD_LAG_MS=0 still exports zeros; an old build nothing).
  */
-async function bulkGatePauses(gatewayUrl: string): Promise<{ pauses: number; pausedSeconds: number; webhooksHeld: number; webhooksHeldSeconds: number } | null> {
+async function bulkGatePauses(gatewayUrl: string): Promise<{ pauses: number; pausedSeconds: number } | null> {
   try {
     const text = await (await fetch(`${gatewayUrl}/metrics`)).text();
     const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
     const pauses = value('orderpilot_bulk_gate_pauses');
     const pausedSeconds = value('orderpilot_bulk_gate_paused_seconds');
-    // Warehouse webhooks held at the door while bulk work was paused (BULK_WEBHOOK_WAIT_MS).
-    const webhooksHeld = value('orderpilot_gateway_bulk_webhooks_held_total');
-    const webhooksHeldSeconds = value('orderpilot_gateway_bulk_webhooks_held_seconds_total');
-    return Number.isFinite(pauses) && Number.isFinite(pausedSeconds) ? { pauses, pausedSeconds, webhooksHeld, webhooksHeldSeconds } : null;
+    return Number.isFinite(pauses) && Number.isFinite(pausedSeconds) ? { pauses, pausedSeconds } : null;
   } catch {
     return null;
   }
@@ -188,14 +185,7 @@ async function pacedLatency(o: { http: HttpPost; gatewayUrl: string; shopKey: st
   await waitClosed(o.bench, timed.map((t) => t.orderId), 600_000);
   const gateAfter = await bulkGatePauses(o.gatewayUrl);
   const bulkGate =
-    gateBefore && gateAfter
-      ? {
-          pauses: gateAfter.pauses - gateBefore.pauses,
-          pausedSeconds: +(gateAfter.pausedSeconds - gateBefore.pausedSeconds).toFixed(2),
-          webhooksHeld: gateAfter.webhooksHeld - gateBefore.webhooksHeld,
-          webhooksHeldSeconds: +(gateAfter.webhooksHeldSeconds - gateBefore.webhooksHeldSeconds).toFixed(2),
-        }
-      : null;
+    gateBefore && gateAfter ? { pauses: gateAfter.pauses - gateBefore.pauses, pausedSeconds: +(gateAfter.pausedSeconds - gateBefore.pausedSeconds).toFixed(2) } : null;
   const rows = await o.bench.sql<{ order_id: string; type: string; to_state: string; at: Date; occurred_at: Date }[]>`
     select order_id, type, to_state, at, occurred_at from order_history
      where order_id = any(${timed.map((t) => t.orderId)}) and outcome in ('applied', 'created')
@@ -471,7 +461,7 @@ async function e2e(): Promise<void> {
           `| … the webhook-inbox insert began: after the webhook was sent / after the payment was built to publish (they run side by side), p50/p99 ms | ${l.paymentToInboxInsertMs.p50} / ${l.paymentToInboxInsertMs.p99}; ${l.paymentInboxInsertAfterPublishedMs.p50} / ${l.paymentInboxInsertAfterPublishedMs.p99} | |`,
           `| payment → processing at ${l.rate}/s, slowest by second of the run, ms | ${l.paymentToProcessingMaxMsBySecond.map((x) => x ?? '—').join(' ')} | |`,
           `| payment → closed at ${l.rate}/s, p50/p95/p99 ms | ${l.paymentToClosedMs.p50} / ${l.paymentToClosedMs.p95} / ${l.paymentToClosedMs.p99} | |`,
-          `| bulk gate at ${l.rate}/s (BULK_YIELD_LAG_MS): pauses / seconds paused; warehouse webhooks held at the door meanwhile (BULK_WEBHOOK_WAIT_MS) / their seconds held | ${l.bulkGate ? `${l.bulkGate.pauses} / ${l.bulkGate.pausedSeconds}; ${l.bulkGate.webhooksHeld} / ${l.bulkGate.webhooksHeldSeconds}` : 'not exported'} | |`,
+          `| bulk gate at ${l.rate}/s (BULK_YIELD_LAG_MS): pauses / seconds paused | ${l.bulkGate ? `${l.bulkGate.pauses} / ${l.bulkGate.pausedSeconds}` : 'not exported'} | |`,
         ]),
         `| orderpilot peak RSS (${result.process.ordersInDatabase} orders in the database) | ${stats.peakRssMiB} MiB | < 300 |`,
         `| CPU seconds per order (orderpilot process) | ${result.process.cpuSecondsPerOrder} | |`,
