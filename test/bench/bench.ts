@@ -28,10 +28,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { StateValue } from 'xstate';
-import { buildShopOrder, postUntilAccepted, shopHeaders, stripePaymentEvent } from '../../infra/demo/demo-shop.ts';
 import { startSandboxes } from '../../infra/demo/sandboxes.ts';
-import { createHttpPost, type HttpPost } from '../../infra/sandbox/http-post.ts';
+import { createHttpPost } from '../../infra/sandbox/http-post.ts';
 import { freePort } from '../../infra/runtime/local-services.ts';
+import { pacedShoppersOnThread, placeAndPay } from './paced-shoppers.ts';
 import { startChild, type Child } from '../support/processes.ts';
 import { benchWalk, createBenchEnv, percentile, runBareCeiling, SHORT_WALK, type BenchEnv } from './bench-env.ts';
 import { accountDiff, accountSnapshot, cpuSpeedIndexMs, type AccountTarget } from './cpu-account.ts';
@@ -79,22 +79,6 @@ function procStats(pid: number): { peakRssMiB: number; cpuSeconds: number } {
   } catch {
     return { peakRssMiB: NaN, cpuSeconds: NaN };
   }
-}
-
-interface Timed {
-  orderId: string;
-  paidAt: number;
-}
-
-/** One order: placed, then paid with a signed webhook; resolves with the moment the webhook was sent. */
-async function placeAndPay(http: HttpPost, gatewayUrl: string, shopKey: string, secret: string): Promise<Timed> {
-  const order = buildShopOrder('none');
-  const placed = await postUntilAccepted(http, `${gatewayUrl}/orders`, JSON.stringify(order), shopHeaders(shopKey));
-  const orderId = (placed.json as { orderId: string }).orderId;
-  const ev = stripePaymentEvent(secret, orderId, order.total, order.currency);
-  const paidAt = Date.now();
-  await postUntilAccepted(http, `${gatewayUrl}/webhooks/payments/stripe`, ev.body, ev.headers);
-  return { orderId, paidAt };
 }
 
 /**
@@ -169,19 +153,11 @@ async function bulkGatePauses(gatewayUrl: string): Promise<{ pauses: number; pau
 }
 
 /** One paced run: `orders` orders placed and paid at `rate` per second; percentiles from the payment webhook. */
-async function pacedLatency(o: { http: HttpPost; gatewayUrl: string; shopKey: string; secret: string; bench: BenchEnv }, rate: number, orders: number) {
+async function pacedLatency(o: { gatewayUrl: string; shopKey: string; secret: string; bench: BenchEnv }, rate: number, orders: number) {
   process.stdout.write(`bench: ${orders} orders at ${rate}/s for latency…\n`);
   const gateBefore = await bulkGatePauses(o.gatewayUrl);
-  const timed: Timed[] = [];
-  const inflight: Array<Promise<void>> = [];
-  const start = performance.now();
-  for (let i = 0; i < orders; i++) {
-    const due = start + (i * 1000) / rate;
-    const wait = due - performance.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    inflight.push(placeAndPay(o.http, o.gatewayUrl, o.shopKey, o.secret).then((t) => void timed.push(t)));
-  }
-  await Promise.all(inflight);
+  // The shoppers pace on a thread of their own: this one also runs the sandboxes (paced-shoppers.ts).
+  const { timed, lateMs } = await pacedShoppersOnThread({ gatewayUrl: o.gatewayUrl, shopKey: o.shopKey, secret: o.secret, rate, orders });
   await waitClosed(o.bench, timed.map((t) => t.orderId), 600_000);
   const gateAfter = await bulkGatePauses(o.gatewayUrl);
   const bulkGate =
@@ -250,6 +226,8 @@ async function pacedLatency(o: { http: HttpPost; gatewayUrl: string; shopKey: st
     paymentsBehindOrderPlaced: { count: behindPlaced.length, of: behindPlaced.length + notBehindPlaced.length, publishedToAppliedMs: pct(behindPlaced), othersPublishedToAppliedMs: pct(notBehindPlaced) },
     paymentToProcessingMaxMsBySecond: maxBySecond,
     paymentToClosedMs: pct(toClosed),
+    // How late the shoppers started each order after it was due: the pacing the system saw.
+    pacingLateMs: { ...pct([...lateMs].sort((x, y) => x - y)), max: Math.max(0, ...lateMs) },
     bulkGate,
   };
 }
@@ -342,7 +320,7 @@ async function e2e(): Promise<void> {
     // Warm-up (JIT, pools, connections), not measured: BENCH_WARMUP orders, at most 64 at a time,
     // each batch closed and e-mailed before the next (no warm-up work left over for the measured phase).
     for (let left = WARMUP; left > 0; left -= 64) {
-      const batch = await Promise.all(Array.from({ length: Math.min(64, left) }, () => placeAndPay(http, gatewayUrl, shopKey, secret)));
+      const batch = await Promise.all(Array.from({ length: Math.min(64, left) }, () => placeAndPay(http, { gatewayUrl, shopKey, secret })));
       await waitClosedAndEmailed(b, batch.map((o) => o.orderId), 120_000);
     }
     const cpuOf = () => pids.reduce((sum, p) => sum + procStats(p).cpuSeconds, 0);
@@ -362,7 +340,7 @@ async function e2e(): Promise<void> {
       Array.from({ length: CONCURRENCY }, async () => {
         while (next < ORDERS) {
           next++;
-          ids.push((await placeAndPay(http, gatewayUrl, shopKey, secret)).orderId);
+          ids.push((await placeAndPay(http, { gatewayUrl, shopKey, secret })).orderId);
         }
       }),
     );
@@ -391,7 +369,7 @@ async function e2e(): Promise<void> {
 
     // 2. Latency at each steady rate.
     const latencyByRate = [];
-    for (const rate of RATES) latencyByRate.push(await pacedLatency({ http, gatewayUrl, shopKey, secret, bench: b }, rate, LATENCY_ORDERS));
+    for (const rate of RATES) latencyByRate.push(await pacedLatency({ gatewayUrl, shopKey, secret, bench: b }, rate, LATENCY_ORDERS));
     const stats = pids.map((p) => procStats(p)).reduce((a, c) => ({ peakRssMiB: Math.max(a.peakRssMiB, c.peakRssMiB), cpuSeconds: a.cpuSeconds + c.cpuSeconds }));
     // 3. The bare ceiling for the same number of write transactions — with orderpilot stopped (its
     // relay would try to publish the bare outbox rows).
@@ -460,6 +438,7 @@ async function e2e(): Promise<void> {
           `| … payments published before their ORDER_PLACED's statement began (they wait for it): count; their published → applied p50/p99 ms; the others' | ${l.paymentsBehindOrderPlaced.count} of ${l.paymentsBehindOrderPlaced.of}; ${l.paymentsBehindOrderPlaced.publishedToAppliedMs.p50} / ${l.paymentsBehindOrderPlaced.publishedToAppliedMs.p99}; ${l.paymentsBehindOrderPlaced.othersPublishedToAppliedMs.p50} / ${l.paymentsBehindOrderPlaced.othersPublishedToAppliedMs.p99} | |`,
           `| … the webhook-inbox insert began: after the webhook was sent / after the payment was built to publish (they run side by side), p50/p99 ms | ${l.paymentToInboxInsertMs.p50} / ${l.paymentToInboxInsertMs.p99}; ${l.paymentInboxInsertAfterPublishedMs.p50} / ${l.paymentInboxInsertAfterPublishedMs.p99} | |`,
           `| payment → processing at ${l.rate}/s, slowest by second of the run, ms | ${l.paymentToProcessingMaxMsBySecond.map((x) => x ?? '—').join(' ')} | |`,
+          `| pacing at ${l.rate}/s: orders started after they were due (the shoppers' own thread), p50/p99/max ms | ${l.pacingLateMs.p50} / ${l.pacingLateMs.p99} / ${Math.round(l.pacingLateMs.max)} | |`,
           `| payment → closed at ${l.rate}/s, p50/p95/p99 ms | ${l.paymentToClosedMs.p50} / ${l.paymentToClosedMs.p95} / ${l.paymentToClosedMs.p99} | |`,
           `| bulk gate at ${l.rate}/s (BULK_YIELD_LAG_MS): pauses / seconds paused | ${l.bulkGate ? `${l.bulkGate.pauses} / ${l.bulkGate.pausedSeconds}` : 'not exported'} | |`,
         ]),
