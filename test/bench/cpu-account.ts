@@ -46,11 +46,12 @@ function cpuSecondsOf(pid: number | string): number {
   }
 }
 
-function machineSeconds(): { busy: number; all: number } {
+function machineSeconds(): { busy: number; all: number; steal: number } {
   const v = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
   const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = v;
   const busy = user + nice + system + irq + softirq + steal;
-  return { busy: busy / 100, all: (busy + idle + iowait) / 100 };
+  // steal: time a virtual CPU wanted to run and the hypervisor ran another guest instead.
+  return { busy: busy / 100, all: (busy + idle + iowait) / 100, steal: steal / 100 };
 }
 
 /** The nats-server listening on `port` (its command line names the port), if it runs on this machine. */
@@ -74,7 +75,7 @@ export interface AccountSnapshot {
   driver: number;
   pg: Record<string, number>;
   nats: number;
-  machine: { busy: number; all: number };
+  machine: { busy: number; all: number; steal: number };
   commits: number;
   /** The server's WAL position in bytes (server-wide: other databases' writes count too). */
   walBytes: number;
@@ -167,6 +168,8 @@ export function accountDiff(a: AccountSnapshot, b: AccountSnapshot, orders: numb
       restOfMachine: ms(busy - known),
       machineBusy: ms(busy),
       machineUtilisation: +(busy / all).toFixed(2),
+      /** The share of the machine's CPU time the hypervisor gave to other guests (steal) during the phase. */
+      machineStealShare: +((b.machine.steal - a.machine.steal) / all).toFixed(3),
     },
     postgresCommitsPerOrder: +((b.commits - a.commits) / orders).toFixed(1),
     /** Write-ahead log written per order, KiB: what the database wrote, whatever the machine's speed. */
