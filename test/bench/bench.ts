@@ -153,12 +153,18 @@ async function bulkGatePauses(gatewayUrl: string): Promise<{ pauses: number; pau
 }
 
 /** One paced run: `orders` orders placed and paid at `rate` per second; percentiles from the payment webhook. */
-async function pacedLatency(o: { gatewayUrl: string; shopKey: string; secret: string; bench: BenchEnv }, rate: number, orders: number) {
+async function pacedLatency(o: { gatewayUrl: string; shopKey: string; secret: string; bench: BenchEnv; target: AccountTarget }, rate: number, orders: number) {
   process.stdout.write(`bench: ${orders} orders at ${rate}/s for latency…\n`);
   const gateBefore = await bulkGatePauses(o.gatewayUrl);
+  // What each order costs at this rate (CPU by process, commits, statements), as phase 1 says for a
+  // burst: below capacity the group commits carry fewer rows, so the per-order counts differ.
+  const acc0 = await accountSnapshot(o.target);
   // The shoppers pace on a thread of their own: this one also runs the sandboxes (paced-shoppers.ts).
   const { timed, lateMs } = await pacedShoppersOnThread({ gatewayUrl: o.gatewayUrl, shopKey: o.shopKey, secret: o.secret, rate, orders });
   await waitClosed(o.bench, timed.map((t) => t.orderId), 600_000);
+  // Postgres flushes a backend's commit counts when it goes idle (at most once a second).
+  await new Promise((r) => setTimeout(r, 1500));
+  const account = accountDiff(acc0, await accountSnapshot(o.target), orders);
   const gateAfter = await bulkGatePauses(o.gatewayUrl);
   const bulkGate =
     gateBefore && gateAfter ? { pauses: gateAfter.pauses - gateBefore.pauses, pausedSeconds: +(gateAfter.pausedSeconds - gateBefore.pausedSeconds).toFixed(2) } : null;
@@ -229,6 +235,10 @@ async function pacedLatency(o: { gatewayUrl: string; shopKey: string; secret: st
     // How late the shoppers started each order after it was due: the pacing the system saw.
     pacingLateMs: { ...pct([...lateMs].sort((x, y) => x - y)), max: Math.max(0, ...lateMs) },
     bulkGate,
+    cpuMsPerOrder: account.cpuMsPerOrder,
+    postgresCommitsPerOrder: account.postgresCommitsPerOrder,
+    postgresStatementsPerOrder: account.postgresStatementsPerOrder,
+    postgresStatementsPerOrderByKind: account.statementsPerOrderByKind,
   };
 }
 
@@ -369,7 +379,7 @@ async function e2e(): Promise<void> {
 
     // 2. Latency at each steady rate.
     const latencyByRate = [];
-    for (const rate of RATES) latencyByRate.push(await pacedLatency({ gatewayUrl, shopKey, secret, bench: b }, rate, LATENCY_ORDERS));
+    for (const rate of RATES) latencyByRate.push(await pacedLatency({ gatewayUrl, shopKey, secret, bench: b, target }, rate, LATENCY_ORDERS));
     const stats = pids.map((p) => procStats(p)).reduce((a, c) => ({ peakRssMiB: Math.max(a.peakRssMiB, c.peakRssMiB), cpuSeconds: a.cpuSeconds + c.cpuSeconds }));
     // 3. The bare ceiling for the same number of write transactions — with orderpilot stopped (its
     // relay would try to publish the bare outbox rows).
@@ -441,6 +451,7 @@ async function e2e(): Promise<void> {
           `| pacing at ${l.rate}/s: orders started after they were due (the shoppers' own thread), p50/p99/max ms | ${l.pacingLateMs.p50} / ${l.pacingLateMs.p99} / ${Math.round(l.pacingLateMs.max)} | |`,
           `| payment → closed at ${l.rate}/s, p50/p95/p99 ms | ${l.paymentToClosedMs.p50} / ${l.paymentToClosedMs.p95} / ${l.paymentToClosedMs.p99} | |`,
           `| bulk gate at ${l.rate}/s (BULK_YIELD_LAG_MS): pauses / seconds paused | ${l.bulkGate ? `${l.bulkGate.pauses} / ${l.bulkGate.pausedSeconds}` : 'not exported'} | |`,
+          `| at ${l.rate}/s, per order: CPU ms orderpilot / driver+sandboxes / Postgres / nats-server / rest; Postgres commits / statements (the bench's own polls included) | ${[l.cpuMsPerOrder.app, l.cpuMsPerOrder.driver, l.cpuMsPerOrder.postgresBackends, l.cpuMsPerOrder.natsServer, l.cpuMsPerOrder.restOfMachine].join(' / ')}; ${l.postgresCommitsPerOrder} / ${l.postgresStatementsPerOrder ?? 'not counted'} | |`,
         ]),
         `| orderpilot peak RSS (${result.process.ordersInDatabase} orders in the database) | ${stats.peakRssMiB} MiB | < 300 |`,
         `| CPU seconds per order (orderpilot process) | ${result.process.cpuSecondsPerOrder} | |`,
