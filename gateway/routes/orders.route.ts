@@ -89,7 +89,6 @@ export const ordersRoute: GatewayRoute = async (app, ctx) => {
   // commit; each caller learns whether its own row went in. A (shop, externalId) twice in one batch:
   // the first row goes in, the second meets it as a conflict, as if they had come one after the other.
   const insertIntake = createGroupedWrites<{ shop: string; order: OrderData; bodyHash: string }, boolean>({
-    maxInFlight: 4,
     maxBatch: 100,
     async write(batch) {
       const col = (f: (b: (typeof batch)[number]) => string) => batch.map(f);

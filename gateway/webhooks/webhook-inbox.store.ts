@@ -86,15 +86,6 @@ export interface ReplayRecord {
   forced: boolean;
 }
 
-/**
- * Inserts in flight at once; further rows wait and go together in the next multi-row INSERT. One: the
- * rows that arrive while it runs make the next batch. With four, an order's seven webhooks (a payment,
- * six warehouse statuses) were its most frequent statement (2.7 of 8.8 per order at a steady 50/s, 1.1
- * with one), and a burst took 4.1–4.2 commits per order against 3.1–3.3 with one, for more Postgres
- * CPU and no gain in throughput or payment latency (README, "Benchmark", twenty-fourth round). The
- * payment does not wait for this insert on its way to the order: it is published alongside.
- */
-const MAX_INSERTS_IN_FLIGHT = 1;
 const MAX_INSERT_BATCH = 200;
 /** "Published" marks wait this long (or for this many) and go in one UPDATE. */
 const MARK_DELAY_MS = 20;
@@ -135,9 +126,9 @@ export function createWebhookInboxStore(deps: { sql: Sql; logger: Logger }) {
   }
 
   // Inserts are grouped (infra/db/grouped-writes.ts): many webhooks, one multi-row INSERT and one
-  // commit; rows of other owners (the warehouse log) go in the same statement.
+  // commit, one statement in flight; rows of other owners (the warehouse log) go in the same
+  // statement. A payment does not wait for its row on its way to the order: it is published alongside.
   const insert = createGroupedWrites<Pending, InsertOutcome>({
-    maxInFlight: MAX_INSERTS_IN_FLIGHT,
     maxBatch: MAX_INSERT_BATCH,
     async write(batch) {
       const alongside = alongsideOf(batch);

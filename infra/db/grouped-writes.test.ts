@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createDeferredMarks } from './deferred-marks.ts';
 import { createGroupedWrites } from './grouped-writes.ts';
 
@@ -44,6 +44,33 @@ describe('grouped writes (pure)', () => {
     first.open();
     expect(await Promise.all(answers)).toEqual(['#1', '#2', '#3', '#4', '#5', '#6']);
     expect(batches).toEqual([[1], [2, 3, 4], [5, 6]]);
+  });
+
+  it('without maxInFlight, one statement runs at a time: what arrives meanwhile is the next one', async () => {
+    const batches: number[][] = [];
+    let running = 0;
+    let mostRunning = 0;
+    const gates = [gate(), gate()];
+    const write = createGroupedWrites<number, number>({
+      maxBatch: 100,
+      async write(batch) {
+        running++;
+        mostRunning = Math.max(mostRunning, running);
+        batches.push(batch);
+        await gates[batches.length - 1]?.opened;
+        running--;
+        return batch;
+      },
+    });
+    const answers = [1, 2, 3, 4, 5].map((n) => write(n));
+    expect(batches).toEqual([[1]]);
+    gates[0]?.open();
+    await vi.waitFor(() => expect(batches).toHaveLength(2));
+    const late = [6, 7].map((n) => write(n));
+    gates[1]?.open();
+    expect(await Promise.all([...answers, ...late])).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(batches).toEqual([[1], [2, 3, 4, 5], [6, 7]]);
+    expect(mostRunning).toBe(1);
   });
 
   it('a failed statement fails every item in it, and only those', async () => {

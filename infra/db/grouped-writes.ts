@@ -7,9 +7,18 @@
  * twice in one statement), and an item of a key whose earlier item is in a statement still running
  * waits for that statement to end: the items of a key are written one after the other, in arrival
  * order, as if each were alone.
+ *
+ * `maxInFlight` defaults to one: the items that arrive while a statement runs make the next one. On
+ * the two-core bench machine more statements in flight only split the same rows over more commits:
+ * with four for the webhook inbox and the intake, four for the warehouse log and two for documents
+ * and e-mail claims, a burst took 3.1–3.2 Postgres commits per order; with one everywhere 2.3, for
+ * less Postgres CPU and the same throughput and payment latency (README, "Benchmark",
+ * twenty-fourth round).
  */
+export const GROUPED_WRITES_IN_FLIGHT = 1;
+
 export function createGroupedWrites<T, R>(o: {
-  maxInFlight: number;
+  maxInFlight?: number;
   maxBatch: number;
   key?: (item: T) => string;
   write(batch: T[]): Promise<R[]>;
@@ -48,7 +57,7 @@ export function createGroupedWrites<T, R>(o: {
     return batch;
   }
   function pump(): void {
-    while (inFlight < o.maxInFlight && queue.length > 0) {
+    while (inFlight < (o.maxInFlight ?? GROUPED_WRITES_IN_FLIGHT) && queue.length > 0) {
       const batch = take();
       // Everything waiting is behind an item of its key in a running statement: its end pumps again.
       if (batch.length === 0) return;

@@ -45,8 +45,7 @@ const toRecorded = (r: Row): RecordedDocument => ({
   ksef: r.in_ksef ? 'sent' : 'outside',
 });
 
-/** Statements in flight at once for look-ups, and for saves; more wait and go together. */
-const GROUP_IN_FLIGHT = 2;
+/** Most look-ups, or saves, in one statement (one statement of each in flight; more wait and go together). */
 const GROUP_MAX = 100;
 
 interface Save {
@@ -64,7 +63,6 @@ export function createDocumentStore(sql: Sql): DocumentStore {
   // touch a row once per statement); a statement that fails is tried again item by item, so one
   // bad save (a constraint it breaks) fails only its own command.
   const lookUp = createGroupedWrites<string, RecordedDocument | null>({
-    maxInFlight: GROUP_IN_FLIGHT,
     maxBatch: GROUP_MAX,
     async write(orderIds) {
       // One index probe per order id, whatever the table's size: each look-up is its own fenced
@@ -98,7 +96,6 @@ export function createDocumentStore(sql: Sql): DocumentStore {
         where documents.status <> 'issued'
       returning order_id, ${ISSUED_COLUMNS}`;
   const save = createGroupedWrites<Save, RecordedDocument | null | { failed: unknown }>({
-    maxInFlight: GROUP_IN_FLIGHT,
     maxBatch: GROUP_MAX,
     key: (b) => b.orderId,
     async write(batch) {

@@ -18,7 +18,6 @@ export function createWarehouseLog(sql: Sql): WarehouseLogPort & { isKnownRefere
   // Concurrent submits log together (infra/db/grouped-writes.ts): many rows, one INSERT, one commit.
   // A row's insert still commits before its caller goes on (a request is logged before it is sent).
   const insert = createGroupedWrites<WarehouseExchange, boolean>({
-    maxInFlight: 4,
     maxBatch: 100,
     async write(batch) {
       const rows = batch.map((e) => ({

@@ -30,8 +30,7 @@ export interface MailDeliveryStore {
   release(key: string, claimId: string, error: string, status?: 'failed' | 'sent-unknown'): Promise<void>;
 }
 
-/** Statements in flight at once for claims, and for "sent" marks; more wait and go together. */
-const GROUP_IN_FLIGHT = 2;
+/** Most claims, or "sent" marks, in one statement (one statement of each in flight; more wait and go together). */
 const GROUP_MAX = 100;
 
 export function createMailDeliveryStore(sql: Sql, leaseSeconds = CLAIM_LEASE_SECONDS): MailDeliveryStore {
@@ -39,7 +38,6 @@ export function createMailDeliveryStore(sql: Sql, leaseSeconds = CLAIM_LEASE_SEC
   // each is still conditional on its own row exactly as alone, and one statement holds one item
   // per document (an upsert may touch a row once per statement).
   const claimRows = createGroupedWrites<{ key: string; orderId: string; recipient: string; claimId: string }, boolean>({
-    maxInFlight: GROUP_IN_FLIGHT,
     maxBatch: GROUP_MAX,
     key: (c) => c.key,
     async write(batch) {
@@ -58,7 +56,6 @@ export function createMailDeliveryStore(sql: Sql, leaseSeconds = CLAIM_LEASE_SEC
     },
   });
   const markRows = createGroupedWrites<{ key: string; claimId: string; messageId: string }, boolean>({
-    maxInFlight: GROUP_IN_FLIGHT,
     maxBatch: GROUP_MAX,
     key: (m) => m.key,
     async write(batch) {
