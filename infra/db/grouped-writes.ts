@@ -10,10 +10,10 @@
  *
  * `maxInFlight` defaults to one: the items that arrive while a statement runs make the next one. On
  * the two-core bench machine more statements in flight only split the same rows over more commits:
- * with four for the webhook inbox and the intake, four for the warehouse log and two for documents
- * and e-mail claims, a burst took 3.1–3.2 Postgres commits per order; with one everywhere 2.3, for
- * less Postgres CPU and the same throughput and payment latency (README, "Benchmark",
- * twenty-fourth round).
+ * with four for the webhook inbox, the intake and the warehouse log and two for documents and e-mail
+ * claims, a burst took 4.1–4.2 Postgres commits per order; with one for the inbox 3.1–3.3; with one
+ * everywhere 2.3, for less Postgres CPU and the same throughput and payment latency (README,
+ * "Benchmark", twenty-fourth round).
  */
 export const GROUPED_WRITES_IN_FLIGHT = 1;
 
