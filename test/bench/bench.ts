@@ -34,7 +34,7 @@ import { freePort } from '../../infra/runtime/local-services.ts';
 import { pacedShoppersOnThread, placeAndPay } from './paced-shoppers.ts';
 import { startChild, type Child } from '../support/processes.ts';
 import { benchWalk, createBenchEnv, percentile, runBareCeiling, SHORT_WALK, type BenchEnv } from './bench-env.ts';
-import { accountDiff, accountSnapshot, cpuSpeedIndexMs, type AccountTarget } from './cpu-account.ts';
+import { accountDiff, accountSnapshot, cpuSpeedIndexMs, type AccountSnapshot, type AccountTarget } from './cpu-account.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const num = (name: string, fallback: number): number => {
@@ -152,15 +152,25 @@ async function bulkGatePauses(gatewayUrl: string): Promise<{ pauses: number; pau
   }
 }
 
+/** CPU ms per order as the table prints it: orderpilot / driver+sandboxes / Postgres / nats-server / rest. */
+function cpuCells(c: ReturnType<typeof accountDiff>['cpuMsPerOrder']): string {
+  return [c.app, c.driver, c.postgresBackends, c.natsServer, c.restOfMachine].join(' / ');
+}
+
 /** One paced run: `orders` orders placed and paid at `rate` per second; percentiles from the payment webhook. */
 async function pacedLatency(o: { gatewayUrl: string; shopKey: string; secret: string; bench: BenchEnv; target: AccountTarget }, rate: number, orders: number) {
   process.stdout.write(`bench: ${orders} orders at ${rate}/s for latency…\n`);
   const gateBefore = await bulkGatePauses(o.gatewayUrl);
   // What each order costs at this rate (CPU by process, commits, statements), as phase 1 says for a
-  // burst: below capacity the group commits carry fewer rows, so the per-order counts differ.
-  const acc0 = await accountSnapshot(o.target);
+  // burst: below capacity the group commits carry fewer rows, so the per-order counts differ. Taken
+  // from the shoppers' first order on, their thread's start-up left out.
+  let acc0: AccountSnapshot | undefined;
   // The shoppers pace on a thread of their own: this one also runs the sandboxes (paced-shoppers.ts).
-  const { timed, lateMs } = await pacedShoppersOnThread({ gatewayUrl: o.gatewayUrl, shopKey: o.shopKey, secret: o.secret, rate, orders });
+  const { timed, lateMs } = await pacedShoppersOnThread(
+    { gatewayUrl: o.gatewayUrl, shopKey: o.shopKey, secret: o.secret, rate, orders },
+    { beforeStart: async () => void (acc0 = await accountSnapshot(o.target)) },
+  );
+  if (acc0 === undefined) throw new Error('paced shoppers finished without starting');
   await waitClosed(o.bench, timed.map((t) => t.orderId), 600_000);
   // Postgres flushes a backend's commit counts when it goes idle (at most once a second).
   await new Promise((r) => setTimeout(r, 1500));
@@ -435,7 +445,7 @@ async function e2e(): Promise<void> {
         `| --- | --- | --- |`,
         `| orders/s to closed (${ORDERS} orders, ${CONCURRENCY} shoppers; warehouse walk: ${WALK}) | ${result.ordersPerSec} | |`,
         `| orders/s to closed and e-mailed | ${result.closedAndEmailed.ordersPerSec} | ≥ 100 |`,
-        `| CPU ms per order: orderpilot / driver+sandboxes / Postgres / nats-server / rest | ${[result.cpuMsPerOrder.app, result.cpuMsPerOrder.driver, result.cpuMsPerOrder.postgresBackends, result.cpuMsPerOrder.natsServer, result.cpuMsPerOrder.restOfMachine].join(' / ')} | app ≤ 6 |`,
+        `| CPU ms per order: orderpilot / driver+sandboxes / Postgres / nats-server / rest | ${cpuCells(result.cpuMsPerOrder)} | app ≤ 6 |`,
         `| app CPU ÷ driver+sandboxes CPU (their work per order is fixed, so the host's speed cancels out: for comparing code) | ${result.appToDriverCpu ?? '—'} | |`,
         `| Postgres commits / statements per order | ${result.postgresCommitsPerOrder} / ${result.postgresStatementsPerOrder ?? 'not counted (BENCH_STATEMENTS=1)'} | ≤ 12 commits |`,
         `| Postgres WAL per order (server-wide) | ${result.postgresWalKiBPerOrder} KiB | |`,
@@ -451,7 +461,7 @@ async function e2e(): Promise<void> {
           `| pacing at ${l.rate}/s: orders started after they were due (the shoppers' own thread), p50/p99/max ms | ${l.pacingLateMs.p50} / ${l.pacingLateMs.p99} / ${Math.round(l.pacingLateMs.max)} | |`,
           `| payment → closed at ${l.rate}/s, p50/p95/p99 ms | ${l.paymentToClosedMs.p50} / ${l.paymentToClosedMs.p95} / ${l.paymentToClosedMs.p99} | |`,
           `| bulk gate at ${l.rate}/s (BULK_YIELD_LAG_MS): pauses / seconds paused | ${l.bulkGate ? `${l.bulkGate.pauses} / ${l.bulkGate.pausedSeconds}` : 'not exported'} | |`,
-          `| at ${l.rate}/s, per order: CPU ms orderpilot / driver+sandboxes / Postgres / nats-server / rest; Postgres commits / statements (the bench's own polls included) | ${[l.cpuMsPerOrder.app, l.cpuMsPerOrder.driver, l.cpuMsPerOrder.postgresBackends, l.cpuMsPerOrder.natsServer, l.cpuMsPerOrder.restOfMachine].join(' / ')}; ${l.postgresCommitsPerOrder} / ${l.postgresStatementsPerOrder ?? 'not counted'} | |`,
+          `| at ${l.rate}/s, per order: CPU ms orderpilot / driver+sandboxes / Postgres / nats-server / rest; Postgres commits / statements (the bench's own polls included) | ${cpuCells(l.cpuMsPerOrder)}; ${l.postgresCommitsPerOrder} / ${l.postgresStatementsPerOrder ?? 'not counted'} | |`,
         ]),
         `| orderpilot peak RSS (${result.process.ordersInDatabase} orders in the database) | ${stats.peakRssMiB} MiB | < 300 |`,
         `| CPU seconds per order (orderpilot process) | ${result.process.cpuSecondsPerOrder} | |`,

@@ -76,6 +76,35 @@ describe("the bench's paced shoppers (test/bench/paced-shoppers.ts)", () => {
     }
   });
 
+  it('run beforeStart once the thread is loaded and start the first order only after it resolved', async () => {
+    const seen: Seen[] = [];
+    const gatewayUrl = await standInGateway(seen);
+    let seenAtStart = -1;
+    let startedAt = 0;
+    const { timed } = await pacedShoppersOnThread(
+      { gatewayUrl, shopKey: SHOP_KEY, secret: SECRET, rate: 50, orders: 3 },
+      {
+        beforeStart: async () => {
+          seenAtStart = seen.length;
+          await new Promise((r) => setTimeout(r, 50));
+          startedAt = Date.now();
+        },
+      },
+    );
+    expect(seenAtStart).toBe(0);
+    expect(timed).toHaveLength(3);
+    for (const s of seen) expect(s.at).toBeGreaterThanOrEqual(startedAt);
+  });
+
+  it('reject, with no order sent, when beforeStart fails', async () => {
+    const seen: Seen[] = [];
+    const gatewayUrl = await standInGateway(seen);
+    await expect(
+      pacedShoppersOnThread({ gatewayUrl, shopKey: SHOP_KEY, secret: SECRET, rate: 50, orders: 3 }, { beforeStart: () => Promise.reject(new Error('no snapshot')) }),
+    ).rejects.toThrow('no snapshot');
+    expect(seen).toEqual([]);
+  });
+
   it("reject with the gateway's answer when a payment is refused", async () => {
     const gatewayUrl = await standInGateway([], { failPayments: true });
     await expect(pacedShoppersOnThread({ gatewayUrl, shopKey: SHOP_KEY, secret: SECRET, rate: 50, orders: 2 })).rejects.toThrow(

@@ -79,23 +79,30 @@ export async function pacedShoppers(o: PacedShoppersInput): Promise<PacedShopper
 /**
  * Runs `pacedShoppers` on a worker thread (this file, loaded through tsx by paced-shoppers.thread.mjs)
  * and resolves with its result; a failure in the thread (a gateway that stopped answering) rejects
- * with its message.
+ * with its message. `beforeStart` runs once the thread is loaded and before its first order, so what
+ * it measures from there leaves out starting the thread (tsx compiling this file on it).
  */
-export function pacedShoppersOnThread(o: PacedShoppersInput): Promise<PacedShoppersResult> {
+export function pacedShoppersOnThread(o: PacedShoppersInput, opts: { beforeStart?: () => Promise<void> } = {}): Promise<PacedShoppersResult> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(new URL('./paced-shoppers.thread.mjs', import.meta.url), { workerData: { pacedShoppers: o } });
     let settled = false;
-    worker.once('message', (m: { ok: true; result: PacedShoppersResult } | { ok: false; error: string }) => {
+    const fail = (err: unknown) => {
+      settled = true;
+      void worker.terminate();
+      reject(err instanceof Error ? err : new Error(String(err)));
+    };
+    worker.on('message', (m: { ready: true } | { ok: true; result: PacedShoppersResult } | { ok: false; error: string }) => {
+      if ('ready' in m) {
+        (opts.beforeStart ?? (async () => {}))().then(() => worker.postMessage('go'), fail);
+        return;
+      }
       settled = true;
       // The answer is in: end the thread (after a failure, the other orders' requests may still run).
       void worker.terminate();
       if (m.ok) resolve(m.result);
       else reject(new Error(`paced shoppers: ${m.error}`));
     });
-    worker.once('error', (err) => {
-      settled = true;
-      reject(err);
-    });
+    worker.once('error', fail);
     worker.once('exit', (code) => {
       if (!settled) reject(new Error(`paced shoppers: the thread exited (code ${code}) without a result`));
     });
@@ -105,8 +112,12 @@ export function pacedShoppersOnThread(o: PacedShoppersInput): Promise<PacedShopp
 const input = isMainThread ? undefined : (workerData as { pacedShoppers?: PacedShoppersInput } | null)?.pacedShoppers;
 if (input !== undefined && parentPort !== null) {
   const port = parentPort;
-  pacedShoppers(input).then(
-    (result) => port.postMessage({ ok: true, result }),
-    (err: unknown) => port.postMessage({ ok: false, error: err instanceof Error ? err.message : String(err) }),
-  );
+  // Loaded: say so, and start the orders when told to.
+  port.once('message', () => {
+    pacedShoppers(input).then(
+      (result) => port.postMessage({ ok: true, result }),
+      (err: unknown) => port.postMessage({ ok: false, error: err instanceof Error ? err.message : String(err) }),
+    );
+  });
+  port.postMessage({ ready: true });
 }
