@@ -1,6 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
+import { createLogger } from '../logger.ts';
+import { startNatsServer } from '../runtime/local-services.ts';
 import { connectNats, type NatsConnection } from './connection.ts';
 
 /**
@@ -39,6 +44,36 @@ describe('connectNats', () => {
 
   it('delivers a burst of publishes in order, even when the connection is drained right after', async () => {
     expect(await sendAndEnd(`${prefix}.drain`, (nc) => nc.drain())).toEqual(expected);
+  });
+
+  it('close() right after a burst the server is slow to read still delivers all of it', async () => {
+    // A server of its own, stopped (SIGSTOP) while the burst is written: the socket's kernel buffers
+    // fill and the rest waits in the client's own buffer, which a bare socket.destroy() would drop.
+    const dir = await mkdtemp(path.join(tmpdir(), 'op-nats-close-'));
+    const server = await startNatsServer(dir, createLogger({ level: 'silent' }));
+    try {
+      const receiver = await connectNats(server.url, 'connection-test-slow-listener');
+      const got: number[] = [];
+      receiver.subscribe('slow.burst', { callback: (_err, m) => void got.push(m.data.length) });
+      await receiver.flush();
+      const sender = await connectNats(server.url, 'connection-test-slow-sender');
+      server.child.kill('SIGSTOP');
+      const sizes = Array.from({ length: 3_000 }, (_, i) => 4_000 + i);
+      for (const size of sizes) sender.publish('slow.burst', new Uint8Array(size));
+      const closed = sender.close();
+      setTimeout(() => server.child.kill('SIGCONT'), 300);
+      await closed;
+      // Once the sender's close resolved the server had read everything; a round trip on the
+      // receiver's own connection brings what was routed to it. Every message, in order:
+      const deadline = Date.now() + 30_000;
+      while (got.length < sizes.length && Date.now() < deadline) await receiver.flush();
+      expect(got).toEqual(sizes);
+      await receiver.close();
+    } finally {
+      server.child.kill('SIGCONT');
+      await server.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('delivers a burst whose commands outgrow the client buffer, in order', async () => {
