@@ -76,6 +76,25 @@ describe('connectNats', () => {
     }
   });
 
+  it('close() still ends, within its bound, when the server never answers', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'op-nats-close-'));
+    const server = await startNatsServer(dir, createLogger({ level: 'silent' }));
+    try {
+      const sender = await connectNats(server.url, 'connection-test-silent-server');
+      server.child.kill('SIGSTOP');
+      sender.publish('silent.burst', new Uint8Array(1_000));
+      const started = Date.now();
+      await sender.close();
+      expect(sender.isClosed()).toBe(true);
+      // The PONG wait is capped at 2 s; a close that waited for the server would hang here.
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      server.child.kill('SIGCONT');
+      await server.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('delivers a burst whose commands outgrow the client buffer, in order', async () => {
     const got: number[] = [];
     const sub = listener.subscribe(`${prefix}.big`, { callback: (_err, m) => void got.push(m.data.length) });
