@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -35,6 +36,19 @@ async function sendAndEnd(subject: string, end: (nc: NatsConnection) => Promise<
   return got;
 }
 
+/** A nats-server of this test's own (it gets SIGSTOPped), stopped and removed afterwards. */
+async function withOwnServer(run: (server: { url: string; child: ChildProcess }) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'op-nats-close-'));
+  const server = await startNatsServer(dir, createLogger({ level: 'silent' }));
+  try {
+    await run(server);
+  } finally {
+    server.child.kill('SIGCONT');
+    await server.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 const expected = Array.from({ length: 2_000 }, (_, i) => String(i));
 
 describe('connectNats', () => {
@@ -47,11 +61,9 @@ describe('connectNats', () => {
   });
 
   it('close() right after a burst the server is slow to read still delivers all of it', async () => {
-    // A server of its own, stopped (SIGSTOP) while the burst is written: the socket's kernel buffers
-    // fill and the rest waits in the client's own buffer, which a bare socket.destroy() would drop.
-    const dir = await mkdtemp(path.join(tmpdir(), 'op-nats-close-'));
-    const server = await startNatsServer(dir, createLogger({ level: 'silent' }));
-    try {
+    // The server stopped (SIGSTOP) while the burst is written: the socket's kernel buffers fill and
+    // the rest waits in the client's own buffer, which a bare socket.destroy() would drop.
+    await withOwnServer(async (server) => {
       const receiver = await connectNats(server.url, 'connection-test-slow-listener');
       const got: number[] = [];
       receiver.subscribe('slow.burst', { callback: (_err, m) => void got.push(m.data.length) });
@@ -69,17 +81,11 @@ describe('connectNats', () => {
       while (got.length < sizes.length && Date.now() < deadline) await receiver.flush();
       expect(got).toEqual(sizes);
       await receiver.close();
-    } finally {
-      server.child.kill('SIGCONT');
-      await server.stop();
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('close() still ends, within its bound, when the server never answers', async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'op-nats-close-'));
-    const server = await startNatsServer(dir, createLogger({ level: 'silent' }));
-    try {
+    await withOwnServer(async (server) => {
       const sender = await connectNats(server.url, 'connection-test-silent-server');
       server.child.kill('SIGSTOP');
       sender.publish('silent.burst', new Uint8Array(1_000));
@@ -88,11 +94,7 @@ describe('connectNats', () => {
       expect(sender.isClosed()).toBe(true);
       // The PONG wait is capped at 2 s; a close that waited for the server would hang here.
       expect(Date.now() - started).toBeLessThan(10_000);
-    } finally {
-      server.child.kill('SIGCONT');
-      await server.stop();
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('delivers a burst whose commands outgrow the client buffer, in order', async () => {

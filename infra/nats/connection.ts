@@ -92,7 +92,11 @@ function flushOncePerTurn(nc: NatsConnection): void {
     // nats.js's close() destroys the socket at once, dropping what the kernel has not taken yet (a
     // burst on a busy machine: 253 of 2,000 publishes in one CI run). A PING round trip first lets
     // the server read all of it; bounded, so a connection that is down still closes.
-    if (!nc.isClosed()) await Promise.race([nc.flush().catch(() => {}), new Promise((r) => setTimeout(r, CLOSE_FLUSH_MS).unref())]);
+    if (!nc.isClosed()) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([nc.flush().catch(() => {}), new Promise((r) => (timer = setTimeout(r, CLOSE_FLUSH_MS)))]);
+      clearTimeout(timer);
+    }
     return close();
   };
 }

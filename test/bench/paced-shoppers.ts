@@ -93,7 +93,7 @@ export function pacedShoppersOnThread(o: PacedShoppersInput, opts: { beforeStart
     };
     worker.on('message', (m: { ready: true } | { ok: true; result: PacedShoppersResult } | { ok: false; error: string }) => {
       if ('ready' in m) {
-        (opts.beforeStart ?? (async () => {}))().then(() => worker.postMessage('go'), fail);
+        Promise.resolve(opts.beforeStart?.()).then(() => worker.postMessage('go'), fail);
         return;
       }
       settled = true;
