@@ -1,13 +1,15 @@
-import nodemailer, { type Transporter } from 'nodemailer';
+import { Readable } from 'node:stream';
+import nodemailer, { type SentMessageInfo, type Transporter } from 'nodemailer';
 import MailComposer, { type MailComposerOptions } from 'nodemailer/lib/mail-composer';
 import type MimeNode from 'nodemailer/lib/mime-node';
+import SMTPPool from 'nodemailer/lib/smtp-pool';
 import * as base64 from 'nodemailer/lib/base64';
 import * as qp from 'nodemailer/lib/qp';
 import { SMTP_TIMEOUTS_MS } from './config.ts';
 
 export type MailTransport = Transporter;
 
-/** A message composed ahead of the send: `transport.sendMail(composeMail(mail))`. */
+/** A message composed ahead of the send: `sendComposed(transport, composeMail(mail))`. */
 export interface ComposedMail {
   envelope: { from: string; to: string[] };
   raw: Buffer;
@@ -32,6 +34,32 @@ export function composeMail(mail: MailComposerOptions): ComposedMail {
   const { from, to } = root.getEnvelope();
   if (typeof from !== 'string') throw Object.assign(new Error('No sender address for the mail envelope'), { code: 'EENVELOPE' });
   return { envelope: { from, to }, raw: Buffer.concat(parts), messageId: root.messageId() };
+}
+
+/**
+ * Sends a composed mail. Over the pooled SMTP transport (`createMailTransport`) it goes to the pool
+ * itself, through nodemailer's transport interface (`send(mail, callback)`), with the message as one
+ * buffer: `sendMail` would first run it through nodemailer's mailer (its plugin steps, a MIME tree
+ * around the raw message, a stream with two transforms over every byte) — 0.9–1.1 ms of CPU per
+ * 46 KB mail against 0.5–0.6 (README, "Benchmark", twenty-fifth round). The pool's queue, connections,
+ * limits, requeues and errors are nodemailer's as before; the envelope, Message-ID and the answer
+ * (`info`) are what `sendMail` gives. Any other transport gets `sendMail`.
+ */
+export function sendComposed(transport: MailTransport, mail: ComposedMail): Promise<SentMessageInfo> {
+  const pool: unknown = transport.transporter;
+  if (!(pool instanceof SMTPPool)) return transport.sendMail(mail);
+  // What the pool reads of a mail (nodemailer 10.6's SMTPPool and its PoolResource): `data` for the
+  // abort signal and the DSN / REQUIRETLS options (none here), and of `message` the envelope, the
+  // Message-ID (with and without its brackets) and a fresh stream of the bytes for each attempt.
+  const message = {
+    getEnvelope: () => ({ from: mail.envelope.from, to: [...mail.envelope.to] }),
+    messageId: () => mail.messageId,
+    getHeader: (key: string) => (key.toLowerCase() === 'message-id' ? mail.messageId : undefined),
+    createReadStream: () => Readable.from([mail.raw], { objectMode: false }),
+  };
+  return new Promise((resolve, reject) => {
+    pool.send({ data: {}, message } as unknown as Parameters<SMTPPool['send']>[0], (err, info) => (err ? reject(err) : resolve(info as SentMessageInfo)));
+  });
 }
 
 const BASE64_LINE = 76;

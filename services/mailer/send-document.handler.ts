@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { isRetryable, type EnvelopeHandler } from '../../infra/nats/consumer-runner.ts';
 import type { Logger } from '../../infra/logger.ts';
-import { composeMail, isRetryableSmtpError, isUncertainSmtpError, type MailTransport } from '../../infra/smtp.ts';
+import { composeMail, isRetryableSmtpError, isUncertainSmtpError, sendComposed, type MailTransport } from '../../infra/smtp.ts';
 import { COMMAND_PAYLOADS, documentCommandOrReportFailed, isOrderpilotError, OrderpilotError, type DocumentEvents, type SendDocumentCommand } from '../contracts/index.ts';
 import type { InvoicingProvider } from '../invoicing/index.ts';
 import { renderDocumentMail } from './document-mail.template.ts';
@@ -87,7 +87,8 @@ export function createSendDocumentHandler(deps: SendDocumentDeps): EnvelopeHandl
       const messageId = `<document-${createHash('sha256').update(key).digest('hex').slice(0, 32)}@orderpilot>`;
       try {
         // Composed in one piece, then sent as is: the same message, without a stream per MIME part.
-        await deps.transport.sendMail(
+        await sendComposed(
+          deps.transport,
           composeMail({
             from: deps.mailFrom,
             to: cmd.to ? to : { name: order.customer.name, address: to },

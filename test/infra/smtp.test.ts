@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import MailComposer, { type MailComposerOptions } from 'nodemailer/lib/mail-composer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { composeMail, createMailTransport, isRetryableSmtpError } from '../../infra/smtp.ts';
+import nodemailer from 'nodemailer';
+import { composeMail, createMailTransport, isRetryableSmtpError, sendComposed } from '../../infra/smtp.ts';
 import { startSmtpSink, type SmtpSink } from '../../infra/sandbox/smtp-sink.ts';
 
 let sink: SmtpSink;
@@ -122,6 +123,71 @@ describe('SMTP transport and sink (real SMTP on loopback)', () => {
     } finally {
       relay.close();
     }
+  });
+});
+
+describe('sendComposed (the pool without the mailer in front; real SMTP on loopback)', () => {
+  const composed = (tag: string, to = 'lukasz@example.com') =>
+    composeMail({
+      from: 'orderpilot <orders@localhost>',
+      to: { name: 'Łukasz Żółć', address: to },
+      subject: `Faktura FV/3/11/2026 ${tag}`,
+      text: 'Dzień dobry,\n\n.w załączniku faktura.\n',
+      html: '<p>Dzień dobry</p>',
+      messageId: `<document-${tag}@orderpilot>`,
+      attachments: [{ filename: 'FV-3-11-2026.pdf', content: Buffer.concat([Buffer.from('%PDF-1.4\n'), randomBytes(30_000)]), contentType: 'application/pdf' }],
+    });
+
+  it('delivers what sendMail delivers, and answers the same info', async () => {
+    const transport = createMailTransport(sink.url);
+    const direct = composed('DIRECT-1');
+    const viaMailer = composed('MAILER-1');
+    const [a, b] = [await sendComposed(transport, direct), await transport.sendMail(viaMailer)];
+    transport.close();
+    for (const [info, mail, tag] of [[a, direct, 'DIRECT-1'], [b, viaMailer, 'MAILER-1']] as const) {
+      expect(info).toMatchObject({ messageId: mail.messageId, envelope: { from: 'orders@localhost', to: ['lukasz@example.com'] }, accepted: ['lukasz@example.com'], rejected: [] });
+      expect(info.response).toMatch(/^250/);
+      const got = sink.mails.find((m) => m.subject.endsWith(tag));
+      expect(got).toMatchObject({ from: 'orders@localhost', to: ['lukasz@example.com'], text: 'Dzień dobry,\n\n.w załączniku faktura.\n', html: '<p>Dzień dobry</p>' });
+      expect(got?.headers['message-id']).toBe(mail.messageId);
+      // The attachment as composed: the same bytes whichever way the mail went.
+      const pdf = /filename=FV-3-11-2026\.pdf\r\n\r\n([A-Za-z0-9+/=\r\n]+?)\r\n--/.exec(mail.raw.toString('latin1'))?.[1];
+      expect(got?.attachments[0]?.content.equals(Buffer.from(pdf?.replace(/\r\n/g, '') ?? '', 'base64'))).toBe(true);
+    }
+    expect(Object.keys(a).sort()).toEqual(Object.keys(b).sort());
+  });
+
+  it('fails like sendMail: a refused recipient (550, not retryable) and a server that is down (421, retryable)', async () => {
+    const strict = await startSmtpSink({ rejectRecipients: /^nobody@/ });
+    const transport = createMailTransport(strict.url);
+    try {
+      const refused = await sendComposed(transport, composed('REFUSED', 'nobody@example.com')).catch((e: unknown) => e as { code?: string; responseCode?: number });
+      const refusedByMailer = await transport.sendMail(composed('REFUSED-2', 'nobody@example.com')).catch((e: unknown) => e as { code?: string; responseCode?: number });
+      expect(refused).toMatchObject({ code: 'EENVELOPE', responseCode: 550 });
+      expect(refusedByMailer).toMatchObject({ code: refused.code, responseCode: refused.responseCode });
+      expect(isRetryableSmtpError(refused)).toBe(false);
+      strict.setDown(true);
+      const down = await sendComposed(transport, composed('DOWN')).catch((e: unknown) => e);
+      expect(down).toMatchObject({ responseCode: 421 });
+      expect(isRetryableSmtpError(down)).toBe(true);
+      strict.setDown(false);
+      // The connection is still good after both: the next mail goes out.
+      await sendComposed(transport, composed('AFTER'));
+      expect(strict.mails.map((m) => m.subject)).toEqual(['Faktura FV/3/11/2026 AFTER']);
+    } finally {
+      transport.close();
+      await strict.close();
+    }
+  });
+
+  it('a closed pool answers with an error (no promise left hanging); another transport gets sendMail', async () => {
+    const transport = createMailTransport(sink.url);
+    transport.close();
+    await expect(sendComposed(transport, composed('CLOSED'))).rejects.toMatchObject({ code: 'ECONNECTION' });
+    const stream = nodemailer.createTransport({ streamTransport: true, buffer: true });
+    const info = await sendComposed(stream, composed('STREAM'));
+    expect(info).toMatchObject({ messageId: '<document-STREAM@orderpilot>', envelope: { from: 'orders@localhost', to: ['lukasz@example.com'] } });
+    expect(Buffer.isBuffer(info.message) && info.message.toString('latin1')).toContain('Subject: Faktura FV/3/11/2026 STREAM');
   });
 });
 
