@@ -130,17 +130,91 @@ describe('order turns: several events in flight per partition, each order in pub
         if (env.orderId === a && (env.payload as { n: number }).n === 0 && deliveryCount < 3) throw new OrderpilotError('DB_UNAVAILABLE', 'not yet');
       },
     });
-    for (let n = 0; n < 3; n++) {
-      await publish(a, n);
-      await publish(b, n);
+    // Stopped whatever the outcome: left running, it would take the next test's deliveries on this partition.
+    try {
+      for (let n = 0; n < 3; n++) {
+        await publish(a, n);
+        await publish(b, n);
+      }
+      await eventually(async () => handled.length === 6, 'all six events');
+      expectInTurn(handled, [a, b], 3);
+      // b's events did not wait for a's two retries.
+      const aFirst = handled.find((h) => h.orderId === a && h.n === 0) as Handled;
+      expect(Math.max(...handled.filter((h) => h.orderId === b).map((h) => h.end))).toBeLessThan(aFirst.start);
+    } finally {
+      turns.stop();
+      await consumer.stop();
     }
-    await eventually(async () => handled.length === 6, 'all six events');
-    expectInTurn(handled, [a, b], 3);
-    // b's events did not wait for a's two retries.
-    const aFirst = handled.find((h) => h.orderId === a && h.n === 0) as Handled;
-    expect(Math.max(...handled.filter((h) => h.orderId === b).map((h) => h.end))).toBeLessThan(aFirst.start);
-    turns.stop();
-    await consumer.stop();
+  });
+
+  it('a redelivery that arrives while the consumer is asked for its count is not taken for an event given up', async () => {
+    // CI once saw an order's event 1 applied before its event 0. Event 0 was nak'd while the process was
+    // out of step with the consumer; event 1 found it first in the stream, held nowhere here, and asked
+    // the consumer whether every un-acked message was held here — and 0's redelivery arrived during that
+    // round trip: counted, held, yes, and event 0 was skipped as given up. Here that round trip is made
+    // to wait for the redelivery; until event 0 first fails the consumer does not answer at all, which
+    // keeps the process out of step (its nak then unrecorded, as in CI).
+    const p = 1;
+    const [a] = ordersIn(p, 1, 'race') as [string];
+    const subject = t.names.subjects.orderEvent(a);
+    let nakked = false;
+    let earlierFound = false;
+    let waited = 0;
+    let redeliveredYet = false;
+    let redelivered!: () => void;
+    const redelivery = new Promise<void>((r) => (redelivered = r)).then(() => {
+      redeliveredYet = true;
+    });
+    const consumers = Object.create(jsm.consumers) as typeof jsm.consumers;
+    consumers.info = async (...args: Parameters<typeof jsm.consumers.info>) => {
+      if (!nakked) throw new Error('no answer yet');
+      // The question event 1 asks right after finding event 0 ahead of it.
+      if (earlierFound) {
+        earlierFound = false;
+        if (!redeliveredYet) waited++;
+        await redelivery;
+      }
+      return jsm.consumers.info(...args);
+    };
+    const direct = Object.create(jsm.direct) as typeof jsm.direct;
+    direct.getMessage = async (...args: Parameters<typeof jsm.direct.getMessage>) => {
+      const found = await jsm.direct.getMessage(...args);
+      if (found !== null && nakked && found.subject === subject) earlierFound = true;
+      return found;
+    };
+    const inner = createOrderTurns({ jsm: Object.assign(Object.create(jsm) as JetStreamManager, { consumers, direct }), stream: t.names.streams.orderEvents });
+    const turns: OrderTurns = {
+      ...inner,
+      arrived(m) {
+        inner.arrived(m);
+        if (m.subject === subject && m.info.deliveryCount === 2) redelivered();
+      },
+    };
+    const handled: Handled[] = [];
+    const consumer = await host({
+      p,
+      turns,
+      name: 'one',
+      handled,
+      work: async (env, deliveryCount) => {
+        if ((env.payload as { n: number }).n !== 0 || deliveryCount > 2) return;
+        if (deliveryCount === 1) nakked = true;
+        throw new OrderpilotError('DB_UNAVAILABLE', 'not yet');
+      },
+    });
+    try {
+      await publish(a, 0);
+      await eventually(async () => nakked, "event 0's first failure");
+      await publish(a, 1);
+      await publish(a, 2);
+      await eventually(async () => handled.length === 3, 'all three events');
+      expectInTurn(handled, [a], 3);
+      // The race was staged: a question waited for the redelivery.
+      expect(waited).toBeGreaterThan(0);
+    } finally {
+      inner.stop();
+      await consumer.stop();
+    }
   });
 
   it('two processes pulling one partition, with retries and uneven work: every order in publish order', async () => {
