@@ -152,6 +152,15 @@ async function bulkGatePauses(gatewayUrl: string): Promise<{ pauses: number; pau
   }
 }
 
+/**
+ * An account snapshot once Postgres has counted the commits so far: it flushes a backend's counts when
+ * the backend goes idle, at most once a second.
+ */
+async function settledSnapshot(target: AccountTarget): Promise<AccountSnapshot> {
+  await new Promise((r) => setTimeout(r, 1500));
+  return accountSnapshot(target);
+}
+
 /** CPU ms per order as the table prints it: orderpilot / driver+sandboxes / Postgres / nats-server / rest. */
 function cpuCells(c: ReturnType<typeof accountDiff>['cpuMsPerOrder']): string {
   return [c.app, c.driver, c.postgresBackends, c.natsServer, c.restOfMachine].join(' / ');
@@ -172,9 +181,7 @@ async function pacedLatency(o: { gatewayUrl: string; shopKey: string; secret: st
   );
   if (acc0 === undefined) throw new Error('paced shoppers finished without starting');
   await waitClosed(o.bench, timed.map((t) => t.orderId), 600_000);
-  // Postgres flushes a backend's commit counts when it goes idle (at most once a second).
-  await new Promise((r) => setTimeout(r, 1500));
-  const account = accountDiff(acc0, await accountSnapshot(o.target), orders);
+  const account = accountDiff(acc0, await settledSnapshot(o.target), orders);
   const gateAfter = await bulkGatePauses(o.gatewayUrl);
   const bulkGate =
     gateBefore && gateAfter ? { pauses: gateAfter.pauses - gateBefore.pauses, pausedSeconds: +(gateAfter.pausedSeconds - gateBefore.pausedSeconds).toFixed(2) } : null;
@@ -345,9 +352,7 @@ async function e2e(): Promise<void> {
     }
     const cpuOf = () => pids.reduce((sum, p) => sum + procStats(p).cpuSeconds, 0);
     const target: AccountTarget = { sql: b.sql, databaseUrl: b.databaseUrl, natsUrl: b.natsUrl, nc: b.nc, names: b.names, appPids: pids, statementFiles };
-    // Postgres flushes a backend's commit counts when it goes idle (at most once a second).
-    await new Promise((r) => setTimeout(r, 1500));
-    const acc0 = await accountSnapshot(target);
+    const acc0 = await settledSnapshot(target);
     const cpu0 = cpuOf();
     const [h0] = await b.sql<{ n: number }[]>`select count(*)::int as n from order_history where outcome in ('created', 'applied')`;
 
@@ -367,8 +372,7 @@ async function e2e(): Promise<void> {
     const done = await waitClosedAndEmailed(b, ids, 600_000);
     const seconds = (done.closedAt - t0) / 1000;
     const emailedSeconds = (done.emailedAt - t0) / 1000;
-    await new Promise((r) => setTimeout(r, 1500));
-    const account = accountDiff(acc0, await accountSnapshot(target), ORDERS);
+    const account = accountDiff(acc0, await settledSnapshot(target), ORDERS);
     const [h1] = await b.sql<{ n: number }[]>`select count(*)::int as n from order_history where outcome in ('created', 'applied')`;
     const transitions = (h1?.n ?? 0) - (h0?.n ?? 0);
     const cpuPerOrder = (cpuOf() - cpu0) / ORDERS;

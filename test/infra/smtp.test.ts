@@ -180,6 +180,31 @@ describe('sendComposed (the pool without the mailer in front; real SMTP on loopb
     }
   });
 
+  it('a pooled connection the server dropped between two mails: the next mail still goes out, once', async () => {
+    // A TCP relay in front of the sink, to cut the pool's connection the way a server's idle timeout does.
+    const sockets = new Set<net.Socket>();
+    const relay = net.createServer((client) => {
+      const upstream = net.connect(sink.port, '127.0.0.1');
+      for (const s of [client, upstream]) {
+        sockets.add(s);
+        s.on('error', () => {});
+        s.on('close', () => sockets.delete(s));
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    const transport = createMailTransport(`smtp://127.0.0.1:${(relay.address() as net.AddressInfo).port}?ignoreTLS=true`, { maxConnections: 1 });
+    try {
+      await sendComposed(transport, composed('BEFORE-DROP'));
+      for (const s of sockets) s.destroy();
+      await sendComposed(transport, composed('AFTER-DROP'));
+      expect(sink.mails.filter((m) => m.subject.endsWith('AFTER-DROP'))).toHaveLength(1);
+    } finally {
+      transport.close();
+      relay.close();
+    }
+  });
+
   it('a closed pool answers with an error (no promise left hanging); another transport gets sendMail', async () => {
     const transport = createMailTransport(sink.url);
     transport.close();
