@@ -8,7 +8,8 @@
  * - BENCH_CPU_PROF_DIR: profile the process from start to SIGTERM and write a `.cpuprofile` there
  *   (Node refuses --cpu-prof in NODE_OPTIONS, so the inspector does it).
  * - BENCH_HEAP_PROF_DIR: sample allocations from start to SIGTERM — garbage included, which is what
- *   the young-generation GC pays for — and write a `.heapprofile` there.
+ *   the young-generation GC pays for — and write a `.heapprofile` there. With BENCH_HEAP_SURVIVORS=1,
+ *   only the allocations that outlived a young-generation GC.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -50,7 +51,9 @@ if (heapProfiler && heapProfDir) {
   await heapProfiler.post('HeapProfiler.startSampling', {
     samplingInterval: 32 * 1024,
     includeObjectsCollectedByMajorGC: true,
-    includeObjectsCollectedByMinorGC: true,
+    // BENCH_HEAP_SURVIVORS=1: only what outlived a young-generation GC (copied, then promoted to the
+    // old generation, whose marking it costs) — not everything allocated.
+    includeObjectsCollectedByMinorGC: process.env['BENCH_HEAP_SURVIVORS'] !== '1',
   });
 }
 

@@ -32,7 +32,7 @@ import { startSandboxes } from '../../infra/demo/sandboxes.ts';
 import { createHttpPost } from '../../infra/sandbox/http-post.ts';
 import { freePort } from '../../infra/runtime/local-services.ts';
 import { pacedShoppersOnThread, placeAndPay } from './paced-shoppers.ts';
-import { startChild, type Child } from '../support/processes.ts';
+import { startChild, type Child, type ChildOptions } from '../support/processes.ts';
 import { benchWalk, createBenchEnv, percentile, runBareCeiling, SHORT_WALK, type BenchEnv } from './bench-env.ts';
 import { accountDiff, accountSnapshot, cpuSpeedIndexMs, type AccountSnapshot, type AccountTarget } from './cpu-account.ts';
 
@@ -303,13 +303,17 @@ async function e2e(): Promise<void> {
     ...(profDir ? { BENCH_CPU_PROF_DIR: path.resolve(profDir) } : {}),
     ...(heapProfDir ? { BENCH_HEAP_PROF_DIR: path.resolve(heapProfDir) } : {}),
   };
-  // BENCH_CHILD_NODE_OPTIONS: Node/V8 flags for the orderpilot processes only (not this driver), e.g. `--max-semi-space-size=32`.
-  const childNodeOptions = process.env['BENCH_CHILD_NODE_OPTIONS'];
+  // BENCH_CHILD_NODE_OPTIONS: Node/V8 flags for the orderpilot processes only (not this driver), e.g.
+  // `--max-semi-space-size=32`; on their command line, so also the V8 flags NODE_OPTIONS refuses
+  // (`--trace-gc`, `--heap-growing-percent=…`). BENCH_CHILD_LOG=<file>: what they print, appended there.
+  const childOptions: ChildOptions = {
+    nodeArgs: (process.env['BENCH_CHILD_NODE_OPTIONS'] ?? '').split(/\s+/).filter(Boolean),
+    ...(process.env['BENCH_CHILD_LOG'] ? { logFile: path.resolve(process.env['BENCH_CHILD_LOG']) } : {}),
+  };
   const childEnv = (i: number): Record<string, string> => ({
     ...env,
     ...profile,
     ...(countStatements ? { BENCH_STATEMENTS_FILE: statementFiles[i] ?? '' } : {}),
-    ...(childNodeOptions ? { NODE_OPTIONS: `${process.env['NODE_OPTIONS'] ?? ''} ${childNodeOptions}`.trim() } : {}),
   });
   // Before the orderpilot process starts: its start-up (module loading, compiling) would slow this too.
   const speed0 = cpuSpeedIndexMs();
@@ -323,8 +327,8 @@ async function e2e(): Promise<void> {
   };
   const started: Child[] = [];
   try {
-    started.push(await startChild('test/bench/bench-child.ts', split ? ['gateway', 'orders'] : [], childEnv(0), 60_000));
-    if (split) started.push(await startChild('test/bench/bench-child.ts', ['invoicing', 'mailer', 'logistics', 'notifications'], childEnv(1), 60_000));
+    started.push(await startChild('test/bench/bench-child.ts', split ? ['gateway', 'orders'] : [], childEnv(0), 60_000, undefined, childOptions));
+    if (split) started.push(await startChild('test/bench/bench-child.ts', ['invoicing', 'mailer', 'logistics', 'notifications'], childEnv(1), 60_000, undefined, childOptions));
   } catch (err) {
     // An orderpilot process that would not start (a bad BENCH_CHILD_NODE_OPTIONS, say): without this the
     // driver printed the error and then never exited, its sandboxes and connections still open.

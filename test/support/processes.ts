@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
@@ -18,6 +19,16 @@ export interface Child {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
+export interface ChildOptions {
+  /**
+   * Node/V8 flags before the script, on the command line: for the V8 flags NODE_OPTIONS refuses
+   * (`--trace-gc`, `--heap-growing-percent=…`).
+   */
+  nodeArgs?: readonly string[];
+  /** Also append everything the child writes (stdout and stderr, as it comes) to this file. */
+  logFile?: string;
+}
+
 /**
  * Starts a TypeScript entry point (relative to the repo root) in a real child process through tsx
  * and waits until its output matches `ready` (a line "ready" by default). Used to kill services at
@@ -29,8 +40,9 @@ export async function startChild(
   env: Record<string, string>,
   readyTimeoutMs = 120_000,
   ready: RegExp = /^ready$/m,
+  opts: ChildOptions = {},
 ): Promise<Child> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, script), ...args], {
+  const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', path.join(ROOT, script), ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -38,8 +50,13 @@ export async function startChild(
   live.add(proc);
   proc.once('exit', () => live.delete(proc));
   let out = '';
-  proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const { logFile } = opts;
+  const take = (d: Buffer) => {
+    out += d.toString();
+    if (logFile) appendFileSync(logFile, d);
+  };
+  proc.stdout?.on('data', take);
+  proc.stderr?.on('data', take);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     proc.once('exit', (code, signal) => resolve({ code, signal })),
   );
