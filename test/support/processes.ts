@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
@@ -50,10 +50,13 @@ export async function startChild(
   live.add(proc);
   proc.once('exit', () => live.delete(proc));
   let out = '';
-  const { logFile } = opts;
+  // Appended through a stream, not a synchronous write per chunk: the bench driver's event loop is what
+  // answers the orderpilot process's calls to the sandboxes.
+  const log = opts.logFile ? createWriteStream(opts.logFile, { flags: 'a' }) : null;
+  proc.once('close', () => log?.end());
   const take = (d: Buffer) => {
     out += d.toString();
-    if (logFile) appendFileSync(logFile, d);
+    log?.write(d);
   };
   proc.stdout?.on('data', take);
   proc.stderr?.on('data', take);
