@@ -52,7 +52,14 @@ export async function startChild(
   let out = '';
   // Appended through a stream, not a synchronous write per chunk: the bench driver's event loop is what
   // answers the orderpilot process's calls to the sandboxes.
-  const log = opts.logFile ? createWriteStream(opts.logFile, { flags: 'a' }) : null;
+  let log = opts.logFile ? createWriteStream(opts.logFile, { flags: 'a' }) : null;
+  // A file that cannot be written (a missing directory, say) costs the copy, not the child or this
+  // process: said once, then the output is kept in memory only.
+  log?.on('error', (err) => {
+    if (log === null) return;
+    log = null;
+    process.stderr.write(`${script}: not writing its output to ${opts.logFile ?? ''} (${err.message})\n`);
+  });
   proc.once('close', () => log?.end());
   const take = (d: Buffer) => {
     out += d.toString();
